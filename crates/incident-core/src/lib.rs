@@ -1,0 +1,40 @@
+//! # incident-core
+//!
+//! The ML platform's incident-response runbook as a typed, executable library.
+//!
+//! * [`policy`]: the runbook as data ([`Policy::default()`] *is* the runbook; files override it).
+//! * [`classify`]: impact facts → [`Severity`] with the rules that fired.
+//! * [`detector`]: streaming declaration rules with sustained windows.
+//! * [`ingest`]: Alertmanager v4 and PagerDuty Events v2 payloads → observations and facts.
+//! * [`incident`], [`comms`], [`timeline`], [`postmortem`], [`drills`]: the lifecycle.
+//! * [`backend`]: the ports procedures act through (cluster, databases, DNS, probes, notifier, clock).
+//! * [`engine`]: typed actions, procedures, plans, the executor and its durable journal.
+//! * [`sim`] (feature `sim`): an in-memory ML platform with a virtual clock and fault injection.
+//!
+//! No network I/O happens in this crate; adapters (`incident-k8s`, `incident-aws`, ...) implement the
+//! [`backend`] traits.
+
+pub mod backend;
+pub mod classify;
+pub mod clock;
+pub mod comms;
+pub mod detector;
+pub mod drills;
+mod duration;
+pub mod engine;
+mod error;
+pub mod incident;
+pub mod ingest;
+pub mod policy;
+pub mod postmortem;
+mod severity;
+#[cfg(feature = "sim")]
+pub mod sim;
+// Enabled once `incident::Incident` exists (store depends on it).
+// pub mod store;
+pub mod timeline;
+
+pub use duration::{HumanDuration, ParseDurationError};
+pub use error::{Error, ErrorKind, Result};
+pub use policy::Policy;
+pub use severity::{Severity, Status};

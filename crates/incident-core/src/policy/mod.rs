@@ -1,0 +1,611 @@
+//! The runbook as data. [`Policy::default()`] encodes `runbook.md` exactly; files in TOML, YAML or JSON
+//! override any part of it (see [`Policy::from_path`] and friends in [`load`]).
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{HumanDuration, Severity};
+
+pub mod guard;
+pub mod ingest;
+pub mod load;
+
+pub use guard::GuardRails;
+pub use ingest::IngestPolicy;
+
+/// Values kept per severity (`P0` … `P3` keys in files).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PerSeverity<T> {
+    /// Critical.
+    #[serde(rename = "P0")]
+    pub p0: T,
+    /// High.
+    #[serde(rename = "P1")]
+    pub p1: T,
+    /// Medium.
+    #[serde(rename = "P2")]
+    pub p2: T,
+    /// Low.
+    #[serde(rename = "P3")]
+    pub p3: T,
+}
+
+impl<T> PerSeverity<T> {
+    /// The value for `severity`.
+    pub fn get(&self, severity: Severity) -> &T {
+        match severity {
+            Severity::P0 => &self.p0,
+            Severity::P1 => &self.p1,
+            Severity::P2 => &self.p2,
+            Severity::P3 => &self.p3,
+        }
+    }
+
+    /// `(severity, value)` pairs, most severe first.
+    pub fn iter(&self) -> impl Iterator<Item = (Severity, &T)> {
+        Severity::ALL.into_iter().map(move |s| (s, self.get(s)))
+    }
+}
+
+/// The complete incident-response policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    /// Per-severity response time, escalation and criteria.
+    pub severities: PerSeverity<SeverityPolicy>,
+    /// When to declare an incident (runbook "When to Declare an Incident").
+    pub declaration: DeclarationPolicy,
+    /// Internal update cadence and the status-page deadline.
+    pub cadence: CadencePolicy,
+    /// Who is notified (runbook "Notify Stakeholders").
+    pub stakeholders: Vec<StakeholderRule>,
+    /// Role → how to reach them (runbook "Emergency Contacts").
+    pub contacts: Vec<Contact>,
+    /// Conference bridge announced in the channel.
+    pub bridge: Option<String>,
+    /// Dashboards, docs and consoles to link from channel and ticket (runbook "Tools and Resources").
+    pub resources: Vec<Resource>,
+    /// Monthly drill schedule (runbook "Monthly Drills").
+    pub drills: DrillPolicy,
+    /// The validation checklist (runbook "Validation Checklist").
+    pub validation_checklist: Vec<ChecklistItem>,
+    /// How alert payloads map onto observations and impact facts.
+    pub ingest: IngestPolicy,
+    /// Guard rails the executor enforces.
+    pub guard_rails: GuardRails,
+    /// Stage budgets per procedure: procedure name → stage name → budget.
+    pub stage_budgets: BTreeMap<String, BTreeMap<String, HumanDuration>>,
+    /// Retry, backoff and deadlines for procedure steps.
+    pub retry: RetryPolicy,
+    /// Resource bounds on inputs and stored data.
+    pub limits: Limits,
+}
+
+/// One severity level's rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeverityPolicy {
+    /// How soon responders must engage.
+    pub response_time: HumanDuration,
+    /// Who is escalated to.
+    pub escalation: Vec<Role>,
+    /// When escalation happens.
+    pub escalation_window: EscalationWindow,
+    /// The runbook's criteria for the level, for explanations and tickets.
+    #[serde(default)]
+    pub criteria: Vec<String>,
+}
+
+/// When escalation pages people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationWindow {
+    /// Immediately, at any hour.
+    Immediate,
+    /// At any hour, at the response time.
+    AnyTime,
+    /// During business hours only.
+    BusinessHours,
+}
+
+/// A responder role from the runbook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// SRE / engineering on-call (incident commander by default).
+    OnCallEngineer,
+    /// Engineering manager.
+    EngineeringManager,
+    /// Product manager.
+    ProductManager,
+    /// Customer support.
+    CustomerSupport,
+    /// CTO (P0 only).
+    Cto,
+    /// Support team lead.
+    SupportTeamLead,
+    /// Customer success.
+    CustomerSuccess,
+    /// AWS support (enterprise).
+    AwsSupport,
+    /// PagerDuty support.
+    PagerdutySupport,
+    /// Slack support.
+    SlackSupport,
+}
+
+impl Role {
+    /// Human name, as in the runbook.
+    #[must_use]
+    pub const fn title(self) -> &'static str {
+        match self {
+            Self::OnCallEngineer => "Engineering on-call",
+            Self::EngineeringManager => "Engineering manager",
+            Self::ProductManager => "Product manager",
+            Self::CustomerSupport => "Customer support",
+            Self::Cto => "CTO",
+            Self::SupportTeamLead => "Support Team Lead",
+            Self::CustomerSuccess => "Customer Success",
+            Self::AwsSupport => "AWS Support",
+            Self::PagerdutySupport => "PagerDuty Support",
+            Self::SlackSupport => "Slack Support",
+        }
+    }
+}
+
+/// The runbook's declaration thresholds and sustained windows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeclarationPolicy {
+    /// Declare when a service is unavailable for longer than this (runbook: > 5 min).
+    pub unavailable_for: HumanDuration,
+    /// Error-rate threshold as a fraction (runbook: 5 % = 0.05); strictly greater declares.
+    pub error_rate_threshold: f64,
+    /// How long the error rate must stay above the threshold (runbook: > 5 min).
+    pub error_rate_for: HumanDuration,
+    /// Latency degradation against baseline as a fraction (runbook: 50 % = 0.5); strictly greater.
+    pub latency_degradation_threshold: f64,
+    /// How long degradation must last (runbook: > 10 min).
+    pub latency_degradation_for: HumanDuration,
+    /// Declare at once on a data-integrity signal.
+    pub declare_on_data_integrity: bool,
+    /// Declare at once on a security signal.
+    pub declare_on_security: bool,
+    /// Two samples further apart than this break a sustained window (a gap is not evidence).
+    pub max_sample_gap: HumanDuration,
+}
+
+impl Default for DeclarationPolicy {
+    fn default() -> Self {
+        Self {
+            unavailable_for: HumanDuration::from_mins(5),
+            error_rate_threshold: 0.05,
+            error_rate_for: HumanDuration::from_mins(5),
+            latency_degradation_threshold: 0.5,
+            latency_degradation_for: HumanDuration::from_mins(10),
+            declare_on_data_integrity: true,
+            declare_on_security: true,
+            max_sample_gap: HumanDuration::from_mins(2),
+        }
+    }
+}
+
+/// Communication cadence (runbook "Communication During Incident").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct CadencePolicy {
+    /// Internal update interval per severity; `null` means no fixed cadence (P3).
+    pub internal_update: PerSeverity<Option<HumanDuration>>,
+    /// The first status-page update is due this long after declaration (runbook: within 15 minutes).
+    pub status_page_within: HumanDuration,
+    /// Severities that get status-page updates at all.
+    pub status_page_for: Vec<Severity>,
+}
+
+impl Default for CadencePolicy {
+    fn default() -> Self {
+        Self {
+            internal_update: PerSeverity {
+                p0: Some(HumanDuration::from_mins(15)),
+                p1: Some(HumanDuration::from_mins(30)),
+                p2: Some(HumanDuration::from_mins(60)),
+                p3: None,
+            },
+            status_page_within: HumanDuration::from_mins(15),
+            status_page_for: vec![Severity::P0, Severity::P1, Severity::P2],
+        }
+    }
+}
+
+/// "Notify `role` when `when` holds."
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StakeholderRule {
+    /// Who.
+    pub role: Role,
+    /// When (all set conditions must hold; an empty condition always holds).
+    #[serde(default)]
+    pub when: StakeholderCondition,
+    /// Why, in the runbook's words.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Conditions of a [`StakeholderRule`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct StakeholderCondition {
+    /// Only at this severity or worse.
+    pub min_severity: Option<Severity>,
+    /// Only when the issue is customer-facing.
+    pub customer_facing: Option<bool>,
+    /// Only when customers are affected.
+    pub customers_affected: Option<bool>,
+}
+
+/// How to reach a role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    /// The role.
+    pub role: Role,
+    /// Phone number (placeholder in the runbook).
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Through which service (e.g. "PagerDuty", "Enterprise").
+    #[serde(default)]
+    pub via: Option<String>,
+    /// E-mail address.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Slack handle or group.
+    #[serde(default)]
+    pub slack: Option<String>,
+    /// Only for these severities (empty = all), e.g. the CTO for P0 only.
+    #[serde(default)]
+    pub only_for: Vec<Severity>,
+}
+
+/// A named link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Resource {
+    /// Display name.
+    pub name: String,
+    /// URL.
+    pub url: String,
+    /// Grouping from the runbook ("monitoring", "documentation", "emergency").
+    #[serde(default)]
+    pub category: String,
+}
+
+/// The kind of a monthly drill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DrillKind {
+    /// First Friday.
+    DatabaseFailover,
+    /// Second Friday.
+    ApplicationRollback,
+    /// Third Friday.
+    RegionalFailover,
+    /// Fourth Friday.
+    FullDisasterRecovery,
+}
+
+impl DrillKind {
+    /// All kinds.
+    pub const ALL: [Self; 4] =
+        [Self::DatabaseFailover, Self::ApplicationRollback, Self::RegionalFailover, Self::FullDisasterRecovery];
+
+    /// Kebab-case name (`database-failover`, ...), also the simulator scenario name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::DatabaseFailover => "database-failover",
+            Self::ApplicationRollback => "application-rollback",
+            Self::RegionalFailover => "regional-failover",
+            Self::FullDisasterRecovery => "full-disaster-recovery",
+        }
+    }
+}
+
+/// Monthly drill schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct DrillPolicy {
+    /// Which drill runs on which Friday of the month (1–4; a fifth Friday has none).
+    pub schedule: Vec<DrillSlot>,
+    /// Start time of day, UTC, `HH:MM`.
+    pub start_time_utc: String,
+}
+
+impl Default for DrillPolicy {
+    fn default() -> Self {
+        Self {
+            schedule: vec![
+                DrillSlot { nth_friday: 1, drill: DrillKind::DatabaseFailover },
+                DrillSlot { nth_friday: 2, drill: DrillKind::ApplicationRollback },
+                DrillSlot { nth_friday: 3, drill: DrillKind::RegionalFailover },
+                DrillSlot { nth_friday: 4, drill: DrillKind::FullDisasterRecovery },
+            ],
+            start_time_utc: "15:00".into(),
+        }
+    }
+}
+
+/// One slot of the schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DrillSlot {
+    /// 1 = first Friday of the month … 4 = fourth.
+    pub nth_friday: u8,
+    /// The drill.
+    pub drill: DrillKind,
+}
+
+/// Identifier of a validation-checklist item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChecklistId {
+    /// All critical services responding.
+    CriticalServicesResponding,
+    /// Database connections healthy.
+    DatabaseConnectionsHealthy,
+    /// Authentication working.
+    AuthenticationWorking,
+    /// Key user workflows functional.
+    KeyUserWorkflowsFunctional,
+    /// Monitoring and alerting operational.
+    MonitoringAndAlertingOperational,
+    /// Logs being collected.
+    LogsBeingCollected,
+    /// Backups running successfully.
+    BackupsRunningSuccessfully,
+}
+
+/// One item of the validation checklist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChecklistItem {
+    /// Stable id.
+    pub id: ChecklistId,
+    /// The runbook's wording.
+    pub description: String,
+}
+
+/// Retry, backoff and deadlines for procedure steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryPolicy {
+    /// Attempts per step including the first (>= 1).
+    pub max_attempts: u32,
+    /// First backoff.
+    pub initial_backoff: HumanDuration,
+    /// Backoff cap.
+    pub max_backoff: HumanDuration,
+    /// Default deadline of one step.
+    pub step_deadline: HumanDuration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            initial_backoff: HumanDuration::from_secs(1),
+            max_backoff: HumanDuration::from_secs(30),
+            step_deadline: HumanDuration::from_mins(10),
+        }
+    }
+}
+
+/// Resource bounds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest accepted alert payload, bytes.
+    pub max_payload_bytes: u64,
+    /// Largest number of alerts in one payload.
+    pub max_alerts_per_payload: u32,
+    /// Largest number of timeline events per incident.
+    pub max_events_per_incident: u32,
+    /// Concurrent backend calls during triage and log scans.
+    pub max_concurrency: u32,
+    /// Log lines read per pod in a scan.
+    pub max_log_lines: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_payload_bytes: 1024 * 1024,
+            max_alerts_per_payload: 10_000,
+            max_events_per_incident: 100_000,
+            max_concurrency: 16,
+            max_log_lines: 500,
+        }
+    }
+}
+
+fn mins(m: u64) -> HumanDuration {
+    HumanDuration::from_mins(m)
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn contact(role: Role, phone: Option<&str>, via: Option<&str>, email: Option<&str>, only_for: &[Severity]) -> Contact {
+    Contact {
+        role,
+        phone: phone.map(str::to_owned),
+        via: via.map(str::to_owned),
+        email: email.map(str::to_owned),
+        slack: None,
+        only_for: only_for.to_vec(),
+    }
+}
+
+fn resource(category: &str, name: &str, url: &str) -> Resource {
+    Resource { name: name.into(), url: url.into(), category: category.into() }
+}
+
+const PHONE: &str = "+1-XXX-XXX-XXXX";
+
+impl Default for Policy {
+    fn default() -> Self {
+        let severities = PerSeverity {
+            p0: SeverityPolicy {
+                response_time: mins(15),
+                escalation: vec![Role::OnCallEngineer, Role::EngineeringManager],
+                escalation_window: EscalationWindow::Immediate,
+                criteria: strings(&[
+                    "Complete service outage",
+                    "Data loss or corruption",
+                    "Security breach",
+                    "Revenue-impacting issues",
+                ]),
+            },
+            p1: SeverityPolicy {
+                response_time: mins(30),
+                escalation: vec![Role::OnCallEngineer],
+                escalation_window: EscalationWindow::AnyTime,
+                criteria: strings(&[
+                    "Partial service outage",
+                    "Performance degradation >50%",
+                    "Key feature unavailable",
+                    "Customer-facing errors",
+                ]),
+            },
+            p2: SeverityPolicy {
+                response_time: HumanDuration::from_hours(2),
+                escalation: vec![Role::OnCallEngineer],
+                escalation_window: EscalationWindow::BusinessHours,
+                criteria: strings(&[
+                    "Minor feature issues",
+                    "Performance degradation <50%",
+                    "Non-customer-facing errors",
+                ]),
+            },
+            p3: SeverityPolicy {
+                response_time: HumanDuration::from_hours(24),
+                escalation: vec![Role::OnCallEngineer],
+                escalation_window: EscalationWindow::BusinessHours,
+                criteria: strings(&["Cosmetic issues", "Documentation problems", "Non-urgent improvements"]),
+            },
+        };
+        let stakeholders = vec![
+            StakeholderRule {
+                role: Role::OnCallEngineer,
+                when: StakeholderCondition::default(),
+                reason: "Engineering on-call".into(),
+            },
+            StakeholderRule {
+                role: Role::EngineeringManager,
+                when: StakeholderCondition { min_severity: Some(Severity::P1), ..Default::default() },
+                reason: "Engineering manager (P0/P1 only)".into(),
+            },
+            StakeholderRule {
+                role: Role::ProductManager,
+                when: StakeholderCondition { customer_facing: Some(true), ..Default::default() },
+                reason: "Product manager (customer-facing issues)".into(),
+            },
+            StakeholderRule {
+                role: Role::CustomerSupport,
+                when: StakeholderCondition { customers_affected: Some(true), ..Default::default() },
+                reason: "Customer support (if customers affected)".into(),
+            },
+            StakeholderRule {
+                role: Role::Cto,
+                when: StakeholderCondition { min_severity: Some(Severity::P0), ..Default::default() },
+                reason: "CTO (P0 only)".into(),
+            },
+        ];
+        let contacts = vec![
+            contact(Role::OnCallEngineer, Some(PHONE), Some("PagerDuty"), None, &[]),
+            contact(Role::EngineeringManager, Some(PHONE), None, None, &[]),
+            contact(Role::Cto, Some(PHONE), None, None, &[Severity::P0]),
+            contact(Role::AwsSupport, Some(PHONE), Some("Enterprise"), None, &[]),
+            contact(Role::PagerdutySupport, Some(PHONE), None, None, &[]),
+            contact(Role::SlackSupport, None, None, Some("support@slack.com"), &[]),
+            contact(Role::SupportTeamLead, Some(PHONE), None, None, &[]),
+            contact(Role::CustomerSuccess, Some(PHONE), None, None, &[]),
+        ];
+        let resources = vec![
+            resource("monitoring", "Grafana", "https://grafana.ml-platform.com"),
+            resource("monitoring", "Prometheus", "https://prometheus.ml-platform.com"),
+            resource("monitoring", "Jaeger", "https://jaeger.ml-platform.com"),
+            resource("monitoring", "Status Page", "https://status.ml-platform.com"),
+            resource("documentation", "Runbooks", "https://runbooks.ml-platform.com"),
+            resource("documentation", "Architecture Docs", "https://docs.ml-platform.com"),
+            resource("documentation", "API Docs", "https://api.ml-platform.com/docs"),
+            resource("emergency", "AWS Console", "https://console.aws.amazon.com"),
+            resource("emergency", "kubectl Cheat Sheet", "https://kubernetes.io/docs/reference/kubectl/cheatsheet/"),
+            resource("emergency", "Disaster Recovery Plan", "https://docs.ml-platform.com/dr"),
+        ];
+        let validation_checklist = [
+            (ChecklistId::CriticalServicesResponding, "All critical services responding"),
+            (ChecklistId::DatabaseConnectionsHealthy, "Database connections healthy"),
+            (ChecklistId::AuthenticationWorking, "Authentication working"),
+            (ChecklistId::KeyUserWorkflowsFunctional, "Key user workflows functional"),
+            (ChecklistId::MonitoringAndAlertingOperational, "Monitoring and alerting operational"),
+            (ChecklistId::LogsBeingCollected, "Logs being collected"),
+            (ChecklistId::BackupsRunningSuccessfully, "Backups running successfully"),
+        ]
+        .into_iter()
+        .map(|(id, d)| ChecklistItem { id, description: d.into() })
+        .collect();
+        let mut stage_budgets = BTreeMap::new();
+        let budget = |pairs: &[(&str, u64)]| -> BTreeMap<String, HumanDuration> {
+            pairs.iter().map(|(k, m)| ((*k).to_owned(), mins(*m))).collect()
+        };
+        stage_budgets.insert("immediate-actions".into(), budget(&[("first-response", 15)]));
+        stage_budgets.insert(
+            "regional-failover".into(),
+            budget(&[("assessment", 5), ("activate-secondary", 15), ("data-recovery", 30)]),
+        );
+        stage_budgets.insert(
+            "database-corruption".into(),
+            budget(&[("stop-writes", 5), ("assess-scope", 15), ("restore", 60), ("restore-writes", 15)]),
+        );
+        Self {
+            severities,
+            declaration: DeclarationPolicy::default(),
+            cadence: CadencePolicy::default(),
+            stakeholders,
+            contacts,
+            bridge: Some(PHONE.into()),
+            resources,
+            drills: DrillPolicy::default(),
+            validation_checklist,
+            ingest: IngestPolicy::default(),
+            guard_rails: GuardRails::default(),
+            stage_budgets,
+            retry: RetryPolicy::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Policy {
+    /// Response time for `severity`.
+    #[must_use]
+    pub fn response_time(&self, severity: Severity) -> HumanDuration {
+        self.severities.get(severity).response_time
+    }
+
+    /// Contact entry for `role`, if the directory has one.
+    #[must_use]
+    pub fn contact(&self, role: Role) -> Option<&Contact> {
+        self.contacts.iter().find(|c| c.role == role)
+    }
+
+    /// The budget of `stage` in `procedure`, if the policy sets one.
+    #[must_use]
+    pub fn stage_budget(&self, procedure: &str, stage: &str) -> Option<HumanDuration> {
+        self.stage_budgets.get(procedure).and_then(|m| m.get(stage)).copied()
+    }
+}
