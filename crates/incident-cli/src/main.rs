@@ -1,1 +1,89 @@
-fn main() {}
+//! `incident`: the runbook from the command line.
+//!
+//! Every command takes `--policy FILE` (or `INCIDENT_POLICY`) and `-o text|json|yaml`, and exits non-zero
+//! with a one-line reason on bad input.
+
+mod domain;
+mod ingest_cmd;
+mod io;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use incident_core::{Error, ErrorKind, Policy};
+
+use crate::io::Format;
+
+/// The ML platform's incident-response runbook, executable.
+#[derive(Debug, Parser)]
+#[command(name = "incident", version, about, propagate_version = true)]
+struct Cli {
+    /// Policy overrides (TOML, YAML or JSON); the runbook's defaults otherwise.
+    #[arg(long, global = true, env = "INCIDENT_POLICY", value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Output format.
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Format::Text)]
+    output: Format,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Classify impact facts (JSON or YAML, file or stdin) into a severity, with the rules that fired.
+    Classify(domain::ClassifyArgs),
+    /// Run the declaration rules over observations (JSON array, JSON lines or YAML; file or stdin) and
+    /// declare an incident when a rule is sustained.
+    Declare(domain::DeclareArgs),
+    /// Ingest an alert payload (file or stdin) into observations, facts and a severity.
+    Ingest(domain::IngestArgs),
+    /// Render the runbook's communication templates.
+    Comms(domain::CommsArgs),
+    /// Build the post-mortem document from a drill's or incident's output directory.
+    Postmortem(domain::PostmortemArgs),
+    /// Monthly drill schedule.
+    Drills(domain::DrillsArgs),
+    /// Show, validate or describe the policy.
+    Policy(domain::PolicyArgs),
+}
+
+fn load_policy(path: Option<&PathBuf>) -> Result<Policy, Error> {
+    match path {
+        Some(p) => Policy::from_path(p),
+        None => Ok(Policy::default()),
+    }
+}
+
+fn exit_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::InvalidInput | ErrorKind::Policy => 2,
+        ErrorKind::Refused => 3,
+        ErrorKind::PreconditionFailed | ErrorKind::Conflict => 4,
+        ErrorKind::Integrity => 5,
+        _ => 1,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = load_policy(cli.policy.as_ref()).and_then(|policy| {
+        let ctx = io::Ctx { policy, format: cli.output };
+        match cli.command {
+            Command::Classify(a) => domain::classify(&ctx, &a),
+            Command::Declare(a) => domain::declare(&ctx, &a),
+            Command::Ingest(a) => domain::ingest(&ctx, &a),
+            Command::Comms(a) => domain::comms(&ctx, &a),
+            Command::Postmortem(a) => domain::postmortem(&ctx, &a),
+            Command::Drills(a) => domain::drills(&ctx, &a),
+            Command::Policy(a) => domain::policy(&ctx, &a),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(exit_code(e.kind()))
+        }
+    }
+}

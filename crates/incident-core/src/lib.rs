@@ -33,6 +33,7 @@ pub mod sim;
 // Enabled once `incident::Incident` exists (store depends on it).
 // pub mod store;
 pub mod timeline;
+pub mod triage;
 
 pub use duration::{HumanDuration, ParseDurationError};
 pub use error::{Error, ErrorKind, Result};

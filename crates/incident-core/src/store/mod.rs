@@ -2,14 +2,69 @@
 //!
 //! One trait, [`Store`], several implementations: [`MemoryStore`] (tests, bindings' ephemeral use),
 //! `SqliteStore` (feature `sqlite`, the embedded default: one file) and the PostgreSQL team store in an
-//! adapter crate. All of them pass the same conformance suite.
+//! adapter crate. All of them pass the same [`conformance`] suite.
+//!
+//! # Semantics every store shares
+//!
+//! * **Parents first.** Timeline events need a saved incident and journal entries and step claims need a
+//!   created run; otherwise [`ErrorKind::NotFound`](crate::ErrorKind::NotFound).
+//! * **Timelines** are appended, never rewritten: the first appended event must carry the next `seq`
+//!   (`Conflict`: `timeline of INC-1: expected seq 7, got 5`) and chain onto the stored head
+//!   (`Conflict`); events must carry correct hashes ([`check_event_append`]). Reading re-verifies the whole
+//!   chain with [`Timeline::from_events`], so tampering surfaces as an
+//!   [`ErrorKind::Integrity`](crate::ErrorKind::Integrity) error naming the first broken event.
+//! * **Journals** are write-ahead logs: the store assigns `seq` (from 0) and the SHA-256 chain
+//!   ([`journal_hash`]) atomically, so concurrent appenders (threads or processes) never fork it. At most
+//!   one entry per (run, step, phase, attempt) (`Conflict`). Reading re-verifies the chain
+//!   ([`verify_journal`]): `journal of run R: entry #3 hash mismatch (edited?)`, `journal of run R:
+//!   entry #4 missing (dropped or reordered)`.
+//! * **Step claims** are leases: [`Store::claim_step`] atomically inserts a claim, takes over an expired
+//!   one or extends the caller's own, and refuses (returns `false`) while another owner's lease runs.
+//!
+//! # Journal hash
+//!
+//! An entry's `hash` is the lower-case hex SHA-256 of the canonical JSON array
+//!
+//! ```text
+//! ["incident-core/journal/v1", run_id, seq, step_id, phase, attempt, owner, at, detail, prev_hash]
+//! ```
+//!
+//! with `phase` as `"intent"`/`"outcome"`, `at` in RFC 3339 UTC with exactly nine fractional digits
+//! ([`canonical_timestamp`]), `detail` with object keys sorted and no insignificant whitespace, and
+//! `prev_hash` the previous entry's hash (64 zeros, [`GENESIS_HASH`], for entry `#0`). The canonical form
+//! is the same as the [timeline](crate::timeline)'s; the domain tag keeps the two hash spaces apart.
+//!
+//! # For implementers
+//!
+//! The helpers [`check_event_append`], [`check_run`], [`check_journal_draft`], [`JournalEntry::new`],
+//! [`verify_journal`], [`duplicate_journal_entry`], [`check_claim`] and [`may_claim`] hold the rules, so every store (including ones in other crates)
+//! makes the same decisions with the same messages; an implementation only has to make each operation
+//! atomic.
 
-use chrono::{DateTime, Utc};
+use std::fmt;
+use std::fmt::Write as _;
+use std::str::FromStr;
+
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-use crate::Result;
 use crate::incident::Incident;
+pub use crate::timeline::GENESIS_HASH;
 use crate::timeline::{Event, Timeline};
+use crate::{Error, Result};
+
+pub mod conformance;
+mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
+/// Domain-separation tag and format version of the journal hash preimage.
+const JOURNAL_HASH_DOMAIN: &str = "incident-core/journal/v1";
 
 /// Lifecycle of a procedure run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -25,6 +80,42 @@ pub enum RunStatus {
     Failed,
     /// Stopped on a failure and completed steps were compensated.
     Compensated,
+}
+
+impl RunStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [Self; 5] = [Self::Planned, Self::Running, Self::Succeeded, Self::Failed, Self::Compensated];
+
+    /// The stable string form (`planned`, `running`, `succeeded`, `failed`, `compensated`), as serialized.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Planned => "planned",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Compensated => "compensated",
+        }
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RunStatus {
+    type Err = Error;
+
+    /// Parse the string form; the error lists the allowed values.
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s).ok_or_else(|| {
+            Error::invalid_input(format!(
+                "unknown run status {s:?} (expected one of planned, running, succeeded, failed, compensated)"
+            ))
+        })
+    }
 }
 
 /// A procedure run as stored.
@@ -56,6 +147,36 @@ pub enum JournalPhase {
     Intent,
     /// The step's result (written after).
     Outcome,
+}
+
+impl JournalPhase {
+    /// The stable string form (`intent`, `outcome`), as serialized and hashed.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Intent => "intent",
+            Self::Outcome => "outcome",
+        }
+    }
+}
+
+impl fmt::Display for JournalPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JournalPhase {
+    type Err = Error;
+
+    /// Parse the string form; the error lists the allowed values.
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "intent" => Ok(Self::Intent),
+            "outcome" => Ok(Self::Outcome),
+            _ => Err(Error::invalid_input(format!("unknown journal phase {s:?} (expected intent or outcome)"))),
+        }
+    }
 }
 
 /// A journal entry to append; the store assigns `seq` and the hash chain.
@@ -91,30 +212,58 @@ pub struct JournalEntry {
     pub hash: String,
 }
 
+impl JournalEntry {
+    /// Chain `draft` as entry `seq` after `prev_hash`, computing its [`journal_hash`].
+    #[must_use]
+    pub fn new(seq: u64, draft: JournalDraft, prev_hash: impl Into<String>) -> Self {
+        let prev_hash = prev_hash.into();
+        let hash = journal_hash(seq, &draft, &prev_hash);
+        Self { seq, draft, prev_hash, hash }
+    }
+
+    /// The hash this entry should carry (see the [module docs](self)).
+    #[must_use]
+    pub fn compute_hash(&self) -> String {
+        journal_hash(self.seq, &self.draft, &self.prev_hash)
+    }
+}
+
+/// The current holder of a step claim, as a store reads it back (input to [`may_claim`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepClaim {
+    /// Executor identity holding the claim.
+    pub owner: String,
+    /// The lease is valid strictly before this instant.
+    pub lease_until: DateTime<Utc>,
+}
+
 /// Storage for incidents, timelines, runs and journals. Implementations must be safe under concurrent
-/// writers from several processes.
+/// writers from several processes; see the [module docs](self) for the shared semantics.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync {
-    /// Insert or replace an incident.
+    /// Insert or replace an incident (keyed by its id; its timeline events are kept).
     async fn save_incident(&self, incident: &Incident) -> Result<()>;
     /// Read an incident.
     async fn incident(&self, id: &str) -> Result<Option<Incident>>;
-    /// All incidents, newest declaration first.
+    /// All incidents, newest declaration first (ties by id).
     async fn incidents(&self) -> Result<Vec<Incident>>;
-    /// Append timeline events; `Conflict` if the first event's `seq` is not the next expected one.
+    /// Append timeline events (see [`check_event_append`]); `Conflict` if the first event's `seq` is not
+    /// the next expected one or it does not chain onto the stored head, `NotFound` for an unsaved incident.
     async fn append_events(&self, incident_id: &str, events: &[Event]) -> Result<()>;
-    /// The verified timeline (`Integrity` error when the stored chain was tampered with).
+    /// The verified timeline (`Integrity` error when the stored chain was tampered with, `NotFound` for
+    /// an unsaved incident).
     async fn timeline(&self, incident_id: &str) -> Result<Timeline>;
     /// Create a run; `Conflict` if the id exists.
     async fn create_run(&self, run: &RunRecord) -> Result<()>;
-    /// Update a run's status and approval.
+    /// Update a run's `status`, `approval` and `updated_at` (its other fields are fixed at creation and
+    /// ignored here); `NotFound` for an unknown run.
     async fn update_run(&self, run: &RunRecord) -> Result<()>;
     /// Read a run.
     async fn run(&self, run_id: &str) -> Result<Option<RunRecord>>;
-    /// All runs, newest first.
+    /// All runs, newest first (by `created_at`, ties by id).
     async fn runs(&self) -> Result<Vec<RunRecord>>;
     /// Atomically claim `step_id` of `run_id` for `owner` until `lease_until`. Returns `false` when another
-    /// owner holds an unexpired claim. Re-claiming by the same owner extends the lease.
+    /// owner holds an unexpired claim. Re-claiming by the same owner extends the lease. See [`may_claim`].
     async fn claim_step(
         &self,
         run_id: &str,
@@ -125,6 +274,235 @@ pub trait Store: Send + Sync {
     ) -> Result<bool>;
     /// Append a journal entry (assigning seq and hash); `Conflict` on a duplicate (run, step, phase, attempt).
     async fn append_journal(&self, draft: JournalDraft) -> Result<JournalEntry>;
-    /// The verified journal of a run (`Integrity` error when tampered with).
+    /// The verified journal of a run (`Integrity` error when tampered with, `NotFound` for an unknown run).
     async fn journal(&self, run_id: &str) -> Result<Vec<JournalEntry>>;
 }
+
+/// RFC 3339 UTC with exactly nine fractional digits (`2026-11-26T14:05:00.000000000Z`): the timestamp form
+/// inside hashes, and a text form whose lexicographic order is time order (years 0–9999).
+#[must_use]
+pub fn canonical_timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+/// The journal hash of `draft` stored as entry `seq` after `prev_hash` (see the [module docs](self)).
+///
+/// Every store computes hashes with this function, so journals move between stores unchanged.
+#[must_use]
+pub fn journal_hash(seq: u64, draft: &JournalDraft, prev_hash: &str) -> String {
+    let preimage = serde_json::json!([
+        JOURNAL_HASH_DOMAIN,
+        draft.run_id,
+        seq,
+        draft.step_id,
+        draft.phase.as_str(),
+        draft.attempt,
+        draft.owner,
+        canonical_timestamp(draft.at),
+        draft.detail,
+        prev_hash,
+    ]);
+    let mut text = String::new();
+    write_canonical(&preimage, &mut text);
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Verify a run's journal as read back from storage (ordered by `seq`).
+///
+/// # Errors
+/// [`ErrorKind::Integrity`](crate::ErrorKind::Integrity) naming the first problem:
+/// `journal of run R: entry #4 missing (dropped or reordered)`, `... entry #3 hash mismatch (edited?)`,
+/// `... prev_hash of entry #2 does not match entry #1`, `... prev_hash of entry #0 is not the genesis
+/// hash`.
+pub fn verify_journal(run_id: &str, entries: &[JournalEntry]) -> Result<()> {
+    let fail = |what: String| Error::integrity(format!("journal of run {run_id}: {what}"));
+    let mut prev: Option<&JournalEntry> = None;
+    for (expected, entry) in (0u64..).zip(entries) {
+        if entry.seq > expected {
+            return Err(fail(format!("entry #{expected} missing (dropped or reordered)")));
+        }
+        if entry.seq < expected {
+            return Err(fail(format!("entry #{} out of place after #{} (dropped or reordered)", entry.seq, expected - 1)));
+        }
+        if entry.draft.run_id != run_id || entry.compute_hash() != entry.hash {
+            return Err(fail(format!("entry #{} hash mismatch (edited?)", entry.seq)));
+        }
+        match prev {
+            None if entry.prev_hash != GENESIS_HASH => {
+                return Err(fail(format!("prev_hash of entry #{} is not the genesis hash", entry.seq)));
+            }
+            Some(p) if entry.prev_hash != p.hash => {
+                return Err(fail(format!("prev_hash of entry #{} does not match entry #{}", entry.seq, p.seq)));
+            }
+            _ => {}
+        }
+        prev = Some(entry);
+    }
+    Ok(())
+}
+
+/// Check `events` before appending them to a stored timeline whose newest event is `head`.
+///
+/// # Errors
+/// * [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) when the first event is not the next one
+///   (`timeline of INC-1: expected seq 7, got 5`) or does not chain onto `head` (another writer appended
+///   first);
+/// * [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) when the batch itself is not a valid
+///   continuation (gaps, broken links, a hash that does not match the event, time going backwards).
+pub fn check_event_append(incident_id: &str, head: Option<&Event>, events: &[Event]) -> Result<()> {
+    let Some(first) = events.first() else { return Ok(()) };
+    let expected_seq = head.map_or(1, |h| h.seq.saturating_add(1));
+    if first.seq != expected_seq {
+        return Err(Error::conflict(format!(
+            "timeline of {incident_id}: expected seq {expected_seq}, got {}",
+            first.seq
+        )));
+    }
+    let head_hash = head.map_or(GENESIS_HASH, |h| h.hash.as_str());
+    if first.prev_hash != head_hash {
+        let onto = head.map_or_else(|| "the genesis hash".to_owned(), |h| format!("stored event #{}", h.seq));
+        return Err(Error::conflict(format!(
+            "timeline of {incident_id}: event #{} does not chain onto {onto} (prev_hash mismatch)",
+            first.seq
+        )));
+    }
+    let invalid = |what: String| Error::invalid_input(format!("timeline of {incident_id}: {what}"));
+    let mut prev = head;
+    for ev in events {
+        if let Some(p) = prev {
+            if ev.seq != p.seq.saturating_add(1) {
+                return Err(invalid(format!("event #{} follows #{} (events must be contiguous)", ev.seq, p.seq)));
+            }
+            if ev.prev_hash != p.hash {
+                return Err(invalid(format!("prev_hash of #{} does not match #{}", ev.seq, p.seq)));
+            }
+            if ev.at < p.at {
+                return Err(invalid(format!("event #{} is earlier than #{}", ev.seq, p.seq)));
+            }
+        }
+        if ev.compute_hash(incident_id) != ev.hash {
+            return Err(invalid(format!("event #{} hash does not match its content", ev.seq)));
+        }
+        prev = Some(ev);
+    }
+    Ok(())
+}
+
+/// Check a run before creating it: `run_id` and `procedure` must not be blank.
+///
+/// # Errors
+/// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) naming the blank field.
+pub fn check_run(run: &RunRecord) -> Result<()> {
+    if run.run_id.trim().is_empty() {
+        return Err(Error::invalid_input("run_id must not be blank"));
+    }
+    if run.procedure.trim().is_empty() {
+        return Err(Error::invalid_input(format!("run {}: procedure must not be blank", run.run_id)));
+    }
+    Ok(())
+}
+
+/// Check a journal draft before appending it: ids and owner must not be blank, `attempt` starts at 1.
+///
+/// # Errors
+/// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) naming the field.
+pub fn check_journal_draft(draft: &JournalDraft) -> Result<()> {
+    if draft.run_id.trim().is_empty() {
+        return Err(Error::invalid_input("journal entry: run_id must not be blank"));
+    }
+    let fail = |what: &str| Error::invalid_input(format!("journal of run {}: {what}", draft.run_id));
+    if draft.step_id.trim().is_empty() {
+        return Err(fail("step_id must not be blank"));
+    }
+    if draft.owner.trim().is_empty() {
+        return Err(fail("owner must not be blank"));
+    }
+    if draft.attempt == 0 {
+        return Err(fail("attempt numbers start at 1"));
+    }
+    Ok(())
+}
+
+/// Check the arguments of [`Store::claim_step`]: ids and owner must not be blank and the lease must end
+/// after `now`.
+///
+/// # Errors
+/// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) naming the argument.
+pub fn check_claim(
+    run_id: &str,
+    step_id: &str,
+    owner: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> Result<()> {
+    if run_id.trim().is_empty() || step_id.trim().is_empty() || owner.trim().is_empty() {
+        return Err(Error::invalid_input(format!(
+            "claim of step {step_id:?} of run {run_id:?} by {owner:?}: run, step and owner must not be blank"
+        )));
+    }
+    if lease_until <= now {
+        return Err(Error::invalid_input(format!(
+            "claim of step {step_id} of run {run_id}: lease_until {} is not after now {}",
+            canonical_timestamp(lease_until),
+            canonical_timestamp(now)
+        )));
+    }
+    Ok(())
+}
+
+/// The `Conflict` for a second journal entry with the same (run, step, phase, attempt) as the stored entry
+/// `existing_seq`.
+#[must_use]
+pub fn duplicate_journal_entry(draft: &JournalDraft, existing_seq: u64) -> Error {
+    Error::conflict(format!(
+        "journal of run {}: step {} {} attempt {} already recorded as entry #{existing_seq}",
+        draft.run_id, draft.step_id, draft.phase, draft.attempt
+    ))
+}
+
+/// Whether `owner` may (re)claim a step whose current claim is `holder`, at `now`: when unclaimed, when
+/// `owner` already holds it (extending the lease), or when the holder's lease has expired
+/// (`lease_until <= now`).
+#[must_use]
+pub fn may_claim(holder: Option<&StepClaim>, owner: &str, now: DateTime<Utc>) -> bool {
+    holder.is_none_or(|h| h.owner == owner || h.lease_until <= now)
+}
+
+/// Canonical JSON: object keys sorted by their UTF-8 bytes, no whitespace, serde_json escaping (the same
+/// form as the timeline's hash preimage).
+fn write_canonical(v: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match v {
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{v}");
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push('{');
+            for (i, (k, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let _ = write!(out, "{}", Value::String(k.clone()));
+                out.push(':');
+                write_canonical(item, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,230 @@
+//! [`MemoryStore`]: the in-process store for tests, drills and the bindings' ephemeral use.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use chrono::{DateTime, Utc};
+
+use super::conformance::RawAccess;
+use super::{
+    JournalDraft, JournalEntry, RunRecord, StepClaim, Store, check_claim, check_event_append, check_journal_draft,
+    check_run, duplicate_journal_entry, may_claim, verify_journal,
+};
+use crate::incident::Incident;
+use crate::timeline::{Event, GENESIS_HASH, Timeline};
+use crate::{Error, Result};
+
+/// A [`Store`] in memory, with the same semantics as the persistent stores (it passes the same
+/// [conformance suite](super::conformance)). Nothing survives the process.
+///
+/// Cloning is cheap and every clone shares the same data (`Arc<Mutex<..>>` inside); each operation is
+/// atomic with respect to the others.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    incidents: HashMap<String, Incident>,
+    /// Event rows per incident, keyed by row position (the event's `seq` unless tampered with).
+    events: HashMap<String, BTreeMap<u64, Event>>,
+    runs: HashMap<String, RunRecord>,
+    /// Journal rows per run, keyed by `seq`.
+    journal: HashMap<String, BTreeMap<u64, JournalEntry>>,
+    /// Claims by (run, step).
+    claims: HashMap<(String, String), StepClaim>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-applied operation: every operation checks
+        // first and mutates last.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = self.lock();
+        f.debug_struct("MemoryStore")
+            .field("incidents", &inner.incidents.len())
+            .field("runs", &inner.runs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inner {
+    fn require_incident(&self, incident_id: &str) -> Result<()> {
+        if self.incidents.contains_key(incident_id) {
+            Ok(())
+        } else {
+            Err(Error::not_found(format!("incident {incident_id} not found")))
+        }
+    }
+
+    fn require_run(&self, run_id: &str) -> Result<()> {
+        if self.runs.contains_key(run_id) {
+            Ok(())
+        } else {
+            Err(Error::not_found(format!("run {run_id} not found")))
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for MemoryStore {
+    async fn save_incident(&self, incident: &Incident) -> Result<()> {
+        if incident.id.trim().is_empty() {
+            return Err(Error::invalid_input("incident id must not be blank"));
+        }
+        self.lock().incidents.insert(incident.id.clone(), incident.clone());
+        Ok(())
+    }
+
+    async fn incident(&self, id: &str) -> Result<Option<Incident>> {
+        Ok(self.lock().incidents.get(id).cloned())
+    }
+
+    async fn incidents(&self) -> Result<Vec<Incident>> {
+        let mut all: Vec<Incident> = self.lock().incidents.values().cloned().collect();
+        all.sort_by(|a, b| b.declared_at.cmp(&a.declared_at).then_with(|| a.id.cmp(&b.id)));
+        Ok(all)
+    }
+
+    async fn append_events(&self, incident_id: &str, events: &[Event]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut inner = self.lock();
+        inner.require_incident(incident_id)?;
+        let rows = inner.events.entry(incident_id.to_owned()).or_default();
+        check_event_append(incident_id, rows.values().next_back(), events)?;
+        for ev in events {
+            rows.insert(ev.seq, ev.clone());
+        }
+        Ok(())
+    }
+
+    async fn timeline(&self, incident_id: &str) -> Result<Timeline> {
+        let events: Vec<Event> = {
+            let inner = self.lock();
+            inner.require_incident(incident_id)?;
+            inner.events.get(incident_id).map(|rows| rows.values().cloned().collect()).unwrap_or_default()
+        };
+        Timeline::from_events(incident_id, events)
+    }
+
+    async fn create_run(&self, run: &RunRecord) -> Result<()> {
+        check_run(run)?;
+        let mut inner = self.lock();
+        if inner.runs.contains_key(&run.run_id) {
+            return Err(Error::conflict(format!("run {} already exists", run.run_id)));
+        }
+        inner.runs.insert(run.run_id.clone(), run.clone());
+        Ok(())
+    }
+
+    async fn update_run(&self, run: &RunRecord) -> Result<()> {
+        let mut inner = self.lock();
+        let stored =
+            inner.runs.get_mut(&run.run_id).ok_or_else(|| Error::not_found(format!("run {} not found", run.run_id)))?;
+        stored.status = run.status;
+        stored.approval.clone_from(&run.approval);
+        stored.updated_at = run.updated_at;
+        Ok(())
+    }
+
+    async fn run(&self, run_id: &str) -> Result<Option<RunRecord>> {
+        Ok(self.lock().runs.get(run_id).cloned())
+    }
+
+    async fn runs(&self) -> Result<Vec<RunRecord>> {
+        let mut all: Vec<RunRecord> = self.lock().runs.values().cloned().collect();
+        all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.run_id.cmp(&b.run_id)));
+        Ok(all)
+    }
+
+    async fn claim_step(
+        &self,
+        run_id: &str,
+        step_id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool> {
+        check_claim(run_id, step_id, owner, now, lease_until)?;
+        let mut inner = self.lock();
+        inner.require_run(run_id)?;
+        let key = (run_id.to_owned(), step_id.to_owned());
+        if !may_claim(inner.claims.get(&key), owner, now) {
+            return Ok(false);
+        }
+        inner.claims.insert(key, StepClaim { owner: owner.to_owned(), lease_until });
+        Ok(true)
+    }
+
+    async fn append_journal(&self, draft: JournalDraft) -> Result<JournalEntry> {
+        check_journal_draft(&draft)?;
+        let mut inner = self.lock();
+        inner.require_run(&draft.run_id)?;
+        let rows = inner.journal.entry(draft.run_id.clone()).or_default();
+        if let Some(dup) = rows.values().find(|e| {
+            e.draft.step_id == draft.step_id && e.draft.phase == draft.phase && e.draft.attempt == draft.attempt
+        }) {
+            return Err(duplicate_journal_entry(&draft, dup.seq));
+        }
+        let (seq, prev_hash) = match rows.values().next_back() {
+            Some(head) => (head.seq.saturating_add(1), head.hash.clone()),
+            None => (0, GENESIS_HASH.to_owned()),
+        };
+        let entry = JournalEntry::new(seq, draft, prev_hash);
+        rows.insert(seq, entry.clone());
+        Ok(entry)
+    }
+
+    async fn journal(&self, run_id: &str) -> Result<Vec<JournalEntry>> {
+        let entries: Vec<JournalEntry> = {
+            let inner = self.lock();
+            inner.require_run(run_id)?;
+            inner.journal.get(run_id).map(|rows| rows.values().cloned().collect()).unwrap_or_default()
+        };
+        verify_journal(run_id, &entries)?;
+        Ok(entries)
+    }
+}
+
+#[async_trait::async_trait]
+impl RawAccess for MemoryStore {
+    async fn raw_events(&self, incident_id: &str) -> Result<Vec<(u64, Event)>> {
+        let inner = self.lock();
+        Ok(inner
+            .events
+            .get(incident_id)
+            .map(|rows| rows.iter().map(|(k, e)| (*k, e.clone())).collect())
+            .unwrap_or_default())
+    }
+
+    async fn put_raw_events(&self, incident_id: &str, rows: Vec<(u64, Event)>) -> Result<()> {
+        self.lock().events.insert(incident_id.to_owned(), rows.into_iter().collect());
+        Ok(())
+    }
+
+    async fn raw_journal(&self, run_id: &str) -> Result<Vec<JournalEntry>> {
+        let inner = self.lock();
+        Ok(inner.journal.get(run_id).map(|rows| rows.values().cloned().collect()).unwrap_or_default())
+    }
+
+    async fn put_raw_journal(&self, run_id: &str, entries: Vec<JournalEntry>) -> Result<()> {
+        let rows = entries.into_iter().map(|e| (e.seq, e)).collect();
+        self.lock().journal.insert(run_id.to_owned(), rows);
+        Ok(())
+    }
+}
