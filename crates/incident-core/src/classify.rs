@@ -35,9 +35,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Policy, Result, Severity};
 
 /// How much of a service is down.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutageScope {
     /// No outage.

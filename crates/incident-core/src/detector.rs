@@ -183,12 +183,12 @@ impl Signal {
             Self::ErrorRate(f) if !(0.0..=1.0).contains(&f) => {
                 Err(Error::invalid_input(format!("error rate must be a fraction in [0, 1] (got {f})")))
             }
-            Self::Latency { observed_ms, .. } if !(observed_ms.is_finite() && observed_ms >= 0.0) => Err(
-                Error::invalid_input(format!("observed latency must be finite and >= 0 (got {observed_ms})")),
-            ),
-            Self::Latency { baseline_ms, .. } if !(baseline_ms.is_finite() && baseline_ms > 0.0) => Err(
-                Error::invalid_input(format!("baseline latency must be finite and > 0 (got {baseline_ms})")),
-            ),
+            Self::Latency { observed_ms, .. } if !(observed_ms.is_finite() && observed_ms >= 0.0) => {
+                Err(Error::invalid_input(format!("observed latency must be finite and >= 0 (got {observed_ms})")))
+            }
+            Self::Latency { baseline_ms, .. } if !(baseline_ms.is_finite() && baseline_ms > 0.0) => {
+                Err(Error::invalid_input(format!("baseline latency must be finite and > 0 (got {baseline_ms})")))
+            }
             _ => Ok(()),
         }
     }
@@ -420,9 +420,7 @@ impl Detector {
                 self.states.len() - 1
             }
         };
-        let Some((_, all)) = self.states.get_mut(idx) else {
-            return None;
-        };
+        let (_, all) = self.states.get_mut(idx)?;
         let s = &mut all[rule.index()];
         let at = obs.at;
         if let Some(last) = s.last_at {
@@ -672,8 +670,7 @@ mod tests {
         assert!(decl.facts.security_breach);
         assert_eq!(decl.detail, None);
 
-        let mut off = DeclarationPolicy::default();
-        off.declare_on_security = false;
+        let off = DeclarationPolicy { declare_on_security: false, ..DeclarationPolicy::default() };
         assert!(Detector::new(off).observe(&sec).is_none());
     }
 
@@ -691,6 +688,23 @@ mod tests {
         }
         assert_eq!(d.stats().invalid, 5);
         assert_eq!(d.stats().samples, 0);
+    }
+
+    #[test]
+    fn forget_drops_one_service_only() {
+        let mut d = Detector::new(DeclarationPolicy::default());
+        for svc in ["a", "b", "c"] {
+            assert!(d.observe(&Observation::new(svc, at(0), Signal::ErrorRate(0.5))).is_none());
+        }
+        d.forget("a");
+        assert_eq!(d.service_count(), 2);
+        assert_eq!(d.window_start("a", DeclarationRule::ErrorRate), None);
+        assert_eq!(d.window_start("c", DeclarationRule::ErrorRate), Some(at(0)));
+        for t in [120, 240] {
+            assert!(d.observe(&Observation::new("c", at(t), Signal::ErrorRate(0.5))).is_none());
+        }
+        let decl = d.observe(&Observation::new("c", at(301), Signal::ErrorRate(0.5))).expect("c still tracked");
+        assert_eq!(decl.window_start, at(0));
     }
 
     #[test]

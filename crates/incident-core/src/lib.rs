@@ -31,7 +31,7 @@ mod severity;
 #[cfg(feature = "sim")]
 pub mod sim;
 // Enabled once `incident::Incident` exists (store depends on it).
-// pub mod store;
+pub mod store;
 pub mod timeline;
 pub mod triage;
 

@@ -92,10 +92,8 @@ pub fn parse_payload(body: &[u8], policy: &Policy) -> Result<WebhookPayload> {
     check_size(body, policy, WHAT)?;
     let payload: WebhookPayload = from_json(body, WHAT)?;
     if payload.version != "4" {
-        return Err(Error::invalid_input(format!(
-            "{WHAT}: version: unsupported version {:?} (expected \"4\")",
-            payload.version
-        )));
+        let shown = super::tidy(&format!("{:?}", payload.version));
+        return Err(Error::invalid_input(format!("{WHAT}: version: unsupported version {shown} (expected \"4\")")));
     }
     check_count(payload.alerts.len(), policy, WHAT)?;
     Ok(payload)
@@ -246,7 +244,9 @@ mod tests {
     fn malformed_payloads_name_the_path() {
         let msg = err(&read("invalid-starts-at.json"));
         assert_eq!(msg, "alertmanager payload: alerts[3].startsAt: premature end of input");
-        let msg = err(br#"{"version":"4","status":"firing","alerts":[{"status":"burning","startsAt":"2024-05-03T14:00:00Z"}]}"#);
+        let msg = err(
+            br#"{"version":"4","status":"firing","alerts":[{"status":"burning","startsAt":"2024-05-03T14:00:00Z"}]}"#,
+        );
         assert!(msg.starts_with("alertmanager payload: alerts[0].status: unknown variant `burning`"), "{msg}");
         let msg = err(br#"{"version":"4","status":"firing","alerts":[{"status":"firing","startsAt":"2024-05-03T14:00:00Z","labels":{"a":1}}]}"#);
         assert!(msg.starts_with("alertmanager payload: alerts[0].labels.a: invalid type: integer `1`"), "{msg}");
@@ -268,11 +268,17 @@ mod tests {
         policy.limits.max_payload_bytes = 100;
         let body = read("firing-mixed.json");
         let e = parse(&body, &policy).expect_err("too big");
-        assert_eq!(e.to_string(), format!("alertmanager payload: {} bytes exceeds limits.max_payload_bytes (100)", body.len()));
+        assert_eq!(
+            e.to_string(),
+            format!("alertmanager payload: {} bytes exceeds limits.max_payload_bytes (100)", body.len())
+        );
         let mut policy = Policy::default();
         policy.limits.max_alerts_per_payload = 2;
         let e = parse(&body, &policy).expect_err("too many");
-        assert!(e.to_string().starts_with("alertmanager payload: 6 alerts exceeds limits.max_alerts_per_payload (2)"), "{e}");
+        assert!(
+            e.to_string().starts_with("alertmanager payload: 6 alerts exceeds limits.max_alerts_per_payload (2)"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -292,11 +298,23 @@ mod tests {
         assert_eq!(b.classification().severity(), Some(Severity::P1));
     }
 
-    #[test]
-    fn proptest_like_garbage_never_panics() {
-        let body = read("firing-mixed.json");
-        for cut in (0..body.len()).step_by(7) {
-            let _ = parse(&body[..cut], &Policy::default());
+    proptest::proptest! {
+        /// Corrupted or truncated payloads are errors (or parse), never panics.
+        #[test]
+        fn corrupted_payloads_never_panic(
+            cut in 0usize..4000,
+            flips in proptest::collection::vec((0usize..4000, proptest::num::u8::ANY), 0..8),
+        ) {
+            let mut body = read("firing-mixed.json");
+            for (at, byte) in flips {
+                let n = body.len();
+                body[at % n] = byte;
+            }
+            body.truncate(cut.min(body.len()));
+            if let Err(e) = parse(&body, &Policy::default()) {
+                proptest::prop_assert_eq!(e.kind(), ErrorKind::InvalidInput);
+                proptest::prop_assert!(!e.to_string().contains('\n'));
+            }
         }
     }
 }

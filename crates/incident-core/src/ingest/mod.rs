@@ -233,9 +233,7 @@ impl RawAlert<'_> {
                 }
                 let sample = match self.status {
                     AlertStatus::Firing => breach.map(|s| (self.starts_at, s)),
-                    AlertStatus::Resolved => {
-                        Some((self.ends_at.or(self.starts_at), Signal::Resolved { rule: kind }))
-                    }
+                    AlertStatus::Resolved => Some((self.ends_at.or(self.starts_at), Signal::Resolved { rule: kind })),
                     AlertStatus::Acknowledged => None,
                 };
                 if let Some((at, signal)) = sample {
@@ -304,7 +302,10 @@ impl RawAlert<'_> {
             DeclarationRule::ErrorRate => {
                 let raw = ann(&policy.value_annotation)?;
                 let Some(v) = parse_fraction(raw) else {
-                    warnings.push(format!("annotation {}={raw:?} is not an error rate (0.07 or 7%)", policy.value_annotation));
+                    warnings.push(format!(
+                        "annotation {}={raw:?} is not an error rate (0.07 or 7%)",
+                        policy.value_annotation
+                    ));
                     return None;
                 };
                 Signal::ErrorRate(v)
@@ -342,17 +343,36 @@ fn strip_position(msg: &str) -> &str {
     }
 }
 
+/// One line, at most ~240 characters (messages may echo attacker-controlled strings).
+pub(crate) fn tidy(msg: &str) -> String {
+    const MAX: usize = 240;
+    let mut out = String::with_capacity(msg.len().min(MAX + 3));
+    for (i, c) in msg.chars().enumerate() {
+        if i == MAX {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Deserialize `body` as JSON, mapping errors to `"{what}: {path}: {reason}"`.
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
+        let path = tidy(&e.path().to_string());
         let inner = e.into_inner();
-        let reason = strip_position(&inner.to_string()).to_owned();
+        let reason = tidy(strip_position(&inner.to_string()));
         let msg = if path == "." { format!("{what}: {reason}") } else { format!("{what}: {path}: {reason}") };
         Error::invalid_input(msg)
     })?;
-    de.end().map_err(|e| Error::invalid_input(format!("{what}: {}", strip_position(&e.to_string()))))?;
+    de.end().map_err(|e| Error::invalid_input(format!("{what}: {}", tidy(strip_position(&e.to_string())))))?;
     Ok(value)
 }
 
@@ -382,6 +402,16 @@ pub(crate) fn check_count(count: usize, policy: &Policy, what: &str) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_messages_are_one_bounded_line() {
+        let long = "x".repeat(1000);
+        let body = format!(r#"{{"version":"4","status":"on\nfire {long}","alerts":[]}}"#);
+        let e = parse_alertmanager(body.as_bytes(), &Policy::default()).expect_err("bad status");
+        let msg = e.to_string();
+        assert!(msg.starts_with("alertmanager payload: status: unknown variant `on\\nfire x"), "{msg}");
+        assert!(!msg.contains('\n') && msg.chars().count() < 320, "{msg}");
+    }
 
     #[test]
     fn value_parsers() {

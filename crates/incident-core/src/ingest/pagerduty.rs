@@ -170,7 +170,9 @@ pub fn parse_events(body: &[u8], policy: &Policy) -> Result<Vec<Event>> {
         vec![from_json(body, "pagerduty event")?]
     };
     for (i, e) in events.iter().enumerate() {
-        let at = |field: &str| if is_array { format!("pagerduty events: [{i}].{field}") } else { format!("pagerduty event: {field}") };
+        let at = |field: &str| {
+            if is_array { format!("pagerduty events: [{i}].{field}") } else { format!("pagerduty event: {field}") }
+        };
         if e.routing_key.trim().is_empty() {
             return Err(Error::invalid_input(format!("{}: must not be empty", at("routing_key"))));
         }
@@ -359,7 +361,8 @@ mod tests {
         let a = &parse(body, &Policy::default()).expect("parse").alerts[0];
         assert_eq!(a.rule, None);
         assert_eq!(a.classification().rules().iter().collect::<Vec<_>>(), vec![RuleId::CustomerFacingErrors]);
-        let body = br#"{"routing_key":"k","event_action":"trigger","payload":{"summary":"s","source":"h","severity":"info"}}"#;
+        let body =
+            br#"{"routing_key":"k","event_action":"trigger","payload":{"summary":"s","source":"h","severity":"info"}}"#;
         let a = &parse(body, &Policy::default()).expect("parse").alerts[0];
         assert!(a.classification().is_insufficient());
         assert_eq!(a.facts, None);

@@ -147,7 +147,12 @@ impl Default for IngestPolicy {
                     DeclarationRule::ServiceUnavailable,
                     ImpactFacts { outage: OutageScope::Complete, ..ImpactFacts::default() },
                 ),
-                rule("service-down", &[("alertname", "ServiceDown")], DeclarationRule::ServiceUnavailable, none.clone()),
+                rule(
+                    "service-down",
+                    &[("alertname", "ServiceDown")],
+                    DeclarationRule::ServiceUnavailable,
+                    none.clone(),
+                ),
                 rule("high-error-rate", &[("alertname", "HighErrorRate")], DeclarationRule::ErrorRate, none.clone()),
                 rule(
                     "high-latency",
@@ -202,10 +207,13 @@ impl IngestPolicy {
             if let Some(k) = r.matchers.keys().find(|k| k.trim().is_empty()) {
                 return Err(field(&format!("rules[{i}].match"), &format!("empty label name {k:?}")));
             }
-            if r.signal.is_none() && !r.facts.has_impact() {
-                return Err(field(&format!("rules[{i}]"), "has neither a `signal` nor any impact `facts` (it would do nothing)"));
-            }
             r.facts.validate().map_err(|e| field(&format!("rules[{i}].facts"), e.message()))?;
+            if r.signal.is_none() && !r.facts.has_impact() {
+                return Err(field(
+                    &format!("rules[{i}]"),
+                    "has neither a `signal` nor any impact `facts` (it would do nothing)",
+                ));
+            }
             if let Some(j) = self.rules[..i].iter().position(|p| p.matchers == r.matchers) {
                 return Err(field(
                     &format!("rules[{i}].match"),

@@ -204,7 +204,9 @@ impl Policy {
             if l < h {
                 return Err(field_err(
                     &format!("severities.{lo}.response_time"),
-                    format!("{lo} ({l}) faster than {hi} ({h}): a lower severity must not respond faster than a higher one"),
+                    format!(
+                        "{lo} ({l}) faster than {hi} ({h}): a lower severity must not respond faster than a higher one"
+                    ),
                 ));
             }
         }
@@ -578,7 +580,10 @@ mod tests {
         let msg = policy_err(Policy::from_toml_str("[cadence.internal_update]\nP2 = \"20m\"\n"));
         assert!(msg.starts_with("policy field `cadence.internal_update.P2`: P2 (20m) faster than P1 (30m)"), "{msg}");
         let msg = policy_err(Policy::from_json_str(r#"{"cadence": {"internal_update": {"P1": null}}}"#));
-        assert!(msg.contains("`cadence.internal_update.P2`: P2 has a cadence but the higher severity P1 has none"), "{msg}");
+        assert!(
+            msg.contains("`cadence.internal_update.P2`: P2 has a cadence but the higher severity P1 has none"),
+            "{msg}"
+        );
         let msg = policy_err(Policy::from_toml_str("[cadence.internal_update]\nP0 = \"0s\"\n"));
         assert!(msg.starts_with("policy field `cadence.internal_update.P0`: must be > 0"), "{msg}");
     }
@@ -650,7 +655,8 @@ mod tests {
             r#"{"stakeholders": [{"role": "cto", "when": {"min_severity": "P0"}}, {"role": "cto", "when": {"min_severity": "P0"}}]}"#,
         ));
         assert!(msg.starts_with("policy field `stakeholders[1]`: duplicates stakeholders[0]"), "{msg}");
-        let msg = policy_err(Policy::from_json_str(r#"{"stakeholders": [{"role": "cto", "when": {"min_severity": "P9"}}]}"#));
+        let msg =
+            policy_err(Policy::from_json_str(r#"{"stakeholders": [{"role": "cto", "when": {"min_severity": "P9"}}]}"#));
         assert!(msg.starts_with("policy field `stakeholders[0].when.min_severity`: unknown variant `P9`"), "{msg}");
         let msg = policy_err(Policy::from_json_str(r#"{"severities": {"P2": {"escalation": []}}}"#));
         assert!(msg.starts_with("policy field `severities.P2.escalation`: empty"), "{msg}");
@@ -666,7 +672,8 @@ mod tests {
             "[[ingest.rules]]\nmatch = { alertname = \"X\" }\nfacts = { performance_degradation_pct = -1.0 }\n",
         ));
         assert!(msg.starts_with("policy field `ingest.rules[0].facts`: performance_degradation_pct"), "{msg}");
-        let msg = policy_err(Policy::from_toml_str("[[ingest.rules]]\nmatch = { alertname = \"X\" }\nsignal = \"fire\"\n"));
+        let msg =
+            policy_err(Policy::from_toml_str("[[ingest.rules]]\nmatch = { alertname = \"X\" }\nsignal = \"fire\"\n"));
         assert!(msg.starts_with("policy field `ingest.rules[0].signal`: unknown variant `fire`"), "{msg}");
     }
 
@@ -709,5 +716,10 @@ mod tests {
         let slot = defs.get("DrillSlot").expect("DrillSlot");
         assert!(slot.get("required").is_some(), "array items keep required fields");
         assert!(defs.contains_key("ImpactFacts"));
+        let golden: Value = serde_json::from_str(
+            &std::fs::read_to_string(fixture("policy.schema.json")).expect("read policy.schema.json"),
+        )
+        .expect("parse policy.schema.json");
+        assert_eq!(schema, golden, "tests/fixtures/policy/policy.schema.json is stale");
     }
 }

@@ -531,6 +531,9 @@ impl Default for Policy {
             contact(Role::AwsSupport, Some(PHONE), Some("Enterprise"), None, &[]),
             contact(Role::PagerdutySupport, Some(PHONE), None, None, &[]),
             contact(Role::SlackSupport, None, None, Some("support@slack.com"), &[]),
+            // "Customer support (if customers affected)" is reached through the runbook's Customer
+            // Communication contacts.
+            contact(Role::CustomerSupport, Some(PHONE), Some("Support Team Lead"), None, &[]),
             contact(Role::SupportTeamLead, Some(PHONE), None, None, &[]),
             contact(Role::CustomerSuccess, Some(PHONE), None, None, &[]),
         ];

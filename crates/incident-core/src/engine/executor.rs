@@ -1,0 +1,1013 @@
+//! The executor: guard rails, concurrent DAG scheduling, deadlines, retries with jittered backoff, a
+//! write-ahead journal per step, crash resume with reconciliation, and compensation.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::task::JoinSet;
+
+use super::canon;
+use super::failpoint::{FailpointPoint, Failpoints};
+use super::guard::{self, FindingLevel};
+use super::plan::{Approval, ApprovedPlan, Plan, PlannedStep};
+use super::procedure::StepKind;
+use crate::backend::Backends;
+use crate::policy::{Policy, RetryPolicy};
+use crate::store::{JournalDraft, JournalEntry, JournalPhase, RunRecord, RunStatus, Store};
+use crate::timeline::{EventKind, Outcome, Timeline};
+use crate::{Error, HumanDuration, Result};
+
+/// Default executor identity written to claims and journal entries. Executors sharing it may take over
+/// each other's steps at once (what crash-resume needs); give each host its own with
+/// [`Executor::with_owner`] for mutual exclusion (a resume then waits for the crashed owner's lease).
+pub const DEFAULT_OWNER: &str = "incident-core-executor";
+
+/// Suffix of the journal step id of a step's compensation.
+const COMPENSATE_SUFFIX: &str = "#compensate";
+
+/// Status of one step in a [`RunReport`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    /// Done.
+    Succeeded,
+    /// Failed (see `error`).
+    Failed,
+    /// Not run because an earlier step failed.
+    Skipped,
+    /// Done, then undone by compensation.
+    Compensated,
+    /// Not run yet (the run is paused or was interrupted).
+    NotStarted,
+    /// Found already applied when resuming an interrupted step: recorded without executing.
+    Reconciled,
+    /// An approval gate waiting for [`Executor::approve_gate`].
+    AwaitingApproval,
+}
+
+impl StepStatus {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+            Self::Compensated => "compensated",
+            Self::NotStarted => "not_started",
+            Self::Reconciled => "reconciled",
+            Self::AwaitingApproval => "awaiting_approval",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Succeeded,
+            Self::Failed,
+            Self::Skipped,
+            Self::Compensated,
+            Self::NotStarted,
+            Self::Reconciled,
+            Self::AwaitingApproval,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+
+    const fn is_done_ok(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Reconciled)
+    }
+}
+
+/// One step's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct StepReport {
+    /// Step id.
+    pub id: String,
+    /// Stage.
+    pub stage: String,
+    /// Status.
+    pub status: StepStatus,
+    /// Attempts made (all lives of the run).
+    pub attempts: u32,
+    /// The error, when failed (or when compensation failed).
+    pub error: Option<String>,
+    /// What the backend reported / what the check found.
+    pub detail: String,
+    /// Whether the step changed platform state (a no-op or a check did not).
+    pub changed: bool,
+    /// First attempt started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Outcome recorded.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A stage's elapsed time against its budget.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct StageScore {
+    /// Stage.
+    pub stage: String,
+    /// Budget from `policy.stage_budgets[procedure][stage]`.
+    pub budget: Option<HumanDuration>,
+    /// From the first step's start to the last step's finish, seconds.
+    pub elapsed_secs: Option<f64>,
+    /// `elapsed <= budget` (unknown without budget or timing).
+    pub within_budget: Option<bool>,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RunReport {
+    /// Run id.
+    pub run_id: String,
+    /// Procedure.
+    pub procedure: String,
+    /// Incident, if any.
+    pub incident_id: Option<String>,
+    /// Succeeded, Failed, Compensated, or Running (paused at an approval gate).
+    pub status: RunStatus,
+    /// Every step in plan order.
+    pub steps: Vec<StepReport>,
+    /// Exactly what was changed and not undone (one line per change).
+    pub left_state: Vec<String>,
+    /// Stage scores.
+    pub stages: Vec<StageScore>,
+    /// Problems that did not stop the run (timeline writes, ...).
+    pub warnings: Vec<String>,
+}
+
+impl RunReport {
+    /// The report of step `id`.
+    #[must_use]
+    pub fn step(&self, id: &str) -> Option<&StepReport> {
+        self.steps.iter().find(|s| s.id == id)
+    }
+}
+
+/// The upper bound of the `attempt`-th backoff (1-based): `min(max_backoff, initial * 2^(attempt-1))`.
+#[must_use]
+pub fn backoff_cap(retry: &RetryPolicy, attempt: u32) -> Duration {
+    let factor = 2u64.saturating_pow(attempt.saturating_sub(1));
+    Duration::from_secs(retry.initial_backoff.as_secs().saturating_mul(factor).min(retry.max_backoff.as_secs()))
+}
+
+/// Full jitter: uniform in `[0, backoff_cap(attempt)]`, millisecond resolution.
+fn backoff(retry: &RetryPolicy, attempt: u32, rng: &mut SmallRng) -> Duration {
+    let cap = u64::try_from(backoff_cap(retry, attempt).as_millis()).unwrap_or(u64::MAX);
+    Duration::from_millis(rng.random_range(0..=cap))
+}
+
+fn seed(run_id: &str, step_id: &str) -> u64 {
+    let h = Sha256::digest(format!("{run_id}/{step_id}").as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&h[..8]);
+    u64::from_le_bytes(b)
+}
+
+fn to_std(d: TimeDelta) -> Duration {
+    d.to_std().unwrap_or(Duration::ZERO)
+}
+
+/// Runs approved plans.
+pub struct Executor {
+    backends: Backends,
+    store: Arc<dyn Store>,
+    policy: Arc<Policy>,
+    failpoints: Failpoints,
+    owner: String,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor").field("owner", &self.owner).field("failpoints", &self.failpoints).finish_non_exhaustive()
+    }
+}
+
+/// How a step attempt treats live state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// First attempt of a never-attempted step: live state must match the plan's fingerprint.
+    Fresh,
+    /// A later attempt of this life (an earlier one may have reached the backend).
+    Retry,
+    /// Resuming a step with an intent but no outcome: reconcile before executing.
+    Reconcile,
+}
+
+struct Attempted {
+    status: StepStatus,
+    detail: String,
+    changed: bool,
+}
+
+/// Per-run shared state for step tasks.
+struct RunCtx {
+    backends: Backends,
+    store: Arc<dyn Store>,
+    policy: Arc<Policy>,
+    failpoints: Failpoints,
+    owner: String,
+    run_id: String,
+    procedure: String,
+    incident_id: Option<String>,
+    approval: Approval,
+    timeline: tokio::sync::Mutex<Option<Timeline>>,
+    warnings: StdMutex<Vec<String>>,
+}
+
+impl RunCtx {
+    fn now(&self) -> DateTime<Utc> {
+        self.backends.clock.now()
+    }
+
+    fn warn(&self, w: String) {
+        self.warnings.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(w);
+    }
+
+    async fn journal(&self, step_id: &str, phase: JournalPhase, attempt: u32, detail: Value) -> Result<JournalEntry> {
+        self.store
+            .append_journal(JournalDraft {
+                run_id: self.run_id.clone(),
+                step_id: step_id.to_owned(),
+                phase,
+                attempt,
+                owner: self.owner.clone(),
+                at: self.now(),
+                detail,
+            })
+            .await
+            .map_err(|e| e.context(format!("journal of {}/{step_id}", self.run_id)))
+    }
+
+    async fn claim(&self, step_id: &str, deadline: HumanDuration) -> Result<()> {
+        let now = self.now();
+        let lease = now + deadline.as_delta() + TimeDelta::minutes(1);
+        if self.store.claim_step(&self.run_id, step_id, &self.owner, now, lease).await? {
+            Ok(())
+        } else {
+            Err(Error::conflict(format!(
+                "step {step_id} of run {} is claimed by another executor; retry after its lease expires",
+                self.run_id
+            )))
+        }
+    }
+
+    /// Append one event to the incident timeline (best effort: failures become warnings).
+    async fn event(&self, actor: &str, kind: EventKind) {
+        let Some(incident) = &self.incident_id else { return };
+        let mut guard = self.timeline.lock().await;
+        for _ in 0..3 {
+            if guard.is_none() {
+                match self.store.timeline(incident).await {
+                    Ok(t) => *guard = Some(t),
+                    Err(e) => {
+                        self.warn(format!("timeline of {incident}: {e}"));
+                        return;
+                    }
+                }
+            }
+            let Some(t) = guard.as_mut() else { return };
+            let event = match t.append(self.now(), actor, kind.clone()) {
+                Ok(ev) => ev.clone(),
+                Err(e) => {
+                    self.warn(format!("timeline of {incident}: {e}"));
+                    return;
+                }
+            };
+            match self.store.append_events(incident, std::slice::from_ref(&event)).await {
+                Ok(()) => return,
+                Err(e) if e.kind() == crate::ErrorKind::Conflict => *guard = None,
+                Err(e) => {
+                    *guard = None;
+                    self.warn(format!("timeline of {incident}: {e}"));
+                    return;
+                }
+            }
+        }
+        self.warn(format!("timeline of {incident}: gave up after concurrent appends"));
+    }
+
+    fn actor(&self) -> String {
+        format!("procedure:{}", self.procedure)
+    }
+}
+
+/// State of one step while driving a run.
+#[derive(Debug, Clone)]
+struct StepState {
+    report: StepReport,
+    /// Intent written in an earlier life without an outcome.
+    in_flight: bool,
+    /// Journal sequence of the outcome (completion order).
+    done_seq: Option<u64>,
+    compensated: bool,
+    compensation_error: Option<String>,
+}
+
+impl Executor {
+    /// An executor over `backends`, journaling to `store`, enforcing `policy`.
+    pub fn new(backends: Backends, store: Arc<dyn Store>, policy: Policy) -> Self {
+        Self { backends, store, policy: Arc::new(policy), failpoints: Failpoints::none(), owner: DEFAULT_OWNER.into() }
+    }
+
+    /// Install a failpoint hook (see [`Failpoints::from_env`]).
+    #[must_use]
+    pub fn with_failpoints(mut self, failpoints: Failpoints) -> Self {
+        self.failpoints = failpoints;
+        self
+    }
+
+    /// Set the executor identity used for step claims.
+    #[must_use]
+    pub fn with_owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = owner.into();
+        self
+    }
+
+    /// Enforce the guard rails on an approved plan (independent of what the planner found).
+    fn enforce(&self, plan: &Plan, approval: &Approval) -> Result<()> {
+        if approval.by.trim().is_empty() {
+            return Err(Error::refused(format!("run {} has no approval: approve the plan first", plan.run_id)));
+        }
+        plan.procedure.validate()?;
+        let rails = &self.policy.guard_rails;
+        for s in &plan.steps {
+            if let StepKind::Action(a) = &s.kind {
+                for f in guard::evaluate(&s.id, a, &plan.procedure.name, rails) {
+                    match f.level {
+                        FindingLevel::Refused => {
+                            return Err(Error::refused(format!("step {}: {} ({})", s.id, f.message, f.rule)));
+                        }
+                        FindingLevel::NeedsConfirmation if rails.confirm_production && !approval.confirm_production => {
+                            return Err(Error::refused(format!(
+                                "step {}: {}; the approval must confirm production",
+                                s.id, f.message
+                            )));
+                        }
+                        FindingLevel::NeedsConfirmation => {}
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Execute an approved plan. Refuses (nothing is touched) when the approval is missing or does not
+    /// match the plan, a guard rail says no, or the plan is older than `guard_rails.max_plan_age`.
+    ///
+    /// # Errors
+    /// `Refused`, `PreconditionFailed` ("re-plan"), `Conflict` (run id exists: use `resume`), store errors,
+    /// and a failpoint's error. Step failures are reported in the [`RunReport`], not as `Err`.
+    pub async fn run(&self, approved: ApprovedPlan, incident_id: Option<String>) -> Result<RunReport> {
+        let ApprovedPlan { plan, approval, plan_digest } = approved;
+        if plan.digest() != plan_digest {
+            return Err(Error::refused(format!("plan {} was changed after approval: approve it again", plan.run_id)));
+        }
+        self.enforce(&plan, &approval)?;
+        let now = self.backends.clock.now();
+        let age = now - plan.created_at;
+        let max_age = self.policy.guard_rails.max_plan_age;
+        if age > max_age.as_delta() {
+            return Err(Error::precondition(format!(
+                "plan {} is {}s old (max {max_age}): re-plan",
+                plan.run_id,
+                age.num_seconds()
+            )));
+        }
+        let record = RunRecord {
+            run_id: plan.run_id.clone(),
+            incident_id: incident_id.clone(),
+            procedure: plan.procedure.name.clone(),
+            plan: serde_json::to_value(&plan).map_err(|e| Error::internal(format!("plan to JSON: {e}")))?,
+            approval: Some(json!({ "approval": approval, "plan_digest": plan_digest })),
+            status: RunStatus::Running,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.create_run(&record).await?;
+        let ctx = self.ctx(&plan, approval.clone(), incident_id);
+        for s in plan.steps.iter().filter(|s| s.mutating) {
+            ctx.event(
+                &ctx.actor(),
+                EventKind::ActionPlanned { run_id: plan.run_id.clone(), step_id: s.id.clone(), summary: s.summary.clone() },
+            )
+            .await;
+        }
+        ctx.event(
+            &approval.by,
+            EventKind::ApprovalGranted {
+                run_id: plan.run_id.clone(),
+                by: approval.by.clone(),
+                confirm_production: approval.confirm_production,
+            },
+        )
+        .await;
+        let states = plan.steps.iter().map(|s| fresh_state(s)).collect();
+        self.drive(ctx, plan, states, record).await
+    }
+
+    /// Continue an interrupted (or paused) run: steps with an outcome are never re-run; a step with an
+    /// intent but no outcome is reconciled against live state first (already applied → recorded as
+    /// `reconciled` without executing). A finished run returns its report unchanged.
+    ///
+    /// # Errors
+    /// `NotFound` (no such run), `Refused` (no approval, or the stored plan changed), `Conflict` (another
+    /// executor holds a step), store errors.
+    pub async fn resume(&self, run_id: &str) -> Result<RunReport> {
+        let record = self.store.run(run_id).await?.ok_or_else(|| Error::not_found(format!("no run {run_id}")))?;
+        let plan: Plan = serde_json::from_value(record.plan.clone())
+            .map_err(|e| Error::integrity(format!("stored plan of {run_id} is unreadable: {e}")))?;
+        let stored = record.approval.clone().ok_or_else(|| Error::refused(format!("run {run_id} was never approved")))?;
+        let approval: Approval = serde_json::from_value(stored.get("approval").cloned().unwrap_or(Value::Null))
+            .map_err(|e| Error::refused(format!("run {run_id} has no readable approval: {e}")))?;
+        let digest = stored.get("plan_digest").and_then(Value::as_str).unwrap_or_default();
+        if digest != plan.digest() {
+            return Err(Error::refused(format!("stored plan of {run_id} does not match its approval")));
+        }
+        self.enforce(&plan, &approval)?;
+        let journal = self.store.journal(run_id).await?;
+        let states = states_from_journal(&plan, &journal);
+        let ctx = self.ctx(&plan, approval, record.incident_id.clone());
+        if matches!(record.status, RunStatus::Succeeded | RunStatus::Failed | RunStatus::Compensated) {
+            return Ok(self.report(&ctx, &plan, &states, record.status));
+        }
+        self.drive(ctx, plan, states, record).await
+    }
+
+    /// Approve a paused approval gate of a run (then call [`Executor::resume`]).
+    ///
+    /// # Errors
+    /// `NotFound` (run or step), `InvalidInput` (not an approval step), `Refused` (empty `by`),
+    /// `Conflict` (already decided), store errors.
+    pub async fn approve_gate(&self, run_id: &str, step_id: &str, by: &str) -> Result<()> {
+        if by.trim().is_empty() {
+            return Err(Error::refused("a gate approval must name who approved"));
+        }
+        let record = self.store.run(run_id).await?.ok_or_else(|| Error::not_found(format!("no run {run_id}")))?;
+        let plan: Plan = serde_json::from_value(record.plan)
+            .map_err(|e| Error::integrity(format!("stored plan of {run_id} is unreadable: {e}")))?;
+        let step = plan.step(step_id).ok_or_else(|| Error::not_found(format!("run {run_id} has no step {step_id}")))?;
+        if !matches!(step.kind, StepKind::Approval { .. }) {
+            return Err(Error::invalid_input(format!("step {step_id} is not an approval gate")));
+        }
+        let journal = self.store.journal(run_id).await?;
+        if journal.iter().any(|e| e.draft.step_id == step_id && e.draft.phase == JournalPhase::Outcome) {
+            return Err(Error::conflict(format!("gate {step_id} of {run_id} was already decided")));
+        }
+        let ctx = self.ctx(&plan, Approval::new(by, self.backends.clock.now()), record.incident_id);
+        ctx.claim(step_id, step.deadline).await?;
+        let now = ctx.now();
+        ctx.journal(step_id, JournalPhase::Intent, 1, json!({ "summary": step.summary, "kind": "gate" })).await?;
+        ctx.journal(
+            step_id,
+            JournalPhase::Outcome,
+            1,
+            json!({ "status": "succeeded", "detail": format!("approved by {by}"), "attempts": 1,
+                    "started_at": now, "finished_at": now, "changed": false }),
+        )
+        .await?;
+        ctx.event(by, EventKind::ApprovalGranted { run_id: run_id.to_owned(), by: by.to_owned(), confirm_production: false })
+            .await;
+        Ok(())
+    }
+
+    fn ctx(&self, plan: &Plan, approval: Approval, incident_id: Option<String>) -> Arc<RunCtx> {
+        Arc::new(RunCtx {
+            backends: self.backends.clone(),
+            store: Arc::clone(&self.store),
+            policy: Arc::clone(&self.policy),
+            failpoints: self.failpoints.clone(),
+            owner: self.owner.clone(),
+            run_id: plan.run_id.clone(),
+            procedure: plan.procedure.name.clone(),
+            incident_id,
+            approval,
+            timeline: tokio::sync::Mutex::new(None),
+            warnings: StdMutex::new(Vec::new()),
+        })
+    }
+
+    async fn drive(&self, ctx: Arc<RunCtx>, plan: Plan, mut states: Vec<StepState>, mut record: RunRecord) -> Result<RunReport> {
+        let index: BTreeMap<&str, usize> = plan.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+        let max_conc = usize::try_from(self.policy.limits.max_concurrency.max(1)).unwrap_or(1);
+        let mut failed = states.iter().any(|s| s.report.status == StepStatus::Failed);
+        let mut running: BTreeMap<tokio::task::Id, usize> = BTreeMap::new();
+        let mut set: JoinSet<Result<(StepReport, Option<u64>)>> = JoinSet::new();
+        let mut seq_counter: u64 = states.iter().filter_map(|s| s.done_seq).max().unwrap_or(0);
+        loop {
+            if !failed {
+                for (i, step) in plan.steps.iter().enumerate() {
+                    if set.len() >= max_conc {
+                        break;
+                    }
+                    if states[i].report.status != StepStatus::NotStarted || running.values().any(|&r| r == i) {
+                        continue;
+                    }
+                    let deps_ok = step
+                        .depends_on
+                        .iter()
+                        .all(|d| index.get(d.as_str()).is_some_and(|&j| states[j].report.status.is_done_ok()));
+                    if !deps_ok {
+                        continue;
+                    }
+                    let task_ctx = Arc::clone(&ctx);
+                    let step = step.clone();
+                    let prior = states[i].report.attempts;
+                    let mode = if states[i].in_flight { Mode::Reconcile } else { Mode::Fresh };
+                    let started = states[i].report.started_at;
+                    let handle = set.spawn(async move { run_step(task_ctx, step, prior, mode, started).await });
+                    running.insert(handle.id(), i);
+                }
+            }
+            let Some(joined) = set.join_next_with_id().await else { break };
+            match joined {
+                Ok((id, Ok((report, seq)))) => {
+                    let Some(i) = running.remove(&id) else { continue };
+                    if report.status == StepStatus::Failed {
+                        failed = true;
+                    }
+                    seq_counter += 1;
+                    states[i].done_seq = Some(seq.unwrap_or(seq_counter));
+                    states[i].in_flight = false;
+                    states[i].report = report;
+                }
+                Ok((_, Err(fatal))) => {
+                    set.abort_all();
+                    return Err(fatal);
+                }
+                Err(join_err) => {
+                    let Some(i) = running.remove(&join_err.id()) else { continue };
+                    failed = true;
+                    states[i].report.status = StepStatus::Failed;
+                    states[i].report.error = Some(format!("step task ended abnormally: {join_err}"));
+                }
+            }
+        }
+        let mut status = RunStatus::Succeeded;
+        if failed {
+            status = RunStatus::Failed;
+            for s in &mut states {
+                if s.report.status == StepStatus::NotStarted {
+                    s.report.status = StepStatus::Skipped;
+                }
+            }
+            if plan.procedure.compensate_on_failure {
+                self.compensate(&ctx, &plan, &mut states).await?;
+                if left_state(&plan, &states).is_empty() {
+                    status = RunStatus::Compensated;
+                }
+            }
+        } else if states.iter().any(|s| !s.report.status.is_done_ok()) {
+            status = RunStatus::Running;
+        }
+        record.status = status;
+        record.updated_at = ctx.now();
+        self.store.update_run(&record).await?;
+        Ok(self.report(&ctx, &plan, &states, status))
+    }
+
+    /// Undo completed (or partially applied) mutating steps in reverse completion order.
+    async fn compensate(&self, ctx: &Arc<RunCtx>, plan: &Plan, states: &mut [StepState]) -> Result<()> {
+        let mut order: Vec<usize> = (0..states.len())
+            .filter(|&i| {
+                let s = &states[i];
+                plan.steps[i].mutating
+                    && s.report.changed
+                    && !s.compensated
+                    && matches!(s.report.status, StepStatus::Succeeded | StepStatus::Reconciled | StepStatus::Failed)
+            })
+            .collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(states[i].done_seq.unwrap_or(0)));
+        for i in order {
+            let step = &plan.steps[i];
+            let Some(inverse) = step.inverse.clone() else { continue };
+            let jid = format!("{}{COMPENSATE_SUFFIX}", step.id);
+            ctx.claim(&jid, step.deadline).await?;
+            let attempt = states[i].report.attempts.max(1);
+            ctx.journal(&jid, JournalPhase::Intent, attempt, json!({ "summary": inverse.describe(), "kind": "compensate" }))
+                .await?;
+            let mut rng = SmallRng::seed_from_u64(seed(&ctx.run_id, &jid));
+            let mut result = Err(Error::internal("not attempted"));
+            for n in 1..=ctx.policy.retry.max_attempts.max(1) {
+                let sp = super::action::StepPlan {
+                    summary: step.summary.clone(),
+                    before: step.before.clone(),
+                    after: step.after.clone(),
+                    inverse: Some(inverse.clone()),
+                    action: inverse.clone(),
+                };
+                result = sp.compensate(&ctx.backends).await;
+                match &result {
+                    Err(e) if e.is_retryable() && n < ctx.policy.retry.max_attempts => {
+                        ctx.backends.clock.sleep(backoff(&ctx.policy.retry, n, &mut rng)).await;
+                    }
+                    _ => break,
+                }
+            }
+            let (status, detail) = match &result {
+                Ok(d) => ("compensated", d.clone()),
+                Err(e) => ("failed", e.to_string()),
+            };
+            ctx.journal(&jid, JournalPhase::Outcome, attempt, json!({ "status": status, "detail": detail })).await?;
+            let outcome = if result.is_ok() { Outcome::Succeeded } else { Outcome::Failed };
+            ctx.event(
+                &ctx.actor(),
+                EventKind::ActionExecuted {
+                    run_id: ctx.run_id.clone(),
+                    step_id: jid.clone(),
+                    summary: inverse.describe(),
+                    outcome,
+                    detail: detail.clone(),
+                },
+            )
+            .await;
+            match result {
+                Ok(_) => {
+                    states[i].compensated = true;
+                    if states[i].report.status != StepStatus::Failed {
+                        states[i].report.status = StepStatus::Compensated;
+                    }
+                }
+                Err(e) => states[i].compensation_error = Some(e.to_string()),
+            }
+        }
+        Ok(())
+    }
+
+    fn report(&self, ctx: &RunCtx, plan: &Plan, states: &[StepState], status: RunStatus) -> RunReport {
+        let steps: Vec<StepReport> = states
+            .iter()
+            .map(|s| {
+                let mut r = s.report.clone();
+                if let Some(e) = &s.compensation_error {
+                    r.error = Some(match r.error {
+                        Some(prev) => format!("{prev}; compensation failed: {e}"),
+                        None => format!("compensation failed: {e}"),
+                    });
+                }
+                r
+            })
+            .collect();
+        let mut stages = Vec::new();
+        for stage in plan.procedure.stages() {
+            let in_stage: Vec<&StepReport> = steps.iter().filter(|s| s.stage == stage).collect();
+            let start = in_stage.iter().filter_map(|s| s.started_at).min();
+            let end = in_stage.iter().filter_map(|s| s.finished_at).max();
+            let elapsed = match (start, end) {
+                (Some(a), Some(b)) if in_stage.iter().all(|s| s.finished_at.is_some()) => {
+                    Some((b - a).num_milliseconds() as f64 / 1000.0)
+                }
+                _ => None,
+            };
+            let budget = self.policy.stage_budget(&plan.procedure.name, &stage);
+            let within_budget = match (elapsed, budget) {
+                (Some(e), Some(b)) => Some(e <= b.as_secs() as f64),
+                _ => None,
+            };
+            stages.push(StageScore { stage, budget, elapsed_secs: elapsed, within_budget });
+        }
+        RunReport {
+            run_id: plan.run_id.clone(),
+            procedure: plan.procedure.name.clone(),
+            incident_id: ctx.incident_id.clone(),
+            status,
+            steps,
+            left_state: left_state(plan, states),
+            stages,
+            warnings: ctx.warnings.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone(),
+        }
+    }
+}
+
+fn fresh_state(s: &PlannedStep) -> StepState {
+    StepState {
+        report: StepReport {
+            id: s.id.clone(),
+            stage: s.stage.clone(),
+            status: StepStatus::NotStarted,
+            attempts: 0,
+            error: None,
+            detail: String::new(),
+            changed: false,
+            started_at: None,
+            finished_at: None,
+        },
+        in_flight: false,
+        done_seq: None,
+        compensated: false,
+        compensation_error: None,
+    }
+}
+
+fn parse_time(v: Option<&Value>) -> Option<DateTime<Utc>> {
+    v.and_then(|v| serde_json::from_value(v.clone()).ok())
+}
+
+fn states_from_journal(plan: &Plan, journal: &[JournalEntry]) -> Vec<StepState> {
+    plan.steps
+        .iter()
+        .map(|s| {
+            let mut st = fresh_state(s);
+            let comp = format!("{}{COMPENSATE_SUFFIX}", s.id);
+            for e in journal {
+                let d = &e.draft;
+                if d.step_id == s.id {
+                    st.report.attempts = st.report.attempts.max(d.attempt);
+                    match d.phase {
+                        JournalPhase::Intent => {
+                            st.in_flight = true;
+                            if st.report.started_at.is_none() {
+                                st.report.started_at = Some(d.at);
+                            }
+                        }
+                        JournalPhase::Outcome => {
+                            let x = &d.detail;
+                            st.in_flight = false;
+                            st.done_seq = Some(e.seq);
+                            st.report.status = x
+                                .get("status")
+                                .and_then(Value::as_str)
+                                .and_then(StepStatus::parse)
+                                .unwrap_or(StepStatus::Failed);
+                            st.report.detail = x.get("detail").and_then(Value::as_str).unwrap_or_default().to_owned();
+                            st.report.error = x.get("error").and_then(Value::as_str).map(str::to_owned);
+                            st.report.changed = x.get("changed").and_then(Value::as_bool).unwrap_or(false);
+                            st.report.started_at = parse_time(x.get("started_at")).or(st.report.started_at);
+                            st.report.finished_at = parse_time(x.get("finished_at")).or(Some(d.at));
+                        }
+                    }
+                } else if d.step_id == comp && d.phase == JournalPhase::Outcome {
+                    match d.detail.get("status").and_then(Value::as_str) {
+                        Some("compensated") => {
+                            st.compensated = true;
+                            if st.report.status != StepStatus::Failed {
+                                st.report.status = StepStatus::Compensated;
+                            }
+                        }
+                        _ => {
+                            st.compensation_error =
+                                Some(d.detail.get("detail").and_then(Value::as_str).unwrap_or("failed").to_owned());
+                        }
+                    }
+                }
+            }
+            st
+        })
+        .collect()
+}
+
+fn left_state(plan: &Plan, states: &[StepState]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut order: Vec<usize> = (0..states.len()).collect();
+    order.sort_by_key(|&i| states[i].done_seq.unwrap_or(u64::MAX));
+    for i in order {
+        let (p, s) = (&plan.steps[i], &states[i]);
+        if !p.mutating || !s.report.changed || s.compensated {
+            continue;
+        }
+        let change = format!("{} -> {}", canon::canonical(&p.before), canon::canonical(&p.after));
+        let line = match s.report.status {
+            StepStatus::Failed => format!("{}: failed but changed live state ({}): {change}", p.id, p.summary),
+            _ if p.inverse.is_none() => format!("{}: {} (irreversible): {change}", p.id, p.summary),
+            _ => format!("{}: {}: {change}", p.id, p.summary),
+        };
+        out.push(match &s.compensation_error {
+            Some(e) => format!("{line} [compensation failed: {e}]"),
+            None => line,
+        });
+    }
+    out
+}
+
+/// Run one step with claim, write-ahead journal, deadline and retries. `Err` only for fatal problems
+/// (journal unavailable, claim conflict, failpoint); step failures are in the report.
+async fn run_step(
+    ctx: Arc<RunCtx>,
+    step: PlannedStep,
+    prior_attempts: u32,
+    mode: Mode,
+    started_before: Option<DateTime<Utc>>,
+) -> Result<(StepReport, Option<u64>)> {
+    let started = started_before.unwrap_or_else(|| ctx.now());
+    let mut report = StepReport {
+        id: step.id.clone(),
+        stage: step.stage.clone(),
+        status: StepStatus::NotStarted,
+        attempts: prior_attempts,
+        error: None,
+        detail: String::new(),
+        changed: false,
+        started_at: Some(started),
+        finished_at: None,
+    };
+    if let StepKind::Approval { reason } = &step.kind {
+        if !ctx.approval.gates.iter().any(|g| g == &step.id) {
+            report.status = StepStatus::AwaitingApproval;
+            report.started_at = None;
+            report.detail = format!("waiting for approval: {reason}");
+            return Ok((report, None));
+        }
+    }
+    ctx.claim(&step.id, step.deadline).await?;
+    ctx.failpoints.hit(&step.id, FailpointPoint::BeforeIntent).await?;
+    let deadline_at = ctx.now() + step.deadline.as_delta();
+    let mut rng = SmallRng::seed_from_u64(seed(&ctx.run_id, &step.id));
+    let max_attempts = ctx.policy.retry.max_attempts.max(1);
+    let mut attempt = prior_attempts;
+    let mut this_life = 0u32;
+    let result = loop {
+        attempt += 1;
+        this_life += 1;
+        ctx.journal(&step.id, JournalPhase::Intent, attempt, json!({ "summary": step.summary })).await?;
+        ctx.failpoints.hit(&step.id, FailpointPoint::AfterIntent).await?;
+        let m = match (mode, this_life) {
+            (Mode::Fresh, 1) => Mode::Fresh,
+            (Mode::Reconcile, 1) => Mode::Reconcile,
+            _ => Mode::Retry,
+        };
+        let r = attempt_once(&ctx, &step, m, deadline_at).await;
+        let retry = match &r {
+            Err(e) => {
+                e.is_retryable()
+                    && !matches!(step.kind, StepKind::WaitUntil { .. })
+                    && this_life < max_attempts
+                    && ctx.now() < deadline_at
+            }
+            Ok(_) => false,
+        };
+        if !retry {
+            break r;
+        }
+        let remaining = to_std(deadline_at - ctx.now());
+        ctx.backends.clock.sleep(backoff(&ctx.policy.retry, this_life, &mut rng).min(remaining)).await;
+    };
+    report.attempts = attempt;
+    let mut changed = false;
+    match result {
+        Ok(a) => {
+            ctx.failpoints.hit(&step.id, FailpointPoint::AfterExecute).await?;
+            report.status = a.status;
+            report.detail = a.detail;
+            changed = a.changed;
+        }
+        Err(e) => {
+            report.status = StepStatus::Failed;
+            report.error = Some(e.to_string());
+            if let StepKind::Action(action) = &step.kind {
+                if step.mutating {
+                    // Did the failed step leave anything behind (a timeout after sending)?
+                    match action.observe(&ctx.backends).await {
+                        Ok(live) if live == step.before => {}
+                        Ok(live) => {
+                            changed = true;
+                            report.detail = format!("live state after failure: {}", canon::canonical(&live));
+                        }
+                        Err(_) => changed = e.request_may_have_been_sent(),
+                    }
+                }
+            }
+        }
+    }
+    report.changed = changed;
+    let finished = ctx.now();
+    report.finished_at = Some(finished);
+    let entry = ctx
+        .journal(
+            &step.id,
+            JournalPhase::Outcome,
+            attempt,
+            json!({
+                "status": report.status.as_str(), "detail": report.detail, "error": report.error,
+                "attempts": attempt, "started_at": started, "finished_at": finished, "changed": changed,
+            }),
+        )
+        .await?;
+    ctx.failpoints.hit(&step.id, FailpointPoint::AfterOutcome).await?;
+    record_event(&ctx, &step, &report).await;
+    Ok((report, Some(entry.seq)))
+}
+
+async fn record_event(ctx: &RunCtx, step: &PlannedStep, report: &StepReport) {
+    let ok = report.status.is_done_ok();
+    let detail = report.error.clone().unwrap_or_else(|| report.detail.clone());
+    let kind = match &step.kind {
+        StepKind::Action(_) => EventKind::ActionExecuted {
+            run_id: ctx.run_id.clone(),
+            step_id: step.id.clone(),
+            summary: step.summary.clone(),
+            outcome: match (ok, report.changed) {
+                (true, true) => Outcome::Succeeded,
+                (true, false) if step.mutating => Outcome::Skipped,
+                (true, false) => Outcome::Succeeded,
+                (false, true) => Outcome::Unknown,
+                (false, false) => Outcome::Failed,
+            },
+            detail,
+        },
+        StepKind::Check { check, .. } | StepKind::WaitUntil { check, .. } => EventKind::CheckResult {
+            name: format!("{}: {}", step.id, check.describe()),
+            passed: ok && !report.detail.starts_with("advisory: FAILED"),
+            detail,
+        },
+        StepKind::Approval { .. } => EventKind::ApprovalGranted {
+            run_id: ctx.run_id.clone(),
+            by: ctx.approval.by.clone(),
+            confirm_production: ctx.approval.confirm_production,
+        },
+    };
+    ctx.event(&ctx.actor(), kind).await;
+}
+
+async fn attempt_once(ctx: &RunCtx, step: &PlannedStep, mode: Mode, deadline_at: DateTime<Utc>) -> Result<Attempted> {
+    let b = &ctx.backends;
+    match &step.kind {
+        StepKind::Action(action) if !step.mutating => {
+            let detail = action.execute(b).await?;
+            Ok(Attempted { status: StepStatus::Succeeded, detail, changed: false })
+        }
+        StepKind::Action(action) => {
+            let live = action.observe(b).await?;
+            if live == step.after {
+                return Ok(match mode {
+                    Mode::Fresh => Attempted {
+                        status: StepStatus::Succeeded,
+                        detail: "no-op: live state already as intended".into(),
+                        changed: false,
+                    },
+                    Mode::Retry => Attempted {
+                        status: StepStatus::Succeeded,
+                        detail: "applied by an earlier attempt (verified against live state)".into(),
+                        changed: true,
+                    },
+                    Mode::Reconcile => Attempted {
+                        status: StepStatus::Reconciled,
+                        detail: "reconciled: live state already as intended; not executed again".into(),
+                        changed: true,
+                    },
+                });
+            }
+            if mode == Mode::Fresh && step.fingerprint.as_deref() != Some(canon::fingerprint(&live).as_str()) {
+                return Err(Error::precondition(format!(
+                    "step {}: live state changed since planning (planned {}, now {}): re-plan",
+                    step.id,
+                    canon::canonical(&step.before),
+                    canon::canonical(&live)
+                )));
+            }
+            let detail = action.execute(b).await?;
+            let verified = matches!(action.verify(b, &step.after).await, Ok(true));
+            let detail = if verified { detail } else { format!("{detail} (not yet visible in live state)") };
+            Ok(Attempted { status: StepStatus::Succeeded, detail, changed: true })
+        }
+        StepKind::Check { check, advisory } => {
+            let o = check.evaluate(b, &ctx.policy).await?;
+            let items: Vec<String> =
+                o.items.iter().map(|i| format!("[{}] {}: {}", if i.passed { "ok" } else { "FAIL" }, i.name, i.detail)).collect();
+            let detail = if items.is_empty() { o.detail.clone() } else { format!("{}; {}", o.detail, items.join("; ")) };
+            if o.passed {
+                Ok(Attempted { status: StepStatus::Succeeded, detail, changed: false })
+            } else if *advisory {
+                Ok(Attempted { status: StepStatus::Succeeded, detail: format!("advisory: FAILED {detail}"), changed: false })
+            } else {
+                Err(Error::precondition(format!("check failed: {detail}")))
+            }
+        }
+        StepKind::WaitUntil { check, timeout, interval } => {
+            let until = (ctx.now() + timeout.as_delta()).min(deadline_at);
+            let mut polls = 0u32;
+            loop {
+                polls += 1;
+                let last = match check.evaluate(b, &ctx.policy).await {
+                    Ok(o) if o.passed => {
+                        return Ok(Attempted {
+                            status: StepStatus::Succeeded,
+                            detail: format!("{} (after {polls} poll(s))", o.detail),
+                            changed: false,
+                        });
+                    }
+                    Ok(o) => o.detail,
+                    Err(e) if e.is_retryable() => e.to_string(),
+                    Err(e) => return Err(e),
+                };
+                if ctx.now() + interval.as_delta() > until {
+                    return Err(Error::timeout(format!(
+                        "waited {timeout} for {}: still not satisfied ({last})",
+                        check.describe()
+                    )));
+                }
+                b.clock.sleep(interval.as_std()).await;
+            }
+        }
+        StepKind::Approval { .. } => Ok(Attempted {
+            status: StepStatus::Succeeded,
+            detail: format!("approved up front by {}", ctx.approval.by),
+            changed: false,
+        }),
+    }
+}

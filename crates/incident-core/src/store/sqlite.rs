@@ -1,0 +1,829 @@
+//! [`SqliteStore`]: the embedded default store, one SQLite file (feature `sqlite`).
+//!
+//! # Concurrency
+//!
+//! The file is opened in WAL mode with a busy timeout ([`SqliteStore::DEFAULT_BUSY_TIMEOUT`]) and
+//! `synchronous = FULL`, so a journal entry is on disk before the step it announces runs. Every
+//! read-modify-write (appending events or journal entries, claiming a step) runs in one `BEGIN IMMEDIATE`
+//! transaction: it takes the database's write lock *before* reading the head, so writers in other
+//! processes queue behind it (up to the busy timeout) instead of forking the chain or double-claiming.
+//!
+//! Each store handle owns **one connection** behind a mutex, and every call runs on tokio's blocking pool
+//! (`spawn_blocking`), never on the async workers. One connection rather than one per call because
+//! SQLite serializes writers anyway (a pool would only add concurrent readers, which small journals do
+//! not need), an in-memory database exists only inside its connection, and the prepared-statement cache
+//! stays warm. Cross-process safety comes from the locking above, not from the mutex.
+//!
+//! # Errors
+//!
+//! SQLite errors map to [`ErrorKind::Unavailable`](crate::ErrorKind::Unavailable) (busy or locked past
+//! the timeout: retryable; cannot open, I/O, disk full, read-only), `Integrity` (a corrupt file),
+//! `Conflict` (a constraint the checks did not anticipate) or `Internal`. Messages name the file and the
+//! operation; the SQLite error is the [`source`](std::error::Error::source), never part of the message.
+//!
+//! # Schema
+//!
+//! Versioned by `schema_migrations (version, name)`; numbered migrations run in order, all in one
+//! transaction, when the file is opened. A file from a newer build is refused
+//! ([`ErrorKind::PreconditionFailed`](crate::ErrorKind::PreconditionFailed)). Timestamps are stored as
+//! [`canonical_timestamp`] text (nanosecond precision, sortable); JSON as text.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::conformance::RawAccess;
+use super::{
+    JournalDraft, JournalEntry, RunRecord, StepClaim, Store, canonical_timestamp, check_claim, check_event_append,
+    check_journal_draft, check_run, duplicate_journal_entry, may_claim, verify_journal,
+};
+use crate::incident::Incident;
+use crate::timeline::{Event, GENESIS_HASH, Timeline};
+use crate::{Error, ErrorKind, Result};
+
+/// One schema migration.
+struct Migration {
+    version: u32,
+    name: &'static str,
+    sql: &'static str,
+}
+
+/// All migrations, in order, numbered from 1 without gaps. Never edit a released one: add the next.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "incidents, events, runs, journal, step_claims",
+    sql: r"
+CREATE TABLE incidents (
+    id          TEXT PRIMARY KEY NOT NULL,
+    json        TEXT NOT NULL,
+    declared_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX incidents_by_declared_at ON incidents (declared_at DESC, id);
+
+CREATE TABLE events (
+    incident_id TEXT NOT NULL REFERENCES incidents (id),
+    seq         INTEGER NOT NULL,
+    json        TEXT NOT NULL,
+    prev_hash   TEXT NOT NULL,
+    hash        TEXT NOT NULL,
+    PRIMARY KEY (incident_id, seq)
+) STRICT;
+
+CREATE TABLE runs (
+    run_id      TEXT PRIMARY KEY NOT NULL,
+    incident_id TEXT,
+    procedure   TEXT NOT NULL,
+    plan        TEXT NOT NULL,
+    approval    TEXT,
+    status      TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+) STRICT;
+CREATE INDEX runs_by_created_at ON runs (created_at DESC, run_id);
+
+CREATE TABLE journal (
+    run_id    TEXT NOT NULL REFERENCES runs (run_id),
+    seq       INTEGER NOT NULL,
+    step_id   TEXT NOT NULL,
+    phase     TEXT NOT NULL,
+    attempt   INTEGER NOT NULL,
+    owner     TEXT NOT NULL,
+    at        TEXT NOT NULL,
+    detail    TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq),
+    UNIQUE (run_id, step_id, phase, attempt)
+) STRICT;
+
+CREATE TABLE step_claims (
+    run_id      TEXT NOT NULL REFERENCES runs (run_id),
+    step_id     TEXT NOT NULL,
+    owner       TEXT NOT NULL,
+    lease_until TEXT NOT NULL,
+    PRIMARY KEY (run_id, step_id)
+) STRICT;
+",
+}];
+
+/// A [`Store`] in one SQLite file (see the [module docs](self)). Cloning is cheap and clones share the
+/// connection.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    /// The file path (or `:memory:`), for messages.
+    label: Arc<str>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.label).finish_non_exhaustive()
+    }
+}
+
+/// Names the file and the operation in error messages.
+struct Ctx {
+    label: Arc<str>,
+    op: &'static str,
+}
+
+impl Ctx {
+    fn sql(&self, e: rusqlite::Error) -> Error {
+        use rusqlite::ErrorCode as C;
+        let (kind, what) = match e.sqlite_error_code() {
+            Some(C::DatabaseBusy | C::DatabaseLocked) => {
+                (ErrorKind::Unavailable, "database busy or locked by another writer (retry)")
+            }
+            Some(C::CannotOpen) => (ErrorKind::Unavailable, "cannot open the database file"),
+            Some(C::SystemIoFailure | C::DiskFull | C::ReadOnly | C::PermissionDenied | C::FileLockingProtocolFailed) => {
+                (ErrorKind::Unavailable, "cannot write the database file (I/O error, disk full or read-only)")
+            }
+            Some(C::DatabaseCorrupt | C::NotADatabase) => {
+                (ErrorKind::Integrity, "the file is corrupt or not an incident-core database")
+            }
+            Some(C::ConstraintViolation) => (ErrorKind::Conflict, "constraint violation"),
+            _ => (ErrorKind::Internal, "unexpected SQLite error"),
+        };
+        Error::new(kind, format!("sqlite store {}: {}: {what}", self.label, self.op)).with_source(e)
+    }
+
+    fn internal(&self, what: impl fmt::Display) -> Error {
+        Error::internal(format!("sqlite store {}: {}: {what}", self.label, self.op))
+    }
+}
+
+/// `.ctx(&ctx)` on rusqlite results.
+trait SqlExt<T> {
+    fn ctx(self, ctx: &Ctx) -> Result<T>;
+}
+
+impl<T> SqlExt<T> for rusqlite::Result<T> {
+    fn ctx(self, ctx: &Ctx) -> Result<T> {
+        self.map_err(|e| ctx.sql(e))
+    }
+}
+
+fn to_i64(n: u64, what: &str) -> Result<i64> {
+    i64::try_from(n).map_err(|_| Error::invalid_input(format!("{what} {n} is out of range")))
+}
+
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
+}
+
+fn to_json<T: serde::Serialize>(value: &T, what: &str) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::internal(format!("cannot serialize {what}")).with_source(e))
+}
+
+impl SqliteStore {
+    /// How long a call waits for another writer's lock before failing with `Unavailable`.
+    pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// The schema version this build writes (the highest migration).
+    pub const SCHEMA_VERSION: u32 = 1;
+
+    /// Open (creating if needed) the store at `path`: WAL mode, busy timeout, foreign keys, and pending
+    /// migrations. Blocking (file I/O, possibly waiting for another process's lock): call it at start-up
+    /// or inside `spawn_blocking`.
+    ///
+    /// # Errors
+    /// `Unavailable` when the file cannot be opened or stays locked, `PreconditionFailed` when it was
+    /// written by a newer schema, `Integrity` when it is not a database.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let label: Arc<str> = path.display().to_string().into();
+        let ctx = Ctx { label: Arc::clone(&label), op: "open" };
+        let conn = Connection::open(path).ctx(&ctx)?;
+        Self::init(conn, label, true)
+    }
+
+    /// A private, empty in-memory database (gone when the last clone is dropped).
+    ///
+    /// # Errors
+    /// As [`SqliteStore::open`] (practically only out of memory).
+    pub fn open_in_memory() -> Result<Self> {
+        let label: Arc<str> = ":memory:".into();
+        let ctx = Ctx { label: Arc::clone(&label), op: "open" };
+        let conn = Connection::open_in_memory().ctx(&ctx)?;
+        Self::init(conn, label, false)
+    }
+
+    fn init(mut conn: Connection, label: Arc<str>, file: bool) -> Result<Self> {
+        let ctx = Ctx { label: Arc::clone(&label), op: "open" };
+        conn.busy_timeout(Self::DEFAULT_BUSY_TIMEOUT).ctx(&ctx)?;
+        if file {
+            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).ctx(&ctx)?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(Error::unavailable(format!(
+                    "sqlite store {label}: open: cannot switch to WAL journal mode (still {mode})"
+                )));
+            }
+        }
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").ctx(&ctx)?;
+        migrate(&mut conn, &Ctx { label: Arc::clone(&label), op: "migrate" })?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), label })
+    }
+
+    /// The file path (`:memory:` for an in-memory store).
+    #[must_use]
+    pub fn path(&self) -> &str {
+        &self.label
+    }
+
+    /// Change how long calls wait for another writer's lock (default
+    /// [`DEFAULT_BUSY_TIMEOUT`](Self::DEFAULT_BUSY_TIMEOUT)). Waits for a call in progress on this handle.
+    ///
+    /// # Errors
+    /// `Internal` if SQLite refuses the setting.
+    pub fn set_busy_timeout(&self, timeout: Duration) -> Result<()> {
+        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        conn.busy_timeout(timeout).ctx(&Ctx { label: Arc::clone(&self.label), op: "set_busy_timeout" })
+    }
+
+    /// Run `f` with the connection on the blocking pool.
+    async fn call<T, F>(&self, op: &'static str, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, &Ctx) -> Result<T> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        let ctx = Ctx { label: Arc::clone(&self.label), op };
+        let task = tokio::task::spawn_blocking(move || {
+            // A panic inside `f` dropped its transaction (rolled back) before poisoning the mutex, so the
+            // connection is still consistent.
+            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut conn, &ctx)
+        });
+        task.await.map_err(|e| {
+            Error::internal(format!("sqlite store {}: {op}: blocking task failed", self.label)).with_source(e)
+        })?
+    }
+}
+
+fn migrate(conn: &mut Connection, ctx: &Ctx) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(ctx)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL) STRICT;",
+    )
+    .ctx(ctx)?;
+    let current: i64 =
+        tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0)).ctx(ctx)?;
+    if current > i64::from(SqliteStore::SCHEMA_VERSION) {
+        return Err(Error::precondition(format!(
+            "sqlite store {}: schema version {current} is newer than this build supports ({}); upgrade incident-core",
+            ctx.label,
+            SqliteStore::SCHEMA_VERSION
+        )));
+    }
+    for m in MIGRATIONS.iter().filter(|m| i64::from(m.version) > current) {
+        tx.execute_batch(m.sql).ctx(ctx).map_err(|e| e.context(format_args!("migration {} ({})", m.version, m.name)))?;
+        tx.execute("INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)", params![m.version, m.name])
+            .ctx(ctx)?;
+    }
+    tx.commit().ctx(ctx)
+}
+
+fn require_incident(conn: &Connection, ctx: &Ctx, incident_id: &str) -> Result<()> {
+    let found = conn.query_row("SELECT 1 FROM incidents WHERE id = ?1", [incident_id], |_| Ok(())).optional().ctx(ctx)?;
+    found.ok_or_else(|| Error::not_found(format!("incident {incident_id} not found")))
+}
+
+fn require_run(conn: &Connection, ctx: &Ctx, run_id: &str) -> Result<()> {
+    let found = conn.query_row("SELECT 1 FROM runs WHERE run_id = ?1", [run_id], |_| Ok(())).optional().ctx(ctx)?;
+    found.ok_or_else(|| Error::not_found(format!("run {run_id} not found")))
+}
+
+fn parse_incident(ctx: &Ctx, json: &str) -> Result<Incident> {
+    serde_json::from_str(json).map_err(|e| ctx.internal("stored incident JSON is not a valid incident").with_source(e))
+}
+
+fn parse_event(incident_id: &str, row: i64, json: &str) -> Result<Event> {
+    serde_json::from_str(json).map_err(|e| {
+        Error::integrity(format!("timeline of {incident_id}: event row #{row} is not a valid event (edited?)"))
+            .with_source(e)
+    })
+}
+
+/// Event rows of an incident as `(row key, event)`, by key.
+fn event_rows(conn: &Connection, ctx: &Ctx, incident_id: &str) -> Result<Vec<(u64, Event)>> {
+    let mut stmt = conn.prepare_cached("SELECT seq, json FROM events WHERE incident_id = ?1 ORDER BY seq").ctx(ctx)?;
+    let rows = stmt
+        .query_map([incident_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+        .ctx(ctx)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .ctx(ctx)?;
+    rows.into_iter()
+        .map(|(row, json)| {
+            let key = u64::try_from(row).map_err(|_| {
+                Error::integrity(format!("timeline of {incident_id}: negative row key {row} (edited?)"))
+            })?;
+            Ok((key, parse_event(incident_id, row, &json)?))
+        })
+        .collect()
+}
+
+fn insert_event(conn: &Connection, ctx: &Ctx, incident_id: &str, row: u64, ev: &Event) -> Result<()> {
+    let json = to_json(ev, "event")?;
+    let mut stmt = conn
+        .prepare_cached("INSERT INTO events (incident_id, seq, json, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .ctx(ctx)?;
+    stmt.execute(params![incident_id, to_i64(row, "event seq")?, json, ev.prev_hash, ev.hash]).ctx(ctx)?;
+    Ok(())
+}
+
+/// A `runs` row as text, converted after the query.
+struct RunRow {
+    run_id: String,
+    incident_id: Option<String>,
+    procedure: String,
+    plan: String,
+    approval: Option<String>,
+    status: String,
+    created_at: String,
+    updated_at: String,
+}
+
+const RUN_COLUMNS: &str = "run_id, incident_id, procedure, plan, approval, status, created_at, updated_at";
+
+impl RunRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            run_id: r.get(0)?,
+            incident_id: r.get(1)?,
+            procedure: r.get(2)?,
+            plan: r.get(3)?,
+            approval: r.get(4)?,
+            status: r.get(5)?,
+            created_at: r.get(6)?,
+            updated_at: r.get(7)?,
+        })
+    }
+
+    fn into_record(self, ctx: &Ctx) -> Result<RunRecord> {
+        let bad = |field: &str| ctx.internal(format_args!("run {}: stored {field} is unreadable", self.run_id));
+        let plan = serde_json::from_str(&self.plan).map_err(|e| bad("plan").with_source(e))?;
+        let approval = match &self.approval {
+            Some(a) => Some(serde_json::from_str(a).map_err(|e| bad("approval").with_source(e))?),
+            None => None,
+        };
+        let status = self.status.parse().map_err(|e| bad("status").with_source(e))?;
+        let created_at = parse_time(&self.created_at).ok_or_else(|| bad("created_at"))?;
+        let updated_at = parse_time(&self.updated_at).ok_or_else(|| bad("updated_at"))?;
+        Ok(RunRecord {
+            run_id: self.run_id,
+            incident_id: self.incident_id,
+            procedure: self.procedure,
+            plan,
+            approval,
+            status,
+            created_at,
+            updated_at,
+        })
+    }
+}
+
+/// A `journal` row as text, converted after the query.
+struct JournalRow {
+    seq: i64,
+    step_id: String,
+    phase: String,
+    attempt: i64,
+    owner: String,
+    at: String,
+    detail: String,
+    prev_hash: String,
+    hash: String,
+}
+
+impl JournalRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            seq: r.get(0)?,
+            step_id: r.get(1)?,
+            phase: r.get(2)?,
+            attempt: r.get(3)?,
+            owner: r.get(4)?,
+            at: r.get(5)?,
+            detail: r.get(6)?,
+            prev_hash: r.get(7)?,
+            hash: r.get(8)?,
+        })
+    }
+
+    fn into_entry(self, run_id: &str) -> Result<JournalEntry> {
+        let unreadable =
+            || Error::integrity(format!("journal of run {run_id}: entry #{} is unreadable (edited?)", self.seq));
+        let seq = u64::try_from(self.seq).map_err(|_| unreadable())?;
+        let phase = self.phase.parse().map_err(|_| unreadable())?;
+        let attempt = u32::try_from(self.attempt).map_err(|_| unreadable())?;
+        let at = parse_time(&self.at).ok_or_else(unreadable)?;
+        let detail = serde_json::from_str(&self.detail).map_err(|e| unreadable().with_source(e))?;
+        let draft =
+            JournalDraft { run_id: run_id.to_owned(), step_id: self.step_id, phase, attempt, owner: self.owner, at, detail };
+        Ok(JournalEntry { seq, draft, prev_hash: self.prev_hash, hash: self.hash })
+    }
+}
+
+fn journal_rows(conn: &Connection, ctx: &Ctx, run_id: &str) -> Result<Vec<JournalEntry>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT seq, step_id, phase, attempt, owner, at, detail, prev_hash, hash FROM journal \
+             WHERE run_id = ?1 ORDER BY seq",
+        )
+        .ctx(ctx)?;
+    let rows = stmt.query_map([run_id], JournalRow::read).ctx(ctx)?.collect::<rusqlite::Result<Vec<_>>>().ctx(ctx)?;
+    rows.into_iter().map(|r| r.into_entry(run_id)).collect()
+}
+
+fn insert_journal(conn: &Connection, ctx: &Ctx, entry: &JournalEntry) -> Result<()> {
+    let d = &entry.draft;
+    let detail = to_json(&d.detail, "journal detail")?;
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO journal (run_id, seq, step_id, phase, attempt, owner, at, detail, prev_hash, hash) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )
+        .ctx(ctx)?;
+    stmt.execute(params![
+        d.run_id,
+        to_i64(entry.seq, "journal seq")?,
+        d.step_id,
+        d.phase.as_str(),
+        d.attempt,
+        d.owner,
+        canonical_timestamp(d.at),
+        detail,
+        entry.prev_hash,
+        entry.hash,
+    ])
+    .ctx(ctx)?;
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn save_incident(&self, incident: &Incident) -> Result<()> {
+        if incident.id.trim().is_empty() {
+            return Err(Error::invalid_input("incident id must not be blank"));
+        }
+        let id = incident.id.clone();
+        let json = to_json(incident, "incident")?;
+        let declared_at = canonical_timestamp(incident.declared_at);
+        self.call("save_incident", move |conn, ctx| {
+            conn.execute(
+                "INSERT INTO incidents (id, json, declared_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (id) DO UPDATE SET json = excluded.json, declared_at = excluded.declared_at",
+                params![id, json, declared_at],
+            )
+            .ctx(ctx)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn incident(&self, id: &str) -> Result<Option<Incident>> {
+        let id = id.to_owned();
+        self.call("incident", move |conn, ctx| {
+            let json: Option<String> =
+                conn.query_row("SELECT json FROM incidents WHERE id = ?1", [&id], |r| r.get(0)).optional().ctx(ctx)?;
+            json.map(|j| parse_incident(ctx, &j)).transpose()
+        })
+        .await
+    }
+
+    async fn incidents(&self) -> Result<Vec<Incident>> {
+        self.call("incidents", |conn, ctx| {
+            let mut stmt = conn.prepare_cached("SELECT json FROM incidents ORDER BY declared_at DESC, id").ctx(ctx)?;
+            let rows =
+                stmt.query_map([], |r| r.get::<_, String>(0)).ctx(ctx)?.collect::<rusqlite::Result<Vec<_>>>().ctx(ctx)?;
+            rows.iter().map(|j| parse_incident(ctx, j)).collect()
+        })
+        .await
+    }
+
+    async fn append_events(&self, incident_id: &str, events: &[Event]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let incident_id = incident_id.to_owned();
+        let events = events.to_vec();
+        self.call("append_events", move |conn, ctx| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(ctx)?;
+            require_incident(&tx, ctx, &incident_id)?;
+            let head: Option<(i64, String)> = tx
+                .query_row(
+                    "SELECT seq, json FROM events WHERE incident_id = ?1 ORDER BY seq DESC LIMIT 1",
+                    [&incident_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .ctx(ctx)?;
+            let head = head.map(|(row, json)| parse_event(&incident_id, row, &json)).transpose()?;
+            check_event_append(&incident_id, head.as_ref(), &events)?;
+            for ev in &events {
+                insert_event(&tx, ctx, &incident_id, ev.seq, ev)?;
+            }
+            tx.commit().ctx(ctx)
+        })
+        .await
+    }
+
+    async fn timeline(&self, incident_id: &str) -> Result<Timeline> {
+        let incident_id = incident_id.to_owned();
+        self.call("timeline", move |conn, ctx| {
+            let tx = conn.transaction().ctx(ctx)?;
+            require_incident(&tx, ctx, &incident_id)?;
+            let events = event_rows(&tx, ctx, &incident_id)?.into_iter().map(|(_, ev)| ev).collect();
+            drop(tx);
+            Timeline::from_events(incident_id, events)
+        })
+        .await
+    }
+
+    async fn create_run(&self, run: &RunRecord) -> Result<()> {
+        check_run(run)?;
+        let run = run.clone();
+        let plan = to_json(&run.plan, "plan")?;
+        let approval = run.approval.as_ref().map(|a| to_json(a, "approval")).transpose()?;
+        self.call("create_run", move |conn, ctx| {
+            let inserted = conn
+                .execute(
+                    &format!(
+                        "INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                         ON CONFLICT (run_id) DO NOTHING"
+                    ),
+                    params![
+                        run.run_id,
+                        run.incident_id,
+                        run.procedure,
+                        plan,
+                        approval,
+                        run.status.as_str(),
+                        canonical_timestamp(run.created_at),
+                        canonical_timestamp(run.updated_at),
+                    ],
+                )
+                .ctx(ctx)?;
+            if inserted == 0 {
+                return Err(Error::conflict(format!("run {} already exists", run.run_id)));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_run(&self, run: &RunRecord) -> Result<()> {
+        let run_id = run.run_id.clone();
+        let status = run.status.as_str();
+        let approval = run.approval.as_ref().map(|a| to_json(a, "approval")).transpose()?;
+        let updated_at = canonical_timestamp(run.updated_at);
+        self.call("update_run", move |conn, ctx| {
+            let changed = conn
+                .execute(
+                    "UPDATE runs SET status = ?2, approval = ?3, updated_at = ?4 WHERE run_id = ?1",
+                    params![run_id, status, approval, updated_at],
+                )
+                .ctx(ctx)?;
+            if changed == 0 {
+                return Err(Error::not_found(format!("run {run_id} not found")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn run(&self, run_id: &str) -> Result<Option<RunRecord>> {
+        let run_id = run_id.to_owned();
+        self.call("run", move |conn, ctx| {
+            let row = conn
+                .query_row(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?1"), [&run_id], RunRow::read)
+                .optional()
+                .ctx(ctx)?;
+            row.map(|r| r.into_record(ctx)).transpose()
+        })
+        .await
+    }
+
+    async fn runs(&self) -> Result<Vec<RunRecord>> {
+        self.call("runs", |conn, ctx| {
+            let mut stmt =
+                conn.prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, run_id")).ctx(ctx)?;
+            let rows = stmt.query_map([], RunRow::read).ctx(ctx)?.collect::<rusqlite::Result<Vec<_>>>().ctx(ctx)?;
+            rows.into_iter().map(|r| r.into_record(ctx)).collect()
+        })
+        .await
+    }
+
+    async fn claim_step(
+        &self,
+        run_id: &str,
+        step_id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool> {
+        check_claim(run_id, step_id, owner, now, lease_until)?;
+        let (run_id, step_id, owner) = (run_id.to_owned(), step_id.to_owned(), owner.to_owned());
+        self.call("claim_step", move |conn, ctx| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(ctx)?;
+            require_run(&tx, ctx, &run_id)?;
+            let holder: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT owner, lease_until FROM step_claims WHERE run_id = ?1 AND step_id = ?2",
+                    [&run_id, &step_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .ctx(ctx)?;
+            let holder = match holder {
+                Some((owner, until)) => {
+                    let lease_until = parse_time(&until).ok_or_else(|| {
+                        ctx.internal(format_args!("claim of step {step_id} of run {run_id}: stored lease is unreadable"))
+                    })?;
+                    Some(StepClaim { owner, lease_until })
+                }
+                None => None,
+            };
+            if !may_claim(holder.as_ref(), &owner, now) {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO step_claims (run_id, step_id, owner, lease_until) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (run_id, step_id) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until",
+                params![run_id, step_id, owner, canonical_timestamp(lease_until)],
+            )
+            .ctx(ctx)?;
+            tx.commit().ctx(ctx)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn append_journal(&self, draft: JournalDraft) -> Result<JournalEntry> {
+        check_journal_draft(&draft)?;
+        self.call("append_journal", move |conn, ctx| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(ctx)?;
+            require_run(&tx, ctx, &draft.run_id)?;
+            let dup: Option<i64> = tx
+                .query_row(
+                    "SELECT seq FROM journal WHERE run_id = ?1 AND step_id = ?2 AND phase = ?3 AND attempt = ?4",
+                    params![draft.run_id, draft.step_id, draft.phase.as_str(), draft.attempt],
+                    |r| r.get(0),
+                )
+                .optional()
+                .ctx(ctx)?;
+            if let Some(seq) = dup {
+                return Err(duplicate_journal_entry(&draft, u64::try_from(seq).unwrap_or_default()));
+            }
+            let head: Option<(i64, String)> = tx
+                .query_row(
+                    "SELECT seq, hash FROM journal WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1",
+                    [&draft.run_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .ctx(ctx)?;
+            let (seq, prev_hash) = match head {
+                Some((seq, hash)) => {
+                    let next = u64::try_from(seq).ok().and_then(|s| s.checked_add(1)).ok_or_else(|| {
+                        Error::integrity(format!("journal of run {}: head entry #{seq} is unreadable", draft.run_id))
+                    })?;
+                    (next, hash)
+                }
+                None => (0, GENESIS_HASH.to_owned()),
+            };
+            let entry = JournalEntry::new(seq, draft, prev_hash);
+            insert_journal(&tx, ctx, &entry)?;
+            tx.commit().ctx(ctx)?;
+            Ok(entry)
+        })
+        .await
+    }
+
+    async fn journal(&self, run_id: &str) -> Result<Vec<JournalEntry>> {
+        let run_id = run_id.to_owned();
+        self.call("journal", move |conn, ctx| {
+            let tx = conn.transaction().ctx(ctx)?;
+            require_run(&tx, ctx, &run_id)?;
+            let entries = journal_rows(&tx, ctx, &run_id)?;
+            drop(tx);
+            verify_journal(&run_id, &entries)?;
+            Ok(entries)
+        })
+        .await
+    }
+}
+
+#[async_trait::async_trait]
+impl RawAccess for SqliteStore {
+    async fn raw_events(&self, incident_id: &str) -> Result<Vec<(u64, Event)>> {
+        let incident_id = incident_id.to_owned();
+        self.call("raw_events", move |conn, ctx| event_rows(conn, ctx, &incident_id)).await
+    }
+
+    async fn put_raw_events(&self, incident_id: &str, rows: Vec<(u64, Event)>) -> Result<()> {
+        let incident_id = incident_id.to_owned();
+        self.call("put_raw_events", move |conn, ctx| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(ctx)?;
+            tx.execute("DELETE FROM events WHERE incident_id = ?1", [&incident_id]).ctx(ctx)?;
+            for (row, ev) in &rows {
+                insert_event(&tx, ctx, &incident_id, *row, ev)?;
+            }
+            tx.commit().ctx(ctx)
+        })
+        .await
+    }
+
+    async fn raw_journal(&self, run_id: &str) -> Result<Vec<JournalEntry>> {
+        let run_id = run_id.to_owned();
+        self.call("raw_journal", move |conn, ctx| journal_rows(conn, ctx, &run_id)).await
+    }
+
+    async fn put_raw_journal(&self, run_id: &str, entries: Vec<JournalEntry>) -> Result<()> {
+        let run_id = run_id.to_owned();
+        self.call("put_raw_journal", move |conn, ctx| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(ctx)?;
+            tx.execute("DELETE FROM journal WHERE run_id = ?1", [&run_id]).ctx(ctx)?;
+            for entry in &entries {
+                insert_journal(&tx, ctx, entry)?;
+            }
+            tx.commit().ctx(ctx)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_from_one_without_gaps() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(usize::try_from(m.version).expect("small"), i + 1, "migration {}", m.name);
+        }
+        assert_eq!(MIGRATIONS.last().map(|m| m.version), Some(SqliteStore::SCHEMA_VERSION));
+    }
+
+    #[test]
+    fn open_configures_the_connection() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store.db");
+        let store = SqliteStore::open(&path).expect("open");
+        assert_eq!(store.path(), path.display().to_string());
+        let conn = store.conn.lock().expect("lock");
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("journal_mode");
+        assert_eq!(mode, "wal");
+        let fk: i64 = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).expect("foreign_keys");
+        assert_eq!(fk, 1);
+        let sync: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).expect("synchronous");
+        assert_eq!(sync, 2, "FULL");
+        let versions: Vec<(i64, String)> = conn
+            .prepare("SELECT version, name FROM schema_migrations ORDER BY version")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(versions.len(), MIGRATIONS.len());
+        assert_eq!(versions[0].0, 1);
+    }
+
+    #[test]
+    fn reopening_does_not_rerun_migrations_and_newer_schemas_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store.db");
+        drop(SqliteStore::open(&path).expect("first open"));
+        drop(SqliteStore::open(&path).expect("second open"));
+        let conn = Connection::open(&path).expect("raw");
+        conn.execute("INSERT INTO schema_migrations (version, name) VALUES (99, 'from the future')", [])
+            .expect("insert");
+        drop(conn);
+        let err = SqliteStore::open(&path).expect_err("newer schema");
+        assert_eq!(err.kind(), ErrorKind::PreconditionFailed);
+        assert!(err.message().contains("schema version 99 is newer"), "{err}");
+        assert!(err.message().contains(&path.display().to_string()), "{err}");
+    }
+
+    #[test]
+    fn error_mapping() {
+        let ctx = Ctx { label: "/tmp/x.db".into(), op: "append_journal" };
+        let busy = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY), None);
+        let err = ctx.sql(busy);
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
+        assert!(err.is_retryable());
+        assert_eq!(
+            err.message(),
+            "sqlite store /tmp/x.db: append_journal: database busy or locked by another writer (retry)"
+        );
+        assert!(std::error::Error::source(&err).is_some());
+        let corrupt = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_NOTADB), None);
+        assert_eq!(ctx.sql(corrupt).kind(), ErrorKind::Integrity);
+        let other = rusqlite::Error::InvalidQuery;
+        assert_eq!(ctx.sql(other).kind(), ErrorKind::Internal);
+    }
+}
