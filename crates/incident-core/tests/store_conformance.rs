@@ -189,10 +189,7 @@ async fn sqlite_lock_contention_is_unavailable_and_retryable() {
     assert!(err.is_retryable());
     assert_eq!(
         err.message(),
-        format!(
-            "sqlite store {}: append_journal: database busy or locked by another writer (retry)",
-            path.display()
-        )
+        format!("sqlite store {}: append_journal: database busy or locked by another writer (retry)", path.display())
     );
     assert!(std::error::Error::source(&err).is_some(), "the SQLite error is the source");
     let err = store.claim_step("R-1", "s1", "a", at(0), at(30)).await.expect_err("locked");
@@ -274,7 +271,10 @@ async fn race_worker() {
         .expect("execute");
         // The step takes a moment, so the other worker overtakes and wins some steps.
         tokio::time::sleep(Duration::from_millis(3)).await;
-        store.append_journal(draft(RACE_RUN, &step, JournalPhase::Outcome, &owner, i64::from(i))).await.expect("outcome");
+        store
+            .append_journal(draft(RACE_RUN, &step, JournalPhase::Outcome, &owner, i64::from(i)))
+            .await
+            .expect("outcome");
     }
     println!("worker {owner} executed {won} refused {refused}");
 }
@@ -356,11 +356,9 @@ async fn two_processes_execute_each_step_exactly_once() {
         let phases: Vec<JournalPhase> = entries.iter().map(|e| e.draft.phase).collect();
         assert_eq!(phases, [JournalPhase::Intent, JournalPhase::Outcome], "{step}");
         let claim_owner: String = raw
-            .query_row(
-                "SELECT owner FROM step_claims WHERE run_id = ?1 AND step_id = ?2",
-                [RACE_RUN, step],
-                |r| r.get(0),
-            )
+            .query_row("SELECT owner FROM step_claims WHERE run_id = ?1 AND step_id = ?2", [RACE_RUN, step], |r| {
+                r.get(0)
+            })
             .expect("claim row");
         for e in &entries {
             assert_eq!(e.draft.owner, claim_owner, "{step}: journal owner vs claim winner");

@@ -11,7 +11,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::faults::{Draw, Faults, TIMEOUT_COST};
 use super::scenario::{Expectations, Scenario, TimedEvent};
 use super::state::{Corruption, SimOp, World, delta, key};
-use crate::backend::{Backends, Clock, DatastoreProbe, Notification};
+use crate::backend::{Backends, DatastoreProbe, Notification};
 use crate::{Error, ErrorKind, Result};
 
 /// How [`Clock::sleep`] on the simulated clock passes time.

@@ -502,7 +502,6 @@ fn build_deployment(
         let template: BTreeMap<String, String> = [(container.clone(), r.image.clone())].into();
         dep.set_template(template, r.change_cause.clone(), at, TimeDelta::zero(), serial, ip_prefix);
     }
-    dep.events_clear();
     Ok(dep)
 }
 
@@ -555,7 +554,6 @@ fn default_zone(regions: &[RegionState]) -> ZoneState {
 // ---------------------------------------------------------------------------------------------------------
 
 impl DeploymentState {
-    fn events_clear(&mut self) {}
 
     pub(crate) fn current_rs(&self) -> Option<&RsState> {
         self.replica_sets.iter().find(|r| r.name == self.current)

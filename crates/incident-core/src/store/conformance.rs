@@ -170,7 +170,14 @@ fn run_record(run_id: &str, created_at: DateTime<Utc>) -> RunRecord {
     }
 }
 
-fn draft(run_id: &str, step_id: &str, phase: JournalPhase, attempt: u32, owner: &str, at: DateTime<Utc>) -> JournalDraft {
+fn draft(
+    run_id: &str,
+    step_id: &str,
+    phase: JournalPhase,
+    attempt: u32,
+    owner: &str,
+    at: DateTime<Utc>,
+) -> JournalDraft {
     JournalDraft {
         run_id: run_id.to_owned(),
         step_id: step_id.to_owned(),
@@ -231,7 +238,12 @@ async fn timeline(store: &dyn Store) -> Result<()> {
     ensure_eq(&stored.head_hash(), &full.head_hash(), "head hash")?;
     ensure_eq(&stored.events().last().map(|e| e.at), &full.events().last().map(|e| e.at), "event time precision")?;
 
-    expect_kind(store.timeline("conformance-inc-missing").await, ErrorKind::NotFound, "conformance-inc-missing", "timeline of an unknown incident")?;
+    expect_kind(
+        store.timeline("conformance-inc-missing").await,
+        ErrorKind::NotFound,
+        "conformance-inc-missing",
+        "timeline of an unknown incident",
+    )?;
     let (ghost, ghost_tl) = declare("conformance-inc-ghost", at(0))?;
     expect_kind(
         store.append_events(&ghost.id, ghost_tl.events()).await,
@@ -322,7 +334,12 @@ async fn runs(store: &dyn Store) -> Result<()> {
 
     let mut dup = r1.clone();
     dup.procedure = "other".to_owned();
-    expect_exact(store.create_run(&dup).await, ErrorKind::Conflict, "run conformance-run-1 already exists", "duplicate run")?;
+    expect_exact(
+        store.create_run(&dup).await,
+        ErrorKind::Conflict,
+        "run conformance-run-1 already exists",
+        "duplicate run",
+    )?;
     ensure_eq(&store.run(&r1.run_id).await?, &Some(r1.clone()), "run unchanged by a duplicate create")?;
 
     let mut upd = r1.clone();
@@ -445,7 +462,12 @@ async fn claims(store: &dyn Store) -> Result<()> {
     ensure_eq(&claim("s2", "a", 60, 90).await?, &true, "steps are claimed independently")?;
 
     let ghost = "conformance-run-ghost";
-    expect_kind(store.claim_step(ghost, "s1", "a", at(0), at(30)).await, ErrorKind::NotFound, ghost, "claim in an unknown run")?;
+    expect_kind(
+        store.claim_step(ghost, "s1", "a", at(0), at(30)).await,
+        ErrorKind::NotFound,
+        ghost,
+        "claim in an unknown run",
+    )?;
     expect_kind(claim("s3", "a", 30, 30).await, ErrorKind::InvalidInput, "lease_until", "empty lease")?;
     expect_kind(claim("s3", " ", 0, 30).await, ErrorKind::InvalidInput, "blank", "blank owner")?;
     Ok(())

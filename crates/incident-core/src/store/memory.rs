@@ -71,11 +71,7 @@ impl Inner {
     }
 
     fn require_run(&self, run_id: &str) -> Result<()> {
-        if self.runs.contains_key(run_id) {
-            Ok(())
-        } else {
-            Err(Error::not_found(format!("run {run_id} not found")))
-        }
+        if self.runs.contains_key(run_id) { Ok(()) } else { Err(Error::not_found(format!("run {run_id} not found"))) }
     }
 }
 

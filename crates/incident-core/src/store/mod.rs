@@ -322,7 +322,11 @@ pub fn verify_journal(run_id: &str, entries: &[JournalEntry]) -> Result<()> {
             return Err(fail(format!("entry #{expected} missing (dropped or reordered)")));
         }
         if entry.seq < expected {
-            return Err(fail(format!("entry #{} out of place after #{} (dropped or reordered)", entry.seq, expected - 1)));
+            return Err(fail(format!(
+                "entry #{} out of place after #{} (dropped or reordered)",
+                entry.seq,
+                expected - 1
+            )));
         }
         if entry.draft.run_id != run_id || entry.compute_hash() != entry.hash {
             return Err(fail(format!("entry #{} hash mismatch (edited?)", entry.seq)));

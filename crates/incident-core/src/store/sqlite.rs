@@ -139,9 +139,9 @@ impl Ctx {
                 (ErrorKind::Unavailable, "database busy or locked by another writer (retry)")
             }
             Some(C::CannotOpen) => (ErrorKind::Unavailable, "cannot open the database file"),
-            Some(C::SystemIoFailure | C::DiskFull | C::ReadOnly | C::PermissionDenied | C::FileLockingProtocolFailed) => {
-                (ErrorKind::Unavailable, "cannot write the database file (I/O error, disk full or read-only)")
-            }
+            Some(
+                C::SystemIoFailure | C::DiskFull | C::ReadOnly | C::PermissionDenied | C::FileLockingProtocolFailed,
+            ) => (ErrorKind::Unavailable, "cannot write the database file (I/O error, disk full or read-only)"),
             Some(C::DatabaseCorrupt | C::NotADatabase) => {
                 (ErrorKind::Integrity, "the file is corrupt or not an incident-core database")
             }
@@ -280,7 +280,9 @@ fn migrate(conn: &mut Connection, ctx: &Ctx) -> Result<()> {
         )));
     }
     for m in MIGRATIONS.iter().filter(|m| i64::from(m.version) > current) {
-        tx.execute_batch(m.sql).ctx(ctx).map_err(|e| e.context(format_args!("migration {} ({})", m.version, m.name)))?;
+        tx.execute_batch(m.sql)
+            .ctx(ctx)
+            .map_err(|e| e.context(format_args!("migration {} ({})", m.version, m.name)))?;
         tx.execute("INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)", params![m.version, m.name])
             .ctx(ctx)?;
     }
@@ -288,7 +290,8 @@ fn migrate(conn: &mut Connection, ctx: &Ctx) -> Result<()> {
 }
 
 fn require_incident(conn: &Connection, ctx: &Ctx, incident_id: &str) -> Result<()> {
-    let found = conn.query_row("SELECT 1 FROM incidents WHERE id = ?1", [incident_id], |_| Ok(())).optional().ctx(ctx)?;
+    let found =
+        conn.query_row("SELECT 1 FROM incidents WHERE id = ?1", [incident_id], |_| Ok(())).optional().ctx(ctx)?;
     found.ok_or_else(|| Error::not_found(format!("incident {incident_id} not found")))
 }
 
@@ -422,8 +425,15 @@ impl JournalRow {
         let attempt = u32::try_from(self.attempt).map_err(|_| unreadable())?;
         let at = parse_time(&self.at).ok_or_else(unreadable)?;
         let detail = serde_json::from_str(&self.detail).map_err(|e| unreadable().with_source(e))?;
-        let draft =
-            JournalDraft { run_id: run_id.to_owned(), step_id: self.step_id, phase, attempt, owner: self.owner, at, detail };
+        let draft = JournalDraft {
+            run_id: run_id.to_owned(),
+            step_id: self.step_id,
+            phase,
+            attempt,
+            owner: self.owner,
+            at,
+            detail,
+        };
         Ok(JournalEntry { seq, draft, prev_hash: self.prev_hash, hash: self.hash })
     }
 }
@@ -498,8 +508,11 @@ impl Store for SqliteStore {
     async fn incidents(&self) -> Result<Vec<Incident>> {
         self.call("incidents", |conn, ctx| {
             let mut stmt = conn.prepare_cached("SELECT json FROM incidents ORDER BY declared_at DESC, id").ctx(ctx)?;
-            let rows =
-                stmt.query_map([], |r| r.get::<_, String>(0)).ctx(ctx)?.collect::<rusqlite::Result<Vec<_>>>().ctx(ctx)?;
+            let rows = stmt
+                .query_map([], |r| r.get::<_, String>(0))
+                .ctx(ctx)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .ctx(ctx)?;
             rows.iter().map(|j| parse_incident(ctx, j)).collect()
         })
         .await
@@ -610,8 +623,9 @@ impl Store for SqliteStore {
 
     async fn runs(&self) -> Result<Vec<RunRecord>> {
         self.call("runs", |conn, ctx| {
-            let mut stmt =
-                conn.prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, run_id")).ctx(ctx)?;
+            let mut stmt = conn
+                .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, run_id"))
+                .ctx(ctx)?;
             let rows = stmt.query_map([], RunRow::read).ctx(ctx)?.collect::<rusqlite::Result<Vec<_>>>().ctx(ctx)?;
             rows.into_iter().map(|r| r.into_record(ctx)).collect()
         })

@@ -179,7 +179,10 @@ fn claims_and_validation() {
     assert_eq!(check_claim("R", "", "a", t(0), t(5)).expect_err("blank").kind(), ErrorKind::InvalidInput);
     check_claim("R", "s", "a", t(0), t(5)).expect("valid");
 
-    assert_eq!(check_journal_draft(&draft("s", JournalPhase::Intent, 0)).expect_err("0").kind(), ErrorKind::InvalidInput);
+    assert_eq!(
+        check_journal_draft(&draft("s", JournalPhase::Intent, 0)).expect_err("0").kind(),
+        ErrorKind::InvalidInput
+    );
     assert!(check_journal_draft(&draft(" ", JournalPhase::Intent, 1)).is_err());
     check_journal_draft(&draft("s", JournalPhase::Outcome, 3)).expect("valid");
 }
