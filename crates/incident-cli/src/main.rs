@@ -4,6 +4,7 @@
 //! with a one-line reason on bad input.
 
 mod domain;
+mod engine;
 mod ingest_cmd;
 mod io;
 
@@ -46,6 +47,18 @@ enum Command {
     Drills(domain::DrillsArgs),
     /// Show, validate or describe the policy.
     Policy(domain::PolicyArgs),
+    /// Run a whole incident end to end on the embedded simulator (the runbook's drills).
+    Drill(engine::DrillArgs),
+    /// Plan a procedure against live state (dry run: nothing changes).
+    Plan(engine::PlanArgs),
+    /// Execute an approved plan, journaled write-ahead.
+    Run(engine::RunArgs),
+    /// Resume an interrupted run without repeating or skipping a mutation.
+    Resume(engine::ResumeArgs),
+    /// Triage a cluster: unhealthy pods, nodes, deployments, events, logs, datastores.
+    Triage(engine::TriageArgs),
+    /// Evidence bundles: verify the SHA-256 manifest and the timeline chain.
+    Evidence(engine::EvidenceArgs),
 }
 
 fn load_policy(path: Option<&PathBuf>) -> Result<Policy, Error> {
@@ -77,6 +90,12 @@ fn main() -> ExitCode {
             Command::Postmortem(a) => domain::postmortem(&ctx, &a),
             Command::Drills(a) => domain::drills(&ctx, &a),
             Command::Policy(a) => domain::policy(&ctx, &a),
+            Command::Drill(a) => engine::drill(&ctx, &a),
+            Command::Plan(a) => engine::plan(&ctx, &a),
+            Command::Run(a) => engine::run(&ctx, &a),
+            Command::Resume(a) => engine::resume(&ctx, &a),
+            Command::Triage(a) => engine::triage_cmd(&ctx, &a),
+            Command::Evidence(a) => engine::evidence(&ctx, &a),
         }
     });
     match result {

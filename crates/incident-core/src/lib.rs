@@ -19,6 +19,8 @@ pub mod classify;
 pub mod clock;
 pub mod comms;
 pub mod detector;
+#[cfg(feature = "sim")]
+pub mod drill;
 pub mod drills;
 mod duration;
 pub mod engine;

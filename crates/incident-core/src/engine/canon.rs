@@ -75,15 +75,24 @@ mod tests {
 
     #[test]
     fn canonical_sorts_keys() {
-        assert_eq!(canonical(&json!({"b": 1, "a": [true, null, {"d": "x", "c": 2}]})), r#"{"a":[true,null,{"c":2,"d":"x"}],"b":1}"#);
-        assert_eq!(fingerprint(&json!({"a": 1, "b": 2})), fingerprint(&json!({"b": 2, "a": 1})));
+        assert_eq!(
+            canonical(&json!({"b": 1, "a": [true, null, {"d": "x", "c": 2}]})),
+            r#"{"a":[true,null,{"c":2,"d":"x"}],"b":1}"#
+        );
+        assert_eq!(
+            fingerprint(&json!({"a": 1, "b": 2})),
+            fingerprint(&json!({"b": 2, "a": 1}))
+        );
     }
 
     #[test]
     fn project_drops_server_fields() {
         let live = json!({"spec": {"replicas": 3, "paused": false, "template": {"containers": [{"name": "a", "image": "x", "imagePullPolicy": "Always"}]}}, "status": {"ready": 1}});
         let shape = json!({"spec": {"replicas": 20, "template": {"containers": [{"name": "a", "image": "y"}]}}});
-        assert_eq!(project(&live, &shape), json!({"spec": {"replicas": 3, "template": {"containers": [{"name": "a", "image": "x"}]}}}));
+        assert_eq!(
+            project(&live, &shape),
+            json!({"spec": {"replicas": 3, "template": {"containers": [{"name": "a", "image": "x"}]}}})
+        );
         assert_eq!(project(&json!({}), &json!({"a": 1})), json!({"a": null}));
     }
 }

@@ -18,8 +18,13 @@ use crate::policy::{ChecklistId, Policy};
 use crate::{Error, HumanDuration, Result};
 
 /// Procedure names of the library.
-pub const NAMES: [&str; 5] =
-    ["traffic-management", "application-rollback", "database-recovery", "regional-failover", "database-corruption"];
+pub const NAMES: [&str; 5] = [
+    "traffic-management",
+    "application-rollback",
+    "database-recovery",
+    "regional-failover",
+    "database-corruption",
+];
 
 const NS: &str = "ml-platform";
 const API: &str = "ml-inference-api";
@@ -39,7 +44,11 @@ fn budget(policy: &Policy, procedure: &str, stage: &str) -> Option<HumanDuration
 }
 
 fn wait(check: Check, timeout: HumanDuration) -> StepKind {
-    StepKind::WaitUntil { check, timeout, interval: HumanDuration::from_secs(10) }
+    StepKind::WaitUntil {
+        check,
+        timeout,
+        interval: HumanDuration::from_secs(10),
+    }
 }
 
 /// Runbook "Mitigation Strategies → Traffic Management": scale up, enable the circuit breaker, label a
@@ -78,28 +87,31 @@ impl TrafficManagement {
     #[must_use]
     pub fn build(&self, _policy: &Policy) -> Procedure {
         let (ctx, ns) = (&self.context, &self.namespace);
-        let mut p = Procedure::new("traffic-management", "Scale up, enable circuit breakers, route around degraded pods")
-            .step(Step::new(
-                "scale-up",
-                "mitigation",
-                StepKind::Action(Action::ScaleDeployment {
-                    context: ctx.clone(),
-                    namespace: ns.clone(),
-                    name: self.deployment.clone(),
-                    replicas: self.replicas,
-                }),
-            ))
-            .step(Step::new(
-                "circuit-breaker",
-                "mitigation",
-                StepKind::Action(Action::AnnotateService {
-                    context: ctx.clone(),
-                    namespace: ns.clone(),
-                    name: self.service.clone(),
-                    key: s("circuit-breaker"),
-                    value: Some(s("enabled")),
-                }),
-            ));
+        let mut p = Procedure::new(
+            "traffic-management",
+            "Scale up, enable circuit breakers, route around degraded pods",
+        )
+        .step(Step::new(
+            "scale-up",
+            "mitigation",
+            StepKind::Action(Action::ScaleDeployment {
+                context: ctx.clone(),
+                namespace: ns.clone(),
+                name: self.deployment.clone(),
+                replicas: self.replicas,
+            }),
+        ))
+        .step(Step::new(
+            "circuit-breaker",
+            "mitigation",
+            StepKind::Action(Action::AnnotateService {
+                context: ctx.clone(),
+                namespace: ns.clone(),
+                name: self.service.clone(),
+                key: s("circuit-breaker"),
+                value: Some(s("enabled")),
+            }),
+        ));
         if let Some(pod) = &self.degraded_pod {
             p = p.step(Step::new(
                 "label-degraded",
@@ -118,7 +130,11 @@ impl TrafficManagement {
                 "wait-scaled",
                 "verification",
                 wait(
-                    Check::RolloutComplete { context: ctx.clone(), namespace: ns.clone(), name: self.deployment.clone() },
+                    Check::RolloutComplete {
+                        context: ctx.clone(),
+                        namespace: ns.clone(),
+                        name: self.deployment.clone(),
+                    },
                     HumanDuration::from_mins(10),
                 ),
             )
@@ -172,58 +188,74 @@ impl ApplicationRollback {
     #[must_use]
     pub fn build(&self, _policy: &Policy) -> Procedure {
         let (ctx, ns, d) = (&self.context, &self.namespace, &self.deployment);
-        Procedure::new("application-rollback", "kubectl rollout undo, then verify the rollout, pods, health and errors")
-            .step(Step::new(
+        Procedure::new(
+            "application-rollback",
+            "kubectl rollout undo, then verify the rollout, pods, health and errors",
+        )
+        .step(Step::new(
+            "rollback",
+            "rollback",
+            StepKind::Action(Action::RollbackDeployment {
+                context: ctx.clone(),
+                namespace: ns.clone(),
+                name: d.clone(),
+                to_revision: self.to_revision,
+            }),
+        ))
+        .step(
+            Step::new(
+                "wait-rollout",
                 "rollback",
-                "rollback",
-                StepKind::Action(Action::RollbackDeployment {
+                wait(
+                    Check::RolloutComplete {
+                        context: ctx.clone(),
+                        namespace: ns.clone(),
+                        name: d.clone(),
+                    },
+                    self.rollout_timeout,
+                ),
+            )
+            .after(["rollback"]),
+        )
+        .step(
+            Step::new(
+                "pods-healthy",
+                "verification",
+                StepKind::check(Check::PodsHealthy {
                     context: ctx.clone(),
                     namespace: ns.clone(),
-                    name: d.clone(),
-                    to_revision: self.to_revision,
+                    selector: self.selector.clone(),
+                    min_ready: self.min_ready,
                 }),
-            ))
-            .step(
-                Step::new(
-                    "wait-rollout",
-                    "rollback",
-                    wait(Check::RolloutComplete { context: ctx.clone(), namespace: ns.clone(), name: d.clone() }, self.rollout_timeout),
-                )
-                .after(["rollback"]),
             )
-            .step(
-                Step::new(
-                    "pods-healthy",
-                    "verification",
-                    StepKind::check(Check::PodsHealthy {
-                        context: ctx.clone(),
-                        namespace: ns.clone(),
-                        selector: self.selector.clone(),
-                        min_ready: self.min_ready,
-                    }),
-                )
-                .after(["wait-rollout"]),
+            .after(["wait-rollout"]),
+        )
+        .step(
+            Step::new(
+                "http-health",
+                "verification",
+                StepKind::check(Check::HttpHealth {
+                    url: self.health_url.clone(),
+                }),
             )
-            .step(
-                Step::new("http-health", "verification", StepKind::check(Check::HttpHealth { url: self.health_url.clone() }))
-                    .after(["wait-rollout"]),
+            .after(["wait-rollout"]),
+        )
+        .step(
+            Step::new(
+                "error-count",
+                "verification",
+                StepKind::check(Check::LogErrorCount {
+                    context: ctx.clone(),
+                    namespace: ns.clone(),
+                    selector: None,
+                    deployment: Some(d.clone()),
+                    pattern: s("error"),
+                    tail: 100,
+                    max: self.max_errors,
+                }),
             )
-            .step(
-                Step::new(
-                    "error-count",
-                    "verification",
-                    StepKind::check(Check::LogErrorCount {
-                        context: ctx.clone(),
-                        namespace: ns.clone(),
-                        selector: None,
-                        deployment: Some(d.clone()),
-                        pattern: s("error"),
-                        tail: 100,
-                        max: self.max_errors,
-                    }),
-                )
-                .after(["wait-rollout"]),
-            )
+            .after(["wait-rollout"]),
+        )
     }
 }
 
@@ -280,7 +312,11 @@ impl DatabaseRecovery {
     pub fn build(&self, _policy: &Policy) -> Procedure {
         let region = &self.region;
         let (action, id) = match &self.mode {
-            RecoveryMode::PointInTime { source, target, restore_time } => (
+            RecoveryMode::PointInTime {
+                source,
+                target,
+                restore_time,
+            } => (
                 Action::RdsPointInTimeRestore {
                     region: region.clone(),
                     source: source.clone(),
@@ -289,25 +325,44 @@ impl DatabaseRecovery {
                 },
                 target.clone(),
             ),
-            RecoveryMode::PromoteReplica { id } => {
-                (Action::PromoteReadReplica { region: region.clone(), id: id.clone() }, id.clone())
-            }
+            RecoveryMode::PromoteReplica { id } => (
+                Action::PromoteReadReplica {
+                    region: region.clone(),
+                    id: id.clone(),
+                },
+                id.clone(),
+            ),
         };
-        let mut p = Procedure::new("database-recovery", "Point-in-time restore or replica promotion, then integrity checks")
-            .step(Step::new("recover", "restore", StepKind::Action(action)))
-            .step(
-                Step::new(
-                    "wait-available",
-                    "restore",
-                    wait(Check::DbAvailable { region: region.clone(), id }, self.available_timeout),
-                )
-                .after(["recover"])
-                .deadline(Some(self.available_timeout)),
-            );
+        let mut p = Procedure::new(
+            "database-recovery",
+            "Point-in-time restore or replica promotion, then integrity checks",
+        )
+        .step(Step::new("recover", "restore", StepKind::Action(action)))
+        .step(
+            Step::new(
+                "wait-available",
+                "restore",
+                wait(
+                    Check::DbAvailable {
+                        region: region.clone(),
+                        id,
+                    },
+                    self.available_timeout,
+                ),
+            )
+            .after(["recover"])
+            .deadline(Some(self.available_timeout)),
+        );
         for probe in &self.integrity_probes {
             p = p.step(
-                Step::new(format!("integrity-{probe}"), "verification", StepKind::check(Check::DatastoreHealthy { probe: probe.clone() }))
-                    .after(["wait-available"]),
+                Step::new(
+                    format!("integrity-{probe}"),
+                    "verification",
+                    StepKind::check(Check::DatastoreHealthy {
+                        probe: probe.clone(),
+                    }),
+                )
+                .after(["wait-available"]),
             );
         }
         p
@@ -395,36 +450,61 @@ impl RegionalFailover {
     #[must_use]
     pub fn build(&self, policy: &Policy) -> Procedure {
         const NAME: &str = "regional-failover";
-        let (region, ctx, ns) = (&self.secondary_region, &self.secondary_context, &self.namespace);
+        let (region, ctx, ns) = (
+            &self.secondary_region,
+            &self.secondary_context,
+            &self.namespace,
+        );
         let assess = budget(policy, NAME, "assessment");
         let activate = budget(policy, NAME, "activate-secondary");
         let data = budget(policy, NAME, "data-recovery");
         let assessed = ["health-events", "caller-identity"];
-        let mut p = Procedure::new(NAME, "Fail over to the secondary region: assess, activate, recover data, verify")
-            .step(
-                Step::new(
-                    "health-events",
-                    "assessment",
-                    StepKind::check(Check::NoOpenHealthEvents { region: region.clone(), services: self.health_services.clone() }),
-                )
-                .deadline(assess),
+        let mut p = Procedure::new(
+            NAME,
+            "Fail over to the secondary region: assess, activate, recover data, verify",
+        )
+        .step(
+            Step::new(
+                "health-events",
+                "assessment",
+                StepKind::check(Check::NoOpenHealthEvents {
+                    region: region.clone(),
+                    services: self.health_services.clone(),
+                }),
             )
-            .step(
-                Step::new("caller-identity", "assessment", StepKind::check(Check::CallerIdentity { region: region.clone() }))
-                    .deadline(assess),
+            .deadline(assess),
+        )
+        .step(
+            Step::new(
+                "caller-identity",
+                "assessment",
+                StepKind::check(Check::CallerIdentity {
+                    region: region.clone(),
+                }),
             )
-            .step(
-                Step::new("switch-context", "activate-secondary", StepKind::Action(Action::SwitchContext { context: ctx.clone() }))
-                    .after(assessed)
-                    .deadline(activate),
-            );
+            .deadline(assess),
+        )
+        .step(
+            Step::new(
+                "switch-context",
+                "activate-secondary",
+                StepKind::Action(Action::SwitchContext {
+                    context: ctx.clone(),
+                }),
+            )
+            .after(assessed)
+            .deadline(activate),
+        );
         let mut scale_after = vec![s("switch-context")];
         if !self.manifests.is_empty() {
             p = p.step(
                 Step::new(
                     "apply-manifests",
                     "activate-secondary",
-                    StepKind::Action(Action::ApplyManifests { context: ctx.clone(), manifests: self.manifests.clone() }),
+                    StepKind::Action(Action::ApplyManifests {
+                        context: ctx.clone(),
+                        manifests: self.manifests.clone(),
+                    }),
                 )
                 .after(["switch-context"])
                 .deadline(activate),
@@ -450,7 +530,10 @@ impl RegionalFailover {
                 Step::new(
                     "dns-failover",
                     "activate-secondary",
-                    StepKind::Action(Action::Route53Change { zone_id: self.zone_id.clone(), changes: self.dns_changes.clone() }),
+                    StepKind::Action(Action::Route53Change {
+                        zone_id: self.zone_id.clone(),
+                        changes: self.dns_changes.clone(),
+                    }),
                 )
                 .after(assessed)
                 .deadline(activate),
@@ -459,7 +542,10 @@ impl RegionalFailover {
                 Step::new(
                     "promote-replica",
                     "data-recovery",
-                    StepKind::Action(Action::PromoteReadReplica { region: region.clone(), id: self.replica.clone() }),
+                    StepKind::Action(Action::PromoteReadReplica {
+                        region: region.clone(),
+                        id: self.replica.clone(),
+                    }),
                 )
                 .after(assessed)
                 .deadline(data),
@@ -468,12 +554,22 @@ impl RegionalFailover {
                 Step::new(
                     "wait-replica-available",
                     "data-recovery",
-                    wait(Check::DbAvailable { region: region.clone(), id: self.replica.clone() }, data.unwrap_or(HumanDuration::from_mins(30))),
+                    wait(
+                        Check::DbAvailable {
+                            region: region.clone(),
+                            id: self.replica.clone(),
+                        },
+                        data.unwrap_or(HumanDuration::from_mins(30)),
+                    ),
                 )
                 .after(["promote-replica"])
                 .deadline(data),
             );
-        let mut verify_after = vec![s("wait-replica-available"), s("wait-secondary-rollout"), s("dns-failover")];
+        let mut verify_after = vec![
+            s("wait-replica-available"),
+            s("wait-secondary-rollout"),
+            s("dns-failover"),
+        ];
         if let Some(r) = &self.snapshot_restore {
             p = p
                 .step(
@@ -494,7 +590,13 @@ impl RegionalFailover {
                     Step::new(
                         "wait-restored-available",
                         "data-recovery",
-                        wait(Check::DbAvailable { region: region.clone(), id: r.target.clone() }, data.unwrap_or(HumanDuration::from_mins(30))),
+                        wait(
+                            Check::DbAvailable {
+                                region: region.clone(),
+                                id: r.target.clone(),
+                            },
+                            data.unwrap_or(HumanDuration::from_mins(30)),
+                        ),
                     )
                     .after(["restore-snapshot"])
                     .deadline(data),
@@ -506,7 +608,11 @@ impl RegionalFailover {
                 "wait-secondary-rollout",
                 "verification",
                 wait(
-                    Check::RolloutComplete { context: ctx.clone(), namespace: ns.clone(), name: self.deployment.clone() },
+                    Check::RolloutComplete {
+                        context: ctx.clone(),
+                        namespace: ns.clone(),
+                        name: self.deployment.clone(),
+                    },
                     HumanDuration::from_mins(10),
                 ),
             )
@@ -526,8 +632,14 @@ impl RegionalFailover {
             .after(["wait-secondary-rollout"]),
         )
         .step(
-            Step::new("http-health", "verification", StepKind::check(Check::HttpHealth { url: self.health_url.clone() }))
-                .after(verify_after),
+            Step::new(
+                "http-health",
+                "verification",
+                StepKind::check(Check::HttpHealth {
+                    url: self.health_url.clone(),
+                }),
+            )
+            .after(verify_after),
         )
     }
 }
@@ -585,7 +697,10 @@ impl DatabaseCorruption {
             name: self.config_map.clone(),
             data: [(s("read_only"), Some(s(v)))].into(),
         };
-        let mut p = Procedure::new(NAME, "Stop writes, assess, restore to the last known good time, restore writes");
+        let mut p = Procedure::new(
+            NAME,
+            "Stop writes, assess, restore to the last known good time, restore writes",
+        );
         let mut stopped = Vec::new();
         for d in &self.write_deployments {
             let id = format!("scale-{d}-to-zero");
@@ -593,14 +708,24 @@ impl DatabaseCorruption {
                 Step::new(
                     id.clone(),
                     "stop-writes",
-                    StepKind::Action(Action::ScaleDeployment { context: ctx.clone(), namespace: ns.clone(), name: d.clone(), replicas: 0 }),
+                    StepKind::Action(Action::ScaleDeployment {
+                        context: ctx.clone(),
+                        namespace: ns.clone(),
+                        name: d.clone(),
+                        replicas: 0,
+                    }),
                 )
                 .deadline(budget(policy, NAME, "stop-writes")),
             );
             stopped.push(id);
         }
         p = p.step(
-            Step::new("read-only", "stop-writes", StepKind::Action(read_only("true"))).deadline(budget(policy, NAME, "stop-writes")),
+            Step::new(
+                "read-only",
+                "stop-writes",
+                StepKind::Action(read_only("true")),
+            )
+            .deadline(budget(policy, NAME, "stop-writes")),
         );
         stopped.push(s("read-only"));
         let restore_budget = budget(policy, NAME, "restore");
@@ -609,7 +734,12 @@ impl DatabaseCorruption {
                 Step::new(
                     "assess-scope",
                     "assess-scope",
-                    StepKind::Check { check: Check::DatastoreHealthy { probe: self.probe.clone() }, advisory: true },
+                    StepKind::Check {
+                        check: Check::DatastoreHealthy {
+                            probe: self.probe.clone(),
+                        },
+                        advisory: true,
+                    },
                 )
                 .after(stopped.clone())
                 .deadline(budget(policy, NAME, "assess-scope")),
@@ -633,7 +763,10 @@ impl DatabaseCorruption {
                     "wait-recovery-available",
                     "restore",
                     wait(
-                        Check::DbAvailable { region: self.region.clone(), id: self.target.clone() },
+                        Check::DbAvailable {
+                            region: self.region.clone(),
+                            id: self.target.clone(),
+                        },
                         restore_budget.unwrap_or(HumanDuration::from_mins(60)),
                     ),
                 )
@@ -657,7 +790,15 @@ impl DatabaseCorruption {
                 .deadline(writes),
             );
         }
-        p.step(Step::new("read-write", "restore-writes", StepKind::Action(read_only("false"))).after(["wait-recovery-available"]).deadline(writes))
+        p.step(
+            Step::new(
+                "read-write",
+                "restore-writes",
+                StepKind::Action(read_only("false")),
+            )
+            .after(["wait-recovery-available"])
+            .deadline(writes),
+        )
     }
 }
 
@@ -718,17 +859,34 @@ pub fn validation_checklist(policy: &Policy, t: &ChecklistTargets) -> Check {
         .map(|item| {
             let checks = match item.id {
                 ChecklistId::CriticalServicesResponding => vec![
-                    Check::HttpHealth { url: t.health_url.clone() },
-                    Check::EndpointsReady { context: t.context.clone(), namespace: t.namespace.clone(), service: t.service.clone() },
+                    Check::HttpHealth {
+                        url: t.health_url.clone(),
+                    },
+                    Check::EndpointsReady {
+                        context: t.context.clone(),
+                        namespace: t.namespace.clone(),
+                        service: t.service.clone(),
+                    },
                 ],
-                ChecklistId::DatabaseConnectionsHealthy => vec![Check::DatastoreHealthy { probe: t.database_probe.clone() }],
-                ChecklistId::AuthenticationWorking => t.auth_url.iter().map(|u| Check::HttpHealth { url: u.clone() }).collect(),
+                ChecklistId::DatabaseConnectionsHealthy => vec![Check::DatastoreHealthy {
+                    probe: t.database_probe.clone(),
+                }],
+                ChecklistId::AuthenticationWorking => t
+                    .auth_url
+                    .iter()
+                    .map(|u| Check::HttpHealth { url: u.clone() })
+                    .collect(),
                 ChecklistId::KeyUserWorkflowsFunctional => {
-                    vec![Check::ResponseTime { url: t.workflow_url.clone(), max_ms: t.workflow_max_ms }]
+                    vec![Check::ResponseTime {
+                        url: t.workflow_url.clone(),
+                        max_ms: t.workflow_max_ms,
+                    }]
                 }
-                ChecklistId::MonitoringAndAlertingOperational => {
-                    t.monitoring_url.iter().map(|u| Check::HttpHealth { url: u.clone() }).collect()
-                }
+                ChecklistId::MonitoringAndAlertingOperational => t
+                    .monitoring_url
+                    .iter()
+                    .map(|u| Check::HttpHealth { url: u.clone() })
+                    .collect(),
                 ChecklistId::LogsBeingCollected => vec![Check::LogsCollected {
                     context: t.context.clone(),
                     namespace: t.namespace.clone(),
@@ -740,7 +898,11 @@ pub fn validation_checklist(policy: &Policy, t: &ChecklistTargets) -> Check {
                     max_age: t.backup_max_age,
                 }],
             };
-            ChecklistBinding { id: item.id, description: item.description.clone(), checks }
+            ChecklistBinding {
+                id: item.id,
+                description: item.description.clone(),
+                checks,
+            }
         })
         .collect();
     Check::ValidationChecklist { items }
@@ -758,7 +920,10 @@ pub fn by_name(name: &str, policy: &Policy) -> Result<Procedure> {
         "regional-failover" => RegionalFailover::default().build(policy),
         "database-corruption" => DatabaseCorruption::default().build(policy),
         other => {
-            return Err(Error::not_found(format!("no library procedure {other:?}; known: {}", NAMES.join(", "))));
+            return Err(Error::not_found(format!(
+                "no library procedure {other:?}; known: {}",
+                NAMES.join(", ")
+            )));
         }
     })
 }

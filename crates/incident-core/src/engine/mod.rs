@@ -28,11 +28,15 @@ mod procedure;
 
 pub use action::{Action, FIELD_MANAGER, ObjectRef, StepPlan};
 pub use check::{Check, CheckOutcome, ChecklistBinding, ItemResult};
-pub use executor::{DEFAULT_OWNER, Executor, RunReport, StageScore, StepReport, StepStatus, backoff_cap};
+pub use executor::{
+    DEFAULT_OWNER, Executor, RunReport, StageScore, StepReport, StepStatus, backoff_cap,
+};
 pub use failpoint::{FAILPOINT_ENV, FailpointMode, FailpointPoint, Failpoints};
 pub use guard::{FindingLevel, GuardFinding};
 pub use plan::{Approval, ApprovedPlan, Plan, PlannedStep};
 pub use procedure::{Procedure, Step, StepKind};
 
+#[cfg(test)]
+mod tests;
 #[cfg(test)]
 mod testutil;

@@ -532,10 +532,26 @@ mod tests {
         assert_eq!(toml.drills, Policy::default().drills);
     }
 
+    /// Golden files change when the defaults do: regenerate them with
+    /// `INCIDENT_BLESS_FIXTURES=1 cargo test -p incident-core --lib -- policy::load` and review the diff.
+    fn bless() -> bool {
+        std::env::var_os("INCIDENT_BLESS_FIXTURES").is_some()
+    }
+
     #[test]
     fn default_fixture_is_the_default_policy() {
+        let p = Policy::default();
+        if bless() {
+            std::fs::write(fixture("default.toml"), p.to_toml_string().expect("toml")).expect("write");
+            std::fs::write(fixture("default.yaml"), p.to_yaml_string().expect("yaml")).expect("write");
+            std::fs::write(fixture("default.json"), p.to_json_string().expect("json") + "\n").expect("write");
+        }
         for name in ["default.toml", "default.yaml", "default.json"] {
-            assert_eq!(Policy::from_path(&fixture(name)).expect(name), Policy::default(), "{name}");
+            assert_eq!(
+                Policy::from_path(&fixture(name)).expect(name),
+                p,
+                "tests/fixtures/policy/{name} is stale: rerun with INCIDENT_BLESS_FIXTURES=1 and review the diff"
+            );
         }
     }
 
@@ -716,10 +732,17 @@ mod tests {
         let slot = defs.get("DrillSlot").expect("DrillSlot");
         assert!(slot.get("required").is_some(), "array items keep required fields");
         assert!(defs.contains_key("ImpactFacts"));
+        if bless() {
+            let text = serde_json::to_string_pretty(&schema).expect("schema") + "\n";
+            std::fs::write(fixture("policy.schema.json"), text).expect("write");
+        }
         let golden: Value = serde_json::from_str(
             &std::fs::read_to_string(fixture("policy.schema.json")).expect("read policy.schema.json"),
         )
         .expect("parse policy.schema.json");
-        assert_eq!(schema, golden, "tests/fixtures/policy/policy.schema.json is stale");
+        assert_eq!(
+            schema, golden,
+            "tests/fixtures/policy/policy.schema.json is stale: rerun with INCIDENT_BLESS_FIXTURES=1 and review the diff"
+        );
     }
 }

@@ -76,7 +76,9 @@ impl Faults {
             ("latency_spike_rate", self.latency_spike_rate),
         ] {
             if !(0.0..=1.0).contains(&v) {
-                return Err(Error::invalid_input(format!("faults.{name} must be within 0..=1, got {v}")));
+                return Err(Error::invalid_input(format!(
+                    "faults.{name} must be within 0..=1, got {v}"
+                )));
             }
         }
         Ok(())
@@ -88,14 +90,28 @@ impl Faults {
         let r: f64 = rng.random();
         let spike: f64 = rng.random();
         let side: bool = rng.random();
-        let extra = if spike < self.latency_spike_rate { self.latency_spike } else { Duration::ZERO };
+        let extra = if spike < self.latency_spike_rate {
+            self.latency_spike
+        } else {
+            Duration::ZERO
+        };
         let mut edge = self.error_rate;
         if r < edge {
-            return (extra, Draw::Fail(Error::unavailable(format!("{what}: InternalError (500): injected fault"))));
+            return (
+                extra,
+                Draw::Fail(Error::unavailable(format!(
+                    "{what}: InternalError (500): injected fault"
+                ))),
+            );
         }
         edge += self.throttle_rate;
         if r < edge {
-            return (extra, Draw::Fail(Error::unavailable(format!("{what}: Throttling: Rate exceeded"))));
+            return (
+                extra,
+                Draw::Fail(Error::unavailable(format!(
+                    "{what}: Throttling: Rate exceeded"
+                ))),
+            );
         }
         edge += self.timeout_rate;
         if r < edge {
@@ -148,17 +164,26 @@ pub(crate) mod duration_text {
                 .map(Duration::from_millis)
                 .map_err(|_| format!("invalid duration `{text}`"));
         }
-        t.parse::<crate::HumanDuration>().map(crate::HumanDuration::as_std).map_err(|e| format!("invalid duration `{text}`: {e}"))
+        t.parse::<crate::HumanDuration>()
+            .map(crate::HumanDuration::as_std)
+            .map_err(|e| format!("invalid duration `{text}`: {e}"))
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn same_seed_same_draws() {
-        let f = Faults { error_rate: 0.2, throttle_rate: 0.1, timeout_rate: 0.2, seed: 7, ..Faults::default() };
+        let f = Faults {
+            error_rate: 0.2,
+            throttle_rate: 0.1,
+            timeout_rate: 0.2,
+            seed: 7,
+            ..Faults::default()
+        };
         let a: Vec<_> = (0..200).map(|i| f.draw(i, "x")).collect();
         let b: Vec<_> = (0..200).map(|i| f.draw(i, "x")).collect();
         assert_eq!(a, b);
@@ -178,6 +203,13 @@ mod tests {
 
     #[test]
     fn rejects_bad_rates() {
-        assert!(Faults { error_rate: 1.5, ..Faults::default() }.validate().is_err());
+        assert!(
+            Faults {
+                error_rate: 1.5,
+                ..Faults::default()
+            }
+            .validate()
+            .is_err()
+        );
     }
 }

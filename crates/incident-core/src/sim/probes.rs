@@ -11,8 +11,8 @@ use super::platform::{Inner, Scope};
 use super::scenario::PodBehavior;
 use super::state::{ACCOUNT_ID, World};
 use crate::backend::{
-    Cloud, DatastoreProbe, Delivery, Destination, Finding, HealthEvent, HttpProbe, HttpProbeResult, Notification,
-    Notifier, Pod, ProbeReport,
+    Cloud, DatastoreProbe, Delivery, Destination, Finding, HealthEvent, HttpProbe, HttpProbeResult,
+    Notification, Notifier, Pod, ProbeReport,
 };
 use crate::{Error, Result};
 
@@ -27,7 +27,10 @@ impl HttpProbe for SimHttp {
         let (status, latency_ms) = self
             .inner
             .read(Scope::Global("http"), "GET", |w| {
-                let draw: f64 = SmallRng::seed_from_u64(w.faults.seed ^ w.calls.wrapping_mul(0xA24B_AED4_963E_E407)).random();
+                let draw: f64 = SmallRng::seed_from_u64(
+                    w.faults.seed ^ w.calls.wrapping_mul(0xA24B_AED4_963E_E407),
+                )
+                .random();
                 w.http(url, draw)
             })
             .await?;
@@ -41,7 +44,10 @@ impl HttpProbe for SimHttp {
             )));
         }
         self.inner.sleep(latency.saturating_sub(read)).await;
-        Ok(HttpProbeResult { status, elapsed_ms: latency_ms })
+        Ok(HttpProbeResult {
+            status,
+            elapsed_ms: latency_ms,
+        })
     }
 }
 
@@ -53,34 +59,51 @@ pub(crate) struct SimDatastoreProbe {
 
 impl SimDatastoreProbe {
     pub(crate) fn new(inner: Arc<Inner>, name: &str) -> Self {
-        Self { inner, name: name.to_string() }
+        Self {
+            inner,
+            name: name.to_string(),
+        }
     }
 }
 
 fn finding(check: &str, ok: bool, detail: impl Into<String>) -> Finding {
-    Finding { check: check.into(), ok, detail: detail.into() }
+    Finding {
+        check: check.into(),
+        ok,
+        detail: detail.into(),
+    }
 }
 
 /// The region serving `api.ml-platform.com` (the primary when it resolves nowhere).
 fn serving_region(w: &World) -> Option<String> {
-    w.resolve("api.ml-platform.com").or_else(|| w.primary_region().map(|r| r.name.clone()))
+    w.resolve("api.ml-platform.com")
+        .or_else(|| w.primary_region().map(|r| r.name.clone()))
 }
 
 pub(crate) fn probe_report(w: &World, name: &str) -> ProbeReport {
     let region = serving_region(w).unwrap_or_default();
-    let dark = w.region(&region).is_some_and(|r| r.dark_since.is_some()) || w.faults.is_dark(&region);
+    let dark =
+        w.region(&region).is_some_and(|r| r.dark_since.is_some()) || w.faults.is_dark(&region);
     let ds = w.datastores.get(name);
     let down = ds.is_some_and(|d| d.down);
     let mut findings = Vec::new();
     let mut latency_ms = None;
     match name {
         "postgres" => {
-            let instance = w.region(&region).map(|r| r.database.clone()).unwrap_or_default();
-            let available = w.region_db_available(&region);
+            let writer = w.writer_db(&region);
+            let available = writer.is_some();
+            let instance = writer
+                .map(|d| d.id.clone())
+                .or_else(|| w.region(&region).map(|r| r.database.clone()))
+                .unwrap_or_default();
             let connected = !dark && !down && available;
             if connected {
                 latency_ms = Some(2.4);
-                findings.push(finding("select_1", true, format!("SELECT 1 ok ({instance} in {region})")));
+                findings.push(finding(
+                    "select_1",
+                    true,
+                    format!("SELECT 1 ok ({instance} in {region})"),
+                ));
                 findings.push(finding("connections", true, "connections: 12/100"));
             } else {
                 let why = if dark {
@@ -90,7 +113,11 @@ pub(crate) fn probe_report(w: &World, name: &str) -> ProbeReport {
                 } else {
                     format!("instance {instance} is not available")
                 };
-                findings.push(finding("select_1", false, format!("could not connect to {instance}: {why}")));
+                findings.push(finding(
+                    "select_1",
+                    false,
+                    format!("could not connect to {instance}: {why}"),
+                ));
             }
             match ds.and_then(|d| d.corruption.as_ref()) {
                 Some(c) => {
@@ -133,15 +160,32 @@ pub(crate) fn probe_report(w: &World, name: &str) -> ProbeReport {
             if !dark && !down {
                 latency_ms = Some(0.4);
                 findings.push(finding("ping", true, "PONG"));
-                findings.push(finding("memory", true, "used_memory: 180MiB / maxmemory 4GiB"));
+                findings.push(finding(
+                    "memory",
+                    true,
+                    "used_memory: 180MiB / maxmemory 4GiB",
+                ));
             } else {
-                let why = if dark { format!("region {region} unreachable") } else { "connection refused".into() };
-                findings.push(finding("ping", false, format!("could not connect to redis: {why}")));
+                let why = if dark {
+                    format!("region {region} unreachable")
+                } else {
+                    "connection refused".into()
+                };
+                findings.push(finding(
+                    "ping",
+                    false,
+                    format!("could not connect to redis: {why}"),
+                ));
             }
         }
     }
     let healthy = findings.iter().all(|f| f.ok);
-    ProbeReport { name: name.to_string(), healthy, latency_ms, findings }
+    ProbeReport {
+        name: name.to_string(),
+        healthy,
+        latency_ms,
+        findings,
+    }
 }
 
 #[async_trait::async_trait]
@@ -152,7 +196,11 @@ impl DatastoreProbe for SimDatastoreProbe {
 
     async fn probe(&self) -> Result<ProbeReport> {
         let name = self.name.clone();
-        self.inner.read(Scope::Global("datastore"), "datastore probe", |w| Ok(probe_report(w, &name))).await
+        self.inner
+            .read(Scope::Global("datastore"), "datastore probe", |w| {
+                Ok(probe_report(w, &name))
+            })
+            .await
     }
 }
 
@@ -164,18 +212,28 @@ pub(crate) struct SimCloud {
 #[async_trait::async_trait]
 impl Cloud for SimCloud {
     async fn caller_identity(&self, region: &str) -> Result<String> {
-        self.inner.read(Scope::Region(region.into()), "sts:GetCallerIdentity", |_| Ok(ACCOUNT_ID.to_string())).await
+        self.inner
+            .read(
+                Scope::Region(region.into()),
+                "sts:GetCallerIdentity",
+                |_| Ok(ACCOUNT_ID.to_string()),
+            )
+            .await
     }
 
     async fn health_events(&self, region: &str, services: &[String]) -> Result<Vec<HealthEvent>> {
         // AWS Health is a global API (served from us-east-1); it answers about a dark region.
         self.inner
             .read(Scope::Global("health"), "health:DescribeEvents", |w| {
-                let Some(since) = w.region(region).and_then(|r| r.dark_since) else { return Ok(Vec::new()) };
+                let Some(since) = w.region(region).and_then(|r| r.dark_since) else {
+                    return Ok(Vec::new());
+                };
                 let all = ["EC2", "RDS", "EKS"];
                 Ok(all
                     .iter()
-                    .filter(|s| services.is_empty() || services.iter().any(|x| x.eq_ignore_ascii_case(s)))
+                    .filter(|s| {
+                        services.is_empty() || services.iter().any(|x| x.eq_ignore_ascii_case(s))
+                    })
                     .map(|s| HealthEvent {
                         service: (*s).to_string(),
                         region: region.to_string(),
@@ -199,7 +257,13 @@ fn destination_label(d: &Destination) -> String {
         Destination::Channel { name } => format!("channel {name}"),
         Destination::StatusPage => "status-page".into(),
         Destination::Page { role } => {
-            format!("page {}", serde_json::to_value(role).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
+            format!(
+                "page {}",
+                serde_json::to_value(role)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            )
         }
         Destination::Webhook { name } => format!("webhook {name}"),
     }
@@ -214,22 +278,43 @@ impl Notifier for SimNotifier {
                 let n = w.notifications.len();
                 w.log_op(
                     scope,
-                    format!("notify {} {} -> {}", notification.incident_id, notification.kind, destination_label(&notification.to)),
+                    format!(
+                        "notify {} {} -> {}",
+                        notification.incident_id,
+                        notification.kind,
+                        destination_label(&notification.to)
+                    ),
                     format!("Notification/{}/{n}", notification.incident_id),
                     "api",
                 );
-                Ok(Delivery::Delivered { reference: Some(format!("sim-{n}")) })
+                Ok(Delivery::Delivered {
+                    reference: Some(format!("sim-{n}")),
+                })
             })
             .await
     }
 }
 
 /// Log lines of a started pod.
-pub(crate) fn log_lines(w: &World, pod: &Pod, behavior: PodBehavior, started_at: DateTime<Utc>, tail: u32) -> Vec<String> {
+pub(crate) fn log_lines(
+    w: &World,
+    pod: &Pod,
+    behavior: PodBehavior,
+    started_at: DateTime<Utc>,
+    tail: u32,
+) -> Vec<String> {
     let tail = usize::try_from(tail.min(1000)).unwrap_or(1000);
-    let image = pod.images.first().and_then(|i| i.split_once('=')).map_or("app", |(_, i)| i);
+    let image = pod
+        .images
+        .first()
+        .and_then(|i| i.split_once('='))
+        .map_or("app", |(_, i)| i);
     let custom = w.behavior(image).log;
-    let app = pod.labels.get("app").cloned().unwrap_or_else(|| "app".into());
+    let app = pod
+        .labels
+        .get("app")
+        .cloned()
+        .unwrap_or_else(|| "app".into());
     let mut lines = Vec::new();
     match behavior {
         PodBehavior::Running => {
@@ -245,19 +330,29 @@ pub(crate) fn log_lines(w: &World, pod: &Pod, behavior: PodBehavior, started_at:
                 } else {
                     custom[usize::try_from(i).unwrap_or(0) % custom.len()].clone()
                 };
-                lines.push(format!("{} {line}", t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
-                t -= TimeDelta::seconds(10);
+                lines.push(format!(
+                    "{} {line}",
+                    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                ));
+                t -= TimeDelta::seconds(1);
                 i += 1;
             }
-            lines.push(format!("{} INFO {app}: started, listening on :8080", started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
+            lines.push(format!(
+                "{} INFO {app}: started, listening on :8080",
+                started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            ));
             lines.truncate(tail);
             lines.reverse();
         }
         _ => {
             let body = if custom.is_empty() {
                 match behavior {
-                    PodBehavior::OomKilled => vec![format!("ERROR {app}: out of memory allocating model tensors; killed (exit code 137)")],
-                    _ => vec![format!("ERROR {app}: fatal error during startup, exiting with code 1")],
+                    PodBehavior::OomKilled => vec![format!(
+                        "ERROR {app}: out of memory allocating model tensors; killed (exit code 137)"
+                    )],
+                    _ => vec![format!(
+                        "ERROR {app}: fatal error during startup, exiting with code 1"
+                    )],
                 }
             } else {
                 custom

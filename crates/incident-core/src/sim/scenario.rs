@@ -13,18 +13,44 @@ use crate::{Error, HumanDuration, Result};
 
 /// The embedded scenario files, by name.
 const BUILTIN: &[(&str, &str)] = &[
-    ("bad-deploy", include_str!("../../scenarios/bad-deploy.yaml")),
-    ("region-failure", include_str!("../../scenarios/region-failure.yaml")),
-    ("db-corruption", include_str!("../../scenarios/db-corruption.yaml")),
-    ("database-failover", include_str!("../../scenarios/database-failover.yaml")),
-    ("application-rollback", include_str!("../../scenarios/application-rollback.yaml")),
-    ("regional-failover", include_str!("../../scenarios/regional-failover.yaml")),
-    ("full-disaster-recovery", include_str!("../../scenarios/full-disaster-recovery.yaml")),
+    (
+        "bad-deploy",
+        include_str!("../../scenarios/bad-deploy.yaml"),
+    ),
+    (
+        "region-failure",
+        include_str!("../../scenarios/region-failure.yaml"),
+    ),
+    (
+        "db-corruption",
+        include_str!("../../scenarios/db-corruption.yaml"),
+    ),
+    (
+        "database-failover",
+        include_str!("../../scenarios/database-failover.yaml"),
+    ),
+    (
+        "application-rollback",
+        include_str!("../../scenarios/application-rollback.yaml"),
+    ),
+    (
+        "regional-failover",
+        include_str!("../../scenarios/regional-failover.yaml"),
+    ),
+    (
+        "full-disaster-recovery",
+        include_str!("../../scenarios/full-disaster-recovery.yaml"),
+    ),
 ];
 
 /// Procedure names a scenario may ask for.
-pub const PROCEDURES: [&str; 5] =
-    ["application-rollback", "regional-failover", "database-corruption", "database-recovery", "traffic-management"];
+pub const PROCEDURES: [&str; 5] = [
+    "application-rollback",
+    "regional-failover",
+    "database-corruption",
+    "database-recovery",
+    "traffic-management",
+];
 
 /// One scenario file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -199,7 +225,13 @@ pub struct ImageBehavior {
 
 impl Default for ImageBehavior {
     fn default() -> Self {
-        Self { status: PodBehavior::Running, latency_ms: 45, error_rate: 0.0, memory_mi: 380, log: Vec::new() }
+        Self {
+            status: PodBehavior::Running,
+            latency_ms: 45,
+            error_rate: 0.0,
+            memory_mi: 380,
+            log: Vec::new(),
+        }
     }
 }
 
@@ -301,7 +333,8 @@ impl TimedEvent {
             )));
         }
         if let Some(f) = &self.faults {
-            f.validate().map_err(|e| e.context(format!("events[{i}]")))?;
+            f.validate()
+                .map_err(|e| e.context(format!("events[{i}]")))?;
         }
         Ok(())
     }
@@ -398,8 +431,9 @@ impl Signals {
         match &self.alertmanager {
             None => Ok(None),
             Some(serde_json::Value::String(s)) => {
-                serde_json::from_str::<serde_json::Value>(s)
-                    .map_err(|e| Error::invalid_input(format!("signals.alertmanager is not JSON: {e}")))?;
+                serde_json::from_str::<serde_json::Value>(s).map_err(|e| {
+                    Error::invalid_input(format!("signals.alertmanager is not JSON: {e}"))
+                })?;
                 Ok(Some(s.clone()))
             }
             Some(v) => Ok(Some(v.to_string())),
@@ -413,7 +447,9 @@ impl Signals {
     pub fn expand_observations(&self) -> Result<Vec<ObservationSpec>> {
         let mut out = self.observations.clone();
         for (i, g) in self.generators.iter().enumerate() {
-            out.extend(parse_generator(g).map_err(|e| e.context(format!("signals.generators[{i}]")))?);
+            out.extend(
+                parse_generator(g).map_err(|e| e.context(format!("signals.generators[{i}]")))?,
+            );
         }
         out.sort_by_key(|o| o.at);
         Ok(out)
@@ -421,7 +457,11 @@ impl Signals {
 }
 
 fn parse_generator(text: &str) -> Result<Vec<ObservationSpec>> {
-    let bad = |why: &str| Error::invalid_input(format!("`{text}`: {why}; expected `<metric> <value> every <d> from <d> to <d> [service <name>]`"));
+    let bad = |why: &str| {
+        Error::invalid_input(format!(
+            "`{text}`: {why}; expected `<metric> <value> every <d> from <d> to <d> [service <name>]`"
+        ))
+    };
     let w: Vec<&str> = text.split_whitespace().collect();
     if !(w.len() == 8 || w.len() == 10) || w[2] != "every" || w[4] != "from" || w[6] != "to" {
         return Err(bad("malformed"));
@@ -446,7 +486,12 @@ fn parse_generator(text: &str) -> Result<Vec<ObservationSpec>> {
     let mut out = Vec::new();
     let mut t = from.as_secs();
     while t <= to.as_secs() {
-        out.push(ObservationSpec { at: HumanDuration::from_secs(t), metric: w[0].to_string(), value, service: service.clone() });
+        out.push(ObservationSpec {
+            at: HumanDuration::from_secs(t),
+            metric: w[0].to_string(),
+            value,
+            service: service.clone(),
+        });
         t += every.as_secs();
         if out.len() > 100_000 {
             return Err(bad("more than 100000 observations"));
@@ -593,7 +638,10 @@ impl Scenario {
     /// `NotFound` listing the known names; a parse error of the embedded file (a bug).
     pub fn builtin(name: &str) -> Result<Self> {
         let (_, text) = BUILTIN.iter().find(|(n, _)| *n == name).ok_or_else(|| {
-            Error::not_found(format!("no scenario named `{name}`; known: {}", Self::names().join(", ")))
+            Error::not_found(format!(
+                "no scenario named `{name}`; known: {}",
+                Self::names().join(", ")
+            ))
         })?;
         Self::from_yaml_str(text).map_err(|e| e.context(format!("built-in scenario `{name}`")))
     }
@@ -614,7 +662,11 @@ impl Scenario {
         let de = serde_yaml_ng::Deserializer::from_str(text);
         let s: Self = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
-            Error::invalid_input(format!("scenario: {}: {}", if path.is_empty() { "." } else { &path }, e.inner()))
+            Error::invalid_input(format!(
+                "scenario: {}: {}",
+                if path.is_empty() { "." } else { &path },
+                e.inner()
+            ))
         })?;
         s.validate()?;
         Ok(s)
@@ -625,7 +677,8 @@ impl Scenario {
     /// # Errors
     /// `Internal` if serialization fails.
     pub fn to_yaml(&self) -> Result<String> {
-        serde_yaml_ng::to_string(self).map_err(|e| Error::internal(format!("scenario to YAML: {e}")))
+        serde_yaml_ng::to_string(self)
+            .map_err(|e| Error::internal(format!("scenario to YAML: {e}")))
     }
 
     /// Check cross-field rules (exactly one action per event, known procedure, valid generators, ...).
@@ -645,19 +698,25 @@ impl Scenario {
             )));
         }
         for (i, e) in self.events.iter().enumerate() {
-            e.validate(i).map_err(|e| e.context(format!("scenario `{}`", self.name)))?;
+            e.validate(i)
+                .map_err(|e| e.context(format!("scenario `{}`", self.name)))?;
         }
         if let Some(f) = &self.world.faults {
             f.validate()?;
         }
         for (i, d) in self.world.deployments.iter().enumerate() {
             if d.history.is_empty() {
-                return Err(Error::invalid_input(format!("world.deployments[{i}] ({}): history is empty", d.name)));
+                return Err(Error::invalid_input(format!(
+                    "world.deployments[{i}] ({}): history is empty",
+                    d.name
+                )));
             }
         }
         for (img, b) in &self.world.images {
             if !(0.0..=1.0).contains(&b.error_rate) {
-                return Err(Error::invalid_input(format!("world.images.{img}.error_rate must be within 0..=1")));
+                return Err(Error::invalid_input(format!(
+                    "world.images.{img}.error_rate must be within 0..=1"
+                )));
             }
         }
         self.signals.alertmanager_json()?;
@@ -667,6 +726,7 @@ impl Scenario {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -697,7 +757,8 @@ mod tests {
         assert_eq!(obs[20].at, HumanDuration::from_mins(12));
         assert!(parse_generator("error_rate x every 30s from 2m to 12m").is_err());
         assert!(parse_generator("error_rate 0.3 every 0s from 2m to 12m").is_err());
-        let svc = parse_generator("latency_ms 900 every 1m from 0s to 1m service checkout").unwrap();
+        let svc =
+            parse_generator("latency_ms 900 every 1m from 0s to 1m service checkout").unwrap();
         assert_eq!(svc[1].service, "checkout");
     }
 

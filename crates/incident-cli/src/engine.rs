@@ -1,0 +1,522 @@
+//! The engine commands: drill, plan, run, resume, triage, evidence.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use clap::{Args, Subcommand};
+use incident_core::drill::{self, Approver, AutoApprove, DrillEvent, DrillObserver, DrillOptions};
+use incident_core::engine::{Approval, Executor, Failpoints, Plan, RunReport};
+use incident_core::sim::{Scenario, SimPlatform};
+use incident_core::store::{SqliteStore, Store};
+use incident_core::triage::{TriageOptions, triage};
+use incident_core::{Error, Result};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sha2::{Digest, Sha256};
+
+use crate::io::{Ctx, Format, parse_doc};
+
+fn scenario_from(arg: &str) -> Result<Scenario> {
+    let p = Path::new(arg);
+    if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| Error::invalid_input(format!("cannot read scenario {}: {e}", p.display())))?;
+        Scenario::from_yaml_str(&text).map_err(|e| e.context(p.display()))
+    } else {
+        Scenario::builtin(arg)
+    }
+}
+
+fn write_file(dir: &Path, name: &str, contents: &[u8]) -> Result<()> {
+    std::fs::write(dir.join(name), contents)
+        .map_err(|e| Error::unavailable(format!("cannot write {}: {e}", dir.join(name).display())))
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec_pretty(v).map_err(|e| Error::internal(format!("cannot serialize: {e}")))
+}
+
+// ----------------------------------------------------------------------------------------------------
+// drill
+// ----------------------------------------------------------------------------------------------------
+
+/// `incident drill`.
+#[derive(Debug, Args)]
+pub(crate) struct DrillArgs {
+    /// Scenario: a built-in name (see --list) or a scenario YAML file.
+    #[arg(required_unless_present = "list")]
+    scenario: Option<String>,
+    /// List the built-in scenarios.
+    #[arg(long)]
+    list: bool,
+    /// Approve the plan without asking (confirms production targets and approval gates).
+    #[arg(long)]
+    yes: bool,
+    /// Who approves (default: the on-call engineer).
+    #[arg(long)]
+    approver: Option<String>,
+    /// The on-call engineer, incident commander by default.
+    #[arg(long, default_value = "on-call")]
+    on_call: String,
+    /// Output directory (post-mortem, timeline, journal, evidence manifest); replaced files are the
+    /// previous drill's.
+    #[arg(long, default_value = "out/drill")]
+    out: PathBuf,
+    /// Only the summary, no live log.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+/// Live log with one progress bar per stage (virtual time).
+struct Live {
+    bars: MultiProgress,
+    current: Mutex<Option<ProgressBar>>,
+    start: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+    quiet: bool,
+}
+
+impl Live {
+    fn offset(&self, at: chrono::DateTime<chrono::Utc>) -> String {
+        let mut start = self.start.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let s = *start.get_or_insert(at);
+        let secs = (at - s).num_seconds().max(0);
+        format!("+{:02}:{:02}:{:02}", secs / 3600, (secs / 60) % 60, secs % 60)
+    }
+
+    fn line(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
+        if self.bars.is_hidden() {
+            println!("{text}");
+        } else {
+            let _ = self.bars.println(text);
+        }
+    }
+}
+
+impl DrillObserver for Live {
+    fn on_event(&self, event: &DrillEvent) {
+        match event {
+            DrillEvent::StageStarted { stage, budget, at } => {
+                let off = self.offset(*at);
+                self.line(&format!(
+                    "{off} ▶ {stage}{}",
+                    budget.map(|b| format!(" (budget {b})")).unwrap_or_default()
+                ));
+                if !self.quiet && !self.bars.is_hidden() {
+                    let len = budget.map_or(1, |b| b.as_secs().max(1));
+                    let bar = self.bars.add(ProgressBar::new(len));
+                    bar.set_style(
+                        ProgressStyle::with_template("  {prefix:<16} [{bar:30}] {msg}")
+                            .unwrap_or_else(|_| ProgressStyle::default_bar())
+                            .progress_chars("=> "),
+                    );
+                    bar.set_prefix(stage.clone());
+                    *self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(bar);
+                }
+            }
+            DrillEvent::StageFinished { result } => {
+                if let Some(bar) = self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+                    bar.set_position(u64::try_from(result.elapsed_secs).unwrap_or(0));
+                    bar.finish_with_message(format!("{}s", result.elapsed_secs));
+                }
+                let verdict = match (result.ok, result.within_budget) {
+                    (false, _) => "FAILED",
+                    (true, Some(false)) => "over budget",
+                    (true, Some(true)) => "within budget",
+                    (true, None) => "done",
+                };
+                let off = self.offset(result.finished_at);
+                self.line(&format!("{off} ■ {} {}s {verdict}", result.stage, result.elapsed_secs));
+            }
+            DrillEvent::Log { at, text } => {
+                let off = self.offset(*at);
+                self.line(&format!("{off}   {text}"));
+            }
+        }
+    }
+}
+
+/// Asks on the terminal.
+struct Prompt {
+    by: String,
+}
+
+#[async_trait::async_trait]
+impl Approver for Prompt {
+    async fn approve(&self, plan: &Plan, now: chrono::DateTime<chrono::Utc>) -> Result<Option<Approval>> {
+        if !std::io::stdin().is_terminal() {
+            eprintln!("plan not approved: stdin is not a terminal (pass --yes to approve)");
+            return Ok(None);
+        }
+        println!("{}", render_plan(plan));
+        print!("Approve this plan as {}{}? [y/N] ", self.by, if plan.needs_production_confirmation { " (PRODUCTION)" } else { "" });
+        let _ = std::io::stdout().flush();
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer).map_err(|e| Error::invalid_input(e.to_string()))?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Ok(None);
+        }
+        AutoApprove { by: self.by.clone() }.approve(plan, now).await
+    }
+}
+
+pub(crate) fn render_plan(plan: &Plan) -> String {
+    let mut s = format!("Plan {} for {} ({} steps)\n", plan.run_id, plan.procedure.name, plan.steps.len());
+    for st in &plan.steps {
+        let _ = writeln!(
+            s,
+            "  [{}] {}{}{}",
+            st.stage,
+            st.summary,
+            if st.noop { "  (already in place)" } else { "" },
+            st.inverse.as_ref().map(|_| "  ↺ reversible").unwrap_or_default()
+        );
+        if st.mutating && !st.before.is_null() {
+            let _ = writeln!(s, "      before: {}\n      after:  {}", st.before, st.after);
+        }
+        for f in &st.findings {
+            let _ = writeln!(s, "      ! {:?} {}: {}", f.level, f.rule, f.message);
+        }
+    }
+    if plan.needs_production_confirmation {
+        s.push_str("  ! targets production: approval must confirm production\n");
+    }
+    s
+}
+
+const DRILL_FILES: [&str; 10] = [
+    "report.json",
+    "incident.json",
+    "timeline.json",
+    "triage.json",
+    "plan.json",
+    "run.json",
+    "postmortem.md",
+    "postmortem.json",
+    "journal.sqlite",
+    "triage.txt",
+];
+
+pub(crate) fn drill(ctx: &Ctx, a: &DrillArgs) -> Result<()> {
+    if a.list {
+        for name in Scenario::names() {
+            let s = Scenario::builtin(name)?;
+            println!("{name:<24} {}", s.description.split(". ").next().unwrap_or(""));
+        }
+        return Ok(());
+    }
+    let scenario = scenario_from(a.scenario.as_deref().unwrap_or_default())?;
+    std::fs::create_dir_all(&a.out)
+        .map_err(|e| Error::invalid_input(format!("cannot create {}: {e}", a.out.display())))?;
+    for f in DRILL_FILES.iter().chain(["manifest.sha256", "journal.sqlite-wal", "journal.sqlite-shm"].iter()) {
+        let _ = std::fs::remove_file(a.out.join(f));
+    }
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(a.out.join("journal.sqlite"))?);
+    let platform = SimPlatform::from_scenario(&scenario)?;
+    let by = a.approver.clone().unwrap_or_else(|| a.on_call.clone());
+    let approver: Box<dyn Approver> =
+        if a.yes { Box::new(AutoApprove { by }) } else { Box::new(Prompt { by }) };
+    let bars = MultiProgress::new();
+    if a.quiet || ctx.format != Format::Text || !std::io::stdout().is_terminal() {
+        bars.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let live = Live { bars, current: Mutex::new(None), start: Mutex::new(None), quiet: a.quiet || ctx.format != Format::Text };
+    let opts = DrillOptions { on_call: a.on_call.clone(), ..DrillOptions::default() };
+    let rt = incident_core::sim::runtime()?;
+    let report = rt.block_on(drill::run_drill(&platform, Arc::clone(&store), &ctx.policy, &scenario, &opts, approver.as_ref(), &live))?;
+    drop(store);
+
+    let dir = &a.out;
+    write_file(dir, "report.json", &json(&report)?)?;
+    write_file(dir, "incident.json", &json(&report.incident)?)?;
+    write_file(dir, "timeline.json", &json(&report.timeline)?)?;
+    write_file(dir, "triage.json", &json(&report.triage)?)?;
+    write_file(dir, "triage.txt", report.triage.render().as_bytes())?;
+    write_file(dir, "plan.json", &json(&report.plan)?)?;
+    write_file(dir, "run.json", &json(&report.run)?)?;
+    write_file(dir, "postmortem.md", report.postmortem.to_markdown().as_bytes())?;
+    write_file(dir, "postmortem.json", &json(&report.postmortem)?)?;
+    write_manifest(dir, &DRILL_FILES)?;
+
+    let summary = drill::summary(&report);
+    ctx.emit(&report, || format!("{summary}  output: {}", dir.display()))?;
+    if report.passed {
+        Ok(())
+    } else {
+        Err(Error::precondition(format!("drill {} failed: {}", report.scenario, report.failures.join("; "))))
+    }
+}
+
+// ----------------------------------------------------------------------------------------------------
+// evidence
+// ----------------------------------------------------------------------------------------------------
+
+fn sha256_file(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| Error::not_found(format!("cannot read {}: {e}", path.display())))?;
+    Ok(hex_lower(&Sha256::digest(&bytes)))
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// `manifest.sha256` in `sha256sum` format over `files` present in `dir`.
+fn write_manifest(dir: &Path, files: &[&str]) -> Result<()> {
+    let mut out = String::new();
+    for f in files {
+        let p = dir.join(f);
+        if p.exists() {
+            let _ = writeln!(out, "{}  {f}", sha256_file(&p)?);
+        }
+    }
+    write_file(dir, "manifest.sha256", out.as_bytes())
+}
+
+/// `incident evidence`.
+#[derive(Debug, Args)]
+pub(crate) struct EvidenceArgs {
+    #[command(subcommand)]
+    command: EvidenceCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum EvidenceCommand {
+    /// Verify an evidence directory against its `manifest.sha256` and re-verify its timeline's hash chain.
+    Verify {
+        /// The directory (e.g. a drill's `--out`).
+        dir: PathBuf,
+    },
+}
+
+pub(crate) fn evidence(ctx: &Ctx, a: &EvidenceArgs) -> Result<()> {
+    let EvidenceCommand::Verify { dir } = &a.command;
+    let manifest = std::fs::read_to_string(dir.join("manifest.sha256"))
+        .map_err(|e| Error::not_found(format!("{}: no manifest.sha256: {e}", dir.display())))?;
+    let mut checked = Vec::new();
+    for (i, line) in manifest.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let (hash, name) = line
+            .split_once("  ")
+            .ok_or_else(|| Error::integrity(format!("manifest.sha256 line {}: malformed", i + 1)))?;
+        if name.contains('/') || name.contains("..") {
+            return Err(Error::integrity(format!("manifest.sha256 line {}: {name:?} is outside the directory", i + 1)));
+        }
+        let actual = sha256_file(&dir.join(name)).map_err(|e| Error::integrity(e.message().to_owned()))?;
+        if actual != hash {
+            return Err(Error::integrity(format!("{name}: SHA-256 mismatch (manifest {hash}, file {actual})")));
+        }
+        checked.push(name.to_owned());
+    }
+    if dir.join("timeline.json").exists() {
+        let _: incident_core::timeline::Timeline = crate::domain::read_json(&dir.join("timeline.json"))
+            .map_err(|e| Error::integrity(e.message().to_owned()))?;
+    }
+    ctx.emit(&serde_json::json!({"verified": checked}), || {
+        format!("{}: {} file(s) match the manifest; timeline chain intact", dir.display(), checked.len())
+    })
+}
+
+// ----------------------------------------------------------------------------------------------------
+// plan / run / resume / triage on a backend
+// ----------------------------------------------------------------------------------------------------
+
+/// Which platform to act on.
+#[derive(Debug, Args)]
+pub(crate) struct BackendArgs {
+    /// Simulated platform state file (created from --scenario when missing). Real backends (kube, AWS)
+    /// arrive with their adapter crates.
+    #[arg(long, value_name = "FILE")]
+    sim: PathBuf,
+    /// Scenario used to create the --sim state file.
+    #[arg(long, default_value = "bad-deploy")]
+    scenario: String,
+    /// Advance the simulated platform to this offset from its start first (e.g. `5m`).
+    #[arg(long)]
+    at: Option<incident_core::HumanDuration>,
+}
+
+impl BackendArgs {
+    fn open(&self) -> Result<SimPlatform> {
+        let p = if self.sim.exists() {
+            SimPlatform::open(&self.sim)?
+        } else {
+            SimPlatform::create(&self.sim, &scenario_from(&self.scenario)?)?
+        };
+        if let Some(at) = self.at {
+            p.advance_to_offset(at.as_std())?;
+        }
+        Ok(p)
+    }
+}
+
+/// `incident plan`.
+#[derive(Debug, Args)]
+pub(crate) struct PlanArgs {
+    /// Library procedure (traffic-management, application-rollback, database-recovery, regional-failover,
+    /// database-corruption) or a procedure file (JSON/YAML).
+    procedure: String,
+    /// Procedure parameter `key=value` (repeatable).
+    #[arg(long = "param", short = 'p', value_name = "KEY=VALUE")]
+    params: Vec<String>,
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// Write the plan (JSON) here, for `incident run`.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub(crate) fn plan(ctx: &Ctx, a: &PlanArgs) -> Result<()> {
+    let mut params = BTreeMap::new();
+    for p in &a.params {
+        let (k, v) = p
+            .split_once('=')
+            .ok_or_else(|| Error::invalid_input(format!("--param {p:?}: expected KEY=VALUE")))?;
+        params.insert(k.trim().to_owned(), v.to_owned());
+    }
+    let procedure = if Path::new(&a.procedure).exists() {
+        if !params.is_empty() {
+            return Err(Error::invalid_input("--param applies to library procedures, not procedure files"));
+        }
+        let text = std::fs::read_to_string(&a.procedure)
+            .map_err(|e| Error::invalid_input(format!("cannot read {}: {e}", a.procedure)))?;
+        incident_core::engine::Procedure::parse(&text).map_err(|e| e.context(&a.procedure))?
+    } else {
+        drill::procedure_from_spec(&a.procedure, &params, &ctx.policy)?
+    };
+    let platform = a.backend.open()?;
+    let rt = incident_core::sim::runtime()?;
+    let plan = rt.block_on(procedure.plan(&platform.backends(), &ctx.policy))?;
+    if let Some(out) = &a.out {
+        std::fs::write(out, json(&plan)?).map_err(|e| Error::unavailable(format!("cannot write {}: {e}", out.display())))?;
+    }
+    ctx.emit(&plan, || render_plan(&plan))
+}
+
+/// `incident run`.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The plan file written by `incident plan --out`.
+    plan: PathBuf,
+    /// Approve as this person (required: execution needs an explicit approval).
+    #[arg(long)]
+    approve_by: Option<String>,
+    /// Confirm production targets.
+    #[arg(long)]
+    confirm_production: bool,
+    /// Journal store (SQLite file).
+    #[arg(long, default_value = "incident.sqlite")]
+    store: PathBuf,
+    /// Incident the run belongs to (its timeline records every step).
+    #[arg(long)]
+    incident: Option<String>,
+    #[command(flatten)]
+    backend: BackendArgs,
+}
+
+fn report_result(ctx: &Ctx, report: &RunReport) -> Result<()> {
+    ctx.emit(report, || {
+        let mut s = format!("run {} ({}): {:?}\n", report.run_id, report.procedure, report.status);
+        for st in &report.steps {
+            let _ = writeln!(
+                s,
+                "  {:<28} {:?}{}",
+                st.id,
+                st.status,
+                st.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+            );
+        }
+        for l in &report.left_state {
+            let _ = writeln!(s, "  left: {l}");
+        }
+        s
+    })?;
+    match report.status {
+        incident_core::store::RunStatus::Succeeded | incident_core::store::RunStatus::Running => Ok(()),
+        other => Err(Error::precondition(format!("run {} ended {other:?}", report.run_id))),
+    }
+}
+
+fn executor(ctx: &Ctx, platform: &SimPlatform, store: &Path) -> Result<Executor> {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(store)?);
+    Ok(Executor::new(platform.backends(), store, ctx.policy.clone()).with_failpoints(Failpoints::from_env()))
+}
+
+pub(crate) fn run(ctx: &Ctx, a: &RunArgs) -> Result<()> {
+    let text = std::fs::read_to_string(&a.plan)
+        .map_err(|e| Error::invalid_input(format!("cannot read {}: {e}", a.plan.display())))?;
+    let plan: Plan = parse_doc(&a.plan.display().to_string(), &text)?;
+    let by = a.approve_by.clone().ok_or_else(|| {
+        Error::refused(format!("plan {} is not approved: pass --approve-by NAME to execute it", plan.run_id))
+    })?;
+    let platform = a.backend.open()?;
+    let exec = executor(ctx, &platform, &a.store)?;
+    let rt = incident_core::sim::runtime()?;
+    let mut approval = Approval::new(by, platform.now());
+    if a.confirm_production {
+        approval = approval.confirm_production();
+    }
+    let approved = plan.approve(approval)?;
+    let report = rt.block_on(exec.run(approved, a.incident.clone()))?;
+    report_result(ctx, &report)
+}
+
+/// `incident resume`.
+#[derive(Debug, Args)]
+pub(crate) struct ResumeArgs {
+    /// The run id.
+    run_id: String,
+    /// Journal store (SQLite file).
+    #[arg(long, default_value = "incident.sqlite")]
+    store: PathBuf,
+    #[command(flatten)]
+    backend: BackendArgs,
+}
+
+pub(crate) fn resume(ctx: &Ctx, a: &ResumeArgs) -> Result<()> {
+    let platform = a.backend.open()?;
+    let exec = executor(ctx, &platform, &a.store)?;
+    let rt = incident_core::sim::runtime()?;
+    let report = rt.block_on(exec.resume(&a.run_id))?;
+    report_result(ctx, &report)
+}
+
+/// `incident triage`.
+#[derive(Debug, Args)]
+pub(crate) struct TriageArgs {
+    /// Namespace of the critical services.
+    #[arg(short = 'n', long, default_value = "ml-platform")]
+    namespace: String,
+    /// Kube context (default: the backend's default).
+    #[arg(long)]
+    context: Option<String>,
+    /// Log lines per pod.
+    #[arg(long, default_value_t = 100)]
+    tail: u32,
+    #[command(flatten)]
+    backend: BackendArgs,
+}
+
+pub(crate) fn triage_cmd(ctx: &Ctx, a: &TriageArgs) -> Result<()> {
+    let platform = a.backend.open()?;
+    let backends = platform.backends();
+    let rt = incident_core::sim::runtime()?;
+    let report = rt.block_on(async {
+        let context = a.context.clone().unwrap_or_else(|| backends.clusters.default_context());
+        let cluster = backends.clusters.cluster(&context).await?;
+        let probes: Vec<_> = backends.probes.values().cloned().collect();
+        let opts = TriageOptions {
+            namespace: a.namespace.clone(),
+            log_tail: a.tail,
+            max_concurrency: ctx.policy.limits.max_concurrency as usize,
+            ..TriageOptions::default()
+        };
+        Ok::<_, Error>(triage(&*cluster, &probes, &opts, backends.clock.now()).await)
+    })?;
+    ctx.emit(&report, || report.render())
+}

@@ -1,0 +1,933 @@
+//! A whole incident, end to end, on the same code path as a real one: alert → classify → declare
+//! (channel, ticket, stakeholders) → triage → plan → approve → mitigate (with status updates on cadence)
+//! → verify → resolve → post-mortem. [`run_drill`] drives it on the simulator ([`crate::sim`]) for the
+//! runbook's monthly drills and the README's first command; [`procedure_from_spec`] turns a scenario's
+//! `procedure` (name + string params) into a library [`Procedure`].
+//!
+//! Every step lands on the incident's hash-chained timeline in the [`Store`]; the executor's steps
+//! land there too, so the post-mortem is reconstructed from one chain.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{Backends, Destination, Notification};
+use crate::classify::{Classification, Classifier, ImpactFacts};
+use crate::comms::{self, CadenceTracker, ResolvedInput, UpdateInput, UpdateKind};
+use crate::detector::{Declaration, Detector, Observation, Signal};
+use crate::engine::library::{
+    ApplicationRollback, DatabaseCorruption, DatabaseRecovery, RecoveryMode, RegionalFailover, SnapshotRestore,
+    TrafficManagement,
+};
+use crate::engine::{Approval, Executor, Plan, Procedure, RunReport, StepKind};
+use crate::incident::{DeclareRequest, Incident};
+use crate::ingest;
+use crate::postmortem::{PostMortem, PostMortemInput};
+use crate::sim::{ExpectationOutcome, Scenario, SimPlatform};
+use crate::store::{RunStatus, Store};
+use crate::timeline::{EventKind, Outcome, Timeline};
+use crate::triage::{TriageOptions, TriageReport, triage};
+use crate::{Error, ErrorKind, HumanDuration, Policy, Result, Status};
+
+// -------------------------------------------------------------------------------------------------------
+// Procedures from scenario parameters
+// -------------------------------------------------------------------------------------------------------
+
+struct Params<'a> {
+    procedure: &'a str,
+    map: &'a BTreeMap<String, String>,
+    used: std::cell::RefCell<Vec<&'static str>>,
+}
+
+impl<'a> Params<'a> {
+    fn str(&self, key: &'static str, target: &mut String) {
+        self.used.borrow_mut().push(key);
+        if let Some(v) = self.map.get(key) {
+            v.clone_into(target);
+        }
+    }
+
+    fn opt(&self, key: &'static str) -> Option<String> {
+        self.used.borrow_mut().push(key);
+        self.map.get(key).cloned()
+    }
+
+    fn num<T: std::str::FromStr>(&self, key: &'static str) -> Result<Option<T>> {
+        self.used.borrow_mut().push(key);
+        self.map
+            .get(key)
+            .map(|v| {
+                v.trim().parse::<T>().map_err(|_| {
+                    Error::invalid_input(format!("procedure {} param `{key}`: {v:?} is not a number", self.procedure))
+                })
+            })
+            .transpose()
+    }
+
+    fn time(&self, key: &'static str) -> Result<Option<DateTime<Utc>>> {
+        self.used.borrow_mut().push(key);
+        self.map
+            .get(key)
+            .map(|v| {
+                DateTime::parse_from_rfc3339(v).map(|t| t.with_timezone(&Utc)).map_err(|e| {
+                    Error::invalid_input(format!("procedure {} param `{key}`: {v:?}: {e}", self.procedure))
+                })
+            })
+            .transpose()
+    }
+
+    fn duration(&self, key: &'static str, target: &mut HumanDuration) -> Result<()> {
+        self.used.borrow_mut().push(key);
+        if let Some(v) = self.map.get(key) {
+            *target = v.parse().map_err(|e| {
+                Error::invalid_input(format!("procedure {} param `{key}`: {e}", self.procedure))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Every given key must have been consumed.
+    fn finish(&self) -> Result<()> {
+        let used = self.used.borrow();
+        let unknown: Vec<&str> = self.map.keys().map(String::as_str).filter(|k| !used.contains(k)).collect();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let mut known: Vec<&str> = used.clone();
+        known.sort_unstable();
+        known.dedup();
+        Err(Error::invalid_input(format!(
+            "procedure {}: unknown param(s) {} (known: {})",
+            self.procedure,
+            unknown.join(", "),
+            known.join(", ")
+        )))
+    }
+}
+
+/// Build library procedure `name` with string `params` over its runbook defaults.
+///
+/// Accepted params per procedure (all optional):
+/// * `traffic-management`: `context`, `namespace`, `deployment`, `replicas`, `service`, `degraded_pod`.
+/// * `application-rollback`: `context`, `namespace`, `deployment`, `to_revision`, `min_ready`,
+///   `health_url`, `max_errors`, `rollout_timeout`.
+/// * `database-recovery`: `mode` (`point-in-time` | `promote-read-replica`), `region`, `source_instance`,
+///   `target_instance`, `restore_time`, `replica_instance`, `available_timeout`.
+/// * `regional-failover`: `primary_region`, `primary_context` (informational: the failed side),
+///   `secondary_region`, `secondary_context`, `namespace`, `deployment`, `replicas`, `replica_instance`,
+///   `snapshot` + `restore_target` (+ `snapshot_instance`), `zone_id`, `record_name`, `target`,
+///   `health_url`.
+/// * `database-corruption`: `context`, `namespace`, `deployment` (comma-separated write services),
+///   `config_map`, `region`, `source_instance`, `target_instance`, `restore_time` (last known good),
+///   `probe`.
+///
+/// # Errors
+/// `NotFound` for an unknown procedure; `InvalidInput` naming an unknown or malformed param.
+pub fn procedure_from_spec(name: &str, params: &BTreeMap<String, String>, policy: &Policy) -> Result<Procedure> {
+    let p = Params { procedure: name, map: params, used: std::cell::RefCell::new(Vec::new()) };
+    let procedure = match name {
+        "traffic-management" => {
+            let mut b = TrafficManagement::default();
+            p.str("context", &mut b.context);
+            p.str("namespace", &mut b.namespace);
+            p.str("deployment", &mut b.deployment);
+            p.str("service", &mut b.service);
+            if let Some(r) = p.num("replicas")? {
+                b.replicas = r;
+            }
+            if let Some(pod) = p.opt("degraded_pod") {
+                b.degraded_pod = Some(pod);
+            }
+            b.build(policy)
+        }
+        "application-rollback" => {
+            let mut b = ApplicationRollback::default();
+            p.str("context", &mut b.context);
+            p.str("namespace", &mut b.namespace);
+            let before = b.deployment.clone();
+            p.str("deployment", &mut b.deployment);
+            if b.deployment != before {
+                b.selector = BTreeMap::from([("app".to_owned(), b.deployment.clone())]);
+            }
+            p.str("health_url", &mut b.health_url);
+            b.to_revision = p.num("to_revision")?;
+            if let Some(m) = p.num("min_ready")? {
+                b.min_ready = m;
+            }
+            if let Some(m) = p.num("max_errors")? {
+                b.max_errors = m;
+            }
+            p.duration("rollout_timeout", &mut b.rollout_timeout)?;
+            b.build(policy)
+        }
+        "database-recovery" => {
+            let mut b = DatabaseRecovery::default();
+            p.str("region", &mut b.region);
+            let mode = p.opt("mode").unwrap_or_else(|| "point-in-time".into());
+            let source = p.opt("source_instance");
+            let target = p.opt("target_instance");
+            let restore_time = p.time("restore_time")?;
+            let replica = p.opt("replica_instance");
+            b.mode = match mode.as_str() {
+                "point-in-time" | "pitr" => {
+                    let (mut s, mut t) = match &b.mode {
+                        RecoveryMode::PointInTime { source, target, .. } => (source.clone(), target.clone()),
+                        RecoveryMode::PromoteReplica { .. } => ("ml-platform-prod".into(), "ml-platform-recovery".into()),
+                    };
+                    if let Some(v) = source {
+                        s = v;
+                    }
+                    if let Some(v) = target {
+                        t = v;
+                    }
+                    RecoveryMode::PointInTime { source: s, target: t, restore_time }
+                }
+                "promote-read-replica" | "promote" => RecoveryMode::PromoteReplica {
+                    id: replica.unwrap_or_else(|| "ml-platform-read-replica".into()),
+                },
+                other => {
+                    return Err(Error::invalid_input(format!(
+                        "procedure database-recovery param `mode`: {other:?} (expected point-in-time or promote-read-replica)"
+                    )));
+                }
+            };
+            p.duration("available_timeout", &mut b.available_timeout)?;
+            b.build(policy)
+        }
+        "regional-failover" => {
+            let mut b = RegionalFailover::default();
+            let _ = p.opt("primary_region");
+            let _ = p.opt("primary_context");
+            p.str("secondary_region", &mut b.secondary_region);
+            p.str("secondary_context", &mut b.secondary_context);
+            p.str("namespace", &mut b.namespace);
+            let before = b.deployment.clone();
+            p.str("deployment", &mut b.deployment);
+            if b.deployment != before {
+                b.selector = BTreeMap::from([("app".to_owned(), b.deployment.clone())]);
+            }
+            if let Some(r) = p.num("replicas")? {
+                b.replicas = r;
+            }
+            p.str("replica_instance", &mut b.replica);
+            p.str("zone_id", &mut b.zone_id);
+            p.str("health_url", &mut b.health_url);
+            let record_name = p.opt("record_name");
+            let target = p.opt("target");
+            for change in &mut b.dns_changes {
+                if let Some(n) = &record_name {
+                    change.record.name.clone_from(n);
+                }
+                if let Some(t) = &target {
+                    change.record.values = vec![t.clone()];
+                }
+            }
+            let snapshot = p.opt("snapshot");
+            let restore_target = p.opt("restore_target");
+            let snapshot_instance = p.opt("snapshot_instance");
+            if snapshot.is_some() || restore_target.is_some() {
+                b.snapshot_restore = Some(SnapshotRestore {
+                    instance: snapshot_instance.unwrap_or_else(|| "ml-platform-prod".into()),
+                    snapshot,
+                    target: restore_target.unwrap_or_else(|| "ml-platform-restored".into()),
+                });
+            }
+            b.build(policy)
+        }
+        "database-corruption" => {
+            let mut b = DatabaseCorruption::default();
+            p.str("context", &mut b.context);
+            p.str("namespace", &mut b.namespace);
+            if let Some(d) = p.opt("deployment") {
+                b.write_deployments = d.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+            }
+            p.str("config_map", &mut b.config_map);
+            p.str("region", &mut b.region);
+            p.str("source_instance", &mut b.source);
+            p.str("target_instance", &mut b.target);
+            p.str("probe", &mut b.probe);
+            if let Some(t) = p.time("restore_time")? {
+                b.last_known_good = Some(t);
+            }
+            b.build(policy)
+        }
+        other => return crate::engine::library::by_name(other, policy),
+    };
+    p.finish()?;
+    procedure.validate()?;
+    Ok(procedure)
+}
+
+// -------------------------------------------------------------------------------------------------------
+// Observer and approver
+// -------------------------------------------------------------------------------------------------------
+
+/// Progress of a drill, for live rendering.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum DrillEvent {
+    /// A stage began.
+    StageStarted {
+        /// Stage name.
+        stage: String,
+        /// Its budget, if the policy sets one.
+        budget: Option<HumanDuration>,
+        /// Virtual time.
+        at: DateTime<Utc>,
+    },
+    /// A stage ended.
+    StageFinished {
+        /// Its score.
+        result: StageResult,
+    },
+    /// One line of the live log.
+    Log {
+        /// Virtual time.
+        at: DateTime<Utc>,
+        /// Text.
+        text: String,
+    },
+}
+
+/// Receives [`DrillEvent`]s.
+pub trait DrillObserver: Send + Sync {
+    /// Called for each event, in order.
+    fn on_event(&self, event: &DrillEvent);
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Silent;
+
+impl DrillObserver for Silent {
+    fn on_event(&self, _event: &DrillEvent) {}
+}
+
+/// Decides whether a plan may run. The engine still enforces every guard rail.
+#[async_trait::async_trait]
+pub trait Approver: Send + Sync {
+    /// An approval, or `None` to decline.
+    async fn approve(&self, plan: &Plan, now: DateTime<Utc>) -> Result<Option<Approval>>;
+}
+
+/// Approves every plan as `by`, confirming production targets and approval gates (`--yes`).
+#[derive(Debug, Clone)]
+pub struct AutoApprove {
+    /// Who approves.
+    pub by: String,
+}
+
+#[async_trait::async_trait]
+impl Approver for AutoApprove {
+    async fn approve(&self, plan: &Plan, now: DateTime<Utc>) -> Result<Option<Approval>> {
+        let gates = plan.steps.iter().filter(|s| matches!(s.kind, StepKind::Approval { .. })).map(|s| s.id.clone());
+        let mut approval = Approval::new(self.by.clone(), now).with_gates(gates);
+        if plan.needs_production_confirmation {
+            approval = approval.confirm_production();
+        }
+        Ok(Some(approval))
+    }
+}
+
+// -------------------------------------------------------------------------------------------------------
+// Report
+// -------------------------------------------------------------------------------------------------------
+
+/// A stage's elapsed (virtual) time against its budget.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageResult {
+    /// Stage name.
+    pub stage: String,
+    /// Start.
+    pub started_at: DateTime<Utc>,
+    /// End.
+    pub finished_at: DateTime<Utc>,
+    /// Elapsed seconds.
+    pub elapsed_secs: i64,
+    /// Budget.
+    pub budget: Option<HumanDuration>,
+    /// Within budget (`None` without one).
+    pub within_budget: Option<bool>,
+    /// The stage did its job.
+    pub ok: bool,
+}
+
+/// Everything a drill produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct DrillReport {
+    /// Scenario name.
+    pub scenario: String,
+    /// The incident (final state).
+    pub incident: Incident,
+    /// The classification that set its severity.
+    pub classification: Classification,
+    /// Detector declarations.
+    pub declarations: Vec<Declaration>,
+    /// Triage.
+    pub triage: TriageReport,
+    /// The approved plan.
+    pub plan: Plan,
+    /// The run (absent when the plan was declined).
+    pub run: Option<RunReport>,
+    /// End-state expectations of the scenario.
+    pub expectations: Vec<ExpectationOutcome>,
+    /// Stage scores.
+    pub stages: Vec<StageResult>,
+    /// The verified timeline.
+    pub timeline: Timeline,
+    /// The post-mortem.
+    pub postmortem: PostMortem,
+    /// Whether every stage did its job and every expectation held.
+    pub passed: bool,
+    /// Why not.
+    pub failures: Vec<String>,
+}
+
+/// Options of [`run_drill`].
+#[derive(Debug, Clone)]
+pub struct DrillOptions {
+    /// The on-call engineer (incident commander).
+    pub on_call: String,
+    /// Incident id (default `DRILL-<scenario>-<YYYYMMDD-HHMM>`).
+    pub incident_id: Option<String>,
+    /// How long to watch in `monitoring` before resolving.
+    pub monitor_for: Duration,
+}
+
+impl Default for DrillOptions {
+    fn default() -> Self {
+        Self { on_call: "on-call".into(), incident_id: None, monitor_for: Duration::from_secs(600) }
+    }
+}
+
+// -------------------------------------------------------------------------------------------------------
+// The run
+// -------------------------------------------------------------------------------------------------------
+
+/// Appends to the incident timeline in the store, tolerating concurrent appends by the executor.
+struct Recorder {
+    store: Arc<dyn Store>,
+    incident: tokio::sync::Mutex<Incident>,
+}
+
+impl Recorder {
+    /// Apply `op` to a copy of the incident and the freshly loaded timeline; store the new events and the
+    /// incident. Retried when another writer appended in between.
+    async fn apply<T>(&self, op: impl Fn(&mut Incident, &mut Timeline) -> Result<T>) -> Result<T> {
+        let mut incident = self.incident.lock().await;
+        for _ in 0..16 {
+            let mut timeline = self.store.timeline(&incident.id).await?;
+            let stored = timeline.len();
+            let mut copy = incident.clone();
+            let value = op(&mut copy, &mut timeline)?;
+            let new = &timeline.events()[stored..];
+            match self.store.append_events(&copy.id, new).await {
+                Ok(()) => {
+                    self.store.save_incident(&copy).await?;
+                    *incident = copy;
+                    return Ok(value);
+                }
+                Err(e) if e.kind() == ErrorKind::Conflict => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::conflict("incident timeline: too many concurrent appends"))
+    }
+
+    async fn event(&self, at: DateTime<Utc>, actor: &str, kind: EventKind) -> Result<()> {
+        self.apply(|_, tl| tl.append(at, actor, kind.clone()).map(|_| ())).await
+    }
+
+    async fn snapshot(&self) -> Incident {
+        self.incident.lock().await.clone()
+    }
+}
+
+struct Run<'a> {
+    backends: Backends,
+    policy: &'a Policy,
+    observer: &'a dyn DrillObserver,
+    stages: Vec<StageResult>,
+}
+
+impl Run<'_> {
+    fn now(&self) -> DateTime<Utc> {
+        self.backends.clock.now()
+    }
+
+    fn log(&self, text: impl Into<String>) {
+        self.observer.on_event(&DrillEvent::Log { at: self.now(), text: text.into() });
+    }
+
+    fn start(&self, stage: &str, budget: Option<HumanDuration>) -> (String, DateTime<Utc>, Option<HumanDuration>) {
+        let at = self.now();
+        self.observer.on_event(&DrillEvent::StageStarted { stage: stage.into(), budget, at });
+        (stage.into(), at, budget)
+    }
+
+    fn finish(&mut self, started: (String, DateTime<Utc>, Option<HumanDuration>), ok: bool) {
+        let (stage, started_at, budget) = started;
+        let finished_at = self.now();
+        let elapsed_secs = (finished_at - started_at).num_seconds();
+        let within_budget = budget.map(|b| elapsed_secs <= i64::try_from(b.as_secs()).unwrap_or(i64::MAX));
+        let result = StageResult { stage, started_at, finished_at, elapsed_secs, budget, within_budget, ok };
+        self.observer.on_event(&DrillEvent::StageFinished { result: result.clone() });
+        self.stages.push(result);
+    }
+
+    async fn notify(&self, rec: &Recorder, to: Destination, kind: &str, text: String) -> Result<()> {
+        let incident_id = rec.snapshot().await.id;
+        let channel = match &to {
+            Destination::Channel { name } => name.clone(),
+            Destination::StatusPage => "status-page".into(),
+            Destination::Page { role } => format!("page:{}", role.title()),
+            Destination::Webhook { name } => format!("webhook:{name}"),
+        };
+        let n = Notification { incident_id, to, kind: kind.into(), text };
+        let (outcome, detail) = match self.backends.notifier.notify(&n).await {
+            Ok(crate::backend::Delivery::Delivered { reference }) => (Outcome::Succeeded, reference.unwrap_or_default()),
+            Ok(crate::backend::Delivery::Skipped { reason }) => (Outcome::Skipped, reason),
+            Err(e) => (Outcome::Failed, e.to_string()),
+        };
+        self.log(format!("{kind} → {channel}: {outcome}"));
+        rec.event(self.now(), "incident-core", EventKind::MessageSent { channel, kind: kind.into(), outcome, detail })
+            .await
+    }
+}
+
+fn signal_of(spec: &crate::sim::ObservationSpec, baselines: &mut BTreeMap<String, f64>) -> Result<Option<Signal>> {
+    Ok(Some(match spec.metric.as_str() {
+        "error_rate" => Signal::ErrorRate(spec.value),
+        "available" => Signal::Availability { up: spec.value >= 0.5, whole_service: false },
+        "available_whole_service" => Signal::Availability { up: spec.value >= 0.5, whole_service: true },
+        "latency_baseline_ms" => {
+            baselines.insert(spec.service.clone(), spec.value);
+            return Ok(None);
+        }
+        "latency_ms" => {
+            let baseline = baselines.get(&spec.service).copied().ok_or_else(|| {
+                Error::invalid_input(format!(
+                    "observation latency_ms for {} before any latency_baseline_ms",
+                    spec.service
+                ))
+            })?;
+            Signal::Latency { observed_ms: spec.value, baseline_ms: baseline }
+        }
+        "data_integrity" => {
+            if spec.value >= 0.5 {
+                return Ok(None);
+            }
+            Signal::DataIntegrity { detail: format!("{} integrity check failing", spec.service) }
+        }
+        "security" => {
+            if spec.value < 0.5 {
+                return Ok(None);
+            }
+            Signal::Security { detail: format!("{} security signal", spec.service) }
+        }
+        other => {
+            return Err(Error::invalid_input(format!(
+                "unknown observation metric {other:?} (error_rate, available, available_whole_service, latency_ms, \
+                 latency_baseline_ms, data_integrity, security)"
+            )));
+        }
+    }))
+}
+
+/// Run `scenario` end to end on `platform`, recording into `store`.
+///
+/// Call it on [`crate::sim::runtime()`] (paused time) so virtual time passes instantly.
+///
+/// # Errors
+/// Bad scenario data (`InvalidInput`), store failures. A failing procedure is not an error: it is in the
+/// report (`passed: false`, `failures`).
+#[allow(clippy::too_many_lines)] // one linear story, told in order
+pub async fn run_drill(
+    platform: &SimPlatform,
+    store: Arc<dyn Store>,
+    policy: &Policy,
+    scenario: &Scenario,
+    opts: &DrillOptions,
+    approver: &dyn Approver,
+    observer: &dyn DrillObserver,
+) -> Result<DrillReport> {
+    let backends = platform.backends();
+    let mut run = Run { backends: backends.clone(), policy, observer, stages: Vec::new() };
+    let mut failures = Vec::new();
+
+    // 1. Detection: feed the scenario's signals to the detector in virtual time.
+    let stage = run.start("detection", None);
+    let mut detector = Detector::try_new(policy.declaration.clone())?;
+    let mut baselines = BTreeMap::new();
+    let mut declarations = Vec::new();
+    for spec in scenario.signals.expand_observations()? {
+        platform.advance_to_offset(spec.at.as_std())?;
+        let Some(signal) = signal_of(&spec, &mut baselines)? else { continue };
+        let obs = Observation::new(spec.service.clone(), run.now(), signal);
+        if let Some(d) = detector.observe(&obs) {
+            run.log(format!("detector: {} on {} sustained {}s", d.rule, d.service, d.sustained_for().num_seconds()));
+            declarations.push(d);
+            break;
+        }
+    }
+    let mut facts = ImpactFacts::default();
+    for d in &declarations {
+        facts.merge(&d.facts);
+    }
+    let mut source = "detector".to_owned();
+    if let Some(payload) = scenario.signals.alertmanager_json()? {
+        let batch = ingest::parse_alertmanager(payload.as_bytes(), policy)?;
+        for a in batch.firing() {
+            run.log(format!(
+                "alertmanager: {} firing on {}",
+                a.name.as_deref().unwrap_or("alert"),
+                a.service.as_deref().unwrap_or("?")
+            ));
+            if let Some(f) = &a.facts {
+                facts.merge(f);
+            }
+        }
+        if declarations.is_empty() && batch.firing().next().is_some() {
+            source = "alertmanager".into();
+        }
+    }
+    facts.customer_facing = Some(scenario.incident.customer_facing);
+    facts.customers_affected = Some(scenario.incident.customers_affected);
+    let classification = Classifier::from_policy(policy).try_classify(&facts)?;
+    let detected = declarations.is_empty().then_some(()).is_none() || source == "alertmanager";
+    run.finish(stage, detected);
+    let Some(severity) = classification.severity() else {
+        return Err(Error::invalid_input(format!(
+            "scenario {}: no declaration rule fired and the alerts classify as insufficient",
+            scenario.name
+        )));
+    };
+    run.log(format!("classified {classification}"));
+
+    // 2. Declaration (the runbook's first 15 minutes start here).
+    let declared_at = run.now();
+    let first_response = run.start("first-response", policy.stage_budget("immediate-actions", "first-response"));
+    let id = opts
+        .incident_id
+        .clone()
+        .unwrap_or_else(|| format!("DRILL-{}-{}", scenario.name, declared_at.format("%Y%m%d-%H%M")));
+    let req = DeclareRequest {
+        id: id.clone(),
+        title: scenario.incident.title.clone(),
+        severity,
+        components: scenario.incident.components.clone(),
+        impact: scenario.incident.impact.clone(),
+        customer_facing: scenario.incident.customer_facing,
+        customers_affected: scenario.incident.customers_affected,
+        on_call: opts.on_call.clone(),
+        commander: None,
+        started_at: declarations.first().map(|d| d.window_start).or(Some(platform.started_at())),
+        detected_at: declarations.first().map(|d| d.declared_at),
+        detection_source: Some(source),
+    };
+    let (incident, timeline) = Incident::declare(req, policy, declared_at)?;
+    if store.incident(&incident.id).await?.is_some() {
+        return Err(Error::conflict(format!("incident {} already exists in the store", incident.id)));
+    }
+    store.save_incident(&incident).await?;
+    store.append_events(&incident.id, timeline.events()).await?;
+    let rec = Recorder { store: Arc::clone(&store), incident: tokio::sync::Mutex::new(incident.clone()) };
+    run.log(format!("declared {} {} — channel {}", incident.severity, incident.title, incident.channel));
+    run.notify(&rec, Destination::Channel { name: incident.channel.clone() }, "channel_intro", incident.channel_intro(policy))
+        .await?;
+    run.notify(&rec, Destination::Channel { name: incident.channel.clone() }, "ticket", incident.ticket()).await?;
+    for s in incident.stakeholders(policy) {
+        run.notify(&rec, Destination::Page { role: s.role }, "page", format!("[{}] {} — {}", incident.severity, incident.title, s.reason))
+            .await?;
+    }
+    let on_call = opts.on_call.clone();
+    rec.apply(|i, tl| i.acknowledge(tl.last().map_or(declared_at, |e| e.at), &on_call, tl)).await?;
+    let service = incident.components.first().cloned().unwrap_or_else(|| incident.title.clone());
+    let mut cadence = CadenceTracker::new();
+    let status_page_budget = Some(policy.cadence.status_page_within);
+    let status_stage = run.start("status-page", status_page_budget);
+    run.notify(&rec, Destination::StatusPage, "status_page_initial", comms::initial_status_page(&service)?).await?;
+    cadence.record(UpdateKind::StatusPage, run.now());
+    run.finish(status_stage, true);
+
+    // 3. Triage.
+    let cluster = backends.clusters.cluster(&backends.clusters.default_context()).await?;
+    let probes: Vec<_> = backends.probes.values().cloned().collect();
+    let triage_opts = TriageOptions { max_concurrency: policy.limits.max_concurrency as usize, ..TriageOptions::default() };
+    let report = triage(&*cluster, &probes, &triage_opts, run.now()).await;
+    run.log(format!(
+        "triage: {} unhealthy pod(s), {} degraded deployment(s), {} section(s) missing",
+        report.unhealthy_pods.len(),
+        report.degraded_deployments.len(),
+        report.missing.len()
+    ));
+    rec.event(
+        run.now(),
+        &opts.on_call,
+        EventKind::CheckResult {
+            name: "triage".into(),
+            passed: report.is_healthy(),
+            detail: format!(
+                "{} unhealthy pods, {} degraded deployments, {} warnings, partial={}",
+                report.unhealthy_pods.len(),
+                report.degraded_deployments.len(),
+                report.warning_events.len(),
+                report.is_partial()
+            ),
+        },
+    )
+    .await?;
+    let now = run.now();
+    rec.apply(|i, tl| i.transition(Status::Identified, now, &on_call, tl)).await?;
+    run.finish(first_response, true);
+
+    // 4. Plan and approval.
+    let procedure = procedure_from_spec(&scenario.procedure.name, &scenario.procedure.params, policy)?;
+    let stage = run.start("plan", None);
+    let plan = procedure.plan(&backends, policy).await?;
+    for s in &plan.steps {
+        run.log(format!("plan {}: {}", s.id, s.summary));
+    }
+    run.finish(stage, true);
+    let Some(approval) = approver.approve(&plan, run.now()).await? else {
+        failures.push("plan declined".into());
+        return finish_report(
+            platform, &rec, scenario, run.stages, classification, declarations, report, plan, None, failures,
+        )
+        .await;
+    };
+    run.log(format!("approved by {}", approval.by));
+    let approved = plan.clone().approve(approval)?;
+
+    // 5. Mitigation, with status updates on cadence while it runs.
+    let stage = run.start("mitigation", None);
+    let executor = Executor::new(backends.clone(), Arc::clone(&store), policy.clone());
+    let inc_id = id.clone();
+    let run_fut = executor.run(approved, Some(inc_id));
+    tokio::pin!(run_fut);
+    let run_report = loop {
+        let snapshot = rec.snapshot().await;
+        let status = cadence.status(policy, &snapshot, run.now());
+        let next = [status.next_internal_due, status.next_status_page_due].into_iter().flatten().min();
+        let wait = next.map(|t| (t - run.now()).to_std().unwrap_or(Duration::ZERO));
+        let sleep = async {
+            match wait {
+                Some(w) => backends.clock.sleep(w).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            r = &mut run_fut => break r?,
+            () = sleep => {
+                send_due_updates(&run, &rec, &mut cadence, "mitigation in progress").await?;
+            }
+        }
+    };
+    let ok = run_report.status == RunStatus::Succeeded;
+    run.log(format!("run {}: {:?}", run_report.run_id, run_report.status));
+    for s in &run_report.stages {
+        if s.within_budget == Some(false) {
+            failures.push(format!("stage {} over budget", s.stage));
+        }
+    }
+    run.finish(stage, ok);
+    if !ok {
+        failures.push(format!(
+            "procedure {} ended {:?}; left: {}",
+            run_report.procedure,
+            run_report.status,
+            if run_report.left_state.is_empty() { "nothing".into() } else { run_report.left_state.join("; ") }
+        ));
+        return finish_report(
+            platform, &rec, scenario, run.stages, classification, declarations, report, plan, Some(run_report), failures,
+        )
+        .await;
+    }
+
+    // 6. Monitoring and verification.
+    let now = run.now();
+    rec.apply(|i, tl| {
+        i.transition(Status::Monitoring, now, &on_call, tl)?;
+        i.mark_mitigated(now, &on_call, tl)
+    })
+    .await?;
+    send_due_updates_forced(&run, &rec, &mut cadence, "fix in place, monitoring").await?;
+    let stage = run.start("verification", None);
+    let end = run.now() + TimeDelta::from_std(opts.monitor_for).unwrap_or(TimeDelta::zero());
+    while run.now() < end {
+        let snapshot = rec.snapshot().await;
+        let status = cadence.status(policy, &snapshot, run.now());
+        let next = [status.next_internal_due, status.next_status_page_due].into_iter().flatten().min().unwrap_or(end);
+        let until = next.min(end);
+        backends.clock.sleep((until - run.now()).to_std().unwrap_or(Duration::from_secs(1))).await;
+        if run.now() < end {
+            send_due_updates(&run, &rec, &mut cadence, "monitoring").await?;
+        }
+    }
+    let expectations = platform.verify(&scenario.expect);
+    for e in &expectations {
+        rec.event(run.now(), "incident-core", EventKind::CheckResult { name: e.check.clone(), passed: e.ok, detail: e.detail.clone() })
+            .await?;
+        if !e.ok {
+            failures.push(format!("expectation failed: {} ({})", e.check, e.detail));
+        }
+    }
+    run.finish(stage, expectations.iter().all(|e| e.ok));
+
+    // 7. Resolution.
+    if expectations.iter().all(|e| e.ok) {
+        let now = run.now();
+        let root = scenario.description.clone();
+        let resolution = format!("{} (run {})", run_report.procedure, run_report.run_id);
+        rec.apply(|i, tl| {
+            i.set_root_cause(&root)?;
+            i.set_resolution(&resolution)?;
+            i.resolve(now, &on_call, tl)
+        })
+        .await?;
+        let incident = rec.snapshot().await;
+        let text = comms::resolved_message(&ResolvedInput::from_incident(&incident)?)?;
+        run.notify(&rec, Destination::Channel { name: incident.channel.clone() }, "resolved", text.clone()).await?;
+        run.notify(&rec, Destination::StatusPage, "resolved", text).await?;
+    }
+    let mut report_out = finish_report(
+        platform, &rec, scenario, run.stages, classification, declarations, report, plan, Some(run_report), failures,
+    )
+    .await?;
+    report_out.expectations = expectations;
+    Ok(report_out)
+}
+
+async fn send_due_updates(run: &Run<'_>, rec: &Recorder, cadence: &mut CadenceTracker, details: &str) -> Result<()> {
+    let snapshot = rec.snapshot().await;
+    let now = run.now();
+    let status = cadence.status(run.policy, &snapshot, now);
+    let due = |t: Option<DateTime<Utc>>| t.is_some_and(|t| t <= now);
+    if due(status.next_internal_due) {
+        let text = comms::status_update(&UpdateInput::for_incident(&snapshot, run.policy, now, details))?;
+        run.notify(rec, Destination::Channel { name: snapshot.channel.clone() }, "status_update", text).await?;
+        cadence.record(UpdateKind::Internal, now);
+    }
+    if due(status.next_status_page_due) {
+        let text = comms::status_update(&UpdateInput::for_incident(&snapshot, run.policy, now, ""))?;
+        run.notify(rec, Destination::StatusPage, "status_update", text).await?;
+        cadence.record(UpdateKind::StatusPage, now);
+    }
+    Ok(())
+}
+
+/// A status change is news: send an internal update now, whatever the cadence says.
+async fn send_due_updates_forced(run: &Run<'_>, rec: &Recorder, cadence: &mut CadenceTracker, details: &str) -> Result<()> {
+    let snapshot = rec.snapshot().await;
+    let now = run.now();
+    let text = comms::status_update(&UpdateInput::for_incident(&snapshot, run.policy, now, details))?;
+    run.notify(rec, Destination::Channel { name: snapshot.channel.clone() }, "status_update", text).await?;
+    cadence.record(UpdateKind::Internal, now);
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn finish_report(
+    platform: &SimPlatform,
+    rec: &Recorder,
+    scenario: &Scenario,
+    stages: Vec<StageResult>,
+    classification: Classification,
+    declarations: Vec<Declaration>,
+    triage: TriageReport,
+    plan: Plan,
+    run: Option<RunReport>,
+    mut failures: Vec<String>,
+) -> Result<DrillReport> {
+    let incident = rec.snapshot().await;
+    let timeline = rec.store.timeline(&incident.id).await?;
+    // Cadence: any update that was late during the incident is a failure of the drill.
+    let tracker = CadenceTracker::from_timeline(&timeline);
+    let _ = tracker;
+    for s in &stages {
+        if !s.ok {
+            failures.push(format!("stage {} did not complete", s.stage));
+        } else if s.within_budget == Some(false) {
+            failures.push(format!("stage {} took {}s, over its budget {}", s.stage, s.elapsed_secs, s.budget.unwrap_or_default()));
+        }
+    }
+    let mut action_items = Vec::new();
+    for f in &failures {
+        action_items.push(crate::postmortem::ActionItem { description: f.clone(), owner: "on-call".into(), due: None });
+    }
+    let input = PostMortemInput {
+        root_cause: Some(scenario.description.clone()),
+        impact: Some(incident.impact.clone()),
+        action_items,
+        ..PostMortemInput::default()
+    };
+    let postmortem = PostMortem::build(&incident, &timeline, input);
+    let _ = platform;
+    let passed = failures.is_empty();
+    Ok(DrillReport {
+        scenario: scenario.name.clone(),
+        incident,
+        classification,
+        declarations,
+        triage,
+        plan,
+        run,
+        expectations: Vec::new(),
+        stages,
+        timeline,
+        postmortem,
+        passed,
+        failures,
+    })
+}
+
+/// A one-screen summary of a drill report.
+#[must_use]
+pub fn summary(report: &DrillReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Drill {}: {} — incident {} [{}] {} ({})",
+        report.scenario,
+        if report.passed { "PASSED" } else { "FAILED" },
+        report.incident.id,
+        report.incident.severity,
+        report.incident.title,
+        report.incident.status
+    );
+    for st in &report.stages {
+        let budget = st.budget.map(|b| format!(" / budget {b}")).unwrap_or_default();
+        let verdict = match (st.ok, st.within_budget) {
+            (false, _) => "FAILED",
+            (true, Some(false)) => "OVER BUDGET",
+            _ => "ok",
+        };
+        let _ = writeln!(s, "  {:<20} {:>6}s{budget:<16} {verdict}", st.stage, st.elapsed_secs);
+    }
+    if let Some(run) = &report.run {
+        for st in &run.stages {
+            let _ = writeln!(
+                s,
+                "  {:<20} {:>6}s{:<16} {}",
+                format!("└ {}", st.stage),
+                st.elapsed_secs.map_or(0, |e| e.round() as i64),
+                st.budget.map(|b| format!(" / budget {b}")).unwrap_or_default(),
+                match st.within_budget {
+                    Some(false) => "OVER BUDGET",
+                    _ => "ok",
+                }
+            );
+        }
+    }
+    let m = report.incident.metrics();
+    let fmt = |d: Option<HumanDuration>| d.map_or_else(|| "n/a".to_owned(), |d| d.to_string());
+    let _ = writeln!(s, "  MTTD {}  MTTA {}  MTTM {}  MTTR {}", fmt(m.mttd), fmt(m.mtta), fmt(m.mttm), fmt(m.mttr));
+    for f in &report.failures {
+        let _ = writeln!(s, "  ! {f}");
+    }
+    s
+}

@@ -1,0 +1,806 @@
+//! [`PgStore`]: the team store. Incidents, timelines, procedure runs and their write-ahead journals in
+//! PostgreSQL, shared by every process of a team (a Rust bot, a Python script, a Node tool), with the
+//! semantics of `incident_core::store` (same rules, same messages, same hash chains: it passes the same
+//! conformance suite as the SQLite and memory stores).
+//!
+//! # Concurrency
+//!
+//! * **Journal appends** run in one transaction that first locks the run's row
+//!   (`SELECT ... FROM runs ... FOR NO KEY UPDATE`): appenders of the same run queue behind each other
+//!   across processes, so the head they read is the head they extend and the chain never forks. Appenders
+//!   of different runs do not wait for each other. `UNIQUE (run_id, step_id, phase, attempt)` and
+//!   `PRIMARY KEY (run_id, seq)` back this up.
+//! * **Timeline appends** lock the incident's row the same way.
+//! * **Step claims** are one statement, `INSERT ... ON CONFLICT (run_id, step_id) DO UPDATE ... WHERE
+//!   owner = excluded.owner OR lease_until <= now`, which PostgreSQL executes atomically against concurrent
+//!   claimers: exactly the rule of `incident_core::store::may_claim`.
+//! * **Reads** of a timeline or journal run in one `REPEATABLE READ READ ONLY` transaction (one snapshot).
+//!
+//! Connections come from a `deadpool-postgres` pool ([`PgStoreOptions::pool_size`]); every session runs
+//! with `statement_timeout` and `idle_in_transaction_session_timeout`, so a hung or crashed writer cannot
+//! hold a run's lock for long (a dropped connection releases it at once).
+//!
+//! # Schema
+//!
+//! In the schema named by [`PgStoreOptions::schema`] (the role's `search_path` by default), versioned by
+//! `schema_migrations`; migrations run under a transaction-scoped advisory lock, so several processes can
+//! open the store at once. A schema from a newer build is refused (`PreconditionFailed`). Timestamps are
+//! `incident_core::store::canonical_timestamp` text (nanoseconds, sortable, `COLLATE "C"`), JSON is stored
+//! in `json` columns (kept byte for byte, so hashes over it stay valid; queryable with `->>`).
+//!
+//! # Errors
+//!
+//! Messages read `postgres store postgres://user:***@host:port/db: <operation>: <reason>`; the driver
+//! error is the `source`. Kinds: `Unavailable` (unreachable, too many connections, serialization failure:
+//! retryable), `Timeout`, `PermissionDenied`, `Conflict`, `NotFound`, `Integrity`, `PreconditionFailed`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use incident_core::incident::Incident;
+use incident_core::store::conformance::RawAccess;
+use incident_core::store::{
+    GENESIS_HASH, JournalDraft, JournalEntry, RunRecord, Store, canonical_timestamp, check_claim, check_event_append,
+    check_journal_draft, check_run, duplicate_journal_entry, verify_journal,
+};
+use incident_core::timeline::{Event, Timeline};
+use incident_core::{Error, Result};
+use tokio_postgres::{GenericClient, IsolationLevel, NoTls, Row};
+
+use crate::pg::{classify, millis};
+use crate::secret::ConnectionString;
+
+/// One schema migration.
+struct Migration {
+    version: i32,
+    name: &'static str,
+    sql: &'static str,
+}
+
+/// All migrations, in order, numbered from 1 without gaps. Never edit a released one: add the next.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "incidents, events, runs, journal, step_claims",
+    sql: r#"
+CREATE TABLE incidents (
+    id          TEXT COLLATE "C" PRIMARY KEY,
+    json        JSON NOT NULL,
+    declared_at TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX incidents_by_declared_at ON incidents (declared_at DESC, id);
+
+CREATE TABLE events (
+    incident_id TEXT COLLATE "C" NOT NULL REFERENCES incidents (id),
+    seq         BIGINT NOT NULL,
+    json        JSON NOT NULL,
+    prev_hash   TEXT NOT NULL,
+    hash        TEXT NOT NULL,
+    PRIMARY KEY (incident_id, seq)
+);
+
+CREATE TABLE runs (
+    run_id      TEXT COLLATE "C" PRIMARY KEY,
+    incident_id TEXT COLLATE "C",
+    procedure   TEXT NOT NULL,
+    plan        JSON NOT NULL,
+    approval    JSON,
+    status      TEXT NOT NULL,
+    created_at  TEXT COLLATE "C" NOT NULL,
+    updated_at  TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX runs_by_created_at ON runs (created_at DESC, run_id);
+
+CREATE TABLE journal (
+    run_id    TEXT COLLATE "C" NOT NULL REFERENCES runs (run_id),
+    seq       BIGINT NOT NULL,
+    step_id   TEXT COLLATE "C" NOT NULL,
+    phase     TEXT NOT NULL,
+    attempt   BIGINT NOT NULL,
+    owner     TEXT NOT NULL,
+    at        TEXT COLLATE "C" NOT NULL,
+    detail    JSON NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq),
+    UNIQUE (run_id, step_id, phase, attempt)
+);
+
+CREATE TABLE step_claims (
+    run_id      TEXT COLLATE "C" NOT NULL REFERENCES runs (run_id),
+    step_id     TEXT COLLATE "C" NOT NULL,
+    owner       TEXT NOT NULL,
+    lease_until TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (run_id, step_id)
+);
+"#,
+}];
+
+/// Advisory lock key serializing migrations ("incident" in ASCII).
+const MIGRATION_LOCK: i64 = 0x696e_6369_6465_6e74;
+
+/// Options of [`PgStore::connect_with`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PgStoreOptions {
+    /// Schema holding the tables (created if missing); `None` uses the role's `search_path`. Lower-case
+    /// letters, digits and `_`, starting with a letter or `_`.
+    pub schema: Option<String>,
+    /// Most connections held at once (8).
+    pub pool_size: usize,
+    /// Deadline to connect or to get a pooled connection (5 s).
+    pub connect_timeout: Duration,
+    /// `statement_timeout` of every session (30 s); also bounds waiting for another writer's row lock.
+    pub statement_timeout: Duration,
+}
+
+impl Default for PgStoreOptions {
+    fn default() -> Self {
+        Self {
+            schema: None,
+            pool_size: 8,
+            connect_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl PgStoreOptions {
+    /// Default options with the tables in `schema`.
+    #[must_use]
+    pub fn with_schema(schema: impl Into<String>) -> Self {
+        Self { schema: Some(schema.into()), ..Self::default() }
+    }
+}
+
+fn valid_schema(s: &str) -> bool {
+    let mut chars = s.chars();
+    s.len() <= 63
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// A [`Store`] in PostgreSQL (see the [module docs](self)). Cloning is cheap; clones share the pool.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+    url: Arc<ConnectionString>,
+    schema: Option<Arc<str>>,
+    label: Arc<str>,
+}
+
+impl fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgStore")
+            .field("url", &self.url.redacted())
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Names the store and the operation in error messages.
+struct Ctx<'a> {
+    store: &'a PgStore,
+    op: &'static str,
+}
+
+impl Ctx<'_> {
+    fn db(&self, e: tokio_postgres::Error) -> Error {
+        let (kind, what) = classify(&e);
+        let detail = e.as_db_error().map(|d| self.store.url.scrub(d.message()));
+        let msg = match detail {
+            Some(d) => format!("postgres store {}: {}: {what}: {d}", self.store.label, self.op),
+            None => format!("postgres store {}: {}: {what}", self.store.label, self.op),
+        };
+        Error::new(kind, msg).with_source(e)
+    }
+
+    fn pool(&self, e: PoolError) -> Error {
+        match e {
+            PoolError::Backend(e) => self.db(e),
+            PoolError::Timeout(t) => Error::timeout(format!(
+                "postgres store {}: {}: no pooled connection in time ({t:?})",
+                self.store.label, self.op
+            )),
+            other => Error::unavailable(format!(
+                "postgres store {}: {}: connection pool unavailable",
+                self.store.label, self.op
+            ))
+            .with_source(other),
+        }
+    }
+
+    fn internal(&self, what: impl fmt::Display) -> Error {
+        Error::internal(format!("postgres store {}: {}: {what}", self.store.label, self.op))
+    }
+}
+
+fn col<'a, T: tokio_postgres::types::FromSql<'a>>(ctx: &Ctx<'_>, row: &'a Row, i: usize) -> Result<T> {
+    row.try_get(i).map_err(|e| ctx.internal(format_args!("unexpected column {i}")).with_source(e))
+}
+
+fn to_i64(n: u64, what: &str) -> Result<i64> {
+    i64::try_from(n).map_err(|_| Error::invalid_input(format!("{what} {n} is out of range")))
+}
+
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
+}
+
+fn to_json<T: serde::Serialize>(value: &T, what: &str) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::internal(format!("cannot serialize {what}")).with_source(e))
+}
+
+fn parse_event(incident_id: &str, row: i64, json: &str) -> Result<Event> {
+    serde_json::from_str(json).map_err(|e| {
+        Error::integrity(format!("timeline of {incident_id}: event row #{row} is not a valid event (edited?)"))
+            .with_source(e)
+    })
+}
+
+impl PgStore {
+    /// The schema version this build writes (the highest migration).
+    pub const SCHEMA_VERSION: u32 = 1;
+
+    /// Connect with default [`PgStoreOptions`] and run pending migrations.
+    ///
+    /// # Errors
+    /// As [`PgStore::connect_with`].
+    pub async fn connect(url: &ConnectionString) -> Result<Self> {
+        Self::connect_with(url, PgStoreOptions::default()).await
+    }
+
+    /// Connect (checking that the server is reachable), create the schema if needed and run pending
+    /// migrations.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a bad schema name, `Unavailable`/`Timeout`/`PermissionDenied` when the server
+    /// cannot be used, `PreconditionFailed` when the schema was written by a newer build.
+    pub async fn connect_with(url: &ConnectionString, options: PgStoreOptions) -> Result<Self> {
+        if let Some(s) = &options.schema {
+            if !valid_schema(s) {
+                return Err(Error::invalid_input(format!(
+                    "postgres store schema {s:?}: use lower-case letters, digits and _ (at most 63)"
+                )));
+            }
+        }
+        let mut config = url.config().clone();
+        config.application_name("incident-core store");
+        config.connect_timeout(options.connect_timeout);
+        let mut session = config.get_options().map(str::to_owned).unwrap_or_default();
+        let timeout_ms = millis(options.statement_timeout);
+        session.push_str(&format!(
+            " -c statement_timeout={timeout_ms} -c idle_in_transaction_session_timeout={}",
+            timeout_ms.saturating_mul(2)
+        ));
+        if let Some(s) = &options.schema {
+            session.push_str(&format!(" -c search_path={s}"));
+        }
+        config.options(session.trim());
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let label: Arc<str> = match &options.schema {
+            Some(s) => format!("{url} (schema {s})").into(),
+            None => url.redacted().into(),
+        };
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(options.connect_timeout))
+            .create_timeout(Some(options.connect_timeout))
+            .recycle_timeout(Some(options.connect_timeout))
+            .build()
+            .map_err(|e| Error::internal(format!("postgres store {label}: cannot build the pool")).with_source(e))?;
+        let store = Self { pool, url: Arc::new(url.clone()), schema: options.schema.map(Into::into), label };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The schema holding the tables, when one was chosen.
+    #[must_use]
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
+    /// Where the store lives, redacted (`postgres://user:***@host:port/db`).
+    #[must_use]
+    pub fn url(&self) -> &ConnectionString {
+        &self.url
+    }
+
+    fn ctx(&self, op: &'static str) -> Ctx<'_> {
+        Ctx { store: self, op }
+    }
+
+    async fn client(&self, ctx: &Ctx<'_>) -> Result<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(|e| ctx.pool(e))
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let ctx = self.ctx("migrate");
+        let mut client = self.client(&ctx).await?;
+        let tx = client.transaction().await.map_err(|e| ctx.db(e))?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(|e| ctx.db(e))?;
+        if let Some(s) = &self.schema {
+            // Validated: lower-case identifier characters only.
+            tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {s}")).await.map_err(|e| ctx.db(e))?;
+        }
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, \
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )
+        .await
+        .map_err(|e| ctx.db(e))?;
+        let row = tx.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[]).await.map_err(|e| ctx.db(e))?;
+        let current: i32 = col(&ctx, &row, 0)?;
+        if i64::from(current) > i64::from(Self::SCHEMA_VERSION) {
+            return Err(Error::precondition(format!(
+                "postgres store {}: schema version {current} is newer than this build supports ({}); upgrade incident-core",
+                self.label,
+                Self::SCHEMA_VERSION
+            )));
+        }
+        for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+            tx.batch_execute(m.sql)
+                .await
+                .map_err(|e| ctx.db(e).context(format_args!("migration {} ({})", m.version, m.name)))?;
+            tx.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", &[&m.version, &m.name])
+                .await
+                .map_err(|e| ctx.db(e))?;
+        }
+        tx.commit().await.map_err(|e| ctx.db(e))
+    }
+}
+
+/// Lock a parent row for the rest of the transaction, or `NotFound`.
+async fn lock_parent(
+    tx: &deadpool_postgres::Transaction<'_>,
+    ctx: &Ctx<'_>,
+    sql: &str,
+    id: &str,
+    what: &str,
+) -> Result<()> {
+    let found = tx.query_opt(sql, &[&id]).await.map_err(|e| ctx.db(e))?;
+    found.map(|_| ()).ok_or_else(|| Error::not_found(format!("{what} {id} not found")))
+}
+
+const LOCK_INCIDENT: &str = "SELECT 1 FROM incidents WHERE id = $1 FOR NO KEY UPDATE";
+const LOCK_RUN: &str = "SELECT 1 FROM runs WHERE run_id = $1 FOR NO KEY UPDATE";
+const HAS_INCIDENT: &str = "SELECT 1 FROM incidents WHERE id = $1";
+const HAS_RUN: &str = "SELECT 1 FROM runs WHERE run_id = $1";
+
+const RUN_COLUMNS: &str =
+    "run_id, incident_id, procedure, plan::text, approval::text, status, created_at, updated_at";
+const JOURNAL_COLUMNS: &str = "seq, step_id, phase, attempt, owner, at, detail::text, prev_hash, hash";
+
+fn run_from_row(ctx: &Ctx<'_>, r: &Row) -> Result<RunRecord> {
+    let run_id: String = col(ctx, r, 0)?;
+    let bad = |field: &str| ctx.internal(format_args!("run {run_id}: stored {field} is unreadable"));
+    let plan_text: String = col(ctx, r, 3)?;
+    let approval_text: Option<String> = col(ctx, r, 4)?;
+    let status_text: String = col(ctx, r, 5)?;
+    let created: String = col(ctx, r, 6)?;
+    let updated: String = col(ctx, r, 7)?;
+    let plan = serde_json::from_str(&plan_text).map_err(|e| bad("plan").with_source(e))?;
+    let approval = match approval_text {
+        Some(a) => Some(serde_json::from_str(&a).map_err(|e| bad("approval").with_source(e))?),
+        None => None,
+    };
+    let status = status_text.parse().map_err(|e| bad("status").with_source(e))?;
+    let created_at = parse_time(&created).ok_or_else(|| bad("created_at"))?;
+    let updated_at = parse_time(&updated).ok_or_else(|| bad("updated_at"))?;
+    Ok(RunRecord {
+        incident_id: col(ctx, r, 1)?,
+        procedure: col(ctx, r, 2)?,
+        run_id,
+        plan,
+        approval,
+        status,
+        created_at,
+        updated_at,
+    })
+}
+
+fn journal_from_row(ctx: &Ctx<'_>, run_id: &str, r: &Row) -> Result<JournalEntry> {
+    let seq: i64 = col(ctx, r, 0)?;
+    let unreadable = || Error::integrity(format!("journal of run {run_id}: entry #{seq} is unreadable (edited?)"));
+    let phase_text: String = col(ctx, r, 2)?;
+    let attempt: i64 = col(ctx, r, 3)?;
+    let at_text: String = col(ctx, r, 5)?;
+    let detail_text: String = col(ctx, r, 6)?;
+    let draft = JournalDraft {
+        run_id: run_id.to_owned(),
+        step_id: col(ctx, r, 1)?,
+        phase: phase_text.parse().map_err(|_| unreadable())?,
+        attempt: u32::try_from(attempt).map_err(|_| unreadable())?,
+        owner: col(ctx, r, 4)?,
+        at: parse_time(&at_text).ok_or_else(unreadable)?,
+        detail: serde_json::from_str(&detail_text).map_err(|e| unreadable().with_source(e))?,
+    };
+    Ok(JournalEntry {
+        seq: u64::try_from(seq).map_err(|_| unreadable())?,
+        draft,
+        prev_hash: col(ctx, r, 7)?,
+        hash: col(ctx, r, 8)?,
+    })
+}
+
+async fn event_rows<C: GenericClient>(
+    client: &C,
+    ctx: &Ctx<'_>,
+    incident_id: &str,
+) -> Result<Vec<(u64, Event)>> {
+    let rows = client
+        .query("SELECT seq, json::text FROM events WHERE incident_id = $1 ORDER BY seq", &[&incident_id])
+        .await
+        .map_err(|e| ctx.db(e))?;
+    rows.iter()
+        .map(|r| {
+            let row: i64 = col(ctx, r, 0)?;
+            let json: String = col(ctx, r, 1)?;
+            let key = u64::try_from(row)
+                .map_err(|_| Error::integrity(format!("timeline of {incident_id}: negative row key {row} (edited?)")))?;
+            Ok((key, parse_event(incident_id, row, &json)?))
+        })
+        .collect()
+}
+
+async fn journal_rows<C: GenericClient>(client: &C, ctx: &Ctx<'_>, run_id: &str) -> Result<Vec<JournalEntry>> {
+    let rows = client
+        .query(&format!("SELECT {JOURNAL_COLUMNS} FROM journal WHERE run_id = $1 ORDER BY seq"), &[&run_id])
+        .await
+        .map_err(|e| ctx.db(e))?;
+    rows.iter().map(|r| journal_from_row(ctx, run_id, r)).collect()
+}
+
+async fn insert_event<C: GenericClient>(
+    client: &C,
+    ctx: &Ctx<'_>,
+    incident_id: &str,
+    row: u64,
+    ev: &Event,
+) -> Result<()> {
+    let json = to_json(ev, "event")?;
+    client
+        .execute(
+            "INSERT INTO events (incident_id, seq, json, prev_hash, hash) VALUES ($1, $2, $3::text::json, $4, $5)",
+            &[&incident_id, &to_i64(row, "event seq")?, &json, &ev.prev_hash, &ev.hash],
+        )
+        .await
+        .map_err(|e| ctx.db(e))?;
+    Ok(())
+}
+
+async fn insert_journal<C: GenericClient>(client: &C, ctx: &Ctx<'_>, entry: &JournalEntry) -> Result<()> {
+    let d = &entry.draft;
+    let detail = to_json(&d.detail, "journal detail")?;
+    client
+        .execute(
+            "INSERT INTO journal (run_id, seq, step_id, phase, attempt, owner, at, detail, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::json, $9, $10)",
+            &[
+                &d.run_id,
+                &to_i64(entry.seq, "journal seq")?,
+                &d.step_id,
+                &d.phase.as_str(),
+                &i64::from(d.attempt),
+                &d.owner,
+                &canonical_timestamp(d.at),
+                &detail,
+                &entry.prev_hash,
+                &entry.hash,
+            ],
+        )
+        .await
+        .map_err(|e| ctx.db(e))?;
+    Ok(())
+}
+
+impl PgStore {
+    /// A consistent read-only snapshot transaction.
+    async fn snapshot<'c>(
+        client: &'c mut deadpool_postgres::Object,
+        ctx: &Ctx<'_>,
+    ) -> Result<deadpool_postgres::Transaction<'c>> {
+        client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(|e| ctx.db(e))
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for PgStore {
+    async fn save_incident(&self, incident: &Incident) -> Result<()> {
+        if incident.id.trim().is_empty() {
+            return Err(Error::invalid_input("incident id must not be blank"));
+        }
+        let ctx = self.ctx("save_incident");
+        let json = to_json(incident, "incident")?;
+        let client = self.client(&ctx).await?;
+        client
+            .execute(
+                "INSERT INTO incidents (id, json, declared_at) VALUES ($1, $2::text::json, $3) \
+                 ON CONFLICT (id) DO UPDATE SET json = excluded.json, declared_at = excluded.declared_at",
+                &[&incident.id, &json, &canonical_timestamp(incident.declared_at)],
+            )
+            .await
+            .map_err(|e| ctx.db(e))?;
+        Ok(())
+    }
+
+    async fn incident(&self, id: &str) -> Result<Option<Incident>> {
+        let ctx = self.ctx("incident");
+        let client = self.client(&ctx).await?;
+        let row = client.query_opt("SELECT json::text FROM incidents WHERE id = $1", &[&id]).await.map_err(|e| ctx.db(e))?;
+        row.map(|r| {
+            let json: String = col(&ctx, &r, 0)?;
+            serde_json::from_str(&json)
+                .map_err(|e| ctx.internal("stored incident JSON is not a valid incident").with_source(e))
+        })
+        .transpose()
+    }
+
+    async fn incidents(&self) -> Result<Vec<Incident>> {
+        let ctx = self.ctx("incidents");
+        let client = self.client(&ctx).await?;
+        let rows = client
+            .query("SELECT json::text FROM incidents ORDER BY declared_at DESC, id", &[])
+            .await
+            .map_err(|e| ctx.db(e))?;
+        rows.iter()
+            .map(|r| {
+                let json: String = col(&ctx, r, 0)?;
+                serde_json::from_str(&json)
+                    .map_err(|e| ctx.internal("stored incident JSON is not a valid incident").with_source(e))
+            })
+            .collect()
+    }
+
+    async fn append_events(&self, incident_id: &str, events: &[Event]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let ctx = self.ctx("append_events");
+        let mut client = self.client(&ctx).await?;
+        let tx = client.transaction().await.map_err(|e| ctx.db(e))?;
+        lock_parent(&tx, &ctx, LOCK_INCIDENT, incident_id, "incident").await?;
+        let head = tx
+            .query_opt(
+                "SELECT seq, json::text FROM events WHERE incident_id = $1 ORDER BY seq DESC LIMIT 1",
+                &[&incident_id],
+            )
+            .await
+            .map_err(|e| ctx.db(e))?;
+        let head = match head {
+            Some(r) => Some(parse_event(incident_id, col(&ctx, &r, 0)?, &col::<String>(&ctx, &r, 1)?)?),
+            None => None,
+        };
+        check_event_append(incident_id, head.as_ref(), events)?;
+        for ev in events {
+            insert_event(&*tx, &ctx, incident_id, ev.seq, ev).await?;
+        }
+        tx.commit().await.map_err(|e| ctx.db(e))
+    }
+
+    async fn timeline(&self, incident_id: &str) -> Result<Timeline> {
+        let ctx = self.ctx("timeline");
+        let mut client = self.client(&ctx).await?;
+        let tx = Self::snapshot(&mut client, &ctx).await?;
+        lock_parent(&tx, &ctx, HAS_INCIDENT, incident_id, "incident").await?;
+        let events = event_rows(&*tx, &ctx, incident_id).await?.into_iter().map(|(_, ev)| ev).collect();
+        tx.rollback().await.map_err(|e| ctx.db(e))?;
+        Timeline::from_events(incident_id, events)
+    }
+
+    async fn create_run(&self, run: &RunRecord) -> Result<()> {
+        check_run(run)?;
+        let ctx = self.ctx("create_run");
+        let plan = to_json(&run.plan, "plan")?;
+        let approval = run.approval.as_ref().map(|a| to_json(a, "approval")).transpose()?;
+        let client = self.client(&ctx).await?;
+        let inserted = client
+            .execute(
+                &format!(
+                    "INSERT INTO runs ({}) VALUES ($1, $2, $3, $4::text::json, $5::text::json, $6, $7, $8) \
+                     ON CONFLICT (run_id) DO NOTHING",
+                    RUN_COLUMNS.replace("::text", "")
+                ),
+                &[
+                    &run.run_id,
+                    &run.incident_id,
+                    &run.procedure,
+                    &plan,
+                    &approval,
+                    &run.status.as_str(),
+                    &canonical_timestamp(run.created_at),
+                    &canonical_timestamp(run.updated_at),
+                ],
+            )
+            .await
+            .map_err(|e| ctx.db(e))?;
+        if inserted == 0 {
+            return Err(Error::conflict(format!("run {} already exists", run.run_id)));
+        }
+        Ok(())
+    }
+
+    async fn update_run(&self, run: &RunRecord) -> Result<()> {
+        let ctx = self.ctx("update_run");
+        let approval = run.approval.as_ref().map(|a| to_json(a, "approval")).transpose()?;
+        let client = self.client(&ctx).await?;
+        let changed = client
+            .execute(
+                "UPDATE runs SET status = $2, approval = $3::text::json, updated_at = $4 WHERE run_id = $1",
+                &[&run.run_id, &run.status.as_str(), &approval, &canonical_timestamp(run.updated_at)],
+            )
+            .await
+            .map_err(|e| ctx.db(e))?;
+        if changed == 0 {
+            return Err(Error::not_found(format!("run {} not found", run.run_id)));
+        }
+        Ok(())
+    }
+
+    async fn run(&self, run_id: &str) -> Result<Option<RunRecord>> {
+        let ctx = self.ctx("run");
+        let client = self.client(&ctx).await?;
+        let row = client
+            .query_opt(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_id = $1"), &[&run_id])
+            .await
+            .map_err(|e| ctx.db(e))?;
+        row.map(|r| run_from_row(&ctx, &r)).transpose()
+    }
+
+    async fn runs(&self) -> Result<Vec<RunRecord>> {
+        let ctx = self.ctx("runs");
+        let client = self.client(&ctx).await?;
+        let rows = client
+            .query(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, run_id"), &[])
+            .await
+            .map_err(|e| ctx.db(e))?;
+        rows.iter().map(|r| run_from_row(&ctx, r)).collect()
+    }
+
+    async fn claim_step(
+        &self,
+        run_id: &str,
+        step_id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool> {
+        check_claim(run_id, step_id, owner, now, lease_until)?;
+        let ctx = self.ctx("claim_step");
+        let client = self.client(&ctx).await?;
+        if client.query_opt(HAS_RUN, &[&run_id]).await.map_err(|e| ctx.db(e))?.is_none() {
+            return Err(Error::not_found(format!("run {run_id} not found")));
+        }
+        // One atomic statement: insert, or take over / extend when `may_claim` allows it.
+        let claimed = client
+            .execute(
+                "INSERT INTO step_claims (run_id, step_id, owner, lease_until) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (run_id, step_id) DO UPDATE \
+                 SET owner = excluded.owner, lease_until = excluded.lease_until \
+                 WHERE step_claims.owner = excluded.owner OR step_claims.lease_until <= $5",
+                &[&run_id, &step_id, &owner, &canonical_timestamp(lease_until), &canonical_timestamp(now)],
+            )
+            .await
+            .map_err(|e| ctx.db(e))?;
+        Ok(claimed == 1)
+    }
+
+    async fn append_journal(&self, draft: JournalDraft) -> Result<JournalEntry> {
+        check_journal_draft(&draft)?;
+        let ctx = self.ctx("append_journal");
+        let mut client = self.client(&ctx).await?;
+        let tx = client.transaction().await.map_err(|e| ctx.db(e))?;
+        lock_parent(&tx, &ctx, LOCK_RUN, &draft.run_id, "run").await?;
+        let dup = tx
+            .query_opt(
+                "SELECT seq FROM journal WHERE run_id = $1 AND step_id = $2 AND phase = $3 AND attempt = $4",
+                &[&draft.run_id, &draft.step_id, &draft.phase.as_str(), &i64::from(draft.attempt)],
+            )
+            .await
+            .map_err(|e| ctx.db(e))?;
+        if let Some(r) = dup {
+            let seq: i64 = col(&ctx, &r, 0)?;
+            return Err(duplicate_journal_entry(&draft, u64::try_from(seq).unwrap_or_default()));
+        }
+        let head = tx
+            .query_opt("SELECT seq, hash FROM journal WHERE run_id = $1 ORDER BY seq DESC LIMIT 1", &[&draft.run_id])
+            .await
+            .map_err(|e| ctx.db(e))?;
+        let (seq, prev_hash) = match head {
+            Some(r) => {
+                let seq: i64 = col(&ctx, &r, 0)?;
+                let next = u64::try_from(seq).ok().and_then(|s| s.checked_add(1)).ok_or_else(|| {
+                    Error::integrity(format!("journal of run {}: head entry #{seq} is unreadable", draft.run_id))
+                })?;
+                (next, col::<String>(&ctx, &r, 1)?)
+            }
+            None => (0, GENESIS_HASH.to_owned()),
+        };
+        let entry = JournalEntry::new(seq, draft, prev_hash);
+        insert_journal(&*tx, &ctx, &entry).await?;
+        tx.commit().await.map_err(|e| ctx.db(e))?;
+        Ok(entry)
+    }
+
+    async fn journal(&self, run_id: &str) -> Result<Vec<JournalEntry>> {
+        let ctx = self.ctx("journal");
+        let mut client = self.client(&ctx).await?;
+        let tx = Self::snapshot(&mut client, &ctx).await?;
+        lock_parent(&tx, &ctx, HAS_RUN, run_id, "run").await?;
+        let entries = journal_rows(&*tx, &ctx, run_id).await?;
+        tx.rollback().await.map_err(|e| ctx.db(e))?;
+        verify_journal(run_id, &entries)?;
+        Ok(entries)
+    }
+}
+
+/// Raw row access for the conformance suite's tamper checks. **Bypasses every rule of [`Store`]**; use
+/// it only in tests.
+#[async_trait::async_trait]
+impl RawAccess for PgStore {
+    async fn raw_events(&self, incident_id: &str) -> Result<Vec<(u64, Event)>> {
+        let ctx = self.ctx("raw_events");
+        let client = self.client(&ctx).await?;
+        event_rows(&**client, &ctx, incident_id).await
+    }
+
+    async fn put_raw_events(&self, incident_id: &str, rows: Vec<(u64, Event)>) -> Result<()> {
+        let ctx = self.ctx("put_raw_events");
+        let mut client = self.client(&ctx).await?;
+        let tx = client.transaction().await.map_err(|e| ctx.db(e))?;
+        tx.execute("DELETE FROM events WHERE incident_id = $1", &[&incident_id]).await.map_err(|e| ctx.db(e))?;
+        for (row, ev) in &rows {
+            insert_event(&*tx, &ctx, incident_id, *row, ev).await?;
+        }
+        tx.commit().await.map_err(|e| ctx.db(e))
+    }
+
+    async fn raw_journal(&self, run_id: &str) -> Result<Vec<JournalEntry>> {
+        let ctx = self.ctx("raw_journal");
+        let client = self.client(&ctx).await?;
+        journal_rows(&**client, &ctx, run_id).await
+    }
+
+    async fn put_raw_journal(&self, run_id: &str, entries: Vec<JournalEntry>) -> Result<()> {
+        let ctx = self.ctx("put_raw_journal");
+        let mut client = self.client(&ctx).await?;
+        let tx = client.transaction().await.map_err(|e| ctx.db(e))?;
+        tx.execute("DELETE FROM journal WHERE run_id = $1", &[&run_id]).await.map_err(|e| ctx.db(e))?;
+        for entry in &entries {
+            insert_journal(&*tx, &ctx, entry).await?;
+        }
+        tx.commit().await.map_err(|e| ctx.db(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_from_one_without_gaps() {
+        for (i, m) in (1..).zip(MIGRATIONS) {
+            assert_eq!(m.version, i, "migration {}", m.name);
+        }
+        assert_eq!(MIGRATIONS.last().map(|m| i64::from(m.version)), Some(i64::from(PgStore::SCHEMA_VERSION)));
+    }
+
+    #[test]
+    fn schema_names() {
+        assert!(valid_schema("team_a"));
+        assert!(valid_schema("_x1"));
+        assert!(!valid_schema("Team"));
+        assert!(!valid_schema("1x"));
+        assert!(!valid_schema("a;drop"));
+        assert!(!valid_schema(""));
+    }
+}
