@@ -24,9 +24,9 @@ pub(crate) fn wall_now() -> DateTime<Utc> {
 }
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| Error::invalid_input(format!("invalid time {s:?}: {e} (expected RFC 3339, e.g. 2026-11-26T14:05:00Z)")))
+    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|e| {
+        Error::invalid_input(format!("invalid time {s:?}: {e} (expected RFC 3339, e.g. 2026-11-26T14:05:00Z)"))
+    })
 }
 
 fn severity_line(policy: &Policy, sev: Severity) -> String {
@@ -349,8 +349,13 @@ pub(crate) fn comms(ctx: &Ctx, a: &CommsArgs) -> Result<()> {
                         }
                         _ => None,
                     };
-                    let input =
-                        UpdateInput { time, status: *status, impact: impact.clone(), next_update, details: details.clone() };
+                    let input = UpdateInput {
+                        time,
+                        status: *status,
+                        impact: impact.clone(),
+                        next_update,
+                        details: details.clone(),
+                    };
                     ("update", comms::status_update(&input)?)
                 }
                 Template::Resolved { service, started_at, root_cause, resolution, impact, time } => {
@@ -397,7 +402,13 @@ pub(crate) fn comms(ctx: &Ctx, a: &CommsArgs) -> Result<()> {
                     fmt(status.next_status_page_due)
                 );
                 for o in &status.overdue {
-                    let _ = write!(s, "\nOVERDUE {:?}: due {} ({}s late)", o.kind, comms::format_utc(o.due_at), o.late_by.as_secs());
+                    let _ = write!(
+                        s,
+                        "\nOVERDUE {:?}: due {} ({}s late)",
+                        o.kind,
+                        comms::format_utc(o.due_at),
+                        o.late_by.as_secs()
+                    );
                 }
                 s
             })
@@ -472,7 +483,9 @@ pub(crate) fn drills(ctx: &Ctx, a: &DrillsArgs) -> Result<()> {
             let list = drills::next_drills(&ctx.policy.drills, from, *count)?;
             ctx.emit(&list, || {
                 list.iter()
-                    .map(|d| format!("{}  {} (Friday #{})", comms::format_utc(d.starts_at), d.kind.as_str(), d.nth_friday))
+                    .map(|d| {
+                        format!("{}  {} (Friday #{})", comms::format_utc(d.starts_at), d.kind.as_str(), d.nth_friday)
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             })

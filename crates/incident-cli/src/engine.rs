@@ -102,10 +102,7 @@ impl DrillObserver for Live {
         match event {
             DrillEvent::StageStarted { stage, budget, at } => {
                 let off = self.offset(*at);
-                self.line(&format!(
-                    "{off} ▶ {stage}{}",
-                    budget.map(|b| format!(" (budget {b})")).unwrap_or_default()
-                ));
+                self.line(&format!("{off} ▶ {stage}{}", budget.map(|b| format!(" (budget {b})")).unwrap_or_default()));
                 if !self.quiet && !self.bars.is_hidden() {
                     let len = budget.map_or(1, |b| b.as_secs().max(1));
                     let bar = self.bars.add(ProgressBar::new(len));
@@ -153,7 +150,11 @@ impl Approver for Prompt {
             return Ok(None);
         }
         println!("{}", render_plan(plan));
-        print!("Approve this plan as {}{}? [y/N] ", self.by, if plan.needs_production_confirmation { " (PRODUCTION)" } else { "" });
+        print!(
+            "Approve this plan as {}{}? [y/N] ",
+            self.by,
+            if plan.needs_production_confirmation { " (PRODUCTION)" } else { "" }
+        );
         let _ = std::io::stdout().flush();
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer).map_err(|e| Error::invalid_input(e.to_string()))?;
@@ -218,16 +219,24 @@ pub(crate) fn drill(ctx: &Ctx, a: &DrillArgs) -> Result<()> {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(a.out.join("journal.sqlite"))?);
     let platform = SimPlatform::from_scenario(&scenario)?;
     let by = a.approver.clone().unwrap_or_else(|| a.on_call.clone());
-    let approver: Box<dyn Approver> =
-        if a.yes { Box::new(AutoApprove { by }) } else { Box::new(Prompt { by }) };
+    let approver: Box<dyn Approver> = if a.yes { Box::new(AutoApprove { by }) } else { Box::new(Prompt { by }) };
     let bars = MultiProgress::new();
     if a.quiet || ctx.format != Format::Text || !std::io::stdout().is_terminal() {
         bars.set_draw_target(ProgressDrawTarget::hidden());
     }
-    let live = Live { bars, current: Mutex::new(None), start: Mutex::new(None), quiet: a.quiet || ctx.format != Format::Text };
+    let live =
+        Live { bars, current: Mutex::new(None), start: Mutex::new(None), quiet: a.quiet || ctx.format != Format::Text };
     let opts = DrillOptions { on_call: a.on_call.clone(), ..DrillOptions::default() };
     let rt = incident_core::sim::runtime()?;
-    let report = rt.block_on(drill::run_drill(&platform, Arc::clone(&store), &ctx.policy, &scenario, &opts, approver.as_ref(), &live))?;
+    let report = rt.block_on(drill::run_drill(
+        &platform,
+        Arc::clone(&store),
+        &ctx.policy,
+        &scenario,
+        &opts,
+        approver.as_ref(),
+        &live,
+    ))?;
     drop(store);
 
     let dir = &a.out;
@@ -374,9 +383,8 @@ pub(crate) struct PlanArgs {
 pub(crate) fn plan(ctx: &Ctx, a: &PlanArgs) -> Result<()> {
     let mut params = BTreeMap::new();
     for p in &a.params {
-        let (k, v) = p
-            .split_once('=')
-            .ok_or_else(|| Error::invalid_input(format!("--param {p:?}: expected KEY=VALUE")))?;
+        let (k, v) =
+            p.split_once('=').ok_or_else(|| Error::invalid_input(format!("--param {p:?}: expected KEY=VALUE")))?;
         params.insert(k.trim().to_owned(), v.to_owned());
     }
     let procedure = if Path::new(&a.procedure).exists() {
@@ -393,7 +401,8 @@ pub(crate) fn plan(ctx: &Ctx, a: &PlanArgs) -> Result<()> {
     let rt = incident_core::sim::runtime()?;
     let plan = rt.block_on(procedure.plan(&platform.backends(), &ctx.policy))?;
     if let Some(out) = &a.out {
-        std::fs::write(out, json(&plan)?).map_err(|e| Error::unavailable(format!("cannot write {}: {e}", out.display())))?;
+        std::fs::write(out, json(&plan)?)
+            .map_err(|e| Error::unavailable(format!("cannot write {}: {e}", out.display())))?;
     }
     ctx.emit(&plan, || render_plan(&plan))
 }

@@ -29,10 +29,12 @@ impl Ctx {
     pub(crate) fn emit<T: Serialize>(&self, value: &T, text: impl FnOnce() -> String) -> Result<()> {
         let out = match self.format {
             Format::Text => text(),
-            Format::Json => serde_json::to_string_pretty(value)
-                .map_err(|e| Error::internal(format!("cannot render JSON: {e}")))?,
-            Format::Yaml => serde_yaml_ng::to_string(value)
-                .map_err(|e| Error::internal(format!("cannot render YAML: {e}")))?,
+            Format::Json => {
+                serde_json::to_string_pretty(value).map_err(|e| Error::internal(format!("cannot render JSON: {e}")))?
+            }
+            Format::Yaml => {
+                serde_yaml_ng::to_string(value).map_err(|e| Error::internal(format!("cannot render YAML: {e}")))?
+            }
         };
         println!("{}", out.trim_end());
         Ok(())
@@ -72,14 +74,12 @@ pub(crate) fn parse_doc<T: DeserializeOwned>(name: &str, text: &str) -> Result<T
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
         let de = &mut serde_json::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            Error::invalid_input(format!("{name}: {}: {}", field_path(e.path()), e.inner()))
-        })
+        serde_path_to_error::deserialize(de)
+            .map_err(|e| Error::invalid_input(format!("{name}: {}: {}", field_path(e.path()), e.inner())))
     } else {
         let de = serde_yaml_ng::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            Error::invalid_input(format!("{name}: {}: {}", field_path(e.path()), e.inner()))
-        })
+        serde_path_to_error::deserialize(de)
+            .map_err(|e| Error::invalid_input(format!("{name}: {}: {}", field_path(e.path()), e.inner())))
     }
 }
 

@@ -142,7 +142,9 @@ fn declare_from_observations() {
 fn declare_nothing_sustained_is_not_an_incident() {
     let o = incident(
         &["declare"],
-        Some(r#"[{"service":"api","at":"2026-11-26T10:00:00Z","signal":{"error_rate":0.5}},{"service":"api","at":"2026-11-26T10:04:59Z","signal":{"error_rate":0.5}}]"#),
+        Some(
+            r#"[{"service":"api","at":"2026-11-26T10:00:00Z","signal":{"error_rate":0.5}},{"service":"api","at":"2026-11-26T10:04:59Z","signal":{"error_rate":0.5}}]"#,
+        ),
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).starts_with("no incident"), "{}", stdout(&o));
@@ -162,7 +164,18 @@ fn comms_templates_render_exactly() {
 #[test]
 fn cadence_reports_overdue_updates() {
     let o = incident(
-        &["comms", "cadence", "--severity", "P0", "--declared-at", "2026-11-26T14:00:00Z", "--now", "2026-11-26T14:20:00Z", "-o", "json"],
+        &[
+            "comms",
+            "cadence",
+            "--severity",
+            "P0",
+            "--declared-at",
+            "2026-11-26T14:00:00Z",
+            "--now",
+            "2026-11-26T14:20:00Z",
+            "-o",
+            "json",
+        ],
         None,
     );
     assert!(o.status.success(), "{}", stderr(&o));

@@ -25,9 +25,7 @@ fn run(scenario: &str) -> incident_core::Result<()> {
         let plan = procedure.plan(&b, &policy).await?;
         let approved = plan.approve(Approval::new("bench", b.clock.now()).confirm_production())?;
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-        Executor::new(b, store, policy.clone())
-            .run(approved, None)
-            .await
+        Executor::new(b, store, policy.clone()).run(approved, None).await
     })?;
     let start = report.steps.iter().filter_map(|s| s.started_at).min();
     let end = report.steps.iter().filter_map(|s| s.finished_at).max();
@@ -38,49 +36,27 @@ fn run(scenario: &str) -> incident_core::Result<()> {
     let durations: BTreeMap<String, Duration> = report
         .steps
         .iter()
-        .filter_map(|s| {
-            Some((
-                s.id.clone(),
-                (s.finished_at? - s.started_at?).to_std().ok()?,
-            ))
-        })
+        .filter_map(|s| Some((s.id.clone(), (s.finished_at? - s.started_at?).to_std().ok()?)))
         .collect();
     let (critical, path) = procedure.critical_path(&durations);
     let serial: Duration = durations.values().sum();
-    let budgets: u64 = policy
-        .stage_budgets
-        .get("regional-failover")
-        .map_or(0, |m| m.values().map(|d| d.as_secs()).sum());
-    println!(
-        "regional-failover on scenario {scenario}: status {:?}",
-        report.status
-    );
+    let budgets: u64 =
+        policy.stage_budgets.get("regional-failover").map_or(0, |m| m.values().map(|d| d.as_secs()).sum());
+    println!("regional-failover on scenario {scenario}: status {:?}", report.status);
     println!("  virtual wall time          {:>9.1} s", wall.as_secs_f64());
-    println!(
-        "  critical path (measured)   {:>9.1} s  [{}]",
-        critical.as_secs_f64(),
-        path.join(" -> ")
-    );
+    println!("  critical path (measured)   {:>9.1} s  [{}]", critical.as_secs_f64(), path.join(" -> "));
     println!(
         "  ratio wall / critical path {:>9.3}  (target <= 1.05)",
         wall.as_secs_f64() / critical.as_secs_f64().max(f64::EPSILON)
     );
-    println!(
-        "  sum of step durations      {:>9.1} s  (if run one by one)",
-        serial.as_secs_f64()
-    );
-    println!(
-        "  runbook stage budgets, sum {:>9.1} s  (5m + 15m + 30m, sequential)",
-        budgets as f64
-    );
+    println!("  sum of step durations      {:>9.1} s  (if run one by one)", serial.as_secs_f64());
+    println!("  runbook stage budgets, sum {:>9.1} s  (5m + 15m + 30m, sequential)", budgets as f64);
     for s in &report.stages {
         println!(
             "  stage {:<20} elapsed {:>8.1} s  budget {:>6}  within {:?}",
             s.stage,
             s.elapsed_secs.unwrap_or(0.0),
-            s.budget
-                .map(|b| b.to_string())
-                .unwrap_or_else(|| "-".into()),
+            s.budget.map(|b| b.to_string()).unwrap_or_else(|| "-".into()),
             s.within_budget
         );
     }

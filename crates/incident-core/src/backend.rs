@@ -260,13 +260,7 @@ pub trait Cluster: Send + Sync {
     /// Endpoints in a namespace.
     async fn endpoints(&self, namespace: &str) -> Result<Vec<Endpoints>>;
     /// Set (`Some`) or remove (`None`) an annotation on a service.
-    async fn annotate_service<'a>(
-        &self,
-        namespace: &str,
-        name: &str,
-        key: &str,
-        value: Option<&'a str>,
-    ) -> Result<()>;
+    async fn annotate_service<'a>(&self, namespace: &str, name: &str, key: &str, value: Option<&'a str>) -> Result<()>;
     /// Set (`Some`) or remove (`None`) a label on a pod.
     async fn label_pod<'a>(&self, namespace: &str, name: &str, key: &str, value: Option<&'a str>) -> Result<()>;
     /// Read a config map.

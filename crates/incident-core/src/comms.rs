@@ -44,11 +44,7 @@ pub fn format_utc(at: DateTime<Utc>) -> String {
 
 fn required<'a>(field: &str, value: &'a str) -> Result<&'a str> {
     let v = value.trim();
-    if v.is_empty() {
-        Err(Error::invalid_input(format!("{field} must not be empty")))
-    } else {
-        Ok(v)
-    }
+    if v.is_empty() { Err(Error::invalid_input(format!("{field} must not be empty"))) } else { Ok(v) }
 }
 
 /// The runbook's initial status-page update for `service`:
@@ -62,9 +58,7 @@ fn required<'a>(field: &str, value: &'a str) -> Result<&'a str> {
 /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for a blank service.
 pub fn initial_status_page(service: &str) -> Result<String> {
     let service = required("service", service)?;
-    Ok(format!(
-        "We are investigating reports of issues with {service}.\nWe will provide updates as we learn more."
-    ))
+    Ok(format!("We are investigating reports of issues with {service}.\nWe will provide updates as we learn more."))
 }
 
 /// Fields of the runbook's communication template.
@@ -88,20 +82,11 @@ impl UpdateInput {
     /// An update for `incident` at `now`, with `next_update` set from the internal cadence (none for a
     /// severity without cadence, or once resolved).
     #[must_use]
-    pub fn for_incident(
-        incident: &Incident,
-        policy: &Policy,
-        now: DateTime<Utc>,
-        details: &str,
-    ) -> Self {
+    pub fn for_incident(incident: &Incident, policy: &Policy, now: DateTime<Utc>, details: &str) -> Self {
         let next_update = if incident.status == Status::Resolved {
             None
         } else {
-            policy
-                .cadence
-                .internal_update
-                .get(incident.severity)
-                .map(|every| now + every.as_delta())
+            policy.cadence.internal_update.get(incident.severity).map(|every| now + every.as_delta())
         };
         Self {
             time: now,
@@ -129,15 +114,9 @@ impl UpdateInput {
 /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for a blank impact.
 pub fn status_update(input: &UpdateInput) -> Result<String> {
     let impact = required("impact", &input.impact)?;
-    let next = input
-        .next_update
-        .map_or_else(|| "none scheduled".to_owned(), format_utc);
+    let next = input.next_update.map_or_else(|| "none scheduled".to_owned(), format_utc);
     let details = input.details.trim();
-    let details = if details.is_empty() {
-        "(none)"
-    } else {
-        details
-    };
+    let details = if details.is_empty() { "(none)" } else { details };
     Ok(format!(
         "Time: {time}\nStatus: {status}\nImpact: {impact}\nNext Update: {next}\n\nDetails:\n{details}",
         time = format_utc(input.time),
@@ -170,24 +149,12 @@ impl ResolvedInput {
     /// [`ErrorKind::PreconditionFailed`](crate::ErrorKind::PreconditionFailed) when the incident is not
     /// resolved or lacks a root cause or resolution.
     pub fn from_incident(incident: &Incident) -> Result<Self> {
-        let missing =
-            |what: &str| Error::precondition(format!("incident {} has no {what} yet", incident.id));
-        let time = incident
-            .resolved_at
-            .ok_or_else(|| missing("resolution time (not resolved)"))?;
-        let root_cause = incident
-            .root_cause
-            .clone()
-            .ok_or_else(|| missing("root cause"))?;
-        let resolution = incident
-            .resolution
-            .clone()
-            .ok_or_else(|| missing("resolution"))?;
-        let service = if incident.components.is_empty() {
-            incident.title.clone()
-        } else {
-            incident.components.join(", ")
-        };
+        let missing = |what: &str| Error::precondition(format!("incident {} has no {what} yet", incident.id));
+        let time = incident.resolved_at.ok_or_else(|| missing("resolution time (not resolved)"))?;
+        let root_cause = incident.root_cause.clone().ok_or_else(|| missing("root cause"))?;
+        let resolution = incident.resolution.clone().ok_or_else(|| missing("resolution"))?;
+        let service =
+            if incident.components.is_empty() { incident.title.clone() } else { incident.components.join(", ") };
         Ok(Self {
             time,
             service,
@@ -280,17 +247,9 @@ pub fn cadence_status(
     now: DateTime<Utc>,
 ) -> CadenceStatus {
     if incident.status == Status::Resolved {
-        return CadenceStatus {
-            next_internal_due: None,
-            next_status_page_due: None,
-            overdue: Vec::new(),
-        };
+        return CadenceStatus { next_internal_due: None, next_status_page_due: None, overdue: Vec::new() };
     }
-    let every = policy
-        .cadence
-        .internal_update
-        .get(incident.severity)
-        .map(HumanDuration::as_delta);
+    let every = policy.cadence.internal_update.get(incident.severity).map(HumanDuration::as_delta);
     let next_internal_due = every.map(|d| last_internal_update.unwrap_or(incident.declared_at) + d);
     let next_status_page_due = if policy.cadence.status_page_for.contains(&incident.severity) {
         match last_status_page_update {
@@ -300,28 +259,15 @@ pub fn cadence_status(
     } else {
         None
     };
-    let overdue = [
-        (UpdateKind::Internal, next_internal_due),
-        (UpdateKind::StatusPage, next_status_page_due),
-    ]
-    .into_iter()
-    .filter_map(|(kind, due)| {
-        let due_at = due?;
-        let late = u64::try_from((now - due_at).num_seconds())
-            .ok()
-            .filter(|s| *s >= 1)?;
-        Some(Overdue {
-            kind,
-            due_at,
-            late_by: HumanDuration::from_secs(late),
+    let overdue = [(UpdateKind::Internal, next_internal_due), (UpdateKind::StatusPage, next_status_page_due)]
+        .into_iter()
+        .filter_map(|(kind, due)| {
+            let due_at = due?;
+            let late = u64::try_from((now - due_at).num_seconds()).ok().filter(|s| *s >= 1)?;
+            Some(Overdue { kind, due_at, late_by: HumanDuration::from_secs(late) })
         })
-    })
-    .collect();
-    CadenceStatus {
-        next_internal_due,
-        next_status_page_due,
-        overdue,
-    }
+        .collect();
+    CadenceStatus { next_internal_due, next_status_page_due, overdue }
 }
 
 /// Remembers the last internal and status-page updates and answers [`cadence_status`] questions.
@@ -346,12 +292,7 @@ impl CadenceTracker {
     pub fn from_timeline(timeline: &Timeline) -> Self {
         let mut t = Self::new();
         for ev in timeline.events() {
-            if let EventKind::MessageSent {
-                kind,
-                outcome: Outcome::Succeeded,
-                ..
-            } = &ev.kind
-            {
+            if let EventKind::MessageSent { kind, outcome: Outcome::Succeeded, .. } = &ev.kind {
                 if kind == UpdateKind::Internal.as_str() {
                     t.record(UpdateKind::Internal, ev.at);
                 } else if kind == UpdateKind::StatusPage.as_str() {
@@ -375,19 +316,8 @@ impl CadenceTracker {
 
     /// [`cadence_status`] with the recorded times.
     #[must_use]
-    pub fn status(
-        &self,
-        policy: &Policy,
-        incident: &Incident,
-        now: DateTime<Utc>,
-    ) -> CadenceStatus {
-        cadence_status(
-            policy,
-            incident,
-            self.last_internal_update,
-            self.last_status_page_update,
-            now,
-        )
+    pub fn status(&self, policy: &Policy, incident: &Incident, now: DateTime<Utc>) -> CadenceStatus {
+        cadence_status(policy, incident, self.last_internal_update, self.last_status_page_update, now)
     }
 }
 
@@ -400,9 +330,7 @@ mod tests {
     use crate::incident::tests::{at, declared};
 
     fn secs(h: u32, m: u32, s: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 26, h, m, s)
-            .single()
-            .expect("valid time")
+        Utc.with_ymd_and_hms(2026, 11, 26, h, m, s).single().expect("valid time")
     }
 
     #[test]
@@ -438,20 +366,9 @@ mod tests {
              Details:\n\
              Bad deploy of ml-inference-api v2.3.1; rolling back."
         );
-        let bare = UpdateInput {
-            next_update: None,
-            details: " ".into(),
-            ..input.clone()
-        };
-        insta::assert_snapshot!(
-            "status_update_without_next_or_details",
-            status_update(&bare).expect("render")
-        );
-        let err = status_update(&UpdateInput {
-            impact: String::new(),
-            ..input
-        })
-        .expect_err("blank impact");
+        let bare = UpdateInput { next_update: None, details: " ".into(), ..input.clone() };
+        insta::assert_snapshot!("status_update_without_next_or_details", status_update(&bare).expect("render"));
+        let err = status_update(&UpdateInput { impact: String::new(), ..input }).expect_err("blank impact");
         assert!(err.message().contains("impact"));
     }
 
@@ -462,10 +379,7 @@ mod tests {
         assert_eq!(u.next_update, Some(at(14, 40)));
         assert_eq!(u.status, Status::Investigating);
         let (p3, _) = declared(Severity::P3);
-        assert_eq!(
-            UpdateInput::for_incident(&p3, &Policy::default(), at(14, 10), "").next_update,
-            None
-        );
+        assert_eq!(UpdateInput::for_incident(&p3, &Policy::default(), at(14, 10), "").next_update, None);
     }
 
     #[test]
@@ -494,34 +408,10 @@ Summary:
 We will be conducting a post-incident review to prevent similar issues in the future."
         );
         for (field, input) in [
-            (
-                "service",
-                ResolvedInput {
-                    service: " ".into(),
-                    ..input.clone()
-                },
-            ),
-            (
-                "root cause",
-                ResolvedInput {
-                    root_cause: String::new(),
-                    ..input.clone()
-                },
-            ),
-            (
-                "resolution",
-                ResolvedInput {
-                    resolution: String::new(),
-                    ..input.clone()
-                },
-            ),
-            (
-                "impact",
-                ResolvedInput {
-                    impact: String::new(),
-                    ..input.clone()
-                },
-            ),
+            ("service", ResolvedInput { service: " ".into(), ..input.clone() }),
+            ("root cause", ResolvedInput { root_cause: String::new(), ..input.clone() }),
+            ("resolution", ResolvedInput { resolution: String::new(), ..input.clone() }),
+            ("impact", ResolvedInput { impact: String::new(), ..input.clone() }),
         ] {
             let err = resolved_message(&input).expect_err(field);
             assert_eq!(err.message(), format!("{field} must not be empty"));
@@ -551,28 +441,14 @@ We will be conducting a post-incident review to prevent similar issues in the fu
         assert_eq!(s.next_internal_due, Some(secs(14, 20, 0)));
         assert_eq!(s.next_status_page_due, Some(secs(14, 20, 0)));
         assert!(s.overdue.is_empty(), "due exactly now is not overdue");
-        let s = cadence_status(
-            &policy,
-            &p0,
-            None,
-            None,
-            secs(14, 20, 0) + TimeDelta::milliseconds(999),
-        );
+        let s = cadence_status(&policy, &p0, None, None, secs(14, 20, 0) + TimeDelta::milliseconds(999));
         assert!(s.overdue.is_empty(), "sub-second is not overdue");
         let s = cadence_status(&policy, &p0, None, None, secs(14, 20, 1));
         assert_eq!(
             s.overdue,
             vec![
-                Overdue {
-                    kind: UpdateKind::Internal,
-                    due_at: secs(14, 20, 0),
-                    late_by: HumanDuration::from_secs(1)
-                },
-                Overdue {
-                    kind: UpdateKind::StatusPage,
-                    due_at: secs(14, 20, 0),
-                    late_by: HumanDuration::from_secs(1)
-                },
+                Overdue { kind: UpdateKind::Internal, due_at: secs(14, 20, 0), late_by: HumanDuration::from_secs(1) },
+                Overdue { kind: UpdateKind::StatusPage, due_at: secs(14, 20, 0), late_by: HumanDuration::from_secs(1) },
             ]
         );
 
@@ -582,19 +458,9 @@ We will be conducting a post-incident review to prevent similar issues in the fu
             let s = cadence_status(&policy, &inc, Some(last), Some(last), secs(14, 11, 0));
             let want = last + TimeDelta::minutes(every);
             assert_eq!(s.next_internal_due, Some(want), "{sev}");
-            assert_eq!(
-                s.next_status_page_due,
-                Some(want),
-                "{sev}: later status-page updates follow the cadence"
-            );
+            assert_eq!(s.next_status_page_due, Some(want), "{sev}: later status-page updates follow the cadence");
             assert!(s.overdue.is_empty());
-            let s = cadence_status(
-                &policy,
-                &inc,
-                Some(last),
-                Some(last),
-                want + TimeDelta::minutes(2),
-            );
+            let s = cadence_status(&policy, &inc, Some(last), Some(last), want + TimeDelta::minutes(2));
             assert_eq!(s.overdue.len(), 2);
             assert_eq!(s.overdue[0].late_by, HumanDuration::from_mins(2));
         }
@@ -614,17 +480,9 @@ We will be conducting a post-incident review to prevent similar issues in the fu
         assert!(s.overdue.is_empty());
 
         let (mut p0, mut tl) = declared(Severity::P0);
-        p0.resolve(secs(14, 30, 0), "alice", &mut tl)
-            .expect("resolve");
+        p0.resolve(secs(14, 30, 0), "alice", &mut tl).expect("resolve");
         let s = cadence_status(&policy, &p0, None, None, secs(18, 0, 0));
-        assert_eq!(
-            s,
-            CadenceStatus {
-                next_internal_due: None,
-                next_status_page_due: None,
-                overdue: vec![]
-            }
-        );
+        assert_eq!(s, CadenceStatus { next_internal_due: None, next_status_page_due: None, overdue: vec![] });
     }
 
     #[test]
@@ -637,47 +495,21 @@ We will be conducting a post-incident review to prevent similar issues in the fu
             outcome,
             detail: String::new(),
         };
-        tl.append(
-            secs(14, 10, 0),
-            "bot",
-            sent(UpdateKind::StatusPage, Outcome::Succeeded),
-        )
-        .expect("append");
-        tl.append(
-            secs(14, 12, 0),
-            "bot",
-            sent(UpdateKind::Internal, Outcome::Succeeded),
-        )
-        .expect("append");
-        tl.append(
-            secs(14, 20, 0),
-            "bot",
-            sent(UpdateKind::Internal, Outcome::Failed),
-        )
-        .expect("append");
+        tl.append(secs(14, 10, 0), "bot", sent(UpdateKind::StatusPage, Outcome::Succeeded)).expect("append");
+        tl.append(secs(14, 12, 0), "bot", sent(UpdateKind::Internal, Outcome::Succeeded)).expect("append");
+        tl.append(secs(14, 20, 0), "bot", sent(UpdateKind::Internal, Outcome::Failed)).expect("append");
         let tracker = CadenceTracker::from_timeline(&tl);
         assert_eq!(tracker.last_internal_update, Some(secs(14, 12, 0)));
         assert_eq!(tracker.last_status_page_update, Some(secs(14, 10, 0)));
         let s = tracker.status(&policy, &inc, secs(14, 27, 30));
         assert_eq!(s.next_internal_due, Some(secs(14, 27, 0)));
         assert_eq!(s.next_status_page_due, Some(secs(14, 25, 0)));
-        let late: Vec<_> = s
-            .overdue
-            .iter()
-            .map(|o| (o.kind, o.late_by.as_secs()))
-            .collect();
-        assert_eq!(
-            late,
-            [(UpdateKind::Internal, 30), (UpdateKind::StatusPage, 150)]
-        );
+        let late: Vec<_> = s.overdue.iter().map(|o| (o.kind, o.late_by.as_secs())).collect();
+        assert_eq!(late, [(UpdateKind::Internal, 30), (UpdateKind::StatusPage, 150)]);
 
         let mut t = CadenceTracker::new();
         t.record(UpdateKind::Internal, secs(14, 12, 0));
         t.record(UpdateKind::Internal, secs(14, 0, 0));
-        assert_eq!(
-            t.last_internal_update,
-            Some(secs(14, 12, 0)),
-            "older record ignored"
-        );
+        assert_eq!(t.last_internal_update, Some(secs(14, 12, 0)), "older record ignored");
     }
 }

@@ -83,9 +83,9 @@ impl<'a> Params<'a> {
     fn duration(&self, key: &'static str, target: &mut HumanDuration) -> Result<()> {
         self.used.borrow_mut().push(key);
         if let Some(v) = self.map.get(key) {
-            *target = v.parse().map_err(|e| {
-                Error::invalid_input(format!("procedure {} param `{key}`: {e}", self.procedure))
-            })?;
+            *target = v
+                .parse()
+                .map_err(|e| Error::invalid_input(format!("procedure {} param `{key}`: {e}", self.procedure)))?;
         }
         Ok(())
     }
@@ -176,7 +176,9 @@ pub fn procedure_from_spec(name: &str, params: &BTreeMap<String, String>, policy
                 "point-in-time" | "pitr" => {
                     let (mut s, mut t) = match &b.mode {
                         RecoveryMode::PointInTime { source, target, .. } => (source.clone(), target.clone()),
-                        RecoveryMode::PromoteReplica { .. } => ("ml-platform-prod".into(), "ml-platform-recovery".into()),
+                        RecoveryMode::PromoteReplica { .. } => {
+                            ("ml-platform-prod".into(), "ml-platform-recovery".into())
+                        }
                     };
                     if let Some(v) = source {
                         s = v;
@@ -186,9 +188,9 @@ pub fn procedure_from_spec(name: &str, params: &BTreeMap<String, String>, policy
                     }
                     RecoveryMode::PointInTime { source: s, target: t, restore_time }
                 }
-                "promote-read-replica" | "promote" => RecoveryMode::PromoteReplica {
-                    id: replica.unwrap_or_else(|| "ml-platform-read-replica".into()),
-                },
+                "promote-read-replica" | "promote" => {
+                    RecoveryMode::PromoteReplica { id: replica.unwrap_or_else(|| "ml-platform-read-replica".into()) }
+                }
                 other => {
                     return Err(Error::invalid_input(format!(
                         "procedure database-recovery param `mode`: {other:?} (expected point-in-time or promote-read-replica)"
@@ -489,7 +491,9 @@ impl Run<'_> {
         };
         let n = Notification { incident_id, to, kind: kind.into(), text };
         let (outcome, detail) = match self.backends.notifier.notify(&n).await {
-            Ok(crate::backend::Delivery::Delivered { reference }) => (Outcome::Succeeded, reference.unwrap_or_default()),
+            Ok(crate::backend::Delivery::Delivered { reference }) => {
+                (Outcome::Succeeded, reference.unwrap_or_default())
+            }
             Ok(crate::backend::Delivery::Skipped { reason }) => (Outcome::Skipped, reason),
             Err(e) => (Outcome::Failed, e.to_string()),
         };
@@ -637,12 +641,22 @@ pub async fn run_drill(
     store.append_events(&incident.id, timeline.events()).await?;
     let rec = Recorder { store: Arc::clone(&store), incident: tokio::sync::Mutex::new(incident.clone()) };
     run.log(format!("declared {} {} — channel {}", incident.severity, incident.title, incident.channel));
-    run.notify(&rec, Destination::Channel { name: incident.channel.clone() }, "channel_intro", incident.channel_intro(policy))
-        .await?;
+    run.notify(
+        &rec,
+        Destination::Channel { name: incident.channel.clone() },
+        "channel_intro",
+        incident.channel_intro(policy),
+    )
+    .await?;
     run.notify(&rec, Destination::Channel { name: incident.channel.clone() }, "ticket", incident.ticket()).await?;
     for s in incident.stakeholders(policy) {
-        run.notify(&rec, Destination::Page { role: s.role }, "page", format!("[{}] {} — {}", incident.severity, incident.title, s.reason))
-            .await?;
+        run.notify(
+            &rec,
+            Destination::Page { role: s.role },
+            "page",
+            format!("[{}] {} — {}", incident.severity, incident.title, s.reason),
+        )
+        .await?;
     }
     let on_call = opts.on_call.clone();
     rec.apply(|i, tl| i.acknowledge(tl.last().map_or(declared_at, |e| e.at), &on_call, tl)).await?;
@@ -657,7 +671,8 @@ pub async fn run_drill(
     // 3. Triage.
     let cluster = backends.clusters.cluster(&backends.clusters.default_context()).await?;
     let probes: Vec<_> = backends.probes.values().cloned().collect();
-    let triage_opts = TriageOptions { max_concurrency: policy.limits.max_concurrency as usize, ..TriageOptions::default() };
+    let triage_opts =
+        TriageOptions { max_concurrency: policy.limits.max_concurrency as usize, ..TriageOptions::default() };
     let report = triage(&*cluster, &probes, &triage_opts, run.now()).await;
     run.log(format!(
         "triage: {} unhealthy pod(s), {} degraded deployment(s), {} section(s) missing",
@@ -696,7 +711,16 @@ pub async fn run_drill(
     let Some(approval) = approver.approve(&plan, run.now()).await? else {
         failures.push("plan declined".into());
         return finish_report(
-            platform, &rec, scenario, run.stages, classification, declarations, report, plan, None, failures,
+            platform,
+            &rec,
+            scenario,
+            run.stages,
+            classification,
+            declarations,
+            report,
+            plan,
+            None,
+            failures,
         )
         .await;
     };
@@ -743,7 +767,16 @@ pub async fn run_drill(
             if run_report.left_state.is_empty() { "nothing".into() } else { run_report.left_state.join("; ") }
         ));
         return finish_report(
-            platform, &rec, scenario, run.stages, classification, declarations, report, plan, Some(run_report), failures,
+            platform,
+            &rec,
+            scenario,
+            run.stages,
+            classification,
+            declarations,
+            report,
+            plan,
+            Some(run_report),
+            failures,
         )
         .await;
     }
@@ -770,8 +803,12 @@ pub async fn run_drill(
     }
     let expectations = platform.verify(&scenario.expect);
     for e in &expectations {
-        rec.event(run.now(), "incident-core", EventKind::CheckResult { name: e.check.clone(), passed: e.ok, detail: e.detail.clone() })
-            .await?;
+        rec.event(
+            run.now(),
+            "incident-core",
+            EventKind::CheckResult { name: e.check.clone(), passed: e.ok, detail: e.detail.clone() },
+        )
+        .await?;
         if !e.ok {
             failures.push(format!("expectation failed: {} ({})", e.check, e.detail));
         }
@@ -795,7 +832,16 @@ pub async fn run_drill(
         run.notify(&rec, Destination::StatusPage, "resolved", text).await?;
     }
     let mut report_out = finish_report(
-        platform, &rec, scenario, run.stages, classification, declarations, report, plan, Some(run_report), failures,
+        platform,
+        &rec,
+        scenario,
+        run.stages,
+        classification,
+        declarations,
+        report,
+        plan,
+        Some(run_report),
+        failures,
     )
     .await?;
     report_out.expectations = expectations;
@@ -821,7 +867,12 @@ async fn send_due_updates(run: &Run<'_>, rec: &Recorder, cadence: &mut CadenceTr
 }
 
 /// A status change is news: send an internal update now, whatever the cadence says.
-async fn send_due_updates_forced(run: &Run<'_>, rec: &Recorder, cadence: &mut CadenceTracker, details: &str) -> Result<()> {
+async fn send_due_updates_forced(
+    run: &Run<'_>,
+    rec: &Recorder,
+    cadence: &mut CadenceTracker,
+    details: &str,
+) -> Result<()> {
     let snapshot = rec.snapshot().await;
     let now = run.now();
     let text = comms::status_update(&UpdateInput::for_incident(&snapshot, run.policy, now, details))?;
@@ -852,7 +903,12 @@ async fn finish_report(
         if !s.ok {
             failures.push(format!("stage {} did not complete", s.stage));
         } else if s.within_budget == Some(false) {
-            failures.push(format!("stage {} took {}s, over its budget {}", s.stage, s.elapsed_secs, s.budget.unwrap_or_default()));
+            failures.push(format!(
+                "stage {} took {}s, over its budget {}",
+                s.stage,
+                s.elapsed_secs,
+                s.budget.unwrap_or_default()
+            ));
         }
     }
     let mut action_items = Vec::new();

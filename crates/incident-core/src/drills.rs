@@ -42,11 +42,7 @@ pub struct ScheduledDrill {
 /// Which Friday of its month `date` is (1–5), or `None` when it is not a Friday.
 #[must_use]
 pub fn nth_friday(date: NaiveDate) -> Option<u8> {
-    if date.weekday() == Weekday::Fri {
-        u8::try_from((date.day() - 1) / 7 + 1).ok()
-    } else {
-        None
-    }
+    if date.weekday() == Weekday::Fri { u8::try_from((date.day() - 1) / 7 + 1).ok() } else { None }
 }
 
 /// A validated drill schedule.
@@ -64,13 +60,12 @@ impl DrillSchedule {
     /// [`ErrorKind::Policy`](crate::ErrorKind::Policy) when a slot's `nth_friday` is outside 1–4, two
     /// slots share a Friday, or `start_time_utc` is not `HH:MM`.
     pub fn new(policy: &DrillPolicy) -> Result<Self> {
-        let start =
-            NaiveTime::parse_from_str(policy.start_time_utc.trim(), "%H:%M").map_err(|_| {
-                Error::policy(format!(
-                    "drills.start_time_utc {:?} is not a time of day as HH:MM (e.g. \"15:00\")",
-                    policy.start_time_utc
-                ))
-            })?;
+        let start = NaiveTime::parse_from_str(policy.start_time_utc.trim(), "%H:%M").map_err(|_| {
+            Error::policy(format!(
+                "drills.start_time_utc {:?} is not a time of day as HH:MM (e.g. \"15:00\")",
+                policy.start_time_utc
+            ))
+        })?;
         let mut slots = [None; 4];
         for slot in &policy.schedule {
             let idx = match slot.nth_friday {
@@ -99,10 +94,7 @@ impl DrillSchedule {
     #[must_use]
     pub fn drill_on(&self, date: NaiveDate) -> Option<DrillKind> {
         let n = nth_friday(date)?;
-        self.slots
-            .get(usize::from(n).checked_sub(1)?)
-            .copied()
-            .flatten()
+        self.slots.get(usize::from(n).checked_sub(1)?).copied().flatten()
     }
 
     /// Up to `n` (at most [`MAX_DRILLS`]) drills starting strictly after `from`, soonest first.
@@ -114,8 +106,7 @@ impl DrillSchedule {
             return out;
         }
         let today = from.date_naive();
-        let days_to_friday =
-            (7 + Weekday::Fri.num_days_from_monday() - today.weekday().num_days_from_monday()) % 7;
+        let days_to_friday = (7 + Weekday::Fri.num_days_from_monday() - today.weekday().num_days_from_monday()) % 7;
         let mut date = today.checked_add_signed(TimeDelta::days(i64::from(days_to_friday)));
         while let Some(day) = date {
             if out.len() >= n {
@@ -124,12 +115,7 @@ impl DrillSchedule {
             if let (Some(kind), Some(nth)) = (self.drill_on(day), nth_friday(day)) {
                 let starts_at = day.and_time(self.start).and_utc();
                 if starts_at > from {
-                    out.push(ScheduledDrill {
-                        kind,
-                        date: day,
-                        starts_at,
-                        nth_friday: nth,
-                    });
+                    out.push(ScheduledDrill { kind, date: day, starts_at, nth_friday: nth });
                 }
             }
             date = day.checked_add_signed(TimeDelta::days(7));
@@ -142,11 +128,7 @@ impl DrillSchedule {
 ///
 /// # Errors
 /// As [`DrillSchedule::new`].
-pub fn next_drills(
-    policy: &DrillPolicy,
-    from: DateTime<Utc>,
-    n: usize,
-) -> Result<Vec<ScheduledDrill>> {
+pub fn next_drills(policy: &DrillPolicy, from: DateTime<Utc>, n: usize) -> Result<Vec<ScheduledDrill>> {
     Ok(DrillSchedule::new(policy)?.next(from, n))
 }
 
@@ -234,13 +216,7 @@ impl ValidationChecklist {
             item.outcome = outcome.clone();
             found = true;
         }
-        if found {
-            Ok(())
-        } else {
-            Err(Error::not_found(format!(
-                "validation checklist has no item {id:?}"
-            )))
-        }
+        if found { Ok(()) } else { Err(Error::not_found(format!("validation checklist has no item {id:?}"))) }
     }
 
     /// The items and their outcomes.
@@ -253,11 +229,7 @@ impl ValidationChecklist {
     #[must_use]
     pub fn report(&self) -> ValidationReport {
         let ids = |pred: fn(&CheckOutcome) -> bool| -> Vec<ChecklistId> {
-            self.items
-                .iter()
-                .filter(|i| pred(&i.outcome))
-                .map(|i| i.id)
-                .collect()
+            self.items.iter().filter(|i| pred(&i.outcome)).map(|i| i.id).collect()
         };
         let failed = ids(|o| matches!(o, CheckOutcome::Fail { .. }));
         let unchecked = ids(|o| matches!(o, CheckOutcome::NotChecked));
@@ -297,11 +269,7 @@ impl fmt::Display for ValidationReport {
         for item in &self.items {
             writeln!(f, "{item}")?;
         }
-        let passed = self
-            .items
-            .iter()
-            .filter(|i| i.outcome == CheckOutcome::Pass)
-            .count();
+        let passed = self.items.iter().filter(|i| i.outcome == CheckOutcome::Pass).count();
         writeln!(f)?;
         write!(f, "{passed} of {} passed", self.items.len())?;
         if !self.failed.is_empty() {
@@ -327,9 +295,7 @@ mod tests {
     }
 
     fn utc(y: i32, m: u32, day: u32, h: u32, min: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(y, m, day, h, min, 0)
-            .single()
-            .expect("valid time")
+        Utc.with_ymd_and_hms(y, m, day, h, min, 0).single().expect("valid time")
     }
 
     #[test]
@@ -343,27 +309,11 @@ mod tests {
     #[test]
     fn drill_on_follows_the_runbook() {
         let p = DrillPolicy::default();
-        assert_eq!(
-            drill_on(&p, d(2026, 1, 2)).expect("ok"),
-            Some(DrillKind::DatabaseFailover)
-        );
-        assert_eq!(
-            drill_on(&p, d(2026, 1, 9)).expect("ok"),
-            Some(DrillKind::ApplicationRollback)
-        );
-        assert_eq!(
-            drill_on(&p, d(2026, 1, 16)).expect("ok"),
-            Some(DrillKind::RegionalFailover)
-        );
-        assert_eq!(
-            drill_on(&p, d(2026, 1, 23)).expect("ok"),
-            Some(DrillKind::FullDisasterRecovery)
-        );
-        assert_eq!(
-            drill_on(&p, d(2026, 1, 30)).expect("ok"),
-            None,
-            "fifth Friday"
-        );
+        assert_eq!(drill_on(&p, d(2026, 1, 2)).expect("ok"), Some(DrillKind::DatabaseFailover));
+        assert_eq!(drill_on(&p, d(2026, 1, 9)).expect("ok"), Some(DrillKind::ApplicationRollback));
+        assert_eq!(drill_on(&p, d(2026, 1, 16)).expect("ok"), Some(DrillKind::RegionalFailover));
+        assert_eq!(drill_on(&p, d(2026, 1, 23)).expect("ok"), Some(DrillKind::FullDisasterRecovery));
+        assert_eq!(drill_on(&p, d(2026, 1, 30)).expect("ok"), None, "fifth Friday");
         assert_eq!(drill_on(&p, d(2026, 1, 22)).expect("ok"), None, "Thursday");
     }
 
@@ -380,31 +330,17 @@ mod tests {
                 assert_eq!(s.date.month(), month);
                 assert_eq!(s.date.weekday(), Weekday::Fri);
                 assert_eq!(usize::from(s.nth_friday), i + 1);
-                assert_eq!(
-                    s.starts_at,
-                    s.date.and_hms_opt(15, 0, 0).expect("t").and_utc()
-                );
+                assert_eq!(s.starts_at, s.date.and_hms_opt(15, 0, 0).expect("t").and_utc());
             }
         }
         // 2026's five-Friday months: Jan, May, Jul, Oct; their fifth Fridays are skipped.
-        for fifth in [
-            d(2026, 1, 30),
-            d(2026, 5, 29),
-            d(2026, 7, 31),
-            d(2026, 10, 30),
-        ] {
+        for fifth in [d(2026, 1, 30), d(2026, 5, 29), d(2026, 7, 31), d(2026, 10, 30)] {
             assert_eq!(nth_friday(fifth), Some(5));
-            assert!(
-                drills.iter().all(|s| s.date != fifth),
-                "{fifth} has no drill"
-            );
+            assert!(drills.iter().all(|s| s.date != fifth), "{fifth} has no drill");
         }
         assert_eq!(drills[0].date, d(2026, 1, 2));
         assert_eq!(drills[47].date, d(2026, 12, 25));
-        assert_eq!(
-            drills.last().map(|s| s.kind),
-            Some(DrillKind::FullDisasterRecovery)
-        );
+        assert_eq!(drills.last().map(|s| s.kind), Some(DrillKind::FullDisasterRecovery));
     }
 
     #[test]
@@ -417,10 +353,7 @@ mod tests {
         assert_eq!(at_start[0].date, d(2026, 1, 9));
         // From a Saturday: the following Friday.
         let sat = next_drills(&p, utc(2026, 1, 3, 9, 0), 1).expect("ok");
-        assert_eq!(
-            (sat[0].date, sat[0].kind),
-            (d(2026, 1, 9), DrillKind::ApplicationRollback)
-        );
+        assert_eq!((sat[0].date, sat[0].kind), (d(2026, 1, 9), DrillKind::ApplicationRollback));
         // From a fifth Friday: next month's first.
         let fifth = next_drills(&p, utc(2026, 1, 30, 0, 0), 1).expect("ok");
         assert_eq!((fifth[0].date, fifth[0].nth_friday), (d(2026, 2, 6), 1));
@@ -429,64 +362,30 @@ mod tests {
     #[test]
     fn schedule_validation() {
         let mut p = DrillPolicy::default();
-        p.schedule.push(DrillSlot {
-            nth_friday: 5,
-            drill: DrillKind::DatabaseFailover,
-        });
+        p.schedule.push(DrillSlot { nth_friday: 5, drill: DrillKind::DatabaseFailover });
         let err = next_drills(&p, utc(2026, 1, 1, 0, 0), 1).expect_err("fifth");
         assert_eq!(err.kind(), ErrorKind::Policy);
         assert!(err.message().contains("nth_friday 5"), "{err}");
 
         let mut p = DrillPolicy::default();
-        p.schedule.push(DrillSlot {
-            nth_friday: 2,
-            drill: DrillKind::DatabaseFailover,
-        });
-        assert!(
-            next_drills(&p, utc(2026, 1, 1, 0, 0), 1)
-                .expect_err("dup")
-                .message()
-                .contains("two drills")
-        );
+        p.schedule.push(DrillSlot { nth_friday: 2, drill: DrillKind::DatabaseFailover });
+        assert!(next_drills(&p, utc(2026, 1, 1, 0, 0), 1).expect_err("dup").message().contains("two drills"));
 
-        let p = DrillPolicy {
-            start_time_utc: "3pm".into(),
-            ..DrillPolicy::default()
-        };
-        assert!(
-            next_drills(&p, utc(2026, 1, 1, 0, 0), 1)
-                .expect_err("time")
-                .message()
-                .contains("HH:MM")
-        );
+        let p = DrillPolicy { start_time_utc: "3pm".into(), ..DrillPolicy::default() };
+        assert!(next_drills(&p, utc(2026, 1, 1, 0, 0), 1).expect_err("time").message().contains("HH:MM"));
 
         // Partial schedule and empty schedule.
         let p = DrillPolicy {
-            schedule: vec![DrillSlot {
-                nth_friday: 3,
-                drill: DrillKind::RegionalFailover,
-            }],
+            schedule: vec![DrillSlot { nth_friday: 3, drill: DrillKind::RegionalFailover }],
             start_time_utc: "09:30".into(),
         };
         let got = next_drills(&p, utc(2026, 1, 1, 0, 0), 2).expect("ok");
-        assert_eq!(
-            got.iter().map(|s| s.date).collect::<Vec<_>>(),
-            [d(2026, 1, 16), d(2026, 2, 20)]
-        );
+        assert_eq!(got.iter().map(|s| s.date).collect::<Vec<_>>(), [d(2026, 1, 16), d(2026, 2, 20)]);
         assert_eq!(got[0].starts_at, utc(2026, 1, 16, 9, 30));
-        let empty = DrillPolicy {
-            schedule: vec![],
-            ..DrillPolicy::default()
-        };
-        assert!(
-            next_drills(&empty, utc(2026, 1, 1, 0, 0), 5)
-                .expect("ok")
-                .is_empty()
-        );
+        let empty = DrillPolicy { schedule: vec![], ..DrillPolicy::default() };
+        assert!(next_drills(&empty, utc(2026, 1, 1, 0, 0), 5).expect("ok").is_empty());
         assert_eq!(
-            next_drills(&DrillPolicy::default(), utc(2026, 1, 1, 0, 0), usize::MAX)
-                .expect("ok")
-                .len(),
+            next_drills(&DrillPolicy::default(), utc(2026, 1, 1, 0, 0), usize::MAX).expect("ok").len(),
             MAX_DRILLS
         );
     }
@@ -527,13 +426,10 @@ mod tests {
         assert!(!empty.all_passed);
         assert_eq!(empty.unchecked.len(), 7);
 
-        list.record(ChecklistId::CriticalServicesResponding, CheckOutcome::Pass)
-            .expect("known");
+        list.record(ChecklistId::CriticalServicesResponding, CheckOutcome::Pass).expect("known");
         list.record(
             ChecklistId::DatabaseConnectionsHealthy,
-            CheckOutcome::Fail {
-                reason: "812 of 800 connections".into(),
-            },
+            CheckOutcome::Fail { reason: "812 of 800 connections".into() },
         )
         .expect("known");
         for id in [
@@ -562,21 +458,14 @@ mod tests {
 "
         );
 
-        list.record(ChecklistId::DatabaseConnectionsHealthy, CheckOutcome::Pass)
-            .expect("known");
-        list.record(ChecklistId::AuthenticationWorking, CheckOutcome::Pass)
-            .expect("known");
+        list.record(ChecklistId::DatabaseConnectionsHealthy, CheckOutcome::Pass).expect("known");
+        list.record(ChecklistId::AuthenticationWorking, CheckOutcome::Pass).expect("known");
         let report = list.report();
         assert!(report.all_passed);
         assert!(report.to_text().ends_with("\n\n7 of 7 passed.\n"));
 
-        let mut short = ValidationChecklist::from_policy(&Policy {
-            validation_checklist: vec![],
-            ..Policy::default()
-        });
-        let err = short
-            .record(ChecklistId::LogsBeingCollected, CheckOutcome::Pass)
-            .expect_err("unknown");
+        let mut short = ValidationChecklist::from_policy(&Policy { validation_checklist: vec![], ..Policy::default() });
+        let err = short.record(ChecklistId::LogsBeingCollected, CheckOutcome::Pass).expect_err("unknown");
         assert_eq!(err.kind(), ErrorKind::NotFound);
 
         let json = serde_json::to_value(&report.items[0]).expect("serialize");

@@ -115,9 +115,8 @@ impl FromStr for HumanDuration {
                     )));
                 }
             };
-            let n: u64 = digits
-                .parse()
-                .map_err(|_| ParseDurationError(format!("invalid duration {t:?}: number too large")))?;
+            let n: u64 =
+                digits.parse().map_err(|_| ParseDurationError(format!("invalid duration {t:?}: number too large")))?;
             total = n
                 .checked_mul(size)
                 .and_then(|v| total.checked_add(v))
@@ -151,14 +150,10 @@ impl<'de> serde::Deserialize<'de> for HumanDuration {
                 v.parse().map_err(E::custom)
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<HumanDuration, E> {
-                Err(E::custom(format!(
-                    "bare number {v} is ambiguous: write a duration with a unit, e.g. \"{v}m\""
-                )))
+                Err(E::custom(format!("bare number {v} is ambiguous: write a duration with a unit, e.g. \"{v}m\"")))
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<HumanDuration, E> {
-                Err(E::custom(format!(
-                    "bare number {v} is ambiguous: write a duration with a unit, e.g. \"{v}m\""
-                )))
+                Err(E::custom(format!("bare number {v} is ambiguous: write a duration with a unit, e.g. \"{v}m\"")))
             }
         }
         d.deserialize_any(V)

@@ -162,20 +162,10 @@ pub fn stakeholders_for(
         let contact = policy
             .contacts
             .iter()
-            .find(|c| {
-                c.role == rule.role && (c.only_for.is_empty() || c.only_for.contains(&severity))
-            })
+            .find(|c| c.role == rule.role && (c.only_for.is_empty() || c.only_for.contains(&severity)))
             .cloned();
-        let reason = if rule.reason.trim().is_empty() {
-            rule.role.title().to_owned()
-        } else {
-            rule.reason.clone()
-        };
-        out.push(Stakeholder {
-            role: rule.role,
-            reason,
-            contact,
-        });
+        let reason = if rule.reason.trim().is_empty() { rule.role.title().to_owned() } else { rule.reason.clone() };
+        out.push(Stakeholder { role: rule.role, reason, contact });
     }
     out
 }
@@ -194,20 +184,12 @@ pub fn describe_contact(contact: &Contact) -> String {
     }
     parts.extend(contact.email.iter().cloned());
     parts.extend(contact.slack.iter().cloned());
-    if parts.is_empty() {
-        "(no contact details)".to_owned()
-    } else {
-        parts.join(", ")
-    }
+    if parts.is_empty() { "(no contact details)".to_owned() } else { parts.join(", ") }
 }
 
 fn non_blank(field: &str, value: &str) -> Result<String> {
     let v = value.trim();
-    if v.is_empty() {
-        Err(Error::invalid_input(format!("{field} must not be empty")))
-    } else {
-        Ok(v.to_owned())
-    }
+    if v.is_empty() { Err(Error::invalid_input(format!("{field} must not be empty"))) } else { Ok(v.to_owned()) }
 }
 
 impl Incident {
@@ -221,11 +203,7 @@ impl Incident {
     /// # Errors
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for a blank id, title, on-call,
     /// commander or component, or times out of order (`started_at` ≤ `detected_at` ≤ `now`).
-    pub fn declare(
-        req: DeclareRequest,
-        policy: &Policy,
-        now: DateTime<Utc>,
-    ) -> Result<(Self, Timeline)> {
+    pub fn declare(req: DeclareRequest, policy: &Policy, now: DateTime<Utc>) -> Result<(Self, Timeline)> {
         let _ = policy;
         let id = non_blank("incident id", &req.id)?;
         let title = non_blank("title", &req.title)?;
@@ -234,11 +212,7 @@ impl Incident {
             Some(c) => non_blank("commander", c)?,
             None => on_call,
         };
-        let components = req
-            .components
-            .iter()
-            .map(|c| non_blank("component name", c))
-            .collect::<Result<Vec<_>>>()?;
+        let components = req.components.iter().map(|c| non_blank("component name", c)).collect::<Result<Vec<_>>>()?;
         let detected_at = req.detected_at.unwrap_or(now);
         if detected_at > now {
             return Err(Error::invalid_input(format!(
@@ -254,12 +228,7 @@ impl Incident {
                 detected_at.to_rfc3339()
             )));
         }
-        let source = req
-            .detection_source
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .unwrap_or("manual");
+        let source = req.detection_source.as_deref().map(str::trim).filter(|s| !s.is_empty()).unwrap_or("manual");
         let incident = Self {
             id,
             title,
@@ -285,10 +254,7 @@ impl Incident {
         timeline.append(
             detected_at,
             source,
-            EventKind::Detected {
-                source: source.to_owned(),
-                summary: incident.title.clone(),
-            },
+            EventKind::Detected { source: source.to_owned(), summary: incident.title.clone() },
         )?;
         timeline.append(
             now,
@@ -303,10 +269,7 @@ impl Incident {
         timeline.append(
             now,
             actor,
-            EventKind::CommanderAssigned {
-                commander: incident.commander.clone(),
-                previous: None,
-            },
+            EventKind::CommanderAssigned { commander: incident.commander.clone(), previous: None },
         )?;
         Ok((incident, timeline))
     }
@@ -323,16 +286,8 @@ impl Incident {
     /// No components render as `Components: (none)`, a blank impact as `Impact: (not yet assessed)`.
     #[must_use]
     pub fn ticket(&self) -> String {
-        let components = if self.components.is_empty() {
-            "(none)".to_owned()
-        } else {
-            self.components.join(", ")
-        };
-        let impact = if self.impact.is_empty() {
-            "(not yet assessed)"
-        } else {
-            self.impact.as_str()
-        };
+        let components = if self.components.is_empty() { "(none)".to_owned() } else { self.components.join(", ") };
+        let impact = if self.impact.is_empty() { "(not yet assessed)" } else { self.impact.as_str() };
         format!(
             "Title: [{sev}] {title}\nPriority: {sev}\nComponents: {components}\nImpact: {impact}",
             sev = self.severity,
@@ -343,12 +298,7 @@ impl Incident {
     /// Who to notify (see [`stakeholders_for`]).
     #[must_use]
     pub fn stakeholders(&self, policy: &Policy) -> Vec<Stakeholder> {
-        stakeholders_for(
-            policy,
-            self.severity,
-            self.customer_facing,
-            self.customers_affected,
-        )
+        stakeholders_for(policy, self.severity, self.customer_facing, self.customers_affected)
     }
 
     /// The first message of the incident channel: what, where (channel and bridge), who (IC and
@@ -356,30 +306,19 @@ impl Incident {
     #[must_use]
     pub fn channel_intro(&self, policy: &Policy) -> String {
         let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "Incident {}: [{}] {}",
-            self.id, self.severity, self.title
-        );
+        let _ = writeln!(s, "Incident {}: [{}] {}", self.id, self.severity, self.title);
         let _ = writeln!(s, "Status: {}", self.status);
         let _ = writeln!(s, "Declared: {}", format_utc(self.declared_at));
         let _ = writeln!(s);
         let _ = writeln!(s, "Slack: {}", self.channel);
-        let _ = writeln!(
-            s,
-            "Bridge: {}",
-            policy.bridge.as_deref().unwrap_or("(none)")
-        );
+        let _ = writeln!(s, "Bridge: {}", policy.bridge.as_deref().unwrap_or("(none)"));
         let _ = writeln!(s, "Incident Commander: {}", self.commander);
         let _ = writeln!(s);
         let _ = writeln!(s, "{}", self.ticket());
         let _ = writeln!(s);
         let _ = writeln!(s, "Stakeholders:");
         for st in self.stakeholders(policy) {
-            let how = st
-                .contact
-                .as_ref()
-                .map_or_else(|| "(no contact on file)".to_owned(), describe_contact);
+            let how = st.contact.as_ref().map_or_else(|| "(no contact on file)".to_owned(), describe_contact);
             let _ = writeln!(s, "- {}: {how}", st.reason);
         }
         if !policy.resources.is_empty() {
@@ -408,20 +347,13 @@ impl Incident {
         if timeline.incident_id() == self.id {
             Ok(())
         } else {
-            Err(Error::invalid_input(format!(
-                "timeline of {} passed for incident {}",
-                timeline.incident_id(),
-                self.id
-            )))
+            Err(Error::invalid_input(format!("timeline of {} passed for incident {}", timeline.incident_id(), self.id)))
         }
     }
 
     fn check_open(&self, what: &str) -> Result<()> {
         if self.status == Status::Resolved {
-            Err(Error::conflict(format!(
-                "incident {} is resolved; cannot {what}",
-                self.id
-            )))
+            Err(Error::conflict(format!("incident {} is resolved; cannot {what}", self.id)))
         } else {
             Ok(())
         }
@@ -434,13 +366,7 @@ impl Incident {
     /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) naming `from` and `to` when the state machine
     /// forbids the move; [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) when `at` precedes
     /// the last event or the timeline belongs to another incident.
-    pub fn transition(
-        &mut self,
-        to: Status,
-        at: DateTime<Utc>,
-        actor: &str,
-        timeline: &mut Timeline,
-    ) -> Result<()> {
+    pub fn transition(&mut self, to: Status, at: DateTime<Utc>, actor: &str, timeline: &mut Timeline) -> Result<()> {
         self.check_timeline(timeline)?;
         let from = self.status;
         if !transition_allowed(from, to) {
@@ -469,12 +395,7 @@ impl Incident {
     ///
     /// # Errors
     /// As [`Incident::transition`]; resolving twice is a conflict.
-    pub fn resolve(
-        &mut self,
-        at: DateTime<Utc>,
-        actor: &str,
-        timeline: &mut Timeline,
-    ) -> Result<()> {
+    pub fn resolve(&mut self, at: DateTime<Utc>, actor: &str, timeline: &mut Timeline) -> Result<()> {
         self.transition(Status::Resolved, at, actor, timeline)
     }
 
@@ -482,12 +403,7 @@ impl Incident {
     ///
     /// # Errors
     /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) when already acknowledged or resolved.
-    pub fn acknowledge(
-        &mut self,
-        at: DateTime<Utc>,
-        actor: &str,
-        timeline: &mut Timeline,
-    ) -> Result<()> {
+    pub fn acknowledge(&mut self, at: DateTime<Utc>, actor: &str, timeline: &mut Timeline) -> Result<()> {
         self.check_timeline(timeline)?;
         self.check_open("acknowledge")?;
         if let Some(prev) = self.acknowledged_at {
@@ -506,20 +422,11 @@ impl Incident {
     ///
     /// # Errors
     /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) when already mitigated or resolved.
-    pub fn mark_mitigated(
-        &mut self,
-        at: DateTime<Utc>,
-        actor: &str,
-        timeline: &mut Timeline,
-    ) -> Result<()> {
+    pub fn mark_mitigated(&mut self, at: DateTime<Utc>, actor: &str, timeline: &mut Timeline) -> Result<()> {
         self.check_timeline(timeline)?;
         self.check_open("mark it mitigated")?;
         if let Some(prev) = self.mitigated_at {
-            return Err(Error::conflict(format!(
-                "incident {} was already mitigated at {}",
-                self.id,
-                format_utc(prev)
-            )));
+            return Err(Error::conflict(format!("incident {} was already mitigated at {}", self.id, format_utc(prev))));
         }
         timeline.append(at, actor, EventKind::Mitigated)?;
         self.mitigated_at = Some(at);
@@ -545,10 +452,7 @@ impl Incident {
         self.check_open("change its severity")?;
         let from = self.severity;
         if from == to {
-            return Err(Error::conflict(format!(
-                "incident {} is already {to}",
-                self.id
-            )));
+            return Err(Error::conflict(format!("incident {} is already {to}", self.id)));
         }
         timeline.append(at, actor, EventKind::SeverityChanged { from, to, reason })?;
         self.severity = to;
@@ -561,29 +465,17 @@ impl Incident {
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for a blank name;
     /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) when `to` already is the commander or the
     /// incident is resolved.
-    pub fn hand_over(
-        &mut self,
-        to: &str,
-        at: DateTime<Utc>,
-        actor: &str,
-        timeline: &mut Timeline,
-    ) -> Result<()> {
+    pub fn hand_over(&mut self, to: &str, at: DateTime<Utc>, actor: &str, timeline: &mut Timeline) -> Result<()> {
         self.check_timeline(timeline)?;
         let to = non_blank("new commander", to)?;
         self.check_open("hand over command")?;
         if to == self.commander {
-            return Err(Error::conflict(format!(
-                "{to} already is the incident commander of {}",
-                self.id
-            )));
+            return Err(Error::conflict(format!("{to} already is the incident commander of {}", self.id)));
         }
         timeline.append(
             at,
             actor,
-            EventKind::CommanderAssigned {
-                commander: to.clone(),
-                previous: Some(self.commander.clone()),
-            },
+            EventKind::CommanderAssigned { commander: to.clone(), previous: Some(self.commander.clone()) },
         )?;
         self.commander = to;
         Ok(())
@@ -616,9 +508,7 @@ pub(crate) mod tests {
     use crate::ErrorKind;
 
     pub(crate) fn at(h: u32, m: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 26, h, m, 0)
-            .single()
-            .expect("valid time")
+        Utc.with_ymd_and_hms(2026, 11, 26, h, m, 0).single().expect("valid time")
     }
 
     pub(crate) fn request(severity: Severity) -> DeclareRequest {
@@ -673,18 +563,9 @@ pub(crate) mod tests {
             (|r| r.id = " ".into(), "incident id must not be empty"),
             (|r| r.title = String::new(), "title must not be empty"),
             (|r| r.on_call = String::new(), "on_call must not be empty"),
-            (
-                |r| r.commander = Some(String::new()),
-                "commander must not be empty",
-            ),
-            (
-                |r| r.components.push(" ".into()),
-                "component name must not be empty",
-            ),
-            (
-                |r| r.detected_at = Some(at(14, 6)),
-                "is after the declaration time",
-            ),
+            (|r| r.commander = Some(String::new()), "commander must not be empty"),
+            (|r| r.components.push(" ".into()), "component name must not be empty"),
+            (|r| r.detected_at = Some(at(14, 6)), "is after the declaration time"),
             (|r| r.started_at = Some(at(13, 59)), "started_at"),
         ];
         for (mutate, msg) in cases {
@@ -698,32 +579,20 @@ pub(crate) mod tests {
 
     #[test]
     fn channel_name_is_utc_and_crosses_midnight() {
-        let before = Utc
-            .with_ymd_and_hms(2026, 12, 31, 23, 59, 59)
-            .single()
-            .expect("t");
+        let before = Utc.with_ymd_and_hms(2026, 12, 31, 23, 59, 59).single().expect("t");
         assert_eq!(channel_name(before), "#incident-2026-12-31-2359");
-        let after = Utc
-            .with_ymd_and_hms(2027, 1, 1, 0, 0, 0)
-            .single()
-            .expect("t");
+        let after = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).single().expect("t");
         assert_eq!(channel_name(after), "#incident-2027-01-01-0000");
         // 20:30 on Jan 1 in New York (UTC-5) is 01:30 UTC on Jan 2.
         let ny = FixedOffset::west_opt(5 * 3600)
             .and_then(|o| o.with_ymd_and_hms(2027, 1, 1, 20, 30, 0).single())
             .expect("t");
-        assert_eq!(
-            channel_name(ny.with_timezone(&Utc)),
-            "#incident-2027-01-02-0130"
-        );
+        assert_eq!(channel_name(ny.with_timezone(&Utc)), "#incident-2027-01-02-0130");
         // 08:15 on Jan 2 in Tokyo (UTC+9) is 23:15 UTC on Jan 1.
         let tokyo = FixedOffset::east_opt(9 * 3600)
             .and_then(|o| o.with_ymd_and_hms(2027, 1, 2, 8, 15, 42).single())
             .expect("t");
-        assert_eq!(
-            channel_name(tokyo.with_timezone(&Utc)),
-            "#incident-2027-01-01-2315"
-        );
+        assert_eq!(channel_name(tokyo.with_timezone(&Utc)), "#incident-2027-01-01-2315");
     }
 
     #[test]
@@ -751,10 +620,8 @@ pub(crate) mod tests {
                 let res = inc.transition(to, at(14, 30), "alice", &mut tl);
                 let legal = matches!(
                     (from, to),
-                    (
-                        Status::Investigating,
-                        Status::Identified | Status::Monitoring | Status::Resolved
-                    ) | (Status::Identified, Status::Monitoring | Status::Resolved)
+                    (Status::Investigating, Status::Identified | Status::Monitoring | Status::Resolved)
+                        | (Status::Identified, Status::Monitoring | Status::Resolved)
                         | (Status::Monitoring, Status::Identified | Status::Resolved)
                 );
                 assert_eq!(transition_allowed(from, to), legal, "{from} -> {to}");
@@ -777,64 +644,29 @@ pub(crate) mod tests {
     fn lifecycle_records_everything() {
         let (mut inc, mut tl) = declared(Severity::P1);
         inc.acknowledge(at(14, 7), "alice", &mut tl).expect("ack");
-        assert_eq!(
-            inc.acknowledge(at(14, 8), "bob", &mut tl)
-                .expect_err("twice")
-                .kind(),
-            ErrorKind::Conflict
-        );
-        inc.transition(Status::Identified, at(14, 20), "alice", &mut tl)
-            .expect("identified");
-        inc.change_severity(
-            Severity::P0,
-            "all regions down",
-            at(14, 21),
-            "alice",
-            &mut tl,
-        )
-        .expect("raise");
-        let err = inc
-            .change_severity(Severity::P2, "  ", at(14, 22), "alice", &mut tl)
-            .expect_err("blank");
+        assert_eq!(inc.acknowledge(at(14, 8), "bob", &mut tl).expect_err("twice").kind(), ErrorKind::Conflict);
+        inc.transition(Status::Identified, at(14, 20), "alice", &mut tl).expect("identified");
+        inc.change_severity(Severity::P0, "all regions down", at(14, 21), "alice", &mut tl).expect("raise");
+        let err = inc.change_severity(Severity::P2, "  ", at(14, 22), "alice", &mut tl).expect_err("blank");
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
-        let err = inc
-            .change_severity(Severity::P0, "again", at(14, 22), "alice", &mut tl)
-            .expect_err("same");
+        let err = inc.change_severity(Severity::P0, "again", at(14, 22), "alice", &mut tl).expect_err("same");
         assert_eq!(err.kind(), ErrorKind::Conflict);
-        inc.hand_over("bob", at(14, 25), "alice", &mut tl)
-            .expect("handover");
-        assert_eq!(
-            inc.hand_over("bob", at(14, 26), "bob", &mut tl)
-                .expect_err("same")
-                .kind(),
-            ErrorKind::Conflict
-        );
-        inc.transition(Status::Monitoring, at(14, 40), "bob", &mut tl)
-            .expect("monitoring");
-        inc.transition(Status::Identified, at(14, 45), "bob", &mut tl)
-            .expect("fix failed");
-        inc.transition(Status::Monitoring, at(14, 50), "bob", &mut tl)
-            .expect("monitoring again");
-        inc.mark_mitigated(at(14, 50), "bob", &mut tl)
-            .expect("mitigated");
-        assert_eq!(
-            inc.mark_mitigated(at(14, 51), "bob", &mut tl)
-                .expect_err("twice")
-                .kind(),
-            ErrorKind::Conflict
-        );
+        inc.hand_over("bob", at(14, 25), "alice", &mut tl).expect("handover");
+        assert_eq!(inc.hand_over("bob", at(14, 26), "bob", &mut tl).expect_err("same").kind(), ErrorKind::Conflict);
+        inc.transition(Status::Monitoring, at(14, 40), "bob", &mut tl).expect("monitoring");
+        inc.transition(Status::Identified, at(14, 45), "bob", &mut tl).expect("fix failed");
+        inc.transition(Status::Monitoring, at(14, 50), "bob", &mut tl).expect("monitoring again");
+        inc.mark_mitigated(at(14, 50), "bob", &mut tl).expect("mitigated");
+        assert_eq!(inc.mark_mitigated(at(14, 51), "bob", &mut tl).expect_err("twice").kind(), ErrorKind::Conflict);
         inc.resolve(at(15, 5), "bob", &mut tl).expect("resolve");
         assert_eq!(inc.resolved_at, Some(at(15, 5)));
         assert_eq!(inc.severity, Severity::P0);
         assert_eq!(inc.commander, "bob");
 
         for err in [
-            inc.resolve(at(15, 6), "bob", &mut tl)
-                .expect_err("resolve twice"),
-            inc.hand_over("carol", at(15, 6), "bob", &mut tl)
-                .expect_err("after resolve"),
-            inc.change_severity(Severity::P1, "calmer", at(15, 6), "bob", &mut tl)
-                .expect_err("after resolve"),
+            inc.resolve(at(15, 6), "bob", &mut tl).expect_err("resolve twice"),
+            inc.hand_over("carol", at(15, 6), "bob", &mut tl).expect_err("after resolve"),
+            inc.change_severity(Severity::P1, "calmer", at(15, 6), "bob", &mut tl).expect_err("after resolve"),
         ] {
             assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
         }
@@ -845,10 +677,9 @@ pub(crate) mod tests {
             to: Severity::P0,
             reason: "all regions down".into()
         }));
-        assert!(kinds.contains(&EventKind::CommanderAssigned {
-            commander: "bob".into(),
-            previous: Some("alice".into())
-        }));
+        assert!(
+            kinds.contains(&EventKind::CommanderAssigned { commander: "bob".into(), previous: Some("alice".into()) })
+        );
         assert_eq!(tl.last().map(|e| e.kind.clone()), Some(EventKind::Resolved));
         tl.verify().expect("valid chain");
 
@@ -864,14 +695,10 @@ pub(crate) mod tests {
     fn refuses_foreign_timeline_and_time_travel() {
         let (mut inc, _) = declared(Severity::P1);
         let mut other = Timeline::new("INC-2");
-        let err = inc
-            .acknowledge(at(14, 7), "alice", &mut other)
-            .expect_err("foreign");
+        let err = inc.acknowledge(at(14, 7), "alice", &mut other).expect_err("foreign");
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
         let (mut inc, mut tl) = declared(Severity::P1);
-        let err = inc
-            .acknowledge(at(14, 0), "alice", &mut tl)
-            .expect_err("before declaration");
+        let err = inc.acknowledge(at(14, 0), "alice", &mut tl).expect_err("before declaration");
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
         assert_eq!(inc.acknowledged_at, None);
     }
@@ -882,10 +709,8 @@ pub(crate) mod tests {
         for sev in Severity::ALL {
             for facing in [false, true] {
                 for affected in [false, true] {
-                    let got: Vec<Role> = stakeholders_for(&policy, sev, facing, affected)
-                        .iter()
-                        .map(|s| s.role)
-                        .collect();
+                    let got: Vec<Role> =
+                        stakeholders_for(&policy, sev, facing, affected).iter().map(|s| s.role).collect();
                     let mut want = vec![Role::OnCallEngineer];
                     if sev >= Severity::P1 {
                         want.push(Role::EngineeringManager);
@@ -905,18 +730,9 @@ pub(crate) mod tests {
         }
         let p0 = stakeholders_for(&policy, Severity::P0, true, true);
         let cto = p0.iter().find(|s| s.role == Role::Cto).expect("cto");
-        assert_eq!(
-            cto.contact.as_ref().map(|c| c.only_for.clone()),
-            Some(vec![Severity::P0])
-        );
-        let pm = p0
-            .iter()
-            .find(|s| s.role == Role::ProductManager)
-            .expect("pm");
-        assert_eq!(
-            pm.contact, None,
-            "the runbook lists no product-manager contact"
-        );
+        assert_eq!(cto.contact.as_ref().map(|c| c.only_for.clone()), Some(vec![Severity::P0]));
+        let pm = p0.iter().find(|s| s.role == Role::ProductManager).expect("pm");
+        assert_eq!(pm.contact, None, "the runbook lists no product-manager contact");
     }
 
     #[test]
@@ -927,16 +743,10 @@ pub(crate) mod tests {
             rule.when.min_severity = None;
         }
         let p1 = stakeholders_for(&policy, Severity::P1, false, false);
-        let cto = p1
-            .iter()
-            .find(|s| s.role == Role::Cto)
-            .expect("cto rule holds");
+        let cto = p1.iter().find(|s| s.role == Role::Cto).expect("cto rule holds");
         assert_eq!(cto.contact, None);
         let p0 = stakeholders_for(&policy, Severity::P0, false, false);
-        assert!(
-            p0.iter()
-                .any(|s| s.role == Role::Cto && s.contact.is_some())
-        );
+        assert!(p0.iter().any(|s| s.role == Role::Cto && s.contact.is_some()));
     }
 
     #[test]
@@ -949,10 +759,7 @@ pub(crate) mod tests {
     fn serde_round_trip() {
         let (inc, _) = declared(Severity::P1);
         let json = serde_json::to_string(&inc).expect("serialize");
-        assert_eq!(
-            serde_json::from_str::<Incident>(&json).expect("deserialize"),
-            inc
-        );
+        assert_eq!(serde_json::from_str::<Incident>(&json).expect("deserialize"), inc);
         let req: DeclareRequest =
             serde_json::from_str(r#"{"id":"INC-9","title":"x","severity":"P2","on_call":"alice"}"#)
                 .expect("minimal request");

@@ -32,7 +32,6 @@ pub mod postmortem;
 mod severity;
 #[cfg(feature = "sim")]
 pub mod sim;
-// Enabled once `incident::Incident` exists (store depends on it).
 pub mod store;
 pub mod timeline;
 pub mod triage;

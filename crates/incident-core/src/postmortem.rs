@@ -114,9 +114,7 @@ pub struct PostMortem {
 }
 
 fn present(text: Option<&str>) -> Option<String> {
-    text.map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+    text.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
 fn or_tbd(text: Option<&str>) -> &str {
@@ -137,10 +135,7 @@ impl PostMortem {
     #[must_use]
     pub fn build(incident: &Incident, timeline: &Timeline, input: PostMortemInput) -> Self {
         let nonblank = |v: Vec<String>| -> Vec<String> {
-            v.into_iter()
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect()
+            v.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
         };
         Self {
             incident_id: incident.id.clone(),
@@ -157,26 +152,16 @@ impl PostMortem {
             mitigated_at: incident.mitigated_at,
             resolved_at: incident.resolved_at,
             impact: present(input.impact.as_deref()).or_else(|| present(Some(&incident.impact))),
-            root_cause: present(input.root_cause.as_deref())
-                .or_else(|| present(incident.root_cause.as_deref())),
+            root_cause: present(input.root_cause.as_deref()).or_else(|| present(incident.root_cause.as_deref())),
             resolution: present(incident.resolution.as_deref()),
             contributing_factors: nonblank(input.contributing_factors),
             timeline: timeline
                 .events()
                 .iter()
-                .map(|e| TimelineEntry {
-                    seq: e.seq,
-                    at: e.at,
-                    actor: e.actor.clone(),
-                    text: e.kind.describe(),
-                })
+                .map(|e| TimelineEntry { seq: e.seq, at: e.at, actor: e.actor.clone(), text: e.kind.describe() })
                 .collect(),
             metrics: incident.metrics(),
-            action_items: input
-                .action_items
-                .into_iter()
-                .filter(|a| !a.description.trim().is_empty())
-                .collect(),
+            action_items: input.action_items.into_iter().filter(|a| !a.description.trim().is_empty()).collect(),
             process_improvements: nonblank(input.process_improvements),
             timeline_events: timeline.len(),
             timeline_head_hash: timeline.head_hash().to_owned(),
@@ -188,25 +173,14 @@ impl PostMortem {
     #[must_use]
     pub fn to_markdown(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "# Post-Mortem: {} [{}] {}",
-            self.incident_id, self.severity, self.title
-        );
+        let _ = writeln!(s, "# Post-Mortem: {} [{}] {}", self.incident_id, self.severity, self.title);
         let _ = writeln!(s);
         let _ = writeln!(s, "## Summary");
         let _ = writeln!(s);
-        let components = if self.components.is_empty() {
-            "(none)".to_owned()
-        } else {
-            self.components.join(", ")
-        };
+        let components = if self.components.is_empty() { "(none)".to_owned() } else { self.components.join(", ") };
         for (k, v) in [
             ("Incident", self.incident_id.clone()),
-            (
-                "Severity",
-                format!("{} ({})", self.severity, self.severity.label()),
-            ),
+            ("Severity", format!("{} ({})", self.severity, self.severity.label())),
             ("Status", self.status.to_string()),
             ("Incident Commander", self.commander.clone()),
             ("Components", components),
@@ -264,20 +238,9 @@ impl PostMortem {
             let _ = writeln!(s, "| # | Action | Owner | Due |");
             let _ = writeln!(s, "|---|---|---|---|");
             for (i, a) in self.action_items.iter().enumerate() {
-                let owner = if a.owner.trim().is_empty() {
-                    TBD
-                } else {
-                    a.owner.trim()
-                };
-                let due = a
-                    .due
-                    .map_or_else(|| TBD.to_owned(), |d| d.format("%Y-%m-%d").to_string());
-                let _ = writeln!(
-                    s,
-                    "| {} | {} | {owner} | {due} |",
-                    i + 1,
-                    cell(a.description.trim())
-                );
+                let owner = if a.owner.trim().is_empty() { TBD } else { a.owner.trim() };
+                let due = a.due.map_or_else(|| TBD.to_owned(), |d| d.format("%Y-%m-%d").to_string());
+                let _ = writeln!(s, "| {} | {} | {owner} | {due} |", i + 1, cell(a.description.trim()));
             }
         }
         let _ = writeln!(s);
@@ -330,8 +293,7 @@ mod tests {
             },
         )
         .expect("append");
-        inc.transition(Status::Identified, at(14, 20), "alice", &mut tl)
-            .expect("identified");
+        inc.transition(Status::Identified, at(14, 20), "alice", &mut tl).expect("identified");
         tl.append(
             at(14, 25),
             "alice",
@@ -344,12 +306,9 @@ mod tests {
             },
         )
         .expect("append");
-        inc.mark_mitigated(at(14, 30), "alice", &mut tl)
-            .expect("mitigated");
-        inc.transition(Status::Monitoring, at(14, 30), "alice", &mut tl)
-            .expect("monitoring");
-        inc.set_resolution("Rolled back ml-inference-api to v2.3.0")
-            .expect("resolution");
+        inc.mark_mitigated(at(14, 30), "alice", &mut tl).expect("mitigated");
+        inc.transition(Status::Monitoring, at(14, 30), "alice", &mut tl).expect("monitoring");
+        inc.set_resolution("Rolled back ml-inference-api to v2.3.0").expect("resolution");
         inc.resolve(at(15, 0), "alice", &mut tl).expect("resolve");
         (inc, tl)
     }
@@ -357,8 +316,7 @@ mod tests {
     #[test]
     fn full_post_mortem_snapshot() {
         let (mut inc, tl) = resolved_incident();
-        inc.set_root_cause("v2.3.1 halved the DB connection pool size")
-            .expect("rc");
+        inc.set_root_cause("v2.3.1 halved the DB connection pool size").expect("rc");
         let input = PostMortemInput {
             root_cause: None,
             impact: Some("30% of prediction requests failed for 40 minutes".into()),
@@ -369,28 +327,18 @@ mod tests {
                     owner: "bob".into(),
                     due: NaiveDate::from_ymd_opt(2026, 12, 10),
                 },
-                ActionItem {
-                    description: "Canary | config changes".into(),
-                    owner: String::new(),
-                    due: None,
-                },
+                ActionItem { description: "Canary | config changes".into(), owner: String::new(), due: None },
             ],
             process_improvements: vec!["Post the status page update from the bot".into()],
         };
         let pm = PostMortem::build(&inc, &tl, input);
-        assert_eq!(
-            pm.root_cause.as_deref(),
-            Some("v2.3.1 halved the DB connection pool size")
-        );
+        assert_eq!(pm.root_cause.as_deref(), Some("v2.3.1 halved the DB connection pool size"));
         assert_eq!(pm.contributing_factors.len(), 1);
         assert_eq!(pm.timeline.len(), tl.len());
         assert_eq!(pm.timeline_head_hash, tl.head_hash());
         insta::assert_snapshot!(pm.to_markdown());
         let json = serde_json::to_string(&pm).expect("serialize");
-        assert_eq!(
-            serde_json::from_str::<PostMortem>(&json).expect("deserialize"),
-            pm
-        );
+        assert_eq!(serde_json::from_str::<PostMortem>(&json).expect("deserialize"), pm);
     }
 
     #[test]

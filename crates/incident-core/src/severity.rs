@@ -8,9 +8,7 @@ use crate::{Error, Result};
 /// Incident severity, from the runbook's "Incident Severity Classification".
 ///
 /// Ordering follows urgency: `P0 > P1 > P2 > P3`, so `max()` of several severities is the most severe.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub enum Severity {
     /// Critical: complete outage, data loss or corruption, security breach, revenue impact.
     P0,
@@ -93,17 +91,7 @@ impl FromStr for Severity {
 
 /// Incident status, in the order the runbook's communication template lists them.
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Status {

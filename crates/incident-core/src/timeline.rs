@@ -236,71 +236,34 @@ impl EventKind {
     pub fn describe(&self) -> String {
         match self {
             Self::Detected { source, summary } => format!("Detected via {source}: {summary}"),
-            Self::Declared {
-                severity,
-                title,
-                channel,
-                ..
-            } => {
+            Self::Declared { severity, title, channel, .. } => {
                 format!("Declared [{severity}] {title} ({channel})")
             }
             Self::Acknowledged => "Acknowledged".into(),
-            Self::CommanderAssigned {
-                commander,
-                previous: Some(prev),
-            } => {
+            Self::CommanderAssigned { commander, previous: Some(prev) } => {
                 format!("Incident commander handed over from {prev} to {commander}")
             }
-            Self::CommanderAssigned {
-                commander,
-                previous: None,
-            } => {
+            Self::CommanderAssigned { commander, previous: None } => {
                 format!("Incident commander: {commander}")
             }
             Self::StatusChanged { from, to } => format!("Status {from} -> {to}"),
             Self::SeverityChanged { from, to, reason } => {
                 format!("Severity {from} -> {to}: {reason}")
             }
-            Self::MessageSent {
-                channel,
-                kind,
-                outcome,
-                detail,
-            } => with_detail(format!("Message {kind} to {channel}: {outcome}"), detail),
-            Self::ActionPlanned {
-                run_id,
-                step_id,
-                summary,
-            } => {
+            Self::MessageSent { channel, kind, outcome, detail } => {
+                with_detail(format!("Message {kind} to {channel}: {outcome}"), detail)
+            }
+            Self::ActionPlanned { run_id, step_id, summary } => {
                 format!("Planned {run_id}/{step_id}: {summary}")
             }
-            Self::ApprovalGranted {
-                run_id,
-                by,
-                confirm_production,
-            } => {
-                let prod = if *confirm_production {
-                    " (production confirmed)"
-                } else {
-                    ""
-                };
+            Self::ApprovalGranted { run_id, by, confirm_production } => {
+                let prod = if *confirm_production { " (production confirmed)" } else { "" };
                 format!("Run {run_id} approved by {by}{prod}")
             }
-            Self::ActionExecuted {
-                run_id,
-                step_id,
-                summary,
-                outcome,
-                detail,
-            } => with_detail(
-                format!("Executed {run_id}/{step_id}: {summary} ({outcome})"),
-                detail,
-            ),
-            Self::CheckResult {
-                name,
-                passed,
-                detail,
-            } => {
+            Self::ActionExecuted { run_id, step_id, summary, outcome, detail } => {
+                with_detail(format!("Executed {run_id}/{step_id}: {summary} ({outcome})"), detail)
+            }
+            Self::CheckResult { name, passed, detail } => {
                 let verdict = if *passed { "passed" } else { "FAILED" };
                 with_detail(format!("Check {name} {verdict}"), detail)
             }
@@ -315,11 +278,7 @@ impl EventKind {
 }
 
 fn with_detail(head: String, detail: &str) -> String {
-    if detail.is_empty() {
-        head
-    } else {
-        format!("{head} - {detail}")
-    }
+    if detail.is_empty() { head } else { format!("{head} - {detail}") }
 }
 
 /// One entry of a [`Timeline`].
@@ -343,14 +302,7 @@ impl Event {
     /// The hash this event should carry as an event of `incident_id`.
     #[must_use]
     pub fn compute_hash(&self, incident_id: &str) -> String {
-        compute_hash(
-            incident_id,
-            self.seq,
-            self.at,
-            &self.actor,
-            &self.kind,
-            &self.prev_hash,
-        )
+        compute_hash(incident_id, self.seq, self.at, &self.actor, &self.kind, &self.prev_hash)
     }
 }
 
@@ -384,10 +336,7 @@ impl TryFrom<TimelineRepr> for Timeline {
 impl Timeline {
     /// An empty timeline for `incident_id`.
     pub fn new(incident_id: impl Into<String>) -> Self {
-        Self {
-            incident_id: incident_id.into(),
-            events: Vec::new(),
-        }
+        Self { incident_id: incident_id.into(), events: Vec::new() }
     }
 
     /// Rebuild a timeline from stored events, verifying the whole chain.
@@ -396,10 +345,7 @@ impl Timeline {
     /// [`ErrorKind::Integrity`](crate::ErrorKind::Integrity) naming the first broken link (see the
     /// [module docs](self)).
     pub fn from_events(incident_id: impl Into<String>, events: Vec<Event>) -> Result<Self> {
-        let timeline = Self {
-            incident_id: incident_id.into(),
-            events,
-        };
+        let timeline = Self { incident_id: incident_id.into(), events };
         timeline.verify()?;
         Ok(timeline)
     }
@@ -451,12 +397,7 @@ impl Timeline {
     /// # Errors
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) when `actor` is blank or `at` is
     /// earlier than the previous event (equal is fine).
-    pub fn append(
-        &mut self,
-        at: DateTime<Utc>,
-        actor: impl Into<String>,
-        kind: EventKind,
-    ) -> Result<&Event> {
+    pub fn append(&mut self, at: DateTime<Utc>, actor: impl Into<String>, kind: EventKind) -> Result<&Event> {
         let actor = actor.into();
         if actor.trim().is_empty() {
             return Err(Error::invalid_input(format!(
@@ -480,14 +421,7 @@ impl Timeline {
             None => (1, GENESIS_HASH.to_owned()),
         };
         let hash = compute_hash(&self.incident_id, seq, at, &actor, &kind, &prev_hash);
-        self.events.push(Event {
-            seq,
-            at,
-            actor,
-            kind,
-            prev_hash,
-            hash,
-        });
+        self.events.push(Event { seq, at, actor, kind, prev_hash, hash });
         let idx = self.events.len() - 1;
         Ok(&self.events[idx])
     }
@@ -497,22 +431,15 @@ impl Timeline {
     /// # Errors
     /// [`ErrorKind::Integrity`](crate::ErrorKind::Integrity) naming the first broken link.
     pub fn verify(&self) -> Result<()> {
-        let fail =
-            |what: String| Error::integrity(format!("timeline of {}: {what}", self.incident_id));
+        let fail = |what: String| Error::integrity(format!("timeline of {}: {what}", self.incident_id));
         let mut prev: Option<&Event> = None;
         for ev in &self.events {
             match prev {
                 None if ev.seq != 1 => {
-                    return Err(fail(format!(
-                        "first event is #{}, expected #1 (dropped or reordered)",
-                        ev.seq
-                    )));
+                    return Err(fail(format!("first event is #{}, expected #1 (dropped or reordered)", ev.seq)));
                 }
                 Some(p) if p.seq.checked_add(1) != Some(ev.seq) => {
-                    return Err(fail(format!(
-                        "event #{} follows #{} (dropped or reordered)",
-                        ev.seq, p.seq
-                    )));
+                    return Err(fail(format!("event #{} follows #{} (dropped or reordered)", ev.seq, p.seq)));
                 }
                 _ => {}
             }
@@ -521,22 +448,13 @@ impl Timeline {
             }
             match prev {
                 None if ev.prev_hash != GENESIS_HASH => {
-                    return Err(fail(format!(
-                        "prev_hash of #{} is not the genesis hash",
-                        ev.seq
-                    )));
+                    return Err(fail(format!("prev_hash of #{} is not the genesis hash", ev.seq)));
                 }
                 Some(p) if ev.prev_hash != p.hash => {
-                    return Err(fail(format!(
-                        "prev_hash of #{} does not match #{}",
-                        ev.seq, p.seq
-                    )));
+                    return Err(fail(format!("prev_hash of #{} does not match #{}", ev.seq, p.seq)));
                 }
                 Some(p) if ev.at < p.at => {
-                    return Err(fail(format!(
-                        "event #{} is earlier than #{}",
-                        ev.seq, p.seq
-                    )));
+                    return Err(fail(format!("event #{} is earlier than #{}", ev.seq, p.seq)));
                 }
                 _ => {}
             }
@@ -639,15 +557,7 @@ fn compute_hash(
     // Serializing a plain enum of strings/bools/numbers cannot fail; fall back to a marker that never
     // matches a genuine hash input rather than panicking.
     let kind = serde_json::to_value(kind).unwrap_or(serde_json::Value::Null);
-    let preimage = serde_json::json!([
-        HASH_DOMAIN,
-        incident_id,
-        seq,
-        fmt_at(at),
-        actor,
-        kind,
-        prev_hash
-    ]);
+    let preimage = serde_json::json!([HASH_DOMAIN, incident_id, seq, fmt_at(at), actor, kind, prev_hash]);
     let mut text = String::new();
     write_canonical(&preimage, &mut text);
     hex::encode(Sha256::digest(text.as_bytes()))
@@ -697,18 +607,13 @@ mod tests {
     use crate::ErrorKind;
 
     fn t(h: u32, m: u32, s: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 26, h, m, s)
-            .single()
-            .expect("valid time")
+        Utc.with_ymd_and_hms(2026, 11, 26, h, m, s).single().expect("valid time")
     }
 
     fn sample() -> Timeline {
         let mut tl = Timeline::new("INC-1");
         let kinds = [
-            EventKind::Detected {
-                source: "prometheus".into(),
-                summary: "5xx > 5%".into(),
-            },
+            EventKind::Detected { source: "prometheus".into(), summary: "5xx > 5%".into() },
             EventKind::Declared {
                 severity: Severity::P1,
                 title: "API errors".into(),
@@ -716,10 +621,7 @@ mod tests {
                 ticket: "Title: [P1] API errors".into(),
             },
             EventKind::Acknowledged,
-            EventKind::StatusChanged {
-                from: Status::Investigating,
-                to: Status::Identified,
-            },
+            EventKind::StatusChanged { from: Status::Investigating, to: Status::Identified },
             EventKind::Mitigated,
             EventKind::Resolved,
         ];
@@ -750,9 +652,7 @@ mod tests {
     fn hash_is_stable() {
         // Pin the canonical form: changing it would invalidate every stored timeline.
         let mut tl = Timeline::new("INC-1");
-        let ev = tl
-            .append(t(14, 0, 0), "alice", EventKind::Note { text: "hi".into() })
-            .expect("append");
+        let ev = tl.append(t(14, 0, 0), "alice", EventKind::Note { text: "hi".into() }).expect("append");
         let pre = r#"["incident-core/timeline/v1","INC-1",1,"2026-11-26T14:00:00.000000000Z","alice",{"text":"hi","type":"note"},"0000000000000000000000000000000000000000000000000000000000000000"]"#;
         assert_eq!(ev.hash, hex::encode(Sha256::digest(pre.as_bytes())));
     }
@@ -760,19 +660,13 @@ mod tests {
     #[test]
     fn equal_time_ok_earlier_refused() {
         let mut tl = Timeline::new("INC-1");
-        tl.append(t(14, 0, 0), "a", EventKind::Acknowledged)
-            .expect("first");
-        tl.append(t(14, 0, 0), "a", EventKind::Mitigated)
-            .expect("same instant");
-        let err = tl
-            .append(t(13, 59, 59), "a", EventKind::Resolved)
-            .expect_err("earlier");
+        tl.append(t(14, 0, 0), "a", EventKind::Acknowledged).expect("first");
+        tl.append(t(14, 0, 0), "a", EventKind::Mitigated).expect("same instant");
+        let err = tl.append(t(13, 59, 59), "a", EventKind::Resolved).expect_err("earlier");
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
         assert!(err.message().contains("earlier than event #2"), "{err}");
         assert_eq!(tl.len(), 2);
-        let err = tl
-            .append(t(15, 0, 0), "  ", EventKind::Resolved)
-            .expect_err("blank actor");
+        let err = tl.append(t(15, 0, 0), "  ", EventKind::Resolved).expect_err("blank actor");
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
     }
 
@@ -786,33 +680,22 @@ mod tests {
         events[3].actor = "mallory".into();
         let err = reload(events);
         assert_eq!(err.kind(), ErrorKind::Integrity);
-        assert_eq!(
-            err.message(),
-            "timeline of INC-1: event #4 hash mismatch (edited?)"
-        );
+        assert_eq!(err.message(), "timeline of INC-1: event #4 hash mismatch (edited?)");
     }
 
     #[test]
     fn detects_edit_with_rehash() {
         let mut events = sample().events().to_vec();
-        events[1].kind = EventKind::Note {
-            text: "nothing to see".into(),
-        };
+        events[1].kind = EventKind::Note { text: "nothing to see".into() };
         events[1].hash = events[1].compute_hash("INC-1");
-        assert_eq!(
-            reload(events).message(),
-            "timeline of INC-1: prev_hash of #3 does not match #2"
-        );
+        assert_eq!(reload(events).message(), "timeline of INC-1: prev_hash of #3 does not match #2");
     }
 
     #[test]
     fn detects_drop() {
         let mut events = sample().events().to_vec();
         events.remove(3);
-        assert_eq!(
-            reload(events).message(),
-            "timeline of INC-1: event #5 follows #3 (dropped or reordered)"
-        );
+        assert_eq!(reload(events).message(), "timeline of INC-1: event #5 follows #3 (dropped or reordered)");
         let mut events = sample().events().to_vec();
         events.remove(0);
         assert_eq!(
@@ -825,10 +708,7 @@ mod tests {
     fn detects_reorder() {
         let mut events = sample().events().to_vec();
         events.swap(2, 3);
-        assert_eq!(
-            reload(events).message(),
-            "timeline of INC-1: event #4 follows #2 (dropped or reordered)"
-        );
+        assert_eq!(reload(events).message(), "timeline of INC-1: event #4 follows #2 (dropped or reordered)");
     }
 
     #[test]
@@ -840,20 +720,14 @@ mod tests {
             e.seq = u64::try_from(i).expect("small") + 1;
             e.hash = e.compute_hash("INC-1");
         }
-        assert_eq!(
-            reload(events).message(),
-            "timeline of INC-1: prev_hash of #2 does not match #1"
-        );
+        assert_eq!(reload(events).message(), "timeline of INC-1: prev_hash of #2 does not match #1");
     }
 
     #[test]
     fn detects_move_to_other_incident() {
         let events = sample().events().to_vec();
         let err = Timeline::from_events("INC-2", events).expect_err("other incident");
-        assert_eq!(
-            err.message(),
-            "timeline of INC-2: event #1 hash mismatch (edited?)"
-        );
+        assert_eq!(err.message(), "timeline of INC-2: event #1 hash mismatch (edited?)");
     }
 
     #[test]
@@ -873,10 +747,7 @@ mod tests {
     fn serde_round_trip_verifies() {
         let tl = sample();
         let json = serde_json::to_string(&tl).expect("serialize");
-        assert!(
-            json.contains(r#""type":"status_changed","from":"investigating","to":"identified""#),
-            "{json}"
-        );
+        assert!(json.contains(r#""type":"status_changed","from":"investigating","to":"identified""#), "{json}");
         let back: Timeline = serde_json::from_str(&json).expect("deserialize");
         assert_eq!(back, tl);
         let tampered = json.replace("5xx > 5%", "all fine");
@@ -888,13 +759,7 @@ mod tests {
     fn json_schema_describes_the_wire_form() {
         let schema = serde_json::to_value(schemars::schema_for!(Timeline)).expect("schema");
         let text = schema.to_string();
-        for needle in [
-            "incident_id",
-            "events",
-            "prev_hash",
-            "status_changed",
-            "evidence_added",
-        ] {
+        for needle in ["incident_id", "events", "prev_hash", "status_changed", "evidence_added"] {
             assert!(text.contains(needle), "schema lacks {needle}: {text}");
         }
     }
@@ -910,16 +775,12 @@ mod tests {
         let none = Timeline::new("X").metrics(None);
         assert_eq!(none, Metrics::default());
         // End before start is not a duration.
-        assert_eq!(
-            Metrics::compute(Some(t(15, 0, 0)), Some(t(14, 0, 0)), None, None, None).mttd,
-            None
-        );
+        assert_eq!(Metrics::compute(Some(t(15, 0, 0)), Some(t(14, 0, 0)), None, None, None).mttd, None);
     }
 
     fn arb_kind() -> impl Strategy<Value = EventKind> {
         prop_oneof![
-            (".{0,12}", ".{0,12}")
-                .prop_map(|(source, summary)| EventKind::Detected { source, summary }),
+            (".{0,12}", ".{0,12}").prop_map(|(source, summary)| EventKind::Detected { source, summary }),
             Just(EventKind::Acknowledged),
             Just(EventKind::Mitigated),
             ".{0,20}".prop_map(|text| EventKind::Note { text }),
@@ -929,11 +790,7 @@ mod tests {
                 detail: String::new()
             }),
             (".{0,8}", any::<bool>()).prop_map(|(by, confirm_production)| {
-                EventKind::ApprovalGranted {
-                    run_id: "r1".into(),
-                    by,
-                    confirm_production,
-                }
+                EventKind::ApprovalGranted { run_id: "r1".into(), by, confirm_production }
             }),
         ]
     }
@@ -943,8 +800,7 @@ mod tests {
         let mut at = t(0, 0, 0);
         for (gap, actor, kind) in steps {
             at += chrono::TimeDelta::milliseconds(i64::from(*gap));
-            tl.append(at, format!("a{actor}"), kind.clone())
-                .expect("append");
+            tl.append(at, format!("a{actor}"), kind.clone()).expect("append");
         }
         tl
     }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{ClusterEvent, Cluster, DatastoreProbe, Deployment, Node, Pod, ProbeReport, Revision};
+use crate::backend::{Cluster, ClusterEvent, DatastoreProbe, Deployment, Node, Pod, ProbeReport, Revision};
 use crate::{Error, Result};
 
 /// What to triage.
@@ -206,10 +206,21 @@ impl TriageReport {
         }
         let _ = writeln!(s, "\nWarning events ({}):", self.warning_events.len());
         for e in self.warning_events.iter().rev().take(10) {
-            let _ = writeln!(s, "  {}  {}  {}  {}", crate::comms::format_utc(e.last_timestamp), e.reason, e.object, e.message);
+            let _ = writeln!(
+                s,
+                "  {}  {}  {}  {}",
+                crate::comms::format_utc(e.last_timestamp),
+                e.reason,
+                e.object,
+                e.message
+            );
         }
         for l in &self.logs {
-            let _ = writeln!(s, "\nLogs {}: {} error line(s) in {} line(s) from {} pod(s)", l.deployment, l.error_lines, l.lines, l.pods);
+            let _ = writeln!(
+                s,
+                "\nLogs {}: {} error line(s) in {} line(s) from {} pod(s)",
+                l.deployment, l.error_lines, l.lines, l.pods
+            );
             for line in &l.samples {
                 let _ = writeln!(s, "    {line}");
             }
@@ -281,20 +292,24 @@ pub async fn triage(
 
     let unhealthy_pods: Vec<Pod> = pods.iter().filter(|p| !p.is_healthy() && p.phase != "Succeeded").cloned().collect();
     let not_ready_nodes = nodes.iter().filter(|n| !n.ready).cloned().collect();
-    let metrics_available = pods.iter().any(|p| p.memory_bytes.is_some()) || nodes.iter().any(|n| n.memory_bytes.is_some());
+    let metrics_available =
+        pods.iter().any(|p| p.memory_bytes.is_some()) || nodes.iter().any(|n| n.memory_bytes.is_some());
     let mut top_pods: Vec<Pod> = pods.iter().filter(|p| p.memory_bytes.is_some()).cloned().collect();
-    top_pods.sort_by(|a, b| b.memory_bytes.cmp(&a.memory_bytes));
+    top_pods.sort_by_key(|p| std::cmp::Reverse(p.memory_bytes));
     top_pods.truncate(opts.top);
     let mut top_nodes: Vec<Node> = nodes.iter().filter(|n| n.memory_bytes.is_some()).cloned().collect();
-    top_nodes.sort_by(|a, b| b.memory_bytes.cmp(&a.memory_bytes));
+    top_nodes.sort_by_key(|n| std::cmp::Reverse(n.memory_bytes));
     top_nodes.truncate(opts.top);
 
     events.sort_by_key(|e| e.last_timestamp);
     let warning_events: Vec<ClusterEvent> = events.iter().filter(|e| e.kind == "Warning").cloned().collect();
     let recent_events = events.iter().rev().take(opts.recent_events).rev().cloned().collect();
 
-    let ready: std::collections::BTreeSet<&str> =
-        endpoints.iter().filter(|e: &&crate::backend::Endpoints| !e.ready.is_empty()).map(|e| e.name.as_str()).collect();
+    let ready: std::collections::BTreeSet<&str> = endpoints
+        .iter()
+        .filter(|e: &&crate::backend::Endpoints| !e.ready.is_empty())
+        .map(|e| e.name.as_str())
+        .collect();
     let services_without_endpoints = services
         .iter()
         .filter(|s: &&crate::backend::Service| !s.selector.is_empty() && !ready.contains(s.name.as_str()))
@@ -330,7 +345,8 @@ pub async fn triage(
             .iter()
             .filter(|p| p.namespace == dep.namespace && dep.selector.iter().all(|(k, v)| p.labels.get(k) == Some(v)))
             .collect();
-        let mut scan = LogScan { deployment: dep.name.clone(), pods: dep_pods.len(), lines: 0, error_lines: 0, samples: vec![] };
+        let mut scan =
+            LogScan { deployment: dep.name.clone(), pods: dep_pods.len(), lines: 0, error_lines: 0, samples: vec![] };
         for chunk in dep_pods.chunks(opts.max_concurrency.max(1)) {
             let results = futures::future::join_all(chunk.iter().map(|p| async move {
                 (p.name.clone(), deadline(d, "logs", cluster.logs(&p.namespace, &p.name, opts.log_tail)).await)

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use incident_core::Policy;
 use incident_core::engine::{
-    Approval, ApprovedPlan, Executor, FailpointMode, FailpointPoint, Failpoints, Plan, Procedure,
-    RunReport, StepKind, StepStatus, library,
+    Approval, ApprovedPlan, Executor, FailpointMode, FailpointPoint, Failpoints, Plan, Procedure, RunReport, StepKind,
+    StepStatus, library,
 };
 use incident_core::incident::{DeclareRequest, Incident};
 use incident_core::sim::{Faults, Scenario, SimPlatform};
@@ -24,16 +24,10 @@ fn platform(scenario: &str) -> SimPlatform {
 /// A library procedure tuned to the scenario it is run against.
 fn procedure(name: &str, policy: &Policy) -> Procedure {
     match name {
-        "application-rollback" => library::ApplicationRollback {
-            max_errors: 1000,
-            ..Default::default()
-        }
-        .build(policy),
+        "application-rollback" => library::ApplicationRollback { max_errors: 1000, ..Default::default() }.build(policy),
         "database-recovery" => library::DatabaseRecovery {
             region: "us-east-1".into(),
-            mode: library::RecoveryMode::PromoteReplica {
-                id: "ml-platform-secondary".into(),
-            },
+            mode: library::RecoveryMode::PromoteReplica { id: "ml-platform-secondary".into() },
             // The sim's postgres probe checks the failed primary; the promoted replica is verified by
             // `wait-available`.
             integrity_probes: Vec::new(),
@@ -60,20 +54,12 @@ async fn plan_on(p: &SimPlatform, name: &str, policy: &Policy, wait_secs: u64) -
         p.advance(Duration::from_secs(wait_secs)).expect("advance");
     }
     let b = p.backends();
-    let plan = procedure(name, policy)
-        .plan(&b, policy)
-        .await
-        .unwrap_or_else(|e| panic!("{name}: plan: {e}"));
-    plan.approve(Approval::new("drill-lead", b.clock.now()).confirm_production())
-        .expect("approve")
+    let plan = procedure(name, policy).plan(&b, policy).await.unwrap_or_else(|e| panic!("{name}: plan: {e}"));
+    plan.approve(Approval::new("drill-lead", b.clock.now()).confirm_production()).expect("approve")
 }
 
 fn executor(p: &SimPlatform, store: &Arc<MemoryStore>, policy: &Policy) -> Executor {
-    Executor::new(
-        p.backends(),
-        Arc::clone(store) as Arc<dyn Store>,
-        policy.clone(),
-    )
+    Executor::new(p.backends(), Arc::clone(store) as Arc<dyn Store>, policy.clone())
 }
 
 /// The report matches the sim: for every resource a mutating step touched, live state equals the
@@ -91,10 +77,7 @@ async fn assert_matches_live(p: &SimPlatform, plan: &Plan, report: &RunReport, l
         let StepKind::Action(action) = &plan.steps[idx[0]].kind else {
             continue;
         };
-        let live = action
-            .observe(&b)
-            .await
-            .unwrap_or_else(|e| panic!("{label}: observe {resource}: {e}"));
+        let live = action.observe(&b).await.unwrap_or_else(|e| panic!("{label}: observe {resource}: {e}"));
         let done = idx.iter().rev().find(|&&i| {
             matches!(
                 report.step(&plan.steps[i].id).map(|s| s.status),
@@ -105,16 +88,10 @@ async fn assert_matches_live(p: &SimPlatform, plan: &Plan, report: &RunReport, l
             Some(&i) => &plan.steps[i].after,
             None => &plan.steps[idx[0]].before,
         };
-        let left = report.left_state.iter().any(|l| {
-            idx.iter()
-                .any(|&i| l.starts_with(&format!("{}:", plan.steps[i].id)))
-        });
+        let left =
+            report.left_state.iter().any(|l| idx.iter().any(|&i| l.starts_with(&format!("{}:", plan.steps[i].id))));
         if !left {
-            assert_eq!(
-                &live, expected,
-                "{label}: {resource} (report {:#?})",
-                report.steps
-            );
+            assert_eq!(&live, expected, "{label}: {resource} (report {:#?})", report.steps);
         }
     }
 }
@@ -128,15 +105,9 @@ async fn every_library_procedure_plans_and_runs_on_the_sim() {
         let approved = plan_on(&p, name, &policy, wait).await;
         let plan = approved.plan.clone();
         assert!(!plan.to_string().is_empty());
-        let report = executor(&p, &store, &policy)
-            .run(approved, None)
-            .await
-            .expect("run");
+        let report = executor(&p, &store, &policy).run(approved, None).await.expect("run");
         assert_eq!(report.status, RunStatus::Succeeded, "{name}: {report:#?}");
-        assert!(
-            report.left_state.is_empty() || report.steps.iter().any(|s| s.changed),
-            "{name}"
-        );
+        assert!(report.left_state.is_empty() || report.steps.iter().any(|s| s.changed), "{name}");
         for s in &report.steps {
             assert_eq!(s.status, StepStatus::Succeeded, "{name}: {s:?}");
             assert!(s.started_at.is_some() && s.finished_at.is_some());
@@ -150,11 +121,7 @@ async fn every_library_procedure_plans_and_runs_on_the_sim() {
     }
 }
 
-async fn faulty_runs(
-    rate: f64,
-    max_attempts: u32,
-    seeds: std::ops::RangeInclusive<u64>,
-) -> BTreeMap<String, usize> {
+async fn faulty_runs(rate: f64, max_attempts: u32, seeds: std::ops::RangeInclusive<u64>) -> BTreeMap<String, usize> {
     let mut policy = Policy::default();
     policy.retry.max_attempts = max_attempts;
     let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
@@ -172,24 +139,14 @@ async fn faulty_runs(
                 ..Faults::default()
             };
             p.set_faults(f).expect("faults");
-            let report = executor(&p, &store, &policy)
-                .run(approved, None)
-                .await
-                .expect("run");
+            let report = executor(&p, &store, &policy).run(approved, None).await.expect("run");
             let label = format!("{name} seed {seed} rate {rate}");
             match report.status {
-                RunStatus::Succeeded => assert!(
-                    report
-                        .steps
-                        .iter()
-                        .all(|s| s.status == StepStatus::Succeeded),
-                    "{label}"
-                ),
+                RunStatus::Succeeded => {
+                    assert!(report.steps.iter().all(|s| s.status == StepStatus::Succeeded), "{label}")
+                }
                 RunStatus::Compensated => {
-                    assert!(
-                        report.steps.iter().any(|s| s.status == StepStatus::Failed),
-                        "{label}"
-                    );
+                    assert!(report.steps.iter().any(|s| s.status == StepStatus::Failed), "{label}");
                     assert!(report.left_state.is_empty(), "{label}");
                 }
                 // Only irreversible or un-undoable changes remain, and they are listed.
@@ -207,10 +164,7 @@ async fn faulty_runs(
 async fn under_ten_percent_faults_runs_complete_or_compensate_and_reports_match_the_sim() {
     let outcomes = faulty_runs(0.10, Policy::default().retry.max_attempts, 1..=6).await;
     eprintln!("outcomes under 10% faults: {outcomes:?}");
-    assert!(
-        outcomes.get("Succeeded").copied().unwrap_or(0) > 0,
-        "{outcomes:?}"
-    );
+    assert!(outcomes.get("Succeeded").copied().unwrap_or(0) > 0, "{outcomes:?}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -222,11 +176,7 @@ async fn under_heavy_faults_failed_runs_compensate_and_reports_match_the_sim() {
 
 /// Mutations through the backends, without sequence numbers and times.
 fn mutations(p: &SimPlatform) -> Vec<(String, String)> {
-    p.api_operations()
-        .into_iter()
-        .filter(|o| o.scope != "notifier")
-        .map(|o| (o.scope, o.op))
-        .collect()
+    p.api_operations().into_iter().filter(|o| o.scope != "notifier").map(|o| (o.scope, o.op)).collect()
 }
 
 #[tokio::test(start_paused = true)]
@@ -236,22 +186,14 @@ async fn an_interrupted_run_resumes_without_repeating_or_skipping_a_mutation() {
         let p = platform("regional-failover");
         let store = Arc::new(MemoryStore::new());
         let approved = plan_on(&p, "regional-failover", &policy, 0).await;
-        let report = executor(&p, &store, &policy)
-            .run(approved, None)
-            .await
-            .expect("run");
+        let report = executor(&p, &store, &policy).run(approved, None).await.expect("run");
         assert_eq!(report.status, RunStatus::Succeeded);
         let mut m = mutations(&p);
         m.sort();
         m
     };
     assert!(reference.len() >= 3, "{reference:?}");
-    for step in [
-        "scale-secondary",
-        "dns-failover",
-        "promote-replica",
-        "wait-replica-available",
-    ] {
+    for step in ["scale-secondary", "dns-failover", "promote-replica", "wait-replica-available"] {
         for point in [
             FailpointPoint::BeforeIntent,
             FailpointPoint::AfterIntent,
@@ -262,17 +204,11 @@ async fn an_interrupted_run_resumes_without_repeating_or_skipping_a_mutation() {
             let store = Arc::new(MemoryStore::new());
             let approved = plan_on(&p, "regional-failover", &policy, 0).await;
             let run_id = approved.plan.run_id.clone();
-            let crashing = executor(&p, &store, &policy).with_failpoints(Failpoints::at(
-                step,
-                point,
-                FailpointMode::Error,
-            ));
+            let crashing =
+                executor(&p, &store, &policy).with_failpoints(Failpoints::at(step, point, FailpointMode::Error));
             let e = crashing.run(approved, None).await.expect_err("crash");
             assert!(Failpoints::is_failpoint_error(&e), "{e}");
-            let report = executor(&p, &store, &policy)
-                .resume(&run_id)
-                .await
-                .expect("resume");
+            let report = executor(&p, &store, &policy).resume(&run_id).await.expect("resume");
             let label = format!("{step}:{point:?}");
             assert_eq!(report.status, RunStatus::Succeeded, "{label}: {report:#?}");
             let mut m = mutations(&p);
@@ -316,37 +252,15 @@ async fn incident_runs_write_approval_actions_and_checks_to_the_timeline() {
     )
     .expect("declare");
     store.save_incident(&incident).await.expect("save");
-    store
-        .append_events("INC-1", timeline.events())
-        .await
-        .expect("events");
+    store.append_events("INC-1", timeline.events()).await.expect("events");
     let approved = plan_on(&p, "traffic-management", &policy, 0).await;
-    let report = executor(&p, &store, &policy)
-        .run(approved, Some("INC-1".into()))
-        .await
-        .expect("run");
+    let report = executor(&p, &store, &policy).run(approved, Some("INC-1".into())).await.expect("run");
     assert_eq!(report.status, RunStatus::Succeeded);
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
     let tl = store.timeline("INC-1").await.expect("timeline");
     let kinds: Vec<&EventKind> = tl.events().iter().map(|e| &e.kind).collect();
-    assert!(
-        kinds
-            .iter()
-            .any(|k| matches!(k, EventKind::ApprovalGranted { by, .. } if by == "drill-lead"))
-    );
-    assert!(
-        kinds.iter().any(
-            |k| matches!(k, EventKind::ActionPlanned { step_id, .. } if step_id == "scale-up")
-        )
-    );
-    assert!(
-        kinds.iter().any(
-            |k| matches!(k, EventKind::ActionExecuted { step_id, .. } if step_id == "scale-up")
-        )
-    );
-    assert!(
-        kinds
-            .iter()
-            .any(|k| matches!(k, EventKind::CheckResult { passed: true, .. }))
-    );
+    assert!(kinds.iter().any(|k| matches!(k, EventKind::ApprovalGranted { by, .. } if by == "drill-lead")));
+    assert!(kinds.iter().any(|k| matches!(k, EventKind::ActionPlanned { step_id, .. } if step_id == "scale-up")));
+    assert!(kinds.iter().any(|k| matches!(k, EventKind::ActionExecuted { step_id, .. } if step_id == "scale-up")));
+    assert!(kinds.iter().any(|k| matches!(k, EventKind::CheckResult { passed: true, .. })));
 }

@@ -28,36 +28,22 @@ fn rollback_renumbers_like_kubectl_rollout_undo() {
         let h = c.rollout_history(NS, API).await.unwrap();
         assert_eq!(
             revs(&h),
-            vec![
-                (1, "api=ml-inference-api:v2.0.2".into()),
-                (2, "api=ml-inference-api:v2.0.3".into())
-            ]
+            vec![(1, "api=ml-inference-api:v2.0.2".into()), (2, "api=ml-inference-api:v2.0.3".into())]
         );
-        assert!(
-            h.iter()
-                .all(|r| r.replica_set.starts_with("ml-inference-api-"))
-        );
+        assert!(h.iter().all(|r| r.replica_set.starts_with("ml-inference-api-")));
 
         p.advance(Duration::from_secs(120)).unwrap(); // the bad rollout
         let d = c.deployment(NS, API).await.unwrap().unwrap();
         assert_eq!(d.revision, 3);
         assert_eq!(d.images, vec!["api=ml-inference-api:v2.1.0".to_string()]);
-        assert_eq!(
-            d.annotations
-                .get("deployment.kubernetes.io/revision")
-                .map(String::as_str),
-            Some("3")
-        );
+        assert_eq!(d.annotations.get("deployment.kubernetes.io/revision").map(String::as_str), Some("3"));
         let rs_v203 = h[1].replica_set.clone();
 
         // undo without a revision: the previous one (2) is copied and its ReplicaSet becomes revision 4.
         let r = c.rollback(NS, API, None).await.unwrap();
         assert_eq!(r.revision, 4);
         assert_eq!(r.replica_set, rs_v203);
-        assert_eq!(
-            r.change_cause.as_deref(),
-            Some("deploy ml-inference-api v2.0.3")
-        );
+        assert_eq!(r.change_cause.as_deref(), Some("deploy ml-inference-api v2.0.3"));
         let h = c.rollout_history(NS, API).await.unwrap();
         assert_eq!(
             revs(&h),
@@ -68,14 +54,9 @@ fn rollback_renumbers_like_kubectl_rollout_undo() {
             ]
         );
         let d = c.deployment(NS, API).await.unwrap().unwrap();
+        assert_eq!((d.revision, d.images[0].as_str()), (4, "api=ml-inference-api:v2.0.3"));
         assert_eq!(
-            (d.revision, d.images[0].as_str()),
-            (4, "api=ml-inference-api:v2.0.3")
-        );
-        assert_eq!(
-            d.annotations
-                .get("kubernetes.io/change-cause")
-                .map(String::as_str),
+            d.annotations.get("kubernetes.io/change-cause").map(String::as_str),
             Some("deploy ml-inference-api v2.0.3")
         );
 
@@ -85,24 +66,15 @@ fn rollback_renumbers_like_kubectl_rollout_undo() {
 
         // --to-revision=1
         let r = c.rollback(NS, API, Some(1)).await.unwrap();
+        assert_eq!((r.revision, r.images[0].as_str()), (5, "api=ml-inference-api:v2.0.2"));
         assert_eq!(
-            (r.revision, r.images[0].as_str()),
-            (5, "api=ml-inference-api:v2.0.2")
-        );
-        assert_eq!(
-            revs(&c.rollout_history(NS, API).await.unwrap())
-                .iter()
-                .map(|r| r.0)
-                .collect::<Vec<_>>(),
+            revs(&c.rollout_history(NS, API).await.unwrap()).iter().map(|r| r.0).collect::<Vec<_>>(),
             vec![3, 4, 5]
         );
 
         // undo again goes back to the previous revision (4 -> becomes 6).
         let r = c.rollback(NS, API, None).await.unwrap();
-        assert_eq!(
-            (r.revision, r.images[0].as_str()),
-            (6, "api=ml-inference-api:v2.0.3")
-        );
+        assert_eq!((r.revision, r.images[0].as_str()), (6, "api=ml-inference-api:v2.0.3"));
 
         // rolling back to the current revision is a no-op (kubectl: "skipped rollback").
         let ops = p.api_operations().len();
@@ -119,10 +91,7 @@ fn rollback_renumbers_like_kubectl_rollout_undo() {
     });
     let ops: Vec<String> = p.api_operations().into_iter().map(|o| o.op).collect();
     assert_eq!(ops.len(), 3, "{ops:?}");
-    assert!(
-        ops[0].starts_with("rollout undo ml-platform/ml-inference-api to-revision=2"),
-        "{ops:?}"
-    );
+    assert!(ops[0].starts_with("rollout undo ml-platform/ml-inference-api to-revision=2"), "{ops:?}");
 }
 
 #[test]
@@ -136,43 +105,23 @@ fn scaled_pods_become_ready_after_the_modeled_delay() {
         let pods = c.pods(Some(NS), &sel).await.unwrap();
         assert_eq!(pods.len(), 10);
         assert_eq!(pods.iter().filter(|p| p.is_healthy()).count(), 3);
-        assert_eq!(
-            pods.iter()
-                .filter(|p| p.display_status() == "ContainerCreating")
-                .count(),
-            7
-        );
+        assert_eq!(pods.iter().filter(|p| p.display_status() == "ContainerCreating").count(), 7);
         let st = c.rollout_status(NS, API).await.unwrap();
         assert!(!st.complete);
-        assert!(
-            st.message
-                .contains("3 of 10 updated replicas are available"),
-            "{}",
-            st.message
-        );
+        assert!(st.message.contains("3 of 10 updated replicas are available"), "{}", st.message);
 
         b.clock.sleep(Duration::from_secs(30)).await;
         let d = c.deployment(NS, API).await.unwrap().unwrap();
-        assert_eq!(
-            (d.replicas, d.ready_replicas, d.available_replicas),
-            (10, 10, 10)
-        );
+        assert_eq!((d.replicas, d.ready_replicas, d.available_replicas), (10, 10, 10));
         assert!(c.rollout_status(NS, API).await.unwrap().complete);
         let eps = c.endpoints(NS).await.unwrap();
         let api = eps.iter().find(|e| e.name == API).unwrap();
         assert_eq!(api.ready.len(), 10);
         let events = c.events(Some(NS)).await.unwrap();
-        assert!(
-            events
-                .iter()
-                .any(|e| e.reason == "ScalingReplicaSet" && e.message.contains("to 10"))
-        );
+        assert!(events.iter().any(|e| e.reason == "ScalingReplicaSet" && e.message.contains("to 10")));
     });
     let log = p.operation_log();
-    assert_eq!(
-        log.last().unwrap().op,
-        "scale ml-platform/ml-inference-api 3->10"
-    );
+    assert_eq!(log.last().unwrap().op, "scale ml-platform/ml-inference-api 3->10");
     assert_eq!(log.last().unwrap().scope, "ml-platform-primary");
 }
 
@@ -183,49 +132,21 @@ fn bad_deploy_crash_loops_then_rollback_recovers() {
     runtime().unwrap().block_on(async {
         let c = b.clusters.cluster("ml-platform-primary").await.unwrap();
         let url = "https://api.ml-platform.com/health";
-        assert_eq!(
-            b.http
-                .get(url, Duration::from_secs(5))
-                .await
-                .unwrap()
-                .status,
-            200
-        );
+        assert_eq!(b.http.get(url, Duration::from_secs(5)).await.unwrap().status, 200);
         p.advance(Duration::from_secs(120 + 60)).unwrap();
-        let pods = c
-            .pods(Some(NS), &[("app".to_string(), API.to_string())].into())
-            .await
-            .unwrap();
-        assert!(
-            pods.iter()
-                .all(|p| p.display_status() == "CrashLoopBackOff" && p.restarts >= 1),
-            "{pods:?}"
-        );
+        let pods = c.pods(Some(NS), &[("app".to_string(), API.to_string())].into()).await.unwrap();
+        assert!(pods.iter().all(|p| p.display_status() == "CrashLoopBackOff" && p.restarts >= 1), "{pods:?}");
         let logs = c.logs(NS, &pods[0].name, 50).await.unwrap();
         assert!(logs.iter().any(|l| l.contains("ERROR")), "{logs:?}");
         let events = c.events(None).await.unwrap();
-        assert!(
-            events
-                .iter()
-                .any(|e| e.reason == "BackOff" && e.kind == "Warning")
-        );
-        assert_eq!(
-            b.http
-                .get(url, Duration::from_secs(5))
-                .await
-                .unwrap()
-                .status,
-            503
-        );
+        assert!(events.iter().any(|e| e.reason == "BackOff" && e.kind == "Warning"));
+        assert_eq!(b.http.get(url, Duration::from_secs(5)).await.unwrap().status, 503);
         p.advance(Duration::from_secs(700)).unwrap();
         assert!(c.rollout_status(NS, API).await.unwrap().failed);
 
         c.rollback(NS, API, None).await.unwrap();
         b.clock.sleep(Duration::from_secs(31)).await;
-        let pods = c
-            .pods(Some(NS), &[("app".to_string(), API.to_string())].into())
-            .await
-            .unwrap();
+        let pods = c.pods(Some(NS), &[("app".to_string(), API.to_string())].into()).await.unwrap();
         assert!(pods.iter().all(incident_core::backend::Pod::is_healthy));
         let logs = c.logs(NS, &pods[0].name, 5).await.unwrap();
         assert_eq!(logs.len(), 5);
@@ -246,36 +167,16 @@ fn pods_beyond_capacity_are_pending_with_the_scheduler_message() {
     runtime().unwrap().block_on(async {
         let c = b.clusters.cluster("ml-platform-primary").await.unwrap();
         c.scale(NS, API, 60).await.unwrap();
-        let pods = c
-            .pods(Some(NS), &[("app".to_string(), API.to_string())].into())
-            .await
-            .unwrap();
-        let pending: Vec<_> = pods
-            .iter()
-            .filter(|p| p.reason.as_deref() == Some("Unschedulable"))
-            .collect();
+        let pods = c.pods(Some(NS), &[("app".to_string(), API.to_string())].into()).await.unwrap();
+        let pending: Vec<_> = pods.iter().filter(|p| p.reason.as_deref() == Some("Unschedulable")).collect();
         assert!(!pending.is_empty());
-        assert!(
-            pending
-                .iter()
-                .all(|p| p.phase == "Pending" && p.node.is_none())
-        );
-        assert!(
-            pending[0]
-                .message
-                .as_deref()
-                .unwrap()
-                .starts_with("0/3 nodes are available: 3 Insufficient memory")
-        );
+        assert!(pending.iter().all(|p| p.phase == "Pending" && p.node.is_none()));
+        assert!(pending[0].message.as_deref().unwrap().starts_with("0/3 nodes are available: 3 Insufficient memory"));
         let events = c.events(Some(NS)).await.unwrap();
         assert!(events.iter().any(|e| e.reason == "FailedScheduling"));
         let nodes = c.nodes().await.unwrap();
         assert_eq!(nodes.len(), 3);
-        assert!(
-            nodes
-                .iter()
-                .all(|n| n.ready && n.memory_bytes.unwrap() > 1024 * 1024 * 1024)
-        );
+        assert!(nodes.iter().all(|n| n.ready && n.memory_bytes.unwrap() > 1024 * 1024 * 1024));
     });
 }
 

@@ -30,13 +30,7 @@ macro_rules! retry {
 /// happened.
 fn done<T>(r: Result<T>) {
     if let Err(e) = r {
-        assert!(
-            matches!(
-                e.kind(),
-                ErrorKind::Conflict | ErrorKind::PreconditionFailed
-            ),
-            "{e}"
-        );
+        assert!(matches!(e.kind(), ErrorKind::Conflict | ErrorKind::PreconditionFailed), "{e}");
     }
 }
 
@@ -51,60 +45,29 @@ async fn run_procedure(p: &SimPlatform, b: &Backends, s: &Scenario) {
         }
         "regional-failover" => {
             let sec = get("secondary_region");
-            done(retry!(
-                b,
-                b.databases
-                    .promote_read_replica(&sec, &get("replica_instance"))
-            ));
+            done(retry!(b, b.databases.promote_read_replica(&sec, &get("replica_instance"))));
             let c = b.clusters.cluster(&get("secondary_context")).await.unwrap();
-            retry!(
-                b,
-                c.scale(
-                    &get("namespace"),
-                    &get("deployment"),
-                    get("replicas").parse().unwrap()
-                )
-            )
-            .unwrap();
+            retry!(b, c.scale(&get("namespace"), &get("deployment"), get("replicas").parse().unwrap())).unwrap();
             let zone = get("zone_id");
-            let mut rec = retry!(b, b.dns.record_sets(&zone, Some(&get("record_name"))))
-                .unwrap()
-                .remove(0);
+            let mut rec = retry!(b, b.dns.record_sets(&zone, Some(&get("record_name")))).unwrap().remove(0);
             rec.values = vec![get("target")];
             retry!(
                 b,
-                b.dns.change(
-                    &zone,
-                    &[RecordChange {
-                        action: ChangeAction::Upsert,
-                        record: rec.clone()
-                    }],
-                    "failover"
-                )
+                b.dns.change(&zone, &[RecordChange { action: ChangeAction::Upsert, record: rec.clone() }], "failover")
             )
             .unwrap();
             if let Some(snap) = params.get("snapshot") {
-                done(retry!(
-                    b,
-                    b.databases
-                        .restore_from_snapshot(&sec, snap, &get("restore_target"))
-                ));
+                done(retry!(b, b.databases.restore_from_snapshot(&sec, snap, &get("restore_target"))));
             }
         }
         "database-corruption" => {
             let c = b.clusters.cluster(&get("context")).await.unwrap();
             retry!(b, c.scale(&get("namespace"), &get("deployment"), 0)).unwrap();
             let patch = [("read_only".to_string(), Some("true".to_string()))].into();
-            retry!(
-                b,
-                c.patch_config_map(&get("namespace"), &get("config_map"), &patch)
-            )
-            .unwrap();
+            retry!(b, c.patch_config_map(&get("namespace"), &get("config_map"), &patch)).unwrap();
             let pg = b.probes["postgres"].probe().await.unwrap();
             assert!(!pg.healthy, "corruption visible before restore: {pg:?}");
-            let at = chrono::DateTime::parse_from_rfc3339(&get("restore_time"))
-                .unwrap()
-                .to_utc();
+            let at = chrono::DateTime::parse_from_rfc3339(&get("restore_time")).unwrap().to_utc();
             done(retry!(
                 b,
                 b.databases.restore_to_point_in_time(
@@ -116,11 +79,7 @@ async fn run_procedure(p: &SimPlatform, b: &Backends, s: &Scenario) {
             ));
         }
         "database-recovery" => {
-            done(retry!(
-                b,
-                b.databases
-                    .promote_read_replica(&get("region"), &get("replica_instance"))
-            ));
+            done(retry!(b, b.databases.promote_read_replica(&get("region"), &get("replica_instance"))));
         }
         other => panic!("no hand-written procedure for {other}"),
     }
@@ -136,10 +95,7 @@ fn every_scenario_parses_builds_and_is_reachable() {
         let s = Scenario::builtin(name).unwrap();
         assert!(PROCEDURES.contains(&s.procedure.name.as_str()));
         s.signals.alertmanager_json().unwrap();
-        assert!(
-            !s.signals.expand_observations().unwrap().is_empty(),
-            "{name} has signals"
-        );
+        assert!(!s.signals.expand_observations().unwrap().is_empty(), "{name} has signals");
         let p = SimPlatform::from_scenario(&s).unwrap();
         let b = p.backends();
         runtime().unwrap().block_on(async {
@@ -168,33 +124,23 @@ fn expectations_fail_before_the_procedure() {
     p.advance(Duration::from_secs(120)).unwrap();
     let outcomes = p.verify(&s.expect);
     assert!(outcomes.iter().any(|o| !o.ok));
-    let http = outcomes
-        .iter()
-        .find(|o| o.check.starts_with("GET"))
-        .unwrap();
+    let http = outcomes.iter().find(|o| o.check.starts_with("GET")).unwrap();
     assert!(!http.ok && http.detail.starts_with("503"), "{http:?}");
 }
 
 #[test]
 fn bad_scenarios_are_rejected_with_the_field() {
     let base = include_str!("../scenarios/bad-deploy.yaml");
-    let e = Scenario::from_yaml_str(&base.replace(
-        "procedure:\n  name: application-rollback",
-        "procedure:\n  name: reboot-everything",
-    ))
-    .unwrap_err();
-    assert!(e.message().contains("reboot-everything"), "{e}");
     let e = Scenario::from_yaml_str(
-        &base.replace("    deploy:\n", "    region_dark: us-west-2\n    deploy:\n"),
+        &base.replace("procedure:\n  name: application-rollback", "procedure:\n  name: reboot-everything"),
     )
     .unwrap_err();
-    assert!(e.message().contains("exactly one"), "{e}");
-    let e = Scenario::from_yaml_str(&base.replace("  - at: 2m\n", "  - at: 2m\n    colour: red\n"))
+    assert!(e.message().contains("reboot-everything"), "{e}");
+    let e = Scenario::from_yaml_str(&base.replace("    deploy:\n", "    region_dark: us-west-2\n    deploy:\n"))
         .unwrap_err();
-    assert!(
-        e.message().contains("events[0]") && e.message().contains("colour"),
-        "{e}"
-    );
+    assert!(e.message().contains("exactly one"), "{e}");
+    let e = Scenario::from_yaml_str(&base.replace("  - at: 2m\n", "  - at: 2m\n    colour: red\n")).unwrap_err();
+    assert!(e.message().contains("events[0]") && e.message().contains("colour"), "{e}");
     let e = Scenario::from_yaml_str("name: x\n").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
 }

@@ -26,13 +26,7 @@ async fn promote_and_wait(b: &incident_core::backend::Backends, region: &str, id
     assert_eq!(db.status, "modifying");
     assert!(db.replica_source.is_none());
     loop {
-        if b.databases
-            .instance(region, id)
-            .await
-            .unwrap()
-            .unwrap()
-            .is_available()
-        {
+        if b.databases.instance(region, id).await.unwrap().unwrap().is_available() {
             return;
         }
         b.clock.sleep(Duration::from_secs(15)).await;
@@ -52,15 +46,8 @@ fn concurrent_promotes_overlap_in_virtual_time() {
     });
     let took = p.now() - t0;
     assert!(took >= TimeDelta::minutes(5), "{took}");
-    assert!(
-        took < TimeDelta::minutes(6),
-        "two 5-minute promotes in parallel took {took}"
-    );
-    let primary = runtime()
-        .unwrap()
-        .block_on(b.databases.instance("us-west-2", "ml-platform-prod"))
-        .unwrap()
-        .unwrap();
+    assert!(took < TimeDelta::minutes(6), "two 5-minute promotes in parallel took {took}");
+    let primary = runtime().unwrap().block_on(b.databases.instance("us-west-2", "ml-platform-prod")).unwrap().unwrap();
     assert!(primary.replicas.is_empty());
 }
 
@@ -82,10 +69,7 @@ fn jump_mode_works_without_paused_runtime() {
     p.set_time_mode(TimeMode::Jump);
     let clock = p.clock();
     let t0 = clock.now();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
     rt.block_on(clock.sleep(Duration::from_secs(3600)));
     assert_eq!(clock.now() - t0, TimeDelta::hours(1));
 }
@@ -96,11 +80,7 @@ fn cancelled_sleep_accounts_for_elapsed_virtual_time() {
     let clock = p.clock();
     let t0 = p.now();
     runtime().unwrap().block_on(async {
-        let r = tokio::time::timeout(
-            Duration::from_secs(60),
-            clock.sleep(Duration::from_secs(600)),
-        )
-        .await;
+        let r = tokio::time::timeout(Duration::from_secs(60), clock.sleep(Duration::from_secs(600))).await;
         assert!(r.is_err());
     });
     assert_eq!(p.now() - t0, TimeDelta::seconds(60));
@@ -111,18 +91,10 @@ fn restores_are_creating_until_the_latency_model_says_available() {
     let p = SimPlatform::from_scenario(&Scenario::builtin("db-corruption").unwrap()).unwrap();
     let b = p.backends();
     runtime().unwrap().block_on(async {
-        let prod = b
-            .databases
-            .instance("us-west-2", "ml-platform-prod")
-            .await
-            .unwrap()
-            .unwrap();
+        let prod = b.databases.instance("us-west-2", "ml-platform-prod").await.unwrap().unwrap();
         let latest = prod.latest_restorable_time.unwrap();
         assert_eq!(latest, p.now() - TimeDelta::minutes(5));
-        assert_eq!(
-            prod.earliest_restorable_time.unwrap(),
-            p.now() - TimeDelta::days(7)
-        );
+        assert_eq!(prod.earliest_restorable_time.unwrap(), p.now() - TimeDelta::days(7));
         assert_eq!(prod.replicas, vec!["ml-platform-secondary".to_string()]);
 
         let e = b
@@ -137,101 +109,49 @@ fn restores_are_creating_until_the_latency_model_says_available() {
             .await
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
-        let e = b
-            .databases
-            .restore_to_point_in_time("us-west-2", "missing", "x", None)
-            .await
-            .unwrap_err();
+        let e = b.databases.restore_to_point_in_time("us-west-2", "missing", "x", None).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
 
         let t0 = p.now();
         let db = b
             .databases
-            .restore_to_point_in_time(
-                "us-west-2",
-                "ml-platform-prod",
-                "ml-platform-recovery",
-                None,
-            )
+            .restore_to_point_in_time("us-west-2", "ml-platform-prod", "ml-platform-recovery", None)
             .await
             .unwrap();
         assert_eq!(db.status, "creating");
         b.clock.sleep(Duration::from_secs(19 * 60)).await;
         assert_eq!(
-            b.databases
-                .instance("us-west-2", "ml-platform-recovery")
-                .await
-                .unwrap()
-                .unwrap()
-                .status,
+            b.databases.instance("us-west-2", "ml-platform-recovery").await.unwrap().unwrap().status,
             "creating"
         );
         b.clock.sleep(Duration::from_secs(60)).await;
-        assert!(
-            b.databases
-                .instance("us-west-2", "ml-platform-recovery")
-                .await
-                .unwrap()
-                .unwrap()
-                .is_available()
-        );
+        assert!(b.databases.instance("us-west-2", "ml-platform-recovery").await.unwrap().unwrap().is_available());
         assert!(p.now() - t0 < TimeDelta::minutes(21));
 
         let snaps = b.databases.snapshots("us-east-1", None).await.unwrap();
         assert_eq!(snaps[0].id, "ml-platform-latest-snapshot");
         let db = b
             .databases
-            .restore_from_snapshot(
-                "us-east-1",
-                "ml-platform-latest-snapshot",
-                "ml-platform-restored",
-            )
+            .restore_from_snapshot("us-east-1", "ml-platform-latest-snapshot", "ml-platform-restored")
             .await
             .unwrap();
         assert_eq!(db.status, "creating");
         assert_eq!(
-            b.databases
-                .restore_from_snapshot("us-east-1", "nope", "y")
-                .await
-                .unwrap_err()
-                .kind(),
+            b.databases.restore_from_snapshot("us-east-1", "nope", "y").await.unwrap_err().kind(),
             ErrorKind::NotFound
         );
         b.clock.sleep(Duration::from_secs(25 * 60)).await;
-        assert!(
-            b.databases
-                .instance("us-east-1", "ml-platform-restored")
-                .await
-                .unwrap()
-                .unwrap()
-                .is_available()
-        );
+        assert!(b.databases.instance("us-east-1", "ml-platform-restored").await.unwrap().unwrap().is_available());
 
-        b.databases
-            .delete_instance("us-west-2", "ml-platform-recovery")
-            .await
-            .unwrap();
+        b.databases.delete_instance("us-west-2", "ml-platform-recovery").await.unwrap();
+        assert!(b.databases.instance("us-west-2", "ml-platform-recovery").await.unwrap().is_none());
         assert!(
-            b.databases
-                .instance("us-west-2", "ml-platform-recovery")
-                .await
-                .unwrap()
-                .is_none()
-        );
-        assert!(
-            b.databases
-                .snapshots("us-west-2", Some("ml-platform-recovery"))
-                .await
-                .unwrap()[0]
+            b.databases.snapshots("us-west-2", Some("ml-platform-recovery")).await.unwrap()[0]
                 .id
                 .starts_with("ml-platform-recovery-final-")
         );
 
-        let e = b
-            .databases
-            .promote_read_replica("us-west-2", "ml-platform-prod")
-            .await
-            .unwrap_err();
+        let e = b.databases.promote_read_replica("us-west-2", "ml-platform-prod").await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::PreconditionFailed);
     });
 }
@@ -241,99 +161,38 @@ fn dns_changes_are_pending_then_insync_and_only_then_served() {
     let p = SimPlatform::from_scenario(&Scenario::builtin("region-failure").unwrap()).unwrap();
     let b = p.backends();
     runtime().unwrap().block_on(async {
-        let recs = b
-            .dns
-            .record_sets("Z123456789", Some("api.ml-platform.com"))
-            .await
-            .unwrap();
+        let recs = b.dns.record_sets("Z123456789", Some("api.ml-platform.com")).await.unwrap();
         assert_eq!(recs.len(), 1);
-        assert_eq!(
-            p.resolve("api.ml-platform.com").as_deref(),
-            Some("us-west-2")
-        );
-        let failover = b
-            .dns
-            .record_sets("Z123456789", Some("api-failover.ml-platform.com."))
-            .await
-            .unwrap();
+        assert_eq!(p.resolve("api.ml-platform.com").as_deref(), Some("us-west-2"));
+        let failover = b.dns.record_sets("Z123456789", Some("api-failover.ml-platform.com.")).await.unwrap();
         assert_eq!(failover.len(), 2);
-        let weighted = b
-            .dns
-            .record_sets("Z123456789", Some("models.ml-platform.com."))
-            .await
-            .unwrap();
+        let weighted = b.dns.record_sets("Z123456789", Some("models.ml-platform.com.")).await.unwrap();
         assert!(weighted.iter().all(|r| r.weight.is_some()));
 
         let mut rec = recs[0].clone();
         rec.values = vec!["ml-platform-secondary.us-east-1.elb.amazonaws.com".into()];
         let info = b
             .dns
-            .change(
-                "Z123456789",
-                &[RecordChange {
-                    action: ChangeAction::Upsert,
-                    record: rec.clone(),
-                }],
-                "failover",
-            )
+            .change("Z123456789", &[RecordChange { action: ChangeAction::Upsert, record: rec.clone() }], "failover")
             .await
             .unwrap();
         assert_eq!(info.status, ChangeStatus::Pending);
         // authoritative immediately, served after propagation
-        assert_eq!(
-            b.dns
-                .record_sets("Z123456789", Some("api.ml-platform.com"))
-                .await
-                .unwrap()[0],
-            rec
-        );
-        assert_eq!(
-            p.resolve("api.ml-platform.com").as_deref(),
-            Some("us-west-2")
-        );
+        assert_eq!(b.dns.record_sets("Z123456789", Some("api.ml-platform.com")).await.unwrap()[0], rec);
+        assert_eq!(p.resolve("api.ml-platform.com").as_deref(), Some("us-west-2"));
         b.clock.sleep(Duration::from_secs(60)).await;
-        assert_eq!(
-            b.dns.change_status(&info.id).await.unwrap().status,
-            ChangeStatus::Insync
-        );
-        assert_eq!(
-            p.resolve("api.ml-platform.com").as_deref(),
-            Some("us-east-1")
-        );
-        assert_eq!(
-            b.dns
-                .change_status("/change/NOPE")
-                .await
-                .unwrap_err()
-                .kind(),
-            ErrorKind::NotFound
-        );
+        assert_eq!(b.dns.change_status(&info.id).await.unwrap().status, ChangeStatus::Insync);
+        assert_eq!(p.resolve("api.ml-platform.com").as_deref(), Some("us-east-1"));
+        assert_eq!(b.dns.change_status("/change/NOPE").await.unwrap_err().kind(), ErrorKind::NotFound);
 
         let e = b
             .dns
-            .change(
-                "Z123456789",
-                &[RecordChange {
-                    action: ChangeAction::Create,
-                    record: rec.clone(),
-                }],
-                "",
-            )
+            .change("Z123456789", &[RecordChange { action: ChangeAction::Create, record: rec.clone() }], "")
             .await
             .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
-        let e = b
-            .dns
-            .change(
-                "Z999",
-                &[RecordChange {
-                    action: ChangeAction::Upsert,
-                    record: rec,
-                }],
-                "",
-            )
-            .await
-            .unwrap_err();
+        let e =
+            b.dns.change("Z999", &[RecordChange { action: ChangeAction::Upsert, record: rec }], "").await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NotFound);
     });
     assert_eq!(p.api_operations().len(), 1);

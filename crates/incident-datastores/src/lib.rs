@@ -22,11 +22,11 @@
 //!   notices (`VACUUM VERBOSE` output) and never formats the connection string into its errors.
 //!   Probe connections are one-off and driven in the calling task (no spawned task, no pool); the store
 //!   uses a `deadpool-postgres` pool.
-//! * **A small RESP2 client** rather than the `redis` crate: see [`redis`](crate::redis).
+//! * **A small RESP2 client** rather than the `redis` crate: see the [`redis`] module.
 //! * **Unreachable datastores are reports, not errors**: `probe()` returns `healthy: false` with a
 //!   `connect` finding carrying the (redacted) reason, like the simulator's probes, so triage lists it
 //!   next to the healthy ones.
-//! * **No TLS yet** (`NoTls`): fine on loopback and inside a cluster network; see the crate README.
+//! * **No TLS yet** (`NoTls`): fine on loopback and inside a cluster network; TLS (rustls) is future work.
 //!
 //! # Tests
 //!

@@ -399,8 +399,7 @@ impl PostgresProbe {
         }
         let mut detail = format!("{} blocked session(s):", rows.len());
         for r in &rows {
-            let (pid, age, q, blockers): (i32, f64, String, String) =
-                (col(r, 0)?, col(r, 1)?, col(r, 2)?, col(r, 3)?);
+            let (pid, age, q, blockers): (i32, f64, String, String) = (col(r, 0)?, col(r, 1)?, col(r, 2)?, col(r, 3)?);
             let _ = write!(
                 detail,
                 " [pid {pid} waiting {age:.1}s: {} — blocked by {}]",
@@ -437,9 +436,7 @@ impl PostgresProbe {
             Some(_) if caught_up => {
                 finding("replication", true, "standby caught up (all received WAL replayed)".to_owned())
             }
-            Some(l) if l > max => {
-                finding("replication", false, format!("standby replay lag {l:.1}s exceeds {max}s"))
-            }
+            Some(l) if l > max => finding("replication", false, format!("standby replay lag {l:.1}s exceeds {max}s")),
             Some(l) => finding("replication", true, format!("standby replay lag {l:.1}s (max {max}s)")),
         })
     }
@@ -481,7 +478,8 @@ impl PostgresProbe {
             .take(20)
             .map(|r| Ok(format!("{} on {}", col::<String>(r, 0)?, col::<String>(r, 1)?)))
             .collect::<Result<_>>()?;
-        let more = if rows.len() > names.len() { format!(" and {} more", rows.len() - names.len()) } else { String::new() };
+        let more =
+            if rows.len() > names.len() { format!(" and {} more", rows.len() - names.len()) } else { String::new() };
         Ok(finding(
             "constraints",
             false,
@@ -538,7 +536,8 @@ impl PostgresProbe {
                             client.batch_execute("RELEASE SAVEPOINT amcheck_index").await?;
                         }
                         Err(e) => {
-                            let why = e.as_db_error().map_or_else(|| "check failed".to_owned(), |d| url.scrub(d.message()));
+                            let why =
+                                e.as_db_error().map_or_else(|| "check failed".to_owned(), |d| url.scrub(d.message()));
                             corrupt.push(format!("{name}: {why}"));
                             client.batch_execute("ROLLBACK TO SAVEPOINT amcheck_index").await?;
                         }
@@ -550,7 +549,11 @@ impl PostgresProbe {
         Ok(if corrupt.is_empty() {
             finding("amcheck", true, format!("bt_index_check passed on {checked} index(es) (amcheck {version})"))
         } else {
-            finding("amcheck", false, format!("{} index(es) failed bt_index_check: {}", corrupt.len(), corrupt.join("; ")))
+            finding(
+                "amcheck",
+                false,
+                format!("{} index(es) failed bt_index_check: {}", corrupt.len(), corrupt.join("; ")),
+            )
         })
     }
 
@@ -665,7 +668,8 @@ pub async fn vacuum_verbose_analyze(
             VacuumTarget::Table(name) => {
                 let row = client.query_opt("SELECT to_regclass($1::text)::text", &[name]).await.map_err(fail)?;
                 let resolved: Option<String> = row.map(|r| col(&r, 0)).transpose()?.flatten();
-                let resolved = resolved.ok_or_else(|| Error::not_found(format!("postgres {url}: vacuum: no table {name:?}")))?;
+                let resolved =
+                    resolved.ok_or_else(|| Error::not_found(format!("postgres {url}: vacuum: no table {name:?}")))?;
                 format!("VACUUM (VERBOSE, ANALYZE) {resolved}")
             }
         };

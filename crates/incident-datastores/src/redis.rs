@@ -119,11 +119,9 @@ impl RedisProbe {
         let cfg = &self.config;
         let outcome = match tokio::time::timeout(cfg.timeout, self.session()).await {
             Ok(r) => r,
-            Err(_) => Err(Error::timeout(format!(
-                "redis {}: no answer within {} ms",
-                cfg.url,
-                cfg.timeout.as_millis()
-            ))),
+            Err(_) => {
+                Err(Error::timeout(format!("redis {}: no answer within {} ms", cfg.url, cfg.timeout.as_millis())))
+            }
         };
         let (latency_ms, findings) = match outcome {
             Ok((latency, info)) => (Some(latency), self.judge(latency, &info)),
@@ -160,7 +158,9 @@ impl RedisProbe {
         }
         if url.db() != 0 {
             let db = url.db().to_string();
-            if let resp::Reply::Error(e) = resp::call(&mut conn, &[b"SELECT", db.as_bytes()]).await.map_err(|e| io("SELECT", e))? {
+            if let resp::Reply::Error(e) =
+                resp::call(&mut conn, &[b"SELECT", db.as_bytes()]).await.map_err(|e| io("SELECT", e))?
+            {
                 return Err(Error::invalid_input(format!("redis {url}: SELECT {db}: {}", url.scrub(&e))));
             }
         }
@@ -302,7 +302,9 @@ pub mod resp {
                 Self::Simple(s) => format!("+{s}"),
                 Self::Error(e) => format!("-{e}"),
                 Self::Integer(i) => format!(":{i}"),
-                Self::Bulk(b) => format!("a bulk string of {} bytes", b.as_ref().map_or(0, Vec::len)),
+                Self::Bulk(b) => {
+                    format!("a bulk string of {} bytes", b.as_ref().map_or(0, Vec::len))
+                }
                 Self::Array(a) => format!("an array of {} items", a.as_ref().map_or(0, Vec::len)),
             }
         }
@@ -397,7 +399,9 @@ pub mod resp {
             };
             // Attach the finished reply to the arrays it completes.
             loop {
-                let Some((want, items)) = stack.last_mut() else { return Ok(reply) };
+                let Some((want, items)) = stack.last_mut() else {
+                    return Ok(reply);
+                };
                 items.push(reply);
                 if items.len() < *want {
                     break;
@@ -458,7 +462,10 @@ mod tests {
         let by = |c: &str| f.iter().find(|x| x.check == c).cloned().expect("finding");
         assert!(!by("memory").ok);
         assert!(!by("replication").ok);
-        assert_eq!(by("replication").detail, "replica of 10.0.0.1:6379: master_link_status down, offset 40 (60 behind)");
+        assert_eq!(
+            by("replication").detail,
+            "replica of 10.0.0.1:6379: master_link_status down, offset 40 (60 behind)"
+        );
         let warn = probe().judge(0.5, "used_memory:850\r\nmaxmemory:1000\r\n");
         assert!(warn[1].ok && warn[1].detail.starts_with("warning:"), "{warn:?}");
     }

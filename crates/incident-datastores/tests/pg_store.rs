@@ -34,7 +34,9 @@ async fn drop_schema(url: &ConnectionString, schema: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_store_passes_conformance() {
-    let Some(url) = common::pg_admin_url() else { return };
+    let Some(url) = common::pg_admin_url() else {
+        return;
+    };
     let schema = unique_schema("conformance");
     let store = store_in(&url, &schema).await;
     assert_eq!(store.schema(), Some(schema.as_str()));
@@ -54,7 +56,9 @@ async fn postgres_store_passes_conformance() {
 
 #[tokio::test]
 async fn newer_schemas_are_refused_and_bad_schema_names_rejected() {
-    let Some(url) = common::pg_admin_url() else { return };
+    let Some(url) = common::pg_admin_url() else {
+        return;
+    };
     let schema = unique_schema("future");
     drop(store_in(&url, &schema).await);
     let c = common::connect(&url).await;
@@ -71,16 +75,15 @@ async fn newer_schemas_are_refused_and_bad_schema_names_rejected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_openers_migrate_once() {
-    let Some(url) = common::pg_admin_url() else { return };
+    let Some(url) = common::pg_admin_url() else {
+        return;
+    };
     let schema = unique_schema("openers");
     let (a, b, c) = tokio::join!(store_in(&url, &schema), store_in(&url, &schema), store_in(&url, &schema));
     drop((a, b, c));
     let client = common::connect(&url).await;
-    let n: i64 = client
-        .query_one(&format!("SELECT count(*) FROM {schema}.schema_migrations"), &[])
-        .await
-        .expect("count")
-        .get(0);
+    let n: i64 =
+        client.query_one(&format!("SELECT count(*) FROM {schema}.schema_migrations"), &[]).await.expect("count").get(0);
     assert_eq!(n, 1);
     drop_schema(&url, &schema).await;
 }
@@ -131,11 +134,14 @@ fn wait_for(path: &Path) {
 /// The worker: only does something when re-executed by the race test with the env variables set.
 #[tokio::test]
 async fn race_worker() {
-    let (Ok(schema), Ok(dir), Ok(owner)) = (std::env::var(RACE_SCHEMA), std::env::var(RACE_DIR), std::env::var(RACE_OWNER))
+    let (Ok(schema), Ok(dir), Ok(owner)) =
+        (std::env::var(RACE_SCHEMA), std::env::var(RACE_DIR), std::env::var(RACE_OWNER))
     else {
         return;
     };
-    let Some(url) = common::pg_admin_url() else { return };
+    let Some(url) = common::pg_admin_url() else {
+        return;
+    };
     let dir = PathBuf::from(dir);
     let store = store_in(&url, &schema).await;
     std::fs::write(dir.join(format!("ready-{owner}")), b"").expect("ready file");
@@ -190,7 +196,9 @@ fn worker_counts(owner: &str, out: &Output) -> (u32, u32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_execute_each_step_exactly_once() {
-    let Some(url) = common::pg_admin_url() else { return };
+    let Some(url) = common::pg_admin_url() else {
+        return;
+    };
     let schema = unique_schema("race");
     let store = store_in(&url, &schema).await;
     store.create_run(&run_record()).await.expect("run");
@@ -234,7 +242,10 @@ async fn two_processes_execute_each_step_exactly_once() {
         let phases: Vec<JournalPhase> = entries.iter().map(|e| e.draft.phase).collect();
         assert_eq!(phases, [JournalPhase::Intent, JournalPhase::Outcome], "{step}");
         let claim_owner: String = client
-            .query_one(&format!("SELECT owner FROM {schema}.step_claims WHERE run_id = $1 AND step_id = $2"), &[&RACE_RUN, step])
+            .query_one(
+                &format!("SELECT owner FROM {schema}.step_claims WHERE run_id = $1 AND step_id = $2"),
+                &[&RACE_RUN, step],
+            )
             .await
             .expect("claim row")
             .get(0);

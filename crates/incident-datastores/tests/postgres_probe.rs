@@ -18,7 +18,9 @@ fn probe(db: &TestDb) -> PostgresProbeConfig {
 
 #[tokio::test]
 async fn healthy_database() {
-    let Some(db) = TestDb::create("healthy").await else { return };
+    let Some(db) = TestDb::create("healthy").await else {
+        return;
+    };
     let p = PostgresProbe::new(probe(&db));
     assert_eq!(p.name(), "postgres");
     let r = p.probe().await.expect("probe");
@@ -40,7 +42,9 @@ async fn healthy_database() {
 
 #[tokio::test]
 async fn a_long_lock_is_reported_with_the_blocked_query_and_its_blocker() {
-    let Some(db) = TestDb::create("lock").await else { return };
+    let Some(db) = TestDb::create("lock").await else {
+        return;
+    };
     let holder = db.client().await;
     holder.batch_execute("CREATE TABLE lock_target (id int); INSERT INTO lock_target VALUES (1)").await.expect("setup");
     holder.batch_execute("BEGIN; LOCK TABLE lock_target IN ACCESS EXCLUSIVE MODE").await.expect("lock");
@@ -57,7 +61,8 @@ async fn a_long_lock_is_reported_with_the_blocked_query_and_its_blocker() {
     assert!(!locks.ok, "{locks:?}");
     assert!(locks.detail.contains("1 blocked session(s)"), "{locks:?}");
     assert!(locks.detail.contains("SELECT count(*) FROM lock_target"), "{locks:?}");
-    assert!(locks.detail.contains("idle in transaction: LOCK TABLE lock_target"), "blocker named: {locks:?}");
+    assert!(locks.detail.contains("blocked by "), "{locks:?}");
+    assert!(locks.detail.contains("(idle in transaction: BEGIN; LOCK TABLE lock_target"), "blocker named: {locks:?}");
     let long = finding(&r, "long_queries");
     assert!(!long.ok && long.detail.contains("lock_target"), "{long:?}");
 
@@ -71,7 +76,9 @@ async fn a_long_lock_is_reported_with_the_blocked_query_and_its_blocker() {
 
 #[tokio::test]
 async fn a_not_valid_constraint_is_found() {
-    let Some(db) = TestDb::create("notvalid").await else { return };
+    let Some(db) = TestDb::create("notvalid").await else {
+        return;
+    };
     let c = db.client().await;
     c.batch_execute(
         "CREATE TABLE orders (id int PRIMARY KEY, amount int);
@@ -92,7 +99,9 @@ async fn a_not_valid_constraint_is_found() {
 
 #[tokio::test]
 async fn user_defined_integrity_checks() {
-    let Some(db) = TestDb::create("integrity").await else { return };
+    let Some(db) = TestDb::create("integrity").await else {
+        return;
+    };
     let c = db.client().await;
     c.batch_execute(
         "CREATE TABLE transactions (id serial, created_at timestamptz NOT NULL);
@@ -133,7 +142,9 @@ async fn user_defined_integrity_checks() {
 
 #[tokio::test]
 async fn read_only_database_and_replica_expectations() {
-    let Some(db) = TestDb::create("readonly").await else { return };
+    let Some(db) = TestDb::create("readonly").await else {
+        return;
+    };
     let admin = common::connect(&db.admin).await;
     admin
         .batch_execute(&format!("ALTER DATABASE {} SET default_transaction_read_only = on", db.name))
@@ -141,10 +152,7 @@ async fn read_only_database_and_replica_expectations() {
         .expect("alter");
     let r = PostgresProbe::new(probe(&db)).probe().await.expect("probe");
     let f = finding(&r, "read_only");
-    assert_eq!(
-        (f.ok, f.detail.as_str()),
-        (false, "read-only (default_transaction_read_only=on, in recovery: false)")
-    );
+    assert_eq!((f.ok, f.detail.as_str()), (false, "read-only (default_transaction_read_only=on, in recovery: false)"));
     let mut cfg = probe(&db);
     cfg.expect_writable = false;
     let r = PostgresProbe::new(cfg).probe().await.expect("probe");
@@ -155,7 +163,9 @@ async fn read_only_database_and_replica_expectations() {
 
 #[tokio::test]
 async fn amcheck_when_installed_and_required_when_not() {
-    let Some(db) = TestDb::create("amcheck").await else { return };
+    let Some(db) = TestDb::create("amcheck").await else {
+        return;
+    };
     let mut cfg = probe(&db);
     cfg.require_amcheck = true;
     let r = PostgresProbe::new(cfg.clone()).probe().await.expect("probe");
@@ -177,15 +187,20 @@ async fn amcheck_when_installed_and_required_when_not() {
 
 #[tokio::test]
 async fn vacuum_needs_an_approval_and_returns_its_verbose_output() {
-    let Some(db) = TestDb::create("vacuum").await else { return };
+    let Some(db) = TestDb::create("vacuum").await else {
+        return;
+    };
     let c = db.client().await;
-    c.batch_execute("CREATE TABLE big (id int); INSERT INTO big SELECT generate_series(1, 1000); DELETE FROM big WHERE id % 2 = 0")
-        .await
-        .expect("setup");
+    c.batch_execute(
+        "CREATE TABLE big (id int); INSERT INTO big SELECT generate_series(1, 1000); DELETE FROM big WHERE id % 2 = 0",
+    )
+    .await
+    .expect("setup");
     let approval = MaintenanceApproval::new("carol", "assess corruption scope (runbook)").expect("approval");
-    let report = vacuum_verbose_analyze(&db.url, &VacuumTarget::Table("big".into()), &approval, Duration::from_secs(30))
-        .await
-        .expect("vacuum");
+    let report =
+        vacuum_verbose_analyze(&db.url, &VacuumTarget::Table("big".into()), &approval, Duration::from_secs(30))
+            .await
+            .expect("vacuum");
     assert_eq!(report.statement, "VACUUM (VERBOSE, ANALYZE) big");
     assert_eq!(report.approval.approved_by(), "carol");
     assert!(report.output.iter().any(|l| l.contains("vacuuming") && l.contains("big")), "{:#?}", report.output);

@@ -38,14 +38,18 @@ fn dead_port() -> u16 {
 
 #[tokio::test]
 async fn postgres_passwords_appear_nowhere() {
-    let Some(admin) = common::pg_admin_url() else { return };
-    let real = String::from_utf8_lossy(admin.config().get_password().expect("the test role has a password")).into_owned();
+    let Some(admin) = common::pg_admin_url() else {
+        return;
+    };
+    let real =
+        String::from_utf8_lossy(admin.config().get_password().expect("the test role has a password")).into_owned();
     let secrets = [SEEDED, real.as_str()];
     let port = admin.config().get_ports().first().copied().expect("port");
     let user = admin.config().get_user().expect("user").to_owned();
     let wrong = ConnectionString::parse(&format!("postgres://{user}:{SEEDED}@127.0.0.1:{port}/postgres")).expect("url");
-    let unreachable = ConnectionString::parse(&format!("postgres://{user}:{SEEDED}@127.0.0.1:{}/postgres", dead_port()))
-        .expect("url");
+    let unreachable =
+        ConnectionString::parse(&format!("postgres://{user}:{SEEDED}@127.0.0.1:{}/postgres", dead_port()))
+            .expect("url");
 
     let mut seen = String::new();
     for url in [&wrong, &unreachable, &admin] {
@@ -76,7 +80,9 @@ async fn postgres_passwords_appear_nowhere() {
 
 #[tokio::test]
 async fn a_password_in_another_sessions_query_is_blanked() {
-    let Some(db) = common::TestDb::create("redact_query").await else { return };
+    let Some(db) = common::TestDb::create("redact_query").await else {
+        return;
+    };
     let holder = db.client().await;
     // A session stuck in a transaction whose last statement carried a password.
     holder
@@ -96,7 +102,9 @@ async fn a_password_in_another_sessions_query_is_blanked() {
 
 #[tokio::test]
 async fn redis_passwords_appear_nowhere() {
-    let Some(url) = common::redis_url() else { return };
+    let Some(url) = common::redis_url() else {
+        return;
+    };
     let real = url.password().expect("the test Redis has a password").expose().clone();
     let wrong = RedisUrl::parse(&format!("redis://:{SEEDED}@{}:{}", url.host(), url.port())).expect("url");
     let unreachable = RedisUrl::parse(&format!("redis://user:{SEEDED}@127.0.0.1:{}", dead_port())).expect("url");

@@ -17,7 +17,9 @@ fn dead_port() -> u16 {
 
 #[tokio::test]
 async fn healthy_redis() {
-    let Some(url) = common::redis_url() else { return };
+    let Some(url) = common::redis_url() else {
+        return;
+    };
     let p = RedisProbe::with_defaults(url);
     assert_eq!(p.name(), "redis");
     let r = p.probe().await.expect("probe");
@@ -44,7 +46,9 @@ async fn redis_down_is_an_unhealthy_report_with_the_reason() {
 
 #[tokio::test]
 async fn wrong_password_and_missing_password() {
-    let Some(url) = common::redis_url() else { return };
+    let Some(url) = common::redis_url() else {
+        return;
+    };
     let wrong = RedisUrl::parse(&format!("redis://:not-the-password@{}:{}", url.host(), url.port())).expect("url");
     let r = RedisProbe::with_defaults(wrong).probe().await.expect("report");
     assert!(!r.healthy);

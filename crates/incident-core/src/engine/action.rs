@@ -272,11 +272,7 @@ fn record_key(r: &RecordSet) -> (String, String, Option<String>) {
 }
 
 fn sort_records(records: &mut [RecordSet]) {
-    records.sort_by(|a, b| {
-        record_key(a)
-            .cmp(&record_key(b))
-            .then_with(|| a.values.cmp(&b.values))
-    });
+    records.sort_by(|a, b| record_key(a).cmp(&record_key(b)).then_with(|| a.values.cmp(&b.values)));
 }
 
 fn is_gone(status: &str) -> bool {
@@ -316,66 +312,26 @@ impl Action {
     #[must_use]
     pub fn resources(&self) -> Vec<String> {
         match self {
-            Self::ScaleDeployment {
-                context,
-                namespace,
-                name,
-                ..
-            }
-            | Self::RestoreReplicas {
-                context,
-                namespace,
-                name,
-                ..
-            } => {
+            Self::ScaleDeployment { context, namespace, name, .. }
+            | Self::RestoreReplicas { context, namespace, name, .. } => {
                 vec![format!("deployment-replicas:{context}/{namespace}/{name}")]
             }
-            Self::RollbackDeployment {
-                context,
-                namespace,
-                name,
-                ..
-            } => {
+            Self::RollbackDeployment { context, namespace, name, .. } => {
                 vec![format!("deployment-template:{context}/{namespace}/{name}")]
             }
-            Self::AnnotateService {
-                context,
-                namespace,
-                name,
-                key,
-                ..
-            } => {
-                vec![format!(
-                    "service-annotation:{context}/{namespace}/{name}/{key}"
-                )]
+            Self::AnnotateService { context, namespace, name, key, .. } => {
+                vec![format!("service-annotation:{context}/{namespace}/{name}/{key}")]
             }
-            Self::LabelPod {
-                context,
-                namespace,
-                pod,
-                key,
-                ..
-            } => {
+            Self::LabelPod { context, namespace, pod, key, .. } => {
                 vec![format!("pod-label:{context}/{namespace}/{pod}/{key}")]
             }
-            Self::PatchConfigMap {
-                context,
-                namespace,
-                name,
-                data,
-            } => data
-                .keys()
-                .map(|k| format!("configmap-key:{context}/{namespace}/{name}/{k}"))
-                .collect(),
-            Self::ApplyManifests { context, manifests } => manifests
-                .iter()
-                .map(|m| format!("object:{context}/{}", ObjectRef::of(m)))
-                .collect(),
-            Self::RevertManifests {
-                context,
-                restore,
-                delete,
-            } => restore
+            Self::PatchConfigMap { context, namespace, name, data } => {
+                data.keys().map(|k| format!("configmap-key:{context}/{namespace}/{name}/{k}")).collect()
+            }
+            Self::ApplyManifests { context, manifests } => {
+                manifests.iter().map(|m| format!("object:{context}/{}", ObjectRef::of(m))).collect()
+            }
+            Self::RevertManifests { context, restore, delete } => restore
                 .iter()
                 .map(ObjectRef::of)
                 .chain(delete.iter().cloned())
@@ -390,12 +346,8 @@ impl Action {
                 vec![format!("rds:{region}/{id}")]
             }
             Self::Route53Change { zone_id, changes } => {
-                let names: BTreeSet<&str> =
-                    changes.iter().map(|c| c.record.name.as_str()).collect();
-                names
-                    .into_iter()
-                    .map(|n| format!("dns:{zone_id}/{n}"))
-                    .collect()
+                let names: BTreeSet<&str> = changes.iter().map(|c| c.record.name.as_str()).collect();
+                names.into_iter().map(|n| format!("dns:{zone_id}/{n}")).collect()
             }
         }
     }
@@ -404,71 +356,25 @@ impl Action {
     #[must_use]
     pub fn describe(&self) -> String {
         match self {
-            Self::ScaleDeployment {
-                context,
-                namespace,
-                name,
-                replicas,
-            } => {
-                format!(
-                    "kubectl --context {context} scale deployment {name} --replicas={replicas} -n {namespace}"
-                )
+            Self::ScaleDeployment { context, namespace, name, replicas } => {
+                format!("kubectl --context {context} scale deployment {name} --replicas={replicas} -n {namespace}")
             }
-            Self::RestoreReplicas {
-                context,
-                namespace,
-                name,
-                recorded_by,
-            } => format!(
+            Self::RestoreReplicas { context, namespace, name, recorded_by } => format!(
                 "kubectl --context {context} scale deployment {name} --replicas=<recorded by {recorded_by}> -n {namespace}"
             ),
-            Self::RollbackDeployment {
-                context,
-                namespace,
-                name,
-                to_revision,
-            } => {
-                let to = to_revision
-                    .map(|r| format!(" --to-revision={r}"))
-                    .unwrap_or_default();
-                format!(
-                    "kubectl --context {context} rollout undo deployment/{name}{to} -n {namespace}"
-                )
+            Self::RollbackDeployment { context, namespace, name, to_revision } => {
+                let to = to_revision.map(|r| format!(" --to-revision={r}")).unwrap_or_default();
+                format!("kubectl --context {context} rollout undo deployment/{name}{to} -n {namespace}")
             }
-            Self::AnnotateService {
-                context,
-                namespace,
-                name,
-                key,
-                value,
-            } => {
-                let kv = value
-                    .as_ref()
-                    .map_or_else(|| format!("{key}-"), |v| format!("{key}={v}"));
-                format!(
-                    "kubectl --context {context} annotate service {name} {kv} --overwrite -n {namespace}"
-                )
+            Self::AnnotateService { context, namespace, name, key, value } => {
+                let kv = value.as_ref().map_or_else(|| format!("{key}-"), |v| format!("{key}={v}"));
+                format!("kubectl --context {context} annotate service {name} {kv} --overwrite -n {namespace}")
             }
-            Self::LabelPod {
-                context,
-                namespace,
-                pod,
-                key,
-                value,
-            } => {
-                let kv = value
-                    .as_ref()
-                    .map_or_else(|| format!("{key}-"), |v| format!("{key}={v}"));
-                format!(
-                    "kubectl --context {context} label pod {pod} {kv} --overwrite -n {namespace}"
-                )
+            Self::LabelPod { context, namespace, pod, key, value } => {
+                let kv = value.as_ref().map_or_else(|| format!("{key}-"), |v| format!("{key}={v}"));
+                format!("kubectl --context {context} label pod {pod} {kv} --overwrite -n {namespace}")
             }
-            Self::PatchConfigMap {
-                context,
-                namespace,
-                name,
-                data,
-            } => {
+            Self::PatchConfigMap { context, namespace, name, data } => {
                 let patch = json!({ "data": data });
                 format!(
                     "kubectl --context {context} patch configmap {name} -p '{}' -n {namespace}",
@@ -476,24 +382,11 @@ impl Action {
                 )
             }
             Self::ApplyManifests { context, manifests } => {
-                let objs: Vec<String> = manifests
-                    .iter()
-                    .map(|m| ObjectRef::of(m).to_string())
-                    .collect();
-                format!(
-                    "kubectl --context {context} apply --server-side ({})",
-                    objs.join(", ")
-                )
+                let objs: Vec<String> = manifests.iter().map(|m| ObjectRef::of(m).to_string()).collect();
+                format!("kubectl --context {context} apply --server-side ({})", objs.join(", "))
             }
-            Self::RevertManifests {
-                context,
-                restore,
-                delete,
-            } => {
-                let r: Vec<String> = restore
-                    .iter()
-                    .map(|m| ObjectRef::of(m).to_string())
-                    .collect();
+            Self::RevertManifests { context, restore, delete } => {
+                let r: Vec<String> = restore.iter().map(|m| ObjectRef::of(m).to_string()).collect();
                 let d: Vec<String> = delete.iter().map(ToString::to_string).collect();
                 format!(
                     "kubectl --context {context} apply --server-side ({}) && kubectl delete ({})",
@@ -502,37 +395,21 @@ impl Action {
                 )
             }
             Self::SwitchContext { context } => format!("kubectl config use-context {context}"),
-            Self::RdsPointInTimeRestore {
-                region,
-                source,
-                target,
-                restore_time,
-            } => {
-                let t = restore_time.map_or_else(
-                    || "--use-latest-restorable-time".to_owned(),
-                    |t| format!("--restore-time {}", ts(t)),
-                );
+            Self::RdsPointInTimeRestore { region, source, target, restore_time } => {
+                let t = restore_time
+                    .map_or_else(|| "--use-latest-restorable-time".to_owned(), |t| format!("--restore-time {}", ts(t)));
                 format!(
                     "aws rds restore-db-instance-to-point-in-time --region {region} --source-db-instance-identifier {source} --target-db-instance-identifier {target} {t}"
                 )
             }
-            Self::RdsRestoreFromSnapshot {
-                region,
-                snapshot,
-                instance,
-                target,
-            } => {
-                let s = snapshot
-                    .clone()
-                    .unwrap_or_else(|| format!("<latest of {instance}>"));
+            Self::RdsRestoreFromSnapshot { region, snapshot, instance, target } => {
+                let s = snapshot.clone().unwrap_or_else(|| format!("<latest of {instance}>"));
                 format!(
                     "aws rds restore-db-instance-from-db-snapshot --region {region} --db-instance-identifier {target} --db-snapshot-identifier {s}"
                 )
             }
             Self::PromoteReadReplica { region, id } => {
-                format!(
-                    "aws rds promote-read-replica --region {region} --db-instance-identifier {id}"
-                )
+                format!("aws rds promote-read-replica --region {region} --db-instance-identifier {id}")
             }
             Self::DeleteDbInstance { region, id } => {
                 format!(
@@ -540,8 +417,7 @@ impl Action {
                 )
             }
             Self::Route53Change { zone_id, changes } => {
-                let mut s =
-                    format!("aws route53 change-resource-record-sets --hosted-zone-id {zone_id}");
+                let mut s = format!("aws route53 change-resource-record-sets --hosted-zone-id {zone_id}");
                 for c in changes {
                     let _ = write!(
                         s,
@@ -549,17 +425,11 @@ impl Action {
                         c.action,
                         c.record.name,
                         c.record.rtype,
-                        c.record
-                            .set_identifier
-                            .as_ref()
-                            .map(|i| format!(" ({i})"))
-                            .unwrap_or_default(),
+                        c.record.set_identifier.as_ref().map(|i| format!(" ({i})")).unwrap_or_default(),
                         c.record.values.join(",")
                     );
                 }
-                s.replace("Upsert", "UPSERT")
-                    .replace("Delete", "DELETE")
-                    .replace("Create", "CREATE")
+                s.replace("Upsert", "UPSERT").replace("Delete", "DELETE").replace("Create", "CREATE")
             }
         }
     }
@@ -571,147 +441,60 @@ impl Action {
     /// backend errors.
     pub async fn observe(&self, b: &Backends) -> Result<Value> {
         match self {
-            Self::ScaleDeployment {
-                context,
-                namespace,
-                name,
-                ..
-            }
-            | Self::RestoreReplicas {
-                context,
-                namespace,
-                name,
-                ..
-            } => {
-                let d = b
-                    .clusters
-                    .cluster(context)
-                    .await?
-                    .deployment(namespace, name)
-                    .await?
-                    .ok_or_else(|| {
-                        Error::not_found(format!(
-                            "deployment {} not found in context {context}",
-                            ns_name(namespace, name)
-                        ))
-                    })?;
+            Self::ScaleDeployment { context, namespace, name, .. }
+            | Self::RestoreReplicas { context, namespace, name, .. } => {
+                let d = b.clusters.cluster(context).await?.deployment(namespace, name).await?.ok_or_else(|| {
+                    Error::not_found(format!("deployment {} not found in context {context}", ns_name(namespace, name)))
+                })?;
                 Ok(json!({ "replicas": d.replicas }))
             }
-            Self::RollbackDeployment {
-                context,
-                namespace,
-                name,
-                ..
-            } => {
-                let d = b
-                    .clusters
-                    .cluster(context)
-                    .await?
-                    .deployment(namespace, name)
-                    .await?
-                    .ok_or_else(|| {
-                        Error::not_found(format!(
-                            "deployment {} not found in context {context}",
-                            ns_name(namespace, name)
-                        ))
-                    })?;
+            Self::RollbackDeployment { context, namespace, name, .. } => {
+                let d = b.clusters.cluster(context).await?.deployment(namespace, name).await?.ok_or_else(|| {
+                    Error::not_found(format!("deployment {} not found in context {context}", ns_name(namespace, name)))
+                })?;
                 let mut images = d.images;
                 images.sort();
                 Ok(json!({ "images": images }))
             }
-            Self::AnnotateService {
-                context,
-                namespace,
-                name,
-                key,
-                ..
-            } => {
-                let s = b
-                    .clusters
-                    .cluster(context)
-                    .await?
-                    .service(namespace, name)
-                    .await?
-                    .ok_or_else(|| {
-                        Error::not_found(format!(
-                            "service {} not found in context {context}",
-                            ns_name(namespace, name)
-                        ))
-                    })?;
+            Self::AnnotateService { context, namespace, name, key, .. } => {
+                let s = b.clusters.cluster(context).await?.service(namespace, name).await?.ok_or_else(|| {
+                    Error::not_found(format!("service {} not found in context {context}", ns_name(namespace, name)))
+                })?;
                 Ok(json!({ "value": opt_str(s.annotations.get(key)) }))
             }
-            Self::LabelPod {
-                context,
-                namespace,
-                pod,
-                key,
-                ..
-            } => {
-                let pods = b
-                    .clusters
-                    .cluster(context)
-                    .await?
-                    .pods(Some(namespace), &BTreeMap::new())
-                    .await?;
+            Self::LabelPod { context, namespace, pod, key, .. } => {
+                let pods = b.clusters.cluster(context).await?.pods(Some(namespace), &BTreeMap::new()).await?;
                 let p = pods.into_iter().find(|p| &p.name == pod).ok_or_else(|| {
-                    Error::not_found(format!(
-                        "pod {} not found in context {context}",
-                        ns_name(namespace, pod)
-                    ))
+                    Error::not_found(format!("pod {} not found in context {context}", ns_name(namespace, pod)))
                 })?;
                 Ok(json!({ "value": opt_str(p.labels.get(key)) }))
             }
-            Self::PatchConfigMap {
-                context,
-                namespace,
-                name,
-                data,
-            } => {
-                let cm = b
-                    .clusters
-                    .cluster(context)
-                    .await?
-                    .config_map(namespace, name)
-                    .await?
-                    .ok_or_else(|| {
-                        Error::not_found(format!(
-                            "configmap {} not found in context {context}",
-                            ns_name(namespace, name)
-                        ))
-                    })?;
-                let view: BTreeMap<&String, Value> =
-                    data.keys().map(|k| (k, opt_str(cm.data.get(k)))).collect();
+            Self::PatchConfigMap { context, namespace, name, data } => {
+                let cm = b.clusters.cluster(context).await?.config_map(namespace, name).await?.ok_or_else(|| {
+                    Error::not_found(format!("configmap {} not found in context {context}", ns_name(namespace, name)))
+                })?;
+                let view: BTreeMap<&String, Value> = data.keys().map(|k| (k, opt_str(cm.data.get(k)))).collect();
                 Ok(json!({ "data": view }))
             }
             Self::ApplyManifests { context, manifests } => {
                 let cluster = b.clusters.cluster(context).await?;
                 let mut objects = Vec::with_capacity(manifests.len());
                 for m in manifests {
-                    let live = cluster
-                        .object(&m.api_version, &m.kind, m.namespace.as_deref(), &m.name)
-                        .await?;
+                    let live = cluster.object(&m.api_version, &m.kind, m.namespace.as_deref(), &m.name).await?;
                     objects.push(live.map_or(Value::Null, |l| canon::project(&l, &m.body)));
                 }
                 Ok(json!({ "objects": objects }))
             }
-            Self::RevertManifests {
-                context,
-                restore,
-                delete,
-            } => {
+            Self::RevertManifests { context, restore, delete } => {
                 let cluster = b.clusters.cluster(context).await?;
                 let mut objects = Vec::with_capacity(restore.len());
                 for m in restore {
-                    let live = cluster
-                        .object(&m.api_version, &m.kind, m.namespace.as_deref(), &m.name)
-                        .await?;
+                    let live = cluster.object(&m.api_version, &m.kind, m.namespace.as_deref(), &m.name).await?;
                     objects.push(live.map_or(Value::Null, |l| canon::project(&l, &m.body)));
                 }
                 let mut present = Vec::with_capacity(delete.len());
                 for r in delete {
-                    let live = cluster
-                        .object(&r.api_version, &r.kind, r.namespace.as_deref(), &r.name)
-                        .await?;
+                    let live = cluster.object(&r.api_version, &r.kind, r.namespace.as_deref(), &r.name).await?;
                     present.push(live.is_some());
                 }
                 Ok(json!({ "objects": objects, "present": present }))
@@ -726,9 +509,11 @@ impl Action {
                 Ok(json!({ "target_exists": t.is_some_and(|i| !is_gone(&i.status)) }))
             }
             Self::PromoteReadReplica { region, id } => {
-                let i = b.databases.instance(region, id).await?.ok_or_else(|| {
-                    Error::not_found(format!("DB instance {id} not found in {region}"))
-                })?;
+                let i = b
+                    .databases
+                    .instance(region, id)
+                    .await?
+                    .ok_or_else(|| Error::not_found(format!("DB instance {id} not found in {region}")))?;
                 Ok(json!({ "replica_source": i.replica_source }))
             }
             Self::DeleteDbInstance { region, id } => {
@@ -753,12 +538,7 @@ impl Action {
     }
 
     /// Plan from a known `before` (live, or the `after` of an earlier step changing the same resource).
-    pub(crate) async fn plan_from(
-        &self,
-        b: &Backends,
-        before: Value,
-        recorded: &Recorded<'_>,
-    ) -> Result<StepPlan> {
+    pub(crate) async fn plan_from(&self, b: &Backends, before: Value, recorded: &Recorded<'_>) -> Result<StepPlan> {
         let summary = self.describe();
         let plan = |after: Value, inverse: Option<Self>| StepPlan {
             summary: summary.clone(),
@@ -768,16 +548,8 @@ impl Action {
             action: self.clone(),
         };
         match self {
-            Self::ScaleDeployment {
-                context,
-                namespace,
-                name,
-                replicas,
-            } => {
-                let prev = before
-                    .get("replicas")
-                    .and_then(Value::as_u64)
-                    .and_then(|v| u32::try_from(v).ok());
+            Self::ScaleDeployment { context, namespace, name, replicas } => {
+                let prev = before.get("replicas").and_then(Value::as_u64).and_then(|v| u32::try_from(v).ok());
                 let inverse = prev.map(|p| Self::ScaleDeployment {
                     context: context.clone(),
                     namespace: namespace.clone(),
@@ -790,27 +562,17 @@ impl Action {
                 }
                 Ok(p)
             }
-            Self::RestoreReplicas {
-                context,
-                namespace,
-                name,
-                recorded_by,
-            } => {
+            Self::RestoreReplicas { context, namespace, name, recorded_by } => {
                 let rec = recorded(recorded_by).ok_or_else(|| {
                     Error::invalid_input(format!(
                         "restore of {} needs step {recorded_by:?} planned earlier (make it a dependency)",
                         ns_name(namespace, name)
                     ))
                 })?;
-                let replicas = rec
-                    .get("replicas")
-                    .and_then(Value::as_u64)
-                    .and_then(|v| u32::try_from(v).ok())
-                    .ok_or_else(|| {
-                        Error::invalid_input(format!(
-                            "step {recorded_by:?} recorded no replica count"
-                        ))
-                    })?;
+                let replicas =
+                    rec.get("replicas").and_then(Value::as_u64).and_then(|v| u32::try_from(v).ok()).ok_or_else(
+                        || Error::invalid_input(format!("step {recorded_by:?} recorded no replica count")),
+                    )?;
                 let resolved = Self::ScaleDeployment {
                     context: context.clone(),
                     namespace: namespace.clone(),
@@ -821,18 +583,10 @@ impl Action {
                 p.summary = format!("{} (recorded by {recorded_by})", p.summary);
                 Ok(p)
             }
-            Self::RollbackDeployment {
-                context,
-                namespace,
-                name,
-                to_revision,
-            } => {
+            Self::RollbackDeployment { context, namespace, name, to_revision } => {
                 let cluster = b.clusters.cluster(context).await?;
                 let d = cluster.deployment(namespace, name).await?.ok_or_else(|| {
-                    Error::not_found(format!(
-                        "deployment {} not found in context {context}",
-                        ns_name(namespace, name)
-                    ))
+                    Error::not_found(format!("deployment {} not found in context {context}", ns_name(namespace, name)))
                 })?;
                 let history = cluster.rollout_history(namespace, name).await?;
                 let target = match to_revision {
@@ -842,17 +596,15 @@ impl Action {
                             ns_name(namespace, name)
                         ))
                     })?,
-                    None => history
-                        .iter()
-                        .filter(|h| h.revision < d.revision)
-                        .max_by_key(|h| h.revision)
-                        .ok_or_else(|| {
+                    None => history.iter().filter(|h| h.revision < d.revision).max_by_key(|h| h.revision).ok_or_else(
+                        || {
                             Error::invalid_input(format!(
                                 "deployment {} has no revision before {} to roll back to",
                                 ns_name(namespace, name),
                                 d.revision
                             ))
-                        })?,
+                        },
+                    )?,
                 };
                 let mut images = target.images.clone();
                 images.sort();
@@ -869,26 +621,12 @@ impl Action {
                     to_revision: Some(d.revision),
                 };
                 let mut p = plan(json!({ "images": images }), Some(inverse));
-                p.summary = format!(
-                    "{} (revision {} -> {})",
-                    resolved.describe(),
-                    d.revision,
-                    target.revision
-                );
+                p.summary = format!("{} (revision {} -> {})", resolved.describe(), d.revision, target.revision);
                 p.action = resolved;
                 Ok(p)
             }
-            Self::AnnotateService {
-                context,
-                namespace,
-                name,
-                key,
-                value,
-            } => {
-                let prev = before
-                    .get("value")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
+            Self::AnnotateService { context, namespace, name, key, value } => {
+                let prev = before.get("value").and_then(Value::as_str).map(str::to_owned);
                 let inverse = Self::AnnotateService {
                     context: context.clone(),
                     namespace: namespace.clone(),
@@ -898,17 +636,8 @@ impl Action {
                 };
                 Ok(plan(json!({ "value": value }), Some(inverse)))
             }
-            Self::LabelPod {
-                context,
-                namespace,
-                pod,
-                key,
-                value,
-            } => {
-                let prev = before
-                    .get("value")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
+            Self::LabelPod { context, namespace, pod, key, value } => {
+                let prev = before.get("value").and_then(Value::as_str).map(str::to_owned);
                 let inverse = Self::LabelPod {
                     context: context.clone(),
                     namespace: namespace.clone(),
@@ -918,22 +647,11 @@ impl Action {
                 };
                 Ok(plan(json!({ "value": value }), Some(inverse)))
             }
-            Self::PatchConfigMap {
-                context,
-                namespace,
-                name,
-                data,
-            } => {
+            Self::PatchConfigMap { context, namespace, name, data } => {
                 let prev: BTreeMap<String, Option<String>> = data
                     .keys()
                     .map(|k| {
-                        (
-                            k.clone(),
-                            before
-                                .pointer(&format!("/data/{k}"))
-                                .and_then(Value::as_str)
-                                .map(str::to_owned),
-                        )
+                        (k.clone(), before.pointer(&format!("/data/{k}")).and_then(Value::as_str).map(str::to_owned))
                     })
                     .collect();
                 let inverse = Self::PatchConfigMap {
@@ -945,59 +663,30 @@ impl Action {
                 Ok(plan(json!({ "data": data }), Some(inverse)))
             }
             Self::ApplyManifests { context, manifests } => {
-                let objects = before
-                    .get("objects")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
+                let objects = before.get("objects").and_then(Value::as_array).cloned().unwrap_or_default();
                 let mut restore = Vec::new();
                 let mut delete = Vec::new();
-                for (m, live) in manifests
-                    .iter()
-                    .zip(objects.iter().chain(std::iter::repeat(&Value::Null)))
-                {
+                for (m, live) in manifests.iter().zip(objects.iter().chain(std::iter::repeat(&Value::Null))) {
                     if live.is_null() {
                         delete.push(ObjectRef::of(m));
                     } else {
-                        restore.push(Manifest {
-                            body: live.clone(),
-                            ..m.clone()
-                        });
+                        restore.push(Manifest { body: live.clone(), ..m.clone() });
                     }
                 }
-                let after: Vec<Value> = manifests
-                    .iter()
-                    .map(|m| canon::project(&m.body, &m.body))
-                    .collect();
-                let inverse = Self::RevertManifests {
-                    context: context.clone(),
-                    restore,
-                    delete,
-                };
+                let after: Vec<Value> = manifests.iter().map(|m| canon::project(&m.body, &m.body)).collect();
+                let inverse = Self::RevertManifests { context: context.clone(), restore, delete };
                 Ok(plan(json!({ "objects": after }), Some(inverse)))
             }
-            Self::RevertManifests {
-                restore, delete, ..
-            } => {
-                let after: Vec<Value> = restore
-                    .iter()
-                    .map(|m| canon::project(&m.body, &m.body))
-                    .collect();
-                Ok(plan(
-                    json!({ "objects": after, "present": vec![false; delete.len()] }),
-                    None,
-                ))
+            Self::RevertManifests { restore, delete, .. } => {
+                let after: Vec<Value> = restore.iter().map(|m| canon::project(&m.body, &m.body)).collect();
+                Ok(plan(json!({ "objects": after, "present": vec![false; delete.len()] }), None))
             }
             Self::SwitchContext { .. } => Ok(plan(before.clone(), None)),
-            Self::RdsPointInTimeRestore {
-                region,
-                source,
-                target,
-                restore_time,
-            } => {
-                let src = b.databases.instance(region, source).await?.ok_or_else(|| {
-                    Error::not_found(format!("source DB instance {source} not found in {region}"))
-                })?;
+            Self::RdsPointInTimeRestore { region, source, target, restore_time } => {
+                let src =
+                    b.databases.instance(region, source).await?.ok_or_else(|| {
+                        Error::not_found(format!("source DB instance {source} not found in {region}"))
+                    })?;
                 if let Some(t) = restore_time {
                     match (src.earliest_restorable_time, src.latest_restorable_time) {
                         (Some(e), Some(l)) if *t >= e && *t <= l => {}
@@ -1017,38 +706,23 @@ impl Action {
                         }
                     }
                 } else if src.latest_restorable_time.is_none() {
-                    return Err(Error::invalid_input(format!(
-                        "{source} reports no latest restorable time"
-                    )));
+                    return Err(Error::invalid_input(format!("{source} reports no latest restorable time")));
                 }
-                let inverse = Self::DeleteDbInstance {
-                    region: region.clone(),
-                    id: target.clone(),
-                };
+                let inverse = Self::DeleteDbInstance { region: region.clone(), id: target.clone() };
                 Ok(plan(json!({ "target_exists": true }), Some(inverse)))
             }
-            Self::RdsRestoreFromSnapshot {
-                region,
-                snapshot,
-                instance,
-                target,
-            } => {
+            Self::RdsRestoreFromSnapshot { region, snapshot, instance, target } => {
                 let snaps = b.databases.snapshots(region, Some(instance)).await?;
                 let chosen = match snapshot {
-                    Some(s) => snaps.iter().find(|x| &x.id == s).ok_or_else(|| {
-                        Error::not_found(format!(
-                            "snapshot {s} of {instance} not found in {region}"
-                        ))
-                    })?,
-                    None => snaps
+                    Some(s) => snaps
                         .iter()
-                        .filter(|x| x.status == "available")
-                        .max_by_key(|x| x.created_at)
-                        .ok_or_else(|| {
-                            Error::not_found(format!(
-                                "no available snapshot of {instance} in {region}"
-                            ))
-                        })?,
+                        .find(|x| &x.id == s)
+                        .ok_or_else(|| Error::not_found(format!("snapshot {s} of {instance} not found in {region}")))?,
+                    None => {
+                        snaps.iter().filter(|x| x.status == "available").max_by_key(|x| x.created_at).ok_or_else(
+                            || Error::not_found(format!("no available snapshot of {instance} in {region}")),
+                        )?
+                    }
                 };
                 let resolved = Self::RdsRestoreFromSnapshot {
                     region: region.clone(),
@@ -1056,10 +730,7 @@ impl Action {
                     instance: instance.clone(),
                     target: target.clone(),
                 };
-                let inverse = Self::DeleteDbInstance {
-                    region: region.clone(),
-                    id: target.clone(),
-                };
+                let inverse = Self::DeleteDbInstance { region: region.clone(), id: target.clone() };
                 let mut p = plan(json!({ "target_exists": true }), Some(inverse));
                 p.summary = resolved.describe();
                 p.action = resolved;
@@ -1073,10 +744,8 @@ impl Action {
                         .map_err(|e| Error::internal(format!("unreadable DNS state: {e}")))?;
                 let after = apply_changes(&current, changes)?;
                 let inverse = inverse_changes(&current, &after);
-                let inverse = (!inverse.is_empty()).then(|| Self::Route53Change {
-                    zone_id: zone_id.clone(),
-                    changes: inverse,
-                });
+                let inverse =
+                    (!inverse.is_empty()).then(|| Self::Route53Change { zone_id: zone_id.clone(), changes: inverse });
                 Ok(plan(json!({ "records": after }), inverse))
             }
         }
@@ -1088,159 +757,70 @@ impl Action {
     /// Backend errors; `Internal` for an unresolved [`Action::RestoreReplicas`] (plan first).
     pub async fn execute(&self, b: &Backends) -> Result<String> {
         match self {
-            Self::ScaleDeployment {
-                context,
-                namespace,
-                name,
-                replicas,
-            } => {
-                b.clusters
-                    .cluster(context)
-                    .await?
-                    .scale(namespace, name, *replicas)
-                    .await?;
-                Ok(format!(
-                    "deployment {} scaled to {replicas}",
-                    ns_name(namespace, name)
-                ))
+            Self::ScaleDeployment { context, namespace, name, replicas } => {
+                b.clusters.cluster(context).await?.scale(namespace, name, *replicas).await?;
+                Ok(format!("deployment {} scaled to {replicas}", ns_name(namespace, name)))
             }
             Self::RestoreReplicas { recorded_by, .. } => Err(Error::internal(format!(
                 "restore_replicas (recorded by {recorded_by}) must be planned before it is executed"
             ))),
-            Self::RollbackDeployment {
-                context,
-                namespace,
-                name,
-                to_revision,
-            } => {
-                let r = b
-                    .clusters
-                    .cluster(context)
-                    .await?
-                    .rollback(namespace, name, *to_revision)
-                    .await?;
+            Self::RollbackDeployment { context, namespace, name, to_revision } => {
+                let r = b.clusters.cluster(context).await?.rollback(namespace, name, *to_revision).await?;
                 Ok(format!(
                     "deployment {} rolled back to the template of revision {}",
                     ns_name(namespace, name),
                     r.revision
                 ))
             }
-            Self::AnnotateService {
-                context,
-                namespace,
-                name,
-                key,
-                value,
-            } => {
-                b.clusters
-                    .cluster(context)
-                    .await?
-                    .annotate_service(namespace, name, key, value.as_deref())
-                    .await?;
+            Self::AnnotateService { context, namespace, name, key, value } => {
+                b.clusters.cluster(context).await?.annotate_service(namespace, name, key, value.as_deref()).await?;
                 Ok(format!(
                     "service {} annotated {key}={}",
                     ns_name(namespace, name),
                     value.as_deref().unwrap_or("<removed>")
                 ))
             }
-            Self::LabelPod {
-                context,
-                namespace,
-                pod,
-                key,
-                value,
-            } => {
-                b.clusters
-                    .cluster(context)
-                    .await?
-                    .label_pod(namespace, pod, key, value.as_deref())
-                    .await?;
+            Self::LabelPod { context, namespace, pod, key, value } => {
+                b.clusters.cluster(context).await?.label_pod(namespace, pod, key, value.as_deref()).await?;
                 Ok(format!(
                     "pod {} labelled {key}={}",
                     ns_name(namespace, pod),
                     value.as_deref().unwrap_or("<removed>")
                 ))
             }
-            Self::PatchConfigMap {
-                context,
-                namespace,
-                name,
-                data,
-            } => {
-                b.clusters
-                    .cluster(context)
-                    .await?
-                    .patch_config_map(namespace, name, data)
-                    .await?;
+            Self::PatchConfigMap { context, namespace, name, data } => {
+                b.clusters.cluster(context).await?.patch_config_map(namespace, name, data).await?;
                 Ok(format!("configmap {} patched", ns_name(namespace, name)))
             }
             Self::ApplyManifests { context, manifests } => {
-                let applied = b
-                    .clusters
-                    .cluster(context)
-                    .await?
-                    .apply(manifests, FIELD_MANAGER)
-                    .await?;
-                let parts: Vec<String> = applied
-                    .iter()
-                    .map(|a| format!("{} {}", a.object, a.outcome))
-                    .collect();
+                let applied = b.clusters.cluster(context).await?.apply(manifests, FIELD_MANAGER).await?;
+                let parts: Vec<String> = applied.iter().map(|a| format!("{} {}", a.object, a.outcome)).collect();
                 Ok(parts.join(", "))
             }
-            Self::RevertManifests {
-                context,
-                restore,
-                delete,
-            } => {
+            Self::RevertManifests { context, restore, delete } => {
                 let cluster = b.clusters.cluster(context).await?;
                 if !restore.is_empty() {
                     cluster.apply(restore, FIELD_MANAGER).await?;
                 }
                 for r in delete {
-                    match cluster
-                        .delete_object(&r.api_version, &r.kind, r.namespace.as_deref(), &r.name)
-                        .await
-                    {
+                    match cluster.delete_object(&r.api_version, &r.kind, r.namespace.as_deref(), &r.name).await {
                         Ok(()) => {}
                         Err(e) if e.kind() == crate::ErrorKind::NotFound => {}
                         Err(e) => return Err(e),
                     }
                 }
-                Ok(format!(
-                    "restored {} object(s), deleted {}",
-                    restore.len(),
-                    delete.len()
-                ))
+                Ok(format!("restored {} object(s), deleted {}", restore.len(), delete.len()))
             }
             Self::SwitchContext { context } => {
                 let nodes = b.clusters.cluster(context).await?.nodes().await?;
                 let ready = nodes.iter().filter(|n| n.ready).count();
-                Ok(format!(
-                    "context {context} reachable: {ready}/{} nodes ready",
-                    nodes.len()
-                ))
+                Ok(format!("context {context} reachable: {ready}/{} nodes ready", nodes.len()))
             }
-            Self::RdsPointInTimeRestore {
-                region,
-                source,
-                target,
-                restore_time,
-            } => {
-                let i = b
-                    .databases
-                    .restore_to_point_in_time(region, source, target, *restore_time)
-                    .await?;
-                Ok(format!(
-                    "{target} restoring from {source} (status {})",
-                    i.status
-                ))
+            Self::RdsPointInTimeRestore { region, source, target, restore_time } => {
+                let i = b.databases.restore_to_point_in_time(region, source, target, *restore_time).await?;
+                Ok(format!("{target} restoring from {source} (status {})", i.status))
             }
-            Self::RdsRestoreFromSnapshot {
-                region,
-                snapshot,
-                instance,
-                target,
-            } => {
+            Self::RdsRestoreFromSnapshot { region, snapshot, instance, target } => {
                 let snap = match snapshot {
                     Some(s) => s.clone(),
                     None => b
@@ -1251,20 +831,10 @@ impl Action {
                         .filter(|x| x.status == "available")
                         .max_by_key(|x| x.created_at)
                         .map(|x| x.id)
-                        .ok_or_else(|| {
-                            Error::not_found(format!(
-                                "no available snapshot of {instance} in {region}"
-                            ))
-                        })?,
+                        .ok_or_else(|| Error::not_found(format!("no available snapshot of {instance} in {region}")))?,
                 };
-                let i = b
-                    .databases
-                    .restore_from_snapshot(region, &snap, target)
-                    .await?;
-                Ok(format!(
-                    "{target} restoring from snapshot {snap} (status {})",
-                    i.status
-                ))
+                let i = b.databases.restore_from_snapshot(region, &snap, target).await?;
+                Ok(format!("{target} restoring from snapshot {snap} (status {})", i.status))
             }
             Self::PromoteReadReplica { region, id } => {
                 let i = b.databases.promote_read_replica(region, id).await?;
@@ -1293,61 +863,26 @@ impl Action {
     pub(crate) fn scope(&self) -> Scope {
         let mut s = Scope::default();
         match self {
-            Self::ScaleDeployment {
-                context,
-                namespace,
-                name,
-                replicas,
-            } => {
+            Self::ScaleDeployment { context, namespace, name, replicas } => {
                 s.context = Some(context.clone());
                 s.namespaces.push(namespace.clone());
                 s.names.push(name.clone());
                 s.replicas.push(*replicas);
             }
-            Self::RestoreReplicas {
-                context,
-                namespace,
-                name,
-                ..
-            }
-            | Self::RollbackDeployment {
-                context,
-                namespace,
-                name,
-                ..
-            }
-            | Self::AnnotateService {
-                context,
-                namespace,
-                name,
-                ..
-            }
-            | Self::PatchConfigMap {
-                context,
-                namespace,
-                name,
-                ..
-            } => {
+            Self::RestoreReplicas { context, namespace, name, .. }
+            | Self::RollbackDeployment { context, namespace, name, .. }
+            | Self::AnnotateService { context, namespace, name, .. }
+            | Self::PatchConfigMap { context, namespace, name, .. } => {
                 s.context = Some(context.clone());
                 s.namespaces.push(namespace.clone());
                 s.names.push(name.clone());
             }
-            Self::LabelPod {
-                context,
-                namespace,
-                pod,
-                ..
-            } => {
+            Self::LabelPod { context, namespace, pod, .. } => {
                 s.context = Some(context.clone());
                 s.namespaces.push(namespace.clone());
                 s.names.push(pod.clone());
             }
-            Self::ApplyManifests { context, manifests }
-            | Self::RevertManifests {
-                context,
-                restore: manifests,
-                ..
-            } => {
+            Self::ApplyManifests { context, manifests } | Self::RevertManifests { context, restore: manifests, .. } => {
                 s.context = Some(context.clone());
                 for m in manifests {
                     if let Some(ns) = &m.namespace {
@@ -1368,21 +903,11 @@ impl Action {
                 }
             }
             Self::SwitchContext { context } => s.context = Some(context.clone()),
-            Self::RdsPointInTimeRestore {
-                region,
-                source,
-                target,
-                ..
-            } => {
+            Self::RdsPointInTimeRestore { region, source, target, .. } => {
                 s.region = Some(region.clone());
                 s.names.extend([source.clone(), target.clone()]);
             }
-            Self::RdsRestoreFromSnapshot {
-                region,
-                instance,
-                target,
-                ..
-            } => {
+            Self::RdsRestoreFromSnapshot { region, instance, target, .. } => {
                 s.region = Some(region.clone());
                 s.names.extend([instance.clone(), target.clone()]);
             }
@@ -1406,16 +931,10 @@ pub(crate) struct Scope {
     pub(crate) replicas: Vec<u32>,
 }
 
-async fn touched_records(
-    b: &Backends,
-    zone_id: &str,
-    changes: &[RecordChange],
-) -> Result<Vec<RecordSet>> {
+async fn touched_records(b: &Backends, zone_id: &str, changes: &[RecordChange]) -> Result<Vec<RecordSet>> {
     let names: BTreeSet<&str> = changes.iter().map(|c| c.record.name.as_str()).collect();
-    let types: BTreeSet<(&str, &str)> = changes
-        .iter()
-        .map(|c| (c.record.name.as_str(), c.record.rtype.as_str()))
-        .collect();
+    let types: BTreeSet<(&str, &str)> =
+        changes.iter().map(|c| (c.record.name.as_str(), c.record.rtype.as_str())).collect();
     let mut out = Vec::new();
     for name in names {
         for r in b.dns.record_sets(zone_id, Some(name)).await? {
@@ -1429,9 +948,7 @@ async fn touched_records(
 }
 
 fn has_target(records: &[RecordSet], name: &str) -> bool {
-    records
-        .iter()
-        .any(|r| r.name == name && !r.values.is_empty())
+    records.iter().any(|r| r.name == name && !r.values.is_empty())
 }
 
 fn apply_changes(current: &[RecordSet], changes: &[RecordChange]) -> Result<Vec<RecordSet>> {
@@ -1462,9 +979,7 @@ fn apply_changes(current: &[RecordSet], changes: &[RecordChange]) -> Result<Vec<
     let names: BTreeSet<&str> = changes.iter().map(|c| c.record.name.as_str()).collect();
     for name in names {
         if has_target(current, name) && !has_target(&records, name) {
-            return Err(Error::invalid_input(format!(
-                "change batch would leave {name} with no target"
-            )));
+            return Err(Error::invalid_input(format!("change batch would leave {name} with no target")));
         }
     }
     sort_records(&mut records);
@@ -1475,18 +990,12 @@ fn inverse_changes(before: &[RecordSet], after: &[RecordSet]) -> Vec<RecordChang
     let mut out = Vec::new();
     for a in after {
         if !before.iter().any(|b| record_key(b) == record_key(a)) {
-            out.push(RecordChange {
-                action: ChangeAction::Delete,
-                record: a.clone(),
-            });
+            out.push(RecordChange { action: ChangeAction::Delete, record: a.clone() });
         }
     }
     for b in before {
         if !after.iter().any(|a| a == b) {
-            out.push(RecordChange {
-                action: ChangeAction::Upsert,
-                record: b.clone(),
-            });
+            out.push(RecordChange { action: ChangeAction::Upsert, record: b.clone() });
         }
     }
     out

@@ -79,10 +79,7 @@ mod tests {
             canonical(&json!({"b": 1, "a": [true, null, {"d": "x", "c": 2}]})),
             r#"{"a":[true,null,{"c":2,"d":"x"}],"b":1}"#
         );
-        assert_eq!(
-            fingerprint(&json!({"a": 1, "b": 2})),
-            fingerprint(&json!({"b": 2, "a": 1}))
-        );
+        assert_eq!(fingerprint(&json!({"a": 1, "b": 2})), fingerprint(&json!({"b": 2, "a": 1})));
     }
 
     #[test]

@@ -174,11 +174,7 @@ pub struct CheckOutcome {
 
 impl CheckOutcome {
     fn new(passed: bool, detail: impl Into<String>) -> Self {
-        Self {
-            passed,
-            detail: detail.into(),
-            items: Vec::new(),
-        }
+        Self { passed, detail: detail.into(), items: Vec::new() }
     }
 }
 
@@ -191,15 +187,7 @@ impl Check {
             Self::ResponseTime { url, max_ms } => {
                 format!("curl -w time_total -s -o /dev/null {url} (<= {max_ms} ms)")
             }
-            Self::LogErrorCount {
-                context,
-                namespace,
-                selector,
-                deployment,
-                pattern,
-                tail,
-                max,
-            } => {
+            Self::LogErrorCount { context, namespace, selector, deployment, pattern, tail, max } => {
                 let src = match (selector, deployment) {
                     (Some(s), _) => format!("--selector={}", selector_text(s)),
                     (None, Some(d)) => format!("deployment/{d}"),
@@ -209,35 +197,18 @@ impl Check {
                     "kubectl --context {context} logs -n {namespace} {src} --tail={tail} | grep -ci {pattern} (<= {max})"
                 )
             }
-            Self::PodsHealthy {
-                context,
-                namespace,
-                selector,
-                min_ready,
-            } => format!(
+            Self::PodsHealthy { context, namespace, selector, min_ready } => format!(
                 "kubectl --context {context} get pods -n {namespace} -l {} (>= {min_ready} ready)",
                 selector_text(selector)
             ),
-            Self::EndpointsReady {
-                context,
-                namespace,
-                service,
-            } => {
+            Self::EndpointsReady { context, namespace, service } => {
                 format!("kubectl --context {context} get endpoints {service} -n {namespace}")
             }
-            Self::RolloutComplete {
-                context,
-                namespace,
-                name,
-            } => {
-                format!(
-                    "kubectl --context {context} rollout status deployment/{name} -n {namespace}"
-                )
+            Self::RolloutComplete { context, namespace, name } => {
+                format!("kubectl --context {context} rollout status deployment/{name} -n {namespace}")
             }
             Self::DbAvailable { region, id } => {
-                format!(
-                    "aws rds describe-db-instances --region {region} --db-instance-identifier {id} (available)"
-                )
+                format!("aws rds describe-db-instances --region {region} --db-instance-identifier {id} (available)")
             }
             Self::CallerIdentity { region } => {
                 format!("aws sts get-caller-identity --region {region}")
@@ -249,21 +220,11 @@ impl Check {
                 )
             }
             Self::DatastoreHealthy { probe } => format!("probe {probe}"),
-            Self::RecentSnapshot {
-                region,
-                instance,
-                max_age,
-            } => format!(
+            Self::RecentSnapshot { region, instance, max_age } => format!(
                 "aws rds describe-db-snapshots --region {region} --db-instance-identifier {instance} (newest < {max_age})"
             ),
-            Self::LogsCollected {
-                context,
-                namespace,
-                deployment,
-            } => {
-                format!(
-                    "kubectl --context {context} logs -n {namespace} deployment/{deployment} --tail=1"
-                )
+            Self::LogsCollected { context, namespace, deployment } => {
+                format!("kubectl --context {context} logs -n {namespace} deployment/{deployment} --tail=1")
             }
             Self::ValidationChecklist { items } => {
                 format!("validation checklist ({} items)", items.len())
@@ -280,30 +241,16 @@ impl Check {
         match self {
             Self::HttpHealth { url } => {
                 let r = b.http.get(url, HTTP_TIMEOUT).await?;
-                Ok(CheckOutcome::new(
-                    r.status < 400,
-                    format!("{url}: HTTP {} in {} ms", r.status, r.elapsed_ms),
-                ))
+                Ok(CheckOutcome::new(r.status < 400, format!("{url}: HTTP {} in {} ms", r.status, r.elapsed_ms)))
             }
             Self::ResponseTime { url, max_ms } => {
                 let r = b.http.get(url, HTTP_TIMEOUT).await?;
                 Ok(CheckOutcome::new(
                     r.status < 400 && r.elapsed_ms <= *max_ms,
-                    format!(
-                        "{url}: HTTP {} in {} ms (max {max_ms} ms)",
-                        r.status, r.elapsed_ms
-                    ),
+                    format!("{url}: HTTP {} in {} ms (max {max_ms} ms)", r.status, r.elapsed_ms),
                 ))
             }
-            Self::LogErrorCount {
-                context,
-                namespace,
-                selector,
-                deployment,
-                pattern,
-                tail,
-                max,
-            } => {
+            Self::LogErrorCount { context, namespace, selector, deployment, pattern, tail, max } => {
                 let cluster = b.clusters.cluster(context).await?;
                 let sel = match (selector, deployment) {
                     (Some(s), None) => s.clone(),
@@ -311,9 +258,7 @@ impl Check {
                         cluster
                             .deployment(namespace, d)
                             .await?
-                            .ok_or_else(|| {
-                                Error::not_found(format!("deployment {namespace}/{d} not found"))
-                            })?
+                            .ok_or_else(|| Error::not_found(format!("deployment {namespace}/{d} not found")))?
                             .selector
                     }
                     _ => {
@@ -328,10 +273,7 @@ impl Check {
                 let mut count: u64 = 0;
                 for p in &pods {
                     let lines = cluster.logs(namespace, &p.name, tail).await?;
-                    count += lines
-                        .iter()
-                        .filter(|l| l.to_lowercase().contains(&needle))
-                        .count() as u64;
+                    count += lines.iter().filter(|l| l.to_lowercase().contains(&needle)).count() as u64;
                 }
                 Ok(CheckOutcome::new(
                     count <= *max,
@@ -341,79 +283,41 @@ impl Check {
                     ),
                 ))
             }
-            Self::PodsHealthy {
-                context,
-                namespace,
-                selector,
-                min_ready,
-            } => {
-                let pods = b
-                    .clusters
-                    .cluster(context)
-                    .await?
-                    .pods(Some(namespace), selector)
-                    .await?;
+            Self::PodsHealthy { context, namespace, selector, min_ready } => {
+                let pods = b.clusters.cluster(context).await?.pods(Some(namespace), selector).await?;
                 let healthy = pods.iter().filter(|p| p.is_healthy()).count();
                 let bad: Vec<String> = pods
                     .iter()
                     .filter(|p| !p.is_healthy())
                     .map(|p| format!("{} {}", p.name, p.display_status()))
                     .collect();
-                let mut detail =
-                    format!("{healthy}/{} pods healthy (need {min_ready})", pods.len());
+                let mut detail = format!("{healthy}/{} pods healthy (need {min_ready})", pods.len());
                 if !bad.is_empty() {
                     detail.push_str(&format!("; not healthy: {}", bad.join(", ")));
                 }
                 Ok(CheckOutcome::new(healthy >= *min_ready as usize, detail))
             }
-            Self::EndpointsReady {
-                context,
-                namespace,
-                service,
-            } => {
-                let eps = b
-                    .clusters
-                    .cluster(context)
-                    .await?
-                    .endpoints(namespace)
-                    .await?;
+            Self::EndpointsReady { context, namespace, service } => {
+                let eps = b.clusters.cluster(context).await?.endpoints(namespace).await?;
                 let ep = eps.iter().find(|e| &e.name == service);
                 Ok(match ep {
                     Some(e) => CheckOutcome::new(
                         !e.ready.is_empty(),
-                        format!(
-                            "{service}: {} ready, {} not ready",
-                            e.ready.len(),
-                            e.not_ready.len()
-                        ),
+                        format!("{service}: {} ready, {} not ready", e.ready.len(), e.not_ready.len()),
                     ),
                     None => CheckOutcome::new(false, format!("{service}: no endpoints object")),
                 })
             }
-            Self::RolloutComplete {
-                context,
-                namespace,
-                name,
-            } => {
-                let s = b
-                    .clusters
-                    .cluster(context)
-                    .await?
-                    .rollout_status(namespace, name)
-                    .await?;
+            Self::RolloutComplete { context, namespace, name } => {
+                let s = b.clusters.cluster(context).await?.rollout_status(namespace, name).await?;
                 Ok(CheckOutcome::new(s.complete && !s.failed, s.message))
             }
-            Self::DbAvailable { region, id } => {
-                Ok(match b.databases.instance(region, id).await? {
-                    Some(i) => CheckOutcome::new(i.is_available(), format!("{id}: {}", i.status)),
-                    None => CheckOutcome::new(false, format!("{id}: not found in {region}")),
-                })
-            }
+            Self::DbAvailable { region, id } => Ok(match b.databases.instance(region, id).await? {
+                Some(i) => CheckOutcome::new(i.is_available(), format!("{id}: {}", i.status)),
+                None => CheckOutcome::new(false, format!("{id}: not found in {region}")),
+            }),
             Self::CallerIdentity { region } => match b.cloud.caller_identity(region).await {
-                Ok(account) => Ok(CheckOutcome::new(
-                    true,
-                    format!("account {account} in {region}"),
-                )),
+                Ok(account) => Ok(CheckOutcome::new(true, format!("account {account} in {region}"))),
                 Err(e) if e.kind() == crate::ErrorKind::PermissionDenied => {
                     Ok(CheckOutcome::new(false, format!("{region}: {e}")))
                 }
@@ -433,88 +337,51 @@ impl Check {
                 })
             }
             Self::DatastoreHealthy { probe } => {
-                let p = b
-                    .probes
-                    .get(probe)
-                    .ok_or_else(|| Error::not_found(format!("no datastore probe named {probe}")))?;
+                let p =
+                    b.probes.get(probe).ok_or_else(|| Error::not_found(format!("no datastore probe named {probe}")))?;
                 let r = p.probe().await?;
-                let failing: Vec<&str> = r
-                    .findings
-                    .iter()
-                    .filter(|f| !f.ok)
-                    .map(|f| f.check.as_str())
-                    .collect();
+                let failing: Vec<&str> = r.findings.iter().filter(|f| !f.ok).map(|f| f.check.as_str()).collect();
                 let mut out = CheckOutcome::new(
                     r.healthy,
                     if failing.is_empty() {
                         format!("{probe}: healthy={}", r.healthy)
                     } else {
-                        format!(
-                            "{probe}: healthy={}; failing: {}",
-                            r.healthy,
-                            failing.join(", ")
-                        )
+                        format!("{probe}: healthy={}; failing: {}", r.healthy, failing.join(", "))
                     },
                 );
                 out.items = r
                     .findings
                     .into_iter()
-                    .map(|f| ItemResult {
-                        name: f.check,
-                        passed: f.ok,
-                        detail: f.detail,
-                    })
+                    .map(|f| ItemResult { name: f.check, passed: f.ok, detail: f.detail })
                     .collect();
                 Ok(out)
             }
-            Self::RecentSnapshot {
-                region,
-                instance,
-                max_age,
-            } => {
+            Self::RecentSnapshot { region, instance, max_age } => {
                 let snaps = b.databases.snapshots(region, Some(instance)).await?;
-                let newest = snaps
-                    .iter()
-                    .filter(|s| s.status == "available")
-                    .filter_map(|s| s.created_at)
-                    .max();
+                let newest = snaps.iter().filter(|s| s.status == "available").filter_map(|s| s.created_at).max();
                 Ok(match newest {
                     Some(t) => {
                         let age = b.clock.now() - t;
                         CheckOutcome::new(
                             age <= max_age.as_delta(),
-                            format!(
-                                "newest snapshot of {instance} is {}s old (max {max_age})",
-                                age.num_seconds()
-                            ),
+                            format!("newest snapshot of {instance} is {}s old (max {max_age})", age.num_seconds()),
                         )
                     }
-                    None => {
-                        CheckOutcome::new(false, format!("no available snapshot of {instance}"))
-                    }
+                    None => CheckOutcome::new(false, format!("no available snapshot of {instance}")),
                 })
             }
-            Self::LogsCollected {
-                context,
-                namespace,
-                deployment,
-            } => {
+            Self::LogsCollected { context, namespace, deployment } => {
                 let cluster = b.clusters.cluster(context).await?;
                 let d = cluster
                     .deployment(namespace, deployment)
                     .await?
-                    .ok_or_else(|| {
-                        Error::not_found(format!("deployment {namespace}/{deployment} not found"))
-                    })?;
+                    .ok_or_else(|| Error::not_found(format!("deployment {namespace}/{deployment} not found")))?;
                 let pods = cluster.pods(Some(namespace), &d.selector).await?;
                 let mut lines = 0usize;
                 for p in &pods {
                     lines += cluster.logs(namespace, &p.name, 1).await?.len();
                 }
-                Ok(CheckOutcome::new(
-                    lines > 0,
-                    format!("{lines} recent line(s) from {} pod(s)", pods.len()),
-                ))
+                Ok(CheckOutcome::new(lines > 0, format!("{lines} recent line(s) from {} pod(s)", pods.len())))
             }
             Self::ValidationChecklist { items } => {
                 let mut results = Vec::with_capacity(items.len());
@@ -529,35 +396,20 @@ impl Check {
                         passed &= o.passed;
                         details.push(o.detail);
                     }
-                    results.push(ItemResult {
-                        name: item.description.clone(),
-                        passed,
-                        detail: details.join("; "),
-                    });
+                    results.push(ItemResult { name: item.description.clone(), passed, detail: details.join("; ") });
                 }
                 let ok = results.iter().filter(|r| r.passed).count();
-                let failed: Vec<&str> = results
-                    .iter()
-                    .filter(|r| !r.passed)
-                    .map(|r| r.name.as_str())
-                    .collect();
+                let failed: Vec<&str> = results.iter().filter(|r| !r.passed).map(|r| r.name.as_str()).collect();
                 let mut detail = format!("{ok}/{} checklist items passed", results.len());
                 if !failed.is_empty() {
                     detail.push_str(&format!("; failed: {}", failed.join(", ")));
                 }
-                Ok(CheckOutcome {
-                    passed: failed.is_empty(),
-                    detail,
-                    items: results,
-                })
+                Ok(CheckOutcome { passed: failed.is_empty(), detail, items: results })
             }
         }
     }
 }
 
 fn selector_text(s: &BTreeMap<String, String>) -> String {
-    s.iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",")
+    s.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
 }

@@ -154,13 +154,7 @@ impl RunReport {
 #[must_use]
 pub fn backoff_cap(retry: &RetryPolicy, attempt: u32) -> Duration {
     let factor = 2u64.saturating_pow(attempt.saturating_sub(1));
-    Duration::from_secs(
-        retry
-            .initial_backoff
-            .as_secs()
-            .saturating_mul(factor)
-            .min(retry.max_backoff.as_secs()),
-    )
+    Duration::from_secs(retry.initial_backoff.as_secs().saturating_mul(factor).min(retry.max_backoff.as_secs()))
 }
 
 /// Full jitter: uniform in `[0, backoff_cap(attempt)]`, millisecond resolution.
@@ -236,19 +230,10 @@ impl RunCtx {
     }
 
     fn warn(&self, w: String) {
-        self.warnings
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(w);
+        self.warnings.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(w);
     }
 
-    async fn journal(
-        &self,
-        step_id: &str,
-        phase: JournalPhase,
-        attempt: u32,
-        detail: Value,
-    ) -> Result<JournalEntry> {
+    async fn journal(&self, step_id: &str, phase: JournalPhase, attempt: u32, detail: Value) -> Result<JournalEntry> {
         self.store
             .append_journal(JournalDraft {
                 run_id: self.run_id.clone(),
@@ -266,11 +251,7 @@ impl RunCtx {
     async fn claim(&self, step_id: &str, deadline: HumanDuration) -> Result<()> {
         let now = self.now();
         let lease = now + deadline.as_delta() + TimeDelta::minutes(1);
-        if self
-            .store
-            .claim_step(&self.run_id, step_id, &self.owner, now, lease)
-            .await?
-        {
+        if self.store.claim_step(&self.run_id, step_id, &self.owner, now, lease).await? {
             Ok(())
         } else {
             Err(Error::conflict(format!(
@@ -304,11 +285,7 @@ impl RunCtx {
                     return;
                 }
             };
-            match self
-                .store
-                .append_events(incident, std::slice::from_ref(&event))
-                .await
-            {
+            match self.store.append_events(incident, std::slice::from_ref(&event)).await {
                 Ok(()) => return,
                 Err(e) if e.kind() == crate::ErrorKind::Conflict => *guard = None,
                 Err(e) => {
@@ -318,9 +295,7 @@ impl RunCtx {
                 }
             }
         }
-        self.warn(format!(
-            "timeline of {incident}: gave up after concurrent appends"
-        ));
+        self.warn(format!("timeline of {incident}: gave up after concurrent appends"));
     }
 
     fn actor(&self) -> String {
@@ -343,13 +318,7 @@ struct StepState {
 impl Executor {
     /// An executor over `backends`, journaling to `store`, enforcing `policy`.
     pub fn new(backends: Backends, store: Arc<dyn Store>, policy: Policy) -> Self {
-        Self {
-            backends,
-            store,
-            policy: Arc::new(policy),
-            failpoints: Failpoints::none(),
-            owner: DEFAULT_OWNER.into(),
-        }
+        Self { backends, store, policy: Arc::new(policy), failpoints: Failpoints::none(), owner: DEFAULT_OWNER.into() }
     }
 
     /// Install a failpoint hook (see [`Failpoints::from_env`]).
@@ -369,10 +338,7 @@ impl Executor {
     /// Enforce the guard rails on an approved plan (independent of what the planner found).
     fn enforce(&self, plan: &Plan, approval: &Approval) -> Result<()> {
         if approval.by.trim().is_empty() {
-            return Err(Error::refused(format!(
-                "run {} has no approval: approve the plan first",
-                plan.run_id
-            )));
+            return Err(Error::refused(format!("run {} has no approval: approve the plan first", plan.run_id)));
         }
         plan.procedure.validate()?;
         let rails = &self.policy.guard_rails;
@@ -381,14 +347,9 @@ impl Executor {
                 for f in guard::evaluate(&s.id, a, &plan.procedure.name, rails) {
                     match f.level {
                         FindingLevel::Refused => {
-                            return Err(Error::refused(format!(
-                                "step {}: {} ({})",
-                                s.id, f.message, f.rule
-                            )));
+                            return Err(Error::refused(format!("step {}: {} ({})", s.id, f.message, f.rule)));
                         }
-                        FindingLevel::NeedsConfirmation
-                            if rails.confirm_production && !approval.confirm_production =>
-                        {
+                        FindingLevel::NeedsConfirmation if rails.confirm_production && !approval.confirm_production => {
                             return Err(Error::refused(format!(
                                 "step {}: {}; the approval must confirm production",
                                 s.id, f.message
@@ -408,21 +369,10 @@ impl Executor {
     /// # Errors
     /// `Refused`, `PreconditionFailed` ("re-plan"), `Conflict` (run id exists: use `resume`), store errors,
     /// and a failpoint's error. Step failures are reported in the [`RunReport`], not as `Err`.
-    pub async fn run(
-        &self,
-        approved: ApprovedPlan,
-        incident_id: Option<String>,
-    ) -> Result<RunReport> {
-        let ApprovedPlan {
-            plan,
-            approval,
-            plan_digest,
-        } = approved;
+    pub async fn run(&self, approved: ApprovedPlan, incident_id: Option<String>) -> Result<RunReport> {
+        let ApprovedPlan { plan, approval, plan_digest } = approved;
         if plan.digest() != plan_digest {
-            return Err(Error::refused(format!(
-                "plan {} was changed after approval: approve it again",
-                plan.run_id
-            )));
+            return Err(Error::refused(format!("plan {} was changed after approval: approve it again", plan.run_id)));
         }
         self.enforce(&plan, &approval)?;
         let now = self.backends.clock.now();
@@ -439,8 +389,7 @@ impl Executor {
             run_id: plan.run_id.clone(),
             incident_id: incident_id.clone(),
             procedure: plan.procedure.name.clone(),
-            plan: serde_json::to_value(&plan)
-                .map_err(|e| Error::internal(format!("plan to JSON: {e}")))?,
+            plan: serde_json::to_value(&plan).map_err(|e| Error::internal(format!("plan to JSON: {e}")))?,
             approval: Some(json!({ "approval": approval, "plan_digest": plan_digest })),
             status: RunStatus::Running,
             created_at: now,
@@ -480,39 +429,22 @@ impl Executor {
     /// `NotFound` (no such run), `Refused` (no approval, or the stored plan changed), `Conflict` (another
     /// executor holds a step), store errors.
     pub async fn resume(&self, run_id: &str) -> Result<RunReport> {
-        let record = self
-            .store
-            .run(run_id)
-            .await?
-            .ok_or_else(|| Error::not_found(format!("no run {run_id}")))?;
+        let record = self.store.run(run_id).await?.ok_or_else(|| Error::not_found(format!("no run {run_id}")))?;
         let plan: Plan = serde_json::from_value(record.plan.clone())
             .map_err(|e| Error::integrity(format!("stored plan of {run_id} is unreadable: {e}")))?;
-        let stored = record
-            .approval
-            .clone()
-            .ok_or_else(|| Error::refused(format!("run {run_id} was never approved")))?;
-        let approval: Approval =
-            serde_json::from_value(stored.get("approval").cloned().unwrap_or(Value::Null))
-                .map_err(|e| {
-                    Error::refused(format!("run {run_id} has no readable approval: {e}"))
-                })?;
-        let digest = stored
-            .get("plan_digest")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let stored =
+            record.approval.clone().ok_or_else(|| Error::refused(format!("run {run_id} was never approved")))?;
+        let approval: Approval = serde_json::from_value(stored.get("approval").cloned().unwrap_or(Value::Null))
+            .map_err(|e| Error::refused(format!("run {run_id} has no readable approval: {e}")))?;
+        let digest = stored.get("plan_digest").and_then(Value::as_str).unwrap_or_default();
         if digest != plan.digest() {
-            return Err(Error::refused(format!(
-                "stored plan of {run_id} does not match its approval"
-            )));
+            return Err(Error::refused(format!("stored plan of {run_id} does not match its approval")));
         }
         self.enforce(&plan, &approval)?;
         let journal = self.store.journal(run_id).await?;
         let states = states_from_journal(&plan, &journal);
         let ctx = self.ctx(&plan, approval, record.incident_id.clone());
-        if matches!(
-            record.status,
-            RunStatus::Succeeded | RunStatus::Failed | RunStatus::Compensated
-        ) {
+        if matches!(record.status, RunStatus::Succeeded | RunStatus::Failed | RunStatus::Compensated) {
             return Ok(self.report(&ctx, &plan, &states, record.status));
         }
         self.drive(ctx, plan, states, record).await
@@ -527,44 +459,21 @@ impl Executor {
         if by.trim().is_empty() {
             return Err(Error::refused("a gate approval must name who approved"));
         }
-        let record = self
-            .store
-            .run(run_id)
-            .await?
-            .ok_or_else(|| Error::not_found(format!("no run {run_id}")))?;
+        let record = self.store.run(run_id).await?.ok_or_else(|| Error::not_found(format!("no run {run_id}")))?;
         let plan: Plan = serde_json::from_value(record.plan)
             .map_err(|e| Error::integrity(format!("stored plan of {run_id} is unreadable: {e}")))?;
-        let step = plan
-            .step(step_id)
-            .ok_or_else(|| Error::not_found(format!("run {run_id} has no step {step_id}")))?;
+        let step = plan.step(step_id).ok_or_else(|| Error::not_found(format!("run {run_id} has no step {step_id}")))?;
         if !matches!(step.kind, StepKind::Approval { .. }) {
-            return Err(Error::invalid_input(format!(
-                "step {step_id} is not an approval gate"
-            )));
+            return Err(Error::invalid_input(format!("step {step_id} is not an approval gate")));
         }
         let journal = self.store.journal(run_id).await?;
-        if journal
-            .iter()
-            .any(|e| e.draft.step_id == step_id && e.draft.phase == JournalPhase::Outcome)
-        {
-            return Err(Error::conflict(format!(
-                "gate {step_id} of {run_id} was already decided"
-            )));
+        if journal.iter().any(|e| e.draft.step_id == step_id && e.draft.phase == JournalPhase::Outcome) {
+            return Err(Error::conflict(format!("gate {step_id} of {run_id} was already decided")));
         }
-        let ctx = self.ctx(
-            &plan,
-            Approval::new(by, self.backends.clock.now()),
-            record.incident_id,
-        );
+        let ctx = self.ctx(&plan, Approval::new(by, self.backends.clock.now()), record.incident_id);
         ctx.claim(step_id, step.deadline).await?;
         let now = ctx.now();
-        ctx.journal(
-            step_id,
-            JournalPhase::Intent,
-            1,
-            json!({ "summary": step.summary, "kind": "gate" }),
-        )
-        .await?;
+        ctx.journal(step_id, JournalPhase::Intent, 1, json!({ "summary": step.summary, "kind": "gate" })).await?;
         ctx.journal(
             step_id,
             JournalPhase::Outcome,
@@ -575,11 +484,7 @@ impl Executor {
         .await?;
         ctx.event(
             by,
-            EventKind::ApprovalGranted {
-                run_id: run_id.to_owned(),
-                by: by.to_owned(),
-                confirm_production: false,
-            },
+            EventKind::ApprovalGranted { run_id: run_id.to_owned(), by: by.to_owned(), confirm_production: false },
         )
         .await;
         Ok(())
@@ -608,12 +513,7 @@ impl Executor {
         mut states: Vec<StepState>,
         mut record: RunRecord,
     ) -> Result<RunReport> {
-        let index: BTreeMap<&str, usize> = plan
-            .steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.id.as_str(), i))
-            .collect();
+        let index: BTreeMap<&str, usize> = plan.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
         let max_conc = usize::try_from(self.policy.limits.max_concurrency.max(1)).unwrap_or(1);
         let mut failed = states.iter().any(|s| s.report.status == StepStatus::Failed);
         let mut running: BTreeMap<tokio::task::Id, usize> = BTreeMap::new();
@@ -625,30 +525,22 @@ impl Executor {
                     if set.len() >= max_conc {
                         break;
                     }
-                    if states[i].report.status != StepStatus::NotStarted
-                        || running.values().any(|&r| r == i)
-                    {
+                    if states[i].report.status != StepStatus::NotStarted || running.values().any(|&r| r == i) {
                         continue;
                     }
-                    let deps_ok = step.depends_on.iter().all(|d| {
-                        index
-                            .get(d.as_str())
-                            .is_some_and(|&j| states[j].report.status.is_done_ok())
-                    });
+                    let deps_ok = step
+                        .depends_on
+                        .iter()
+                        .all(|d| index.get(d.as_str()).is_some_and(|&j| states[j].report.status.is_done_ok()));
                     if !deps_ok {
                         continue;
                     }
                     let task_ctx = Arc::clone(&ctx);
                     let step = step.clone();
                     let prior = states[i].report.attempts;
-                    let mode = if states[i].in_flight {
-                        Mode::Reconcile
-                    } else {
-                        Mode::Fresh
-                    };
+                    let mode = if states[i].in_flight { Mode::Reconcile } else { Mode::Fresh };
                     let started = states[i].report.started_at;
-                    let handle = set
-                        .spawn(async move { run_step(task_ctx, step, prior, mode, started).await });
+                    let handle = set.spawn(async move { run_step(task_ctx, step, prior, mode, started).await });
                     running.insert(handle.id(), i);
                 }
             }
@@ -678,8 +570,7 @@ impl Executor {
                     };
                     failed = true;
                     states[i].report.status = StepStatus::Failed;
-                    states[i].report.error =
-                        Some(format!("step task ended abnormally: {join_err}"));
+                    states[i].report.error = Some(format!("step task ended abnormally: {join_err}"));
                 }
             }
         }
@@ -707,22 +598,14 @@ impl Executor {
     }
 
     /// Undo completed (or partially applied) mutating steps in reverse completion order.
-    async fn compensate(
-        &self,
-        ctx: &Arc<RunCtx>,
-        plan: &Plan,
-        states: &mut [StepState],
-    ) -> Result<()> {
+    async fn compensate(&self, ctx: &Arc<RunCtx>, plan: &Plan, states: &mut [StepState]) -> Result<()> {
         let mut order: Vec<usize> = (0..states.len())
             .filter(|&i| {
                 let s = &states[i];
                 plan.steps[i].mutating
                     && s.report.changed
                     && !s.compensated
-                    && matches!(
-                        s.report.status,
-                        StepStatus::Succeeded | StepStatus::Reconciled | StepStatus::Failed
-                    )
+                    && matches!(s.report.status, StepStatus::Succeeded | StepStatus::Reconciled | StepStatus::Failed)
             })
             .collect();
         order.sort_by_key(|&i| std::cmp::Reverse(states[i].done_seq.unwrap_or(0)));
@@ -754,10 +637,7 @@ impl Executor {
                 result = sp.compensate(&ctx.backends).await;
                 match &result {
                     Err(e) if e.is_retryable() && n < ctx.policy.retry.max_attempts => {
-                        ctx.backends
-                            .clock
-                            .sleep(backoff(&ctx.policy.retry, n, &mut rng))
-                            .await;
+                        ctx.backends.clock.sleep(backoff(&ctx.policy.retry, n, &mut rng)).await;
                     }
                     _ => break,
                 }
@@ -766,18 +646,8 @@ impl Executor {
                 Ok(d) => ("compensated", d.clone()),
                 Err(e) => ("failed", e.to_string()),
             };
-            ctx.journal(
-                &jid,
-                JournalPhase::Outcome,
-                attempt,
-                json!({ "status": status, "detail": detail }),
-            )
-            .await?;
-            let outcome = if result.is_ok() {
-                Outcome::Succeeded
-            } else {
-                Outcome::Failed
-            };
+            ctx.journal(&jid, JournalPhase::Outcome, attempt, json!({ "status": status, "detail": detail })).await?;
+            let outcome = if result.is_ok() { Outcome::Succeeded } else { Outcome::Failed };
             ctx.event(
                 &ctx.actor(),
                 EventKind::ActionExecuted {
@@ -802,13 +672,7 @@ impl Executor {
         Ok(())
     }
 
-    fn report(
-        &self,
-        ctx: &RunCtx,
-        plan: &Plan,
-        states: &[StepState],
-        status: RunStatus,
-    ) -> RunReport {
+    fn report(&self, ctx: &RunCtx, plan: &Plan, states: &[StepState], status: RunStatus) -> RunReport {
         let steps: Vec<StepReport> = states
             .iter()
             .map(|s| {
@@ -838,12 +702,7 @@ impl Executor {
                 (Some(e), Some(b)) => Some(e <= b.as_secs() as f64),
                 _ => None,
             };
-            stages.push(StageScore {
-                stage,
-                budget,
-                elapsed_secs: elapsed,
-                within_budget,
-            });
+            stages.push(StageScore { stage, budget, elapsed_secs: elapsed, within_budget });
         }
         RunReport {
             run_id: plan.run_id.clone(),
@@ -853,11 +712,7 @@ impl Executor {
             steps,
             left_state: left_state(plan, states),
             stages,
-            warnings: ctx
-                .warnings
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .clone(),
+            warnings: ctx.warnings.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone(),
         }
     }
 }
@@ -912,17 +767,10 @@ fn states_from_journal(plan: &Plan, journal: &[JournalEntry]) -> Vec<StepState> 
                                 .and_then(Value::as_str)
                                 .and_then(StepStatus::parse)
                                 .unwrap_or(StepStatus::Failed);
-                            st.report.detail = x
-                                .get("detail")
-                                .and_then(Value::as_str)
-                                .unwrap_or_default()
-                                .to_owned();
-                            st.report.error =
-                                x.get("error").and_then(Value::as_str).map(str::to_owned);
-                            st.report.changed =
-                                x.get("changed").and_then(Value::as_bool).unwrap_or(false);
-                            st.report.started_at =
-                                parse_time(x.get("started_at")).or(st.report.started_at);
+                            st.report.detail = x.get("detail").and_then(Value::as_str).unwrap_or_default().to_owned();
+                            st.report.error = x.get("error").and_then(Value::as_str).map(str::to_owned);
+                            st.report.changed = x.get("changed").and_then(Value::as_bool).unwrap_or(false);
+                            st.report.started_at = parse_time(x.get("started_at")).or(st.report.started_at);
                             st.report.finished_at = parse_time(x.get("finished_at")).or(Some(d.at));
                         }
                     }
@@ -935,13 +783,8 @@ fn states_from_journal(plan: &Plan, journal: &[JournalEntry]) -> Vec<StepState> 
                             }
                         }
                         _ => {
-                            st.compensation_error = Some(
-                                d.detail
-                                    .get("detail")
-                                    .and_then(Value::as_str)
-                                    .unwrap_or("failed")
-                                    .to_owned(),
-                            );
+                            st.compensation_error =
+                                Some(d.detail.get("detail").and_then(Value::as_str).unwrap_or("failed").to_owned());
                         }
                     }
                 }
@@ -960,16 +803,9 @@ fn left_state(plan: &Plan, states: &[StepState]) -> Vec<String> {
         if !p.mutating || !s.report.changed || s.compensated {
             continue;
         }
-        let change = format!(
-            "{} -> {}",
-            canon::canonical(&p.before),
-            canon::canonical(&p.after)
-        );
+        let change = format!("{} -> {}", canon::canonical(&p.before), canon::canonical(&p.after));
         let line = match s.report.status {
-            StepStatus::Failed => format!(
-                "{}: failed but changed live state ({}): {change}",
-                p.id, p.summary
-            ),
+            StepStatus::Failed => format!("{}: failed but changed live state ({}): {change}", p.id, p.summary),
             _ if p.inverse.is_none() => format!("{}: {} (irreversible): {change}", p.id, p.summary),
             _ => format!("{}: {}: {change}", p.id, p.summary),
         };
@@ -1011,9 +847,7 @@ async fn run_step(
         }
     }
     ctx.claim(&step.id, step.deadline).await?;
-    ctx.failpoints
-        .hit(&step.id, FailpointPoint::BeforeIntent)
-        .await?;
+    ctx.failpoints.hit(&step.id, FailpointPoint::BeforeIntent).await?;
     let deadline_at = ctx.now() + step.deadline.as_delta();
     let mut rng = SmallRng::seed_from_u64(seed(&ctx.run_id, &step.id));
     let max_attempts = ctx.policy.retry.max_attempts.max(1);
@@ -1024,16 +858,8 @@ async fn run_step(
     let result = loop {
         attempt += 1;
         this_life += 1;
-        ctx.journal(
-            &step.id,
-            JournalPhase::Intent,
-            attempt,
-            json!({ "summary": step.summary }),
-        )
-        .await?;
-        ctx.failpoints
-            .hit(&step.id, FailpointPoint::AfterIntent)
-            .await?;
+        ctx.journal(&step.id, JournalPhase::Intent, attempt, json!({ "summary": step.summary })).await?;
+        ctx.failpoints.hit(&step.id, FailpointPoint::AfterIntent).await?;
         let m = match (mode, this_life) {
             (Mode::Fresh, 1) => Mode::Fresh,
             (Mode::Reconcile, _) if !called => Mode::Reconcile,
@@ -1053,18 +879,13 @@ async fn run_step(
             break r;
         }
         let remaining = to_std(deadline_at - ctx.now());
-        ctx.backends
-            .clock
-            .sleep(backoff(&ctx.policy.retry, this_life, &mut rng).min(remaining))
-            .await;
+        ctx.backends.clock.sleep(backoff(&ctx.policy.retry, this_life, &mut rng).min(remaining)).await;
     };
     report.attempts = attempt;
     let mut changed = false;
     match result {
         Ok(a) => {
-            ctx.failpoints
-                .hit(&step.id, FailpointPoint::AfterExecute)
-                .await?;
+            ctx.failpoints.hit(&step.id, FailpointPoint::AfterExecute).await?;
             report.status = a.status;
             report.detail = a.detail;
             changed = a.changed;
@@ -1079,8 +900,7 @@ async fn run_step(
                         Ok(live) if live == step.before => {}
                         Ok(live) => {
                             changed = true;
-                            report.detail =
-                                format!("live state after failure: {}", canon::canonical(&live));
+                            report.detail = format!("live state after failure: {}", canon::canonical(&live));
                         }
                         Err(_) => changed = e.request_may_have_been_sent(),
                     }
@@ -1102,19 +922,14 @@ async fn run_step(
             }),
         )
         .await?;
-    ctx.failpoints
-        .hit(&step.id, FailpointPoint::AfterOutcome)
-        .await?;
+    ctx.failpoints.hit(&step.id, FailpointPoint::AfterOutcome).await?;
     record_event(&ctx, &step, &report).await;
     Ok((report, Some(entry.seq)))
 }
 
 async fn record_event(ctx: &RunCtx, step: &PlannedStep, report: &StepReport) {
     let ok = report.status.is_done_ok();
-    let detail = report
-        .error
-        .clone()
-        .unwrap_or_else(|| report.detail.clone());
+    let detail = report.error.clone().unwrap_or_else(|| report.detail.clone());
     let kind = match &step.kind {
         StepKind::Action(_) => EventKind::ActionExecuted {
             run_id: ctx.run_id.clone(),
@@ -1129,13 +944,11 @@ async fn record_event(ctx: &RunCtx, step: &PlannedStep, report: &StepReport) {
             },
             detail,
         },
-        StepKind::Check { check, .. } | StepKind::WaitUntil { check, .. } => {
-            EventKind::CheckResult {
-                name: format!("{}: {}", step.id, check.describe()),
-                passed: ok && !report.detail.starts_with("advisory: FAILED"),
-                detail,
-            }
-        }
+        StepKind::Check { check, .. } | StepKind::WaitUntil { check, .. } => EventKind::CheckResult {
+            name: format!("{}: {}", step.id, check.describe()),
+            passed: ok && !report.detail.starts_with("advisory: FAILED"),
+            detail,
+        },
         StepKind::Approval { .. } => EventKind::ApprovalGranted {
             run_id: ctx.run_id.clone(),
             by: ctx.approval.by.clone(),
@@ -1156,11 +969,7 @@ async fn attempt_once(
     match &step.kind {
         StepKind::Action(action) if !step.mutating => {
             let detail = action.execute(b).await?;
-            Ok(Attempted {
-                status: StepStatus::Succeeded,
-                detail,
-                changed: false,
-            })
+            Ok(Attempted { status: StepStatus::Succeeded, detail, changed: false })
         }
         StepKind::Action(action) => {
             let live = action.observe(b).await?;
@@ -1173,21 +982,17 @@ async fn attempt_once(
                     },
                     Mode::Retry => Attempted {
                         status: StepStatus::Succeeded,
-                        detail: "applied by an earlier attempt (verified against live state)"
-                            .into(),
+                        detail: "applied by an earlier attempt (verified against live state)".into(),
                         changed: true,
                     },
                     Mode::Reconcile => Attempted {
                         status: StepStatus::Reconciled,
-                        detail: "reconciled: live state already as intended; not executed again"
-                            .into(),
+                        detail: "reconciled: live state already as intended; not executed again".into(),
                         changed: true,
                     },
                 });
             }
-            if mode == Mode::Fresh
-                && step.fingerprint.as_deref() != Some(canon::fingerprint(&live).as_str())
-            {
+            if mode == Mode::Fresh && step.fingerprint.as_deref() != Some(canon::fingerprint(&live).as_str()) {
                 return Err(Error::precondition(format!(
                     "step {}: live state changed since planning (planned {}, now {}): re-plan",
                     step.id,
@@ -1198,42 +1003,20 @@ async fn attempt_once(
             *called = true;
             let detail = action.execute(b).await?;
             let verified = matches!(action.verify(b, &step.after).await, Ok(true));
-            let detail = if verified {
-                detail
-            } else {
-                format!("{detail} (not yet visible in live state)")
-            };
-            Ok(Attempted {
-                status: StepStatus::Succeeded,
-                detail,
-                changed: true,
-            })
+            let detail = if verified { detail } else { format!("{detail} (not yet visible in live state)") };
+            Ok(Attempted { status: StepStatus::Succeeded, detail, changed: true })
         }
         StepKind::Check { check, advisory } => {
             let o = check.evaluate(b, &ctx.policy).await?;
             let items: Vec<String> = o
                 .items
                 .iter()
-                .map(|i| {
-                    format!(
-                        "[{}] {}: {}",
-                        if i.passed { "ok" } else { "FAIL" },
-                        i.name,
-                        i.detail
-                    )
-                })
+                .map(|i| format!("[{}] {}: {}", if i.passed { "ok" } else { "FAIL" }, i.name, i.detail))
                 .collect();
-            let detail = if items.is_empty() {
-                o.detail.clone()
-            } else {
-                format!("{}; {}", o.detail, items.join("; "))
-            };
+            let detail =
+                if items.is_empty() { o.detail.clone() } else { format!("{}; {}", o.detail, items.join("; ")) };
             if o.passed {
-                Ok(Attempted {
-                    status: StepStatus::Succeeded,
-                    detail,
-                    changed: false,
-                })
+                Ok(Attempted { status: StepStatus::Succeeded, detail, changed: false })
             } else if *advisory {
                 Ok(Attempted {
                     status: StepStatus::Succeeded,
@@ -1244,11 +1027,7 @@ async fn attempt_once(
                 Err(Error::precondition(format!("check failed: {detail}")))
             }
         }
-        StepKind::WaitUntil {
-            check,
-            timeout,
-            interval,
-        } => {
+        StepKind::WaitUntil { check, timeout, interval } => {
             let until = (ctx.now() + timeout.as_delta()).min(deadline_at);
             let mut polls = 0u32;
             loop {

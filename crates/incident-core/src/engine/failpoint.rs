@@ -83,12 +83,10 @@ impl Failpoints {
     #[must_use]
     pub fn from_env() -> Self {
         match std::env::var(FAILPOINT_ENV) {
-            Ok(v) if !v.trim().is_empty() => {
-                Self::parse(&v, FailpointMode::Block).unwrap_or_else(|e| {
-                    let _ = writeln!(std::io::stderr(), "warning: ignoring {FAILPOINT_ENV}: {e}");
-                    Self::none()
-                })
-            }
+            Ok(v) if !v.trim().is_empty() => Self::parse(&v, FailpointMode::Block).unwrap_or_else(|e| {
+                let _ = writeln!(std::io::stderr(), "warning: ignoring {FAILPOINT_ENV}: {e}");
+                Self::none()
+            }),
             _ => Self::none(),
         }
     }
@@ -98,25 +96,20 @@ impl Failpoints {
     /// # Errors
     /// `InvalidInput` for a malformed value.
     pub fn parse(spec: &str, mode: FailpointMode) -> Result<Self> {
-        let (step, point) = spec.trim().rsplit_once(':').ok_or_else(|| {
-            Error::invalid_input(format!("failpoint {spec:?} is not <step_id>:<point>"))
-        })?;
+        let (step, point) = spec
+            .trim()
+            .rsplit_once(':')
+            .ok_or_else(|| Error::invalid_input(format!("failpoint {spec:?} is not <step_id>:<point>")))?;
         if step.is_empty() {
-            return Err(Error::invalid_input(format!(
-                "failpoint {spec:?} names no step"
-            )));
+            return Err(Error::invalid_input(format!("failpoint {spec:?} names no step")));
         }
-        Ok(Self {
-            armed: Some((step.to_owned(), FailpointPoint::parse(point)?, mode)),
-        })
+        Ok(Self { armed: Some((step.to_owned(), FailpointPoint::parse(point)?, mode)) })
     }
 
     /// Arm `step:point` in `mode`.
     #[must_use]
     pub fn at(step: impl Into<String>, point: FailpointPoint, mode: FailpointMode) -> Self {
-        Self {
-            armed: Some((step.into(), point, mode)),
-        }
+        Self { armed: Some((step.into(), point, mode)) }
     }
 
     /// Called by the executor at each point; returns `Err` (error mode) or never returns (block mode) when
@@ -133,10 +126,7 @@ impl Failpoints {
                     std::future::pending::<()>().await;
                     Ok(())
                 }
-                FailpointMode::Error => Err(Error::internal(format!(
-                    "failpoint {step}:{} hit",
-                    point.as_str()
-                ))),
+                FailpointMode::Error => Err(Error::internal(format!("failpoint {step}:{} hit", point.as_str()))),
             },
             _ => Ok(()),
         }
@@ -156,14 +146,7 @@ mod tests {
     #[test]
     fn parses_specs() {
         let f = Failpoints::parse("scale-up:after-intent", FailpointMode::Error).expect("valid");
-        assert_eq!(
-            f,
-            Failpoints::at(
-                "scale-up",
-                FailpointPoint::AfterIntent,
-                FailpointMode::Error
-            )
-        );
+        assert_eq!(f, Failpoints::at("scale-up", FailpointPoint::AfterIntent, FailpointMode::Error));
         assert!(Failpoints::parse("scale-up", FailpointMode::Error).is_err());
         assert!(Failpoints::parse("x:sideways", FailpointMode::Error).is_err());
         assert!(Failpoints::parse(":after-intent", FailpointMode::Error).is_err());
@@ -174,10 +157,7 @@ mod tests {
         let f = Failpoints::at("a", FailpointPoint::AfterExecute, FailpointMode::Error);
         assert!(f.hit("a", FailpointPoint::AfterIntent).await.is_ok());
         assert!(f.hit("b", FailpointPoint::AfterExecute).await.is_ok());
-        let e = f
-            .hit("a", FailpointPoint::AfterExecute)
-            .await
-            .expect_err("armed");
+        let e = f.hit("a", FailpointPoint::AfterExecute).await.expect_err("armed");
         assert!(Failpoints::is_failpoint_error(&e));
     }
 }

@@ -18,13 +18,8 @@ use crate::policy::{ChecklistId, Policy};
 use crate::{Error, HumanDuration, Result};
 
 /// Procedure names of the library.
-pub const NAMES: [&str; 5] = [
-    "traffic-management",
-    "application-rollback",
-    "database-recovery",
-    "regional-failover",
-    "database-corruption",
-];
+pub const NAMES: [&str; 5] =
+    ["traffic-management", "application-rollback", "database-recovery", "regional-failover", "database-corruption"];
 
 const NS: &str = "ml-platform";
 const API: &str = "ml-inference-api";
@@ -44,11 +39,7 @@ fn budget(policy: &Policy, procedure: &str, stage: &str) -> Option<HumanDuration
 }
 
 fn wait(check: Check, timeout: HumanDuration) -> StepKind {
-    StepKind::WaitUntil {
-        check,
-        timeout,
-        interval: HumanDuration::from_secs(10),
-    }
+    StepKind::WaitUntil { check, timeout, interval: HumanDuration::from_secs(10) }
 }
 
 /// Runbook "Mitigation Strategies → Traffic Management": scale up, enable the circuit breaker, label a
@@ -87,31 +78,29 @@ impl TrafficManagement {
     #[must_use]
     pub fn build(&self, _policy: &Policy) -> Procedure {
         let (ctx, ns) = (&self.context, &self.namespace);
-        let mut p = Procedure::new(
-            "traffic-management",
-            "Scale up, enable circuit breakers, route around degraded pods",
-        )
-        .step(Step::new(
-            "scale-up",
-            "mitigation",
-            StepKind::Action(Action::ScaleDeployment {
-                context: ctx.clone(),
-                namespace: ns.clone(),
-                name: self.deployment.clone(),
-                replicas: self.replicas,
-            }),
-        ))
-        .step(Step::new(
-            "circuit-breaker",
-            "mitigation",
-            StepKind::Action(Action::AnnotateService {
-                context: ctx.clone(),
-                namespace: ns.clone(),
-                name: self.service.clone(),
-                key: s("circuit-breaker"),
-                value: Some(s("enabled")),
-            }),
-        ));
+        let mut p =
+            Procedure::new("traffic-management", "Scale up, enable circuit breakers, route around degraded pods")
+                .step(Step::new(
+                    "scale-up",
+                    "mitigation",
+                    StepKind::Action(Action::ScaleDeployment {
+                        context: ctx.clone(),
+                        namespace: ns.clone(),
+                        name: self.deployment.clone(),
+                        replicas: self.replicas,
+                    }),
+                ))
+                .step(Step::new(
+                    "circuit-breaker",
+                    "mitigation",
+                    StepKind::Action(Action::AnnotateService {
+                        context: ctx.clone(),
+                        namespace: ns.clone(),
+                        name: self.service.clone(),
+                        key: s("circuit-breaker"),
+                        value: Some(s("enabled")),
+                    }),
+                ));
         if let Some(pod) = &self.degraded_pod {
             p = p.step(Step::new(
                 "label-degraded",
@@ -188,74 +177,65 @@ impl ApplicationRollback {
     #[must_use]
     pub fn build(&self, _policy: &Policy) -> Procedure {
         let (ctx, ns, d) = (&self.context, &self.namespace, &self.deployment);
-        Procedure::new(
-            "application-rollback",
-            "kubectl rollout undo, then verify the rollout, pods, health and errors",
-        )
-        .step(Step::new(
-            "rollback",
-            "rollback",
-            StepKind::Action(Action::RollbackDeployment {
-                context: ctx.clone(),
-                namespace: ns.clone(),
-                name: d.clone(),
-                to_revision: self.to_revision,
-            }),
-        ))
-        .step(
-            Step::new(
-                "wait-rollout",
+        Procedure::new("application-rollback", "kubectl rollout undo, then verify the rollout, pods, health and errors")
+            .step(Step::new(
                 "rollback",
-                wait(
-                    Check::RolloutComplete {
+                "rollback",
+                StepKind::Action(Action::RollbackDeployment {
+                    context: ctx.clone(),
+                    namespace: ns.clone(),
+                    name: d.clone(),
+                    to_revision: self.to_revision,
+                }),
+            ))
+            .step(
+                Step::new(
+                    "wait-rollout",
+                    "rollback",
+                    wait(
+                        Check::RolloutComplete { context: ctx.clone(), namespace: ns.clone(), name: d.clone() },
+                        self.rollout_timeout,
+                    ),
+                )
+                .after(["rollback"]),
+            )
+            .step(
+                Step::new(
+                    "pods-healthy",
+                    "verification",
+                    StepKind::check(Check::PodsHealthy {
                         context: ctx.clone(),
                         namespace: ns.clone(),
-                        name: d.clone(),
-                    },
-                    self.rollout_timeout,
-                ),
+                        selector: self.selector.clone(),
+                        min_ready: self.min_ready,
+                    }),
+                )
+                .after(["wait-rollout"]),
             )
-            .after(["rollback"]),
-        )
-        .step(
-            Step::new(
-                "pods-healthy",
-                "verification",
-                StepKind::check(Check::PodsHealthy {
-                    context: ctx.clone(),
-                    namespace: ns.clone(),
-                    selector: self.selector.clone(),
-                    min_ready: self.min_ready,
-                }),
+            .step(
+                Step::new(
+                    "http-health",
+                    "verification",
+                    StepKind::check(Check::HttpHealth { url: self.health_url.clone() }),
+                )
+                .after(["wait-rollout"]),
             )
-            .after(["wait-rollout"]),
-        )
-        .step(
-            Step::new(
-                "http-health",
-                "verification",
-                StepKind::check(Check::HttpHealth {
-                    url: self.health_url.clone(),
-                }),
+            .step(
+                Step::new(
+                    "error-count",
+                    "verification",
+                    StepKind::check(Check::LogErrorCount {
+                        context: ctx.clone(),
+                        namespace: ns.clone(),
+                        selector: None,
+                        deployment: Some(d.clone()),
+                        pattern: s("error"),
+                        tail: 100,
+                        max: self.max_errors,
+                    }),
+                )
+                .after(["wait-rollout"]),
             )
-            .after(["wait-rollout"]),
-        )
-        .step(
-            Step::new(
-                "error-count",
-                "verification",
-                StepKind::check(Check::LogErrorCount {
-                    context: ctx.clone(),
-                    namespace: ns.clone(),
-                    selector: None,
-                    deployment: Some(d.clone()),
-                    pattern: s("error"),
-                    tail: 100,
-                    max: self.max_errors,
-                }),
-            )
-            .after(["wait-rollout"]),
-        )
     }
 }
 
@@ -312,11 +292,7 @@ impl DatabaseRecovery {
     pub fn build(&self, _policy: &Policy) -> Procedure {
         let region = &self.region;
         let (action, id) = match &self.mode {
-            RecoveryMode::PointInTime {
-                source,
-                target,
-                restore_time,
-            } => (
+            RecoveryMode::PointInTime { source, target, restore_time } => (
                 Action::RdsPointInTimeRestore {
                     region: region.clone(),
                     source: source.clone(),
@@ -325,42 +301,28 @@ impl DatabaseRecovery {
                 },
                 target.clone(),
             ),
-            RecoveryMode::PromoteReplica { id } => (
-                Action::PromoteReadReplica {
-                    region: region.clone(),
-                    id: id.clone(),
-                },
-                id.clone(),
-            ),
+            RecoveryMode::PromoteReplica { id } => {
+                (Action::PromoteReadReplica { region: region.clone(), id: id.clone() }, id.clone())
+            }
         };
-        let mut p = Procedure::new(
-            "database-recovery",
-            "Point-in-time restore or replica promotion, then integrity checks",
-        )
-        .step(Step::new("recover", "restore", StepKind::Action(action)))
-        .step(
-            Step::new(
-                "wait-available",
-                "restore",
-                wait(
-                    Check::DbAvailable {
-                        region: region.clone(),
-                        id,
-                    },
-                    self.available_timeout,
-                ),
-            )
-            .after(["recover"])
-            .deadline(Some(self.available_timeout)),
-        );
+        let mut p =
+            Procedure::new("database-recovery", "Point-in-time restore or replica promotion, then integrity checks")
+                .step(Step::new("recover", "restore", StepKind::Action(action)))
+                .step(
+                    Step::new(
+                        "wait-available",
+                        "restore",
+                        wait(Check::DbAvailable { region: region.clone(), id }, self.available_timeout),
+                    )
+                    .after(["recover"])
+                    .deadline(Some(self.available_timeout)),
+                );
         for probe in &self.integrity_probes {
             p = p.step(
                 Step::new(
                     format!("integrity-{probe}"),
                     "verification",
-                    StepKind::check(Check::DatastoreHealthy {
-                        probe: probe.clone(),
-                    }),
+                    StepKind::check(Check::DatastoreHealthy { probe: probe.clone() }),
                 )
                 .after(["wait-available"]),
             );
@@ -450,51 +412,40 @@ impl RegionalFailover {
     #[must_use]
     pub fn build(&self, policy: &Policy) -> Procedure {
         const NAME: &str = "regional-failover";
-        let (region, ctx, ns) = (
-            &self.secondary_region,
-            &self.secondary_context,
-            &self.namespace,
-        );
+        let (region, ctx, ns) = (&self.secondary_region, &self.secondary_context, &self.namespace);
         let assess = budget(policy, NAME, "assessment");
         let activate = budget(policy, NAME, "activate-secondary");
         let data = budget(policy, NAME, "data-recovery");
         let assessed = ["health-events", "caller-identity"];
-        let mut p = Procedure::new(
-            NAME,
-            "Fail over to the secondary region: assess, activate, recover data, verify",
-        )
-        .step(
-            Step::new(
-                "health-events",
-                "assessment",
-                StepKind::check(Check::NoOpenHealthEvents {
-                    region: region.clone(),
-                    services: self.health_services.clone(),
-                }),
+        let mut p = Procedure::new(NAME, "Fail over to the secondary region: assess, activate, recover data, verify")
+            .step(
+                Step::new(
+                    "health-events",
+                    "assessment",
+                    StepKind::check(Check::NoOpenHealthEvents {
+                        region: region.clone(),
+                        services: self.health_services.clone(),
+                    }),
+                )
+                .deadline(assess),
             )
-            .deadline(assess),
-        )
-        .step(
-            Step::new(
-                "caller-identity",
-                "assessment",
-                StepKind::check(Check::CallerIdentity {
-                    region: region.clone(),
-                }),
+            .step(
+                Step::new(
+                    "caller-identity",
+                    "assessment",
+                    StepKind::check(Check::CallerIdentity { region: region.clone() }),
+                )
+                .deadline(assess),
             )
-            .deadline(assess),
-        )
-        .step(
-            Step::new(
-                "switch-context",
-                "activate-secondary",
-                StepKind::Action(Action::SwitchContext {
-                    context: ctx.clone(),
-                }),
-            )
-            .after(assessed)
-            .deadline(activate),
-        );
+            .step(
+                Step::new(
+                    "switch-context",
+                    "activate-secondary",
+                    StepKind::Action(Action::SwitchContext { context: ctx.clone() }),
+                )
+                .after(assessed)
+                .deadline(activate),
+            );
         let mut scale_after = vec![s("switch-context")];
         if !self.manifests.is_empty() {
             p = p.step(
@@ -542,10 +493,7 @@ impl RegionalFailover {
                 Step::new(
                     "promote-replica",
                     "data-recovery",
-                    StepKind::Action(Action::PromoteReadReplica {
-                        region: region.clone(),
-                        id: self.replica.clone(),
-                    }),
+                    StepKind::Action(Action::PromoteReadReplica { region: region.clone(), id: self.replica.clone() }),
                 )
                 .after(assessed)
                 .deadline(data),
@@ -555,21 +503,14 @@ impl RegionalFailover {
                     "wait-replica-available",
                     "data-recovery",
                     wait(
-                        Check::DbAvailable {
-                            region: region.clone(),
-                            id: self.replica.clone(),
-                        },
+                        Check::DbAvailable { region: region.clone(), id: self.replica.clone() },
                         data.unwrap_or(HumanDuration::from_mins(30)),
                     ),
                 )
                 .after(["promote-replica"])
                 .deadline(data),
             );
-        let mut verify_after = vec![
-            s("wait-replica-available"),
-            s("wait-secondary-rollout"),
-            s("dns-failover"),
-        ];
+        let mut verify_after = vec![s("wait-replica-available"), s("wait-secondary-rollout"), s("dns-failover")];
         if let Some(r) = &self.snapshot_restore {
             p = p
                 .step(
@@ -591,10 +532,7 @@ impl RegionalFailover {
                         "wait-restored-available",
                         "data-recovery",
                         wait(
-                            Check::DbAvailable {
-                                region: region.clone(),
-                                id: r.target.clone(),
-                            },
+                            Check::DbAvailable { region: region.clone(), id: r.target.clone() },
                             data.unwrap_or(HumanDuration::from_mins(30)),
                         ),
                     )
@@ -635,9 +573,7 @@ impl RegionalFailover {
             Step::new(
                 "http-health",
                 "verification",
-                StepKind::check(Check::HttpHealth {
-                    url: self.health_url.clone(),
-                }),
+                StepKind::check(Check::HttpHealth { url: self.health_url.clone() }),
             )
             .after(verify_after),
         )
@@ -697,10 +633,7 @@ impl DatabaseCorruption {
             name: self.config_map.clone(),
             data: [(s("read_only"), Some(s(v)))].into(),
         };
-        let mut p = Procedure::new(
-            NAME,
-            "Stop writes, assess, restore to the last known good time, restore writes",
-        );
+        let mut p = Procedure::new(NAME, "Stop writes, assess, restore to the last known good time, restore writes");
         let mut stopped = Vec::new();
         for d in &self.write_deployments {
             let id = format!("scale-{d}-to-zero");
@@ -719,14 +652,11 @@ impl DatabaseCorruption {
             );
             stopped.push(id);
         }
-        p = p.step(
-            Step::new(
-                "read-only",
-                "stop-writes",
-                StepKind::Action(read_only("true")),
-            )
-            .deadline(budget(policy, NAME, "stop-writes")),
-        );
+        p = p.step(Step::new("read-only", "stop-writes", StepKind::Action(read_only("true"))).deadline(budget(
+            policy,
+            NAME,
+            "stop-writes",
+        )));
         stopped.push(s("read-only"));
         let restore_budget = budget(policy, NAME, "restore");
         p = p
@@ -734,12 +664,7 @@ impl DatabaseCorruption {
                 Step::new(
                     "assess-scope",
                     "assess-scope",
-                    StepKind::Check {
-                        check: Check::DatastoreHealthy {
-                            probe: self.probe.clone(),
-                        },
-                        advisory: true,
-                    },
+                    StepKind::Check { check: Check::DatastoreHealthy { probe: self.probe.clone() }, advisory: true },
                 )
                 .after(stopped.clone())
                 .deadline(budget(policy, NAME, "assess-scope")),
@@ -763,10 +688,7 @@ impl DatabaseCorruption {
                     "wait-recovery-available",
                     "restore",
                     wait(
-                        Check::DbAvailable {
-                            region: self.region.clone(),
-                            id: self.target.clone(),
-                        },
+                        Check::DbAvailable { region: self.region.clone(), id: self.target.clone() },
                         restore_budget.unwrap_or(HumanDuration::from_mins(60)),
                     ),
                 )
@@ -791,13 +713,9 @@ impl DatabaseCorruption {
             );
         }
         p.step(
-            Step::new(
-                "read-write",
-                "restore-writes",
-                StepKind::Action(read_only("false")),
-            )
-            .after(["wait-recovery-available"])
-            .deadline(writes),
+            Step::new("read-write", "restore-writes", StepKind::Action(read_only("false")))
+                .after(["wait-recovery-available"])
+                .deadline(writes),
         )
     }
 }
@@ -859,34 +777,25 @@ pub fn validation_checklist(policy: &Policy, t: &ChecklistTargets) -> Check {
         .map(|item| {
             let checks = match item.id {
                 ChecklistId::CriticalServicesResponding => vec![
-                    Check::HttpHealth {
-                        url: t.health_url.clone(),
-                    },
+                    Check::HttpHealth { url: t.health_url.clone() },
                     Check::EndpointsReady {
                         context: t.context.clone(),
                         namespace: t.namespace.clone(),
                         service: t.service.clone(),
                     },
                 ],
-                ChecklistId::DatabaseConnectionsHealthy => vec![Check::DatastoreHealthy {
-                    probe: t.database_probe.clone(),
-                }],
-                ChecklistId::AuthenticationWorking => t
-                    .auth_url
-                    .iter()
-                    .map(|u| Check::HttpHealth { url: u.clone() })
-                    .collect(),
-                ChecklistId::KeyUserWorkflowsFunctional => {
-                    vec![Check::ResponseTime {
-                        url: t.workflow_url.clone(),
-                        max_ms: t.workflow_max_ms,
-                    }]
+                ChecklistId::DatabaseConnectionsHealthy => {
+                    vec![Check::DatastoreHealthy { probe: t.database_probe.clone() }]
                 }
-                ChecklistId::MonitoringAndAlertingOperational => t
-                    .monitoring_url
-                    .iter()
-                    .map(|u| Check::HttpHealth { url: u.clone() })
-                    .collect(),
+                ChecklistId::AuthenticationWorking => {
+                    t.auth_url.iter().map(|u| Check::HttpHealth { url: u.clone() }).collect()
+                }
+                ChecklistId::KeyUserWorkflowsFunctional => {
+                    vec![Check::ResponseTime { url: t.workflow_url.clone(), max_ms: t.workflow_max_ms }]
+                }
+                ChecklistId::MonitoringAndAlertingOperational => {
+                    t.monitoring_url.iter().map(|u| Check::HttpHealth { url: u.clone() }).collect()
+                }
                 ChecklistId::LogsBeingCollected => vec![Check::LogsCollected {
                     context: t.context.clone(),
                     namespace: t.namespace.clone(),
@@ -898,11 +807,7 @@ pub fn validation_checklist(policy: &Policy, t: &ChecklistTargets) -> Check {
                     max_age: t.backup_max_age,
                 }],
             };
-            ChecklistBinding {
-                id: item.id,
-                description: item.description.clone(),
-                checks,
-            }
+            ChecklistBinding { id: item.id, description: item.description.clone(), checks }
         })
         .collect();
     Check::ValidationChecklist { items }
@@ -920,10 +825,7 @@ pub fn by_name(name: &str, policy: &Policy) -> Result<Procedure> {
         "regional-failover" => RegionalFailover::default().build(policy),
         "database-corruption" => DatabaseCorruption::default().build(policy),
         other => {
-            return Err(Error::not_found(format!(
-                "no library procedure {other:?}; known: {}",
-                NAMES.join(", ")
-            )));
+            return Err(Error::not_found(format!("no library procedure {other:?}; known: {}", NAMES.join(", "))));
         }
     })
 }

@@ -28,9 +28,7 @@ mod procedure;
 
 pub use action::{Action, FIELD_MANAGER, ObjectRef, StepPlan};
 pub use check::{Check, CheckOutcome, ChecklistBinding, ItemResult};
-pub use executor::{
-    DEFAULT_OWNER, Executor, RunReport, StageScore, StepReport, StepStatus, backoff_cap,
-};
+pub use executor::{DEFAULT_OWNER, Executor, RunReport, StageScore, StepReport, StepStatus, backoff_cap};
 pub use failpoint::{FAILPOINT_ENV, FailpointMode, FailpointPoint, Failpoints};
 pub use guard::{FindingLevel, GuardFinding};
 pub use plan::{Approval, ApprovedPlan, Plan, PlannedStep};

@@ -83,12 +83,7 @@ pub struct Approval {
 impl Approval {
     /// An approval by `by` at `at`, without production confirmation.
     pub fn new(by: impl Into<String>, at: DateTime<Utc>) -> Self {
-        Self {
-            by: by.into(),
-            at,
-            confirm_production: false,
-            gates: Vec::new(),
-        }
+        Self { by: by.into(), at, confirm_production: false, gates: Vec::new() }
     }
 
     /// Confirm production changes.
@@ -133,9 +128,7 @@ impl Plan {
 
     /// Findings that make the executor refuse.
     pub fn refusals(&self) -> impl Iterator<Item = &GuardFinding> {
-        self.findings
-            .iter()
-            .filter(|f| f.level == FindingLevel::Refused)
+        self.findings.iter().filter(|f| f.level == FindingLevel::Refused)
     }
 
     /// Approve the plan.
@@ -148,10 +141,7 @@ impl Plan {
             return Err(Error::refused("an approval must name who approved"));
         }
         if let Some(f) = self.refusals().next() {
-            return Err(Error::refused(format!(
-                "step {}: {} ({})",
-                f.step_id, f.message, f.rule
-            )));
+            return Err(Error::refused(format!("step {}: {} ({})", f.step_id, f.message, f.rule)));
         }
         if self.needs_production_confirmation && !approval.confirm_production {
             let what = self
@@ -160,16 +150,10 @@ impl Plan {
                 .find(|f| f.level == FindingLevel::NeedsConfirmation)
                 .map(|f| format!("step {}: {}", f.step_id, f.message))
                 .unwrap_or_default();
-            return Err(Error::refused(format!(
-                "{what}; approve with confirm_production"
-            )));
+            return Err(Error::refused(format!("{what}; approve with confirm_production")));
         }
         let plan_digest = self.digest();
-        Ok(ApprovedPlan {
-            plan: self,
-            approval,
-            plan_digest,
-        })
+        Ok(ApprovedPlan { plan: self, approval, plan_digest })
     }
 }
 
@@ -213,10 +197,7 @@ impl Procedure {
                     _ => action.observe(backends).await.map_err(ctx)?,
                 };
                 let recorded = |id: &str| befores.get(id).cloned();
-                let sp = action
-                    .plan_from(backends, before, &recorded)
-                    .await
-                    .map_err(ctx)?;
+                let sp = action.plan_from(backends, before, &recorded).await.map_err(ctx)?;
                 p.noop = sp.is_noop();
                 p.summary = sp.summary;
                 if p.mutating {
@@ -234,14 +215,9 @@ impl Procedure {
             }
             steps.push(p);
         }
-        let findings: Vec<GuardFinding> = steps
-            .iter()
-            .flat_map(|s| s.findings.iter().cloned())
-            .collect();
+        let findings: Vec<GuardFinding> = steps.iter().flat_map(|s| s.findings.iter().cloned()).collect();
         let needs_production_confirmation = policy.guard_rails.confirm_production
-            && findings
-                .iter()
-                .any(|f| f.level == FindingLevel::NeedsConfirmation);
+            && findings.iter().any(|f| f.level == FindingLevel::NeedsConfirmation);
         let mut plan = Plan {
             run_id: String::new(),
             procedure: self.clone(),
@@ -271,20 +247,12 @@ impl fmt::Display for Plan {
             self.created_at.to_rfc3339_opts(SecondsFormat::Secs, true)
         )?;
         for s in &self.steps {
-            let after = if s.depends_on.is_empty() {
-                String::new()
-            } else {
-                format!(" [after {}]", s.depends_on.join(", "))
-            };
+            let after =
+                if s.depends_on.is_empty() { String::new() } else { format!(" [after {}]", s.depends_on.join(", ")) };
             writeln!(f, "  [{}] {}: {}{after}", s.stage, s.id, s.summary)?;
             if s.mutating {
                 let noop = if s.noop { " (already so: no-op)" } else { "" };
-                writeln!(
-                    f,
-                    "      {} -> {}{noop}",
-                    canon::canonical(&s.before),
-                    canon::canonical(&s.after)
-                )?;
+                writeln!(f, "      {} -> {}{noop}", canon::canonical(&s.before), canon::canonical(&s.after))?;
                 match &s.inverse {
                     Some(inv) => writeln!(f, "      undo: {}", inv.describe())?,
                     None => writeln!(f, "      undo: none (irreversible)")?,

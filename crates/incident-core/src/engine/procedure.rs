@@ -47,10 +47,7 @@ impl StepKind {
     /// Shorthand for a failing check.
     #[must_use]
     pub fn check(check: Check) -> Self {
-        Self::Check {
-            check,
-            advisory: false,
-        }
+        Self::Check { check, advisory: false }
     }
 
     /// Whether the step changes platform state.
@@ -64,23 +61,10 @@ impl StepKind {
     pub fn describe(&self) -> String {
         match self {
             Self::Action(a) => a.describe(),
-            Self::Check {
-                check,
-                advisory: false,
-            } => format!("check: {}", check.describe()),
-            Self::Check {
-                check,
-                advisory: true,
-            } => format!("check (advisory): {}", check.describe()),
-            Self::WaitUntil {
-                check,
-                timeout,
-                interval,
-            } => {
-                format!(
-                    "wait up to {timeout} (every {interval}) until: {}",
-                    check.describe()
-                )
+            Self::Check { check, advisory: false } => format!("check: {}", check.describe()),
+            Self::Check { check, advisory: true } => format!("check (advisory): {}", check.describe()),
+            Self::WaitUntil { check, timeout, interval } => {
+                format!("wait up to {timeout} (every {interval}) until: {}", check.describe())
             }
             Self::Approval { reason } => format!("approval gate: {reason}"),
         }
@@ -107,13 +91,7 @@ pub struct Step {
 impl Step {
     /// A step with no dependencies and the default deadline.
     pub fn new(id: impl Into<String>, stage: impl Into<String>, kind: StepKind) -> Self {
-        Self {
-            id: id.into(),
-            stage: stage.into(),
-            kind,
-            depends_on: Vec::new(),
-            deadline: None,
-        }
+        Self { id: id.into(), stage: stage.into(), kind, depends_on: Vec::new(), deadline: None }
     }
 
     /// Add dependencies.
@@ -153,12 +131,7 @@ pub struct Procedure {
 impl Procedure {
     /// An empty procedure.
     pub fn new(name: impl Into<String>, description: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            description: description.into(),
-            steps: Vec::new(),
-            compensate_on_failure: true,
-        }
+        Self { name: name.into(), description: description.into(), steps: Vec::new(), compensate_on_failure: true }
     }
 
     /// Append a step.
@@ -183,16 +156,10 @@ impl Procedure {
         let mut seen = BTreeSet::new();
         for s in &self.steps {
             if s.id.trim().is_empty() {
-                return Err(Error::invalid_input(format!(
-                    "procedure {}: a step has an empty id",
-                    self.name
-                )));
+                return Err(Error::invalid_input(format!("procedure {}: a step has an empty id", self.name)));
             }
             if !seen.insert(s.id.as_str()) {
-                return Err(Error::invalid_input(format!(
-                    "procedure {}: duplicate step id {:?}",
-                    self.name, s.id
-                )));
+                return Err(Error::invalid_input(format!("procedure {}: duplicate step id {:?}", self.name, s.id)));
             }
         }
         for s in &self.steps {
@@ -228,10 +195,7 @@ impl Procedure {
                     owners.entry(r).or_default().push(&s.id);
                 }
                 if let Action::RestoreReplicas { recorded_by, .. } = a {
-                    if !reach
-                        .get(s.id.as_str())
-                        .is_some_and(|set| set.contains(recorded_by.as_str()))
-                    {
+                    if !reach.get(s.id.as_str()).is_some_and(|set| set.contains(recorded_by.as_str())) {
                         return Err(Error::invalid_input(format!(
                             "procedure {}: step {:?} restores replicas recorded by {recorded_by:?}, which is not one of its dependencies",
                             self.name, s.id
@@ -243,8 +207,8 @@ impl Procedure {
         for (resource, ids) in owners {
             for (i, a) in ids.iter().enumerate() {
                 for b in &ids[i + 1..] {
-                    let ordered = reach.get(*a).is_some_and(|s| s.contains(*b))
-                        || reach.get(*b).is_some_and(|s| s.contains(*a));
+                    let ordered =
+                        reach.get(*a).is_some_and(|s| s.contains(*b)) || reach.get(*b).is_some_and(|s| s.contains(*a));
                     if !ordered {
                         return Err(Error::invalid_input(format!(
                             "procedure {}: steps {a:?} and {b:?} both change {resource} but neither depends on the other",
@@ -262,12 +226,7 @@ impl Procedure {
     /// # Errors
     /// `InvalidInput` naming a step on a cycle.
     pub fn topo_order(&self) -> Result<Vec<usize>> {
-        let index: BTreeMap<&str, usize> = self
-            .steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.id.as_str(), i))
-            .collect();
+        let index: BTreeMap<&str, usize> = self.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
         let mut indegree: Vec<usize> = self.steps.iter().map(|s| s.depends_on.len()).collect();
         let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); self.steps.len()];
         for (i, s) in self.steps.iter().enumerate() {
@@ -277,9 +236,7 @@ impl Procedure {
                 }
             }
         }
-        let mut ready: BTreeSet<usize> = (0..self.steps.len())
-            .filter(|&i| indegree[i] == 0)
-            .collect();
+        let mut ready: BTreeSet<usize> = (0..self.steps.len()).filter(|&i| indegree[i] == 0).collect();
         let mut order = Vec::with_capacity(self.steps.len());
         while let Some(i) = ready.pop_first() {
             order.push(i);
@@ -291,9 +248,7 @@ impl Procedure {
             }
         }
         if order.len() != self.steps.len() {
-            let stuck = (0..self.steps.len())
-                .find(|i| !order.contains(i))
-                .map_or("?", |i| self.steps[i].id.as_str());
+            let stuck = (0..self.steps.len()).find(|i| !order.contains(i)).map_or("?", |i| self.steps[i].id.as_str());
             return Err(Error::invalid_input(format!(
                 "procedure {}: dependency cycle through step {stuck:?}",
                 self.name
@@ -372,10 +327,7 @@ impl Procedure {
             out.push(format!("name: {:?} -> {:?}", self.name, other.name));
         }
         if self.description != other.description {
-            out.push(format!(
-                "description: {:?} -> {:?}",
-                self.description, other.description
-            ));
+            out.push(format!("description: {:?} -> {:?}", self.description, other.description));
         }
         if self.compensate_on_failure != other.compensate_on_failure {
             out.push(format!(
@@ -391,12 +343,7 @@ impl Procedure {
                         out.push(format!("~ step {}: stage {} -> {}", s.id, s.stage, o.stage));
                     }
                     if s.kind != o.kind {
-                        out.push(format!(
-                            "~ step {}: {} -> {}",
-                            s.id,
-                            s.kind.describe(),
-                            o.kind.describe()
-                        ));
+                        out.push(format!("~ step {}: {} -> {}", s.id, s.kind.describe(), o.kind.describe()));
                     }
                     if s.depends_on != o.depends_on {
                         out.push(format!(
@@ -430,8 +377,7 @@ impl Procedure {
     /// # Errors
     /// `Internal` if serialization fails.
     pub fn to_json(&self) -> Result<String> {
-        serde_json::to_string_pretty(self)
-            .map_err(|e| Error::internal(format!("procedure to JSON: {e}")))
+        serde_json::to_string_pretty(self).map_err(|e| Error::internal(format!("procedure to JSON: {e}")))
     }
 
     /// YAML text.
@@ -439,8 +385,7 @@ impl Procedure {
     /// # Errors
     /// `Internal` if serialization fails.
     pub fn to_yaml(&self) -> Result<String> {
-        serde_yaml_ng::to_string(self)
-            .map_err(|e| Error::internal(format!("procedure to YAML: {e}")))
+        serde_yaml_ng::to_string(self).map_err(|e| Error::internal(format!("procedure to YAML: {e}")))
     }
 
     /// Parse JSON or YAML (JSON is YAML) and validate the DAG.
@@ -449,9 +394,8 @@ impl Procedure {
     /// `InvalidInput` naming the field path or the offending step.
     pub fn parse(text: &str) -> Result<Self> {
         let de = serde_yaml_ng::Deserializer::from_str(text);
-        let p: Self = serde_path_to_error::deserialize(de).map_err(|e| {
-            Error::invalid_input(format!("procedure: {} at {}", e.inner(), e.path()))
-        })?;
+        let p: Self = serde_path_to_error::deserialize(de)
+            .map_err(|e| Error::invalid_input(format!("procedure: {} at {}", e.inner(), e.path())))?;
         p.validate()?;
         Ok(p)
     }
@@ -463,19 +407,9 @@ impl fmt::Display for Procedure {
         if !self.description.is_empty() {
             writeln!(f, "  {}", self.description)?;
         }
-        writeln!(
-            f,
-            "  compensate on failure: {}",
-            if self.compensate_on_failure {
-                "yes"
-            } else {
-                "no"
-            }
-        )?;
+        writeln!(f, "  compensate on failure: {}", if self.compensate_on_failure { "yes" } else { "no" })?;
         let mut stage = None;
-        let order = self
-            .topo_order()
-            .unwrap_or_else(|_| (0..self.steps.len()).collect());
+        let order = self.topo_order().unwrap_or_else(|_| (0..self.steps.len()).collect());
         for i in order {
             let s = &self.steps[i];
             if stage != Some(&s.stage) {

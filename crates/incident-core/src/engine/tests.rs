@@ -46,17 +46,9 @@ fn fake() -> Arc<FakeCluster> {
 async fn setup(
     f: &Arc<FakeCluster>,
     policy: Policy,
-) -> (
-    Backends,
-    crate::clock::ManualClock,
-    Arc<MemoryStore>,
-    Executor,
-) {
-    let (b, clock) = MockSet {
-        cluster: Some(Arc::clone(f) as Arc<dyn crate::backend::Cluster>),
-        ..Default::default()
-    }
-    .backends();
+) -> (Backends, crate::clock::ManualClock, Arc<MemoryStore>, Executor) {
+    let (b, clock) =
+        MockSet { cluster: Some(Arc::clone(f) as Arc<dyn crate::backend::Cluster>), ..Default::default() }.backends();
     let store = Arc::new(MemoryStore::new());
     let exec = Executor::new(b.clone(), Arc::clone(&store) as Arc<dyn Store>, policy);
     (b, clock, store, exec)
@@ -72,62 +64,34 @@ fn approve(plan: Plan) -> ApprovedPlan {
 
 #[test]
 fn dag_validation_names_the_step() {
-    let dup = Procedure::new("p", "")
-        .step(Step::new("a", "s", scale("api", 1)))
-        .step(Step::new("a", "s", scale("worker", 1)));
-    assert!(
-        dup.validate()
-            .expect_err("dup")
-            .message()
-            .contains("duplicate step id \"a\"")
-    );
+    let dup = Procedure::new("p", "").step(Step::new("a", "s", scale("api", 1))).step(Step::new(
+        "a",
+        "s",
+        scale("worker", 1),
+    ));
+    assert!(dup.validate().expect_err("dup").message().contains("duplicate step id \"a\""));
     let unknown = Procedure::new("p", "").step(Step::new("a", "s", scale("api", 1)).after(["zzz"]));
     let e = unknown.validate().expect_err("unknown");
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
-    assert!(
-        e.message()
-            .contains("step \"a\" depends on unknown step \"zzz\""),
-        "{e}"
-    );
+    assert!(e.message().contains("step \"a\" depends on unknown step \"zzz\""), "{e}");
     let cycle = Procedure::new("p", "")
         .step(Step::new("a", "s", scale("api", 1)).after(["b"]))
         .step(Step::new("b", "s", scale("worker", 1)).after(["a"]));
-    assert!(
-        cycle
-            .validate()
-            .expect_err("cycle")
-            .message()
-            .contains("cycle through step \"a\"")
-    );
-    let unordered = Procedure::new("p", "")
-        .step(Step::new("a", "s", scale("api", 1)))
-        .step(Step::new("b", "s", scale("api", 2)));
-    assert!(
-        unordered
-            .validate()
-            .expect_err("race")
-            .message()
-            .contains("both change")
-    );
-    let restore = Procedure::new("p", "")
-        .step(Step::new("a", "s", scale("api", 0)))
-        .step(Step::new(
-            "b",
-            "s",
-            StepKind::Action(Action::RestoreReplicas {
-                context: "ctx".into(),
-                namespace: "ml-platform".into(),
-                name: "worker".into(),
-                recorded_by: "a".into(),
-            }),
-        ));
-    assert!(
-        restore
-            .validate()
-            .expect_err("not a dep")
-            .message()
-            .contains("not one of its dependencies")
-    );
+    assert!(cycle.validate().expect_err("cycle").message().contains("cycle through step \"a\""));
+    let unordered =
+        Procedure::new("p", "").step(Step::new("a", "s", scale("api", 1))).step(Step::new("b", "s", scale("api", 2)));
+    assert!(unordered.validate().expect_err("race").message().contains("both change"));
+    let restore = Procedure::new("p", "").step(Step::new("a", "s", scale("api", 0))).step(Step::new(
+        "b",
+        "s",
+        StepKind::Action(Action::RestoreReplicas {
+            context: "ctx".into(),
+            namespace: "ml-platform".into(),
+            name: "worker".into(),
+            recorded_by: "a".into(),
+        }),
+    ));
+    assert!(restore.validate().expect_err("not a dep").message().contains("not one of its dependencies"));
     assert!(two_step("p").validate().is_ok());
 }
 
@@ -147,22 +111,15 @@ fn procedures_serialize_print_and_diff() {
     let a = two_step("p");
     let mut b = a.clone();
     b.steps[0].kind = scale("api", 12);
-    b.steps.push(Step::new(
-        "extra",
-        "s3",
-        StepKind::check(Check::CallerIdentity {
-            region: "us-east-1".into(),
-        }),
-    ));
+    b.steps.push(Step::new("extra", "s3", StepKind::check(Check::CallerIdentity { region: "us-east-1".into() })));
     let d = a.diff(&b);
     assert_eq!(d.len(), 2, "{d:?}");
-    assert!(
-        d[0].starts_with("~ step scale-up:") && d[0].contains("--replicas=12"),
-        "{d:?}"
-    );
+    assert!(d[0].starts_with("~ step scale-up:") && d[0].contains("--replicas=12"), "{d:?}");
     assert!(d[1].starts_with("+ step extra:"), "{d:?}");
-    let e = Procedure::parse("name: p\nsteps:\n  - id: a\n    stage: s\n    kind: {type: action, action: scale_deployment, context: c}\n")
-        .expect_err("missing fields");
+    let e = Procedure::parse(
+        "name: p\nsteps:\n  - id: a\n    stage: s\n    kind: {type: action, action: scale_deployment, context: c}\n",
+    )
+    .expect_err("missing fields");
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
 }
 
@@ -170,26 +127,11 @@ fn procedures_serialize_print_and_diff() {
 fn regional_failover_keeps_independent_steps_independent() {
     let p = library::RegionalFailover::default().build(&Policy::default());
     let deps = |id: &str| p.get(id).map(|s| s.depends_on.clone()).unwrap_or_default();
-    assert_eq!(
-        deps("dns-failover"),
-        vec!["health-events", "caller-identity"]
-    );
-    assert_eq!(
-        deps("promote-replica"),
-        vec!["health-events", "caller-identity"]
-    );
-    assert_eq!(
-        p.get("health-events").and_then(|s| s.deadline),
-        Some(HumanDuration::from_mins(5))
-    );
-    assert_eq!(
-        p.get("scale-secondary").and_then(|s| s.deadline),
-        Some(HumanDuration::from_mins(15))
-    );
-    assert_eq!(
-        p.get("promote-replica").and_then(|s| s.deadline),
-        Some(HumanDuration::from_mins(30))
-    );
+    assert_eq!(deps("dns-failover"), vec!["health-events", "caller-identity"]);
+    assert_eq!(deps("promote-replica"), vec!["health-events", "caller-identity"]);
+    assert_eq!(p.get("health-events").and_then(|s| s.deadline), Some(HumanDuration::from_mins(5)));
+    assert_eq!(p.get("scale-secondary").and_then(|s| s.deadline), Some(HumanDuration::from_mins(15)));
+    assert_eq!(p.get("promote-replica").and_then(|s| s.deadline), Some(HumanDuration::from_mins(30)));
     let mut durations = BTreeMap::new();
     for s in &p.steps {
         durations.insert(s.id.clone(), Duration::from_secs(1));
@@ -197,10 +139,7 @@ fn regional_failover_keeps_independent_steps_independent() {
     let (total, path) = p.critical_path(&durations);
     assert_eq!(total, Duration::from_secs(5), "{path:?}");
     assert_eq!(path.len(), 5, "{path:?}");
-    assert!(
-        path[0] == "health-events" || path[0] == "caller-identity",
-        "{path:?}"
-    );
+    assert!(path[0] == "health-events" || path[0] == "caller-identity", "{path:?}");
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -219,49 +158,23 @@ async fn planning_is_read_only_and_chains_state_through_steps() {
     .build(&Policy::default());
     // The RDS steps need databases; plan only the cluster part.
     let mut p = p;
-    p.steps
-        .retain(|s| s.stage == "stop-writes" || s.stage == "restore-writes");
+    p.steps.retain(|s| s.stage == "stop-writes" || s.stage == "restore-writes");
     for s in &mut p.steps {
         if s.stage == "restore-writes" {
-            s.depends_on = vec![
-                "scale-api-to-zero".into(),
-                "scale-worker-to-zero".into(),
-                "read-only".into(),
-            ];
+            s.depends_on = vec!["scale-api-to-zero".into(), "scale-worker-to-zero".into(), "read-only".into()];
         }
     }
     let plan = p.plan(&b, &Policy::default()).await.expect("plan");
     assert!(f.scales().is_empty(), "planning must not mutate");
     let restore = plan.step("restore-api").expect("step");
-    assert_eq!(
-        restore.before,
-        json!({"replicas": 0}),
-        "planned from the scale-to-zero step's after"
-    );
-    assert_eq!(
-        restore.after,
-        json!({"replicas": 3}),
-        "restores the recorded count"
-    );
-    assert!(matches!(
-        &restore.kind,
-        StepKind::Action(Action::ScaleDeployment { replicas: 3, .. })
-    ));
-    assert_eq!(
-        plan.step("restore-worker").map(|s| s.after.clone()),
-        Some(json!({"replicas": 2}))
-    );
+    assert_eq!(restore.before, json!({"replicas": 0}), "planned from the scale-to-zero step's after");
+    assert_eq!(restore.after, json!({"replicas": 3}), "restores the recorded count");
+    assert!(matches!(&restore.kind, StepKind::Action(Action::ScaleDeployment { replicas: 3, .. })));
+    assert_eq!(plan.step("restore-worker").map(|s| s.after.clone()), Some(json!({"replicas": 2})));
     let rw = plan.step("read-write").expect("rw");
     assert_eq!(rw.before, json!({"data": {"read_only": "true"}}));
-    assert!(
-        plan.to_string()
-            .contains("undo: kubectl --context ctx scale deployment api --replicas=3"),
-        "{plan}"
-    );
-    assert!(
-        plan.run_id
-            .starts_with("run-database-corruption-20261106T150000Z-")
-    );
+    assert!(plan.to_string().contains("undo: kubectl --context ctx scale deployment api --replicas=3"), "{plan}");
+    assert!(plan.run_id.starts_with("run-database-corruption-20261106T150000Z-"));
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -277,24 +190,14 @@ fn every_action() -> Vec<Action> {
         body: json!({}),
     };
     vec![
-        Action::ScaleDeployment {
-            context: "c".into(),
-            namespace: "n".into(),
-            name: "d".into(),
-            replicas: 2,
-        },
+        Action::ScaleDeployment { context: "c".into(), namespace: "n".into(), name: "d".into(), replicas: 2 },
         Action::RestoreReplicas {
             context: "c".into(),
             namespace: "n".into(),
             name: "d".into(),
             recorded_by: "x".into(),
         },
-        Action::RollbackDeployment {
-            context: "c".into(),
-            namespace: "n".into(),
-            name: "d".into(),
-            to_revision: None,
-        },
+        Action::RollbackDeployment { context: "c".into(), namespace: "n".into(), name: "d".into(), to_revision: None },
         Action::AnnotateService {
             context: "c".into(),
             namespace: "n".into(),
@@ -302,55 +205,21 @@ fn every_action() -> Vec<Action> {
             key: "k".into(),
             value: None,
         },
-        Action::LabelPod {
-            context: "c".into(),
-            namespace: "n".into(),
-            pod: "p".into(),
-            key: "k".into(),
-            value: None,
-        },
-        Action::PatchConfigMap {
-            context: "c".into(),
-            namespace: "n".into(),
-            name: "m".into(),
-            data: BTreeMap::new(),
-        },
-        Action::ApplyManifests {
-            context: "c".into(),
-            manifests: vec![manifest.clone()],
-        },
-        Action::RevertManifests {
-            context: "c".into(),
-            restore: vec![manifest],
-            delete: Vec::new(),
-        },
-        Action::SwitchContext {
-            context: "c".into(),
-        },
+        Action::LabelPod { context: "c".into(), namespace: "n".into(), pod: "p".into(), key: "k".into(), value: None },
+        Action::PatchConfigMap { context: "c".into(), namespace: "n".into(), name: "m".into(), data: BTreeMap::new() },
+        Action::ApplyManifests { context: "c".into(), manifests: vec![manifest.clone()] },
+        Action::RevertManifests { context: "c".into(), restore: vec![manifest], delete: Vec::new() },
+        Action::SwitchContext { context: "c".into() },
         Action::RdsPointInTimeRestore {
             region: "r".into(),
             source: "s".into(),
             target: "t".into(),
             restore_time: None,
         },
-        Action::RdsRestoreFromSnapshot {
-            region: "r".into(),
-            snapshot: None,
-            instance: "i".into(),
-            target: "t".into(),
-        },
-        Action::PromoteReadReplica {
-            region: "r".into(),
-            id: "i".into(),
-        },
-        Action::DeleteDbInstance {
-            region: "r".into(),
-            id: "i".into(),
-        },
-        Action::Route53Change {
-            zone_id: "z".into(),
-            changes: Vec::new(),
-        },
+        Action::RdsRestoreFromSnapshot { region: "r".into(), snapshot: None, instance: "i".into(), target: "t".into() },
+        Action::PromoteReadReplica { region: "r".into(), id: "i".into() },
+        Action::DeleteDbInstance { region: "r".into(), id: "i".into() },
+        Action::Route53Change { zone_id: "z".into(), changes: Vec::new() },
     ]
 }
 
@@ -372,11 +241,7 @@ fn unplanned(action: Action, procedure: &str) -> Plan {
     };
     Plan {
         run_id: "run-x".into(),
-        procedure: Procedure::new(procedure, "").step(Step::new(
-            "x",
-            "s",
-            StepKind::Action(action),
-        )),
+        procedure: Procedure::new(procedure, "").step(Step::new("x", "s", StepKind::Action(action))),
         created_at: t0(),
         steps: vec![step],
         findings: Vec::new(),
@@ -393,22 +258,14 @@ async fn every_action_is_refused_without_a_valid_approval() {
         let exec = Executor::new(b, Arc::clone(&store) as Arc<dyn Store>, Policy::default());
         let plan = unplanned(action.clone(), "p");
         let digest = plan.digest();
-        let no_one = ApprovedPlan {
-            plan: plan.clone(),
-            approval: Approval::new("", t0()),
-            plan_digest: digest,
-        };
+        let no_one = ApprovedPlan { plan: plan.clone(), approval: Approval::new("", t0()), plan_digest: digest };
         let e = exec.run(no_one, None).await.expect_err("no approver");
         assert_eq!(e.kind(), ErrorKind::Refused, "{}: {e}", action.name());
         let mut tampered = approve(plan);
         tampered.plan.steps[0].summary.push_str(" --force");
         let e = exec.run(tampered, None).await.expect_err("tampered");
         assert_eq!(e.kind(), ErrorKind::Refused, "{}: {e}", action.name());
-        assert!(
-            store.runs().await.expect("runs").is_empty(),
-            "nothing recorded for {}",
-            action.name()
-        );
+        assert!(store.runs().await.expect("runs").is_empty(), "nothing recorded for {}", action.name());
     }
 }
 
@@ -416,25 +273,12 @@ async fn refused_by(policy: Policy, procedure: Procedure, rule: &str) {
     let f = fake();
     let (b, _, _, exec) = setup(&f, policy.clone()).await;
     let plan = procedure.plan(&b, &policy).await.expect("plan");
-    assert!(
-        plan.findings.iter().any(|g| g.rule == rule),
-        "{rule}: {:?}",
-        plan.findings
-    );
-    assert_eq!(
-        plan.clone()
-            .approve(Approval::new("alice", t0()))
-            .expect_err("approve")
-            .kind(),
-        ErrorKind::Refused
-    );
+    assert!(plan.findings.iter().any(|g| g.rule == rule), "{rule}: {:?}", plan.findings);
+    assert_eq!(plan.clone().approve(Approval::new("alice", t0())).expect_err("approve").kind(), ErrorKind::Refused);
     // Bypass `approve` to prove the executor enforces the rule itself.
     let digest = plan.digest();
-    let forged = ApprovedPlan {
-        plan,
-        approval: Approval::new("alice", t0()).confirm_production(),
-        plan_digest: digest,
-    };
+    let forged =
+        ApprovedPlan { plan, approval: Approval::new("alice", t0()).confirm_production(), plan_digest: digest };
     let e = exec.run(forged, None).await.expect_err("refused");
     assert_eq!(e.kind(), ErrorKind::Refused, "{rule}: {e}");
     assert!(e.message().contains(rule), "{rule}: {e}");
@@ -476,33 +320,19 @@ async fn region_allow_list_is_enforced() {
             earliest_restorable_time: None,
         }))
     });
-    let (b, _) = MockSet {
-        databases: Some(db),
-        ..Default::default()
-    }
-    .backends();
+    let (b, _) = MockSet { databases: Some(db), ..Default::default() }.backends();
     let mut policy = Policy::default();
     policy.guard_rails.allowed_regions = vec!["us-west-2".into()];
     let proc_ = Procedure::new("p", "").step(Step::new(
         "promote",
         "s",
-        StepKind::Action(Action::PromoteReadReplica {
-            region: "us-east-1".into(),
-            id: "replica".into(),
-        }),
+        StepKind::Action(Action::PromoteReadReplica { region: "us-east-1".into(), id: "replica".into() }),
     ));
     let plan = proc_.plan(&b, &policy).await.expect("plan");
     let digest = plan.digest();
     let exec = Executor::new(b, Arc::new(MemoryStore::new()), policy);
     let e = exec
-        .run(
-            ApprovedPlan {
-                plan,
-                approval: Approval::new("alice", t0()),
-                plan_digest: digest,
-            },
-            None,
-        )
+        .run(ApprovedPlan { plan, approval: Approval::new("alice", t0()), plan_digest: digest }, None)
         .await
         .expect_err("region");
     assert!(e.message().contains("allowed_regions"), "{e}");
@@ -530,64 +360,34 @@ async fn scale_to_zero_is_allowed_in_the_corruption_procedure_and_production_nee
     ));
     let plan = prod.plan(&b, &Policy::default()).await.expect("plan");
     assert!(plan.needs_production_confirmation);
-    let e = plan
-        .clone()
-        .approve(Approval::new("alice", t0()))
-        .expect_err("needs confirmation");
+    let e = plan.clone().approve(Approval::new("alice", t0())).expect_err("needs confirmation");
     assert!(e.message().contains("confirm_production"), "{e}");
     let digest = plan.digest();
-    let forged = ApprovedPlan {
-        plan: plan.clone(),
-        approval: Approval::new("alice", t0()),
-        plan_digest: digest,
-    };
-    assert_eq!(
-        exec.run(forged, None).await.expect_err("refused").kind(),
-        ErrorKind::Refused
-    );
-    let ok = plan
-        .approve(Approval::new("alice", t0()).confirm_production())
-        .expect("confirmed");
-    assert_eq!(
-        exec.run(ok, None).await.expect("run").status,
-        RunStatus::Succeeded
-    );
+    let forged = ApprovedPlan { plan: plan.clone(), approval: Approval::new("alice", t0()), plan_digest: digest };
+    assert_eq!(exec.run(forged, None).await.expect_err("refused").kind(), ErrorKind::Refused);
+    let ok = plan.approve(Approval::new("alice", t0()).confirm_production()).expect("confirmed");
+    assert_eq!(exec.run(ok, None).await.expect("run").status, RunStatus::Succeeded);
 }
 
 #[tokio::test]
 async fn old_and_stale_plans_must_be_replanned() {
     let f = fake();
     let (b, clock, _, exec) = setup(&f, Policy::default()).await;
-    let plan = two_step("p")
-        .plan(&b, &Policy::default())
-        .await
-        .expect("plan");
+    let plan = two_step("p").plan(&b, &Policy::default()).await.expect("plan");
     clock.advance(TimeDelta::minutes(16));
     let e = exec.run(approve(plan), None).await.expect_err("old");
     assert_eq!(e.kind(), ErrorKind::PreconditionFailed);
     assert!(e.message().contains("re-plan"), "{e}");
 
-    let plan = two_step("p2")
-        .plan(&b, &Policy::default())
-        .await
-        .expect("plan");
+    let plan = two_step("p2").plan(&b, &Policy::default()).await.expect("plan");
     f.replicas.lock().expect("lock").insert("api".into(), 5); // someone else scaled
     let report = exec.run(approve(plan), None).await.expect("run");
     let step = report.step("scale-up").expect("step");
     assert_eq!(step.status, StepStatus::Failed);
-    assert!(
-        step.error
-            .as_deref()
-            .unwrap_or_default()
-            .contains("re-plan"),
-        "{step:?}"
-    );
+    assert!(step.error.as_deref().unwrap_or_default().contains("re-plan"), "{step:?}");
     assert_eq!(step.attempts, 1, "a stale plan is not retried");
     assert!(f.scales().is_empty());
-    assert_eq!(
-        report.step("read-only").map(|s| s.status),
-        Some(StepStatus::Skipped)
-    );
+    assert_eq!(report.step("read-only").map(|s| s.status), Some(StepStatus::Skipped));
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -606,50 +406,32 @@ async fn retryable_errors_are_retried_with_backoff_and_others_are_not() {
     let f = fake();
     f.scale_fail.set(2, Error::unavailable("throttled"));
     let (b, clock, _, exec) = setup(&f, Policy::default()).await;
-    let plan = two_step("p")
-        .plan(&b, &Policy::default())
-        .await
-        .expect("plan");
+    let plan = two_step("p").plan(&b, &Policy::default()).await.expect("plan");
     let before = clock.now();
     let report = exec.run(approve(plan), None).await.expect("run");
     assert_eq!(report.status, RunStatus::Succeeded, "{report:?}");
     assert_eq!(report.step("scale-up").map(|s| s.attempts), Some(3));
     assert!(clock.now() > before, "backoff slept on the injected clock");
-    assert!(
-        clock.now() - before <= TimeDelta::seconds(3),
-        "full jitter stays under 1s + 2s"
-    );
+    assert!(clock.now() - before <= TimeDelta::seconds(3), "full jitter stays under 1s + 2s");
     assert_eq!(f.scales(), vec![("api".to_owned(), 10)]);
 
     let f = fake();
-    f.scale_fail
-        .set(5, Error::new(ErrorKind::PermissionDenied, "forbidden"));
+    f.scale_fail.set(5, Error::new(ErrorKind::PermissionDenied, "forbidden"));
     let (b, _, _, exec) = setup(&f, Policy::default()).await;
-    let plan = two_step("p")
-        .plan(&b, &Policy::default())
-        .await
-        .expect("plan");
+    let plan = two_step("p").plan(&b, &Policy::default()).await.expect("plan");
     let report = exec.run(approve(plan), None).await.expect("run");
     let s = report.step("scale-up").expect("step");
     assert_eq!((s.status, s.attempts), (StepStatus::Failed, 1));
-    assert_eq!(
-        report.status,
-        RunStatus::Compensated,
-        "nothing changed, nothing left"
-    );
+    assert_eq!(report.status, RunStatus::Compensated, "nothing changed, nothing left");
     assert!(report.left_state.is_empty());
 }
 
 #[tokio::test]
 async fn a_timeout_after_sending_is_reconciled_not_repeated() {
     let f = fake();
-    f.scale_fail_after_apply
-        .set(1, Error::timeout("read timed out"));
+    f.scale_fail_after_apply.set(1, Error::timeout("read timed out"));
     let (b, _, _, exec) = setup(&f, Policy::default()).await;
-    let plan = two_step("p")
-        .plan(&b, &Policy::default())
-        .await
-        .expect("plan");
+    let plan = two_step("p").plan(&b, &Policy::default()).await.expect("plan");
     let report = exec.run(approve(plan), None).await.expect("run");
     assert_eq!(report.status, RunStatus::Succeeded);
     let s = report.step("scale-up").expect("step");
@@ -661,8 +443,7 @@ async fn a_timeout_after_sending_is_reconciled_not_repeated() {
 #[tokio::test]
 async fn failure_compensates_completed_steps_in_reverse_order() {
     let f = fake();
-    f.patch_fail
-        .set(9, Error::new(ErrorKind::PermissionDenied, "forbidden"));
+    f.patch_fail.set(9, Error::new(ErrorKind::PermissionDenied, "forbidden"));
     let (b, _, store, exec) = setup(&f, Policy::default()).await;
     let p = Procedure::new("p", "")
         .step(Step::new("scale-up", "s1", scale("api", 10)))
@@ -674,35 +455,19 @@ async fn failure_compensates_completed_steps_in_reverse_order() {
     let report = exec.run(approve(plan), None).await.expect("run");
     assert_eq!(report.status, RunStatus::Compensated, "{report:#?}");
     assert!(report.left_state.is_empty(), "{:?}", report.left_state);
-    assert_eq!(
-        report.step("scale-up").map(|s| s.status),
-        Some(StepStatus::Compensated)
-    );
-    assert_eq!(
-        report.step("read-only").map(|s| s.status),
-        Some(StepStatus::Failed)
-    );
-    assert_eq!(
-        report.step("after").map(|s| s.status),
-        Some(StepStatus::Skipped)
-    );
-    assert_eq!(
-        (f.replicas_of("api"), f.replicas_of("worker")),
-        (Some(3), Some(2))
-    );
+    assert_eq!(report.step("scale-up").map(|s| s.status), Some(StepStatus::Compensated));
+    assert_eq!(report.step("read-only").map(|s| s.status), Some(StepStatus::Failed));
+    assert_eq!(report.step("after").map(|s| s.status), Some(StepStatus::Skipped));
+    assert_eq!((f.replicas_of("api"), f.replicas_of("worker")), (Some(3), Some(2)));
     let scales = f.scales();
     assert_eq!(scales.len(), 4);
     // Reverse completion order: whichever finished last is undone first.
     assert_eq!(scales[2].0, scales[1].0, "{scales:?}");
-    assert_eq!(
-        store.run(&run_id).await.expect("run").map(|r| r.status),
-        Some(RunStatus::Compensated)
-    );
+    assert_eq!(store.run(&run_id).await.expect("run").map(|r| r.status), Some(RunStatus::Compensated));
 
     // Without compensation the report lists exactly what was left.
     let f = fake();
-    f.patch_fail
-        .set(9, Error::new(ErrorKind::PermissionDenied, "forbidden"));
+    f.patch_fail.set(9, Error::new(ErrorKind::PermissionDenied, "forbidden"));
     let (b, _, _, exec) = setup(&f, Policy::default()).await;
     let mut p = two_step("q");
     p.compensate_on_failure = false;
@@ -716,22 +481,13 @@ async fn failure_compensates_completed_steps_in_reverse_order() {
     );
 }
 
-async fn crash_then_resume(
-    point: FailpointPoint,
-) -> (Arc<FakeCluster>, RunReport, Arc<MemoryStore>) {
+async fn crash_then_resume(point: FailpointPoint) -> (Arc<FakeCluster>, RunReport, Arc<MemoryStore>) {
     let f = fake();
     let (b, _, store, exec) = setup(&f, Policy::default()).await;
-    let plan = two_step("p")
-        .plan(&b, &Policy::default())
-        .await
-        .expect("plan");
+    let plan = two_step("p").plan(&b, &Policy::default()).await.expect("plan");
     let run_id = plan.run_id.clone();
-    let crashing = Executor::new(
-        b.clone(),
-        Arc::clone(&store) as Arc<dyn Store>,
-        Policy::default(),
-    )
-    .with_failpoints(Failpoints::at("scale-up", point, FailpointMode::Error));
+    let crashing = Executor::new(b.clone(), Arc::clone(&store) as Arc<dyn Store>, Policy::default())
+        .with_failpoints(Failpoints::at("scale-up", point, FailpointMode::Error));
     let e = crashing.run(approve(plan), None).await.expect_err("crash");
     assert!(Failpoints::is_failpoint_error(&e), "{e}");
     let report = exec.resume(&run_id).await.expect("resume");
@@ -747,31 +503,12 @@ async fn resume_never_repeats_nor_skips_a_mutation() {
         FailpointPoint::AfterOutcome,
     ] {
         let (f, report, _) = crash_then_resume(point).await;
-        assert_eq!(
-            report.status,
-            RunStatus::Succeeded,
-            "{point:?}: {report:#?}"
-        );
-        assert_eq!(
-            f.scales(),
-            vec![("api".to_owned(), 10)],
-            "{point:?}: exactly one scale call"
-        );
-        assert_eq!(
-            f.patch_calls.load(std::sync::atomic::Ordering::SeqCst),
-            1,
-            "{point:?}"
-        );
-        let expected = if point == FailpointPoint::AfterExecute {
-            StepStatus::Reconciled
-        } else {
-            StepStatus::Succeeded
-        };
-        assert_eq!(
-            report.step("scale-up").map(|s| s.status),
-            Some(expected),
-            "{point:?}"
-        );
+        assert_eq!(report.status, RunStatus::Succeeded, "{point:?}: {report:#?}");
+        assert_eq!(f.scales(), vec![("api".to_owned(), 10)], "{point:?}: exactly one scale call");
+        assert_eq!(f.patch_calls.load(std::sync::atomic::Ordering::SeqCst), 1, "{point:?}");
+        let expected =
+            if point == FailpointPoint::AfterExecute { StepStatus::Reconciled } else { StepStatus::Succeeded };
+        assert_eq!(report.step("scale-up").map(|s| s.status), Some(expected), "{point:?}");
     }
 }
 
@@ -783,10 +520,7 @@ async fn resume_of_a_finished_run_changes_nothing() {
     let exec = Executor::new(b, Arc::clone(&store) as Arc<dyn Store>, Policy::default());
     let again = exec.resume(&report.run_id).await.expect("resume");
     assert_eq!(again.status, RunStatus::Succeeded);
-    assert_eq!(
-        store.journal(&report.run_id).await.expect("journal").len(),
-        journal_len
-    );
+    assert_eq!(store.journal(&report.run_id).await.expect("journal").len(), journal_len);
     assert_eq!(f.scales().len(), 1);
 }
 
@@ -797,38 +531,20 @@ async fn approval_gates_pause_until_approved() {
     let p = Procedure::new("p", "")
         .step(Step::new("scale-up", "s1", scale("api", 10)))
         .step(
-            Step::new(
-                "gate",
-                "s1",
-                StepKind::Approval {
-                    reason: "look at the dashboards".into(),
-                },
-            )
-            .after(["scale-up"]),
+            Step::new("gate", "s1", StepKind::Approval { reason: "look at the dashboards".into() }).after(["scale-up"]),
         )
         .step(Step::new("read-only", "s2", read_only("true")).after(["gate"]));
     let plan = p.plan(&b, &Policy::default()).await.expect("plan");
     let run_id = plan.run_id.clone();
     let report = exec.run(approve(plan), None).await.expect("run");
     assert_eq!(report.status, RunStatus::Running);
+    assert_eq!(report.step("gate").map(|s| s.status), Some(StepStatus::AwaitingApproval));
+    assert_eq!(report.step("read-only").map(|s| s.status), Some(StepStatus::NotStarted));
     assert_eq!(
-        report.step("gate").map(|s| s.status),
-        Some(StepStatus::AwaitingApproval)
-    );
-    assert_eq!(
-        report.step("read-only").map(|s| s.status),
-        Some(StepStatus::NotStarted)
-    );
-    assert_eq!(
-        exec.approve_gate(&run_id, "scale-up", "bob")
-            .await
-            .expect_err("not a gate")
-            .kind(),
+        exec.approve_gate(&run_id, "scale-up", "bob").await.expect_err("not a gate").kind(),
         ErrorKind::InvalidInput
     );
-    exec.approve_gate(&run_id, "gate", "bob")
-        .await
-        .expect("approve gate");
+    exec.approve_gate(&run_id, "gate", "bob").await.expect("approve gate");
     let report = exec.resume(&run_id).await.expect("resume");
     assert_eq!(report.status, RunStatus::Succeeded, "{report:#?}");
     assert_eq!(f.scales().len(), 1);

@@ -11,9 +11,7 @@ use crate::backend::*;
 use crate::clock::ManualClock;
 
 pub(crate) fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 6, 15, 0, 0)
-        .single()
-        .expect("valid time")
+    Utc.with_ymd_and_hms(2026, 11, 6, 15, 0, 0).single().expect("valid time")
 }
 
 /// Backends from optional mocks; unset ports are mocks without expectations (any call panics).
@@ -32,17 +30,11 @@ impl MockSet {
         let clock = ManualClock::new(t0());
         let mut clusters = MockClusters::new();
         if let Some(c) = self.cluster {
-            clusters
-                .expect_cluster()
-                .returning(move |_| Ok(Arc::clone(&c)));
+            clusters.expect_cluster().returning(move |_| Ok(Arc::clone(&c)));
         } else {
-            clusters
-                .expect_cluster()
-                .returning(|ctx| Err(crate::Error::not_found(format!("no kube context `{ctx}`"))));
+            clusters.expect_cluster().returning(|ctx| Err(crate::Error::not_found(format!("no kube context `{ctx}`"))));
         }
-        clusters
-            .expect_default_context()
-            .returning(|| "test".into());
+        clusters.expect_default_context().returning(|| "test".into());
         let b = Backends {
             clusters: Arc::new(clusters),
             databases: Arc::new(self.databases.unwrap_or_default()),
@@ -57,13 +49,7 @@ impl MockSet {
     }
 }
 
-pub(crate) fn deployment(
-    ns: &str,
-    name: &str,
-    replicas: u32,
-    revision: u64,
-    images: &[&str],
-) -> Deployment {
+pub(crate) fn deployment(ns: &str, name: &str, replicas: u32, revision: u64, images: &[&str]) -> Deployment {
     Deployment {
         namespace: ns.into(),
         name: name.into(),
@@ -124,10 +110,7 @@ impl FakeCluster {
             for (n, c) in deployments {
                 r.insert((*n).to_owned(), *c);
             }
-            f.config
-                .lock()
-                .expect("lock")
-                .insert("read_only".into(), "false".into());
+            f.config.lock().expect("lock").insert("read_only".into(), "false".into());
         }
         Arc::new(f)
     }
@@ -147,9 +130,7 @@ impl Cluster for FakeCluster {
         "ctx"
     }
     async fn deployment(&self, namespace: &str, name: &str) -> Result<Option<Deployment>> {
-        Ok(self
-            .replicas_of(name)
-            .map(|r| deployment(namespace, name, r, 1, &["img:1"])))
+        Ok(self.replicas_of(name).map(|r| deployment(namespace, name, r, 1, &["img:1"])))
     }
     async fn deployments(&self, _namespace: &str) -> Result<Vec<Deployment>> {
         Ok(Vec::new())
@@ -158,14 +139,8 @@ impl Cluster for FakeCluster {
         if let Some(e) = self.scale_fail.take() {
             return Err(e);
         }
-        self.scale_calls
-            .lock()
-            .expect("lock")
-            .push((name.to_owned(), replicas));
-        self.replicas
-            .lock()
-            .expect("lock")
-            .insert(name.to_owned(), replicas);
+        self.scale_calls.lock().expect("lock").push((name.to_owned(), replicas));
+        self.replicas.lock().expect("lock").insert(name.to_owned(), replicas);
         if let Some(e) = self.scale_fail_after_apply.take() {
             return Err(e.request_maybe_sent());
         }
@@ -174,26 +149,13 @@ impl Cluster for FakeCluster {
     async fn rollout_history(&self, _namespace: &str, _name: &str) -> Result<Vec<Revision>> {
         Ok(Vec::new())
     }
-    async fn rollback(
-        &self,
-        _namespace: &str,
-        _name: &str,
-        _to_revision: Option<u64>,
-    ) -> Result<Revision> {
+    async fn rollback(&self, _namespace: &str, _name: &str, _to_revision: Option<u64>) -> Result<Revision> {
         Err(crate::Error::internal("not supported by the fake"))
     }
     async fn rollout_status(&self, _namespace: &str, _name: &str) -> Result<RolloutStatus> {
-        Ok(RolloutStatus {
-            complete: true,
-            failed: false,
-            message: "complete".into(),
-        })
+        Ok(RolloutStatus { complete: true, failed: false, message: "complete".into() })
     }
-    async fn pods<'a>(
-        &self,
-        _namespace: Option<&'a str>,
-        _selector: &BTreeMap<String, String>,
-    ) -> Result<Vec<Pod>> {
+    async fn pods<'a>(&self, _namespace: Option<&'a str>, _selector: &BTreeMap<String, String>) -> Result<Vec<Pod>> {
         Ok(Vec::new())
     }
     async fn nodes(&self) -> Result<Vec<Node>> {
@@ -208,22 +170,10 @@ impl Cluster for FakeCluster {
     async fn endpoints(&self, _namespace: &str) -> Result<Vec<Endpoints>> {
         Ok(Vec::new())
     }
-    async fn annotate_service<'a>(
-        &self,
-        _ns: &str,
-        _name: &str,
-        _key: &str,
-        _value: Option<&'a str>,
-    ) -> Result<()> {
+    async fn annotate_service<'a>(&self, _ns: &str, _name: &str, _key: &str, _value: Option<&'a str>) -> Result<()> {
         Ok(())
     }
-    async fn label_pod<'a>(
-        &self,
-        _ns: &str,
-        _name: &str,
-        _key: &str,
-        _value: Option<&'a str>,
-    ) -> Result<()> {
+    async fn label_pod<'a>(&self, _ns: &str, _name: &str, _key: &str, _value: Option<&'a str>) -> Result<()> {
         Ok(())
     }
     async fn config_map(&self, namespace: &str, name: &str) -> Result<Option<ConfigMap>> {
@@ -233,12 +183,7 @@ impl Cluster for FakeCluster {
             data: self.config.lock().expect("lock").clone(),
         }))
     }
-    async fn patch_config_map(
-        &self,
-        _ns: &str,
-        _name: &str,
-        data: &BTreeMap<String, Option<String>>,
-    ) -> Result<()> {
+    async fn patch_config_map(&self, _ns: &str, _name: &str, data: &BTreeMap<String, Option<String>>) -> Result<()> {
         if let Some(e) = self.patch_fail.take() {
             return Err(e);
         }
@@ -270,13 +215,7 @@ impl Cluster for FakeCluster {
     ) -> Result<Option<serde_json::Value>> {
         Ok(None)
     }
-    async fn delete_object<'a>(
-        &self,
-        _a: &str,
-        _k: &str,
-        _ns: Option<&'a str>,
-        _n: &str,
-    ) -> Result<()> {
+    async fn delete_object<'a>(&self, _a: &str, _k: &str, _ns: Option<&'a str>, _n: &str) -> Result<()> {
         Ok(())
     }
 }

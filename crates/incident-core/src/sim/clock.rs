@@ -17,9 +17,7 @@ pub struct SimClock {
 
 impl std::fmt::Debug for SimClock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimClock")
-            .field("now", &self.now())
-            .finish()
+        f.debug_struct("SimClock").field("now", &self.now()).finish()
     }
 }
 

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use super::platform::{Inner, Scope, scale_in};
 use super::state::{ConfigMapState, DeploymentState, ServiceState, World, key};
 use crate::backend::{
-    Applied, Cluster, ClusterEvent, Clusters, ConfigMap, Deployment, Endpoints, Manifest, Node,
-    NodeCondition, Pod, Revision, RolloutStatus, Service,
+    Applied, Cluster, ClusterEvent, Clusters, ConfigMap, Deployment, Endpoints, Manifest, Node, NodeCondition, Pod,
+    Revision, RolloutStatus, Service,
 };
 use crate::{Error, Result};
 
@@ -22,18 +22,11 @@ pub(crate) struct SimClusters {
 impl Clusters for SimClusters {
     async fn cluster(&self, context: &str) -> Result<Arc<dyn Cluster>> {
         self.inner.lock().cluster(context)?;
-        Ok(Arc::new(SimCluster {
-            inner: self.inner.clone(),
-            context: context.to_string(),
-        }))
+        Ok(Arc::new(SimCluster { inner: self.inner.clone(), context: context.to_string() }))
     }
 
     fn default_context(&self) -> String {
-        self.inner
-            .lock()
-            .primary_region()
-            .map(|r| r.context.clone())
-            .unwrap_or_default()
+        self.inner.lock().primary_region().map(|r| r.context.clone()).unwrap_or_default()
     }
 }
 
@@ -44,24 +37,15 @@ pub(crate) struct SimCluster {
 }
 
 fn dep_not_found(ns: &str, name: &str) -> Error {
-    Error::not_found(format!(
-        "deployments.apps \"{name}\" not found in namespace {ns}"
-    ))
+    Error::not_found(format!("deployments.apps \"{name}\" not found in namespace {ns}"))
 }
 
 fn get_dep<'w>(w: &'w World, ctx: &str, ns: &str, name: &str) -> Result<&'w DeploymentState> {
-    w.cluster(ctx)?
-        .deployments
-        .get(&key(ns, name))
-        .ok_or_else(|| dep_not_found(ns, name))
+    w.cluster(ctx)?.deployments.get(&key(ns, name)).ok_or_else(|| dep_not_found(ns, name))
 }
 
 fn deployment_json(d: &DeploymentState) -> Value {
-    let containers: Vec<Value> = d
-        .template()
-        .iter()
-        .map(|(c, i)| json!({"name": c, "image": i}))
-        .collect();
+    let containers: Vec<Value> = d.template().iter().map(|(c, i)| json!({"name": c, "image": i})).collect();
     json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -92,16 +76,7 @@ fn generic_key(api_version: &str, kind: &str, ns: Option<&str>, name: &str) -> S
 
 fn str_map(v: Option<&Value>) -> BTreeMap<String, String> {
     v.and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.as_str().map_or_else(|| v.to_string(), str::to_string),
-                    )
-                })
-                .collect()
-        })
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string))).collect())
         .unwrap_or_default()
 }
 
@@ -119,10 +94,7 @@ fn object_of(
         "Deployment" => c.deployments.get(&nsk).map(deployment_json),
         "ConfigMap" => c.config_maps.get(&nsk).map(config_map_json),
         "Service" => c.services.get(&nsk).map(service_json),
-        _ => c
-            .objects
-            .get(&generic_key(api_version, kind, ns, name))
-            .cloned(),
+        _ => c.objects.get(&generic_key(api_version, kind, ns, name)).cloned(),
     })
 }
 
@@ -132,34 +104,20 @@ fn apply_one(w: &mut World, ctx: &str, m: &Manifest) -> Result<Applied> {
         Some(n) => format!("{}/{n}/{}", m.kind, m.name),
         None => format!("{}/{}", m.kind, m.name),
     };
-    let before = object_of(
-        w,
-        ctx,
-        &m.api_version,
-        &m.kind,
-        m.namespace.as_deref(),
-        &m.name,
-    )?;
+    let before = object_of(w, ctx, &m.api_version, &m.kind, m.namespace.as_deref(), &m.name)?;
     let body = &m.body;
     match m.kind.as_str() {
         "Deployment" => {
             let containers = body
                 .pointer("/spec/template/spec/containers")
                 .and_then(Value::as_array)
-                .ok_or_else(|| {
-                    Error::invalid_input(format!(
-                        "{object}: spec.template.spec.containers is required"
-                    ))
-                })?;
+                .ok_or_else(|| Error::invalid_input(format!("{object}: spec.template.spec.containers is required")))?;
             let mut template = BTreeMap::new();
             for c in containers {
-                let (Some(n), Some(i)) = (
-                    c.get("name").and_then(Value::as_str),
-                    c.get("image").and_then(Value::as_str),
-                ) else {
-                    return Err(Error::invalid_input(format!(
-                        "{object}: every container needs a name and an image"
-                    )));
+                let (Some(n), Some(i)) =
+                    (c.get("name").and_then(Value::as_str), c.get("image").and_then(Value::as_str))
+                else {
+                    return Err(Error::invalid_input(format!("{object}: every container needs a name and an image")));
                 };
                 template.insert(n.to_string(), i.to_string());
             }
@@ -170,9 +128,7 @@ fn apply_one(w: &mut World, ctx: &str, m: &Manifest) -> Result<Applied> {
                 .pointer("/spec/replicas")
                 .and_then(Value::as_u64)
                 .map(|r| {
-                    u32::try_from(r).map_err(|_| {
-                        Error::invalid_input(format!("{object}: spec.replicas out of range"))
-                    })
+                    u32::try_from(r).map_err(|_| Error::invalid_input(format!("{object}: spec.replicas out of range")))
                 })
                 .transpose()?;
             let cause = body
@@ -213,14 +169,8 @@ fn apply_one(w: &mut World, ctx: &str, m: &Manifest) -> Result<Applied> {
         "ConfigMap" => {
             let data = str_map(body.get("data"));
             let c = w.cluster_mut(ctx)?;
-            c.config_maps.insert(
-                key(&ns, &m.name),
-                ConfigMapState {
-                    namespace: ns.clone(),
-                    name: m.name.clone(),
-                    data,
-                },
-            );
+            c.config_maps
+                .insert(key(&ns, &m.name), ConfigMapState { namespace: ns.clone(), name: m.name.clone(), data });
         }
         "Service" => {
             let selector = str_map(body.pointer("/spec/selector"));
@@ -228,40 +178,21 @@ fn apply_one(w: &mut World, ctx: &str, m: &Manifest) -> Result<Applied> {
             let c = w.cluster_mut(ctx)?;
             c.services.insert(
                 key(&ns, &m.name),
-                ServiceState {
-                    namespace: ns.clone(),
-                    name: m.name.clone(),
-                    selector,
-                    annotations,
-                },
+                ServiceState { namespace: ns.clone(), name: m.name.clone(), selector, annotations },
             );
         }
         _ => {
             let c = w.cluster_mut(ctx)?;
-            c.objects.insert(
-                generic_key(&m.api_version, &m.kind, m.namespace.as_deref(), &m.name),
-                body.clone(),
-            );
+            c.objects.insert(generic_key(&m.api_version, &m.kind, m.namespace.as_deref(), &m.name), body.clone());
         }
     }
-    let after = object_of(
-        w,
-        ctx,
-        &m.api_version,
-        &m.kind,
-        m.namespace.as_deref(),
-        &m.name,
-    )?;
+    let after = object_of(w, ctx, &m.api_version, &m.kind, m.namespace.as_deref(), &m.name)?;
     let outcome = match &before {
         None => "created",
         Some(b) if Some(b) == after.as_ref() => "unchanged",
         Some(_) => "configured",
     };
-    Ok(Applied {
-        object,
-        before,
-        outcome: outcome.into(),
-    })
+    Ok(Applied { object, before, outcome: outcome.into() })
 }
 
 #[async_trait::async_trait]
@@ -274,10 +205,7 @@ impl Cluster for SimCluster {
         let ctx = self.context.clone();
         self.inner
             .read(Scope::Context(ctx.clone()), "get deployment", |w| {
-                Ok(w.cluster(&ctx)?
-                    .deployments
-                    .get(&key(namespace, name))
-                    .map(|d| w.deployment_view(&ctx, d)))
+                Ok(w.cluster(&ctx)?.deployments.get(&key(namespace, name)).map(|d| w.deployment_view(&ctx, d)))
             })
             .await
     }
@@ -299,71 +227,52 @@ impl Cluster for SimCluster {
     async fn scale(&self, namespace: &str, name: &str, replicas: u32) -> Result<()> {
         let ctx = self.context.clone();
         self.inner
-            .mutate(
-                Scope::Context(ctx.clone()),
-                "scale deployment",
-                false,
-                |w, _| scale_in(w, &ctx, namespace, name, replicas, "api"),
-            )
+            .mutate(Scope::Context(ctx.clone()), "scale deployment", false, |w, _| {
+                scale_in(w, &ctx, namespace, name, replicas, "api")
+            })
             .await
     }
 
     async fn rollout_history(&self, namespace: &str, name: &str) -> Result<Vec<Revision>> {
         let ctx = self.context.clone();
         self.inner
-            .read(Scope::Context(ctx.clone()), "rollout history", |w| {
-                Ok(get_dep(w, &ctx, namespace, name)?.history())
-            })
+            .read(Scope::Context(ctx.clone()), "rollout history", |w| Ok(get_dep(w, &ctx, namespace, name)?.history()))
             .await
     }
 
-    async fn rollback(
-        &self,
-        namespace: &str,
-        name: &str,
-        to_revision: Option<u64>,
-    ) -> Result<Revision> {
+    async fn rollback(&self, namespace: &str, name: &str, to_revision: Option<u64>) -> Result<Revision> {
         let ctx = self.context.clone();
         self.inner
-            .mutate(
-                Scope::Context(ctx.clone()),
-                "rollout undo",
-                true,
-                |w, scope| {
-                    let dep = get_dep(w, &ctx, namespace, name)?;
-                    let target = dep.rollback_target(to_revision)?;
-                    let from = dep.revision();
-                    if target.name == dep.current {
-                        // kubectl: "skipped rollback (current template already matches revision N)"
-                        return dep
-                            .history()
-                            .into_iter()
-                            .find(|r| r.replica_set == target.name)
-                            .ok_or_else(|| {
-                                Error::internal("current revision missing from history")
-                            });
-                    }
-                    w.rollout(&ctx, namespace, name, target.template.clone(), None)?;
-                    let dep = get_dep(w, &ctx, namespace, name)?;
-                    let rev = dep
+            .mutate(Scope::Context(ctx.clone()), "rollout undo", true, |w, scope| {
+                let dep = get_dep(w, &ctx, namespace, name)?;
+                let target = dep.rollback_target(to_revision)?;
+                let from = dep.revision();
+                if target.name == dep.current {
+                    // kubectl: "skipped rollback (current template already matches revision N)"
+                    return dep
                         .history()
                         .into_iter()
                         .find(|r| r.replica_set == target.name)
-                        .ok_or_else(|| {
-                            Error::internal("rolled-back revision missing from history")
-                        })?;
-                    w.log_op(
-                        scope,
-                        format!(
-                            "rollout undo {namespace}/{name} to-revision={} ({}) {from}->{}",
-                            target.revision, target.name, rev.revision
-                        ),
-                        format!("Deployment/{namespace}/{name}"),
-                        "api",
-                    );
-                    Ok(rev)
-                },
-            )
+                        .ok_or_else(|| Error::internal("current revision missing from history"));
+                }
+                w.rollout(&ctx, namespace, name, target.template.clone(), None)?;
+                let dep = get_dep(w, &ctx, namespace, name)?;
+                let rev = dep
+                    .history()
+                    .into_iter()
+                    .find(|r| r.replica_set == target.name)
+                    .ok_or_else(|| Error::internal("rolled-back revision missing from history"))?;
+                w.log_op(
+                    scope,
+                    format!(
+                        "rollout undo {namespace}/{name} to-revision={} ({}) {from}->{}",
+                        target.revision, target.name, rev.revision
+                    ),
+                    format!("Deployment/{namespace}/{name}"),
+                    "api",
+                );
+                Ok(rev)
+            })
             .await
     }
 
@@ -376,11 +285,7 @@ impl Cluster for SimCluster {
             .await
     }
 
-    async fn pods<'a>(
-        &self,
-        namespace: Option<&'a str>,
-        selector: &BTreeMap<String, String>,
-    ) -> Result<Vec<Pod>> {
+    async fn pods<'a>(&self, namespace: Option<&'a str>, selector: &BTreeMap<String, String>) -> Result<Vec<Pod>> {
         let ctx = self.context.clone();
         self.inner
             .read(Scope::Context(ctx.clone()), "list pods", |w| {
@@ -404,34 +309,19 @@ impl Cluster for SimCluster {
                 Ok(c.nodes
                     .iter()
                     .map(|n| {
-                        let on: Vec<&Pod> = pods
-                            .iter()
-                            .map(|p| &p.pod)
-                            .filter(|p| p.node.as_deref() == Some(&n.name))
-                            .collect();
-                        let mem: u64 = on.iter().filter_map(|p| p.memory_bytes).sum::<u64>()
-                            + 1024 * 1024 * 1024;
-                        let cond =
-                            |kind: &str, status: &str, reason: &str, message: &str| NodeCondition {
-                                kind: kind.into(),
-                                status: status.into(),
-                                reason: Some(reason.into()),
-                                message: Some(message.into()),
-                            };
+                        let on: Vec<&Pod> =
+                            pods.iter().map(|p| &p.pod).filter(|p| p.node.as_deref() == Some(&n.name)).collect();
+                        let mem: u64 = on.iter().filter_map(|p| p.memory_bytes).sum::<u64>() + 1024 * 1024 * 1024;
+                        let cond = |kind: &str, status: &str, reason: &str, message: &str| NodeCondition {
+                            kind: kind.into(),
+                            status: status.into(),
+                            reason: Some(reason.into()),
+                            message: Some(message.into()),
+                        };
                         let ready = if n.ready {
-                            cond(
-                                "Ready",
-                                "True",
-                                "KubeletReady",
-                                "kubelet is posting ready status",
-                            )
+                            cond("Ready", "True", "KubeletReady", "kubelet is posting ready status")
                         } else {
-                            cond(
-                                "Ready",
-                                "Unknown",
-                                "NodeStatusUnknown",
-                                "Kubelet stopped posting node status.",
-                            )
+                            cond("Ready", "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.")
                         };
                         Node {
                             name: n.name.clone(),
@@ -470,15 +360,12 @@ impl Cluster for SimCluster {
         let ctx = self.context.clone();
         self.inner
             .read(Scope::Context(ctx.clone()), "get service", |w| {
-                Ok(w.cluster(&ctx)?
-                    .services
-                    .get(&key(namespace, name))
-                    .map(|s| Service {
-                        namespace: s.namespace.clone(),
-                        name: s.name.clone(),
-                        selector: s.selector.clone(),
-                        annotations: s.annotations.clone(),
-                    }))
+                Ok(w.cluster(&ctx)?.services.get(&key(namespace, name)).map(|s| Service {
+                    namespace: s.namespace.clone(),
+                    name: s.name.clone(),
+                    selector: s.selector.clone(),
+                    annotations: s.annotations.clone(),
+                }))
             })
             .await
     }
@@ -516,12 +403,9 @@ impl Cluster for SimCluster {
                             p.pod.namespace == s.namespace
                                 && p.pod.node.is_some()
                                 && !s.selector.is_empty()
-                                && s.selector
-                                    .iter()
-                                    .all(|(k, v)| p.pod.labels.get(k) == Some(v))
+                                && s.selector.iter().all(|(k, v)| p.pod.labels.get(k) == Some(v))
                         });
-                        let (ready, not_ready): (Vec<_>, Vec<_>) =
-                            matching.partition(|p| p.pod.ready);
+                        let (ready, not_ready): (Vec<_>, Vec<_>) = matching.partition(|p| p.pod.ready);
                         Endpoints {
                             namespace: s.namespace.clone(),
                             name: s.name.clone(),
@@ -543,77 +427,51 @@ impl Cluster for SimCluster {
     ) -> Result<()> {
         let ctx = self.context.clone();
         self.inner
-            .mutate(
-                Scope::Context(ctx.clone()),
-                "annotate service",
-                false,
-                |w, scope| {
-                    let s = w
-                        .cluster_mut(&ctx)?
-                        .services
-                        .get_mut(&key(namespace, name))
-                        .ok_or_else(|| {
-                            Error::not_found(format!(
-                                "services \"{name}\" not found in namespace {namespace}"
-                            ))
-                        })?;
-                    match value {
-                        Some(v) => s.annotations.insert(key_.to_string(), v.to_string()),
-                        None => s.annotations.remove(key_),
-                    };
-                    let what = value.map_or_else(|| format!("{key_}-"), |v| format!("{key_}={v}"));
-                    w.log_op(
-                        scope,
-                        format!("annotate service {namespace}/{name} {what}"),
-                        format!("Service/{namespace}/{name}"),
-                        "api",
-                    );
-                    Ok(())
-                },
-            )
+            .mutate(Scope::Context(ctx.clone()), "annotate service", false, |w, scope| {
+                let s = w.cluster_mut(&ctx)?.services.get_mut(&key(namespace, name)).ok_or_else(|| {
+                    Error::not_found(format!("services \"{name}\" not found in namespace {namespace}"))
+                })?;
+                match value {
+                    Some(v) => s.annotations.insert(key_.to_string(), v.to_string()),
+                    None => s.annotations.remove(key_),
+                };
+                let what = value.map_or_else(|| format!("{key_}-"), |v| format!("{key_}={v}"));
+                w.log_op(
+                    scope,
+                    format!("annotate service {namespace}/{name} {what}"),
+                    format!("Service/{namespace}/{name}"),
+                    "api",
+                );
+                Ok(())
+            })
             .await
     }
 
-    async fn label_pod<'a>(
-        &self,
-        namespace: &str,
-        name: &str,
-        key_: &str,
-        value: Option<&'a str>,
-    ) -> Result<()> {
+    async fn label_pod<'a>(&self, namespace: &str, name: &str, key_: &str, value: Option<&'a str>) -> Result<()> {
         let ctx = self.context.clone();
         self.inner
-            .mutate(
-                Scope::Context(ctx.clone()),
-                "label pod",
-                false,
-                |w, scope| {
-                    let slot = w
-                        .cluster_mut(&ctx)?
-                        .deployments
-                        .values_mut()
-                        .filter(|d| d.namespace == namespace)
-                        .flat_map(|d| d.pods.iter_mut())
-                        .find(|p| p.name == name)
-                        .ok_or_else(|| {
-                            Error::not_found(format!(
-                                "pods \"{name}\" not found in namespace {namespace}"
-                            ))
-                        })?;
-                    match value {
-                        Some(v) => slot.labels.insert(key_.to_string(), v.to_string()),
-                        None => slot.labels.remove(key_),
-                    };
-                    let what = value.map_or_else(|| format!("{key_}-"), |v| format!("{key_}={v}"));
-                    w.log_op(
-                        scope,
-                        format!("label pod {namespace}/{name} {what}"),
-                        format!("Pod/{namespace}/{name}"),
-                        "api",
-                    );
-                    Ok(())
-                },
-            )
+            .mutate(Scope::Context(ctx.clone()), "label pod", false, |w, scope| {
+                let slot = w
+                    .cluster_mut(&ctx)?
+                    .deployments
+                    .values_mut()
+                    .filter(|d| d.namespace == namespace)
+                    .flat_map(|d| d.pods.iter_mut())
+                    .find(|p| p.name == name)
+                    .ok_or_else(|| Error::not_found(format!("pods \"{name}\" not found in namespace {namespace}")))?;
+                match value {
+                    Some(v) => slot.labels.insert(key_.to_string(), v.to_string()),
+                    None => slot.labels.remove(key_),
+                };
+                let what = value.map_or_else(|| format!("{key_}-"), |v| format!("{key_}={v}"));
+                w.log_op(
+                    scope,
+                    format!("label pod {namespace}/{name} {what}"),
+                    format!("Pod/{namespace}/{name}"),
+                    "api",
+                );
+                Ok(())
+            })
             .await
     }
 
@@ -621,14 +479,11 @@ impl Cluster for SimCluster {
         let ctx = self.context.clone();
         self.inner
             .read(Scope::Context(ctx.clone()), "get configmap", |w| {
-                Ok(w.cluster(&ctx)?
-                    .config_maps
-                    .get(&key(namespace, name))
-                    .map(|c| ConfigMap {
-                        namespace: c.namespace.clone(),
-                        name: c.name.clone(),
-                        data: c.data.clone(),
-                    }))
+                Ok(w.cluster(&ctx)?.config_maps.get(&key(namespace, name)).map(|c| ConfigMap {
+                    namespace: c.namespace.clone(),
+                    name: c.name.clone(),
+                    data: c.data.clone(),
+                }))
             })
             .await
     }
@@ -641,42 +496,31 @@ impl Cluster for SimCluster {
     ) -> Result<()> {
         let ctx = self.context.clone();
         self.inner
-            .mutate(
-                Scope::Context(ctx.clone()),
-                "patch configmap",
-                false,
-                |w, scope| {
-                    let c = w
-                        .cluster_mut(&ctx)?
-                        .config_maps
-                        .get_mut(&key(namespace, name))
-                        .ok_or_else(|| {
-                            Error::not_found(format!(
-                                "configmaps \"{name}\" not found in namespace {namespace}"
-                            ))
-                        })?;
-                    let mut parts = Vec::new();
-                    for (k, v) in data {
-                        match v {
-                            Some(v) => {
-                                c.data.insert(k.clone(), v.clone());
-                                parts.push(format!("{k}={v}"));
-                            }
-                            None => {
-                                c.data.remove(k);
-                                parts.push(format!("{k}-"));
-                            }
+            .mutate(Scope::Context(ctx.clone()), "patch configmap", false, |w, scope| {
+                let c = w.cluster_mut(&ctx)?.config_maps.get_mut(&key(namespace, name)).ok_or_else(|| {
+                    Error::not_found(format!("configmaps \"{name}\" not found in namespace {namespace}"))
+                })?;
+                let mut parts = Vec::new();
+                for (k, v) in data {
+                    match v {
+                        Some(v) => {
+                            c.data.insert(k.clone(), v.clone());
+                            parts.push(format!("{k}={v}"));
+                        }
+                        None => {
+                            c.data.remove(k);
+                            parts.push(format!("{k}-"));
                         }
                     }
-                    w.log_op(
-                        scope,
-                        format!("patch configmap {namespace}/{name} {}", parts.join(",")),
-                        format!("ConfigMap/{namespace}/{name}"),
-                        "api",
-                    );
-                    Ok(())
-                },
-            )
+                }
+                w.log_op(
+                    scope,
+                    format!("patch configmap {namespace}/{name} {}", parts.join(",")),
+                    format!("ConfigMap/{namespace}/{name}"),
+                    "api",
+                );
+                Ok(())
+            })
             .await
     }
 
@@ -698,27 +542,14 @@ impl Cluster for SimCluster {
                     .derive_pods(&ctx)
                     .into_iter()
                     .find(|p| p.pod.namespace == namespace && p.pod.name == pod)
-                    .ok_or_else(|| {
-                        Error::not_found(format!(
-                            "pods \"{pod}\" not found in namespace {namespace}"
-                        ))
-                    })?;
+                    .ok_or_else(|| Error::not_found(format!("pods \"{pod}\" not found in namespace {namespace}")))?;
                 let Some(behavior) = p.behavior else {
                     return Err(Error::precondition(format!(
                         "container in pod \"{pod}\" is waiting to start: {}",
-                        p.pod
-                            .reason
-                            .clone()
-                            .unwrap_or_else(|| "ContainerCreating".into())
+                        p.pod.reason.clone().unwrap_or_else(|| "ContainerCreating".into())
                     )));
                 };
-                Ok(super::probes::log_lines(
-                    w,
-                    &p.pod,
-                    behavior,
-                    p.started_at,
-                    tail,
-                ))
+                Ok(super::probes::log_lines(w, &p.pod, behavior, p.started_at, tail))
             })
             .await
     }
@@ -726,28 +557,20 @@ impl Cluster for SimCluster {
     async fn apply(&self, manifests: &[Manifest], field_manager: &str) -> Result<Vec<Applied>> {
         let ctx = self.context.clone();
         self.inner
-            .mutate(
-                Scope::Context(ctx.clone()),
-                "server-side apply",
-                true,
-                |w, scope| {
-                    let mut out = Vec::new();
-                    for m in manifests {
-                        let a = apply_one(w, &ctx, m)?;
-                        w.log_op(
-                            scope,
-                            format!(
-                                "apply {} {} (field-manager {field_manager})",
-                                a.object, a.outcome
-                            ),
-                            a.object.clone(),
-                            "api",
-                        );
-                        out.push(a);
-                    }
-                    Ok(out)
-                },
-            )
+            .mutate(Scope::Context(ctx.clone()), "server-side apply", true, |w, scope| {
+                let mut out = Vec::new();
+                for m in manifests {
+                    let a = apply_one(w, &ctx, m)?;
+                    w.log_op(
+                        scope,
+                        format!("apply {} {} (field-manager {field_manager})", a.object, a.outcome),
+                        a.object.clone(),
+                        "api",
+                    );
+                    out.push(a);
+                }
+                Ok(out)
+            })
             .await
     }
 
@@ -760,9 +583,7 @@ impl Cluster for SimCluster {
     ) -> Result<Option<Value>> {
         let ctx = self.context.clone();
         self.inner
-            .read(Scope::Context(ctx.clone()), "get object", |w| {
-                object_of(w, &ctx, api_version, kind, namespace, name)
-            })
+            .read(Scope::Context(ctx.clone()), "get object", |w| object_of(w, &ctx, api_version, kind, namespace, name))
             .await
     }
 
@@ -775,33 +596,22 @@ impl Cluster for SimCluster {
     ) -> Result<()> {
         let ctx = self.context.clone();
         self.inner
-            .mutate(
-                Scope::Context(ctx.clone()),
-                "delete object",
-                false,
-                |w, scope| {
-                    let nsk = key(namespace.unwrap_or("default"), name);
-                    let c = w.cluster_mut(&ctx)?;
-                    let removed = match kind {
-                        "Deployment" => c.deployments.remove(&nsk).is_some(),
-                        "ConfigMap" => c.config_maps.remove(&nsk).is_some(),
-                        "Service" => c.services.remove(&nsk).is_some(),
-                        _ => c
-                            .objects
-                            .remove(&generic_key(api_version, kind, namespace, name))
-                            .is_some(),
-                    };
-                    if !removed {
-                        return Err(Error::not_found(format!("{kind} \"{name}\" not found")));
-                    }
-                    let obj = namespace.map_or_else(
-                        || format!("{kind}/{name}"),
-                        |n| format!("{kind}/{n}/{name}"),
-                    );
-                    w.log_op(scope, format!("delete {obj}"), obj.clone(), "api");
-                    Ok(())
-                },
-            )
+            .mutate(Scope::Context(ctx.clone()), "delete object", false, |w, scope| {
+                let nsk = key(namespace.unwrap_or("default"), name);
+                let c = w.cluster_mut(&ctx)?;
+                let removed = match kind {
+                    "Deployment" => c.deployments.remove(&nsk).is_some(),
+                    "ConfigMap" => c.config_maps.remove(&nsk).is_some(),
+                    "Service" => c.services.remove(&nsk).is_some(),
+                    _ => c.objects.remove(&generic_key(api_version, kind, namespace, name)).is_some(),
+                };
+                if !removed {
+                    return Err(Error::not_found(format!("{kind} \"{name}\" not found")));
+                }
+                let obj = namespace.map_or_else(|| format!("{kind}/{name}"), |n| format!("{kind}/{n}/{name}"));
+                w.log_op(scope, format!("delete {obj}"), obj.clone(), "api");
+                Ok(())
+            })
             .await
     }
 }

@@ -76,9 +76,7 @@ impl Faults {
             ("latency_spike_rate", self.latency_spike_rate),
         ] {
             if !(0.0..=1.0).contains(&v) {
-                return Err(Error::invalid_input(format!(
-                    "faults.{name} must be within 0..=1, got {v}"
-                )));
+                return Err(Error::invalid_input(format!("faults.{name} must be within 0..=1, got {v}")));
             }
         }
         Ok(())
@@ -90,28 +88,14 @@ impl Faults {
         let r: f64 = rng.random();
         let spike: f64 = rng.random();
         let side: bool = rng.random();
-        let extra = if spike < self.latency_spike_rate {
-            self.latency_spike
-        } else {
-            Duration::ZERO
-        };
+        let extra = if spike < self.latency_spike_rate { self.latency_spike } else { Duration::ZERO };
         let mut edge = self.error_rate;
         if r < edge {
-            return (
-                extra,
-                Draw::Fail(Error::unavailable(format!(
-                    "{what}: InternalError (500): injected fault"
-                ))),
-            );
+            return (extra, Draw::Fail(Error::unavailable(format!("{what}: InternalError (500): injected fault"))));
         }
         edge += self.throttle_rate;
         if r < edge {
-            return (
-                extra,
-                Draw::Fail(Error::unavailable(format!(
-                    "{what}: Throttling: Rate exceeded"
-                ))),
-            );
+            return (extra, Draw::Fail(Error::unavailable(format!("{what}: Throttling: Rate exceeded"))));
         }
         edge += self.timeout_rate;
         if r < edge {
@@ -134,11 +118,7 @@ pub(crate) mod duration_text {
 
     pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         let ms = d.as_millis();
-        if ms % 1000 == 0 {
-            s.serialize_str(&format!("{}s", ms / 1000))
-        } else {
-            s.serialize_str(&format!("{ms}ms"))
-        }
+        if ms % 1000 == 0 { s.serialize_str(&format!("{}s", ms / 1000)) } else { s.serialize_str(&format!("{ms}ms")) }
     }
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -177,13 +157,7 @@ mod tests {
 
     #[test]
     fn same_seed_same_draws() {
-        let f = Faults {
-            error_rate: 0.2,
-            throttle_rate: 0.1,
-            timeout_rate: 0.2,
-            seed: 7,
-            ..Faults::default()
-        };
+        let f = Faults { error_rate: 0.2, throttle_rate: 0.1, timeout_rate: 0.2, seed: 7, ..Faults::default() };
         let a: Vec<_> = (0..200).map(|i| f.draw(i, "x")).collect();
         let b: Vec<_> = (0..200).map(|i| f.draw(i, "x")).collect();
         assert_eq!(a, b);
@@ -203,13 +177,6 @@ mod tests {
 
     #[test]
     fn rejects_bad_rates() {
-        assert!(
-            Faults {
-                error_rate: 1.5,
-                ..Faults::default()
-            }
-            .validate()
-            .is_err()
-        );
+        assert!(Faults { error_rate: 1.5, ..Faults::default() }.validate().is_err());
     }
 }

@@ -85,10 +85,9 @@ pub use clock::SimClock;
 pub use faults::Faults;
 pub use platform::{ExpectationOutcome, SimPlatform, TimeMode};
 pub use scenario::{
-    CorruptEvent, DeployEvent, DeploymentSpec, ExpectDatabase, ExpectDeployment, ExpectDns,
-    ExpectHttp, ExpectProbe, Expectations, ImageBehavior, IncidentSpec, LatencyModel,
-    ObservationSpec, PROCEDURES, PodBehavior, ProcedureSpec, RegionRole, RegionSpec, RevisionSpec,
-    ScaleEvent, Scenario, Signals, TimedEvent, WorldSpec,
+    CorruptEvent, DeployEvent, DeploymentSpec, ExpectDatabase, ExpectDeployment, ExpectDns, ExpectHttp, ExpectProbe,
+    Expectations, ImageBehavior, IncidentSpec, LatencyModel, ObservationSpec, PROCEDURES, PodBehavior, ProcedureSpec,
+    RegionRole, RegionSpec, RevisionSpec, ScaleEvent, Scenario, Signals, TimedEvent, WorldSpec,
 };
 pub use state::{SimOp, World};
 

@@ -86,12 +86,7 @@ impl Inner {
                 tokio::task::yield_now().await;
             }
             TimeMode::Paused => {
-                let mut guard = SleepGuard {
-                    inner: self,
-                    start,
-                    began: tokio::time::Instant::now(),
-                    done: false,
-                };
+                let mut guard = SleepGuard { inner: self, start, began: tokio::time::Instant::now(), done: false };
                 tokio::time::sleep(d).await;
                 guard.done = true;
                 let _ = self.advance_to(target);
@@ -109,12 +104,7 @@ impl Inner {
     }
 
     /// Pre-call bookkeeping: events, call counter, fault draw, darkness.
-    fn begin(
-        &self,
-        scope: &Scope,
-        what: &str,
-        base: impl Fn(&World) -> Duration,
-    ) -> (Duration, Draw) {
+    fn begin(&self, scope: &Scope, what: &str, base: impl Fn(&World) -> Duration) -> (Duration, Draw) {
         let mut w = self.lock();
         apply_due_events(&mut w);
         w.calls += 1;
@@ -167,13 +157,7 @@ impl Inner {
         heavy: bool,
         f: impl FnOnce(&mut World, &str) -> Result<T> + Send,
     ) -> Result<T> {
-        let (latency, draw) = self.begin(&scope, what, |w| {
-            if heavy {
-                w.latency.heavy_write
-            } else {
-                w.latency.write
-            }
-        });
+        let (latency, draw) = self.begin(&scope, what, |w| if heavy { w.latency.heavy_write } else { w.latency.write });
         let label = scope.label();
         match draw {
             Draw::Ok => {
@@ -192,10 +176,7 @@ impl Inner {
             Draw::Timeout { after_apply: true } => {
                 let _ = self.apply(&label, f);
                 self.sleep(TIMEOUT_COST).await;
-                Err(Error::timeout(format!(
-                    "{what}: request timed out waiting for the response"
-                ))
-                .request_maybe_sent())
+                Err(Error::timeout(format!("{what}: request timed out waiting for the response")).request_maybe_sent())
             }
         }
     }
@@ -235,17 +216,14 @@ impl Drop for SleepGuard<'_> {
 }
 
 fn save_to(path: &Path, world: &World) -> Result<()> {
-    let json = serde_json::to_vec(world)
-        .map_err(|e| Error::internal(format!("serialize sim state: {e}")))?;
+    let json = serde_json::to_vec(world).map_err(|e| Error::internal(format!("serialize sim state: {e}")))?;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, &json).map_err(|e| {
-        Error::unavailable(format!("write sim state {}", tmp.display())).with_source(e)
-    })?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        Error::unavailable(format!("rename sim state to {}", path.display())).with_source(e)
-    })
+    std::fs::write(&tmp, &json)
+        .map_err(|e| Error::unavailable(format!("write sim state {}", tmp.display())).with_source(e))?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| Error::unavailable(format!("rename sim state to {}", path.display())).with_source(e))
 }
 
 /// Apply every scenario event that is due at the world's `now`.
@@ -273,10 +251,7 @@ pub(crate) fn advance_world(w: &mut World, t: DateTime<Utc>) {
 }
 
 fn apply_event(w: &mut World, ev: &TimedEvent) {
-    let primary_ctx = w
-        .primary_region()
-        .map(|r| r.context.clone())
-        .unwrap_or_default();
+    let primary_ctx = w.primary_region().map(|r| r.context.clone()).unwrap_or_default();
     if let Some(d) = &ev.deploy {
         let ctx = d.context.clone().unwrap_or(primary_ctx.clone());
         let container = w
@@ -286,15 +261,7 @@ fn apply_event(w: &mut World, ev: &TimedEvent) {
             .and_then(|dep| dep.template().keys().next().cloned())
             .unwrap_or_else(|| d.deployment.clone());
         let template: BTreeMap<String, String> = [(container, d.image.clone())].into();
-        if w.rollout(
-            &ctx,
-            &d.namespace,
-            &d.deployment,
-            template,
-            d.change_cause.clone(),
-        )
-        .is_ok()
-        {
+        if w.rollout(&ctx, &d.namespace, &d.deployment, template, d.change_cause.clone()).is_ok() {
             w.log_op(
                 &ctx,
                 format!("set image {}/{} {}", d.namespace, d.deployment, d.image),
@@ -311,10 +278,7 @@ fn apply_event(w: &mut World, ev: &TimedEvent) {
         go_dark(w, region, "scenario");
     }
     if let Some(c) = &ev.corrupt {
-        let instance = w
-            .primary_region()
-            .map(|r| r.database.clone())
-            .unwrap_or_default();
+        let instance = w.primary_region().map(|r| r.database.clone()).unwrap_or_default();
         let now = w.now;
         if let Some(ds) = w.datastores.get_mut(&c.datastore) {
             ds.corruption = Some(Corruption {
@@ -335,12 +299,7 @@ fn apply_event(w: &mut World, ev: &TimedEvent) {
         if let Some(ds) = w.datastores.get_mut(name) {
             ds.down = true;
         }
-        w.log_op(
-            "scenario",
-            format!("datastore {name} down"),
-            format!("Datastore/{name}"),
-            "scenario",
-        );
+        w.log_op("scenario", format!("datastore {name} down"), format!("Datastore/{name}"), "scenario");
     }
     if let Some(id) = &ev.database_fails {
         let mut region = String::new();
@@ -349,12 +308,7 @@ fn apply_event(w: &mut World, ev: &TimedEvent) {
             d.transition = None;
             region.clone_from(&d.region);
         }
-        w.log_op(
-            &region,
-            format!("db instance {id} failed"),
-            format!("DBInstance/{id}"),
-            "scenario",
-        );
+        w.log_op(&region, format!("db instance {id} failed"), format!("DBInstance/{id}"), "scenario");
     }
     if let Some(f) = &ev.faults {
         let dark = w.faults.dark_regions.clone();
@@ -378,32 +332,19 @@ pub(crate) fn go_dark(w: &mut World, region: &str, origin: &str) {
             r.dark_since = Some(now);
         }
     }
-    w.log_op(
-        region,
-        format!("region {region} dark"),
-        format!("Region/{region}"),
-        origin,
-    );
+    w.log_op(region, format!("region {region} dark"), format!("Region/{region}"), origin);
 }
 
-pub(crate) fn scale_in(
-    w: &mut World,
-    ctx: &str,
-    ns: &str,
-    name: &str,
-    replicas: u32,
-    origin: &str,
-) -> Result<()> {
+pub(crate) fn scale_in(w: &mut World, ctx: &str, ns: &str, name: &str, replicas: u32, origin: &str) -> Result<()> {
     let now = w.now;
     let ready_after = delta(w.latency.pod_ready);
     let mut serial = w.serial;
     let cluster = w.cluster_mut(ctx)?;
     let ip = cluster.ip_prefix;
-    let dep = cluster.deployments.get_mut(&key(ns, name)).ok_or_else(|| {
-        Error::not_found(format!(
-            "deployments.apps \"{name}\" not found in namespace {ns}"
-        ))
-    })?;
+    let dep = cluster
+        .deployments
+        .get_mut(&key(ns, name))
+        .ok_or_else(|| Error::not_found(format!("deployments.apps \"{name}\" not found in namespace {ns}")))?;
     let old = dep.replicas;
     dep.scale(replicas, now, ready_after, &mut serial, ip);
     let rs = dep.current.clone();
@@ -418,12 +359,7 @@ pub(crate) fn scale_in(
             format!("Scaled {dir} replica set {rs} to {replicas}"),
         );
     }
-    w.log_op(
-        ctx,
-        format!("scale {ns}/{name} {old}->{replicas}"),
-        format!("Deployment/{ns}/{name}"),
-        origin,
-    );
+    w.log_op(ctx, format!("scale {ns}/{name} {old}->{replicas}"), format!("Deployment/{ns}/{name}"), origin);
     Ok(())
 }
 
@@ -461,13 +397,7 @@ pub struct ExpectationOutcome {
 
 impl SimPlatform {
     fn with(world: World, path: Option<PathBuf>) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                world: Mutex::new(world),
-                path,
-                mode: Mutex::new(TimeMode::default()),
-            }),
-        }
+        Self { inner: Arc::new(Inner { world: Mutex::new(world), path, mode: Mutex::new(TimeMode::default()) }) }
     }
 
     /// An in-memory platform built from `scenario`.
@@ -485,10 +415,7 @@ impl SimPlatform {
     pub fn create(path: impl AsRef<Path>, scenario: &Scenario) -> Result<Self> {
         let path = path.as_ref();
         if path.exists() {
-            return Err(Error::conflict(format!(
-                "sim state {} already exists",
-                path.display()
-            )));
+            return Err(Error::conflict(format!("sim state {} already exists", path.display())));
         }
         let world = World::build(scenario)?;
         save_to(path, &world)?;
@@ -504,20 +431,14 @@ impl SimPlatform {
         let text = match std::fs::read(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::not_found(format!(
-                    "no sim state at {}",
-                    path.display()
-                )));
+                return Err(Error::not_found(format!("no sim state at {}", path.display())));
             }
             Err(e) => {
-                return Err(
-                    Error::unavailable(format!("read sim state {}", path.display())).with_source(e),
-                );
+                return Err(Error::unavailable(format!("read sim state {}", path.display())).with_source(e));
             }
         };
-        let world: World = serde_json::from_slice(&text).map_err(|e| {
-            Error::invalid_input(format!("sim state {} is not valid: {e}", path.display()))
-        })?;
+        let world: World = serde_json::from_slice(&text)
+            .map_err(|e| Error::invalid_input(format!("sim state {} is not valid: {e}", path.display())))?;
         if world.format != super::state::FORMAT {
             return Err(Error::invalid_input(format!(
                 "sim state {} has format {}, expected {}",
@@ -545,34 +466,16 @@ impl SimPlatform {
     pub fn backends(&self) -> Backends {
         let mut probes: BTreeMap<String, Arc<dyn DatastoreProbe>> = BTreeMap::new();
         for name in ["postgres", "redis"] {
-            probes.insert(
-                name.into(),
-                Arc::new(super::probes::SimDatastoreProbe::new(
-                    self.inner.clone(),
-                    name,
-                )),
-            );
+            probes.insert(name.into(), Arc::new(super::probes::SimDatastoreProbe::new(self.inner.clone(), name)));
         }
         Backends {
-            clusters: Arc::new(super::cluster::SimClusters {
-                inner: self.inner.clone(),
-            }),
-            databases: Arc::new(super::rds::SimDatabases {
-                inner: self.inner.clone(),
-            }),
-            dns: Arc::new(super::dns::SimDns {
-                inner: self.inner.clone(),
-            }),
-            cloud: Arc::new(super::probes::SimCloud {
-                inner: self.inner.clone(),
-            }),
-            http: Arc::new(super::probes::SimHttp {
-                inner: self.inner.clone(),
-            }),
+            clusters: Arc::new(super::cluster::SimClusters { inner: self.inner.clone() }),
+            databases: Arc::new(super::rds::SimDatabases { inner: self.inner.clone() }),
+            dns: Arc::new(super::dns::SimDns { inner: self.inner.clone() }),
+            cloud: Arc::new(super::probes::SimCloud { inner: self.inner.clone() }),
+            http: Arc::new(super::probes::SimHttp { inner: self.inner.clone() }),
             probes,
-            notifier: Arc::new(super::probes::SimNotifier {
-                inner: self.inner.clone(),
-            }),
+            notifier: Arc::new(super::probes::SimNotifier { inner: self.inner.clone() }),
             clock: Arc::new(self.clock()),
         }
     }
@@ -580,18 +483,12 @@ impl SimPlatform {
     /// The virtual clock.
     #[must_use]
     pub fn clock(&self) -> super::clock::SimClock {
-        super::clock::SimClock {
-            inner: self.inner.clone(),
-        }
+        super::clock::SimClock { inner: self.inner.clone() }
     }
 
     /// Choose how sleeps pass time (default [`TimeMode::Paused`]).
     pub fn set_time_mode(&self, mode: TimeMode) {
-        *self
-            .inner
-            .mode
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = mode;
+        *self.inner.mode.lock().unwrap_or_else(PoisonError::into_inner) = mode;
     }
 
     /// The state file, when file-backed.
@@ -667,13 +564,7 @@ impl SimPlatform {
     /// Mutations made through the backends only (`origin == "api"`).
     #[must_use]
     pub fn api_operations(&self) -> Vec<SimOp> {
-        self.inner
-            .lock()
-            .ops
-            .iter()
-            .filter(|o| o.origin == "api")
-            .cloned()
-            .collect()
+        self.inner.lock().ops.iter().filter(|o| o.origin == "api").cloned().collect()
     }
 
     /// Every notification delivered so far.
@@ -697,11 +588,7 @@ impl SimPlatform {
         let mut w = self.inner.lock();
         for r in &faults.dark_regions {
             let now = w.now;
-            for reg in w
-                .regions
-                .iter_mut()
-                .filter(|x| &x.name == r && x.dark_since.is_none())
-            {
+            for reg in w.regions.iter_mut().filter(|x| &x.name == r && x.dark_since.is_none()) {
                 reg.dark_since = Some(now);
             }
         }
@@ -722,9 +609,7 @@ impl SimPlatform {
     pub fn region_goes_dark(&self, region: &str) -> Result<()> {
         let mut w = self.inner.lock();
         if w.region(region).is_none() {
-            return Err(Error::not_found(format!(
-                "no region `{region}` in the simulated world"
-            )));
+            return Err(Error::not_found(format!("no region `{region}` in the simulated world")));
         }
         go_dark(&mut w, region, "scenario");
         self.inner.save(&w)
@@ -740,12 +625,7 @@ impl SimPlatform {
         for r in w.regions.iter_mut().filter(|r| r.name == region) {
             r.dark_since = None;
         }
-        w.log_op(
-            region,
-            format!("region {region} recovered"),
-            format!("Region/{region}"),
-            "scenario",
-        );
+        w.log_op(region, format!("region {region} recovered"), format!("Region/{region}"), "scenario");
         self.inner.save(&w)
     }
 
@@ -769,9 +649,7 @@ impl SimPlatform {
             .get(&key(namespace, deployment))
             .and_then(|d| d.template().keys().next().cloned())
             .ok_or_else(|| {
-                Error::not_found(format!(
-                    "deployments.apps \"{deployment}\" not found in namespace {namespace}"
-                ))
+                Error::not_found(format!("deployments.apps \"{deployment}\" not found in namespace {namespace}"))
             })?;
         w.rollout(
             context,

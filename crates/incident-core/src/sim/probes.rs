@@ -11,8 +11,8 @@ use super::platform::{Inner, Scope};
 use super::scenario::PodBehavior;
 use super::state::{ACCOUNT_ID, World};
 use crate::backend::{
-    Cloud, DatastoreProbe, Delivery, Destination, Finding, HealthEvent, HttpProbe, HttpProbeResult,
-    Notification, Notifier, Pod, ProbeReport,
+    Cloud, DatastoreProbe, Delivery, Destination, Finding, HealthEvent, HttpProbe, HttpProbeResult, Notification,
+    Notifier, Pod, ProbeReport,
 };
 use crate::{Error, Result};
 
@@ -27,10 +27,8 @@ impl HttpProbe for SimHttp {
         let (status, latency_ms) = self
             .inner
             .read(Scope::Global("http"), "GET", |w| {
-                let draw: f64 = SmallRng::seed_from_u64(
-                    w.faults.seed ^ w.calls.wrapping_mul(0xA24B_AED4_963E_E407),
-                )
-                .random();
+                let draw: f64 =
+                    SmallRng::seed_from_u64(w.faults.seed ^ w.calls.wrapping_mul(0xA24B_AED4_963E_E407)).random();
                 w.http(url, draw)
             })
             .await?;
@@ -44,10 +42,7 @@ impl HttpProbe for SimHttp {
             )));
         }
         self.inner.sleep(latency.saturating_sub(read)).await;
-        Ok(HttpProbeResult {
-            status,
-            elapsed_ms: latency_ms,
-        })
+        Ok(HttpProbeResult { status, elapsed_ms: latency_ms })
     }
 }
 
@@ -59,31 +54,22 @@ pub(crate) struct SimDatastoreProbe {
 
 impl SimDatastoreProbe {
     pub(crate) fn new(inner: Arc<Inner>, name: &str) -> Self {
-        Self {
-            inner,
-            name: name.to_string(),
-        }
+        Self { inner, name: name.to_string() }
     }
 }
 
 fn finding(check: &str, ok: bool, detail: impl Into<String>) -> Finding {
-    Finding {
-        check: check.into(),
-        ok,
-        detail: detail.into(),
-    }
+    Finding { check: check.into(), ok, detail: detail.into() }
 }
 
 /// The region serving `api.ml-platform.com` (the primary when it resolves nowhere).
 fn serving_region(w: &World) -> Option<String> {
-    w.resolve("api.ml-platform.com")
-        .or_else(|| w.primary_region().map(|r| r.name.clone()))
+    w.resolve("api.ml-platform.com").or_else(|| w.primary_region().map(|r| r.name.clone()))
 }
 
 pub(crate) fn probe_report(w: &World, name: &str) -> ProbeReport {
     let region = serving_region(w).unwrap_or_default();
-    let dark =
-        w.region(&region).is_some_and(|r| r.dark_since.is_some()) || w.faults.is_dark(&region);
+    let dark = w.region(&region).is_some_and(|r| r.dark_since.is_some()) || w.faults.is_dark(&region);
     let ds = w.datastores.get(name);
     let down = ds.is_some_and(|d| d.down);
     let mut findings = Vec::new();
@@ -99,11 +85,7 @@ pub(crate) fn probe_report(w: &World, name: &str) -> ProbeReport {
             let connected = !dark && !down && available;
             if connected {
                 latency_ms = Some(2.4);
-                findings.push(finding(
-                    "select_1",
-                    true,
-                    format!("SELECT 1 ok ({instance} in {region})"),
-                ));
+                findings.push(finding("select_1", true, format!("SELECT 1 ok ({instance} in {region})")));
                 findings.push(finding("connections", true, "connections: 12/100"));
             } else {
                 let why = if dark {
@@ -113,11 +95,7 @@ pub(crate) fn probe_report(w: &World, name: &str) -> ProbeReport {
                 } else {
                     format!("instance {instance} is not available")
                 };
-                findings.push(finding(
-                    "select_1",
-                    false,
-                    format!("could not connect to {instance}: {why}"),
-                ));
+                findings.push(finding("select_1", false, format!("could not connect to {instance}: {why}")));
             }
             match ds.and_then(|d| d.corruption.as_ref()) {
                 Some(c) => {
@@ -160,32 +138,15 @@ pub(crate) fn probe_report(w: &World, name: &str) -> ProbeReport {
             if !dark && !down {
                 latency_ms = Some(0.4);
                 findings.push(finding("ping", true, "PONG"));
-                findings.push(finding(
-                    "memory",
-                    true,
-                    "used_memory: 180MiB / maxmemory 4GiB",
-                ));
+                findings.push(finding("memory", true, "used_memory: 180MiB / maxmemory 4GiB"));
             } else {
-                let why = if dark {
-                    format!("region {region} unreachable")
-                } else {
-                    "connection refused".into()
-                };
-                findings.push(finding(
-                    "ping",
-                    false,
-                    format!("could not connect to redis: {why}"),
-                ));
+                let why = if dark { format!("region {region} unreachable") } else { "connection refused".into() };
+                findings.push(finding("ping", false, format!("could not connect to redis: {why}")));
             }
         }
     }
     let healthy = findings.iter().all(|f| f.ok);
-    ProbeReport {
-        name: name.to_string(),
-        healthy,
-        latency_ms,
-        findings,
-    }
+    ProbeReport { name: name.to_string(), healthy, latency_ms, findings }
 }
 
 #[async_trait::async_trait]
@@ -196,11 +157,7 @@ impl DatastoreProbe for SimDatastoreProbe {
 
     async fn probe(&self) -> Result<ProbeReport> {
         let name = self.name.clone();
-        self.inner
-            .read(Scope::Global("datastore"), "datastore probe", |w| {
-                Ok(probe_report(w, &name))
-            })
-            .await
+        self.inner.read(Scope::Global("datastore"), "datastore probe", |w| Ok(probe_report(w, &name))).await
     }
 }
 
@@ -212,13 +169,7 @@ pub(crate) struct SimCloud {
 #[async_trait::async_trait]
 impl Cloud for SimCloud {
     async fn caller_identity(&self, region: &str) -> Result<String> {
-        self.inner
-            .read(
-                Scope::Region(region.into()),
-                "sts:GetCallerIdentity",
-                |_| Ok(ACCOUNT_ID.to_string()),
-            )
-            .await
+        self.inner.read(Scope::Region(region.into()), "sts:GetCallerIdentity", |_| Ok(ACCOUNT_ID.to_string())).await
     }
 
     async fn health_events(&self, region: &str, services: &[String]) -> Result<Vec<HealthEvent>> {
@@ -231,9 +182,7 @@ impl Cloud for SimCloud {
                 let all = ["EC2", "RDS", "EKS"];
                 Ok(all
                     .iter()
-                    .filter(|s| {
-                        services.is_empty() || services.iter().any(|x| x.eq_ignore_ascii_case(s))
-                    })
+                    .filter(|s| services.is_empty() || services.iter().any(|x| x.eq_ignore_ascii_case(s)))
                     .map(|s| HealthEvent {
                         service: (*s).to_string(),
                         region: region.to_string(),
@@ -259,10 +208,7 @@ fn destination_label(d: &Destination) -> String {
         Destination::Page { role } => {
             format!(
                 "page {}",
-                serde_json::to_value(role)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
+                serde_json::to_value(role).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
             )
         }
         Destination::Webhook { name } => format!("webhook {name}"),
@@ -287,9 +233,7 @@ impl Notifier for SimNotifier {
                     format!("Notification/{}/{n}", notification.incident_id),
                     "api",
                 );
-                Ok(Delivery::Delivered {
-                    reference: Some(format!("sim-{n}")),
-                })
+                Ok(Delivery::Delivered { reference: Some(format!("sim-{n}")) })
             })
             .await
     }
@@ -304,17 +248,9 @@ pub(crate) fn log_lines(
     tail: u32,
 ) -> Vec<String> {
     let tail = usize::try_from(tail.min(1000)).unwrap_or(1000);
-    let image = pod
-        .images
-        .first()
-        .and_then(|i| i.split_once('='))
-        .map_or("app", |(_, i)| i);
+    let image = pod.images.first().and_then(|i| i.split_once('=')).map_or("app", |(_, i)| i);
     let custom = w.behavior(image).log;
-    let app = pod
-        .labels
-        .get("app")
-        .cloned()
-        .unwrap_or_else(|| "app".into());
+    let app = pod.labels.get("app").cloned().unwrap_or_else(|| "app".into());
     let mut lines = Vec::new();
     match behavior {
         PodBehavior::Running => {
@@ -330,10 +266,7 @@ pub(crate) fn log_lines(
                 } else {
                     custom[usize::try_from(i).unwrap_or(0) % custom.len()].clone()
                 };
-                lines.push(format!(
-                    "{} {line}",
-                    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-                ));
+                lines.push(format!("{} {line}", t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
                 t -= TimeDelta::seconds(1);
                 i += 1;
             }
@@ -347,12 +280,10 @@ pub(crate) fn log_lines(
         _ => {
             let body = if custom.is_empty() {
                 match behavior {
-                    PodBehavior::OomKilled => vec![format!(
-                        "ERROR {app}: out of memory allocating model tensors; killed (exit code 137)"
-                    )],
-                    _ => vec![format!(
-                        "ERROR {app}: fatal error during startup, exiting with code 1"
-                    )],
+                    PodBehavior::OomKilled => {
+                        vec![format!("ERROR {app}: out of memory allocating model tensors; killed (exit code 137)")]
+                    }
+                    _ => vec![format!("ERROR {app}: fatal error during startup, exiting with code 1")],
                 }
             } else {
                 custom

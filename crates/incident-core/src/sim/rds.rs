@@ -16,27 +16,17 @@ pub(crate) struct SimDatabases {
 
 fn require_region(w: &World, region: &str) -> Result<()> {
     if w.region(region).is_none() {
-        return Err(Error::invalid_input(format!(
-            "region `{region}` is not part of the simulated world"
-        )));
+        return Err(Error::invalid_input(format!("region `{region}` is not part of the simulated world")));
     }
     Ok(())
 }
 
 fn check_target_free(w: &World, region: &str, target: &str) -> Result<()> {
     if w.db(region, target).is_some() {
-        return Err(Error::conflict(format!(
-            "DBInstanceAlreadyExists: DB instance already exists: {target}"
-        )));
+        return Err(Error::conflict(format!("DBInstanceAlreadyExists: DB instance already exists: {target}")));
     }
-    if target.is_empty()
-        || !target
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
-    {
-        return Err(Error::invalid_input(format!(
-            "InvalidParameterValue: invalid DB instance identifier `{target}`"
-        )));
+    if target.is_empty() || !target.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(Error::invalid_input(format!("InvalidParameterValue: invalid DB instance identifier `{target}`")));
     }
     Ok(())
 }
@@ -47,10 +37,7 @@ fn new_instance(w: &World, region: &str, id: &str, engine: &str, until: DateTime
         region: region.to_string(),
         engine: engine.to_string(),
         status: "available".into(),
-        transition: Some(Transition {
-            status: "creating".into(),
-            until,
-        }),
+        transition: Some(Transition { status: "creating".into(), until }),
         replica_source: None,
         created_at: w.now,
         retention_days: 7,
@@ -75,35 +62,21 @@ impl Databases for SimDatabases {
         self.inner
             .read(Scope::Region(region.into()), "DescribeDBInstances", |w| {
                 require_region(w, region)?;
-                Ok(w.databases
-                    .iter()
-                    .filter(|d| d.region == region)
-                    .map(|d| w.db_view(d))
-                    .collect())
+                Ok(w.databases.iter().filter(|d| d.region == region).map(|d| w.db_view(d)).collect())
             })
             .await
     }
 
-    async fn snapshots<'a>(
-        &self,
-        region: &str,
-        instance_id: Option<&'a str>,
-    ) -> Result<Vec<DbSnapshot>> {
+    async fn snapshots<'a>(&self, region: &str, instance_id: Option<&'a str>) -> Result<Vec<DbSnapshot>> {
         self.inner
             .read(Scope::Region(region.into()), "DescribeDBSnapshots", |w| {
                 require_region(w, region)?;
                 let mut v: Vec<&SnapState> = w
                     .snapshots
                     .iter()
-                    .filter(|s| {
-                        s.region == region && instance_id.is_none_or(|i| s.instance_id == i)
-                    })
+                    .filter(|s| s.region == region && instance_id.is_none_or(|i| s.instance_id == i))
                     .collect();
-                v.sort_by(|a, b| {
-                    b.created_at
-                        .cmp(&a.created_at)
-                        .then_with(|| a.id.cmp(&b.id))
-                });
+                v.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
                 Ok(v.into_iter()
                     .map(|s| DbSnapshot {
                         id: s.id.clone(),
@@ -131,7 +104,8 @@ impl Databases for SimDatabases {
                     .db(region, source)
                     .ok_or_else(|| Error::not_found(format!("DBInstanceNotFound: DBInstance {source} not found.")))?;
                 let view = w.db_view(src);
-                let (Some(earliest), Some(latest)) = (view.earliest_restorable_time, view.latest_restorable_time) else {
+                let (Some(earliest), Some(latest)) = (view.earliest_restorable_time, view.latest_restorable_time)
+                else {
                     return Err(Error::precondition(format!(
                         "InvalidDBInstanceState: instance {source} (status {}) has no restorable window",
                         view.status
@@ -162,45 +136,29 @@ impl Databases for SimDatabases {
             .await
     }
 
-    async fn restore_from_snapshot(
-        &self,
-        region: &str,
-        snapshot: &str,
-        target: &str,
-    ) -> Result<DbInstance> {
+    async fn restore_from_snapshot(&self, region: &str, snapshot: &str, target: &str) -> Result<DbInstance> {
         self.inner
-            .mutate(
-                Scope::Region(region.into()),
-                "RestoreDBInstanceFromDBSnapshot",
-                true,
-                |w, scope| {
-                    require_region(w, region)?;
-                    let snap = w
-                        .snapshots
-                        .iter()
-                        .find(|s| s.region == region && s.id == snapshot)
-                        .cloned()
-                        .ok_or_else(|| {
-                            Error::not_found(format!(
-                                "DBSnapshotNotFound: DBSnapshot {snapshot} not found."
-                            ))
-                        })?;
-                    check_target_free(w, region, target)?;
-                    let until = w.now + delta(w.latency.snapshot_restore);
-                    let mut db = new_instance(w, region, target, "postgres", until);
-                    db.restored_from = Some(snap.instance_id.clone());
-                    db.restore_time = Some(snap.created_at);
-                    let view = w.db_view(&db);
-                    w.databases.push(db);
-                    w.log_op(
-                        scope,
-                        format!("restore-db-instance-from-db-snapshot {snapshot} -> {target}"),
-                        format!("DBInstance/{target}"),
-                        "api",
-                    );
-                    Ok(view)
-                },
-            )
+            .mutate(Scope::Region(region.into()), "RestoreDBInstanceFromDBSnapshot", true, |w, scope| {
+                require_region(w, region)?;
+                let snap =
+                    w.snapshots.iter().find(|s| s.region == region && s.id == snapshot).cloned().ok_or_else(|| {
+                        Error::not_found(format!("DBSnapshotNotFound: DBSnapshot {snapshot} not found."))
+                    })?;
+                check_target_free(w, region, target)?;
+                let until = w.now + delta(w.latency.snapshot_restore);
+                let mut db = new_instance(w, region, target, "postgres", until);
+                db.restored_from = Some(snap.instance_id.clone());
+                db.restore_time = Some(snap.created_at);
+                let view = w.db_view(&db);
+                w.databases.push(db);
+                w.log_op(
+                    scope,
+                    format!("restore-db-instance-from-db-snapshot {snapshot} -> {target}"),
+                    format!("DBInstance/{target}"),
+                    "api",
+                );
+                Ok(view)
+            })
             .await
     }
 
@@ -233,8 +191,16 @@ impl Databases for SimDatabases {
                     db.transition = Some(Transition { status: "modifying".into(), until });
                     db.status = "available".into();
                 }
-                let view = w.db(region, id).map(|d| w.db_view(d)).ok_or_else(|| Error::internal("promoted instance vanished"))?;
-                w.log_op(scope, format!("promote-read-replica {id} (was replica of {source})"), format!("DBInstance/{id}"), "api");
+                let view = w
+                    .db(region, id)
+                    .map(|d| w.db_view(d))
+                    .ok_or_else(|| Error::internal("promoted instance vanished"))?;
+                w.log_op(
+                    scope,
+                    format!("promote-read-replica {id} (was replica of {source})"),
+                    format!("DBInstance/{id}"),
+                    "api",
+                );
                 Ok(view)
             })
             .await
@@ -242,37 +208,33 @@ impl Databases for SimDatabases {
 
     async fn delete_instance(&self, region: &str, id: &str) -> Result<()> {
         self.inner
-            .mutate(
-                Scope::Region(region.into()),
-                "DeleteDBInstance",
-                true,
-                |w, scope| {
-                    require_region(w, region)?;
-                    let db = w.db(region, id).cloned().ok_or_else(|| {
-                        Error::not_found(format!("DBInstanceNotFound: DBInstance {id} not found."))
-                    })?;
-                    let snap = format!("{id}-final-{}", w.now.format("%Y%m%d%H%M%S"));
-                    w.snapshots.push(SnapState {
-                        id: snap.clone(),
-                        instance_id: id.into(),
-                        region: region.into(),
-                        created_at: w.now,
-                    });
-                    w.databases.retain(|d| !(d.region == region && d.id == id));
-                    for d in &mut w.databases {
-                        if d.replica_source.as_deref() == Some(&db.id) {
-                            d.replica_source = None;
-                        }
+            .mutate(Scope::Region(region.into()), "DeleteDBInstance", true, |w, scope| {
+                require_region(w, region)?;
+                let db = w
+                    .db(region, id)
+                    .cloned()
+                    .ok_or_else(|| Error::not_found(format!("DBInstanceNotFound: DBInstance {id} not found.")))?;
+                let snap = format!("{id}-final-{}", w.now.format("%Y%m%d%H%M%S"));
+                w.snapshots.push(SnapState {
+                    id: snap.clone(),
+                    instance_id: id.into(),
+                    region: region.into(),
+                    created_at: w.now,
+                });
+                w.databases.retain(|d| !(d.region == region && d.id == id));
+                for d in &mut w.databases {
+                    if d.replica_source.as_deref() == Some(&db.id) {
+                        d.replica_source = None;
                     }
-                    w.log_op(
-                        scope,
-                        format!("delete-db-instance {id} (final snapshot {snap})"),
-                        format!("DBInstance/{id}"),
-                        "api",
-                    );
-                    Ok(())
-                },
-            )
+                }
+                w.log_op(
+                    scope,
+                    format!("delete-db-instance {id} (final snapshot {snap})"),
+                    format!("DBInstance/{id}"),
+                    "api",
+                );
+                Ok(())
+            })
             .await
     }
 }

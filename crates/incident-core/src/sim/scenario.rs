@@ -13,44 +13,18 @@ use crate::{Error, HumanDuration, Result};
 
 /// The embedded scenario files, by name.
 const BUILTIN: &[(&str, &str)] = &[
-    (
-        "bad-deploy",
-        include_str!("../../scenarios/bad-deploy.yaml"),
-    ),
-    (
-        "region-failure",
-        include_str!("../../scenarios/region-failure.yaml"),
-    ),
-    (
-        "db-corruption",
-        include_str!("../../scenarios/db-corruption.yaml"),
-    ),
-    (
-        "database-failover",
-        include_str!("../../scenarios/database-failover.yaml"),
-    ),
-    (
-        "application-rollback",
-        include_str!("../../scenarios/application-rollback.yaml"),
-    ),
-    (
-        "regional-failover",
-        include_str!("../../scenarios/regional-failover.yaml"),
-    ),
-    (
-        "full-disaster-recovery",
-        include_str!("../../scenarios/full-disaster-recovery.yaml"),
-    ),
+    ("bad-deploy", include_str!("../../scenarios/bad-deploy.yaml")),
+    ("region-failure", include_str!("../../scenarios/region-failure.yaml")),
+    ("db-corruption", include_str!("../../scenarios/db-corruption.yaml")),
+    ("database-failover", include_str!("../../scenarios/database-failover.yaml")),
+    ("application-rollback", include_str!("../../scenarios/application-rollback.yaml")),
+    ("regional-failover", include_str!("../../scenarios/regional-failover.yaml")),
+    ("full-disaster-recovery", include_str!("../../scenarios/full-disaster-recovery.yaml")),
 ];
 
 /// Procedure names a scenario may ask for.
-pub const PROCEDURES: [&str; 5] = [
-    "application-rollback",
-    "regional-failover",
-    "database-corruption",
-    "database-recovery",
-    "traffic-management",
-];
+pub const PROCEDURES: [&str; 5] =
+    ["application-rollback", "regional-failover", "database-corruption", "database-recovery", "traffic-management"];
 
 /// One scenario file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -225,13 +199,7 @@ pub struct ImageBehavior {
 
 impl Default for ImageBehavior {
     fn default() -> Self {
-        Self {
-            status: PodBehavior::Running,
-            latency_ms: 45,
-            error_rate: 0.0,
-            memory_mi: 380,
-            log: Vec::new(),
-        }
+        Self { status: PodBehavior::Running, latency_ms: 45, error_rate: 0.0, memory_mi: 380, log: Vec::new() }
     }
 }
 
@@ -333,8 +301,7 @@ impl TimedEvent {
             )));
         }
         if let Some(f) = &self.faults {
-            f.validate()
-                .map_err(|e| e.context(format!("events[{i}]")))?;
+            f.validate().map_err(|e| e.context(format!("events[{i}]")))?;
         }
         Ok(())
     }
@@ -431,9 +398,8 @@ impl Signals {
         match &self.alertmanager {
             None => Ok(None),
             Some(serde_json::Value::String(s)) => {
-                serde_json::from_str::<serde_json::Value>(s).map_err(|e| {
-                    Error::invalid_input(format!("signals.alertmanager is not JSON: {e}"))
-                })?;
+                serde_json::from_str::<serde_json::Value>(s)
+                    .map_err(|e| Error::invalid_input(format!("signals.alertmanager is not JSON: {e}")))?;
                 Ok(Some(s.clone()))
             }
             Some(v) => Ok(Some(v.to_string())),
@@ -447,9 +413,7 @@ impl Signals {
     pub fn expand_observations(&self) -> Result<Vec<ObservationSpec>> {
         let mut out = self.observations.clone();
         for (i, g) in self.generators.iter().enumerate() {
-            out.extend(
-                parse_generator(g).map_err(|e| e.context(format!("signals.generators[{i}]")))?,
-            );
+            out.extend(parse_generator(g).map_err(|e| e.context(format!("signals.generators[{i}]")))?);
         }
         out.sort_by_key(|o| o.at);
         Ok(out)
@@ -638,10 +602,7 @@ impl Scenario {
     /// `NotFound` listing the known names; a parse error of the embedded file (a bug).
     pub fn builtin(name: &str) -> Result<Self> {
         let (_, text) = BUILTIN.iter().find(|(n, _)| *n == name).ok_or_else(|| {
-            Error::not_found(format!(
-                "no scenario named `{name}`; known: {}",
-                Self::names().join(", ")
-            ))
+            Error::not_found(format!("no scenario named `{name}`; known: {}", Self::names().join(", ")))
         })?;
         Self::from_yaml_str(text).map_err(|e| e.context(format!("built-in scenario `{name}`")))
     }
@@ -662,11 +623,7 @@ impl Scenario {
         let de = serde_yaml_ng::Deserializer::from_str(text);
         let s: Self = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
-            Error::invalid_input(format!(
-                "scenario: {}: {}",
-                if path.is_empty() { "." } else { &path },
-                e.inner()
-            ))
+            Error::invalid_input(format!("scenario: {}: {}", if path.is_empty() { "." } else { &path }, e.inner()))
         })?;
         s.validate()?;
         Ok(s)
@@ -677,8 +634,7 @@ impl Scenario {
     /// # Errors
     /// `Internal` if serialization fails.
     pub fn to_yaml(&self) -> Result<String> {
-        serde_yaml_ng::to_string(self)
-            .map_err(|e| Error::internal(format!("scenario to YAML: {e}")))
+        serde_yaml_ng::to_string(self).map_err(|e| Error::internal(format!("scenario to YAML: {e}")))
     }
 
     /// Check cross-field rules (exactly one action per event, known procedure, valid generators, ...).
@@ -698,25 +654,19 @@ impl Scenario {
             )));
         }
         for (i, e) in self.events.iter().enumerate() {
-            e.validate(i)
-                .map_err(|e| e.context(format!("scenario `{}`", self.name)))?;
+            e.validate(i).map_err(|e| e.context(format!("scenario `{}`", self.name)))?;
         }
         if let Some(f) = &self.world.faults {
             f.validate()?;
         }
         for (i, d) in self.world.deployments.iter().enumerate() {
             if d.history.is_empty() {
-                return Err(Error::invalid_input(format!(
-                    "world.deployments[{i}] ({}): history is empty",
-                    d.name
-                )));
+                return Err(Error::invalid_input(format!("world.deployments[{i}] ({}): history is empty", d.name)));
             }
         }
         for (img, b) in &self.world.images {
             if !(0.0..=1.0).contains(&b.error_rate) {
-                return Err(Error::invalid_input(format!(
-                    "world.images.{img}.error_rate must be within 0..=1"
-                )));
+                return Err(Error::invalid_input(format!("world.images.{img}.error_rate must be within 0..=1")));
             }
         }
         self.signals.alertmanager_json()?;
@@ -757,8 +707,7 @@ mod tests {
         assert_eq!(obs[20].at, HumanDuration::from_mins(12));
         assert!(parse_generator("error_rate x every 30s from 2m to 12m").is_err());
         assert!(parse_generator("error_rate 0.3 every 0s from 2m to 12m").is_err());
-        let svc =
-            parse_generator("latency_ms 900 every 1m from 0s to 1m service checkout").unwrap();
+        let svc = parse_generator("latency_ms 900 every 1m from 0s to 1m service checkout").unwrap();
         assert_eq!(svc[1].service, "checkout");
     }
 

@@ -10,12 +10,12 @@ use sha2::{Digest, Sha256};
 
 use super::faults::Faults;
 use super::scenario::{
-    DeploymentSpec, ImageBehavior, LatencyModel, PodBehavior, RegionRole, RegionSpec, RevisionSpec,
-    Scenario, TimedEvent,
+    DeploymentSpec, ImageBehavior, LatencyModel, PodBehavior, RegionRole, RegionSpec, RevisionSpec, Scenario,
+    TimedEvent,
 };
 use crate::backend::{
-    ChangeAction, ClusterEvent, Deployment, FailoverRole, Notification, Pod, RecordChange,
-    RecordSet, Revision, RolloutStatus,
+    ChangeAction, ClusterEvent, Deployment, FailoverRole, Notification, Pod, RecordChange, RecordSet, Revision,
+    RolloutStatus,
 };
 use crate::{Error, Result};
 
@@ -227,11 +227,7 @@ const SAFE: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 /// Kubernetes-style safe-alphabet hash of `input`, `len` characters.
 pub(crate) fn safe_hash(input: &str, len: usize) -> String {
     let digest = Sha256::digest(input.as_bytes());
-    digest
-        .iter()
-        .take(len)
-        .map(|b| char::from(SAFE[usize::from(*b) % SAFE.len()]))
-        .collect()
+    digest.iter().take(len).map(|b| char::from(SAFE[usize::from(*b) % SAFE.len()])).collect()
 }
 
 fn template_hash(template: &BTreeMap<String, String>) -> String {
@@ -254,9 +250,7 @@ pub(crate) fn fqdn(name: &str) -> String {
 }
 
 fn default_start() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 6, 15, 0, 0)
-        .single()
-        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+    Utc.with_ymd_and_hms(2026, 11, 6, 15, 0, 0).single().unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
 }
 
 fn default_regions() -> Vec<RegionSpec> {
@@ -285,24 +279,19 @@ fn default_regions() -> Vec<RegionSpec> {
 }
 
 fn rev(image: &str, cause: &str) -> RevisionSpec {
-    RevisionSpec {
-        image: image.into(),
-        change_cause: Some(cause.into()),
-    }
+    RevisionSpec { image: image.into(), change_cause: Some(cause.into()) }
 }
 
 fn default_deployments() -> Vec<DeploymentSpec> {
-    let d = |name: &str, ns: &str, replicas: u32, memory_mi: u64, history: Vec<RevisionSpec>| {
-        DeploymentSpec {
-            name: name.into(),
-            namespace: ns.into(),
-            container: None,
-            replicas,
-            replicas_by_context: BTreeMap::new(),
-            contexts: Vec::new(),
-            history,
-            memory_mi,
-        }
+    let d = |name: &str, ns: &str, replicas: u32, memory_mi: u64, history: Vec<RevisionSpec>| DeploymentSpec {
+        name: name.into(),
+        namespace: ns.into(),
+        container: None,
+        replicas,
+        replicas_by_context: BTreeMap::new(),
+        contexts: Vec::new(),
+        history,
+        memory_mi,
     };
     let mut api = d(
         "ml-inference-api",
@@ -314,32 +303,13 @@ fn default_deployments() -> Vec<DeploymentSpec> {
             rev("ml-inference-api:v2.0.3", "deploy ml-inference-api v2.0.3"),
         ],
     );
-    api.replicas_by_context
-        .insert("ml-platform-secondary".into(), 2);
+    api.replicas_by_context.insert("ml-platform-secondary".into(), 2);
     api.container = Some("api".into());
     vec![
         api,
-        d(
-            "postgres",
-            "ml-platform",
-            1,
-            2048,
-            vec![rev("postgres:15.4", "initial")],
-        ),
-        d(
-            "redis",
-            "ml-platform",
-            1,
-            512,
-            vec![rev("redis:7.2", "initial")],
-        ),
-        d(
-            "coredns",
-            "kube-system",
-            2,
-            170,
-            vec![rev("registry.k8s.io/coredns/coredns:v1.11.1", "initial")],
-        ),
+        d("postgres", "ml-platform", 1, 2048, vec![rev("postgres:15.4", "initial")]),
+        d("redis", "ml-platform", 1, 512, vec![rev("redis:7.2", "initial")]),
+        d("coredns", "kube-system", 2, 170, vec![rev("registry.k8s.io/coredns/coredns:v1.11.1", "initial")]),
     ]
 }
 
@@ -357,22 +327,8 @@ fn default_images() -> BTreeMap<String, ImageBehavior> {
             ..ImageBehavior::default()
         },
     );
-    m.insert(
-        "postgres:15.4".into(),
-        ImageBehavior {
-            memory_mi: 1400,
-            latency_ms: 3,
-            ..ImageBehavior::default()
-        },
-    );
-    m.insert(
-        "redis:7.2".into(),
-        ImageBehavior {
-            memory_mi: 180,
-            latency_ms: 1,
-            ..ImageBehavior::default()
-        },
-    );
+    m.insert("postgres:15.4".into(), ImageBehavior { memory_mi: 1400, latency_ms: 3, ..ImageBehavior::default() });
+    m.insert("redis:7.2".into(), ImageBehavior { memory_mi: 180, latency_ms: 1, ..ImageBehavior::default() });
     m
 }
 
@@ -398,10 +354,7 @@ impl World {
         images.extend(spec.images.clone());
         let mut deployments = default_deployments();
         for d in &spec.deployments {
-            if let Some(existing) = deployments
-                .iter_mut()
-                .find(|x| x.name == d.name && x.namespace == d.namespace)
-            {
+            if let Some(existing) = deployments.iter_mut().find(|x| x.name == d.name && x.namespace == d.namespace) {
                 *existing = d.clone();
             } else {
                 deployments.push(d.clone());
@@ -430,20 +383,10 @@ impl World {
             serial: 0,
         };
         for (idx, r) in region_specs.iter().enumerate() {
-            if world
-                .regions
-                .iter()
-                .any(|x| x.name == r.name || x.context == r.context)
-            {
-                return Err(Error::invalid_input(format!(
-                    "world.regions: duplicate region or context `{}`",
-                    r.name
-                )));
+            if world.regions.iter().any(|x| x.name == r.name || x.context == r.context) {
+                return Err(Error::invalid_input(format!("world.regions: duplicate region or context `{}`", r.name)));
             }
-            let lb = r
-                .lb_hostname
-                .clone()
-                .unwrap_or_else(|| format!("{}.{}.elb.amazonaws.com", r.context, r.name));
+            let lb = r.lb_hostname.clone().unwrap_or_else(|| format!("{}.{}.elb.amazonaws.com", r.context, r.name));
             world.regions.push(RegionState {
                 name: r.name.clone(),
                 context: r.context.clone(),
@@ -458,13 +401,7 @@ impl World {
                 ip_prefix: u8::try_from(idx + 1).unwrap_or(250).min(250),
                 nodes: (0..r.nodes)
                     .map(|i| NodeState {
-                        name: format!(
-                            "ip-10-{}-{}-{}.{}.compute.internal",
-                            idx + 1,
-                            i / 250,
-                            10 + i % 240,
-                            r.name
-                        ),
+                        name: format!("ip-10-{}-{}-{}.{}.compute.internal", idx + 1, i / 250, 10 + i % 240, r.name),
                         ready: true,
                         memory_mi: r.node_memory_mi,
                     })
@@ -479,19 +416,10 @@ impl World {
                 if !d.contexts.is_empty() && !d.contexts.contains(&r.context) {
                     continue;
                 }
-                let replicas = d
-                    .replicas_by_context
-                    .get(&r.context)
-                    .copied()
-                    .unwrap_or(d.replicas);
-                let dep =
-                    build_deployment(d, replicas, start, &mut world.serial, cluster.ip_prefix)?;
+                let replicas = d.replicas_by_context.get(&r.context).copied().unwrap_or(d.replicas);
+                let dep = build_deployment(d, replicas, start, &mut world.serial, cluster.ip_prefix)?;
                 let sel: BTreeMap<String, String> = [("app".to_string(), d.name.clone())].into();
-                let svc_name = if d.name == "coredns" {
-                    "kube-dns".to_string()
-                } else {
-                    d.name.clone()
-                };
+                let svc_name = if d.name == "coredns" { "kube-dns".to_string() } else { d.name.clone() };
                 cluster.services.insert(
                     key(&d.namespace, &svc_name),
                     ServiceState {
@@ -512,11 +440,7 @@ impl World {
             data.extend(spec.app_config.clone());
             cluster.config_maps.insert(
                 key("ml-platform", "app-config"),
-                ConfigMapState {
-                    namespace: "ml-platform".into(),
-                    name: "app-config".into(),
-                    data,
-                },
+                ConfigMapState { namespace: "ml-platform".into(), name: "app-config".into(), data },
             );
             world.clusters.insert(r.context.clone(), cluster);
         }
@@ -535,10 +459,7 @@ impl World {
                 promoted_from: None,
             });
         }
-        let primary_db = world
-            .primary_region()
-            .map(|r| r.database.clone())
-            .unwrap_or_default();
+        let primary_db = world.primary_region().map(|r| r.database.clone()).unwrap_or_default();
         for r in &region_specs {
             world.snapshots.push(SnapState {
                 id: "ml-platform-latest-snapshot".into(),
@@ -548,20 +469,8 @@ impl World {
             });
         }
         world.zones.push(default_zone(&world.regions));
-        world.datastores.insert(
-            "postgres".into(),
-            DatastoreState {
-                down: false,
-                corruption: None,
-            },
-        );
-        world.datastores.insert(
-            "redis".into(),
-            DatastoreState {
-                down: false,
-                corruption: None,
-            },
-        );
+        world.datastores.insert("postgres".into(), DatastoreState { down: false, corruption: None });
+        world.datastores.insert("redis".into(), DatastoreState { down: false, corruption: None });
         Ok(world)
     }
 }
@@ -589,32 +498,19 @@ fn build_deployment(
     };
     let n = d.history.len();
     if n == 0 {
-        return Err(Error::invalid_input(format!(
-            "deployment {}: history is empty",
-            d.name
-        )));
+        return Err(Error::invalid_input(format!("deployment {}: history is empty", d.name)));
     }
     for (i, r) in d.history.iter().enumerate() {
         let age = i64::try_from(n - i).unwrap_or(1);
         let at = start - TimeDelta::days(age);
         let template: BTreeMap<String, String> = [(container.clone(), r.image.clone())].into();
-        dep.set_template(
-            template,
-            r.change_cause.clone(),
-            at,
-            TimeDelta::zero(),
-            serial,
-            ip_prefix,
-        );
+        dep.set_template(template, r.change_cause.clone(), at, TimeDelta::zero(), serial, ip_prefix);
     }
     Ok(dep)
 }
 
 fn default_zone(regions: &[RegionState]) -> ZoneState {
-    let primary = regions
-        .iter()
-        .find(|r| r.role == RegionRole::Primary)
-        .or_else(|| regions.first());
+    let primary = regions.iter().find(|r| r.role == RegionRole::Primary).or_else(|| regions.first());
     let secondary = regions.iter().find(|r| r.role == RegionRole::Secondary);
     let mut records = Vec::new();
     let rec = |name: &str, value: &str| RecordSet {
@@ -654,11 +550,7 @@ fn default_zone(regions: &[RegionState]) -> ZoneState {
             ..rec("models.ml-platform.com.", &s.lb_hostname)
         });
     }
-    ZoneState {
-        id: ZONE_ID.into(),
-        name: ZONE_NAME.into(),
-        records,
-    }
+    ZoneState { id: ZONE_ID.into(), name: ZONE_NAME.into(), records }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -671,9 +563,7 @@ impl DeploymentState {
     }
 
     pub(crate) fn template(&self) -> BTreeMap<String, String> {
-        self.current_rs()
-            .map(|r| r.template.clone())
-            .unwrap_or_default()
+        self.current_rs().map(|r| r.template.clone()).unwrap_or_default()
     }
 
     pub(crate) fn revision(&self) -> u64 {
@@ -690,21 +580,12 @@ impl DeploymentState {
     ) -> PodSlot {
         self.pod_serial += 1;
         *serial += 1;
-        let hash = self
-            .current_rs()
-            .map(|r| r.hash.clone())
-            .unwrap_or_default();
-        let labels: BTreeMap<String, String> = [
-            ("app".to_string(), self.name.clone()),
-            ("pod-template-hash".to_string(), hash),
-        ]
-        .into();
+        let hash = self.current_rs().map(|r| r.hash.clone()).unwrap_or_default();
+        let labels: BTreeMap<String, String> =
+            [("app".to_string(), self.name.clone()), ("pod-template-hash".to_string(), hash)].into();
         let s = *serial;
         PodSlot {
-            name: format!(
-                "{rs_name}-{}",
-                safe_hash(&format!("{rs_name}/{}", self.pod_serial), 5)
-            ),
+            name: format!("{rs_name}-{}", safe_hash(&format!("{rs_name}/{}", self.pod_serial), 5)),
             created_at: now,
             ready_at: now + ready_after,
             labels,
@@ -726,12 +607,7 @@ impl DeploymentState {
         if self.current_rs().is_some_and(|r| r.hash == hash) {
             return false;
         }
-        let max = self
-            .replica_sets
-            .iter()
-            .map(|r| r.revision)
-            .max()
-            .unwrap_or(0);
+        let max = self.replica_sets.iter().map(|r| r.revision).max().unwrap_or(0);
         let name = format!("{}-{hash}", self.name);
         if let Some(rs) = self.replica_sets.iter_mut().find(|r| r.hash == hash) {
             rs.revision = max + 1;
@@ -753,27 +629,18 @@ impl DeploymentState {
         self.rollout_started = now;
         let cause = self.current_rs().and_then(|r| r.change_cause.clone());
         match cause {
-            Some(c) => self
-                .annotations
-                .insert("kubernetes.io/change-cause".into(), c),
+            Some(c) => self.annotations.insert("kubernetes.io/change-cause".into(), c),
             None => self.annotations.remove("kubernetes.io/change-cause"),
         };
-        self.annotations.insert(
-            "deployment.kubernetes.io/revision".into(),
-            (max + 1).to_string(),
-        );
+        self.annotations.insert("deployment.kubernetes.io/revision".into(), (max + 1).to_string());
         self.pods.clear();
         for _ in 0..self.replicas {
             let slot = self.new_slot(&name, now, ready_after, serial, ip_prefix);
             self.pods.push(slot);
         }
         // revisionHistoryLimit: drop the oldest non-current ReplicaSets.
-        let mut old: Vec<(u64, String)> = self
-            .replica_sets
-            .iter()
-            .filter(|r| r.name != self.current)
-            .map(|r| (r.revision, r.name.clone()))
-            .collect();
+        let mut old: Vec<(u64, String)> =
+            self.replica_sets.iter().filter(|r| r.name != self.current).map(|r| (r.revision, r.name.clone())).collect();
         old.sort();
         while old.len() > REVISION_HISTORY_LIMIT {
             let (_, n) = old.remove(0);
@@ -824,17 +691,12 @@ impl DeploymentState {
     /// The ReplicaSet `kubectl rollout undo [--to-revision]` would restore.
     pub(crate) fn rollback_target(&self, to_revision: Option<u64>) -> Result<RsState> {
         match to_revision.filter(|r| *r != 0) {
-            Some(r) => self
-                .replica_sets
-                .iter()
-                .find(|x| x.revision == r)
-                .cloned()
-                .ok_or_else(|| {
-                    Error::not_found(format!(
-                        "unable to find specified revision {r} in history of deployment \"{}\"",
-                        self.name
-                    ))
-                }),
+            Some(r) => self.replica_sets.iter().find(|x| x.revision == r).cloned().ok_or_else(|| {
+                Error::not_found(format!(
+                    "unable to find specified revision {r} in history of deployment \"{}\"",
+                    self.name
+                ))
+            }),
             None => {
                 let mut revs: Vec<&RsState> = self.replica_sets.iter().collect();
                 revs.sort_by_key(|x| x.revision);
@@ -892,15 +754,11 @@ impl World {
     }
 
     pub(crate) fn cluster(&self, context: &str) -> Result<&ClusterState> {
-        self.clusters
-            .get(context)
-            .ok_or_else(|| Error::not_found(format!("no kube context `{context}`")))
+        self.clusters.get(context).ok_or_else(|| Error::not_found(format!("no kube context `{context}`")))
     }
 
     pub(crate) fn cluster_mut(&mut self, context: &str) -> Result<&mut ClusterState> {
-        self.clusters
-            .get_mut(context)
-            .ok_or_else(|| Error::not_found(format!("no kube context `{context}`")))
+        self.clusters.get_mut(context).ok_or_else(|| Error::not_found(format!("no kube context `{context}`")))
     }
 
     /// Every pod of a cluster with its derived status (scheduling included).
@@ -913,12 +771,7 @@ impl World {
             .nodes
             .iter()
             .filter(|n| n.ready)
-            .map(|n| {
-                (
-                    n.name.clone(),
-                    i64::try_from(n.memory_mi).unwrap_or(i64::MAX) - 512,
-                )
-            })
+            .map(|n| (n.name.clone(), i64::try_from(n.memory_mi).unwrap_or(i64::MAX) - 512))
             .collect();
         let total_nodes = cluster.nodes.len();
         let not_ready = cluster.nodes.iter().filter(|n| !n.ready).count();
@@ -1010,7 +863,9 @@ impl World {
                         parts.push(format!("{insufficient} Insufficient memory"));
                     }
                     if not_ready > 0 {
-                        parts.push(format!("{not_ready} node(s) had untolerated taint {{node.kubernetes.io/not-ready: }}"));
+                        parts.push(format!(
+                            "{not_ready} node(s) had untolerated taint {{node.kubernetes.io/not-ready: }}"
+                        ));
                     }
                     msg.push_str(&parts.join(", "));
                     msg.push_str(&format!(". preemption: 0/{total_nodes} nodes are available: {total_nodes} No preemption victims found for incoming pod."));
@@ -1031,11 +886,7 @@ impl World {
 
     pub(crate) fn deployment_view(&self, context: &str, dep: &DeploymentState) -> Deployment {
         let k = key(&dep.namespace, &dep.name);
-        let pods: Vec<DerivedPod> = self
-            .derive_pods(context)
-            .into_iter()
-            .filter(|p| p.deployment == k)
-            .collect();
+        let pods: Vec<DerivedPod> = self.derive_pods(context).into_iter().filter(|p| p.deployment == k).collect();
         let ready = u32::try_from(pods.iter().filter(|p| p.pod.ready).count()).unwrap_or(u32::MAX);
         Deployment {
             namespace: dep.namespace.clone(),
@@ -1066,10 +917,7 @@ impl World {
             return RolloutStatus {
                 complete: false,
                 failed: true,
-                message: format!(
-                    "error: deployment \"{}\" exceeded its progress deadline",
-                    v.name
-                ),
+                message: format!("error: deployment \"{}\" exceeded its progress deadline", v.name),
             };
         }
         RolloutStatus {
@@ -1083,20 +931,12 @@ impl World {
     }
 
     /// Stored events plus those derived from pod states now.
-    pub(crate) fn cluster_events(
-        &self,
-        context: &str,
-        namespace: Option<&str>,
-    ) -> Vec<ClusterEvent> {
+    pub(crate) fn cluster_events(&self, context: &str, namespace: Option<&str>) -> Vec<ClusterEvent> {
         let Ok(cluster) = self.cluster(context) else {
             return Vec::new();
         };
-        let mut out: Vec<ClusterEvent> = cluster
-            .events
-            .iter()
-            .filter(|e| namespace.is_none_or(|n| e.namespace == n))
-            .cloned()
-            .collect();
+        let mut out: Vec<ClusterEvent> =
+            cluster.events.iter().filter(|e| namespace.is_none_or(|n| e.namespace == n)).cloned().collect();
         for p in self.derive_pods(context) {
             if namespace.is_some_and(|n| p.pod.namespace != n) {
                 continue;
@@ -1112,19 +952,10 @@ impl World {
             };
             match p.pod.reason.as_deref() {
                 Some("CrashLoopBackOff" | "OOMKilled") => {
-                    let c = p
-                        .pod
-                        .images
-                        .first()
-                        .and_then(|i| i.split('=').next())
-                        .unwrap_or("app")
-                        .to_string();
+                    let c = p.pod.images.first().and_then(|i| i.split('=').next()).unwrap_or("app").to_string();
                     out.push(ev(
                         "BackOff",
-                        format!(
-                            "Back-off restarting failed container {c} in pod {}_{}",
-                            p.pod.name, p.pod.namespace
-                        ),
+                        format!("Back-off restarting failed container {c} in pod {}_{}", p.pod.name, p.pod.namespace),
                         p.pod.restarts,
                     ));
                 }
@@ -1132,25 +963,14 @@ impl World {
                     out.push(ev("Failed", "Error: ImagePullBackOff".into(), 1));
                     out.push(ev("BackOff", p.pod.message.clone().unwrap_or_default(), 1));
                 }
-                Some("Unschedulable") => out.push(ev(
-                    "FailedScheduling",
-                    p.pod.message.clone().unwrap_or_default(),
-                    1,
-                )),
+                Some("Unschedulable") => out.push(ev("FailedScheduling", p.pod.message.clone().unwrap_or_default(), 1)),
                 _ => {}
             }
         }
         out
     }
 
-    pub(crate) fn push_event(
-        &mut self,
-        context: &str,
-        namespace: &str,
-        reason: &str,
-        object: String,
-        message: String,
-    ) {
+    pub(crate) fn push_event(&mut self, context: &str, namespace: &str, reason: &str, object: String, message: String) {
         let now = self.now;
         if let Some(c) = self.clusters.get_mut(context) {
             c.events.push(ClusterEvent {
@@ -1182,14 +1002,9 @@ impl World {
         let mut serial = self.serial;
         let cluster = self.cluster_mut(context)?;
         let ip = cluster.ip_prefix;
-        let dep = cluster
-            .deployments
-            .get_mut(&key(namespace, name))
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "deployments.apps \"{name}\" not found in namespace {namespace}"
-                ))
-            })?;
+        let dep = cluster.deployments.get_mut(&key(namespace, name)).ok_or_else(|| {
+            Error::not_found(format!("deployments.apps \"{name}\" not found in namespace {namespace}"))
+        })?;
         let old = dep.current.clone();
         let replicas = dep.replicas;
         let changed = dep.set_template(template, change_cause, now, ready_after, &mut serial, ip);
@@ -1217,14 +1032,7 @@ impl World {
 
     pub(crate) fn log_op(&mut self, scope: &str, op: String, target: String, origin: &str) {
         let seq = self.ops.len() as u64 + 1;
-        self.ops.push(SimOp {
-            seq,
-            at: self.now,
-            scope: scope.into(),
-            op,
-            target,
-            origin: origin.into(),
-        });
+        self.ops.push(SimOp { seq, at: self.now, scope: scope.into(), op, target, origin: origin.into() });
     }
 
     // -----------------------------------------------------------------------------------------------------
@@ -1246,8 +1054,7 @@ impl World {
             region: db.region.clone(),
             status: status.clone(),
             engine: db.engine.clone(),
-            endpoint: (status != "creating")
-                .then(|| format!("{}.c9akciq32.{}.rds.amazonaws.com", db.id, db.region)),
+            endpoint: (status != "creating").then(|| format!("{}.c9akciq32.{}.rds.amazonaws.com", db.id, db.region)),
             replica_source: db.replica_source.clone(),
             replicas: self
                 .databases
@@ -1256,16 +1063,13 @@ impl World {
                 .map(|d| d.id.clone())
                 .collect(),
             latest_restorable_time: restorable.then(|| self.now - TimeDelta::minutes(5)),
-            earliest_restorable_time: restorable.then(|| {
-                (self.now - TimeDelta::days(i64::from(db.retention_days))).max(db.created_at)
-            }),
+            earliest_restorable_time: restorable
+                .then(|| (self.now - TimeDelta::days(i64::from(db.retention_days))).max(db.created_at)),
         }
     }
 
     pub(crate) fn db(&self, region: &str, id: &str) -> Option<&DbState> {
-        self.databases
-            .iter()
-            .find(|d| d.region == region && d.id == id)
+        self.databases.iter().find(|d| d.region == region && d.id == id)
     }
 
     // -----------------------------------------------------------------------------------------------------
@@ -1278,11 +1082,7 @@ impl World {
             .zones
             .iter()
             .find(|z| z.id == zone_id || z.id == zone_id.trim_start_matches("/hostedzone/"))
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "NoSuchHostedZone: no hosted zone found with ID: {zone_id}"
-                ))
-            })?;
+            .ok_or_else(|| Error::not_found(format!("NoSuchHostedZone: no hosted zone found with ID: {zone_id}")))?;
         let mut records = zone.records.clone();
         for c in self.changes.iter().filter(|c| c.zone_id == zone.id) {
             if served && c.insync_at > self.now {
@@ -1299,30 +1099,20 @@ impl World {
         let n = fqdn(name);
         let zone = self.zones.iter().find(|z| n.ends_with(&z.name))?;
         let records = self.zone_records(&zone.id, true).ok()?;
-        let cands: Vec<&RecordSet> = records
-            .iter()
-            .filter(|r| r.name == n && (r.rtype == "CNAME" || r.rtype == "A"))
-            .collect();
+        let cands: Vec<&RecordSet> =
+            records.iter().filter(|r| r.name == n && (r.rtype == "CNAME" || r.rtype == "A")).collect();
         let pick = if let Some(simple) = cands.iter().find(|r| r.set_identifier.is_none()) {
             Some(*simple)
         } else if cands.iter().any(|r| r.failover.is_some()) {
             let healthy = |r: &RecordSet| {
                 r.health_check_id.as_ref().is_none_or(|_| {
-                    r.values
-                        .first()
-                        .and_then(|v| self.region_for_target(v))
-                        .is_none_or(|reg| {
-                            self.region(&reg).is_some_and(|x| x.dark_since.is_none())
-                                && self.serving_ok(&reg)
-                        })
+                    r.values.first().and_then(|v| self.region_for_target(v)).is_none_or(|reg| {
+                        self.region(&reg).is_some_and(|x| x.dark_since.is_none()) && self.serving_ok(&reg)
+                    })
                 })
             };
-            let primary = cands
-                .iter()
-                .find(|r| r.failover == Some(FailoverRole::Primary));
-            let secondary = cands
-                .iter()
-                .find(|r| r.failover == Some(FailoverRole::Secondary));
+            let primary = cands.iter().find(|r| r.failover == Some(FailoverRole::Primary));
+            let secondary = cands.iter().find(|r| r.failover == Some(FailoverRole::Secondary));
             match (primary, secondary) {
                 (Some(p), Some(s)) => Some(if healthy(p) { *p } else { *s }),
                 (Some(p), None) => Some(*p),
@@ -1373,15 +1163,10 @@ impl World {
         let available = |d: &&DbState| {
             self.db_status(d) == "available"
                 && !self.faults.is_dark(&d.region)
-                && self
-                    .region(&d.region)
-                    .is_none_or(|x| x.dark_since.is_none())
+                && self.region(&d.region).is_none_or(|x| x.dark_since.is_none())
         };
         self.db(region, &r.database).filter(available).or_else(|| {
-            self.databases
-                .iter()
-                .filter(|d| d.promoted_from.as_deref() == Some(r.database.as_str()))
-                .find(available)
+            self.databases.iter().filter(|d| d.promoted_from.as_deref() == Some(r.database.as_str())).find(available)
         })
     }
 
@@ -1391,31 +1176,24 @@ impl World {
             .strip_prefix("https://")
             .or_else(|| url.strip_prefix("http://"))
             .ok_or_else(|| Error::invalid_input(format!("unsupported URL `{url}`")))?;
-        let (host, path) = rest
-            .split_once('/')
-            .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+        let (host, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
         let host = host.split(':').next().unwrap_or(host);
-        let region = self.resolve(host).ok_or_else(|| {
-            Error::unavailable(format!("curl: (6) Could not resolve host: {host}"))
-        })?;
+        let region = self
+            .resolve(host)
+            .ok_or_else(|| Error::unavailable(format!("curl: (6) Could not resolve host: {host}")))?;
         let Some(r) = self.region(&region) else {
-            return Err(Error::unavailable(format!(
-                "curl: (6) Could not resolve host: {host}"
-            )));
+            return Err(Error::unavailable(format!("curl: (6) Could not resolve host: {host}")));
         };
         if r.dark_since.is_some() || self.faults.is_dark(&region) {
             return Ok((503, 30));
         }
         let path = path.split('?').next().unwrap_or("/").to_string();
-        if !(path == "/health" || path == "/models" || path.starts_with("/models/") || path == "/")
-        {
+        if !(path == "/health" || path == "/models" || path.starts_with("/models/") || path == "/") {
             return Ok((404, 12));
         }
         let pods = self.derive_pods(&r.context);
-        let api: Vec<&DerivedPod> = pods
-            .iter()
-            .filter(|p| p.deployment == key("ml-platform", "ml-inference-api"))
-            .collect();
+        let api: Vec<&DerivedPod> =
+            pods.iter().filter(|p| p.deployment == key("ml-platform", "ml-inference-api")).collect();
         let ready: Vec<&&DerivedPod> = api.iter().filter(|p| p.pod.ready).collect();
         if ready.is_empty() || !self.region_db_available(&region) {
             return Ok((503, 25));
@@ -1429,22 +1207,13 @@ impl World {
         let unhealthy = api.len() - ready.len();
         let mut latency = behavior.latency_ms.max(1);
         // fewer ready pods than wanted: queueing.
-        latency += latency * u64::try_from(unhealthy).unwrap_or(0)
-            / u64::try_from(ready.len()).unwrap_or(1).max(1);
+        latency += latency * u64::try_from(unhealthy).unwrap_or(0) / u64::try_from(ready.len()).unwrap_or(1).max(1);
         if path.starts_with("/models") {
             latency += 35;
         }
-        let crashing = api.iter().any(|p| {
-            matches!(
-                p.behavior,
-                Some(PodBehavior::CrashLoopBackOff | PodBehavior::OomKilled)
-            )
-        });
-        let error_rate = if crashing {
-            behavior.error_rate.max(0.2)
-        } else {
-            behavior.error_rate
-        };
+        let crashing =
+            api.iter().any(|p| matches!(p.behavior, Some(PodBehavior::CrashLoopBackOff | PodBehavior::OomKilled)));
+        let error_rate = if crashing { behavior.error_rate.max(0.2) } else { behavior.error_rate };
         if draw < error_rate {
             return Ok((500, latency));
         }
@@ -1458,9 +1227,7 @@ pub(crate) fn apply_changes(records: &mut Vec<RecordSet>, changes: &[RecordChang
     for c in changes {
         let mut r = c.record.clone();
         r.name = fqdn(&r.name);
-        let same = |x: &RecordSet| {
-            x.name == r.name && x.rtype == r.rtype && x.set_identifier == r.set_identifier
-        };
+        let same = |x: &RecordSet| x.name == r.name && x.rtype == r.rtype && x.set_identifier == r.set_identifier;
         let pos = next.iter().position(same);
         match (c.action, pos) {
             (ChangeAction::Create, Some(_)) => {

@@ -11,27 +11,17 @@ fn outcome(check: String, ok: bool, detail: String) -> ExpectationOutcome {
 
 pub(crate) fn verify(w: &World, expect: &Expectations) -> Vec<ExpectationOutcome> {
     let mut out = Vec::new();
-    let primary = w
-        .primary_region()
-        .map(|r| r.context.clone())
-        .unwrap_or_default();
+    let primary = w.primary_region().map(|r| r.context.clone()).unwrap_or_default();
     for e in &expect.deployments {
         let ctx = e.context.clone().unwrap_or_else(|| primary.clone());
         let what = format!("deployment {ctx}/{}/{}", e.namespace, e.name);
-        let Some(dep) = w
-            .clusters
-            .get(&ctx)
-            .and_then(|c| c.deployments.get(&key(&e.namespace, &e.name)))
-        else {
+        let Some(dep) = w.clusters.get(&ctx).and_then(|c| c.deployments.get(&key(&e.namespace, &e.name))) else {
             out.push(outcome(what, false, "not found".into()));
             continue;
         };
         let view = w.deployment_view(&ctx, dep);
-        let images: Vec<String> = view
-            .images
-            .iter()
-            .map(|i| i.split_once('=').map_or(i.as_str(), |(_, v)| v).to_string())
-            .collect();
+        let images: Vec<String> =
+            view.images.iter().map(|i| i.split_once('=').map_or(i.as_str(), |(_, v)| v).to_string()).collect();
         if let Some(img) = &e.image {
             out.push(outcome(
                 format!("{what} image is {img}"),
@@ -62,26 +52,17 @@ pub(crate) fn verify(w: &World, expect: &Expectations) -> Vec<ExpectationOutcome
         }
         if e.all_pods_running {
             let k = key(&e.namespace, &e.name);
-            let pods: Vec<_> = w
-                .derive_pods(&ctx)
-                .into_iter()
-                .filter(|p| p.deployment == k)
-                .collect();
+            let pods: Vec<_> = w.derive_pods(&ctx).into_iter().filter(|p| p.deployment == k).collect();
             let bad: Vec<String> = pods
                 .iter()
                 .filter(|p| !p.pod.is_healthy())
                 .map(|p| format!("{} {}", p.pod.name, p.pod.display_status()))
                 .collect();
-            let ok = bad.is_empty()
-                && pods.len() == usize::try_from(view.replicas).unwrap_or(usize::MAX);
+            let ok = bad.is_empty() && pods.len() == usize::try_from(view.replicas).unwrap_or(usize::MAX);
             out.push(outcome(
                 format!("{what} all pods Running"),
                 ok,
-                if bad.is_empty() {
-                    format!("{} pods Running", pods.len())
-                } else {
-                    bad.join("; ")
-                },
+                if bad.is_empty() { format!("{} pods Running", pods.len()) } else { bad.join("; ") },
             ));
         }
     }
@@ -100,11 +81,7 @@ pub(crate) fn verify(w: &World, expect: &Expectations) -> Vec<ExpectationOutcome
             continue;
         };
         let status = w.db_status(db);
-        out.push(outcome(
-            format!("{what} is {}", e.status),
-            status == e.status,
-            format!("status {status}"),
-        ));
+        out.push(outcome(format!("{what} is {}", e.status), status == e.status, format!("status {status}")));
         if let Some(s) = e.standalone {
             let is = db.replica_source.is_none();
             out.push(outcome(
@@ -128,16 +105,8 @@ pub(crate) fn verify(w: &World, expect: &Expectations) -> Vec<ExpectationOutcome
     }
     for e in &expect.probes {
         let r = probe_report(w, &e.name);
-        let detail: Vec<String> = r
-            .findings
-            .iter()
-            .map(|f| format!("{}: {}", f.check, f.detail))
-            .collect();
-        out.push(outcome(
-            format!("probe {} healthy={}", e.name, e.healthy),
-            r.healthy == e.healthy,
-            detail.join("; "),
-        ));
+        let detail: Vec<String> = r.findings.iter().map(|f| format!("{}: {}", f.check, f.detail)).collect();
+        out.push(outcome(format!("probe {} healthy={}", e.name, e.healthy), r.healthy == e.healthy, detail.join("; ")));
     }
     out
 }

@@ -72,7 +72,8 @@ impl TestDb {
         let admin = pg_admin_url()?;
         let name = format!("t_{prefix}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
         let c = connect(&admin).await;
-        c.batch_execute(&format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}")).await.expect("create db");
+        c.batch_execute(&format!("DROP DATABASE IF EXISTS {name}")).await.expect("drop db");
+        c.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create db");
         let url = with_db(&admin, &name);
         Some(Self { admin, name, url })
     }
