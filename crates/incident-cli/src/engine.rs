@@ -418,9 +418,9 @@ pub(crate) struct RunArgs {
     /// Confirm production targets.
     #[arg(long)]
     confirm_production: bool,
-    /// Journal store (SQLite file).
-    #[arg(long, default_value = "incident.sqlite")]
-    store: PathBuf,
+    /// Journal store: a SQLite file, or `postgres://...` for the team store (also `INCIDENT_STORE`).
+    #[arg(long, env = "INCIDENT_STORE", default_value = "incident.sqlite")]
+    store: String,
     /// Incident the run belongs to (its timeline records every step).
     #[arg(long)]
     incident: Option<String>,
@@ -451,8 +451,8 @@ fn report_result(ctx: &Ctx, report: &RunReport) -> Result<()> {
     }
 }
 
-fn executor(ctx: &Ctx, platform: &SimPlatform, store: &Path) -> Result<Executor> {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(store)?);
+fn executor(ctx: &Ctx, platform: &SimPlatform, store: &str) -> Result<Executor> {
+    let store = crate::store::open_store(store)?;
     Ok(Executor::new(platform.backends(), store, ctx.policy.clone()).with_failpoints(Failpoints::from_env()))
 }
 
@@ -480,9 +480,9 @@ pub(crate) fn run(ctx: &Ctx, a: &RunArgs) -> Result<()> {
 pub(crate) struct ResumeArgs {
     /// The run id.
     run_id: String,
-    /// Journal store (SQLite file).
-    #[arg(long, default_value = "incident.sqlite")]
-    store: PathBuf,
+    /// Journal store: a SQLite file, or `postgres://...` for the team store (also `INCIDENT_STORE`).
+    #[arg(long, env = "INCIDENT_STORE", default_value = "incident.sqlite")]
+    store: String,
     #[command(flatten)]
     backend: BackendArgs,
 }
@@ -507,6 +507,12 @@ pub(crate) struct TriageArgs {
     /// Log lines per pod.
     #[arg(long, default_value_t = 100)]
     tail: u32,
+    /// Probe this PostgreSQL too (`postgres://user:password@host:port/db`; the password is never printed).
+    #[arg(long, env = "INCIDENT_POSTGRES_URL", hide_env_values = true)]
+    postgres: Option<String>,
+    /// Probe this Redis too (`redis://:password@host:port`).
+    #[arg(long, env = "INCIDENT_REDIS_URL", hide_env_values = true)]
+    redis: Option<String>,
     #[command(flatten)]
     backend: BackendArgs,
 }
@@ -514,11 +520,21 @@ pub(crate) struct TriageArgs {
 pub(crate) fn triage_cmd(ctx: &Ctx, a: &TriageArgs) -> Result<()> {
     let platform = a.backend.open()?;
     let backends = platform.backends();
-    let rt = incident_core::sim::runtime()?;
+    let real_probes = crate::store::probes(a.postgres.as_deref(), a.redis.as_deref())?;
+    // Triage deadlines are real time (real datastores may be probed): a normal runtime, and the simulator
+    // jumps its virtual clock instead of sleeping.
+    platform.set_time_mode(incident_core::sim::TimeMode::Jump);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::internal(format!("cannot start a runtime: {e}")))?;
     let report = rt.block_on(async {
         let context = a.context.clone().unwrap_or_else(|| backends.clusters.default_context());
         let cluster = backends.clusters.cluster(&context).await?;
-        let probes: Vec<_> = backends.probes.values().cloned().collect();
+        // Configured real datastores replace the simulator's probes of the same name.
+        let mut probes: Vec<_> =
+            backends.probes.values().filter(|p| !real_probes.iter().any(|r| r.name() == p.name())).cloned().collect();
+        probes.extend(real_probes.iter().cloned());
         let opts = TriageOptions {
             namespace: a.namespace.clone(),
             log_tail: a.tail,

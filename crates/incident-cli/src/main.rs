@@ -7,6 +7,7 @@ mod domain;
 mod engine;
 mod ingest_cmd;
 mod io;
+mod store;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
