@@ -1,3 +1,5 @@
+#![doc = include_str!("../README.md")]
+//!
 //! # incident-core
 //!
 //! The ML platform's incident-response runbook as a typed, executable library.

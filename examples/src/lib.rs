@@ -1,0 +1,1 @@
+//! Runnable examples of `incident-core`: `cargo run -p incident-examples --example <name>`.
