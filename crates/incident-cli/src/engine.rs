@@ -451,9 +451,22 @@ fn report_result(ctx: &Ctx, report: &RunReport) -> Result<()> {
     }
 }
 
+/// This process's executor identity (`host:pid`): claims of a live executor exclude every other one.
+fn owner() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}:{}", std::process::id())
+}
+
 fn executor(ctx: &Ctx, platform: &SimPlatform, store: &str) -> Result<Executor> {
     let store = crate::store::open_store(store)?;
-    Ok(Executor::new(platform.backends(), store, ctx.policy.clone()).with_failpoints(Failpoints::from_env()))
+    Ok(Executor::new(platform.backends(), store, ctx.policy.clone())
+        .with_owner(owner())
+        .with_failpoints(Failpoints::from_env()))
 }
 
 pub(crate) fn run(ctx: &Ctx, a: &RunArgs) -> Result<()> {
@@ -480,6 +493,10 @@ pub(crate) fn run(ctx: &Ctx, a: &RunArgs) -> Result<()> {
 pub(crate) struct ResumeArgs {
     /// The run id.
     run_id: String,
+    /// The executor that left steps in flight is dead: adopt its identity and take over its claims.
+    /// Without it, a step claimed by another live executor is refused.
+    #[arg(long)]
+    take_over: bool,
     /// Journal store: a SQLite file, or `postgres://...` for the team store (also `INCIDENT_STORE`).
     #[arg(long, env = "INCIDENT_STORE", default_value = "incident.sqlite")]
     store: String,
@@ -489,7 +506,10 @@ pub(crate) struct ResumeArgs {
 
 pub(crate) fn resume(ctx: &Ctx, a: &ResumeArgs) -> Result<()> {
     let platform = a.backend.open()?;
-    let exec = executor(ctx, &platform, &a.store)?;
+    let mut exec = executor(ctx, &platform, &a.store)?;
+    if a.take_over {
+        exec = exec.taking_over();
+    }
     let rt = incident_core::sim::runtime()?;
     let report = rt.block_on(exec.resume(&a.run_id))?;
     report_result(ctx, &report)

@@ -108,6 +108,10 @@ impl Store for Realtime<PgStore> {
         let (r, st, o) = (run_id.to_owned(), step_id.to_owned(), owner.to_owned());
         self.call(|s| async move { s.claim_step(&r, &st, &o, now, lease_until).await }).await
     }
+    async fn take_over_claims(&self, run_id: &str, owner: &str) -> Result<u64> {
+        let (r, o) = (run_id.to_owned(), owner.to_owned());
+        self.call(|s| async move { s.take_over_claims(&r, &o).await }).await
+    }
     async fn append_journal(&self, draft: JournalDraft) -> Result<JournalEntry> {
         self.call(|s| async move { s.append_journal(draft).await }).await
     }

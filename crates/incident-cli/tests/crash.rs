@@ -148,8 +148,21 @@ fn sigkill_at_every_step_boundary_and_mid_step_then_resume() {
                 let status = child.wait().expect("wait");
                 assert!(reached.is_ok(), "{}: failpoint {step}:{point} never reached (exit {status})", case.procedure);
                 crash_points += 1;
+                // Without --take-over the dead executor's unexpired claim on an in-flight step is
+                // respected: the resume is refused and changes nothing.
+                if point == "after-intent" || point == "after-execute" {
+                    let refused = bin()
+                        .args(["resume", &run_id, "--store"])
+                        .arg(&store)
+                        .arg("--sim")
+                        .arg(&state)
+                        .output()
+                        .expect("resume");
+                    assert_eq!(refused.status.code(), Some(4), "{}: {step}:{point}", case.procedure);
+                    assert!(String::from_utf8_lossy(&refused.stderr).contains("--take-over"));
+                }
                 let out = bin()
-                    .args(["resume", &run_id, "--store"])
+                    .args(["resume", &run_id, "--take-over", "--store"])
                     .arg(&store)
                     .arg("--sim")
                     .arg(&state)

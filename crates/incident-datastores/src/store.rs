@@ -666,6 +666,21 @@ impl Store for PgStore {
         rows.iter().map(|r| run_from_row(&ctx, r)).collect()
     }
 
+    async fn take_over_claims(&self, run_id: &str, owner: &str) -> Result<u64> {
+        if owner.trim().is_empty() {
+            return Err(Error::invalid_input("take-over needs a non-blank owner"));
+        }
+        let ctx = self.ctx("take_over_claims");
+        let client = self.client(&ctx).await?;
+        if client.query_opt(HAS_RUN, &[&run_id]).await.map_err(|e| ctx.db(e))?.is_none() {
+            return Err(Error::not_found(format!("run {run_id} not found")));
+        }
+        client
+            .execute("UPDATE step_claims SET owner = $1 WHERE run_id = $2", &[&owner, &run_id])
+            .await
+            .map_err(|e| ctx.db(e))
+    }
+
     async fn claim_step(
         &self,
         run_id: &str,

@@ -25,9 +25,9 @@ use crate::store::{JournalDraft, JournalEntry, JournalPhase, RunRecord, RunStatu
 use crate::timeline::{EventKind, Outcome, Timeline};
 use crate::{Error, HumanDuration, Result};
 
-/// Default executor identity written to claims and journal entries. Executors sharing it may take over
-/// each other's steps at once (what crash-resume needs); give each host its own with
-/// [`Executor::with_owner`] for mutual exclusion (a resume then waits for the crashed owner's lease).
+/// Default executor identity written to claims and journal entries. Executors sharing an identity are not
+/// excluded from each other: give each process its own with [`Executor::with_owner`] (the CLI uses
+/// `host:pid`) and resume a crashed run with [`Executor::taking_over`].
 pub const DEFAULT_OWNER: &str = "incident-core-executor";
 
 /// Suffix of the journal step id of a step's compensation.
@@ -175,12 +175,14 @@ fn to_std(d: TimeDelta) -> Duration {
 }
 
 /// Runs approved plans.
+#[derive(Clone)]
 pub struct Executor {
     backends: Backends,
     store: Arc<dyn Store>,
     policy: Arc<Policy>,
     failpoints: Failpoints,
     owner: String,
+    take_over: bool,
 }
 
 impl std::fmt::Debug for Executor {
@@ -255,7 +257,8 @@ impl RunCtx {
             Ok(())
         } else {
             Err(Error::conflict(format!(
-                "step {step_id} of run {} is claimed by another executor; retry after its lease expires",
+                "step {step_id} of run {} is claimed by another executor; retry after its lease expires, or, if \
+                 that executor is dead, resume taking over its claims (`incident resume --take-over`)",
                 self.run_id
             )))
         }
@@ -318,7 +321,14 @@ struct StepState {
 impl Executor {
     /// An executor over `backends`, journaling to `store`, enforcing `policy`.
     pub fn new(backends: Backends, store: Arc<dyn Store>, policy: Policy) -> Self {
-        Self { backends, store, policy: Arc::new(policy), failpoints: Failpoints::none(), owner: DEFAULT_OWNER.into() }
+        Self {
+            backends,
+            store,
+            policy: Arc::new(policy),
+            failpoints: Failpoints::none(),
+            owner: DEFAULT_OWNER.into(),
+            take_over: false,
+        }
     }
 
     /// Install a failpoint hook (see [`Failpoints::from_env`]).
@@ -332,6 +342,16 @@ impl Executor {
     #[must_use]
     pub fn with_owner(mut self, owner: impl Into<String>) -> Self {
         self.owner = owner.into();
+        self
+    }
+
+    /// On [`Executor::resume`], first take over every claim of the run ([`Store::take_over_claims`]), so
+    /// steps left in flight by a crashed executor can be reconciled at once instead of after their lease
+    /// expires. Only when the previous executors are known to be dead: a live one would no longer be
+    /// excluded.
+    #[must_use]
+    pub fn taking_over(mut self) -> Self {
+        self.take_over = true;
         self
     }
 
@@ -443,7 +463,11 @@ impl Executor {
         self.enforce(&plan, &approval)?;
         let journal = self.store.journal(run_id).await?;
         let states = states_from_journal(&plan, &journal);
+        let taken = if self.take_over { self.store.take_over_claims(run_id, &self.owner).await? } else { 0 };
         let ctx = self.ctx(&plan, approval, record.incident_id.clone());
+        if taken > 0 {
+            ctx.warn(format!("took over {taken} claim(s) of run {run_id} as {}", self.owner));
+        }
         if matches!(record.status, RunStatus::Succeeded | RunStatus::Failed | RunStatus::Compensated) {
             return Ok(self.report(&ctx, &plan, &states, record.status));
         }

@@ -470,6 +470,15 @@ async fn claims(store: &dyn Store) -> Result<()> {
     )?;
     expect_kind(claim("s3", "a", 30, 30).await, ErrorKind::InvalidInput, "lease_until", "empty lease")?;
     expect_kind(claim("s3", " ", 0, 30).await, ErrorKind::InvalidInput, "blank", "blank owner")?;
+
+    // Take-over: an operator declares the holders dead; every claim of the run moves to the new owner.
+    ensure_eq(&claim("s4", "a", 60, 1000).await?, &true, "a long lease")?;
+    ensure_eq(&claim("s4", "c", 70, 100).await?, &false, "refused before the take-over")?;
+    ensure_eq(&store.take_over_claims(run, "c").await?, &3, "every claim of the run taken over")?;
+    ensure_eq(&claim("s4", "c", 70, 100).await?, &true, "the new owner extends the taken claim")?;
+    ensure_eq(&claim("s1", "b", 70, 100).await?, &false, "the previous holder is refused")?;
+    expect_kind(store.take_over_claims(ghost, "c").await, ErrorKind::NotFound, ghost, "take-over in an unknown run")?;
+    expect_kind(store.take_over_claims(run, " ").await, ErrorKind::InvalidInput, "owner", "blank take-over owner")?;
     Ok(())
 }
 

@@ -167,6 +167,22 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
+    async fn take_over_claims(&self, run_id: &str, owner: &str) -> Result<u64> {
+        if owner.trim().is_empty() {
+            return Err(Error::invalid_input("take-over needs a non-blank owner"));
+        }
+        let mut inner = self.lock();
+        inner.require_run(run_id)?;
+        let mut n = 0;
+        for ((r, _), claim) in &mut inner.claims {
+            if r == run_id {
+                owner.clone_into(&mut claim.owner);
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     async fn append_journal(&self, draft: JournalDraft) -> Result<JournalEntry> {
         check_journal_draft(&draft)?;
         let mut inner = self.lock();

@@ -272,6 +272,9 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<bool>;
+    /// Reassign every claim of `run_id` to `owner` (whatever their leases), returning how many were taken.
+    /// Only for an operator who knows the previous executors are dead (`incident resume --take-over`).
+    async fn take_over_claims(&self, run_id: &str, owner: &str) -> Result<u64>;
     /// Append a journal entry (assigning seq and hash); `Conflict` on a duplicate (run, step, phase, attempt).
     async fn append_journal(&self, draft: JournalDraft) -> Result<JournalEntry>;
     /// The verified journal of a run (`Integrity` error when tampered with, `NotFound` for an unknown run).

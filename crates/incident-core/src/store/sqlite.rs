@@ -633,6 +633,21 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn take_over_claims(&self, run_id: &str, owner: &str) -> Result<u64> {
+        if owner.trim().is_empty() {
+            return Err(Error::invalid_input("take-over needs a non-blank owner"));
+        }
+        let (run_id, owner) = (run_id.to_owned(), owner.to_owned());
+        self.call("take_over_claims", move |conn, ctx| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(ctx)?;
+            require_run(&tx, ctx, &run_id)?;
+            let n = tx.execute("UPDATE step_claims SET owner = ?1 WHERE run_id = ?2", [&owner, &run_id]).ctx(ctx)?;
+            tx.commit().ctx(ctx)?;
+            Ok(u64::try_from(n).unwrap_or(u64::MAX))
+        })
+        .await
+    }
+
     async fn claim_step(
         &self,
         run_id: &str,
