@@ -540,7 +540,7 @@ pub(crate) struct TriageArgs {
 pub(crate) fn triage_cmd(ctx: &Ctx, a: &TriageArgs) -> Result<()> {
     let platform = a.backend.open()?;
     let backends = platform.backends();
-    let real_probes = crate::store::probes(a.postgres.as_deref(), a.redis.as_deref())?;
+    let real_probes = crate::store::probes(&ctx.policy, a.postgres.as_deref(), a.redis.as_deref())?;
     // Triage deadlines are real time (real datastores may be probed): a normal runtime, and the simulator
     // jumps its virtual clock instead of sleeping.
     platform.set_time_mode(incident_core::sim::TimeMode::Jump);

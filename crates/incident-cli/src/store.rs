@@ -14,7 +14,8 @@ use incident_core::store::{JournalDraft, JournalEntry, RunRecord, SqliteStore, S
 use incident_core::timeline::{Event, Timeline};
 use incident_core::{Error, Result};
 use incident_datastores::{
-    ConnectionString, PgStore, PostgresProbe, PostgresProbeConfig, RedisProbe, RedisProbeConfig, RedisUrl,
+    ConnectionString, IntegrityCheck, PgStore, PostgresProbe, PostgresProbeConfig, RedisProbe, RedisProbeConfig,
+    RedisUrl,
 };
 
 /// Runs futures of a network client on a dedicated real-time runtime.
@@ -132,15 +133,25 @@ impl DatastoreProbe for Realtime<Box<dyn DatastoreProbe>> {
 }
 
 /// The real datastore probes configured on the command line.
-pub(crate) fn probes(postgres: Option<&str>, redis: Option<&str>) -> Result<Vec<Arc<dyn DatastoreProbe>>> {
+pub(crate) fn probes(
+    policy: &incident_core::Policy,
+    postgres: Option<&str>,
+    redis: Option<&str>,
+) -> Result<Vec<Arc<dyn DatastoreProbe>>> {
     let mut out: Vec<Arc<dyn DatastoreProbe>> = Vec::new();
     if postgres.is_none() && redis.is_none() {
         return Ok(out);
     }
     let rt = network_runtime()?;
     if let Some(url) = postgres {
-        let probe: Box<dyn DatastoreProbe> =
-            Box::new(PostgresProbe::new(PostgresProbeConfig::new(ConnectionString::parse(url)?)));
+        let mut config = PostgresProbeConfig::new(ConnectionString::parse(url)?);
+        // The policy's data-integrity checks (the runbook's by default).
+        config.integrity_checks = policy
+            .integrity_checks
+            .iter()
+            .map(|c| IntegrityCheck { name: c.name.clone(), sql: c.sql.clone(), min: c.min, max: c.max })
+            .collect();
+        let probe: Box<dyn DatastoreProbe> = Box::new(PostgresProbe::new(config));
         out.push(Arc::new(Realtime::new(probe, Arc::clone(&rt))));
     }
     if let Some(url) = redis {

@@ -81,6 +81,11 @@ fn bad_policy_file_names_the_field() {
     std::fs::write(&p, "[declaration]\nunavailable_fr = \"5m\"\n").expect("write");
     let o = incident(&["--policy", p.to_str().expect("utf8"), "policy", "show"], None);
     assert_one_line_error(&o, 2, "unavailable_fr");
+
+    std::fs::write(&p, "[[integrity_checks]]\nname = \"x\"\nsql = \"SELECT 1\"\nmin = 5.0\nmax = 1.0\n")
+        .expect("write");
+    let o = incident(&["--policy", p.to_str().expect("utf8"), "policy", "show"], None);
+    assert_one_line_error(&o, 2, "integrity_checks[0].min");
 }
 
 #[test]

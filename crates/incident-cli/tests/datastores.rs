@@ -36,6 +36,13 @@ fn triage_reports_real_datastores_and_never_prints_passwords() {
     let (Some(pg), Some(redis)) = (env_or_fail("INCIDENT_TEST_PG_URL"), env_or_fail("INCIDENT_TEST_REDIS_URL")) else {
         return;
     };
+    // The runbook's data-integrity checks (policy default) need these tables with recent rows.
+    let sql = "CREATE TABLE IF NOT EXISTS transactions (id serial PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now());
+               CREATE TABLE IF NOT EXISTS models (id serial PRIMARY KEY, status text NOT NULL);
+               INSERT INTO transactions DEFAULT VALUES;
+               INSERT INTO models (status) VALUES ('active');";
+    let psql = Command::new("psql").arg(&pg).args(["-v", "ON_ERROR_STOP=1", "-q", "-c", sql]).output().expect("psql");
+    assert!(psql.status.success(), "psql: {}", String::from_utf8_lossy(&psql.stderr));
     let dir = tempfile::tempdir().expect("tempdir");
     let sim = dir.path().join("sim.json");
     let sim = sim.to_str().expect("utf8");
@@ -53,6 +60,40 @@ fn triage_reports_real_datastores_and_never_prints_passwords() {
         assert!(!text.contains(&password_of(&pg)), "postgres password leaked");
         assert!(!text.contains(&password_of(&redis)), "redis password leaked");
     }
+
+    let pg_report = ds.iter().find(|d| d["name"] == "postgres").expect("pg");
+    let checks: Vec<&str> =
+        pg_report["findings"].as_array().expect("findings").iter().filter_map(|f| f["check"].as_str()).collect();
+    assert!(
+        checks.contains(&"integrity:recent_transactions") && checks.contains(&"integrity:active_models"),
+        "{checks:?}"
+    );
+
+    // A policy check out of range makes the datastore unhealthy, naming the check.
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "integrity_checks:\n  - name: no_models_expected\n    sql: SELECT COUNT(*) FROM models\n    max: 0\n",
+    )
+    .expect("write policy");
+    let o = incident(&[
+        "--policy",
+        policy.to_str().expect("utf8"),
+        "triage",
+        "--sim",
+        sim,
+        "--postgres",
+        &pg,
+        "-o",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let d = v["datastores"].as_array().expect("ds").iter().find(|d| d["name"] == "postgres").cloned().expect("pg");
+    assert_eq!(d["healthy"], false, "{d}");
+    let bad: Vec<&serde_json::Value> =
+        d["findings"].as_array().expect("findings").iter().filter(|f| f["ok"] == false).collect();
+    assert!(bad.iter().any(|f| f["check"] == "integrity:no_models_expected"), "{bad:?}");
 
     // Wrong password: a clear, redacted error.
     let bad = pg.replace(&password_of(&pg), "Wr0ng-Secret-Value");

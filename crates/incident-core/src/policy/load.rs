@@ -193,6 +193,33 @@ impl Policy {
         self.validate_drills()?;
         self.validate_misc()?;
         self.ingest.validate()?;
+        self.validate_integrity_checks()?;
+        Ok(())
+    }
+
+    fn validate_integrity_checks(&self) -> Result<()> {
+        for (i, c) in self.integrity_checks.iter().enumerate() {
+            let at = format!("integrity_checks[{i}]");
+            if c.name.trim().is_empty() {
+                return Err(field_err(&format!("{at}.name"), "blank: name the check"));
+            }
+            if self.integrity_checks[..i].iter().any(|o| o.name == c.name) {
+                return Err(field_err(&format!("{at}.name"), format!("{:?} listed twice", c.name)));
+            }
+            if c.sql.trim().is_empty() {
+                return Err(field_err(&format!("{at}.sql"), "blank: a SELECT returning one number"));
+            }
+            for (f, v) in [("min", c.min), ("max", c.max)] {
+                if v.is_some_and(|v| !v.is_finite()) {
+                    return Err(field_err(&format!("{at}.{f}"), "must be a finite number"));
+                }
+            }
+            if let (Some(lo), Some(hi)) = (c.min, c.max) {
+                if lo > hi {
+                    return Err(field_err(&format!("{at}.min"), format!("{lo} is above max {hi}")));
+                }
+            }
+        }
         Ok(())
     }
 

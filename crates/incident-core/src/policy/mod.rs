@@ -82,6 +82,25 @@ pub struct Policy {
     pub retry: RetryPolicy,
     /// Resource bounds on inputs and stored data.
     pub limits: Limits,
+    /// The runbook's "Data Integrity Checks": named read-only SQL returning one number with an expected
+    /// range, run by the PostgreSQL probe during triage and after recovery.
+    pub integrity_checks: Vec<IntegrityCheck>,
+}
+
+/// A named data-integrity check: one `SELECT` returning one number, expected within `[min, max]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrityCheck {
+    /// Name shown in reports (`recent_transactions`).
+    pub name: String,
+    /// The query (read-only: the probe runs it in a `READ ONLY` transaction with a statement timeout).
+    pub sql: String,
+    /// Smallest acceptable value, inclusive.
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// Largest acceptable value, inclusive.
+    #[serde(default)]
+    pub max: Option<f64>,
 }
 
 /// One severity level's rules.
@@ -589,6 +608,20 @@ impl Default for Policy {
             stage_budgets,
             retry: RetryPolicy::default(),
             limits: Limits::default(),
+            integrity_checks: vec![
+                IntegrityCheck {
+                    name: "recent_transactions".into(),
+                    sql: "SELECT COUNT(*) FROM transactions WHERE created_at > NOW() - INTERVAL '1 hour'".into(),
+                    min: Some(1.0),
+                    max: None,
+                },
+                IntegrityCheck {
+                    name: "active_models".into(),
+                    sql: "SELECT COUNT(*) FROM models WHERE status = 'active'".into(),
+                    min: Some(1.0),
+                    max: None,
+                },
+            ],
         }
     }
 }
