@@ -736,8 +736,7 @@ pub async fn run_drill(
     let run_report = loop {
         let snapshot = rec.snapshot().await;
         let status = cadence.status(policy, &snapshot, run.now());
-        let next = [status.next_internal_due, status.next_status_page_due].into_iter().flatten().min();
-        let wait = next.map(|t| (t - run.now()).to_std().unwrap_or(Duration::ZERO));
+        let wait = next_send_time(&status).map(|t| (t - run.now()).to_std().unwrap_or(Duration::ZERO));
         let sleep = async {
             match wait {
                 Some(w) => backends.clock.sleep(w).await,
@@ -794,8 +793,7 @@ pub async fn run_drill(
     while run.now() < end {
         let snapshot = rec.snapshot().await;
         let status = cadence.status(policy, &snapshot, run.now());
-        let next = [status.next_internal_due, status.next_status_page_due].into_iter().flatten().min().unwrap_or(end);
-        let until = next.min(end);
+        let until = next_send_time(&status).unwrap_or(end).min(end);
         backends.clock.sleep((until - run.now()).to_std().unwrap_or(Duration::from_secs(1))).await;
         if run.now() < end {
             send_due_updates(&run, &rec, &mut cadence, "monitoring").await?;
@@ -848,11 +846,19 @@ pub async fn run_drill(
     Ok(report_out)
 }
 
+/// Updates are sent this long before they fall due, so delivery latency never makes one late.
+const UPDATE_LEAD: TimeDelta = TimeDelta::minutes(1);
+
+/// When the next update should go out (its due time less [`UPDATE_LEAD`]).
+fn next_send_time(status: &comms::CadenceStatus) -> Option<DateTime<Utc>> {
+    [status.next_internal_due, status.next_status_page_due].into_iter().flatten().min().map(|t| t - UPDATE_LEAD)
+}
+
 async fn send_due_updates(run: &Run<'_>, rec: &Recorder, cadence: &mut CadenceTracker, details: &str) -> Result<()> {
     let snapshot = rec.snapshot().await;
     let now = run.now();
     let status = cadence.status(run.policy, &snapshot, now);
-    let due = |t: Option<DateTime<Utc>>| t.is_some_and(|t| t <= now);
+    let due = |t: Option<DateTime<Utc>>| t.is_some_and(|t| t - UPDATE_LEAD <= now);
     if due(status.next_internal_due) {
         let text = comms::status_update(&UpdateInput::for_incident(&snapshot, run.policy, now, details))?;
         run.notify(rec, Destination::Channel { name: snapshot.channel.clone() }, "status_update", text).await?;

@@ -375,7 +375,8 @@ pub struct Signals {
 pub struct ObservationSpec {
     /// Offset from the start.
     pub at: HumanDuration,
-    /// Metric: `error_rate` (fraction), `latency_ms`, `latency_baseline_ms`, `available` (1/0),
+    /// Metric: `error_rate` (fraction), `latency_ms`, `latency_baseline_ms`, `available` (1/0; some
+    /// instances or regions), `available_whole_service` (1/0; the whole service: a complete outage),
     /// `data_integrity` (1 ok / 0 failing), or anything the detector understands.
     pub metric: String,
     /// Value.
