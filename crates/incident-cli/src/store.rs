@@ -14,8 +14,7 @@ use incident_core::store::{JournalDraft, JournalEntry, RunRecord, SqliteStore, S
 use incident_core::timeline::{Event, Timeline};
 use incident_core::{Error, Result};
 use incident_datastores::{
-    ConnectionString, IntegrityCheck, PgStore, PostgresProbe, PostgresProbeConfig, RedisProbe, RedisProbeConfig,
-    RedisUrl,
+    ConnectionString, PgStore, PostgresProbe, PostgresProbeConfig, RedisProbe, RedisProbeConfig, RedisUrl,
 };
 
 /// Runs futures of a network client on a dedicated real-time runtime.
@@ -146,11 +145,7 @@ pub(crate) fn probes(
     if let Some(url) = postgres {
         let mut config = PostgresProbeConfig::new(ConnectionString::parse(url)?);
         // The policy's data-integrity checks (the runbook's by default).
-        config.integrity_checks = policy
-            .integrity_checks
-            .iter()
-            .map(|c| IntegrityCheck { name: c.name.clone(), sql: c.sql.clone(), min: c.min, max: c.max })
-            .collect();
+        config.integrity_checks.clone_from(&policy.integrity_checks);
         let probe: Box<dyn DatastoreProbe> = Box::new(PostgresProbe::new(config));
         out.push(Arc::new(Realtime::new(probe, Arc::clone(&rt))));
     }

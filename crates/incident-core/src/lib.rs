@@ -17,6 +17,7 @@
 //! [`backend`] traits.
 
 pub mod backend;
+mod canon;
 pub mod classify;
 pub mod clock;
 pub mod comms;

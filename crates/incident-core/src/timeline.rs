@@ -37,8 +37,6 @@
 //! Each is `None` when either end is unknown or the end precedes the start; values are whole seconds
 //! (rounded down).
 
-use std::fmt::Write as _;
-
 use chrono::{DateTime, SecondsFormat, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -558,44 +556,8 @@ fn compute_hash(
     // matches a genuine hash input rather than panicking.
     let kind = serde_json::to_value(kind).unwrap_or(serde_json::Value::Null);
     let preimage = serde_json::json!([HASH_DOMAIN, incident_id, seq, fmt_at(at), actor, kind, prev_hash]);
-    let mut text = String::new();
-    write_canonical(&preimage, &mut text);
+    let text = crate::canon::canonical(&preimage);
     hex::encode(Sha256::digest(text.as_bytes()))
-}
-
-/// Canonical JSON: object keys sorted by their UTF-8 bytes, no whitespace, `serde_json` escaping.
-fn write_canonical(v: &serde_json::Value, out: &mut String) {
-    use serde_json::Value;
-    match v {
-        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {
-            // Scalars serialize infallibly.
-            let _ = write!(out, "{v}");
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            let mut entries: Vec<_> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            out.push('{');
-            for (i, (k, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                let _ = write!(out, "{}", Value::String(k.clone()));
-                out.push(':');
-                write_canonical(item, out);
-            }
-            out.push('}');
-        }
-    }
 }
 
 #[cfg(test)]

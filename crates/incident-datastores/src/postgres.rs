@@ -46,69 +46,13 @@ use crate::secret::{ConnectionString, scrub_sql_passwords};
 /// The `application_name` of probe sessions (visible in `pg_stat_activity`).
 pub const PROBE_APPLICATION_NAME: &str = "incident-core probe";
 
-/// A user-defined integrity check: one SQL query returning one number, and the range it must be in (the
-/// runbook's "Data Integrity Checks").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IntegrityCheck {
-    /// Name, reported as the finding `integrity:<name>`.
-    pub name: String,
-    /// One `SELECT` returning one row with one numeric column (a trailing `;` is allowed).
-    pub sql: String,
-    /// Smallest acceptable value, inclusive.
-    #[serde(default)]
-    pub min: Option<f64>,
-    /// Largest acceptable value, inclusive.
-    #[serde(default)]
-    pub max: Option<f64>,
-}
+pub use incident_core::policy::IntegrityCheck;
 
-impl IntegrityCheck {
-    /// A check named `name` running `sql`, with no bounds yet.
-    pub fn new(name: impl Into<String>, sql: impl Into<String>) -> Self {
-        Self { name: name.into(), sql: sql.into(), min: None, max: None }
-    }
-
-    /// Require at least `min`.
-    #[must_use]
-    pub fn min(mut self, min: f64) -> Self {
-        self.min = Some(min);
-        self
-    }
-
-    /// Require at most `max`.
-    #[must_use]
-    pub fn max(mut self, max: f64) -> Self {
-        self.max = Some(max);
-        self
-    }
-
-    /// The runbook's two checks: transactions in the last hour and active models, each at least 1.
-    #[must_use]
-    pub fn runbook() -> Vec<Self> {
-        vec![
-            Self::new(
-                "recent_transactions",
-                "SELECT COUNT(*) FROM transactions WHERE created_at > NOW() - INTERVAL '1 hour'",
-            )
-            .min(1.0),
-            Self::new("active_models", "SELECT COUNT(*) FROM models WHERE status = 'active'").min(1.0),
-        ]
-    }
-
-    /// The statement actually run: the query as a scalar subquery cast to `float8`.
-    fn wrapped_sql(&self) -> String {
-        let sql = self.sql.trim().trim_end_matches(';').trim_end();
-        format!("SELECT (({sql}))::float8")
-    }
-
-    fn range_text(&self) -> String {
-        match (self.min, self.max) {
-            (Some(lo), Some(hi)) => format!("expected {lo}..={hi}"),
-            (Some(lo), None) => format!("expected >= {lo}"),
-            (None, Some(hi)) => format!("expected <= {hi}"),
-            (None, None) => "no bounds".to_owned(),
-        }
-    }
+/// The statement actually run for `check`: the query as a scalar subquery cast to `float8`, so it can only
+/// be one statement returning one number.
+fn wrapped_sql(check: &IntegrityCheck) -> String {
+    let sql = check.sql.trim().trim_end_matches(';').trim_end();
+    format!("SELECT (({sql}))::float8")
 }
 
 /// Settings of a [`PostgresProbe`]. Start from [`PostgresProbeConfig::new`] and change fields.
@@ -559,7 +503,7 @@ impl PostgresProbe {
 
     async fn integrity(&self, client: &Client, check: &IntegrityCheck) -> Result<Finding> {
         let name = format!("integrity:{}", check.name);
-        let rows = self.query(client, &name, &check.wrapped_sql(), &[]).await?;
+        let rows = self.query(client, &name, &wrapped_sql(check), &[]).await?;
         let value: Option<f64> = match rows.first() {
             Some(r) => col(r, 0)?,
             None => None,
@@ -692,9 +636,9 @@ mod tests {
     #[test]
     fn integrity_sql_is_wrapped_as_one_scalar() {
         let c = IntegrityCheck::new("n", "  SELECT count(*) FROM t;  \n");
-        assert_eq!(c.wrapped_sql(), "SELECT ((SELECT count(*) FROM t))::float8");
+        assert_eq!(wrapped_sql(&c), "SELECT ((SELECT count(*) FROM t))::float8");
         assert_eq!(IntegrityCheck::new("a", "x").min(1.0).max(2.0).range_text(), "expected 1..=2");
-        let runbook = IntegrityCheck::runbook();
+        let runbook = incident_core::Policy::default().integrity_checks;
         assert_eq!(runbook.len(), 2);
         assert!(runbook.iter().all(|c| c.min == Some(1.0)));
     }

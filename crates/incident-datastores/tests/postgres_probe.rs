@@ -113,7 +113,7 @@ async fn user_defined_integrity_checks() {
     .await
     .expect("setup");
     let mut cfg = probe(&db);
-    cfg.integrity_checks = IntegrityCheck::runbook();
+    cfg.integrity_checks = incident_core::Policy::default().integrity_checks;
     cfg.integrity_checks.push(IntegrityCheck::new("models_total", "SELECT count(*) FROM models;").min(1.0).max(1.0));
     cfg.integrity_checks.push(IntegrityCheck::new("missing_table", "SELECT count(*) FROM nope"));
     cfg.integrity_checks.push(IntegrityCheck::new("writes", "SELECT nextval('s')"));

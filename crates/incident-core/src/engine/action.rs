@@ -13,8 +13,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::canon;
 use crate::backend::{Backends, ChangeAction, Manifest, RecordChange, RecordSet};
+use crate::canon;
 use crate::{Error, Result};
 
 /// Field manager used for server-side apply.

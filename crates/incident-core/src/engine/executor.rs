@@ -14,12 +14,12 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 
-use super::canon;
 use super::failpoint::{FailpointPoint, Failpoints};
 use super::guard::{self, FindingLevel};
 use super::plan::{Approval, ApprovedPlan, Plan, PlannedStep};
 use super::procedure::StepKind;
 use crate::backend::Backends;
+use crate::canon;
 use crate::policy::{Policy, RetryPolicy};
 use crate::store::{JournalDraft, JournalEntry, JournalPhase, RunRecord, RunStatus, Store};
 use crate::timeline::{EventKind, Outcome, Timeline};

@@ -17,7 +17,6 @@
 //! * [`Failpoints`]: crash-test hooks (`INCIDENT_FAILPOINT=<step>:<point>`).
 
 mod action;
-mod canon;
 mod check;
 mod executor;
 mod failpoint;

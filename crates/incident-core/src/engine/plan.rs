@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::action::Action;
-use super::canon;
 use super::guard::{self, FindingLevel, GuardFinding};
 use super::procedure::{Procedure, StepKind};
 use crate::backend::Backends;
+use crate::canon;
 use crate::policy::Policy;
 use crate::{Error, HumanDuration, Result};
 

@@ -149,7 +149,7 @@ pub fn map_payload(payload: WebhookPayload, policy: &Policy) -> AlertBatch {
 
 #[cfg(test)]
 mod tests {
-    use std::path::{Path, PathBuf};
+    use std::path::PathBuf;
 
     use super::*;
     use crate::ErrorKind;
@@ -159,7 +159,7 @@ mod tests {
     use crate::{Severity, classify::RuleId};
 
     fn fixture(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/alertmanager").join(name)
+        crate::ingest::fixtures::path("alertmanager", name)
     }
 
     fn read(name: &str) -> Vec<u8> {
@@ -175,35 +175,7 @@ mod tests {
     /// `<name>.expected.json` holds, per alert, the fields every language's tests compare.
     #[test]
     fn fixtures_match_their_expectations() {
-        let policy = Policy::default();
-        let mut checked = 0;
-        for entry in std::fs::read_dir(fixture("")).expect("dir") {
-            let path = entry.expect("entry").path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
-            let Some(stem) = name.strip_suffix(".expected.json") else { continue };
-            let expected: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("expected json");
-            let batch = parse(&read(&format!("{stem}.json")), &policy).expect(stem);
-            let got: Vec<serde_json::Value> = batch
-                .alerts
-                .iter()
-                .map(|a| {
-                    let c = a.classification();
-                    serde_json::json!({
-                        "id": a.id,
-                        "name": a.name,
-                        "service": a.service,
-                        "status": a.status,
-                        "severity": c.severity(),
-                        "rules": c.rules(),
-                        "observation": a.observation,
-                    })
-                })
-                .collect();
-            assert_eq!(serde_json::Value::Array(got), expected["alerts"], "{stem}");
-            assert_eq!(batch.truncated_alerts, expected["truncated_alerts"].as_u64().unwrap_or(0), "{stem}");
-            checked += 1;
-        }
+        let checked = crate::ingest::fixtures::check_expectations("alertmanager", parse);
         assert!(checked >= 2, "expected fixtures with expectations");
     }
 

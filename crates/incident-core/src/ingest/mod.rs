@@ -399,6 +399,57 @@ pub(crate) fn check_count(count: usize, policy: &Policy, what: &str) -> Result<(
     Ok(())
 }
 
+/// Test support shared by the Alertmanager and PagerDuty tests.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use std::path::{Path, PathBuf};
+
+    use crate::{Policy, Result};
+
+    use super::AlertBatch;
+
+    /// `tests/fixtures/<source>/<name>`.
+    pub(crate) fn path(source: &str, name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(source).join(name)
+    }
+
+    /// Check every `<stem>.json` against `<stem>.expected.json` (per alert: the fields every language's
+    /// tests compare, and `truncated_alerts`). Returns how many fixtures were checked.
+    pub(crate) fn check_expectations(source: &str, parse: fn(&[u8], &Policy) -> Result<AlertBatch>) -> usize {
+        let policy = Policy::default();
+        let mut checked = 0;
+        for entry in std::fs::read_dir(path(source, "")).expect("dir") {
+            let file = entry.expect("entry").path();
+            let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+            let Some(stem) = name.strip_suffix(".expected.json") else { continue };
+            let expected: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&file).expect("read")).expect("expected json");
+            let body = std::fs::read(path(source, &format!("{stem}.json"))).expect("fixture");
+            let batch = parse(&body, &policy).expect(stem);
+            let got: Vec<serde_json::Value> = batch
+                .alerts
+                .iter()
+                .map(|a| {
+                    let c = a.classification();
+                    serde_json::json!({
+                        "id": a.id,
+                        "name": a.name,
+                        "service": a.service,
+                        "status": a.status,
+                        "severity": c.severity(),
+                        "rules": c.rules(),
+                        "observation": a.observation,
+                    })
+                })
+                .collect();
+            assert_eq!(serde_json::Value::Array(got), expected["alerts"], "{stem}");
+            assert_eq!(batch.truncated_alerts, expected["truncated_alerts"].as_u64().unwrap_or(0), "{stem}");
+            checked += 1;
+        }
+        checked
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -103,6 +103,38 @@ pub struct IntegrityCheck {
     pub max: Option<f64>,
 }
 
+impl IntegrityCheck {
+    /// A check named `name` running `sql`, with no bounds yet.
+    pub fn new(name: impl Into<String>, sql: impl Into<String>) -> Self {
+        Self { name: name.into(), sql: sql.into(), min: None, max: None }
+    }
+
+    /// Require at least `min`.
+    #[must_use]
+    pub fn min(mut self, min: f64) -> Self {
+        self.min = Some(min);
+        self
+    }
+
+    /// Require at most `max`.
+    #[must_use]
+    pub fn max(mut self, max: f64) -> Self {
+        self.max = Some(max);
+        self
+    }
+
+    /// `expected 1..=2`, `expected >= 1`, `expected <= 0` or `no bounds`.
+    #[must_use]
+    pub fn range_text(&self) -> String {
+        match (self.min, self.max) {
+            (Some(lo), Some(hi)) => format!("expected {lo}..={hi}"),
+            (Some(lo), None) => format!("expected >= {lo}"),
+            (None, Some(hi)) => format!("expected <= {hi}"),
+            (None, None) => "no bounds".to_owned(),
+        }
+    }
+}
+
 /// One severity level's rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -609,18 +641,12 @@ impl Default for Policy {
             retry: RetryPolicy::default(),
             limits: Limits::default(),
             integrity_checks: vec![
-                IntegrityCheck {
-                    name: "recent_transactions".into(),
-                    sql: "SELECT COUNT(*) FROM transactions WHERE created_at > NOW() - INTERVAL '1 hour'".into(),
-                    min: Some(1.0),
-                    max: None,
-                },
-                IntegrityCheck {
-                    name: "active_models".into(),
-                    sql: "SELECT COUNT(*) FROM models WHERE status = 'active'".into(),
-                    min: Some(1.0),
-                    max: None,
-                },
+                IntegrityCheck::new(
+                    "recent_transactions",
+                    "SELECT COUNT(*) FROM transactions WHERE created_at > NOW() - INTERVAL '1 hour'",
+                )
+                .min(1.0),
+                IntegrityCheck::new("active_models", "SELECT COUNT(*) FROM models WHERE status = 'active'").min(1.0),
             ],
         }
     }

@@ -42,7 +42,6 @@
 //! atomic.
 
 use std::fmt;
-use std::fmt::Write as _;
 use std::str::FromStr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -305,8 +304,7 @@ pub fn journal_hash(seq: u64, draft: &JournalDraft, prev_hash: &str) -> String {
         draft.detail,
         prev_hash,
     ]);
-    let mut text = String::new();
-    write_canonical(&preimage, &mut text);
+    let text = crate::canon::canonical(&preimage);
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
@@ -473,42 +471,6 @@ pub fn duplicate_journal_entry(draft: &JournalDraft, existing_seq: u64) -> Error
 #[must_use]
 pub fn may_claim(holder: Option<&StepClaim>, owner: &str, now: DateTime<Utc>) -> bool {
     holder.is_none_or(|h| h.owner == owner || h.lease_until <= now)
-}
-
-/// Canonical JSON: object keys sorted by their UTF-8 bytes, no whitespace, serde_json escaping (the same
-/// form as the timeline's hash preimage).
-fn write_canonical(v: &serde_json::Value, out: &mut String) {
-    use serde_json::Value;
-    match v {
-        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {
-            // Writing to a String cannot fail.
-            let _ = write!(out, "{v}");
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            let mut entries: Vec<_> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            out.push('{');
-            for (i, (k, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                let _ = write!(out, "{}", Value::String(k.clone()));
-                out.push(':');
-                write_canonical(item, out);
-            }
-            out.push('}');
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,7 @@
-//! Canonical JSON, fingerprints and projections of live objects onto the fields a step manages.
+//! Canonical JSON (object keys sorted by their UTF-8 bytes, no insignificant whitespace, serde_json
+//! escaping): the one form behind every hash and fingerprint of the crate (timeline events, journal
+//! entries, plan digests, live-state fingerprints), plus projections of live objects onto the fields a step
+//! manages.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
