@@ -602,7 +602,7 @@ pub async fn run_drill(
     facts.customer_facing = Some(scenario.incident.customer_facing);
     facts.customers_affected = Some(scenario.incident.customers_affected);
     let classification = Classifier::from_policy(policy).try_classify(&facts)?;
-    let detected = declarations.is_empty().then_some(()).is_none() || source == "alertmanager";
+    let detected = !declarations.is_empty() || source == "alertmanager";
     run.finish(stage, detected);
     let Some(severity) = classification.severity() else {
         return Err(Error::invalid_input(format!(
@@ -708,95 +708,110 @@ pub async fn run_drill(
         run.log(format!("plan {}: {}", s.id, s.summary));
     }
     run.finish(stage, true);
-    let Some(approval) = approver.approve(&plan, run.now()).await? else {
-        failures.push("plan declined".into());
-        return finish_report(
-            platform,
-            &rec,
-            scenario,
-            run.stages,
-            classification,
-            declarations,
-            report,
-            plan,
-            None,
-            failures,
-        )
-        .await;
+    let approval = approver.approve(&plan, run.now()).await?;
+    let mut expectations = Vec::new();
+    let run_report = match approval {
+        None => {
+            failures.push("plan declined".into());
+            None
+        }
+        Some(approval) => {
+            run.log(format!("approved by {}", approval.by));
+            let approved = plan.clone().approve(approval)?;
+            let run_report = mitigate(&mut run, &rec, &mut cadence, approved, &store, &id).await?;
+            for s in run_report.stages.iter().filter(|s| s.within_budget == Some(false)) {
+                failures.push(format!("stage {} over budget", s.stage));
+            }
+            if run_report.status == RunStatus::Succeeded {
+                expectations =
+                    monitor_verify_resolve(&mut run, &rec, &mut cadence, platform, scenario, opts, &run_report).await?;
+                failures.extend(
+                    expectations
+                        .iter()
+                        .filter(|e| !e.ok)
+                        .map(|e| format!("expectation failed: {} ({})", e.check, e.detail)),
+                );
+            } else {
+                failures.push(format!(
+                    "procedure {} ended {:?}; left: {}",
+                    run_report.procedure,
+                    run_report.status,
+                    if run_report.left_state.is_empty() { "nothing".into() } else { run_report.left_state.join("; ") }
+                ));
+            }
+            Some(run_report)
+        }
     };
-    run.log(format!("approved by {}", approval.by));
-    let approved = plan.clone().approve(approval)?;
+    let outcome =
+        FlowResult { classification, declarations, triage: report, plan, run: run_report, expectations, failures };
+    finish_report(&rec, scenario, run.stages, outcome).await
+}
 
-    // 5. Mitigation, with status updates on cadence while it runs.
+/// Step 5: execute the approved plan, sending status updates on cadence while it runs.
+async fn mitigate(
+    run: &mut Run<'_>,
+    rec: &Recorder,
+    cadence: &mut CadenceTracker,
+    approved: crate::engine::ApprovedPlan,
+    store: &Arc<dyn Store>,
+    incident_id: &str,
+) -> Result<RunReport> {
     let stage = run.start("mitigation", None);
-    let executor = Executor::new(backends.clone(), Arc::clone(&store), policy.clone());
-    let inc_id = id.clone();
-    let run_fut = executor.run(approved, Some(inc_id));
+    let executor = Executor::new(run.backends.clone(), Arc::clone(store), run.policy.clone());
+    let run_fut = executor.run(approved, Some(incident_id.to_owned()));
     tokio::pin!(run_fut);
     let run_report = loop {
         let snapshot = rec.snapshot().await;
-        let status = cadence.status(policy, &snapshot, run.now());
+        let status = cadence.status(run.policy, &snapshot, run.now());
         let wait = next_send_time(&status).map(|t| (t - run.now()).to_std().unwrap_or(Duration::ZERO));
-        let sleep = async {
+        let clock = Arc::clone(&run.backends.clock);
+        let sleep = async move {
             match wait {
-                Some(w) => backends.clock.sleep(w).await,
+                Some(w) => clock.sleep(w).await,
                 None => std::future::pending().await,
             }
         };
         tokio::select! {
             r = &mut run_fut => break r?,
             () = sleep => {
-                send_due_updates(&run, &rec, &mut cadence, "mitigation in progress").await?;
+                send_due_updates(run, rec, cadence, "mitigation in progress").await?;
             }
         }
     };
-    let ok = run_report.status == RunStatus::Succeeded;
     run.log(format!("run {}: {:?}", run_report.run_id, run_report.status));
-    for s in &run_report.stages {
-        if s.within_budget == Some(false) {
-            failures.push(format!("stage {} over budget", s.stage));
-        }
-    }
+    let ok = run_report.status == RunStatus::Succeeded;
     run.finish(stage, ok);
-    if !ok {
-        failures.push(format!(
-            "procedure {} ended {:?}; left: {}",
-            run_report.procedure,
-            run_report.status,
-            if run_report.left_state.is_empty() { "nothing".into() } else { run_report.left_state.join("; ") }
-        ));
-        return finish_report(
-            platform,
-            &rec,
-            scenario,
-            run.stages,
-            classification,
-            declarations,
-            report,
-            plan,
-            Some(run_report),
-            failures,
-        )
-        .await;
-    }
+    Ok(run_report)
+}
 
-    // 6. Monitoring and verification.
+/// Steps 6 and 7: monitoring with updates on cadence, the scenario's end-state checks, and resolution
+/// when they hold.
+async fn monitor_verify_resolve(
+    run: &mut Run<'_>,
+    rec: &Recorder,
+    cadence: &mut CadenceTracker,
+    platform: &SimPlatform,
+    scenario: &Scenario,
+    opts: &DrillOptions,
+    run_report: &RunReport,
+) -> Result<Vec<ExpectationOutcome>> {
+    let on_call = opts.on_call.clone();
     let now = run.now();
     rec.apply(|i, tl| {
         i.transition(Status::Monitoring, now, &on_call, tl)?;
         i.mark_mitigated(now, &on_call, tl)
     })
     .await?;
-    send_due_updates_forced(&run, &rec, &mut cadence, "fix in place, monitoring").await?;
+    send_status_update_now(run, rec, cadence, "fix in place, monitoring").await?;
     let stage = run.start("verification", None);
     let end = run.now() + TimeDelta::from_std(opts.monitor_for).unwrap_or(TimeDelta::zero());
     while run.now() < end {
         let snapshot = rec.snapshot().await;
-        let status = cadence.status(policy, &snapshot, run.now());
+        let status = cadence.status(run.policy, &snapshot, run.now());
         let until = next_send_time(&status).unwrap_or(end).min(end);
-        backends.clock.sleep((until - run.now()).to_std().unwrap_or(Duration::from_secs(1))).await;
+        run.backends.clock.sleep((until - run.now()).to_std().unwrap_or(Duration::from_secs(1))).await;
         if run.now() < end {
-            send_due_updates(&run, &rec, &mut cadence, "monitoring").await?;
+            send_due_updates(run, rec, cadence, "monitoring").await?;
         }
     }
     let expectations = platform.verify(&scenario.expect);
@@ -807,14 +822,10 @@ pub async fn run_drill(
             EventKind::CheckResult { name: e.check.clone(), passed: e.ok, detail: e.detail.clone() },
         )
         .await?;
-        if !e.ok {
-            failures.push(format!("expectation failed: {} ({})", e.check, e.detail));
-        }
     }
-    run.finish(stage, expectations.iter().all(|e| e.ok));
-
-    // 7. Resolution.
-    if expectations.iter().all(|e| e.ok) {
+    let all_ok = expectations.iter().all(|e| e.ok);
+    run.finish(stage, all_ok);
+    if all_ok {
         let now = run.now();
         let root = scenario.description.clone();
         let resolution = format!("{} (run {})", run_report.procedure, run_report.run_id);
@@ -826,24 +837,10 @@ pub async fn run_drill(
         .await?;
         let incident = rec.snapshot().await;
         let text = comms::resolved_message(&ResolvedInput::from_incident(&incident)?)?;
-        run.notify(&rec, Destination::Channel { name: incident.channel.clone() }, "resolved", text.clone()).await?;
-        run.notify(&rec, Destination::StatusPage, "resolved", text).await?;
+        run.notify(rec, Destination::Channel { name: incident.channel.clone() }, "resolved", text.clone()).await?;
+        run.notify(rec, Destination::StatusPage, "resolved", text).await?;
     }
-    let mut report_out = finish_report(
-        platform,
-        &rec,
-        scenario,
-        run.stages,
-        classification,
-        declarations,
-        report,
-        plan,
-        Some(run_report),
-        failures,
-    )
-    .await?;
-    report_out.expectations = expectations;
-    Ok(report_out)
+    Ok(expectations)
 }
 
 /// Updates are sent this long before they fall due, so delivery latency never makes one late.
@@ -873,7 +870,7 @@ async fn send_due_updates(run: &Run<'_>, rec: &Recorder, cadence: &mut CadenceTr
 }
 
 /// A status change is news: send an internal update now, whatever the cadence says.
-async fn send_due_updates_forced(
+async fn send_status_update_now(
     run: &Run<'_>,
     rec: &Recorder,
     cadence: &mut CadenceTracker,
@@ -887,24 +884,26 @@ async fn send_due_updates_forced(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn finish_report(
-    platform: &SimPlatform,
-    rec: &Recorder,
-    scenario: &Scenario,
-    stages: Vec<StageResult>,
+/// What the flow produced, for the report.
+struct FlowResult {
     classification: Classification,
     declarations: Vec<Declaration>,
     triage: TriageReport,
     plan: Plan,
     run: Option<RunReport>,
-    mut failures: Vec<String>,
+    expectations: Vec<ExpectationOutcome>,
+    failures: Vec<String>,
+}
+
+async fn finish_report(
+    rec: &Recorder,
+    scenario: &Scenario,
+    stages: Vec<StageResult>,
+    o: FlowResult,
 ) -> Result<DrillReport> {
+    let FlowResult { classification, declarations, triage, plan, run, expectations, mut failures } = o;
     let incident = rec.snapshot().await;
     let timeline = rec.store.timeline(&incident.id).await?;
-    // Cadence: any update that was late during the incident is a failure of the drill.
-    let tracker = CadenceTracker::from_timeline(&timeline);
-    let _ = tracker;
     for s in &stages {
         if !s.ok {
             failures.push(format!("stage {} did not complete", s.stage));
@@ -917,10 +916,10 @@ async fn finish_report(
             ));
         }
     }
-    let mut action_items = Vec::new();
-    for f in &failures {
-        action_items.push(crate::postmortem::ActionItem { description: f.clone(), owner: "on-call".into(), due: None });
-    }
+    let action_items = failures
+        .iter()
+        .map(|f| crate::postmortem::ActionItem { description: f.clone(), owner: "on-call".into(), due: None })
+        .collect();
     let input = PostMortemInput {
         root_cause: Some(scenario.description.clone()),
         impact: Some(incident.impact.clone()),
@@ -928,7 +927,6 @@ async fn finish_report(
         ..PostMortemInput::default()
     };
     let postmortem = PostMortem::build(&incident, &timeline, input);
-    let _ = platform;
     let passed = failures.is_empty();
     Ok(DrillReport {
         scenario: scenario.name.clone(),
@@ -938,7 +936,7 @@ async fn finish_report(
         triage,
         plan,
         run,
-        expectations: Vec::new(),
+        expectations,
         stages,
         timeline,
         postmortem,
