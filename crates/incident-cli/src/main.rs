@@ -50,6 +50,8 @@ enum Command {
     Policy(domain::PolicyArgs),
     /// Run a whole incident end to end on the embedded simulator (the runbook's drills).
     Drill(engine::DrillArgs),
+    /// The runbook's procedures as values: list, show (JSON/YAML to compose your own), validate.
+    Procedure(engine::ProcedureArgs),
     /// Plan a procedure against live state (dry run: nothing changes).
     Plan(engine::PlanArgs),
     /// Execute an approved plan, journaled write-ahead.
@@ -92,6 +94,7 @@ fn main() -> ExitCode {
             Command::Drills(a) => domain::drills(&ctx, &a),
             Command::Policy(a) => domain::policy(&ctx, &a),
             Command::Drill(a) => engine::drill(&ctx, &a),
+            Command::Procedure(a) => engine::procedure(&ctx, &a),
             Command::Plan(a) => engine::plan(&ctx, &a),
             Command::Run(a) => engine::run(&ctx, &a),
             Command::Resume(a) => engine::resume(&ctx, &a),
