@@ -338,8 +338,8 @@ pub(crate) fn evidence(ctx: &Ctx, a: &EvidenceArgs) -> Result<()> {
 /// Which platform to act on.
 #[derive(Debug, Args)]
 pub(crate) struct BackendArgs {
-    /// Simulated platform state file (created from --scenario when missing). Real backends (kube, AWS)
-    /// arrive with their adapter crates.
+    /// Simulated platform state file (created from --scenario when missing): the Kubernetes side, and the
+    /// databases, DNS and region checks unless --aws is given. The kube-rs adapter arrives with its issue.
     #[arg(long, value_name = "FILE")]
     sim: PathBuf,
     /// Scenario used to create the --sim state file.
@@ -348,6 +348,22 @@ pub(crate) struct BackendArgs {
     /// Advance the simulated platform to this offset from its start first (e.g. `5m`).
     #[arg(long)]
     at: Option<incident_core::HumanDuration>,
+    /// Use AWS (RDS, Route53, STS, Health) for databases, DNS and region checks, from the standard
+    /// configuration chain (environment, profile, region).
+    #[arg(long)]
+    aws: bool,
+    /// AWS primary region (default: the chain's region).
+    #[arg(long, requires = "aws")]
+    aws_region: Option<String>,
+    /// AWS secondary (failover) region.
+    #[arg(long, requires = "aws")]
+    aws_secondary_region: Option<String>,
+    /// AWS shared-config profile.
+    #[arg(long, requires = "aws")]
+    aws_profile: Option<String>,
+    /// Endpoint override for every AWS service (moto, LocalStack).
+    #[arg(long, requires = "aws")]
+    aws_endpoint_url: Option<String>,
 }
 
 impl BackendArgs {
@@ -361,6 +377,24 @@ impl BackendArgs {
             p.advance_to_offset(at.as_std())?;
         }
         Ok(p)
+    }
+
+    /// The simulator's backends, with AWS swapped in for databases, DNS and region checks under --aws.
+    fn backends(&self, platform: &SimPlatform) -> Result<incident_core::backend::Backends> {
+        let mut b = platform.backends();
+        if self.aws {
+            let aws = crate::store::aws(incident_aws::AwsConfig {
+                primary_region: self.aws_region.clone(),
+                secondary_region: self.aws_secondary_region.clone(),
+                endpoint_url: self.aws_endpoint_url.clone(),
+                profile: self.aws_profile.clone(),
+                ..incident_aws::AwsConfig::default()
+            })?;
+            b.databases = aws.clone();
+            b.dns = aws.clone();
+            b.cloud = aws;
+        }
+        Ok(b)
     }
 }
 
@@ -399,7 +433,7 @@ pub(crate) fn plan(ctx: &Ctx, a: &PlanArgs) -> Result<()> {
     };
     let platform = a.backend.open()?;
     let rt = incident_core::sim::runtime()?;
-    let plan = rt.block_on(procedure.plan(&platform.backends(), &ctx.policy))?;
+    let plan = rt.block_on(procedure.plan(&a.backend.backends(&platform)?, &ctx.policy))?;
     if let Some(out) = &a.out {
         std::fs::write(out, json(&plan)?)
             .map_err(|e| Error::unavailable(format!("cannot write {}: {e}", out.display())))?;
@@ -462,9 +496,9 @@ fn owner() -> String {
     format!("{host}:{}", std::process::id())
 }
 
-fn executor(ctx: &Ctx, platform: &SimPlatform, store: &str) -> Result<Executor> {
+fn executor(ctx: &Ctx, backend: &BackendArgs, platform: &SimPlatform, store: &str) -> Result<Executor> {
     let store = crate::store::open_store(store)?;
-    Ok(Executor::new(platform.backends(), store, ctx.policy.clone())
+    Ok(Executor::new(backend.backends(platform)?, store, ctx.policy.clone())
         .with_owner(owner())
         .with_failpoints(Failpoints::from_env()))
 }
@@ -477,7 +511,7 @@ pub(crate) fn run(ctx: &Ctx, a: &RunArgs) -> Result<()> {
         Error::refused(format!("plan {} is not approved: pass --approve-by NAME to execute it", plan.run_id))
     })?;
     let platform = a.backend.open()?;
-    let exec = executor(ctx, &platform, &a.store)?;
+    let exec = executor(ctx, &a.backend, &platform, &a.store)?;
     let rt = incident_core::sim::runtime()?;
     let mut approval = Approval::new(by, platform.now());
     if a.confirm_production {
@@ -506,7 +540,7 @@ pub(crate) struct ResumeArgs {
 
 pub(crate) fn resume(ctx: &Ctx, a: &ResumeArgs) -> Result<()> {
     let platform = a.backend.open()?;
-    let mut exec = executor(ctx, &platform, &a.store)?;
+    let mut exec = executor(ctx, &a.backend, &platform, &a.store)?;
     if a.take_over {
         exec = exec.taking_over();
     }

@@ -8,7 +8,11 @@ use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use incident_core::backend::{DatastoreProbe, ProbeReport};
+use incident_aws::{AwsBackends, AwsConfig};
+use incident_core::backend::{
+    ChangeInfo, Cloud, Databases, DatastoreProbe, DbInstance, DbSnapshot, Dns, HealthEvent, ProbeReport, RecordChange,
+    RecordSet,
+};
 use incident_core::incident::Incident;
 use incident_core::store::{JournalDraft, JournalEntry, RunRecord, SqliteStore, Store};
 use incident_core::timeline::{Event, Timeline};
@@ -129,6 +133,79 @@ impl DatastoreProbe for Realtime<Box<dyn DatastoreProbe>> {
     async fn probe(&self) -> Result<ProbeReport> {
         self.call(|p| async move { p.probe().await }).await
     }
+}
+
+#[async_trait::async_trait]
+impl Databases for Realtime<AwsBackends> {
+    async fn instance(&self, region: &str, id: &str) -> Result<Option<DbInstance>> {
+        let (r, i) = (region.to_owned(), id.to_owned());
+        self.call(|a| async move { a.instance(&r, &i).await }).await
+    }
+    async fn instances(&self, region: &str) -> Result<Vec<DbInstance>> {
+        let r = region.to_owned();
+        self.call(|a| async move { a.instances(&r).await }).await
+    }
+    async fn snapshots<'a>(&self, region: &str, instance_id: Option<&'a str>) -> Result<Vec<DbSnapshot>> {
+        let (r, i) = (region.to_owned(), instance_id.map(str::to_owned));
+        self.call(|a| async move { a.snapshots(&r, i.as_deref()).await }).await
+    }
+    async fn restore_to_point_in_time(
+        &self,
+        region: &str,
+        source: &str,
+        target: &str,
+        restore_time: Option<DateTime<Utc>>,
+    ) -> Result<DbInstance> {
+        let (r, s, t) = (region.to_owned(), source.to_owned(), target.to_owned());
+        self.call(|a| async move { a.restore_to_point_in_time(&r, &s, &t, restore_time).await }).await
+    }
+    async fn restore_from_snapshot(&self, region: &str, snapshot: &str, target: &str) -> Result<DbInstance> {
+        let (r, s, t) = (region.to_owned(), snapshot.to_owned(), target.to_owned());
+        self.call(|a| async move { a.restore_from_snapshot(&r, &s, &t).await }).await
+    }
+    async fn promote_read_replica(&self, region: &str, id: &str) -> Result<DbInstance> {
+        let (r, i) = (region.to_owned(), id.to_owned());
+        self.call(|a| async move { a.promote_read_replica(&r, &i).await }).await
+    }
+    async fn delete_instance(&self, region: &str, id: &str) -> Result<()> {
+        let (r, i) = (region.to_owned(), id.to_owned());
+        self.call(|a| async move { a.delete_instance(&r, &i).await }).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Dns for Realtime<AwsBackends> {
+    async fn record_sets<'a>(&self, zone_id: &str, name: Option<&'a str>) -> Result<Vec<RecordSet>> {
+        let (z, n) = (zone_id.to_owned(), name.map(str::to_owned));
+        self.call(|a| async move { a.record_sets(&z, n.as_deref()).await }).await
+    }
+    async fn change(&self, zone_id: &str, changes: &[RecordChange], comment: &str) -> Result<ChangeInfo> {
+        let (z, c, m) = (zone_id.to_owned(), changes.to_vec(), comment.to_owned());
+        self.call(|a| async move { a.change(&z, &c, &m).await }).await
+    }
+    async fn change_status(&self, change_id: &str) -> Result<ChangeInfo> {
+        let c = change_id.to_owned();
+        self.call(|a| async move { a.change_status(&c).await }).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Cloud for Realtime<AwsBackends> {
+    async fn caller_identity(&self, region: &str) -> Result<String> {
+        let r = region.to_owned();
+        self.call(|a| async move { a.caller_identity(&r).await }).await
+    }
+    async fn health_events(&self, region: &str, services: &[String]) -> Result<Vec<HealthEvent>> {
+        let (r, s) = (region.to_owned(), services.to_vec());
+        self.call(|a| async move { a.health_events(&r, &s).await }).await
+    }
+}
+
+/// AWS (RDS, Route53, STS, Health) from the standard configuration chain, on a real-time runtime.
+pub(crate) fn aws(config: AwsConfig) -> Result<Arc<Realtime<AwsBackends>>> {
+    let rt = network_runtime()?;
+    let backends = rt.block_on(AwsBackends::connect(config))?;
+    Ok(Arc::new(Realtime::new(backends, rt)))
 }
 
 /// The real datastore probes configured on the command line.
