@@ -1,0 +1,532 @@
+//! The engine: the simulated platform, procedures (library, scenario spec, files), plans, approval, and
+//! durable runs (run / resume / approve a gate) against a journal store.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use incident_core::drill;
+use incident_core::engine::{
+    Approval, ApprovedPlan as CoreApprovedPlan, Executor, Failpoints, Plan as CorePlan, Procedure as CoreProcedure,
+    RunReport as CoreRunReport,
+};
+use incident_core::sim::{Scenario, SimPlatform as CoreSimPlatform};
+use incident_core::store::{MemoryStore, SqliteStore, Store};
+use incident_core::{Error as CoreError, Policy as CorePolicy, Result as CoreResult};
+use napi::Env;
+use napi::bindgen_prelude::AsyncTask;
+use napi_derive::napi;
+use serde_json::Value;
+
+use crate::error::{OrThrow, from_json, to_json};
+use crate::incident::now_or;
+use crate::policy::{Policy, or_default};
+use crate::task::{SimTask, spawn};
+
+type Date = DateTime<Utc>;
+
+/// A built-in scenario name, or a path to a scenario YAML file.
+pub(crate) fn scenario_from(arg: &str) -> CoreResult<Scenario> {
+    let p = std::path::Path::new(arg);
+    if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| CoreError::invalid_input(format!("cannot read scenario {}: {e}", p.display())))?;
+        Scenario::from_yaml_str(&text).map_err(|e| e.context(p.display()))
+    } else {
+        Scenario::builtin(arg)
+    }
+}
+
+/// The journal store: a SQLite file, or a fresh in-memory store when `path` is absent.
+pub(crate) fn open_store(path: Option<&str>) -> CoreResult<Arc<dyn Store>> {
+    Ok(match path {
+        Some(p) => Arc::new(SqliteStore::open(p)?),
+        None => Arc::new(MemoryStore::new()),
+    })
+}
+
+/// The store of `runPlan`/`resumeRun`/`approveGate`: a SQLite file, or one in-memory store shared by the
+/// whole process when `path` is absent (so a run can be resumed in the same process).
+fn run_store(path: Option<&str>) -> CoreResult<Arc<dyn Store>> {
+    static MEMORY: std::sync::OnceLock<Arc<dyn Store>> = std::sync::OnceLock::new();
+    match path {
+        Some(_) => open_store(path),
+        None => Ok(Arc::clone(MEMORY.get_or_init(|| Arc::new(MemoryStore::new())))),
+    }
+}
+
+/// Names of the built-in simulator scenarios (`bad-deploy`, ...).
+#[napi(strict, catch_unwind)]
+pub fn scenario_names() -> Vec<String> {
+    Scenario::names().into_iter().map(str::to_owned).collect()
+}
+
+/// Names of the library procedures.
+#[napi(strict, catch_unwind)]
+pub fn procedure_names() -> Vec<String> {
+    incident_core::engine::library::NAMES.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// The embedded simulated ML platform (two regions of Kubernetes, RDS, Route53, probes) with a virtual
+/// clock. In memory (`fromScenario`) or backed by a state file that another process can continue.
+#[napi]
+pub struct SimPlatform {
+    pub(crate) inner: CoreSimPlatform,
+}
+
+#[napi]
+impl SimPlatform {
+    /// An in-memory platform from a built-in scenario name or a scenario YAML path.
+    #[napi(factory, strict, catch_unwind)]
+    pub fn from_scenario(env: Env, scenario: String) -> napi::Result<Self> {
+        let s = scenario_from(&scenario).or_throw(&env)?;
+        Ok(Self { inner: CoreSimPlatform::from_scenario(&s).or_throw(&env)? })
+    }
+
+    /// Create a state file at `path` from `scenario` (replacing nothing: throws if it cannot be written).
+    #[napi(factory, strict, catch_unwind)]
+    pub fn create(env: Env, path: String, scenario: String) -> napi::Result<Self> {
+        let s = scenario_from(&scenario).or_throw(&env)?;
+        Ok(Self { inner: CoreSimPlatform::create(&path, &s).or_throw(&env)? })
+    }
+
+    /// Open an existing state file.
+    #[napi(factory, strict, catch_unwind)]
+    pub fn open(env: Env, path: String) -> napi::Result<Self> {
+        Ok(Self { inner: CoreSimPlatform::open(&path).or_throw(&env)? })
+    }
+
+    /// Open `path`, creating it from `scenario` when missing (the CLI's `--sim FILE --scenario NAME`).
+    #[napi(factory, strict, catch_unwind)]
+    pub fn open_or_create(env: Env, path: String, scenario: String) -> napi::Result<Self> {
+        let s = scenario_from(&scenario).or_throw(&env)?;
+        Ok(Self { inner: CoreSimPlatform::open_or_create(&path, &s).or_throw(&env)? })
+    }
+
+    /// The scenario's name.
+    #[napi(getter, catch_unwind)]
+    pub fn scenario_name(&self) -> String {
+        self.inner.scenario_name()
+    }
+
+    /// Virtual now.
+    #[napi(getter, catch_unwind)]
+    pub fn now(&self) -> Date {
+        self.inner.now()
+    }
+
+    /// When the simulated world started.
+    #[napi(getter, catch_unwind)]
+    pub fn started_at(&self) -> Date {
+        self.inner.started_at()
+    }
+
+    /// The state file, if any.
+    #[napi(getter, catch_unwind)]
+    pub fn path(&self) -> Option<String> {
+        self.inner.path().map(|p| p.display().to_string())
+    }
+
+    /// Advance virtual time by `seconds` (timed scenario events fire).
+    #[napi(strict, catch_unwind)]
+    pub fn advance(&self, env: Env, seconds: f64) -> napi::Result<()> {
+        self.inner.advance(secs(seconds).or_throw(&env)?).or_throw(&env)
+    }
+
+    /// Advance virtual time to `seconds` after the start.
+    #[napi(strict, catch_unwind)]
+    pub fn advance_to_offset(&self, env: Env, seconds: f64) -> napi::Result<()> {
+        self.inner.advance_to_offset(secs(seconds).or_throw(&env)?).or_throw(&env)
+    }
+
+    /// Take a region dark (every call to it fails `unavailable`).
+    #[napi(strict, catch_unwind)]
+    pub fn region_goes_dark(&self, env: Env, region: String) -> napi::Result<()> {
+        self.inner.region_goes_dark(&region).or_throw(&env)
+    }
+
+    /// Bring a dark region back.
+    #[napi(strict, catch_unwind)]
+    pub fn region_recovers(&self, env: Env, region: String) -> napi::Result<()> {
+        self.inner.region_recovers(&region).or_throw(&env)
+    }
+
+    /// Resolve a DNS name as the simulated Route53 answers it (in-sync changes only).
+    #[napi(strict, catch_unwind)]
+    pub fn resolve(&self, name: String) -> Option<String> {
+        self.inner.resolve(&name)
+    }
+
+    /// The whole simulated world (wire JSON).
+    #[napi(strict, catch_unwind, ts_return_type = "Record<string, unknown>")]
+    pub fn world(&self, env: Env) -> napi::Result<Value> {
+        to_json(&self.inner.world()).or_throw(&env)
+    }
+
+    /// Every mutation so far (wire JSON).
+    #[napi(strict, catch_unwind, ts_return_type = "Array<Record<string, unknown>>")]
+    pub fn operation_log(&self, env: Env) -> napi::Result<Value> {
+        to_json(&self.inner.operation_log()).or_throw(&env)
+    }
+
+    /// Notifications sent through the simulated notifier (wire JSON).
+    #[napi(strict, catch_unwind, ts_return_type = "Array<Record<string, unknown>>")]
+    pub fn notifications(&self, env: Env) -> napi::Result<Value> {
+        to_json(&self.inner.notifications()).or_throw(&env)
+    }
+}
+
+/// Seconds from JS (a number) as a `Duration`; negative, NaN and infinite values are `invalid_input`.
+pub(crate) fn secs(s: f64) -> CoreResult<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(s)
+        .map_err(|_| CoreError::invalid_input(format!("seconds must be a finite number >= 0, got {s}")))
+}
+
+/// A procedure: a DAG of typed steps (actions, checks, waits, approval gates).
+#[napi]
+pub struct Procedure {
+    pub(crate) inner: CoreProcedure,
+}
+
+/// A library procedure built from scenario-style string parameters (`context`, `namespace`, `deployment`,
+/// ...; see the CLI's `incident plan --param`). Throws `not_found` for an unknown procedure and
+/// `invalid_input` naming an unknown or malformed parameter.
+#[napi(strict, catch_unwind)]
+pub fn procedure(
+    env: Env,
+    name: String,
+    params: Option<std::collections::HashMap<String, String>>,
+    policy: Option<&Policy>,
+) -> napi::Result<Procedure> {
+    let params: BTreeMap<String, String> = params.unwrap_or_default().into_iter().collect();
+    Ok(Procedure { inner: drill::procedure_from_spec(&name, &params, &or_default(policy)).or_throw(&env)? })
+}
+
+/// Parse a procedure document (JSON or YAML), validating the DAG.
+#[napi(strict, catch_unwind)]
+pub fn parse_procedure(env: Env, text: String) -> napi::Result<Procedure> {
+    Ok(Procedure { inner: CoreProcedure::parse(&text).or_throw(&env)? })
+}
+
+#[napi]
+impl Procedure {
+    /// Name.
+    #[napi(getter, catch_unwind)]
+    pub fn name(&self) -> String {
+        self.inner.name.clone()
+    }
+
+    /// Description.
+    #[napi(getter, catch_unwind)]
+    pub fn description(&self) -> String {
+        self.inner.description.clone()
+    }
+
+    /// Stage names in order.
+    #[napi(strict, catch_unwind)]
+    pub fn stages(&self) -> Vec<String> {
+        self.inner.stages()
+    }
+
+    /// Step ids in a dependency-respecting order.
+    #[napi(strict, catch_unwind)]
+    pub fn step_ids(&self, env: Env) -> napi::Result<Vec<String>> {
+        let order = self.inner.topo_order().or_throw(&env)?;
+        Ok(order.into_iter().filter_map(|i| self.inner.steps.get(i).map(|s| s.id.clone())).collect())
+    }
+
+    /// Validate the DAG (ids, dependencies, cycles).
+    #[napi(strict, catch_unwind)]
+    pub fn validate(&self, env: Env) -> napi::Result<()> {
+        self.inner.validate().or_throw(&env)
+    }
+
+    /// Human-readable differences from `other`.
+    #[napi(strict, catch_unwind)]
+    pub fn diff(&self, other: &Procedure) -> Vec<String> {
+        self.inner.diff(&other.inner)
+    }
+
+    /// YAML document.
+    #[napi(strict, catch_unwind)]
+    pub fn to_yaml(&self, env: Env) -> napi::Result<String> {
+        self.inner.to_yaml().or_throw(&env)
+    }
+
+    /// The procedure printed as text.
+    #[napi(js_name = "toString", catch_unwind)]
+    pub fn to_text(&self) -> String {
+        self.inner.to_string()
+    }
+
+    /// Wire JSON.
+    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "Record<string, unknown>")]
+    pub fn to_json(&self, env: Env) -> napi::Result<Value> {
+        to_json(&self.inner).or_throw(&env)
+    }
+
+    /// Read live state from `platform` and produce the typed plan (before → after per step, inverses,
+    /// guard-rail findings). Nothing is mutated.
+    #[napi(strict, ts_return_type = "Promise<Plan>")]
+    pub fn plan(&self, platform: &SimPlatform, policy: Option<&Policy>) -> AsyncTask<SimTask<Plan>> {
+        let (procedure, platform, policy) = (self.inner.clone(), platform.inner.clone(), or_default(policy));
+        spawn(move |rt| Ok(Plan { inner: rt.block_on(procedure.plan(&platform.backends(), &policy))? }))
+    }
+}
+
+/// Options of `Plan.approve`.
+#[napi(object)]
+#[derive(Debug, Clone)]
+pub struct ApproveOptions {
+    /// Who approves.
+    pub by: String,
+    /// When (defaults to the system clock; pass `platform.now` for simulated runs).
+    pub at: Option<Date>,
+    /// Confirm production targets (required when `needsProductionConfirmation`).
+    pub confirm_production: Option<bool>,
+    /// Approval-gate step ids approved up front (others pause the run).
+    pub gates: Option<Vec<String>>,
+}
+
+/// A typed, inspectable plan of a procedure against live state.
+#[napi]
+pub struct Plan {
+    pub(crate) inner: CorePlan,
+}
+
+#[napi]
+impl Plan {
+    /// Rebuild a plan from its wire JSON (e.g. a file written by `incident plan --out`).
+    #[napi(factory, js_name = "fromJSON", catch_unwind, ts_args_type = "json: Record<string, unknown>")]
+    pub fn from_json(env: Env, json: Value) -> napi::Result<Self> {
+        Ok(Self { inner: from_json("plan", json).or_throw(&env)? })
+    }
+
+    /// The run id the plan will execute under.
+    #[napi(getter, catch_unwind)]
+    pub fn run_id(&self) -> String {
+        self.inner.run_id.clone()
+    }
+
+    /// The procedure's name.
+    #[napi(getter, catch_unwind)]
+    pub fn procedure_name(&self) -> String {
+        self.inner.procedure.name.clone()
+    }
+
+    /// When the plan was made (backend clock).
+    #[napi(getter, catch_unwind)]
+    pub fn created_at(&self) -> Date {
+        self.inner.created_at
+    }
+
+    /// Some step targets production: approval must confirm production.
+    #[napi(getter, catch_unwind)]
+    pub fn needs_production_confirmation(&self) -> bool {
+        self.inner.needs_production_confirmation
+    }
+
+    /// Step ids in order.
+    #[napi(strict, catch_unwind)]
+    pub fn step_ids(&self) -> Vec<String> {
+        self.inner.steps.iter().map(|s| s.id.clone()).collect()
+    }
+
+    /// Guard-rail refusals (the plan cannot be approved while any exist), as text.
+    #[napi(strict, catch_unwind)]
+    pub fn refusals(&self) -> Vec<String> {
+        self.inner.refusals().map(|f| format!("{}: {}", f.rule, f.message)).collect()
+    }
+
+    /// SHA-256 digest binding an approval to this exact plan.
+    #[napi(strict, catch_unwind)]
+    pub fn digest(&self) -> String {
+        self.inner.digest()
+    }
+
+    /// The plan printed as text.
+    #[napi(js_name = "toString", catch_unwind)]
+    pub fn to_text(&self) -> String {
+        self.inner.to_string()
+    }
+
+    /// Wire JSON (steps with `before`/`after`/`inverse`, findings).
+    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "Record<string, unknown>")]
+    pub fn to_json(&self, env: Env) -> napi::Result<Value> {
+        to_json(&self.inner).or_throw(&env)
+    }
+
+    /// Approve the plan. Throws `refused` when a guard rail refuses it or production is not confirmed.
+    #[napi(strict, catch_unwind)]
+    pub fn approve(&self, env: Env, options: ApproveOptions) -> napi::Result<ApprovedPlan> {
+        let mut a = Approval::new(options.by, now_or(options.at)).with_gates(options.gates.unwrap_or_default());
+        if options.confirm_production.unwrap_or(false) {
+            a = a.confirm_production();
+        }
+        Ok(ApprovedPlan { inner: self.inner.clone().approve(a).or_throw(&env)? })
+    }
+}
+
+/// A plan bound to its approval.
+#[napi]
+pub struct ApprovedPlan {
+    pub(crate) inner: CoreApprovedPlan,
+}
+
+#[napi]
+impl ApprovedPlan {
+    /// The run id.
+    #[napi(getter, catch_unwind)]
+    pub fn run_id(&self) -> String {
+        self.inner.plan.run_id.clone()
+    }
+
+    /// Who approved.
+    #[napi(getter, catch_unwind)]
+    pub fn approved_by(&self) -> String {
+        self.inner.approval.by.clone()
+    }
+
+    /// Wire JSON.
+    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "Record<string, unknown>")]
+    pub fn to_json(&self, env: Env) -> napi::Result<Value> {
+        to_json(&self.inner).or_throw(&env)
+    }
+}
+
+/// Where a run journals and who runs it.
+#[napi(object)]
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// SQLite journal file (default: one in-memory store per process, so no resume across processes).
+    pub store: Option<String>,
+    /// Incident the run belongs to (its timeline records every step).
+    pub incident_id: Option<String>,
+    /// Executor identity (default `node:<pid>`).
+    pub owner: Option<String>,
+    /// Resume only: the executor that left steps in flight is dead; take over its claims.
+    pub take_over: Option<bool>,
+}
+
+fn executor(platform: &CoreSimPlatform, o: &RunOptions, policy: CorePolicy) -> CoreResult<Executor> {
+    let store = run_store(o.store.as_deref())?;
+    let owner = o.owner.clone().unwrap_or_else(|| format!("node:{}", std::process::id()));
+    let mut exec =
+        Executor::new(platform.backends(), store, policy).with_owner(owner).with_failpoints(Failpoints::from_env());
+    if o.take_over.unwrap_or(false) {
+        exec = exec.taking_over();
+    }
+    Ok(exec)
+}
+
+/// Execute an approved plan on `platform`, journaling intent and outcome of every step. Resolves with the
+/// report (a failed or compensated run is a report, not a rejection).
+#[napi(strict, ts_return_type = "Promise<RunReport>")]
+pub fn run_plan(
+    approved: &ApprovedPlan,
+    platform: &SimPlatform,
+    options: Option<RunOptions>,
+    policy: Option<&Policy>,
+) -> AsyncTask<SimTask<RunReport>> {
+    let (approved, platform, o, policy) =
+        (approved.inner.clone(), platform.inner.clone(), options.unwrap_or_default(), or_default(policy));
+    spawn(move |rt| {
+        let exec = executor(&platform, &o, policy)?;
+        Ok(RunReport { inner: rt.block_on(exec.run(approved, o.incident_id.clone()))? })
+    })
+}
+
+/// Continue run `runId` from its journal (after a crash or an approval gate) without repeating a completed
+/// mutation. Rejects `not_found` for an unknown run, `conflict` while another live executor holds a step.
+#[napi(strict, ts_return_type = "Promise<RunReport>")]
+pub fn resume_run(
+    run_id: String,
+    platform: &SimPlatform,
+    options: Option<RunOptions>,
+    policy: Option<&Policy>,
+) -> AsyncTask<SimTask<RunReport>> {
+    let (platform, o, policy) = (platform.inner.clone(), options.unwrap_or_default(), or_default(policy));
+    spawn(move |rt| {
+        let exec = executor(&platform, &o, policy)?;
+        Ok(RunReport { inner: rt.block_on(exec.resume(&run_id))? })
+    })
+}
+
+/// Approve approval-gate `stepId` of a paused run (then `resumeRun`).
+#[napi(strict, ts_return_type = "Promise<void>")]
+pub fn approve_gate(
+    run_id: String,
+    step_id: String,
+    by: String,
+    platform: &SimPlatform,
+    options: Option<RunOptions>,
+) -> AsyncTask<SimTask<()>> {
+    let (platform, o) = (platform.inner.clone(), options.unwrap_or_default());
+    spawn(move |rt| {
+        let exec = executor(&platform, &o, CorePolicy::default())?;
+        rt.block_on(exec.approve_gate(&run_id, &step_id, &by))
+    })
+}
+
+/// The outcome of a run.
+#[napi]
+pub struct RunReport {
+    pub(crate) inner: CoreRunReport,
+}
+
+#[napi]
+impl RunReport {
+    /// Run id.
+    #[napi(getter, catch_unwind)]
+    pub fn run_id(&self) -> String {
+        self.inner.run_id.clone()
+    }
+
+    /// Procedure name.
+    #[napi(getter, catch_unwind)]
+    pub fn procedure(&self) -> String {
+        self.inner.procedure.clone()
+    }
+
+    /// `'succeeded'`, `'failed'`, `'compensated'`, or `'running'` (paused at an approval gate).
+    #[napi(getter, catch_unwind, ts_return_type = "'planned' | 'running' | 'succeeded' | 'failed' | 'compensated'")]
+    pub fn status(&self) -> String {
+        self.inner.status.as_str().to_owned()
+    }
+
+    /// Exactly what was changed and not undone, one line per change.
+    #[napi(getter, catch_unwind)]
+    pub fn left_state(&self) -> Vec<String> {
+        self.inner.left_state.clone()
+    }
+
+    /// Problems that did not stop the run.
+    #[napi(getter, catch_unwind)]
+    pub fn warnings(&self) -> Vec<String> {
+        self.inner.warnings.clone()
+    }
+
+    /// `[stepId, status]` pairs in plan order.
+    #[napi(strict, catch_unwind, ts_return_type = "Array<{ id: string; status: string; error?: string }>")]
+    pub fn steps(&self) -> Value {
+        Value::Array(
+            self.inner
+                .steps
+                .iter()
+                .map(|s| {
+                    let mut o = serde_json::json!({ "id": s.id, "status": crate::error::enum_str(&s.status) });
+                    if let (Some(e), Some(m)) = (&s.error, o.as_object_mut()) {
+                        m.insert("error".into(), Value::String(e.clone()));
+                    }
+                    o
+                })
+                .collect(),
+        )
+    }
+
+    /// Wire JSON.
+    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "Record<string, unknown>")]
+    pub fn to_json(&self, env: Env) -> napi::Result<Value> {
+        to_json(&self.inner).or_throw(&env)
+    }
+}

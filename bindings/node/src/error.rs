@@ -1,0 +1,114 @@
+//! Error conversion: every `incident_core::Error` becomes a JS `Error` whose `code` is the stable
+//! [`ErrorKind`](incident_core::ErrorKind) string (`invalid_input`, `not_found`, ...) and whose `message`
+//! is the Rust message. Also the serde helpers every module uses to move values across the boundary.
+
+use incident_core::{Error as CoreError, Result as CoreResult};
+use napi::bindgen_prelude::{JsObjectValue, JsValue, Object};
+use napi::{Env, Status};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// Build the JS error object for `e` (falls back to a plain napi error if the engine refuses).
+pub(crate) fn js_error(env: &Env, e: &CoreError) -> napi::Error {
+    build(env, e).unwrap_or_else(|fallback| fallback)
+}
+
+fn build(env: &Env, e: &CoreError) -> napi::Result<napi::Error> {
+    let mut obj: Object<'_> = env.create_error(napi::Error::new(Status::GenericFailure, e.message()))?;
+    obj.set_named_property("code", e.kind().as_str())?;
+    obj.set_named_property("retryable", e.is_retryable())?;
+    if let Some(src) = std::error::Error::source(e) {
+        obj.set_named_property("detail", src.to_string())?;
+    }
+    Ok(napi::Error::from(obj.to_unknown()))
+}
+
+/// `core::Result<T>` → `napi::Result<T>` with a coded JS error.
+pub(crate) trait OrThrow<T> {
+    /// Convert, building the JS error in `env`.
+    fn or_throw(self, env: &Env) -> napi::Result<T>;
+}
+
+impl<T> OrThrow<T> for CoreResult<T> {
+    fn or_throw(self, env: &Env) -> napi::Result<T> {
+        self.map_err(|e| js_error(env, &e))
+    }
+}
+
+/// Deserialize a JS value (already a `serde_json::Value`) into `T`, naming the field path on error.
+pub(crate) fn from_json<T: DeserializeOwned>(what: &str, v: Value) -> CoreResult<T> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            CoreError::invalid_input(format!("{what}: {}", e.inner()))
+        } else {
+            CoreError::invalid_input(format!("{what}: field `{path}`: {}", e.inner()))
+        }
+    })
+}
+
+/// Serialize a core value to its canonical wire JSON (snake_case keys, RFC 3339 timestamps).
+pub(crate) fn to_json<T: Serialize>(v: &T) -> CoreResult<Value> {
+    serde_json::to_value(v).map_err(|e| CoreError::internal(format!("cannot serialize: {e}")))
+}
+
+/// Serialize to JSON text.
+pub(crate) fn to_json_string<T: Serialize>(v: &T) -> CoreResult<String> {
+    serde_json::to_string(v).map_err(|e| CoreError::internal(format!("cannot serialize: {e}")))
+}
+
+/// Rename object keys recursively (`snake_case` ↔ `camelCase`).
+pub(crate) fn rename_keys(v: Value, f: fn(&str) -> String) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (f(&k), rename_keys(v, f))).collect()),
+        Value::Array(a) => Value::Array(a.into_iter().map(|v| rename_keys(v, f)).collect()),
+        other => other,
+    }
+}
+
+/// `whole_service` → `wholeService`.
+pub(crate) fn camel(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut up = false;
+    for c in s.chars() {
+        if c == '_' {
+            up = true;
+        } else if up {
+            out.extend(c.to_uppercase());
+            up = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `wholeService` → `whole_service`.
+pub(crate) fn snake(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 4);
+    for c in s.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Parse a string-literal union value (`'P0' | 'P1' ...`) through serde, listing the allowed values.
+pub(crate) fn parse_enum<T: DeserializeOwned>(what: &str, value: &str, allowed: &[&str]) -> CoreResult<T> {
+    serde_json::from_value(Value::String(value.to_owned()))
+        .map_err(|_| CoreError::invalid_input(format!("{what}: {value:?} is not one of {}", allowed.join(", "))))
+}
+
+/// The wire string of a unit enum variant (`Status::Identified` → `"identified"`).
+pub(crate) fn enum_str<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(e) => format!("<{e}>"),
+    }
+}

@@ -1,0 +1,125 @@
+//! `Policy`: the runbook as data (load, validate, show, JSON Schema).
+
+use incident_core::Policy as CorePolicy;
+use napi::Env;
+use napi_derive::napi;
+use serde_json::Value;
+
+use crate::error::{OrThrow, parse_enum};
+
+/// The format of a policy document.
+#[napi(string_enum)]
+pub enum PolicyFormat {
+    /// TOML.
+    #[napi(value = "toml")]
+    Toml,
+    /// YAML.
+    #[napi(value = "yaml")]
+    Yaml,
+    /// JSON.
+    #[napi(value = "json")]
+    Json,
+}
+
+/// The incident-response policy: severities, declaration thresholds, comms cadence, routing, drills, guard
+/// rails. `new Policy()` is the runbook's defaults; files and objects override any field and are validated,
+/// naming the exact field on error (`code: 'policy'`).
+#[napi]
+pub struct Policy {
+    pub(crate) inner: CorePolicy,
+}
+
+/// The runbook defaults when `policy` is absent.
+pub(crate) fn or_default(policy: Option<&Policy>) -> CorePolicy {
+    policy.map_or_else(CorePolicy::default, |p| p.inner.clone())
+}
+
+#[napi]
+impl Policy {
+    /// The runbook's defaults, with `overrides` (a partial policy object in the file format, snake_case
+    /// keys as in the TOML/YAML files) applied and validated.
+    #[napi(constructor, catch_unwind, ts_args_type = "overrides?: Record<string, unknown>")]
+    pub fn new(env: Env, overrides: Option<Value>) -> napi::Result<Self> {
+        let inner = match overrides {
+            None | Some(Value::Null) => CorePolicy::default(),
+            Some(v @ Value::Object(_)) => CorePolicy::from_value(v).or_throw(&env)?,
+            Some(_) => {
+                return Err(crate::error::js_error(
+                    &env,
+                    &incident_core::Error::invalid_input("policy overrides: expected an object"),
+                ));
+            }
+        };
+        Ok(Self { inner })
+    }
+
+    /// Load a policy file (`.toml`, `.yaml`/`.yml` or `.json`) over the defaults.
+    #[napi(factory, strict, catch_unwind)]
+    pub fn from_file(env: Env, path: String) -> napi::Result<Self> {
+        Ok(Self { inner: CorePolicy::from_path(std::path::Path::new(&path)).or_throw(&env)? })
+    }
+
+    /// Parse a policy document in `format` over the defaults.
+    #[napi(factory, strict, catch_unwind, ts_args_type = "text: string, format: PolicyFormat")]
+    pub fn parse(env: Env, text: String, format: String) -> napi::Result<Self> {
+        let inner = match format.as_str() {
+            "toml" => CorePolicy::from_toml_str(&text),
+            "yaml" => CorePolicy::from_yaml_str(&text),
+            "json" => CorePolicy::from_json_str(&text),
+            other => {
+                parse_enum::<()>("policy format", other, &["toml", "yaml", "json"]).map(|()| CorePolicy::default())
+            }
+        }
+        .or_throw(&env)?;
+        Ok(Self { inner })
+    }
+
+    /// Re-validate (policies built by this package are always valid; kept for symmetry with the CLI).
+    #[napi(strict, catch_unwind)]
+    pub fn validate(&self, env: Env) -> napi::Result<()> {
+        self.inner.validate().or_throw(&env)
+    }
+
+    /// The policy as a TOML document.
+    #[napi(strict, catch_unwind)]
+    pub fn to_toml(&self, env: Env) -> napi::Result<String> {
+        self.inner.to_toml_string().or_throw(&env)
+    }
+
+    /// The policy as a YAML document.
+    #[napi(strict, catch_unwind)]
+    pub fn to_yaml(&self, env: Env) -> napi::Result<String> {
+        self.inner.to_yaml_string().or_throw(&env)
+    }
+
+    /// The policy as a JSON document (string).
+    #[napi(strict, catch_unwind)]
+    pub fn to_json_string(&self, env: Env) -> napi::Result<String> {
+        self.inner.to_json_string().or_throw(&env)
+    }
+
+    /// The policy as a plain object in the file format (what `JSON.stringify` uses).
+    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "Record<string, unknown>")]
+    pub fn to_json(&self, env: Env) -> napi::Result<Value> {
+        crate::error::to_json(&self.inner).or_throw(&env)
+    }
+
+    /// The JSON Schema (draft 2020-12) of policy files.
+    #[napi(strict, catch_unwind, ts_return_type = "Record<string, unknown>")]
+    pub fn json_schema() -> Value {
+        CorePolicy::json_schema()
+    }
+
+    /// The response-time target of `severity`, in seconds.
+    #[napi(strict, catch_unwind, ts_args_type = "severity: Severity")]
+    pub fn response_time_seconds(&self, env: Env, severity: String) -> napi::Result<u32> {
+        let sev = crate::classify::severity(&severity).or_throw(&env)?;
+        Ok(u32::try_from(self.inner.response_time(sev).as_secs()).unwrap_or(u32::MAX))
+    }
+
+    /// The stage budget of `procedure`'s `stage` in seconds, if the policy sets one.
+    #[napi(strict, catch_unwind)]
+    pub fn stage_budget_seconds(&self, procedure: String, stage: String) -> Option<u32> {
+        self.inner.stage_budget(&procedure, &stage).map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+    }
+}
