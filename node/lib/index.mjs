@@ -29,6 +29,7 @@ export const {
   UnavailableError,
   ValidationChecklist,
   _classifyJson,
+  _classifyRules,
   _panicForTests,
   approveGate,
   buildPostMortem,

@@ -385,6 +385,14 @@ export declare class ValidationChecklist {
 export declare function _classifyJson(facts: string, policy?: Policy | undefined | null): string
 
 /**
+ * The fast path of the package's `classify`: the rules that fire for `facts` (JSON text) as a bit set
+ * (bit `n` = the `n`-th entry of [`classification_rules`]). The classification is a function of that set
+ * alone, so lib/index.cjs keeps one frozen `Classification` per set (filled by `_classifyJson`) and the
+ * hot path returns a number instead of building objects. Errors as [`classify_json`].
+ */
+export declare function _classifyRules(facts: string, policy?: Policy | undefined | null): number
+
+/**
  * Test hook: panics with `message` inside a `catch_unwind` export; the panic must surface as a thrown
  * `Error` (code `internal` after the JS layer), never abort the process.
  */
@@ -462,8 +470,8 @@ export interface Classification {
   insufficient: boolean
   /** Every rule that fired, most severe first. */
   reasons: Array<Reason>
-  /** The rules that decided the severity (those of the highest severity). */
-  deciding: Array<Reason>
+  /** The rules that decided the severity (those of the highest severity; their texts are in `reasons`). */
+  deciding: ClassificationRule[]
   /** One-line summary, e.g. `P1 (partial_outage, customer_facing_errors)`. */
   summary: string
 }

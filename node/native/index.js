@@ -849,6 +849,7 @@ module.exports.Timeline = nativeBinding.Timeline
 module.exports.TriageReport = nativeBinding.TriageReport
 module.exports.ValidationChecklist = nativeBinding.ValidationChecklist
 module.exports._classifyJson = nativeBinding._classifyJson
+module.exports._classifyRules = nativeBinding._classifyRules
 module.exports._panicForTests = nativeBinding._panicForTests
 module.exports.approveGate = nativeBinding.approveGate
 module.exports.buildPostMortem = nativeBinding.buildPostMortem

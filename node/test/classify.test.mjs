@@ -9,7 +9,8 @@ test('classify: the runbook matrix with the rules that fired', () => {
   assert.equal(c.severity, 'P1')
   assert.equal(c.insufficient, false)
   assert.deepEqual(c.reasons.map((r) => r.rule), ['partial_outage', 'customer_facing_errors'])
-  assert.ok(c.deciding.every((r) => r.severity === 'P1'))
+  assert.deepEqual(c.deciding, ['partial_outage', 'customer_facing_errors'])
+  assert.deepEqual(classify({ outage: 'complete', cosmetic: true }).deciding, ['complete_outage'])
   assert.match(c.summary, /P1/)
   assert.equal(classify({ outage: 'complete' }).severity, 'P0')
   assert.equal(classify({ performanceDegradationPct: 30 }).severity, 'P2')
@@ -43,4 +44,19 @@ test('classify: bad input', async () => {
   await rejects(assert, () => classify({ n: 1n }), 'invalid_input', /BigInt/)
   const e = await rejects(assert, () => classify({ cosmetic: 'yes' }), 'invalid_input', /bool|Boolean/i)
   assert.ok(e instanceof InvalidInputError)
+})
+
+test('classify fast path equals the native object path', async () => {
+  const { createRequire } = await import('node:module')
+  const native = createRequire(import.meta.url)('../native/index.js')
+  const p = new Policy({ declaration: { latency_degradation_threshold: 0.2 } })
+  const cases = [{}, { cosmetic: true }, { outage: 'complete', revenueImpact: true, cosmetic: true },
+    { performanceDegradationPct: 30 }, { performanceDegradationPct: 60, service: 'x', customerFacing: true }]
+  for (const f of cases) {
+    for (const pol of [undefined, p]) {
+      const c = classify(f, pol)
+      assert.ok(Object.isFrozen(c) && Object.isFrozen(c.reasons))
+      assert.deepEqual(JSON.parse(JSON.stringify(c)), JSON.parse(JSON.stringify(native.classify(f, pol))), JSON.stringify(f))
+    }
+  }
 })

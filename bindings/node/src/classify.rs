@@ -201,8 +201,9 @@ pub struct Classification {
     pub insufficient: bool,
     /// Every rule that fired, most severe first.
     pub reasons: Vec<Reason>,
-    /// The rules that decided the severity (those of the highest severity).
-    pub deciding: Vec<Reason>,
+    /// The rules that decided the severity (those of the highest severity; their texts are in `reasons`).
+    #[napi(ts_type = "ClassificationRule[]")]
+    pub deciding: Vec<String>,
     /// One-line summary, e.g. `P1 (partial_outage, customer_facing_errors)`.
     pub summary: String,
 }
@@ -218,7 +219,7 @@ impl Classification {
             severity: c.severity().map(|s| s.as_str().to_owned()),
             insufficient: c.is_insufficient(),
             reasons: c.reasons().map(reason).collect(),
-            deciding: c.deciding_reasons().map(reason).collect(),
+            deciding: c.deciding_reasons().map(|r| r.rule.as_str().to_owned()).collect(),
             summary: c.to_string(),
         }
     }
@@ -245,6 +246,20 @@ pub fn classify_json(env: Env, facts: String, policy: Option<&Policy>) -> napi::
         .or_throw(&env)?;
     let c = classifier.try_classify(&facts.to_core().or_throw(&env)?).or_throw(&env)?;
     crate::error::to_json_string(&Classification::from_core(&c)).or_throw(&env)
+}
+
+/// The fast path of the package's `classify`: the rules that fire for `facts` (JSON text) as a bit set
+/// (bit `n` = the `n`-th entry of [`classification_rules`]). The classification is a function of that set
+/// alone, so lib/index.cjs keeps one frozen `Classification` per set (filled by `_classifyJson`) and the
+/// hot path returns a number instead of building objects. Errors as [`classify_json`].
+#[napi(js_name = "_classifyRules", strict, catch_unwind)]
+pub fn classify_rules(env: Env, facts: String, policy: Option<&Policy>) -> napi::Result<u32> {
+    let classifier = policy.map_or(Classifier::RUNBOOK, |p| Classifier::from_policy(&p.inner));
+    let facts: ImpactFacts = serde_json::from_str(&facts)
+        .map_err(|e| incident_core::Error::invalid_input(format!("impact facts: {e}")))
+        .or_throw(&env)?;
+    let c = classifier.try_classify(&facts.to_core().or_throw(&env)?).or_throw(&env)?;
+    Ok(c.rules().iter().fold(0u32, |m, r| m | (1u32 << (r as u8))))
 }
 
 /// Every classification rule with its severity and runbook text, P0 first.

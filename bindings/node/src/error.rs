@@ -112,3 +112,33 @@ pub(crate) fn enum_str<T: Serialize>(v: &T) -> String {
         Err(e) => format!("<{e}>"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_case_round_trip() {
+        assert_eq!(camel("whole_service"), "wholeService");
+        assert_eq!(snake("wholeService"), "whole_service");
+        let v = serde_json::json!({"a_b": [{"c_d": 1}]});
+        assert_eq!(rename_keys(rename_keys(v.clone(), camel), snake), v);
+    }
+
+    #[test]
+    fn enum_parse_lists_allowed_values() {
+        let e = parse_enum::<incident_core::Status>("status", "done", &["investigating", "resolved"]).unwrap_err();
+        assert_eq!(e.kind(), incident_core::ErrorKind::InvalidInput);
+        assert_eq!(e.message(), "status: \"done\" is not one of investigating, resolved");
+    }
+
+    #[test]
+    fn from_json_names_the_field() {
+        let e = from_json::<incident_core::postmortem::PostMortemInput>(
+            "input",
+            serde_json::json!({"action_items": [{"owner": "x"}]}),
+        )
+        .unwrap_err();
+        assert!(e.message().starts_with("input: field `action_items[0]`"), "{}", e.message());
+    }
+}
