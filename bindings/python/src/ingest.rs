@@ -1,0 +1,250 @@
+//! `parse_alertmanager` / `parse_pagerduty`: webhook payloads → alerts with observations and facts.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use incident_core::Policy as CorePolicy;
+use incident_core::ingest::{self as core, AlertBatch as CoreBatch};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyMapping, PySequence, PyString};
+
+use crate::classify::{PyClassification, PyImpactFacts};
+use crate::detector::PyObservation;
+use crate::drills::enum_str;
+use crate::error::{OrRaise, from_json_str, guard, py_to_json, to_json_string};
+use crate::policy::PyPolicy;
+
+/// One alert after mapping.
+#[pyclass(name = "IngestedAlert", module = "incident_core._native", frozen, eq)]
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PyIngestedAlert {
+    inner: core::IngestedAlert,
+}
+
+#[pymethods]
+impl PyIngestedAlert {
+    /// `"alertmanager"` or `"pagerduty"`.
+    #[getter]
+    fn source(&self) -> String {
+        enum_str(&self.inner.source)
+    }
+    /// Fingerprint / dedup key.
+    #[getter]
+    fn id(&self) -> Option<String> {
+        self.inner.id.clone()
+    }
+    /// Alert name.
+    #[getter]
+    fn name(&self) -> Option<String> {
+        self.inner.name.clone()
+    }
+    /// Summary.
+    #[getter]
+    fn summary(&self) -> Option<String> {
+        self.inner.summary.clone()
+    }
+    /// The service it is about.
+    #[getter]
+    fn service(&self) -> Option<String> {
+        self.inner.service.clone()
+    }
+    /// Component.
+    #[getter]
+    fn component(&self) -> Option<String> {
+        self.inner.component.clone()
+    }
+    /// Whether the service is customer-facing.
+    #[getter]
+    fn customer_facing(&self) -> Option<bool> {
+        self.inner.customer_facing
+    }
+    /// `"firing"`, `"acknowledged"` or `"resolved"`.
+    #[getter]
+    fn status(&self) -> String {
+        enum_str(&self.inner.status)
+    }
+    /// Start.
+    #[getter]
+    fn starts_at(&self) -> Option<DateTime<Utc>> {
+        self.inner.starts_at
+    }
+    /// End.
+    #[getter]
+    fn ends_at(&self) -> Option<DateTime<Utc>> {
+        self.inner.ends_at
+    }
+    /// Labels.
+    #[getter]
+    fn labels(&self) -> BTreeMap<String, String> {
+        self.inner.labels.clone()
+    }
+    /// Annotations.
+    #[getter]
+    fn annotations(&self) -> BTreeMap<String, String> {
+        self.inner.annotations.clone()
+    }
+    /// Links.
+    #[getter]
+    fn links(&self) -> Vec<String> {
+        self.inner.links.clone()
+    }
+    /// The ingest rule that mapped it.
+    #[getter]
+    fn rule(&self) -> Option<String> {
+        self.inner.rule.clone()
+    }
+    /// The observation for the detector.
+    #[getter]
+    fn observation(&self) -> Option<PyObservation> {
+        self.inner.observation.clone().map(|inner| PyObservation { inner })
+    }
+    /// Impact facts for the classifier.
+    #[getter]
+    fn facts(&self) -> Option<PyImpactFacts> {
+        self.inner.facts.clone().map(PyImpactFacts::wrap)
+    }
+    /// Mapping warnings.
+    #[getter]
+    fn warnings(&self) -> Vec<String> {
+        self.inner.warnings.clone()
+    }
+    /// The classification of `facts` (insufficient without facts).
+    fn classification(&self) -> PyResult<PyClassification> {
+        guard(|| Ok(PyClassification::wrap(self.inner.classification())))
+    }
+    /// Wire JSON.
+    fn to_json(&self) -> PyResult<String> {
+        guard(|| to_json_string(&self.inner))
+    }
+    /// Parse wire JSON.
+    #[staticmethod]
+    fn from_json(text: &str) -> PyResult<Self> {
+        guard(|| Ok(Self { inner: from_json_str("ingested alert", text)? }))
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "IngestedAlert(source={:?}, name={:?}, service={:?}, status={:?}, severity={})",
+            enum_str(&self.inner.source),
+            self.inner.name,
+            self.inner.service,
+            enum_str(&self.inner.status),
+            self.inner.classification()
+        )
+    }
+}
+
+/// A parsed payload.
+#[pyclass(name = "AlertBatch", module = "incident_core._native", frozen, eq)]
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PyAlertBatch {
+    inner: CoreBatch,
+}
+
+#[pymethods]
+impl PyAlertBatch {
+    /// `"alertmanager"` or `"pagerduty"`.
+    #[getter]
+    fn source(&self) -> String {
+        enum_str(&self.inner.source)
+    }
+    /// Alertmanager group key.
+    #[getter]
+    fn group_key(&self) -> Option<String> {
+        self.inner.group_key.clone()
+    }
+    /// Alertmanager receiver.
+    #[getter]
+    fn receiver(&self) -> Option<String> {
+        self.inner.receiver.clone()
+    }
+    /// Alertmanager external URL.
+    #[getter]
+    fn external_url(&self) -> Option<String> {
+        self.inner.external_url.clone()
+    }
+    /// Alerts Alertmanager dropped from the payload.
+    #[getter]
+    fn truncated_alerts(&self) -> u64 {
+        self.inner.truncated_alerts
+    }
+    /// The alerts.
+    #[getter]
+    fn alerts(&self) -> Vec<PyIngestedAlert> {
+        self.inner.alerts.iter().map(|a| PyIngestedAlert { inner: a.clone() }).collect()
+    }
+    fn __len__(&self) -> usize {
+        self.inner.alerts.len()
+    }
+    /// Wire JSON.
+    fn to_json(&self) -> PyResult<String> {
+        guard(|| to_json_string(&self.inner))
+    }
+    /// Parse wire JSON.
+    #[staticmethod]
+    fn from_json(text: &str) -> PyResult<Self> {
+        guard(|| Ok(Self { inner: from_json_str("alert batch", text)? }))
+    }
+    fn __repr__(&self) -> String {
+        format!("AlertBatch(source={:?}, alerts={})", enum_str(&self.inner.source), self.inner.alerts.len())
+    }
+}
+
+/// The request body as bytes: `str`/`bytes`/`bytearray` as-is, a mapping or list as its JSON.
+fn body(payload: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if let Ok(s) = payload.cast::<PyString>() {
+        return Ok(s.to_str()?.as_bytes().to_vec());
+    }
+    if let Ok(b) = payload.cast::<PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    if let Ok(b) = payload.cast::<PyByteArray>() {
+        return Ok(b.to_vec());
+    }
+    if payload.cast::<PyMapping>().is_ok() || payload.cast::<PySequence>().is_ok() {
+        return Ok(py_to_json("payload", payload)?.to_string().into_bytes());
+    }
+    Err(PyTypeError::new_err(format!(
+        "payload must be str, bytes, a mapping or a list, not {}",
+        payload.get_type().name()?
+    )))
+}
+
+fn parse(
+    py: Python<'_>,
+    payload: &Bound<'_, PyAny>,
+    policy: Option<&PyPolicy>,
+    f: fn(&[u8], &CorePolicy) -> incident_core::Result<CoreBatch>,
+) -> PyResult<PyAlertBatch> {
+    guard(|| {
+        let bytes = body(payload)?;
+        let b = match policy {
+            Some(p) => py.detach(|| f(&bytes, &p.inner)),
+            None => py.detach(|| f(&bytes, &CorePolicy::default())),
+        };
+        Ok(PyAlertBatch { inner: b.or_raise()? })
+    })
+}
+
+/// Parse an Alertmanager v4 webhook body (`str`, `bytes` or the parsed dict). Raises `InvalidInputError`
+/// naming the field for a malformed payload, or when it exceeds the policy's ingest limits.
+#[pyfunction]
+#[pyo3(signature = (payload, policy = None))]
+pub(crate) fn parse_alertmanager(
+    py: Python<'_>,
+    payload: &Bound<'_, PyAny>,
+    policy: Option<&PyPolicy>,
+) -> PyResult<PyAlertBatch> {
+    parse(py, payload, policy, core::parse_alertmanager)
+}
+
+/// Parse a PagerDuty Events API v2 body (one event or a list; `str`, `bytes` or parsed).
+#[pyfunction]
+#[pyo3(signature = (payload, policy = None))]
+pub(crate) fn parse_pagerduty(
+    py: Python<'_>,
+    payload: &Bound<'_, PyAny>,
+    policy: Option<&PyPolicy>,
+) -> PyResult<PyAlertBatch> {
+    parse(py, payload, policy, core::parse_pagerduty)
+}
