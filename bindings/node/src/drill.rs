@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::classify::Classification;
 use crate::detector::Declaration;
-use crate::engine::{Plan, RunReport, open_store, scenario_from};
+use crate::engine::{Plan, RunReport, open_store};
 use crate::error::{OrThrow, to_json};
 use crate::incident::Incident;
 use crate::policy::{Policy, or_default};
@@ -62,7 +62,7 @@ pub fn run_drill(
 ) -> AsyncTask<SimTask<DrillReport>> {
     let (o, policy) = (options.unwrap_or_default(), or_default(policy));
     spawn(move |rt| {
-        let scenario = scenario_from(&scenario)?;
+        let scenario = incident_core::sim::Scenario::from_name_or_path(&scenario)?;
         let platform = CoreSimPlatform::from_scenario(&scenario)?;
         let store = open_store(o.store.as_deref())?;
         let on_call = o.on_call.clone().unwrap_or_else(|| "on-call".into());

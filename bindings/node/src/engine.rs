@@ -25,18 +25,6 @@ use crate::task::{SimTask, spawn};
 
 type Date = DateTime<Utc>;
 
-/// A built-in scenario name, or a path to a scenario YAML file.
-pub(crate) fn scenario_from(arg: &str) -> CoreResult<Scenario> {
-    let p = std::path::Path::new(arg);
-    if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-        let text = std::fs::read_to_string(p)
-            .map_err(|e| CoreError::invalid_input(format!("cannot read scenario {}: {e}", p.display())))?;
-        Scenario::from_yaml_str(&text).map_err(|e| e.context(p.display()))
-    } else {
-        Scenario::builtin(arg)
-    }
-}
-
 /// The journal store: a SQLite file, or a fresh in-memory store when `path` is absent.
 pub(crate) fn open_store(path: Option<&str>) -> CoreResult<Arc<dyn Store>> {
     Ok(match path {
@@ -79,14 +67,14 @@ impl SimPlatform {
     /// An in-memory platform from a built-in scenario name or a scenario YAML path.
     #[napi(factory, strict, catch_unwind)]
     pub fn from_scenario(env: Env, scenario: String) -> napi::Result<Self> {
-        let s = scenario_from(&scenario).or_throw(&env)?;
+        let s = Scenario::from_name_or_path(&scenario).or_throw(&env)?;
         Ok(Self { inner: CoreSimPlatform::from_scenario(&s).or_throw(&env)? })
     }
 
     /// Create a state file at `path` from `scenario` (replacing nothing: throws if it cannot be written).
     #[napi(factory, strict, catch_unwind)]
     pub fn create(env: Env, path: String, scenario: String) -> napi::Result<Self> {
-        let s = scenario_from(&scenario).or_throw(&env)?;
+        let s = Scenario::from_name_or_path(&scenario).or_throw(&env)?;
         Ok(Self { inner: CoreSimPlatform::create(&path, &s).or_throw(&env)? })
     }
 
@@ -99,7 +87,7 @@ impl SimPlatform {
     /// Open `path`, creating it from `scenario` when missing (the CLI's `--sim FILE --scenario NAME`).
     #[napi(factory, strict, catch_unwind)]
     pub fn open_or_create(env: Env, path: String, scenario: String) -> napi::Result<Self> {
-        let s = scenario_from(&scenario).or_throw(&env)?;
+        let s = Scenario::from_name_or_path(&scenario).or_throw(&env)?;
         Ok(Self { inner: CoreSimPlatform::open_or_create(&path, &s).or_throw(&env)? })
     }
 

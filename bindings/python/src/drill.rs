@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use crate::classify::PyClassification;
 use crate::convert::Wrap;
 use crate::detector::PyDeclaration;
-use crate::engine::{PyPlan, PyRunReport, open_store, scenario_from};
+use crate::engine::{PyPlan, PyRunReport, open_store};
 use crate::error::{guard, invalid, to_json_string, to_py_obj};
 use crate::incident::PyIncident;
 use crate::policy::{PyPolicy, or_default};
@@ -137,7 +137,7 @@ fn work(
     }
     let policy = or_default(policy);
     Ok(Box::new(move |rt| {
-        let scenario = scenario_from(&scenario)?;
+        let scenario = incident_core::sim::Scenario::from_name_or_path(&scenario)?;
         let platform = CoreSimPlatform::from_scenario(&scenario)?;
         let store = open_store(store.as_deref())?;
         let approver: Box<dyn Approver> = if approve {

@@ -25,18 +25,6 @@ use crate::runtime::{awaitable, block};
 
 type Date = DateTime<Utc>;
 
-/// A built-in scenario name, or a path to a scenario YAML file.
-pub(crate) fn scenario_from(arg: &str) -> CoreResult<Scenario> {
-    let p = std::path::Path::new(arg);
-    if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-        let text = std::fs::read_to_string(p)
-            .map_err(|e| CoreError::invalid_input(format!("cannot read scenario {}: {e}", p.display())))?;
-        Scenario::from_yaml_str(&text).map_err(|e| e.context(p.display()))
-    } else {
-        Scenario::builtin(arg)
-    }
-}
-
 /// The journal store: a SQLite file, or a fresh in-memory store when `path` is `None`.
 pub(crate) fn open_store(path: Option<&str>) -> CoreResult<Arc<dyn Store>> {
     if let Some(p) = path
@@ -89,7 +77,7 @@ impl PySimPlatform {
     #[staticmethod]
     fn from_scenario(scenario: &str) -> PyResult<Self> {
         guard(|| {
-            let s = scenario_from(scenario).or_raise()?;
+            let s = Scenario::from_name_or_path(scenario).or_raise()?;
             Ok(Self { inner: CoreSimPlatform::from_scenario(&s).or_raise()? })
         })
     }
@@ -97,7 +85,7 @@ impl PySimPlatform {
     #[staticmethod]
     fn create(path: std::path::PathBuf, scenario: &str) -> PyResult<Self> {
         guard(|| {
-            let s = scenario_from(scenario).or_raise()?;
+            let s = Scenario::from_name_or_path(scenario).or_raise()?;
             Ok(Self { inner: CoreSimPlatform::create(&path, &s).or_raise()? })
         })
     }
@@ -110,7 +98,7 @@ impl PySimPlatform {
     #[staticmethod]
     fn open_or_create(path: std::path::PathBuf, scenario: &str) -> PyResult<Self> {
         guard(|| {
-            let s = scenario_from(scenario).or_raise()?;
+            let s = Scenario::from_name_or_path(scenario).or_raise()?;
             Ok(Self { inner: CoreSimPlatform::open_or_create(&path, &s).or_raise()? })
         })
     }

@@ -18,17 +18,6 @@ use sha2::{Digest, Sha256};
 
 use crate::io::{Ctx, Format, parse_doc};
 
-fn scenario_from(arg: &str) -> Result<Scenario> {
-    let p = Path::new(arg);
-    if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-        let text = std::fs::read_to_string(p)
-            .map_err(|e| Error::invalid_input(format!("cannot read scenario {}: {e}", p.display())))?;
-        Scenario::from_yaml_str(&text).map_err(|e| e.context(p.display()))
-    } else {
-        Scenario::builtin(arg)
-    }
-}
-
 fn write_file(dir: &Path, name: &str, contents: &[u8]) -> Result<()> {
     std::fs::write(dir.join(name), contents)
         .map_err(|e| Error::unavailable(format!("cannot write {}: {e}", dir.join(name).display())))
@@ -210,7 +199,7 @@ pub(crate) fn drill(ctx: &Ctx, a: &DrillArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let scenario = scenario_from(a.scenario.as_deref().unwrap_or_default())?;
+    let scenario = Scenario::from_name_or_path(a.scenario.as_deref().unwrap_or_default())?;
     std::fs::create_dir_all(&a.out)
         .map_err(|e| Error::invalid_input(format!("cannot create {}: {e}", a.out.display())))?;
     for f in DRILL_FILES.iter().chain(["manifest.sha256", "journal.sqlite-wal", "journal.sqlite-shm"].iter()) {
@@ -371,7 +360,7 @@ impl BackendArgs {
         let p = if self.sim.exists() {
             SimPlatform::open(&self.sim)?
         } else {
-            SimPlatform::create(&self.sim, &scenario_from(&self.scenario)?)?
+            SimPlatform::create(&self.sim, &Scenario::from_name_or_path(&self.scenario)?)?
         };
         if let Some(at) = self.at {
             p.advance_to_offset(at.as_std())?;

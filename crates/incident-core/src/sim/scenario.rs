@@ -616,6 +616,22 @@ impl Scenario {
         Self::names().into_iter().map(Self::builtin).collect()
     }
 
+    /// A built-in scenario by name, or a scenario file when `arg` ends in `.yaml`/`.yml`.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown built-in name; `InvalidInput` for an unreadable or invalid file (naming
+    /// the file and the field).
+    pub fn from_name_or_path(arg: &str) -> Result<Self> {
+        let p = std::path::Path::new(arg);
+        if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| Error::invalid_input(format!("cannot read scenario {}: {e}", p.display())))?;
+            Self::from_yaml_str(&text).map_err(|e| e.context(p.display()))
+        } else {
+            Self::builtin(arg)
+        }
+    }
+
     /// Parse and validate a scenario from YAML (JSON is YAML too).
     ///
     /// # Errors
