@@ -138,7 +138,7 @@ impl Approver for Prompt {
             eprintln!("plan not approved: stdin is not a terminal (pass --yes to approve)");
             return Ok(None);
         }
-        println!("{}", render_plan(plan));
+        println!("{plan}");
         print!(
             "Approve this plan as {}{}? [y/N] ",
             self.by,
@@ -154,29 +154,6 @@ impl Approver for Prompt {
     }
 }
 
-pub(crate) fn render_plan(plan: &Plan) -> String {
-    let mut s = format!("Plan {} for {} ({} steps)\n", plan.run_id, plan.procedure.name, plan.steps.len());
-    for st in &plan.steps {
-        let _ = writeln!(
-            s,
-            "  [{}] {}{}{}",
-            st.stage,
-            st.summary,
-            if st.noop { "  (already in place)" } else { "" },
-            st.inverse.as_ref().map(|_| "  ↺ reversible").unwrap_or_default()
-        );
-        if st.mutating && !st.before.is_null() {
-            let _ = writeln!(s, "      before: {}\n      after:  {}", st.before, st.after);
-        }
-        for f in &st.findings {
-            let _ = writeln!(s, "      ! {:?} {}: {}", f.level, f.rule, f.message);
-        }
-    }
-    if plan.needs_production_confirmation {
-        s.push_str("  ! targets production: approval must confirm production\n");
-    }
-    s
-}
 
 const DRILL_FILES: [&str; 10] = [
     "report.json",
@@ -427,7 +404,7 @@ pub(crate) fn plan(ctx: &Ctx, a: &PlanArgs) -> Result<()> {
         std::fs::write(out, json(&plan)?)
             .map_err(|e| Error::unavailable(format!("cannot write {}: {e}", out.display())))?;
     }
-    ctx.emit(&plan, || render_plan(&plan))
+    ctx.emit(&plan, || plan.to_string())
 }
 
 /// `incident run`.
