@@ -154,7 +154,6 @@ impl Approver for Prompt {
     }
 }
 
-
 const DRILL_FILES: [&str; 10] = [
     "report.json",
     "incident.json",
