@@ -1,11 +1,9 @@
 //! `runDrill`: a whole scenario end to end on the simulator (detection, declaration, triage, plan,
 //! approval, run, verification, resolution, post-mortem), scored against the policy's stage budgets.
 
-use incident_core::Result as CoreResult;
 use incident_core::drill::{
     self as core, Approver, AutoApprove, DrillOptions as CoreOptions, DrillReport as CoreDrillReport, Silent,
 };
-use incident_core::engine::{Approval, Plan as CorePlan};
 use incident_core::sim::SimPlatform as CoreSimPlatform;
 use napi::Env;
 use napi::bindgen_prelude::AsyncTask;
@@ -42,16 +40,6 @@ pub struct DrillOptions {
     pub store: Option<String>,
 }
 
-/// Declines every plan.
-struct Decline;
-
-#[async_trait::async_trait]
-impl Approver for Decline {
-    async fn approve(&self, _plan: &CorePlan, _now: chrono::DateTime<chrono::Utc>) -> CoreResult<Option<Approval>> {
-        Ok(None)
-    }
-}
-
 /// Run built-in scenario `scenario` (or a scenario YAML path) end to end on a fresh in-memory simulator.
 /// Resolves with the report; a failing drill is a report with `passed: false`, not a rejection.
 #[napi(strict, ts_return_type = "Promise<DrillReport>")]
@@ -69,7 +57,7 @@ pub fn run_drill(
         let approver: Box<dyn Approver> = if o.approve.unwrap_or(true) {
             Box::new(AutoApprove { by: o.approver.clone().unwrap_or_else(|| on_call.clone()) })
         } else {
-            Box::new(Decline)
+            Box::new(incident_core::drill::Decline)
         };
         let mut opts = CoreOptions { on_call, incident_id: o.incident_id.clone(), ..CoreOptions::default() };
         if let Some(s) = o.monitor_for_seconds {

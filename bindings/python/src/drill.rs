@@ -5,7 +5,6 @@ use incident_core::Result as CoreResult;
 use incident_core::drill::{
     self as core, Approver, AutoApprove, DrillOptions as CoreOptions, DrillReport as CoreDrillReport, Silent,
 };
-use incident_core::engine::{Approval, Plan as CorePlan};
 use incident_core::sim::SimPlatform as CoreSimPlatform;
 use pyo3::prelude::*;
 
@@ -20,16 +19,6 @@ use crate::postmortem::PyPostMortem;
 use crate::runtime::{awaitable, block};
 use crate::timeline::PyTimeline;
 use crate::triage::PyTriageReport;
-
-/// Declines every plan.
-struct Decline;
-
-#[async_trait::async_trait]
-impl Approver for Decline {
-    async fn approve(&self, _plan: &CorePlan, _now: chrono::DateTime<chrono::Utc>) -> CoreResult<Option<Approval>> {
-        Ok(None)
-    }
-}
 
 /// Everything a drill produced.
 #[pyclass(name = "DrillReport", module = "incident_core._native", frozen)]
@@ -143,7 +132,7 @@ fn work(
         let approver: Box<dyn Approver> = if approve {
             Box::new(AutoApprove { by: approver.unwrap_or_else(|| on_call.clone()) })
         } else {
-            Box::new(Decline)
+            Box::new(incident_core::drill::Decline)
         };
         let mut opts = CoreOptions { on_call, incident_id, ..CoreOptions::default() };
         if let Some(m) = monitor_for {

@@ -335,6 +335,17 @@ impl Approver for AutoApprove {
     }
 }
 
+/// Declines every plan (a dry run of the whole flow: the drill stops after planning and fails).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Decline;
+
+#[async_trait::async_trait]
+impl Approver for Decline {
+    async fn approve(&self, _plan: &Plan, _now: DateTime<Utc>) -> Result<Option<Approval>> {
+        Ok(None)
+    }
+}
+
 // -------------------------------------------------------------------------------------------------------
 // Report
 // -------------------------------------------------------------------------------------------------------

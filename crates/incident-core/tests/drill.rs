@@ -79,17 +79,6 @@ fn every_builtin_scenario_resolves_within_budgets() {
 
 #[test]
 fn a_declined_plan_changes_nothing_and_fails_the_drill() {
-    struct Decline;
-    #[async_trait::async_trait]
-    impl drill::Approver for Decline {
-        async fn approve(
-            &self,
-            _plan: &incident_core::engine::Plan,
-            _now: chrono::DateTime<chrono::Utc>,
-        ) -> incident_core::Result<Option<incident_core::engine::Approval>> {
-            Ok(None)
-        }
-    }
     let scenario = Scenario::builtin("bad-deploy").expect("scenario");
     let platform = SimPlatform::from_scenario(&scenario).expect("platform");
     let report = incident_core::sim::runtime()
@@ -100,7 +89,7 @@ fn a_declined_plan_changes_nothing_and_fails_the_drill() {
             &Policy::default(),
             &scenario,
             &DrillOptions::default(),
-            &Decline,
+            &drill::Decline,
             &Silent,
         ))
         .expect("report");
