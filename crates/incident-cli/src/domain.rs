@@ -527,7 +527,7 @@ pub(crate) fn policy(ctx: &Ctx, a: &PolicyArgs) -> Result<()> {
         PolicyCommand::Show => ctx.emit(&ctx.policy, || ctx.policy.to_toml_string().unwrap_or_else(|e| e.to_string())),
         PolicyCommand::Schema => {
             let schema = Policy::json_schema();
-            println!("{}", serde_json::to_string_pretty(&schema).map_err(|e| Error::internal(e.to_string()))?);
+            crate::io::out(&serde_json::to_string_pretty(&schema).map_err(|e| Error::internal(e.to_string()))?);
             Ok(())
         }
         PolicyCommand::Validate { file } => {

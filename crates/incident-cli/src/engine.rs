@@ -79,7 +79,7 @@ impl Live {
             return;
         }
         if self.bars.is_hidden() {
-            println!("{text}");
+            crate::io::out(text);
         } else {
             let _ = self.bars.println(text);
         }
@@ -138,7 +138,7 @@ impl Approver for Prompt {
             eprintln!("plan not approved: stdin is not a terminal (pass --yes to approve)");
             return Ok(None);
         }
-        println!("{plan}");
+        crate::io::out(&plan.to_string());
         print!(
             "Approve this plan as {}{}? [y/N] ",
             self.by,
@@ -171,7 +171,7 @@ pub(crate) fn drill(ctx: &Ctx, a: &DrillArgs) -> Result<()> {
     if a.list {
         for name in Scenario::names() {
             let s = Scenario::builtin(name)?;
-            println!("{name:<24} {}", s.description.split(". ").next().unwrap_or(""));
+            crate::io::out(&format!("{name:<24} {}", s.description.split(". ").next().unwrap_or("")));
         }
         return Ok(());
     }

@@ -36,8 +36,22 @@ impl Ctx {
                 serde_yaml_ng::to_string(value).map_err(|e| Error::internal(format!("cannot render YAML: {e}")))?
             }
         };
-        println!("{}", out.trim_end());
+        crate::io::out(out.trim_end());
         Ok(())
+    }
+}
+
+/// Write `text` and a newline to stdout. A closed pipe (`incident ... | head`) ends the process quietly
+/// with success, as Unix tools do, instead of panicking like `println!`.
+pub(crate) fn out(text: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(1);
     }
 }
 

@@ -169,3 +169,25 @@ fn drill_without_approval_on_a_pipe_declines_and_fails() {
     assert_eq!(o.status.code(), Some(4), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("plan declined"));
 }
+
+#[test]
+fn a_closed_stdout_pipe_ends_quietly_not_with_a_panic() {
+    use std::io::Read;
+    // ~100 KB of output: more than a pipe holds, so the writer is still writing when the reader goes away.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_incident"))
+        .args(["drills", "next", "-n", "1000", "--from", "2027-01-01T00:00:00Z", "-o", "json"])
+        .env_remove("INCIDENT_POLICY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 1];
+    stdout.read_exact(&mut first).expect("first byte");
+    drop(stdout); // like `| head -c1`
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(&first, b"[");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}
