@@ -230,12 +230,63 @@ pub struct Applied {
     pub outcome: String,
 }
 
+/// API server health: the `/livez` and `/readyz` endpoints and `/version` (componentstatuses is deprecated).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ServerHealth {
+    /// `/livez` answered ok.
+    pub live: bool,
+    /// `/readyz` answered ok.
+    pub ready: bool,
+    /// `gitVersion` from `/version`, when it answered.
+    pub version: Option<String>,
+    /// The checks `/readyz?verbose` or `/livez?verbose` reported failed (`etcd`, `poststarthook/...`).
+    pub failed_checks: Vec<String>,
+}
+
+/// One node's resource usage (metrics.k8s.io, `kubectl top nodes`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NodeUsage {
+    /// Node name.
+    pub name: String,
+    /// CPU in use, millicores.
+    pub cpu_millis: u64,
+    /// Memory in use (working set), bytes.
+    pub memory_bytes: u64,
+}
+
+/// One pod's resource usage, summed over its containers (`kubectl top pods`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PodUsage {
+    /// Namespace.
+    pub namespace: String,
+    /// Pod name.
+    pub name: String,
+    /// CPU in use, millicores.
+    pub cpu_millis: u64,
+    /// Memory in use (working set), bytes.
+    pub memory_bytes: u64,
+}
+
+/// Resource usage of a cluster's nodes and pods.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Usage {
+    /// Nodes.
+    pub nodes: Vec<NodeUsage>,
+    /// Pods, all namespaces.
+    pub pods: Vec<PodUsage>,
+}
+
 /// A Kubernetes cluster (one kubeconfig context).
 #[cfg_attr(test, mockall::automock)]
 #[async_trait::async_trait]
 pub trait Cluster: Send + Sync {
     /// The context name this client talks to.
     fn context(&self) -> &str;
+    /// API server health (`/livez`, `/readyz`, `/version`).
+    async fn server_health(&self) -> Result<ServerHealth>;
+    /// Resource usage from the metrics API (`kubectl top`); `ErrorKind::Unavailable` with a clear message
+    /// when the cluster serves no metrics API (no metrics-server).
+    async fn usage(&self) -> Result<Usage>;
     /// Read a deployment.
     async fn deployment(&self, namespace: &str, name: &str) -> Result<Option<Deployment>>;
     /// List deployments in a namespace.

@@ -14,7 +14,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Cluster, ClusterEvent, DatastoreProbe, Deployment, Node, Pod, ProbeReport, Revision};
+use crate::backend::{
+    Cluster, ClusterEvent, DatastoreProbe, Deployment, Node, Pod, ProbeReport, Revision, ServerHealth, Usage,
+};
 use crate::{Error, Result};
 
 /// What to triage.
@@ -23,8 +25,17 @@ use crate::{Error, Result};
 pub struct TriageOptions {
     /// Namespace of the critical services (runbook: `ml-platform`).
     pub namespace: String,
-    /// Deployments whose logs are scanned for errors (all deployments of `namespace` when empty).
+    /// Deployments whose logs are scanned for errors (all deployments of `namespace` when empty). An entry
+    /// is `name` (in `namespace`) or `namespace/name`, like `kubectl logs deployment/coredns -n kube-system`.
     pub log_deployments: Vec<String>,
+    /// Pods whose logs are scanned, by label selector: `key=value[,key=value]` (in `namespace`) or
+    /// `namespace/key=value[,...]`, like `kubectl logs -l app=api`.
+    pub log_selectors: Vec<String>,
+    /// Report recent changes since this instant (runbook "Examine Recent Changes"): rollouts and warning
+    /// events since then, and commits of `git_repo` (`git log --since`).
+    pub since: Option<DateTime<Utc>>,
+    /// A local git repository whose commits since `since` are listed.
+    pub git_repo: Option<std::path::PathBuf>,
     /// Log lines read per pod (`--tail`).
     pub log_tail: u32,
     /// Case-insensitive substrings counted as errors (runbook: `grep -i error`).
@@ -44,6 +55,9 @@ impl Default for TriageOptions {
         Self {
             namespace: "ml-platform".into(),
             log_deployments: Vec::new(),
+            log_selectors: Vec::new(),
+            since: None,
+            git_repo: None,
             log_tail: 100,
             error_patterns: vec!["error".into()],
             recent_events: 20,
@@ -65,10 +79,10 @@ pub struct DeploymentHealth {
     pub history: Vec<Revision>,
 }
 
-/// Error lines found in a deployment's pods.
+/// Error lines found in a deployment's (or a selector's) pods.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogScan {
-    /// Deployment.
+    /// What was scanned: `namespace/deployment` or `namespace/selector`.
     pub deployment: String,
     /// Pods read.
     pub pods: usize,
@@ -78,6 +92,41 @@ pub struct LogScan {
     pub error_lines: usize,
     /// Up to five sample lines.
     pub samples: Vec<String>,
+}
+
+/// A deployment revision created since [`TriageOptions::since`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rollout {
+    /// `namespace/name` of the deployment.
+    pub deployment: String,
+    /// The revision.
+    pub revision: Revision,
+}
+
+/// A commit of the configured repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commit {
+    /// Abbreviated hash.
+    pub id: String,
+    /// Author name.
+    pub author: String,
+    /// Author date.
+    pub at: DateTime<Utc>,
+    /// Subject line.
+    pub subject: String,
+}
+
+/// The runbook's "Examine Recent Changes".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecentChanges {
+    /// Since when.
+    pub since: DateTime<Utc>,
+    /// Deployment revisions created since then, oldest first.
+    pub rollouts: Vec<Rollout>,
+    /// Warning events last seen since then.
+    pub warning_events: usize,
+    /// Commits since then, newest first (`git log --since`).
+    pub commits: Vec<Commit>,
 }
 
 /// A part of the report that could not be produced.
@@ -98,6 +147,8 @@ pub struct TriageReport {
     pub context: String,
     /// When.
     pub at: DateTime<Utc>,
+    /// API server health; `None` when it did not answer (see `missing`).
+    pub api_server: Option<ServerHealth>,
     /// Pods not Running/ready, all namespaces (`kubectl get pods -A | grep -v Running`).
     pub unhealthy_pods: Vec<Pod>,
     /// Nodes not Ready (`kubectl get nodes | grep -v Ready`).
@@ -118,6 +169,8 @@ pub struct TriageReport {
     pub warning_events: Vec<ClusterEvent>,
     /// Log scans.
     pub logs: Vec<LogScan>,
+    /// Recent changes, when [`TriageOptions::since`] was given.
+    pub changes: Option<RecentChanges>,
     /// Datastore health.
     pub datastores: Vec<ProbeReport>,
     /// Sections that could not be produced.
@@ -153,6 +206,20 @@ impl TriageReport {
                 let _ = writeln!(s, "  ! {}: {} ({})", m.section, m.reason, m.kind);
             }
         }
+        if let Some(h) = &self.api_server {
+            let _ = writeln!(
+                s,
+                "\nAPI server {}: livez {}, readyz {}{}",
+                h.version.as_deref().unwrap_or("(version unknown)"),
+                if h.live { "ok" } else { "FAILED" },
+                if h.ready { "ok" } else { "FAILED" },
+                if h.failed_checks.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (failed: {})", h.failed_checks.join(", "))
+                }
+            );
+        }
         let _ = writeln!(s, "\nPods not running ({}):", self.unhealthy_pods.len());
         for p in &self.unhealthy_pods {
             let _ = writeln!(
@@ -176,12 +243,23 @@ impl TriageReport {
             let _ = writeln!(s, "  {}  {}", n.name, bad.join(","));
         }
         if self.metrics_available {
+            let _ = writeln!(s, "\nTop nodes by memory:");
+            for n in &self.top_nodes {
+                let _ = writeln!(
+                    s,
+                    "  {}  {} MiB  {}m CPU",
+                    n.name,
+                    n.memory_bytes.unwrap_or(0) >> 20,
+                    n.cpu_millis.unwrap_or(0)
+                );
+            }
             let _ = writeln!(s, "\nTop pods by memory:");
             for p in &self.top_pods {
                 let _ = writeln!(s, "  {}/{}  {} MiB", p.namespace, p.name, p.memory_bytes.unwrap_or(0) >> 20);
             }
         } else {
-            let _ = writeln!(s, "\nTop: metrics unavailable (metrics.k8s.io not served)");
+            let why = self.missing.iter().find(|m| m.section == "metrics").map_or("not served", |m| m.reason.as_str());
+            let _ = writeln!(s, "\nTop: metrics unavailable ({why})");
         }
         let _ = writeln!(s, "\nDegraded deployments ({}):", self.degraded_deployments.len());
         for d in &self.degraded_deployments {
@@ -214,6 +292,29 @@ impl TriageReport {
                 e.object,
                 e.message
             );
+        }
+        if let Some(c) = &self.changes {
+            let _ = writeln!(
+                s,
+                "\nChanges since {}: {} rollout(s), {} warning event(s), {} commit(s)",
+                crate::comms::format_utc(c.since),
+                c.rollouts.len(),
+                c.warning_events,
+                c.commits.len()
+            );
+            for r in &c.rollouts {
+                let _ = writeln!(
+                    s,
+                    "  rollout {} rev {}  {}  {}",
+                    r.deployment,
+                    r.revision.revision,
+                    r.revision.images.join(","),
+                    r.revision.change_cause.as_deref().unwrap_or("<none>")
+                );
+            }
+            for c in &c.commits {
+                let _ = writeln!(s, "  commit {} {} {}: {}", c.id, crate::comms::format_utc(c.at), c.author, c.subject);
+            }
         }
         for l in &self.logs {
             let _ = writeln!(
@@ -258,9 +359,72 @@ fn note<T: Default>(missing: &mut Vec<Missing>, section: &str, r: Result<T>) -> 
     }
 }
 
+/// Parse a log selector: `key=value[,key=value]` in `default_ns`, or `namespace/key=value[,...]`.
+///
+/// # Errors
+/// `InvalidInput` naming the selector when a term is not `key=value`.
+pub fn parse_selector(spec: &str, default_ns: &str) -> Result<(String, BTreeMap<String, String>)> {
+    let (ns, terms) = match spec.split_once('/') {
+        Some((ns, rest)) if !ns.contains('=') => (ns.to_owned(), rest),
+        _ => (default_ns.to_owned(), spec),
+    };
+    let mut sel = BTreeMap::new();
+    for term in terms.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        let (k, v) = term
+            .split_once('=')
+            .ok_or_else(|| Error::invalid_input(format!("log selector {spec:?}: {term:?} is not key=value")))?;
+        sel.insert(k.trim().to_owned(), v.trim().to_owned());
+    }
+    if sel.is_empty() {
+        return Err(Error::invalid_input(format!("log selector {spec:?} selects nothing")));
+    }
+    Ok((ns, sel))
+}
+
+/// `git log --since` in `repo`, newest first, at most `limit` commits.
+///
+/// # Errors
+/// `NotFound` when `repo` is not a git repository, `Unavailable` when git cannot run.
+pub async fn git_commits_since(repo: &std::path::Path, since: DateTime<Utc>, limit: usize) -> Result<Vec<Commit>> {
+    let repo = repo.to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .arg("log")
+            .arg(format!("--since={}", since.to_rfc3339()))
+            .arg(format!("--max-count={limit}"))
+            .arg("--format=%h%x1f%an%x1f%aI%x1f%s")
+            .output()
+            .map(|o| (repo, o))
+    })
+    .await
+    .map_err(|e| Error::internal(format!("git task failed: {e}")))?
+    .map_err(|e| Error::unavailable(format!("cannot run git: {e}")))?;
+    let (repo, out) = out;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(Error::not_found(format!("git log in {}: {}", repo.display(), err.trim())));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split('\u{1f}');
+            let id = f.next()?.to_owned();
+            let author = f.next()?.to_owned();
+            let at = DateTime::parse_from_rfc3339(f.next()?).ok()?.with_timezone(&Utc);
+            let subject = f.next().unwrap_or_default().to_owned();
+            Some(Commit { id, author, at, subject })
+        })
+        .collect())
+}
+
 /// Run triage on `cluster` (and `probes`) at `now`.
 ///
-/// Never fails as a whole: unavailable parts are listed in [`TriageReport::missing`].
+/// Every call runs concurrently under [`TriageOptions::call_deadline`]; log reads are bounded by
+/// [`TriageOptions::max_concurrency`]. Never fails as a whole: unavailable parts are listed in
+/// [`TriageReport::missing`].
 pub async fn triage(
     cluster: &dyn Cluster,
     probes: &[Arc<dyn DatastoreProbe>],
@@ -270,36 +434,63 @@ pub async fn triage(
     let d = opts.call_deadline;
     let ns = opts.namespace.as_str();
     let all = BTreeMap::new();
-    let (pods, nodes, deployments, services, endpoints, events, datastores) = tokio::join!(
+    let mut missing = Vec::new();
+    // Named log targets in other namespaces (`kube-system/coredns`) and selectors are resolved up front.
+    let mut extra_deps: Vec<(String, String)> = Vec::new();
+    for entry in &opts.log_deployments {
+        if let Some((n, name)) = entry.split_once('/')
+            && n != ns
+        {
+            extra_deps.push((n.to_owned(), name.to_owned()));
+        }
+    }
+    let mut selectors = Vec::new();
+    for spec in &opts.log_selectors {
+        match parse_selector(spec, ns) {
+            Ok(sel) => selectors.push((spec.clone(), sel)),
+            Err(e) => missing.push(Missing { section: format!("logs {spec}"), reason: e.to_string(), kind: e.kind() }),
+        }
+    }
+    let git = async {
+        match (&opts.git_repo, opts.since) {
+            (Some(repo), Some(since)) => Some(deadline(d, "git log", git_commits_since(repo, since, 50)).await),
+            _ => None,
+        }
+    };
+    let (pods, nodes, deployments, services, endpoints, events, health, usage, extra, datastores, commits) = tokio::join!(
         deadline(d, "pods", cluster.pods(None, &all)),
         deadline(d, "nodes", cluster.nodes()),
         deadline(d, "deployments", cluster.deployments(ns)),
         deadline(d, "services", cluster.services(ns)),
         deadline(d, "endpoints", cluster.endpoints(ns)),
         deadline(d, "events", cluster.events(None)),
+        deadline(d, "api server health", cluster.server_health()),
+        deadline(d, "metrics", cluster.usage()),
+        futures::future::join_all(extra_deps.iter().map(|(n, name)| async move {
+            (format!("{n}/{name}"), deadline(d, "deployment", cluster.deployment(n, name)).await)
+        })),
         futures::future::join_all(probes.iter().map(|p| {
             let p = Arc::clone(p);
             async move { (p.name().to_owned(), deadline(d, "datastore", p.probe()).await) }
         })),
+        git,
     );
-    let mut missing = Vec::new();
     let pods: Vec<Pod> = note(&mut missing, "pods", pods);
-    let nodes: Vec<Node> = note(&mut missing, "nodes", nodes);
+    let mut nodes: Vec<Node> = note(&mut missing, "nodes", nodes);
     let deployments: Vec<Deployment> = note(&mut missing, "deployments", deployments);
     let services = note(&mut missing, "services", services);
     let endpoints = note(&mut missing, "endpoints", endpoints);
     let mut events: Vec<ClusterEvent> = note(&mut missing, "events", events);
+    let api_server: Option<ServerHealth> = note(&mut missing, "api server health", health.map(Some));
+    let usage: Option<Usage> = note(&mut missing, "metrics", usage.map(Some));
 
     let unhealthy_pods: Vec<Pod> = pods.iter().filter(|p| !p.is_healthy() && p.phase != "Succeeded").cloned().collect();
+    let (top_nodes, top_pods) = match &usage {
+        Some(u) => top(u, &mut nodes, &pods, opts.top),
+        None => (Vec::new(), Vec::new()),
+    };
+    let metrics_available = usage.is_some();
     let not_ready_nodes = nodes.iter().filter(|n| !n.ready).cloned().collect();
-    let metrics_available =
-        pods.iter().any(|p| p.memory_bytes.is_some()) || nodes.iter().any(|n| n.memory_bytes.is_some());
-    let mut top_pods: Vec<Pod> = pods.iter().filter(|p| p.memory_bytes.is_some()).cloned().collect();
-    top_pods.sort_by_key(|p| std::cmp::Reverse(p.memory_bytes));
-    top_pods.truncate(opts.top);
-    let mut top_nodes: Vec<Node> = nodes.iter().filter(|n| n.memory_bytes.is_some()).cloned().collect();
-    top_nodes.sort_by_key(|n| std::cmp::Reverse(n.memory_bytes));
-    top_nodes.truncate(opts.top);
 
     events.sort_by_key(|e| e.last_timestamp);
     let warning_events: Vec<ClusterEvent> = events.iter().filter(|e| e.kind == "Warning").cloned().collect();
@@ -316,58 +507,107 @@ pub async fn triage(
         .map(|s| s.name.clone())
         .collect();
 
-    // Rollout history of degraded deployments, and log scans, concurrently.
-    let degraded: Vec<&Deployment> = deployments.iter().filter(|d| d.available_replicas < d.replicas).collect();
-    let histories = futures::future::join_all(degraded.iter().map(|dep| {
-        let name = dep.name.clone();
-        async move { (name.clone(), deadline(d, "rollout history", cluster.rollout_history(ns, &name)).await) }
-    }))
+    // Rollout history: of degraded deployments, and of all of them when recent changes are asked for.
+    let wanted: Vec<&Deployment> =
+        deployments.iter().filter(|dep| opts.since.is_some() || dep.available_replicas < dep.replicas).collect();
+    let histories = bounded(
+        opts.max_concurrency,
+        wanted.iter().map(|dep| {
+            let name = dep.name.clone();
+            async move { deadline(d, "rollout history", cluster.rollout_history(ns, &name)).await }
+        }),
+    )
     .await;
     let mut degraded_deployments = Vec::new();
-    for (dep, (name, hist)) in degraded.iter().zip(histories) {
-        let history = note(&mut missing, &format!("rollout history of {name}"), hist);
-        degraded_deployments.push(DeploymentHealth {
-            deployment: (*dep).clone(),
-            unavailable: dep.replicas.saturating_sub(dep.available_replicas),
-            history,
-        });
+    let mut rollouts = Vec::new();
+    for (dep, hist) in wanted.iter().zip(histories) {
+        let history = note(&mut missing, &format!("rollout history of {}", dep.name), hist);
+        if let Some(since) = opts.since {
+            for r in history.iter().filter(|r| r.created_at.is_some_and(|t| t >= since)) {
+                rollouts.push(Rollout { deployment: format!("{}/{}", dep.namespace, dep.name), revision: r.clone() });
+            }
+        }
+        if dep.available_replicas < dep.replicas {
+            degraded_deployments.push(DeploymentHealth {
+                deployment: (*dep).clone(),
+                unavailable: dep.replicas.saturating_sub(dep.available_replicas),
+                history,
+            });
+        }
     }
+    rollouts.sort_by_key(|r| r.revision.created_at);
 
-    let scan_targets: Vec<&Deployment> = if opts.log_deployments.is_empty() {
-        deployments.iter().collect()
-    } else {
-        deployments.iter().filter(|d| opts.log_deployments.contains(&d.name)).collect()
-    };
+    // Log scans: named deployments (here or `ns/name`), all deployments of the namespace by default, and
+    // selectors.
+    let mut targets: Vec<(String, String, BTreeMap<String, String>)> = Vec::new();
+    let named_here: Vec<&str> = opts
+        .log_deployments
+        .iter()
+        .filter_map(|e| e.strip_prefix(&format!("{ns}/")).or((!e.contains('/')).then_some(e.as_str())))
+        .collect();
+    for dep in &deployments {
+        if (opts.log_deployments.is_empty() && opts.log_selectors.is_empty()) || named_here.contains(&dep.name.as_str())
+        {
+            targets.push((format!("{}/{}", dep.namespace, dep.name), dep.namespace.clone(), dep.selector.clone()));
+        }
+    }
+    for (label, r) in extra {
+        match r {
+            Ok(Some(dep)) => targets.push((label, dep.namespace.clone(), dep.selector.clone())),
+            Ok(None) => missing.push(Missing {
+                section: format!("logs of {label}"),
+                reason: format!("deployment {label} not found"),
+                kind: crate::ErrorKind::NotFound,
+            }),
+            Err(e) => {
+                missing.push(Missing { section: format!("logs of {label}"), reason: e.to_string(), kind: e.kind() })
+            }
+        }
+    }
+    for (spec, (n, sel)) in selectors {
+        targets.push((format!("{n}/{}", spec.rsplit('/').next().unwrap_or(&spec)), n, sel));
+    }
     let patterns: Vec<String> = opts.error_patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
     let mut logs = Vec::new();
-    for dep in scan_targets {
-        let dep_pods: Vec<&Pod> = pods
+    for (label, n, sel) in targets {
+        let target_pods: Vec<&Pod> = pods
             .iter()
-            .filter(|p| p.namespace == dep.namespace && dep.selector.iter().all(|(k, v)| p.labels.get(k) == Some(v)))
+            .filter(|p| p.namespace == n && !sel.is_empty() && sel.iter().all(|(k, v)| p.labels.get(k) == Some(v)))
             .collect();
         let mut scan =
-            LogScan { deployment: dep.name.clone(), pods: dep_pods.len(), lines: 0, error_lines: 0, samples: vec![] };
-        for chunk in dep_pods.chunks(opts.max_concurrency.max(1)) {
-            let results = futures::future::join_all(chunk.iter().map(|p| async move {
+            LogScan { deployment: label, pods: target_pods.len(), lines: 0, error_lines: 0, samples: vec![] };
+        let results = bounded(
+            opts.max_concurrency,
+            target_pods.iter().map(|p| async move {
                 (p.name.clone(), deadline(d, "logs", cluster.logs(&p.namespace, &p.name, opts.log_tail)).await)
-            }))
-            .await;
-            for (pod, r) in results {
-                let lines = note(&mut missing, &format!("logs of {}/{pod}", dep.namespace), r);
-                scan.lines += lines.len();
-                for line in lines {
-                    let lower = line.to_ascii_lowercase();
-                    if patterns.iter().any(|p| lower.contains(p)) {
-                        scan.error_lines += 1;
-                        if scan.samples.len() < 5 {
-                            scan.samples.push(format!("{pod}: {line}"));
-                        }
+            }),
+        )
+        .await;
+        for (pod, r) in results {
+            let lines = note(&mut missing, &format!("logs of {n}/{pod}"), r);
+            scan.lines += lines.len();
+            for line in lines {
+                let lower = line.to_ascii_lowercase();
+                if patterns.iter().any(|p| lower.contains(p)) {
+                    scan.error_lines += 1;
+                    if scan.samples.len() < 5 {
+                        scan.samples.push(format!("{pod}: {line}"));
                     }
                 }
             }
         }
         logs.push(scan);
     }
+
+    let changes = opts.since.map(|since| RecentChanges {
+        since,
+        rollouts,
+        warning_events: warning_events.iter().filter(|e| e.last_timestamp >= since).count(),
+        commits: match commits {
+            Some(r) => note(&mut missing, "git log", r),
+            None => Vec::new(),
+        },
+    });
 
     let mut ds = Vec::new();
     for (name, r) in datastores {
@@ -383,6 +623,7 @@ pub async fn triage(
     TriageReport {
         context: cluster.context().to_owned(),
         at: now,
+        api_server,
         unhealthy_pods,
         not_ready_nodes,
         top_nodes,
@@ -393,7 +634,58 @@ pub async fn triage(
         recent_events,
         warning_events,
         logs,
+        changes,
         datastores: ds,
         missing,
     }
+}
+
+/// Top nodes and pods by memory; usage is also written into `nodes` for the report.
+fn top(u: &Usage, nodes: &mut [Node], pods: &[Pod], n: usize) -> (Vec<Node>, Vec<Pod>) {
+    let by_node: BTreeMap<&str, &crate::backend::NodeUsage> = u.nodes.iter().map(|x| (x.name.as_str(), x)).collect();
+    for node in nodes.iter_mut() {
+        if let Some(x) = by_node.get(node.name.as_str()) {
+            node.memory_bytes = Some(x.memory_bytes);
+            node.cpu_millis = Some(x.cpu_millis);
+        }
+    }
+    let mut top_nodes: Vec<Node> = nodes.iter().filter(|x| x.memory_bytes.is_some()).cloned().collect();
+    top_nodes.sort_by_key(|x| std::cmp::Reverse(x.memory_bytes));
+    top_nodes.truncate(n);
+    let mut usage: Vec<&crate::backend::PodUsage> = u.pods.iter().collect();
+    usage.sort_by_key(|x| std::cmp::Reverse(x.memory_bytes));
+    let by_pod: BTreeMap<(&str, &str), &Pod> =
+        pods.iter().map(|p| ((p.namespace.as_str(), p.name.as_str()), p)).collect();
+    let top_pods = usage
+        .into_iter()
+        .take(n)
+        .map(|x| {
+            let mut p = by_pod.get(&(x.namespace.as_str(), x.name.as_str())).map_or_else(
+                || Pod {
+                    namespace: x.namespace.clone(),
+                    name: x.name.clone(),
+                    phase: "Unknown".into(),
+                    ready: false,
+                    reason: None,
+                    message: None,
+                    restarts: 0,
+                    node: None,
+                    labels: BTreeMap::new(),
+                    template_hash: None,
+                    images: Vec::new(),
+                    memory_bytes: None,
+                },
+                |p| (*p).clone(),
+            );
+            p.memory_bytes = Some(x.memory_bytes);
+            p
+        })
+        .collect();
+    (top_nodes, top_pods)
+}
+
+/// Run futures with at most `limit` in flight, results in input order.
+async fn bounded<T, F: std::future::Future<Output = T>>(limit: usize, futs: impl IntoIterator<Item = F>) -> Vec<T> {
+    use futures::StreamExt as _;
+    futures::stream::iter(futs).buffered(limit.max(1)).collect().await
 }

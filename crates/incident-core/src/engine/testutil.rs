@@ -129,6 +129,12 @@ impl Cluster for FakeCluster {
     fn context(&self) -> &str {
         "ctx"
     }
+    async fn server_health(&self) -> Result<crate::backend::ServerHealth> {
+        Ok(crate::backend::ServerHealth { live: true, ready: true, version: None, failed_checks: Vec::new() })
+    }
+    async fn usage(&self) -> Result<crate::backend::Usage> {
+        Err(crate::Error::unavailable("no metrics API"))
+    }
     async fn deployment(&self, namespace: &str, name: &str) -> Result<Option<Deployment>> {
         Ok(self.replicas_of(name).map(|r| deployment(namespace, name, r, 1, &["img:1"])))
     }

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use super::platform::{Inner, Scope, scale_in};
 use super::state::{ConfigMapState, DeploymentState, ServiceState, World, key};
 use crate::backend::{
-    Applied, Cluster, ClusterEvent, Clusters, ConfigMap, Deployment, Endpoints, Manifest, Node, NodeCondition, Pod,
-    Revision, RolloutStatus, Service,
+    Applied, Cluster, ClusterEvent, Clusters, ConfigMap, Deployment, Endpoints, Manifest, Node, NodeCondition,
+    NodeUsage, Pod, PodUsage, Revision, RolloutStatus, ServerHealth, Service, Usage,
 };
 use crate::{Error, Result};
 
@@ -199,6 +199,45 @@ fn apply_one(w: &mut World, ctx: &str, m: &Manifest) -> Result<Applied> {
 impl Cluster for SimCluster {
     fn context(&self) -> &str {
         &self.context
+    }
+
+    async fn server_health(&self) -> Result<ServerHealth> {
+        let ctx = self.context.clone();
+        self.inner
+            .read(Scope::Context(ctx.clone()), "get /readyz", |w| {
+                w.cluster(&ctx)?;
+                Ok(ServerHealth {
+                    live: true,
+                    ready: true,
+                    version: Some("v1.35.4-sim".into()),
+                    failed_checks: Vec::new(),
+                })
+            })
+            .await
+    }
+
+    async fn usage(&self) -> Result<Usage> {
+        let pods = self.pods(None, &BTreeMap::new()).await?;
+        let nodes = self.nodes().await?;
+        Ok(Usage {
+            nodes: nodes
+                .iter()
+                .filter_map(|n| {
+                    Some(NodeUsage { name: n.name.clone(), cpu_millis: n.cpu_millis?, memory_bytes: n.memory_bytes? })
+                })
+                .collect(),
+            pods: pods
+                .iter()
+                .filter_map(|p| {
+                    Some(PodUsage {
+                        namespace: p.namespace.clone(),
+                        name: p.name.clone(),
+                        cpu_millis: 0,
+                        memory_bytes: p.memory_bytes?,
+                    })
+                })
+                .collect(),
+        })
     }
 
     async fn deployment(&self, namespace: &str, name: &str) -> Result<Option<Deployment>> {

@@ -1,0 +1,541 @@
+//! [`KubeCluster`]: the core's [`Cluster`] port on a real apiserver through kube-rs.
+
+use std::collections::{BTreeMap, HashMap};
+
+use futures::{StreamExt as _, TryStreamExt as _};
+use incident_core::backend::{
+    Applied, Cluster, ClusterEvent, ConfigMap, Deployment, Endpoints, Manifest, Node, NodeUsage, Pod, PodUsage,
+    Revision, RolloutStatus, ServerHealth, Service, Usage,
+};
+use incident_core::{Error, ErrorKind, Result};
+use k8s_openapi::api::apps::v1::{Deployment as KDeployment, ReplicaSet};
+use k8s_openapi::api::core::v1::{
+    ConfigMap as KConfigMap, Event as KEvent, Node as KNode, Pod as KPod, Service as KService,
+};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{Api, ListParams, LogParams, Patch, PatchParams, WatchEvent, WatchParams};
+use kube::core::ObjectList;
+use kube::{Client, Resource};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::convert;
+use crate::error::{is_not_found, map};
+
+/// Tuning of a [`KubeCluster`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubeOptions {
+    /// Page size of LIST calls (`limit`); large clusters are read page by page.
+    pub page_size: u32,
+    /// Field manager for patches and server-side apply.
+    pub field_manager: String,
+}
+
+impl Default for KubeOptions {
+    fn default() -> Self {
+        Self { page_size: 500, field_manager: incident_core::engine::FIELD_MANAGER.to_owned() }
+    }
+}
+
+/// One kubeconfig context on a real cluster.
+#[derive(Clone)]
+pub struct KubeCluster {
+    client: Client,
+    context: String,
+    opts: KubeOptions,
+}
+
+impl std::fmt::Debug for KubeCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeCluster").field("context", &self.context).finish_non_exhaustive()
+    }
+}
+
+fn ns_name(ns: &str, name: &str) -> String {
+    format!("{ns}/{name}")
+}
+
+impl KubeCluster {
+    /// A cluster over an existing client (tests use a `tower-test` mock service here).
+    #[must_use]
+    pub fn new(client: Client, context: impl Into<String>, opts: KubeOptions) -> Self {
+        Self { client, context: context.into(), opts }
+    }
+
+    /// The kube-rs client.
+    #[must_use]
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn api<K>(&self, namespace: Option<&str>) -> Api<K>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        <K as Resource>::DynamicType: Default,
+    {
+        match namespace {
+            Some(ns) => Api::namespaced(self.client.clone(), ns),
+            None => Api::all(self.client.clone()),
+        }
+    }
+
+    /// LIST with pagination (`limit` + `continue`), converting each page as it arrives so a huge list is
+    /// never held as full API objects.
+    async fn list_all<K, T>(&self, api: &Api<K>, what: &str, lp: ListParams, f: impl Fn(&K) -> T) -> Result<Vec<T>>
+    where
+        K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
+    {
+        let mut out = Vec::new();
+        let mut lp = lp.limit(self.opts.page_size);
+        loop {
+            let page: ObjectList<K> = api.list(&lp).await.map_err(|e| map(&format!("list {what}"), e))?;
+            out.extend(page.items.iter().map(&f));
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(token) => lp = lp.continue_token(&token),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    async fn get_deployment(&self, namespace: &str, name: &str) -> Result<KDeployment> {
+        self.api::<KDeployment>(Some(namespace))
+            .get_opt(name)
+            .await
+            .map_err(|e| map(&format!("get deployment {}", ns_name(namespace, name)), e))?
+            .ok_or_else(|| Error::not_found(format!("deployments.apps {name:?} not found in namespace {namespace}")))
+    }
+
+    async fn replica_sets(&self, dep: &KDeployment) -> Result<Vec<ReplicaSet>> {
+        let ns = dep.metadata.namespace.clone().unwrap_or_default();
+        let selector = dep
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.match_labels.as_ref())
+            .map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
+            .unwrap_or_default();
+        let api = self.api::<ReplicaSet>(Some(&ns));
+        self.list_all(&api, "replicasets", ListParams::default().labels(&selector), Clone::clone).await
+    }
+
+    async fn merge_patch<K>(&self, api: &Api<K>, what: &str, name: &str, patch: Value) -> Result<()>
+    where
+        K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
+    {
+        api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.map_err(|e| map(what, e))?;
+        Ok(())
+    }
+
+    async fn raw_text(&self, path: &str) -> std::result::Result<String, kube::Error> {
+        let req = http::Request::get(path).body(Vec::new()).map_err(kube::Error::HttpError)?;
+        self.client.request_text(req).await
+    }
+
+    async fn metrics<T: DeserializeOwned>(&self, what: &str, path: &str) -> Result<T> {
+        let req = http::Request::get(path).body(Vec::new()).map_err(|e| Error::internal(e.to_string()))?;
+        self.client.request::<T>(req).await.map_err(|e| {
+            if matches!(&e, kube::Error::Api(s) if s.code == 404 || s.code == 503) {
+                Error::unavailable(format!(
+                    "metrics API metrics.k8s.io is not served by this cluster (is metrics-server installed?): {what}"
+                ))
+            } else {
+                map(&format!("read {what}"), e)
+            }
+        })
+    }
+}
+
+/// Parse a Kubernetes quantity into a base-unit integer, scaled by `scale` (1000 for CPU millicores).
+pub(crate) fn quantity(q: &str, scale: f64) -> Option<u64> {
+    let q = q.trim();
+    let split = q.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+')).unwrap_or(q.len());
+    let (num, suffix) = q.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let mult = match suffix {
+        "" => 1.0,
+        "n" => 1e-9,
+        "u" => 1e-6,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "Ki" => 1024.0,
+        "Mi" => 1024.0 * 1024.0,
+        "Gi" => 1024.0 * 1024.0 * 1024.0,
+        "Ti" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        s if s.starts_with(['e', 'E']) => 10f64.powi(s[1..].parse().ok()?),
+        _ => return None,
+    };
+    let v = n * mult * scale;
+    (v.is_finite() && v >= 0.0).then(|| v.round() as u64)
+}
+
+#[derive(serde::Deserialize)]
+struct MetricsList<T> {
+    items: Vec<T>,
+}
+
+#[derive(serde::Deserialize)]
+struct MetricsMeta {
+    name: String,
+    #[serde(default)]
+    namespace: Option<String>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ResourceUsage {
+    #[serde(default)]
+    cpu: Option<String>,
+    #[serde(default)]
+    memory: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct NodeMetrics {
+    metadata: MetricsMeta,
+    #[serde(default)]
+    usage: ResourceUsage,
+}
+
+#[derive(serde::Deserialize)]
+struct ContainerMetrics {
+    #[serde(default)]
+    usage: ResourceUsage,
+}
+
+#[derive(serde::Deserialize)]
+struct PodMetrics {
+    metadata: MetricsMeta,
+    #[serde(default)]
+    containers: Vec<ContainerMetrics>,
+}
+
+fn cpu_mem(u: &ResourceUsage) -> (u64, u64) {
+    (
+        u.cpu.as_deref().and_then(|c| quantity(c, 1000.0)).unwrap_or(0),
+        u.memory.as_deref().and_then(|m| quantity(m, 1.0)).unwrap_or(0),
+    )
+}
+
+fn failed_checks(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("[-]"))
+        .map(|l| l.split_whitespace().next().unwrap_or(l).to_owned())
+        .collect()
+}
+
+#[async_trait::async_trait]
+impl Cluster for KubeCluster {
+    fn context(&self) -> &str {
+        &self.context
+    }
+
+    async fn server_health(&self) -> Result<ServerHealth> {
+        let probe = |path: &'static str| async move {
+            match self.raw_text(path).await {
+                Ok(_) => Ok((true, Vec::new())),
+                Err(kube::Error::Api(s)) if s.code == 500 => Ok((false, failed_checks(&s.message))),
+                Err(e) => Err(map(&format!("GET {path}"), e)),
+            }
+        };
+        let (live, ready, version) =
+            tokio::join!(probe("/livez?verbose"), probe("/readyz?verbose"), self.client.apiserver_version());
+        let (live, mut failed) = live?;
+        let (ready, f2) = ready?;
+        failed.extend(f2);
+        failed.sort();
+        failed.dedup();
+        Ok(ServerHealth { live, ready, version: version.ok().map(|v| v.git_version), failed_checks: failed })
+    }
+
+    async fn usage(&self) -> Result<Usage> {
+        let (nodes, pods) = tokio::join!(
+            self.metrics::<MetricsList<NodeMetrics>>("node metrics", "/apis/metrics.k8s.io/v1beta1/nodes"),
+            self.metrics::<MetricsList<PodMetrics>>("pod metrics", "/apis/metrics.k8s.io/v1beta1/pods"),
+        );
+        Ok(Usage {
+            nodes: nodes?
+                .items
+                .into_iter()
+                .map(|n| {
+                    let (cpu_millis, memory_bytes) = cpu_mem(&n.usage);
+                    NodeUsage { name: n.metadata.name, cpu_millis, memory_bytes }
+                })
+                .collect(),
+            pods: pods?
+                .items
+                .into_iter()
+                .map(|p| {
+                    let (cpu_millis, memory_bytes) =
+                        p.containers.iter().map(|c| cpu_mem(&c.usage)).fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
+                    PodUsage {
+                        namespace: p.metadata.namespace.unwrap_or_default(),
+                        name: p.metadata.name,
+                        cpu_millis,
+                        memory_bytes,
+                    }
+                })
+                .collect(),
+        })
+    }
+
+    async fn deployment(&self, namespace: &str, name: &str) -> Result<Option<Deployment>> {
+        let d = self
+            .api::<KDeployment>(Some(namespace))
+            .get_opt(name)
+            .await
+            .map_err(|e| map(&format!("get deployment {}", ns_name(namespace, name)), e))?;
+        Ok(d.as_ref().map(convert::deployment))
+    }
+
+    async fn deployments(&self, namespace: &str) -> Result<Vec<Deployment>> {
+        let api = self.api::<KDeployment>(Some(namespace));
+        self.list_all(&api, "deployments", ListParams::default(), convert::deployment).await
+    }
+
+    async fn scale(&self, namespace: &str, name: &str, replicas: u32) -> Result<()> {
+        let api = self.api::<KDeployment>(Some(namespace));
+        api.patch_scale(name, &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": replicas}})))
+            .await
+            .map_err(|e| map(&format!("scale deployment {}", ns_name(namespace, name)), e))?;
+        Ok(())
+    }
+
+    async fn rollout_history(&self, namespace: &str, name: &str) -> Result<Vec<Revision>> {
+        let dep = self.get_deployment(namespace, name).await?;
+        let sets = self.replica_sets(&dep).await?;
+        Ok(crate::rollout::history(&dep, &sets))
+    }
+
+    async fn rollback(&self, namespace: &str, name: &str, to_revision: Option<u64>) -> Result<Revision> {
+        let dep = self.get_deployment(namespace, name).await?;
+        let sets = self.replica_sets(&dep).await?;
+        let undo = crate::rollout::undo(&dep, &sets, to_revision)?;
+        if let Some(patch) = undo.patch {
+            let patch: json_patch::Patch = serde_json::from_value(patch)
+                .map_err(|e| Error::internal(format!("rollback patch of {}: {e}", ns_name(namespace, name))))?;
+            self.api::<KDeployment>(Some(namespace))
+                .patch(name, &PatchParams::default(), &Patch::<()>::Json(patch))
+                .await
+                .map_err(|e| {
+                    map(
+                        &format!(
+                            "rollout undo deployment {} to revision {}",
+                            ns_name(namespace, name),
+                            undo.target.revision
+                        ),
+                        e,
+                    )
+                })?;
+        }
+        Ok(undo.target)
+    }
+
+    async fn rollout_status(&self, namespace: &str, name: &str) -> Result<RolloutStatus> {
+        Ok(crate::rollout::status(&self.get_deployment(namespace, name).await?))
+    }
+
+    async fn pods<'a>(&self, namespace: Option<&'a str>, selector: &BTreeMap<String, String>) -> Result<Vec<Pod>> {
+        let api = self.api::<KPod>(namespace);
+        let sel = selector.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+        self.list_all(&api, "pods", ListParams::default().labels(&sel), convert::pod).await
+    }
+
+    async fn nodes(&self) -> Result<Vec<Node>> {
+        let api: Api<KNode> = Api::all(self.client.clone());
+        self.list_all(&api, "nodes", ListParams::default(), convert::node).await
+    }
+
+    async fn service(&self, namespace: &str, name: &str) -> Result<Option<Service>> {
+        let s = self
+            .api::<KService>(Some(namespace))
+            .get_opt(name)
+            .await
+            .map_err(|e| map(&format!("get service {}", ns_name(namespace, name)), e))?;
+        Ok(s.as_ref().map(convert::service))
+    }
+
+    async fn services(&self, namespace: &str) -> Result<Vec<Service>> {
+        let api = self.api::<KService>(Some(namespace));
+        self.list_all(&api, "services", ListParams::default(), convert::service).await
+    }
+
+    async fn endpoints(&self, namespace: &str) -> Result<Vec<Endpoints>> {
+        let api = self.api::<EndpointSlice>(Some(namespace));
+        let slices = self.list_all(&api, "endpointslices", ListParams::default(), Clone::clone).await?;
+        Ok(convert::endpoints(&slices))
+    }
+
+    async fn annotate_service<'a>(&self, namespace: &str, name: &str, key: &str, value: Option<&'a str>) -> Result<()> {
+        let api = self.api::<KService>(Some(namespace));
+        let what = format!("annotate service {}", ns_name(namespace, name));
+        self.merge_patch(&api, &what, name, json!({"metadata": {"annotations": {key: value}}})).await
+    }
+
+    async fn label_pod<'a>(&self, namespace: &str, name: &str, key: &str, value: Option<&'a str>) -> Result<()> {
+        let api = self.api::<KPod>(Some(namespace));
+        let what = format!("label pod {}", ns_name(namespace, name));
+        self.merge_patch(&api, &what, name, json!({"metadata": {"labels": {key: value}}})).await
+    }
+
+    async fn config_map(&self, namespace: &str, name: &str) -> Result<Option<ConfigMap>> {
+        let c = self
+            .api::<KConfigMap>(Some(namespace))
+            .get_opt(name)
+            .await
+            .map_err(|e| map(&format!("get configmap {}", ns_name(namespace, name)), e))?;
+        Ok(c.as_ref().map(convert::config_map))
+    }
+
+    async fn patch_config_map(
+        &self,
+        namespace: &str,
+        name: &str,
+        data: &BTreeMap<String, Option<String>>,
+    ) -> Result<()> {
+        let api = self.api::<KConfigMap>(Some(namespace));
+        let what = format!("patch configmap {}", ns_name(namespace, name));
+        self.merge_patch(&api, &what, name, json!({ "data": data })).await
+    }
+
+    async fn events<'a>(&self, namespace: Option<&'a str>) -> Result<Vec<ClusterEvent>> {
+        let api = self.api::<KEvent>(namespace);
+        self.list_all(&api, "events", ListParams::default(), convert::event).await
+    }
+
+    async fn logs(&self, namespace: &str, pod: &str, tail: u32) -> Result<Vec<String>> {
+        let api = self.api::<KPod>(Some(namespace));
+        let what = format!("logs of pod {}", ns_name(namespace, pod));
+        let p = api
+            .get_opt(pod)
+            .await
+            .map_err(|e| map(&what, e))?
+            .ok_or_else(|| Error::not_found(format!("pods {pod:?} not found in namespace {namespace}")))?;
+        let containers: Vec<String> =
+            p.spec.map(|s| s.containers.into_iter().map(|c| c.name).collect()).unwrap_or_default();
+        let many = containers.len() > 1;
+        let mut out = Vec::new();
+        for c in containers {
+            let lp =
+                LogParams { container: Some(c.clone()), tail_lines: Some(i64::from(tail)), ..LogParams::default() };
+            let text = api.logs(pod, &lp).await.map_err(|e| map(&format!("{what} container {c}"), e))?;
+            out.extend(text.lines().map(|l| if many { format!("[{c}] {l}") } else { l.to_owned() }));
+        }
+        Ok(out)
+    }
+
+    async fn apply(&self, manifests: &[Manifest], field_manager: &str) -> Result<Vec<Applied>> {
+        let mut cache = HashMap::new();
+        let mut out = Vec::with_capacity(manifests.len());
+        for m in manifests {
+            out.push(crate::apply::apply_one(&self.client, &mut cache, m, field_manager).await?);
+        }
+        Ok(out)
+    }
+
+    async fn object<'a>(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&'a str>,
+        name: &str,
+    ) -> Result<Option<Value>> {
+        let api = crate::apply::dynamic_api(&self.client, &mut HashMap::new(), api_version, kind, namespace).await?;
+        match api.get_opt(name).await {
+            Ok(o) => o.map(|o| serde_json::to_value(o).map_err(|e| Error::internal(e.to_string()))).transpose(),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(map(&format!("get {kind} {name}"), e)),
+        }
+    }
+
+    async fn delete_object<'a>(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&'a str>,
+        name: &str,
+    ) -> Result<()> {
+        let api = crate::apply::dynamic_api(&self.client, &mut HashMap::new(), api_version, kind, namespace).await?;
+        match api.delete(name, &kube::api::DeleteParams::foreground()).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(map(&format!("delete {kind} {name}"), e)),
+        }
+    }
+}
+
+impl KubeCluster {
+    /// `kubectl rollout status --timeout`: watch the deployment until the rollout completes, fails
+    /// (progress deadline exceeded) or `timeout` passes. Returns the last status; `ErrorKind::Timeout`
+    /// when the deadline passed first.
+    ///
+    /// # Errors
+    /// `NotFound`, `Timeout`, or the apiserver's error.
+    pub async fn wait_rollout(
+        &self,
+        namespace: &str,
+        name: &str,
+        timeout: std::time::Duration,
+    ) -> Result<RolloutStatus> {
+        let api = self.api::<KDeployment>(Some(namespace));
+        let what = format!("rollout status deployment {}", ns_name(namespace, name));
+        let watch = async {
+            let dep = self.get_deployment(namespace, name).await?;
+            let mut last = crate::rollout::status(&dep);
+            let mut rv = dep.metadata.resource_version.clone().unwrap_or_default();
+            // A watch ends when the server closes it (timeout, disconnect); re-watch from the last seen
+            // resourceVersion, and re-read when that version is gone (410).
+            loop {
+                if last.complete || last.failed {
+                    return Ok(last);
+                }
+                let wp = WatchParams::default().fields(&format!("metadata.name={name}")).timeout(60);
+                let mut stream = match api.watch(&wp, &rv).await {
+                    Ok(s) => s.boxed(),
+                    Err(e) if matches!(&e, kube::Error::Api(s) if s.code == 410) => {
+                        let dep = self.get_deployment(namespace, name).await?;
+                        rv = dep.metadata.resource_version.clone().unwrap_or_default();
+                        last = crate::rollout::status(&dep);
+                        continue;
+                    }
+                    Err(e) => return Err(map(&what, e)),
+                };
+                loop {
+                    let ev = match stream.try_next().await {
+                        Ok(Some(ev)) => ev,
+                        Ok(None) => break,
+                        // A broken stream is a disconnect: watch again from `rv`.
+                        Err(kube::Error::Api(s)) => return Err(map(&what, kube::Error::Api(s))),
+                        Err(_) => break,
+                    };
+                    match ev {
+                        WatchEvent::Added(d) | WatchEvent::Modified(d) => {
+                            rv = d.metadata.resource_version.clone().unwrap_or_default();
+                            last = crate::rollout::status(&d);
+                            if last.complete || last.failed {
+                                return Ok(last);
+                            }
+                        }
+                        WatchEvent::Deleted(_) => {
+                            return Err(Error::not_found(format!("{what}: the deployment was deleted")));
+                        }
+                        WatchEvent::Bookmark(b) => rv = b.metadata.resource_version,
+                        WatchEvent::Error(s) if s.code == 410 => {
+                            let dep = self.get_deployment(namespace, name).await?;
+                            rv = dep.metadata.resource_version.clone().unwrap_or_default();
+                            last = crate::rollout::status(&dep);
+                            break;
+                        }
+                        WatchEvent::Error(s) => return Err(map(&what, kube::Error::Api(s))),
+                    }
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, watch).await {
+            Ok(r) => r,
+            Err(_) => {
+                Err(Error::new(ErrorKind::Timeout, format!("{what}: not complete within {}s", timeout.as_secs())))
+            }
+        }
+    }
+}
