@@ -148,13 +148,16 @@ impl Clusters for KubeClusters {
 }
 
 impl KubeCluster {
-    /// A cluster from an endpoint, a base64 CA bundle and a bearer token: the runbook's
+    /// A cluster from an endpoint, a PEM CA bundle and a bearer token: the runbook's
     /// `aws eks update-kubeconfig` without the aws CLI (`DescribeCluster` gives the endpoint and
-    /// `certificateAuthority.data`; the token is an STS-presigned `k8s-aws-v1.` token).
+    /// `certificateAuthority.data`; the token is an STS-presigned `k8s-aws-v1.` token; see
+    /// `incident_aws::AwsBackends::eks_credentials`). The token lives only in the client.
     ///
     /// # Errors
     /// `InvalidInput` for a malformed endpoint or CA bundle.
-    pub async fn from_token(name: &str, endpoint: &str, ca_base64: &str, token: &str) -> Result<Self> {
+    pub async fn from_token(name: &str, endpoint: &str, ca_pem: &[u8], token: &str) -> Result<Self> {
+        use base64::Engine as _;
+        let ca_base64 = base64::engine::general_purpose::STANDARD.encode(ca_pem);
         let doc = serde_json::json!({
             "apiVersion": "v1", "kind": "Config", "current-context": name,
             "clusters": [{"name": name, "cluster": {"server": endpoint, "certificate-authority-data": ca_base64}}],
