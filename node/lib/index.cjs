@@ -48,9 +48,37 @@ for (const [code, name] of Object.entries(KINDS)) {
   byCode[code] = cls
 }
 
+// Errors thrown (or rejected) by the caller's own callbacks (`runDrill`'s `approve` and `onEvent`) travel
+// through the native side by reference and reach the caller unchanged. napi-rs rethrows the referenced
+// value only when it is an Error (and Node-API cannot reference a primitive at all), so any other thrown
+// value travels in an Error box that is opened again on the way out.
+const callerErrors = new WeakSet()
+const boxed = new WeakMap()
+function tagging(fn) {
+  const note = (e) => {
+    if (e instanceof Error) {
+      callerErrors.add(e)
+      throw e
+    }
+    const box = new Error('a value thrown by a callback')
+    boxed.set(box, e)
+    throw box
+  }
+  return function (...args) {
+    let r
+    try {
+      r = fn.apply(this, args)
+    } catch (e) {
+      note(e)
+    }
+    return r !== null && typeof r === 'object' && typeof r.then === 'function' ? r.then(undefined, note) : r
+  }
+}
+
 /** Map any error from the native side onto its `IncidentError` subclass. */
 function toIncidentError(e) {
-  if (e instanceof IncidentError || !(e instanceof Error)) return e
+  if (e !== null && typeof e === 'object' && boxed.has(e)) return boxed.get(e)
+  if (e instanceof IncidentError || !(e instanceof Error) || callerErrors.has(e)) return e
   // Only errors thrown by a native call reach here: a code-less TypeError is napi rejecting an argument.
   const code = byCode[e.code] ? e.code : e.code === 'GenericFailure' ? 'internal' : 'invalid_input'
   const out = new byCode[code](e.message, { cause: e })
@@ -121,6 +149,16 @@ for (const [name, value] of Object.entries(native)) {
   if (isClass(value)) api[name] = wrapClass(value)
   else if (typeof value === 'function') api[name] = wrapFn(value)
   // string enums are type-only unions in the declarations; their runtime objects are not exported
+}
+
+const runDrillNative = api.runDrill
+api.runDrill = function runDrill(scenario, options, ...rest) {
+  if (options !== null && typeof options === 'object') {
+    options = { ...options }
+    if (typeof options.approve === 'function') options.approve = tagging(options.approve)
+    if (typeof options.onEvent === 'function') options.onEvent = tagging(options.onEvent)
+  }
+  return runDrillNative(scenario, options, ...rest)
 }
 
 // `classify` is the hot path (webhook handlers call it per alert). The native `classify` reads the facts

@@ -1,7 +1,9 @@
 // Public types of `incident-core`: the declarations napi-rs generates from the Rust doc comments
-// (../native/index.d.ts), plus the error classes of the thin JS layer (lib/index.cjs).
+// (../native/index.d.ts), the wire JSON shapes generated from the Rust types' JSON Schemas (./wire.d.ts,
+// `PlanJson`, `TriageReportJson`, ...), plus the error classes of the thin JS layer (lib/index.cjs).
 
 export * from '../native/index'
+export * from './wire'
 
 /** The stable error codes, one per `incident_core::ErrorKind`. */
 export type ErrorCode =

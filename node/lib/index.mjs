@@ -4,6 +4,7 @@ import cjs from './index.cjs'
 
 export const {
   ApprovedPlan,
+  Backends,
   ConflictError,
   Detector,
   DrillReport,
@@ -31,6 +32,7 @@ export const {
   _classifyJson,
   _classifyRules,
   _panicForTests,
+  _wireSchemas,
   approveGate,
   buildPostMortem,
   cadenceStatus,

@@ -16,7 +16,31 @@ export declare class ApprovedPlan {
   /** Who approved. */
   get approvedBy(): string
   /** Wire JSON. */
-  toJSON(): Record<string, unknown>
+  toJSON(): import('../lib/wire').ApprovedPlanJson
+}
+
+/**
+ * Connected backends: the simulated platform for the cluster side, AWS (when configured) for databases,
+ * DNS and cloud checks, the journal store, and the datastore probes (real ones where configured). Pass
+ * it wherever a `SimPlatform` is accepted (`Procedure.plan`, `runPlan`, `resumeRun`, `approveGate`,
+ * `triage`). Real clients run on a small real-time runtime owned by this object.
+ */
+export declare class Backends {
+  /**
+   * Connect everything `options` names: open or create the simulated platform, load the AWS chain and
+   * resolve credentials, open the store (running the PostgreSQL store's migrations). Rejects
+   * `invalid_input` for a bad spec, URL or region (never repeating a password), `permission_denied`
+   * without AWS credentials, `unavailable` when the store is unreachable.
+   */
+  static connect(options: BackendOptions, policy?: Policy | undefined | null): Promise<Backends>
+  /** The simulated platform behind the cluster side. */
+  get sim(): SimPlatform | null
+  /** AWS serves databases, DNS and cloud checks. */
+  get usesAws(): boolean
+  /** Names of the probes that reach real datastores. */
+  get realProbes(): Array<string>
+  /** One line naming each part (never a password). */
+  describe(): string
 }
 
 /**
@@ -71,13 +95,13 @@ export declare class DrillReport {
    * Stage scores (wire JSON: `stage`, `started_at`, `finished_at`, `elapsed_secs`, `budget`,
    * `within_budget`, `ok`).
    */
-  stages(): Array<Record<string, unknown>>
+  stages(): Array<import('../lib/wire').StageResultJson>
   /** End-state expectations (`check`, `ok`, `detail`). */
-  expectations(): Array<{ check: string; ok: boolean; detail: string }>
+  expectations(): Array<import('../lib/wire').ExpectationOutcomeJson>
   /** A one-screen summary (the CLI's). */
   summary(): string
   /** Wire JSON (the CLI's `report.json`). */
-  toJSON(): Record<string, unknown>
+  toJSON(): import('../lib/wire').DrillReportJson
 }
 
 /**
@@ -91,7 +115,7 @@ export declare class Incident {
    */
   static declare(request: DeclareRequest, policy?: Policy | undefined | null, now?: Date | undefined | null): Incident
   /** Rebuild from `toJSON()` output (`{ incident, timeline }`), verifying the timeline. */
-  static fromJSON(json: Record<string, unknown>): Incident
+  static fromJSON(json: { incident: import('../lib/wire').IncidentJson; timeline: import('../lib/wire').TimelineJson } | Record<string, unknown>): Incident
   /** Incident id. */
   get id(): string
   /** Title. */
@@ -156,13 +180,13 @@ export declare class Incident {
   /** A snapshot of the timeline. */
   get timeline(): Timeline
   /** `{ incident, timeline }` in the wire JSON (snake_case, RFC 3339 strings). */
-  toJSON(): { incident: Record<string, unknown>; timeline: Record<string, unknown> }
+  toJSON(): { incident: import('../lib/wire').IncidentJson; timeline: import('../lib/wire').TimelineJson }
 }
 
 /** A typed, inspectable plan of a procedure against live state. */
 export declare class Plan {
   /** Rebuild a plan from its wire JSON (e.g. a file written by `incident plan --out`). */
-  static fromJSON(json: Record<string, unknown>): Plan
+  static fromJSON(json: import('../lib/wire').PlanJson | Record<string, unknown>): Plan
   /** The run id the plan will execute under. */
   get runId(): string
   /** The procedure's name. */
@@ -180,7 +204,7 @@ export declare class Plan {
   /** The plan printed as text. */
   toString(): string
   /** Wire JSON (steps with `before`/`after`/`inverse`, findings). */
-  toJSON(): Record<string, unknown>
+  toJSON(): import('../lib/wire').PlanJson
   /** Approve the plan. Throws `refused` when a guard rail refuses it or production is not confirmed. */
   approve(options: ApproveOptions): ApprovedPlan
 }
@@ -209,7 +233,7 @@ export declare class Policy {
   /** The policy as a JSON document (string). */
   toJsonString(): string
   /** The policy as a plain object in the file format (what `JSON.stringify` uses). */
-  toJSON(): Record<string, unknown>
+  toJSON(): import('../lib/wire').PolicyJson
   /** The JSON Schema (draft 2020-12) of policy files. */
   static jsonSchema(): Record<string, unknown>
   /** The response-time target of `severity`, in seconds. */
@@ -231,7 +255,7 @@ export declare class PostMortem {
   /** The document as Markdown (the runbook's template; missing human input renders `_TBD_`). */
   toMarkdown(): string
   /** The wire JSON (snake_case, RFC 3339 strings). */
-  toJSON(): Record<string, unknown>
+  toJSON(): import('../lib/wire').PostMortemJson
 }
 
 /** A procedure: a DAG of typed steps (actions, checks, waits, approval gates). */
@@ -253,12 +277,12 @@ export declare class Procedure {
   /** The procedure printed as text. */
   toString(): string
   /** Wire JSON. */
-  toJSON(): Record<string, unknown>
+  toJSON(): import('../lib/wire').ProcedureJson
   /**
-   * Read live state from `platform` and produce the typed plan (before → after per step, inverses,
-   * guard-rail findings). Nothing is mutated.
+   * Read live state from `platform` (a `SimPlatform`, or `Backends` for real AWS) and produce the typed
+   * plan (before → after per step, inverses, guard-rail findings). Nothing is mutated.
    */
-  plan(platform: SimPlatform, policy?: Policy | undefined | null): Promise<Plan>
+  plan(platform: SimPlatform | Backends, policy?: Policy | undefined | null): Promise<Plan>
 }
 
 /** The outcome of a run. */
@@ -274,9 +298,9 @@ export declare class RunReport {
   /** Problems that did not stop the run. */
   get warnings(): Array<string>
   /** `[stepId, status]` pairs in plan order. */
-  steps(): Array<{ id: string; status: string; error?: string }>
+  steps(): Array<{ id: string; status: import('../lib/wire').StepStatusJson; error?: string }>
   /** Wire JSON. */
-  toJSON(): Record<string, unknown>
+  toJSON(): import('../lib/wire').RunReportJson
 }
 
 /**
@@ -310,12 +334,15 @@ export declare class SimPlatform {
   regionRecovers(region: string): void
   /** Resolve a DNS name as the simulated Route53 answers it (in-sync changes only). */
   resolve(name: string): string | null
-  /** The whole simulated world (wire JSON). */
+  /**
+   * The whole simulated world: the simulator's internal state file format (versioned by its `format`
+   * field, not a stable API; use the typed accessors and reports instead).
+   */
   world(): Record<string, unknown>
   /** Every mutation so far (wire JSON). */
-  operationLog(): Array<Record<string, unknown>>
+  operationLog(): Array<import('../lib/wire').SimOpJson>
   /** Notifications sent through the simulated notifier (wire JSON). */
-  notifications(): Array<Record<string, unknown>>
+  notifications(): Array<import('../lib/wire').NotificationJson>
 }
 
 /** The append-only, hash-chained event log of one incident (a snapshot: mutate through `Incident`). */
@@ -324,7 +351,7 @@ export declare class Timeline {
    * Rebuild a timeline from its JSON form (`{ incident_id, events }`, as `toJSON()` returns), verifying
    * the hash chain: throws `integrity` when it is broken.
    */
-  static fromJSON(json: string | Record<string, unknown>): Timeline
+  static fromJSON(json: string | import('../lib/wire').TimelineJson | Record<string, unknown>): Timeline
   /** The incident the events belong to. */
   get incidentId(): string
   /** Number of events. */
@@ -338,7 +365,7 @@ export declare class Timeline {
   /** Metrics from the timeline's milestones (`startedAt`: when the problem began, if known). */
   metrics(startedAt?: Date | undefined | null): Metrics
   /** The wire JSON (`{ incident_id, events }`, snake_case, RFC 3339 strings) used by the CLI and Python. */
-  toJSON(): Record<string, unknown>
+  toJSON(): import('../lib/wire').TimelineJson
 }
 
 /** A triage report. */
@@ -354,7 +381,7 @@ export declare class TriageReport {
   /** The report as text (the CLI's `incident triage`). */
   render(): string
   /** Wire JSON. */
-  toJSON(): Record<string, unknown>
+  toJSON(): import('../lib/wire').TriageReportJson
 }
 
 /** The runbook's post-incident validation checklist. */
@@ -373,7 +400,7 @@ export declare class ValidationChecklist {
   /** The checklist as Markdown task-list lines plus a summary line. */
   toText(): string
   /** The report in wire JSON (`{ items, all_passed, failed, unchecked }`). */
-  toJSON(): Record<string, unknown>
+  toJSON(): import('../lib/wire').ValidationReportJson
 }
 
 /**
@@ -398,6 +425,9 @@ export declare function _classifyRules(facts: string, policy?: Policy | undefine
  */
 export declare function _panicForTests(message: string): void
 
+/** `{ TypeName: JSON Schema }` of every wire type the package returns (see `lib/wire.d.ts`). */
+export declare function _wireSchemas(): Record<string, Record<string, unknown>>
+
 /** A parsed payload. */
 export interface AlertBatch {
   /** Where the payload came from. */
@@ -415,7 +445,7 @@ export interface AlertBatch {
 }
 
 /** Approve approval-gate `stepId` of a paused run (then `resumeRun`). */
-export declare function approveGate(runId: string, stepId: string, by: string, platform: SimPlatform, options?: RunOptions | undefined | null): Promise<void>
+export declare function approveGate(runId: string, stepId: string, by: string, platform: SimPlatform | Backends, options?: RunOptions | undefined | null): Promise<void>
 
 /** Options of `Plan.approve`. */
 export interface ApproveOptions {
@@ -427,6 +457,47 @@ export interface ApproveOptions {
   confirmProduction?: boolean
   /** Approval-gate step ids approved up front (others pause the run). */
   gates?: Array<string>
+}
+
+/**
+ * Where AWS is. Anything absent comes from the standard configuration chain (`AWS_REGION`,
+ * `AWS_PROFILE`, credentials from the environment, a profile or instance metadata); `{}` is the chain
+ * alone.
+ */
+export interface AwsOptions {
+  /** Primary region (e.g. `us-west-2`). */
+  region?: string
+  /** Secondary (failover) region. */
+  secondaryRegion?: string
+  /** Endpoint override for every AWS service (moto, LocalStack), `http(s)://host[:port]`. */
+  endpointUrl?: string
+  /** Shared-config profile. */
+  profile?: string
+}
+
+/** What `Backends.connect` assembles. */
+export interface BackendOptions {
+  /**
+   * The simulated platform (the cluster side, plus databases, DNS and cloud checks unless `aws`): an
+   * open `SimPlatform`, or a state file path created from `scenario` when missing. Absent: a new
+   * in-memory platform from `scenario`.
+   */
+  sim?: SimPlatform | string
+  /** Built-in scenario name or scenario YAML path (default `bad-deploy` for a new state file). */
+  scenario?: string
+  /** Advance the platform to this many seconds after its start first. */
+  atSeconds?: number
+  /** Use AWS (RDS, Route53, STS, Health) for databases, DNS and cloud checks. */
+  aws?: AwsOptions
+  /** Journal store: a SQLite file path or a `postgres://` URL (in memory when absent). */
+  store?: string
+  /**
+   * A real PostgreSQL to probe (replaces the simulator's `postgres` probe; the policy's integrity checks
+   * run against it).
+   */
+  postgres?: string
+  /** A real Redis to probe (replaces the simulator's `redis` probe). */
+  redis?: string
 }
 
 /**
@@ -563,16 +634,24 @@ export interface DrillOptions {
   /** Who approves the plan (default: the on-call engineer). */
   approver?: string
   /**
-   * `false` declines the plan (the drill then fails at approval); default `true`. Drills are
-   * non-interactive: approval confirms production targets and gates, like the CLI's `--yes`.
+   * `true` (default) approves as `approver`, confirming production targets and approval gates like the
+   * CLI's `--yes`; `false` declines (the drill then fails at approval); a function sees the typed `Plan`
+   * and decides (it may return a Promise). A function that throws or rejects rejects the drill with
+   * that same error.
    */
-  approve?: boolean
+  approve?: boolean | ((plan: Plan) => boolean | Promise<boolean>)
   /** Incident id (default `DRILL-<scenario>-<YYYYMMDD-HHMM>`). */
   incidentId?: string
   /** How long to watch in `monitoring` before resolving, in seconds (default 600). */
   monitorForSeconds?: number
-  /** SQLite journal file (in memory when absent). */
+  /** Journal store: a SQLite file or a `postgres://` URL (in memory when absent). */
   store?: string
+  /**
+   * Called with each progress event, in order, before the Promise settles (`stage_started`,
+   * `stage_finished` with the stage's score, `log`). If it throws, it is not called again and the drill
+   * rejects with that error once it ends.
+   */
+  onEvent?: (event: import('../lib/wire').DrillEventJson) => void
 }
 
 /** Format an instant as the runbook's templates do (`2024-05-03 14:02 UTC`). */
@@ -670,7 +749,7 @@ export interface Metrics {
   mttrSeconds?: number
 }
 
-/** The next `count` scheduled drills from `from` (at most 1200). */
+/** The next `count` scheduled drills from `from` (`count`: an integer, at most 1200). */
 export declare function nextDrills(from: Date, count: number, policy?: Policy | undefined | null): Array<ScheduledDrill>
 
 /** One observation of a service at an instant. */
@@ -762,17 +841,21 @@ export interface ResolvedMessageInput {
  * Continue run `runId` from its journal (after a crash or an approval gate) without repeating a completed
  * mutation. Rejects `not_found` for an unknown run, `conflict` while another live executor holds a step.
  */
-export declare function resumeRun(runId: string, platform: SimPlatform, options?: RunOptions | undefined | null, policy?: Policy | undefined | null): Promise<RunReport>
+export declare function resumeRun(runId: string, platform: SimPlatform | Backends, options?: RunOptions | undefined | null, policy?: Policy | undefined | null): Promise<RunReport>
 
 /**
  * Run built-in scenario `scenario` (or a scenario YAML path) end to end on a fresh in-memory simulator.
- * Resolves with the report; a failing drill is a report with `passed: false`, not a rejection.
+ * Resolves with the report; a failing (or declined) drill is a report with `passed: false`, not a
+ * rejection.
  */
 export declare function runDrill(scenario: string, options?: DrillOptions | undefined | null, policy?: Policy | undefined | null): Promise<DrillReport>
 
 /** Where a run journals and who runs it. */
 export interface RunOptions {
-  /** SQLite journal file (default: one in-memory store per process, so no resume across processes). */
+  /**
+   * With a `SimPlatform`: the journal store, a SQLite file or a `postgres://` URL (default: one
+   * in-memory store per process, so no resume across processes). `Backends` carry their own store.
+   */
   store?: string
   /** Incident the run belongs to (its timeline records every step). */
   incidentId?: string
@@ -783,10 +866,10 @@ export interface RunOptions {
 }
 
 /**
- * Execute an approved plan on `platform`, journaling intent and outcome of every step. Resolves with the
- * report (a failed or compensated run is a report, not a rejection).
+ * Execute an approved plan on `platform` (a `SimPlatform`, or `Backends`), journaling intent and outcome
+ * of every step. Resolves with the report (a failed or compensated run is a report, not a rejection).
  */
-export declare function runPlan(approved: ApprovedPlan, platform: SimPlatform, options?: RunOptions | undefined | null, policy?: Policy | undefined | null): Promise<RunReport>
+export declare function runPlan(approved: ApprovedPlan, platform: SimPlatform | Backends, options?: RunOptions | undefined | null, policy?: Policy | undefined | null): Promise<RunReport>
 
 /** Names of the built-in simulator scenarios (`bad-deploy`, ...). */
 export declare function scenarioNames(): Array<string>
@@ -891,10 +974,11 @@ export interface TimelineEvent {
 export declare function transitionAllowed(from: IncidentStatus, to: IncidentStatus): boolean
 
 /**
- * Triage `platform`'s cluster. Never rejects for a partly unavailable cluster: missing sections are in
- * the report; rejects `not_found` for an unknown context.
+ * Triage `platform`'s cluster: a `SimPlatform`, or `Backends` (real PostgreSQL / Redis probes replace the
+ * simulator's). Never rejects for a partly unavailable cluster or an unreachable datastore: those are in
+ * the report; rejects `not_found` for an unknown context, `invalid_input` for a bad option.
  */
-export declare function triage(platform: SimPlatform, options?: TriageOptions | undefined | null): Promise<TriageReport>
+export declare function triage(platform: SimPlatform | Backends, options?: TriageOptions | undefined | null): Promise<TriageReport>
 
 /** What to triage. */
 export interface TriageOptions {
@@ -902,7 +986,7 @@ export interface TriageOptions {
   namespace?: string
   /** Kube context (default: the platform's default). */
   context?: string
-  /** Log lines read per pod (default 100). */
+  /** Log lines read per pod (default 100): an integer in 0..=4294967295. */
   logTail?: number
   /** Deployments whose logs are scanned (all of the namespace when absent). */
   logDeployments?: Array<string>

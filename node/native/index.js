@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.ApprovedPlan = nativeBinding.ApprovedPlan
+module.exports.Backends = nativeBinding.Backends
 module.exports.Detector = nativeBinding.Detector
 module.exports.DrillReport = nativeBinding.DrillReport
 module.exports.Incident = nativeBinding.Incident
@@ -851,6 +852,7 @@ module.exports.ValidationChecklist = nativeBinding.ValidationChecklist
 module.exports._classifyJson = nativeBinding._classifyJson
 module.exports._classifyRules = nativeBinding._classifyRules
 module.exports._panicForTests = nativeBinding._panicForTests
+module.exports._wireSchemas = nativeBinding._wireSchemas
 module.exports.approveGate = nativeBinding.approveGate
 module.exports.buildPostMortem = nativeBinding.buildPostMortem
 module.exports.cadenceStatus = nativeBinding.cadenceStatus

@@ -34,4 +34,10 @@ test('drills: bad input', async () => {
   await rejects(assert, () => drillOn('05/01/2024'), 'invalid_input', /date "05\/01\/2024"/)
   await rejects(assert, () => drillOn('2024-02-30'), 'invalid_input', /date "2024-02-30"/)
   await rejects(assert, () => new ValidationChecklist().record('coffee_brewed', true), 'invalid_input', /checklist item: "coffee_brewed"/)
+  // u32 arguments: napi would wrap -1 to 4294967295 and truncate 2.5; both are refused instead.
+  const from = new Date('2024-05-01T00:00:00Z')
+  for (const bad of [-1, 2.5, 4294967296, Number.NaN]) {
+    await rejects(assert, () => nextDrills(from, bad), 'invalid_input', `count must be an integer from 0 to 4294967295, got ${bad}`)
+  }
+  assert.equal(nextDrills(from, 0).length, 0)
 })

@@ -5,10 +5,13 @@ import { test } from 'node:test'
 
 import { root } from './helpers.mjs'
 
-test('README example is the tested examples/quickstart.ts block', () => {
-  const example = readFileSync(join(root, 'node', 'examples', 'quickstart.ts'), 'utf8')
-  const snippet = example.split('// START README\n')[1].split('// END README\n')[0]
-  const readme = readFileSync(join(root, 'node', 'README.md'), 'utf8')
-  const block = readme.split('```ts\n')[1].split('```\n')[0]
-  assert.equal(block, snippet)
-})
+const readme = readFileSync(join(root, 'node', 'README.md'), 'utf8')
+const blocks = readme.split('```ts\n').slice(1).map((b) => b.split('```\n')[0])
+
+for (const name of ['quickstart.ts', 'real-backends.ts']) {
+  test(`README shows the tested examples/${name} block`, () => {
+    const example = readFileSync(join(root, 'node', 'examples', name), 'utf8')
+    const snippet = example.split('// START README\n')[1].split('// END README\n')[0]
+    assert.ok(blocks.includes(snippet), `README lacks the current ${name} block`)
+  })
+}

@@ -3,7 +3,8 @@
 The rules live in the Rust core (``incident-core``); this package is its PyO3 binding. Policy, severity
 classification, the declaration detector, Alertmanager/PagerDuty ingest, the incident lifecycle, comms
 templates and cadence, timelines and post-mortems, drills, triage and procedures (plan, approve, run,
-resume) on the embedded simulator. Simulator-backed calls have a sync form that releases the GIL and an
+resume) on the embedded simulator or on real backends (``Backends.connect``: AWS, a PostgreSQL team store,
+real PostgreSQL / Redis probes). Backend-bound calls have a sync form that releases the GIL and an
 ``*_async`` twin for asyncio.
 """
 
@@ -11,6 +12,8 @@ from incident_core import _native
 from incident_core._native import (
     AlertBatch,
     ApprovedPlan,
+    AwsConfig,
+    Backends,
     CadenceStatus,
     CadenceTracker,
     Classification,
@@ -70,6 +73,7 @@ from incident_core._native import (
     triage,
     triage_async,
 )
+from incident_core.events import DrillEvent, LogEvent, StageFinishedEvent, StageResult, StageStartedEvent
 from incident_core.exceptions import (
     ConflictError,
     IncidentError,
@@ -90,6 +94,8 @@ __version__: str = _native.__version__
 __all__ = [
     "AlertBatch",
     "ApprovedPlan",
+    "AwsConfig",
+    "Backends",
     "CadenceStatus",
     "CadenceTracker",
     "Classification",
@@ -97,6 +103,7 @@ __all__ = [
     "Declaration",
     "DeclareRequest",
     "Detector",
+    "DrillEvent",
     "DrillReport",
     "ImpactFacts",
     "Incident",
@@ -106,6 +113,7 @@ __all__ = [
     "IntegrityError",
     "InternalError",
     "InvalidInputError",
+    "LogEvent",
     "Metrics",
     "NotFoundError",
     "Observation",
@@ -124,6 +132,9 @@ __all__ = [
     "Signal",
     "SimPlatform",
     "Stakeholder",
+    "StageFinishedEvent",
+    "StageResult",
+    "StageStartedEvent",
     "Status",
     "Timeline",
     "TimelineEvent",

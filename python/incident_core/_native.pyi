@@ -2,10 +2,12 @@
 ``tests/test_stubs.py`` checks it."""
 
 import os
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal, final
+
+from incident_core.events import DrillEvent, StageResult
 
 __version__: str
 
@@ -662,8 +664,68 @@ class SimPlatform:
     def operation_log(self) -> list[dict[str, Any]]: ...
     def notifications(self) -> list[dict[str, Any]]: ...
 
+@final
+class AwsConfig:
+    """Where AWS is; anything left ``None`` comes from the standard configuration chain."""
+
+    def __init__(
+        self,
+        *,
+        region: str | None = None,
+        secondary_region: str | None = None,
+        endpoint_url: str | None = None,
+        profile: str | None = None,
+    ) -> None: ...
+    @property
+    def region(self) -> str | None: ...
+    @property
+    def secondary_region(self) -> str | None: ...
+    @property
+    def endpoint_url(self) -> str | None: ...
+    @property
+    def profile(self) -> str | None: ...
+
+@final
+class Backends:
+    """Connected backends: the simulator for the cluster side, AWS (when configured) for databases, DNS and
+    cloud checks, the journal store, and the datastore probes (real ones where configured)."""
+
+    @staticmethod
+    def connect(
+        *,
+        sim: SimPlatform | PathLike | None = None,
+        scenario: str | None = None,
+        at: timedelta | float | None = None,
+        aws: AwsConfig | None = None,
+        store: PathLike | None = None,
+        postgres: str | None = None,
+        redis: str | None = None,
+        policy: Policy | None = None,
+    ) -> Backends: ...
+    @staticmethod
+    def connect_async(
+        *,
+        sim: SimPlatform | PathLike | None = None,
+        scenario: str | None = None,
+        at: timedelta | float | None = None,
+        aws: AwsConfig | None = None,
+        store: PathLike | None = None,
+        postgres: str | None = None,
+        redis: str | None = None,
+        policy: Policy | None = None,
+    ) -> Awaitable[Backends]: ...
+    @property
+    def sim(self) -> SimPlatform | None: ...
+    @property
+    def uses_aws(self) -> bool: ...
+    @property
+    def real_probes(self) -> list[str]: ...
+    def describe(self) -> str: ...
+
+Platform = SimPlatform | Backends
+
 def triage(
-    platform: SimPlatform,
+    platform: Platform,
     *,
     namespace: str | None = None,
     context: str | None = None,
@@ -671,7 +733,7 @@ def triage(
     log_deployments: Sequence[str] | None = None,
 ) -> TriageReport: ...
 def triage_async(
-    platform: SimPlatform,
+    platform: Platform,
     *,
     namespace: str | None = None,
     context: str | None = None,
@@ -695,8 +757,8 @@ class Procedure:
     def to_json(self) -> str: ...
     @staticmethod
     def from_json(text: str) -> Procedure: ...
-    def plan(self, platform: SimPlatform, policy: Policy | None = None) -> Plan: ...
-    def plan_async(self, platform: SimPlatform, policy: Policy | None = None) -> Awaitable[Plan]: ...
+    def plan(self, platform: Platform, policy: Policy | None = None) -> Plan: ...
+    def plan_async(self, platform: Platform, policy: Policy | None = None) -> Awaitable[Plan]: ...
 
 def procedure(name: str, params: Mapping[str, str] | None = None, policy: Policy | None = None) -> Procedure: ...
 def parse_procedure(text: str) -> Procedure: ...
@@ -760,7 +822,7 @@ class RunReport:
 
 def run_plan(
     approved: ApprovedPlan,
-    platform: SimPlatform,
+    platform: Platform,
     *,
     store: str | None = None,
     incident_id: str | None = None,
@@ -769,7 +831,7 @@ def run_plan(
 ) -> RunReport: ...
 def run_plan_async(
     approved: ApprovedPlan,
-    platform: SimPlatform,
+    platform: Platform,
     *,
     store: str | None = None,
     incident_id: str | None = None,
@@ -778,7 +840,7 @@ def run_plan_async(
 ) -> Awaitable[RunReport]: ...
 def resume_run(
     run_id: str,
-    platform: SimPlatform,
+    platform: Platform,
     *,
     store: str | None = None,
     owner: str | None = None,
@@ -787,14 +849,14 @@ def resume_run(
 ) -> RunReport: ...
 def resume_run_async(
     run_id: str,
-    platform: SimPlatform,
+    platform: Platform,
     *,
     store: str | None = None,
     owner: str | None = None,
     take_over: bool = False,
     policy: Policy | None = None,
 ) -> Awaitable[RunReport]: ...
-def approve_gate(run_id: str, step_id: str, by: str, platform: SimPlatform, *, store: str | None = None) -> None: ...
+def approve_gate(run_id: str, step_id: str, by: str, platform: Platform, *, store: str | None = None) -> None: ...
 
 @final
 class DrillReport:
@@ -822,7 +884,7 @@ class DrillReport:
     def timeline(self) -> Timeline: ...
     @property
     def postmortem(self) -> PostMortem: ...
-    def stages(self) -> list[dict[str, Any]]: ...
+    def stages(self) -> list[StageResult]: ...
     def expectations(self) -> list[dict[str, Any]]: ...
     def summary(self) -> str: ...
     def to_json(self) -> str: ...
@@ -832,10 +894,11 @@ def run_drill(
     *,
     on_call: str = "on-call",
     approver: str | None = None,
-    approve: bool = True,
+    approve: bool | Callable[[Plan], bool] = True,
     incident_id: str | None = None,
     monitor_for: timedelta | float | None = None,
     store: str | None = None,
+    on_event: Callable[[DrillEvent], object] | None = None,
     policy: Policy | None = None,
 ) -> DrillReport: ...
 def run_drill_async(
@@ -843,9 +906,10 @@ def run_drill_async(
     *,
     on_call: str = "on-call",
     approver: str | None = None,
-    approve: bool = True,
+    approve: bool | Callable[[Plan], bool | Awaitable[bool]] = True,
     incident_id: str | None = None,
     monitor_for: timedelta | float | None = None,
     store: str | None = None,
+    on_event: Callable[[DrillEvent], object] | None = None,
     policy: Policy | None = None,
 ) -> Awaitable[DrillReport]: ...

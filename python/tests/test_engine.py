@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -168,15 +167,3 @@ async def test_async_errors_are_raised_on_await() -> None:
         await ic.triage_async(p, context="nowhere")
     with pytest.raises(ic.NotFoundError):
         await ic.run_drill_async("no-such-scenario")
-
-
-def test_postgres_store_is_refused_with_scrubbed_credentials() -> None:
-    url = os.environ.get("INCIDENT_TEST_PG_URL") or "postgres://incident:hunter2@127.0.0.1:5432/incident"
-    with pytest.raises(ic.InvalidInputError, match="PostgreSQL team store is not available from Python yet") as e:
-        ic.run_drill("bad-deploy", store=url)
-    if "@" in url:
-        secret = url.split("://", 1)[1].split("@", 1)[0]
-        assert secret not in str(e.value) and "***" in str(e.value)
-    p = ic.SimPlatform.from_scenario("bad-deploy")
-    with pytest.raises(ic.InvalidInputError, match="PostgreSQL"):
-        ic.resume_run("run-x", p, store=url)

@@ -30,11 +30,11 @@ pub struct ScheduledDrill {
     pub nth_friday: u32,
 }
 
-/// The next `count` scheduled drills from `from` (at most 1200).
+/// The next `count` scheduled drills from `from` (`count`: an integer, at most 1200).
 #[napi(strict, catch_unwind)]
-pub fn next_drills(env: Env, from: Date, count: u32, policy: Option<&Policy>) -> napi::Result<Vec<ScheduledDrill>> {
+pub fn next_drills(env: Env, from: Date, count: f64, policy: Option<&Policy>) -> napi::Result<Vec<ScheduledDrill>> {
     let p = or_default(policy);
-    let n = usize::try_from(count).unwrap_or(usize::MAX);
+    let n = usize::try_from(crate::error::to_u32("count", count).or_throw(&env)?).unwrap_or(usize::MAX);
     Ok(core::next_drills(&p.drills, from, n)
         .or_throw(&env)?
         .iter()
@@ -143,7 +143,7 @@ impl ValidationChecklist {
     }
 
     /// The report in wire JSON (`{ items, all_passed, failed, unchecked }`).
-    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "Record<string, unknown>")]
+    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "import('../lib/wire').ValidationReportJson")]
     pub fn to_json(&self, env: Env) -> napi::Result<Value> {
         to_json(&self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner).report()).or_throw(&env)
     }

@@ -2,46 +2,27 @@
 //! durable runs (run / resume / approve a gate) against a journal store.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use incident_core::drill;
 use incident_core::engine::{
-    Approval, ApprovedPlan as CoreApprovedPlan, Executor, Failpoints, Plan as CorePlan, Procedure as CoreProcedure,
+    Approval, ApprovedPlan as CoreApprovedPlan, Executor, Plan as CorePlan, Procedure as CoreProcedure,
     RunReport as CoreRunReport,
 };
 use incident_core::sim::{Scenario, SimPlatform as CoreSimPlatform};
-use incident_core::store::{MemoryStore, SqliteStore, Store};
 use incident_core::{Error as CoreError, Policy as CorePolicy, Result as CoreResult};
 use napi::Env;
-use napi::bindgen_prelude::AsyncTask;
+use napi::bindgen_prelude::{AsyncTask, Either};
 use napi_derive::napi;
 use serde_json::Value;
 
+use crate::backends::{Backends, Target};
 use crate::error::{OrThrow, from_json, to_json};
 use crate::incident::now_or;
 use crate::policy::{Policy, or_default};
 use crate::task::{SimTask, spawn};
 
 type Date = DateTime<Utc>;
-
-/// The journal store: a SQLite file, or a fresh in-memory store when `path` is absent.
-pub(crate) fn open_store(path: Option<&str>) -> CoreResult<Arc<dyn Store>> {
-    Ok(match path {
-        Some(p) => Arc::new(SqliteStore::open(p)?),
-        None => Arc::new(MemoryStore::new()),
-    })
-}
-
-/// The store of `runPlan`/`resumeRun`/`approveGate`: a SQLite file, or one in-memory store shared by the
-/// whole process when `path` is absent (so a run can be resumed in the same process).
-fn run_store(path: Option<&str>) -> CoreResult<Arc<dyn Store>> {
-    static MEMORY: std::sync::OnceLock<Arc<dyn Store>> = std::sync::OnceLock::new();
-    match path {
-        Some(_) => open_store(path),
-        None => Ok(Arc::clone(MEMORY.get_or_init(|| Arc::new(MemoryStore::new())))),
-    }
-}
 
 /// Names of the built-in simulator scenarios (`bad-deploy`, ...).
 #[napi(strict, catch_unwind)]
@@ -145,20 +126,21 @@ impl SimPlatform {
         self.inner.resolve(&name)
     }
 
-    /// The whole simulated world (wire JSON).
+    /// The whole simulated world: the simulator's internal state file format (versioned by its `format`
+    /// field, not a stable API; use the typed accessors and reports instead).
     #[napi(strict, catch_unwind, ts_return_type = "Record<string, unknown>")]
     pub fn world(&self, env: Env) -> napi::Result<Value> {
         to_json(&self.inner.world()).or_throw(&env)
     }
 
     /// Every mutation so far (wire JSON).
-    #[napi(strict, catch_unwind, ts_return_type = "Array<Record<string, unknown>>")]
+    #[napi(strict, catch_unwind, ts_return_type = "Array<import('../lib/wire').SimOpJson>")]
     pub fn operation_log(&self, env: Env) -> napi::Result<Value> {
         to_json(&self.inner.operation_log()).or_throw(&env)
     }
 
     /// Notifications sent through the simulated notifier (wire JSON).
-    #[napi(strict, catch_unwind, ts_return_type = "Array<Record<string, unknown>>")]
+    #[napi(strict, catch_unwind, ts_return_type = "Array<import('../lib/wire').NotificationJson>")]
     pub fn notifications(&self, env: Env) -> napi::Result<Value> {
         to_json(&self.inner.notifications()).or_throw(&env)
     }
@@ -248,17 +230,20 @@ impl Procedure {
     }
 
     /// Wire JSON.
-    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "Record<string, unknown>")]
+    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "import('../lib/wire').ProcedureJson")]
     pub fn to_json(&self, env: Env) -> napi::Result<Value> {
         to_json(&self.inner).or_throw(&env)
     }
 
-    /// Read live state from `platform` and produce the typed plan (before → after per step, inverses,
-    /// guard-rail findings). Nothing is mutated.
+    /// Read live state from `platform` (a `SimPlatform`, or `Backends` for real AWS) and produce the typed
+    /// plan (before → after per step, inverses, guard-rail findings). Nothing is mutated.
     #[napi(strict, ts_return_type = "Promise<Plan>")]
-    pub fn plan(&self, platform: &SimPlatform, policy: Option<&Policy>) -> AsyncTask<SimTask<Plan>> {
-        let (procedure, platform, policy) = (self.inner.clone(), platform.inner.clone(), or_default(policy));
-        spawn(move |rt| Ok(Plan { inner: rt.block_on(procedure.plan(&platform.backends(), &policy))? }))
+    pub fn plan(&self, platform: Either<&SimPlatform, &Backends>, policy: Option<&Policy>) -> AsyncTask<SimTask<Plan>> {
+        let (procedure, target, policy) = (self.inner.clone(), Target::of(&platform, None), or_default(policy));
+        spawn(move |rt| {
+            let set = target?.open(None, &policy, rt)?;
+            Ok(Plan { inner: rt.block_on(procedure.plan(set.backends(), &policy))? })
+        })
     }
 }
 
@@ -285,7 +270,12 @@ pub struct Plan {
 #[napi]
 impl Plan {
     /// Rebuild a plan from its wire JSON (e.g. a file written by `incident plan --out`).
-    #[napi(factory, js_name = "fromJSON", catch_unwind, ts_args_type = "json: Record<string, unknown>")]
+    #[napi(
+        factory,
+        js_name = "fromJSON",
+        catch_unwind,
+        ts_args_type = "json: import('../lib/wire').PlanJson | Record<string, unknown>"
+    )]
     pub fn from_json(env: Env, json: Value) -> napi::Result<Self> {
         Ok(Self { inner: from_json("plan", json).or_throw(&env)? })
     }
@@ -339,7 +329,7 @@ impl Plan {
     }
 
     /// Wire JSON (steps with `before`/`after`/`inverse`, findings).
-    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "Record<string, unknown>")]
+    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "import('../lib/wire').PlanJson")]
     pub fn to_json(&self, env: Env) -> napi::Result<Value> {
         to_json(&self.inner).or_throw(&env)
     }
@@ -376,7 +366,7 @@ impl ApprovedPlan {
     }
 
     /// Wire JSON.
-    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "Record<string, unknown>")]
+    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "import('../lib/wire').ApprovedPlanJson")]
     pub fn to_json(&self, env: Env) -> napi::Result<Value> {
         to_json(&self.inner).or_throw(&env)
     }
@@ -386,7 +376,8 @@ impl ApprovedPlan {
 #[napi(object)]
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
-    /// SQLite journal file (default: one in-memory store per process, so no resume across processes).
+    /// With a `SimPlatform`: the journal store, a SQLite file or a `postgres://` URL (default: one
+    /// in-memory store per process, so no resume across processes). `Backends` carry their own store.
     pub store: Option<String>,
     /// Incident the run belongs to (its timeline records every step).
     pub incident_id: Option<String>,
@@ -396,30 +387,28 @@ pub struct RunOptions {
     pub take_over: Option<bool>,
 }
 
-fn executor(platform: &CoreSimPlatform, o: &RunOptions, policy: CorePolicy) -> CoreResult<Executor> {
-    let store = run_store(o.store.as_deref())?;
-    let owner = o.owner.clone().unwrap_or_else(|| format!("node:{}", std::process::id()));
-    let mut exec =
-        Executor::new(platform.backends(), store, policy).with_owner(owner).with_failpoints(Failpoints::from_env());
-    if o.take_over.unwrap_or(false) {
-        exec = exec.taking_over();
+impl RunOptions {
+    fn executor(&self, set: &incident_backends::BackendSet, policy: CorePolicy) -> Executor {
+        let owner = self.owner.clone().unwrap_or_else(|| format!("node:{}", std::process::id()));
+        let exec = set.executor(policy, owner);
+        if self.take_over.unwrap_or(false) { exec.taking_over() } else { exec }
     }
-    Ok(exec)
 }
 
-/// Execute an approved plan on `platform`, journaling intent and outcome of every step. Resolves with the
-/// report (a failed or compensated run is a report, not a rejection).
+/// Execute an approved plan on `platform` (a `SimPlatform`, or `Backends`), journaling intent and outcome
+/// of every step. Resolves with the report (a failed or compensated run is a report, not a rejection).
 #[napi(strict, ts_return_type = "Promise<RunReport>")]
 pub fn run_plan(
     approved: &ApprovedPlan,
-    platform: &SimPlatform,
+    platform: Either<&SimPlatform, &Backends>,
     options: Option<RunOptions>,
     policy: Option<&Policy>,
 ) -> AsyncTask<SimTask<RunReport>> {
-    let (approved, platform, o, policy) =
-        (approved.inner.clone(), platform.inner.clone(), options.unwrap_or_default(), or_default(policy));
+    let (approved, o, policy) = (approved.inner.clone(), options.unwrap_or_default(), or_default(policy));
+    let target = Target::of(&platform, o.store.as_deref());
     spawn(move |rt| {
-        let exec = executor(&platform, &o, policy)?;
+        let set = target?.open(o.store.as_deref(), &policy, rt)?;
+        let exec = o.executor(&set, policy);
         Ok(RunReport { inner: rt.block_on(exec.run(approved, o.incident_id.clone()))? })
     })
 }
@@ -429,13 +418,15 @@ pub fn run_plan(
 #[napi(strict, ts_return_type = "Promise<RunReport>")]
 pub fn resume_run(
     run_id: String,
-    platform: &SimPlatform,
+    platform: Either<&SimPlatform, &Backends>,
     options: Option<RunOptions>,
     policy: Option<&Policy>,
 ) -> AsyncTask<SimTask<RunReport>> {
-    let (platform, o, policy) = (platform.inner.clone(), options.unwrap_or_default(), or_default(policy));
+    let (o, policy) = (options.unwrap_or_default(), or_default(policy));
+    let target = Target::of(&platform, o.store.as_deref());
     spawn(move |rt| {
-        let exec = executor(&platform, &o, policy)?;
+        let set = target?.open(o.store.as_deref(), &policy, rt)?;
+        let exec = o.executor(&set, policy);
         Ok(RunReport { inner: rt.block_on(exec.resume(&run_id))? })
     })
 }
@@ -446,13 +437,15 @@ pub fn approve_gate(
     run_id: String,
     step_id: String,
     by: String,
-    platform: &SimPlatform,
+    platform: Either<&SimPlatform, &Backends>,
     options: Option<RunOptions>,
 ) -> AsyncTask<SimTask<()>> {
-    let (platform, o) = (platform.inner.clone(), options.unwrap_or_default());
+    let o = options.unwrap_or_default();
+    let target = Target::of(&platform, o.store.as_deref());
     spawn(move |rt| {
-        let exec = executor(&platform, &o, CorePolicy::default())?;
-        rt.block_on(exec.approve_gate(&run_id, &step_id, &by))
+        let policy = CorePolicy::default();
+        let set = target?.open(o.store.as_deref(), &policy, rt)?;
+        rt.block_on(o.executor(&set, policy).approve_gate(&run_id, &step_id, &by))
     })
 }
 
@@ -495,7 +488,11 @@ impl RunReport {
     }
 
     /// `[stepId, status]` pairs in plan order.
-    #[napi(strict, catch_unwind, ts_return_type = "Array<{ id: string; status: string; error?: string }>")]
+    #[napi(
+        strict,
+        catch_unwind,
+        ts_return_type = "Array<{ id: string; status: import('../lib/wire').StepStatusJson; error?: string }>"
+    )]
     pub fn steps(&self) -> Value {
         Value::Array(
             self.inner
@@ -513,7 +510,7 @@ impl RunReport {
     }
 
     /// Wire JSON.
-    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "Record<string, unknown>")]
+    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "import('../lib/wire').RunReportJson")]
     pub fn to_json(&self, env: Env) -> napi::Result<Value> {
         to_json(&self.inner).or_throw(&env)
     }

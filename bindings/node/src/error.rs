@@ -58,6 +58,16 @@ pub(crate) fn to_json_string<T: Serialize>(v: &T) -> CoreResult<String> {
     serde_json::to_string(v).map_err(|e| CoreError::internal(format!("cannot serialize: {e}")))
 }
 
+/// A JS number as a `u32` option or argument: napi would wrap `-1` to 4294967295 and truncate `2.5`, so
+/// the number is checked here (`invalid_input` naming `what`).
+pub(crate) fn to_u32(what: &str, v: f64) -> CoreResult<u32> {
+    if v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v) {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        return Ok(v as u32);
+    }
+    Err(CoreError::invalid_input(format!("{what} must be an integer from 0 to 4294967295, got {v}")))
+}
+
 /// Rename object keys recursively (`snake_case` ↔ `camelCase`).
 pub(crate) fn rename_keys(v: Value, f: fn(&str) -> String) -> Value {
     match v {
@@ -123,6 +133,16 @@ mod tests {
         assert_eq!(snake("wholeService"), "whole_service");
         let v = serde_json::json!({"a_b": [{"c_d": 1}]});
         assert_eq!(rename_keys(rename_keys(v.clone(), camel), snake), v);
+    }
+
+    #[test]
+    fn u32_options_are_checked() {
+        assert_eq!(to_u32("n", 0.0).unwrap(), 0);
+        assert_eq!(to_u32("n", 4_294_967_295.0).unwrap(), u32::MAX);
+        for bad in [-1.0, 2.5, 4_294_967_296.0, f64::NAN, f64::INFINITY] {
+            let e = to_u32("logTail", bad).unwrap_err();
+            assert!(e.message().starts_with("logTail must be an integer from 0 to 4294967295, got "), "{e}");
+        }
     }
 
     #[test]

@@ -168,7 +168,12 @@ impl Incident {
     }
 
     /// Rebuild from `toJSON()` output (`{ incident, timeline }`), verifying the timeline.
-    #[napi(factory, js_name = "fromJSON", catch_unwind, ts_args_type = "json: Record<string, unknown>")]
+    #[napi(
+        factory,
+        js_name = "fromJSON",
+        catch_unwind,
+        ts_args_type = "json: { incident: import('../lib/wire').IncidentJson; timeline: import('../lib/wire').TimelineJson } | Record<string, unknown>"
+    )]
     pub fn from_json(env: Env, json: Value) -> napi::Result<Self> {
         #[derive(serde::Deserialize)]
         struct Both {
@@ -381,7 +386,7 @@ impl Incident {
     #[napi(
         js_name = "toJSON",
         catch_unwind,
-        ts_return_type = "{ incident: Record<string, unknown>; timeline: Record<string, unknown> }"
+        ts_return_type = "{ incident: import('../lib/wire').IncidentJson; timeline: import('../lib/wire').TimelineJson }"
     )]
     pub fn to_json(&self, env: Env) -> napi::Result<Value> {
         self.with(|i, t| Ok(serde_json::json!({ "incident": to_json(i)?, "timeline": to_json(t)? }))).or_throw(&env)

@@ -5,6 +5,7 @@
 //! so a Rust panic throws instead of aborting Node. Async exports run on a libuv worker thread inside
 //! the simulator's paused-clock runtime (see [`task`]).
 
+pub mod backends;
 pub mod classify;
 pub mod comms;
 pub mod detector;
@@ -19,6 +20,7 @@ pub mod postmortem;
 pub mod task;
 pub mod timeline;
 pub mod triage;
+pub mod wire;
 
 use napi_derive::napi;
 

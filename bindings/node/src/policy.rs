@@ -99,7 +99,7 @@ impl Policy {
     }
 
     /// The policy as a plain object in the file format (what `JSON.stringify` uses).
-    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "Record<string, unknown>")]
+    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "import('../lib/wire').PolicyJson")]
     pub fn to_json(&self, env: Env) -> napi::Result<Value> {
         crate::error::to_json(&self.inner).or_throw(&env)
     }

@@ -48,7 +48,7 @@ impl PostMortem {
     }
 
     /// The wire JSON (snake_case, RFC 3339 strings).
-    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "Record<string, unknown>")]
+    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "import('../lib/wire').PostMortemJson")]
     pub fn to_json(&self, env: Env) -> napi::Result<Value> {
         to_json(&self.inner).or_throw(&env)
     }

@@ -27,6 +27,7 @@ type Work<J> = Box<dyn FnOnce(&Runtime) -> CoreResult<J> + Send>;
 /// A napi task that runs its work on a paused-clock simulator runtime in a libuv worker thread.
 pub struct SimTask<J> {
     work: Option<Work<J>>,
+    thrown: Option<Thrown>,
 }
 
 /// Wrap `work` as a Promise-returning task.
@@ -35,7 +36,49 @@ where
     J: ToNapiValue + TypeName + Send + 'static,
     F: FnOnce(&Runtime) -> CoreResult<J> + Send + 'static,
 {
-    AsyncTask::new(SimTask { work: Some(Box::new(work)) })
+    AsyncTask::new(SimTask { work: Some(Box::new(work)), thrown: None })
+}
+
+/// [`spawn`] for work that calls JS callbacks: the first error a callback threw (kept in `thrown`) rejects
+/// the Promise as it was thrown, in place of whatever the work returned.
+pub(crate) fn spawn_with_callbacks<J, F>(thrown: Thrown, work: F) -> AsyncTask<SimTask<J>>
+where
+    J: ToNapiValue + TypeName + Send + 'static,
+    F: FnOnce(&Runtime) -> CoreResult<J> + Send + 'static,
+{
+    AsyncTask::new(SimTask { work: Some(Box::new(work)), thrown: Some(thrown) })
+}
+
+/// The first error thrown by a JS callback of an async call. A `napi::Error` from JS holds a reference to
+/// the thrown value, which may only be touched on the JS thread: it is stored by the callback (JS thread)
+/// and taken in `resolve` (JS thread); the task, dropped on the JS thread, owns the slot's last handle.
+#[derive(Clone, Default)]
+pub(crate) struct Thrown(std::sync::Arc<std::sync::Mutex<Option<napi::Error>>>);
+
+impl Thrown {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<napi::Error>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Keep `e` unless an earlier error is kept (JS thread only). A later error is leaked rather than
+    /// released here, so no reference is ever released off the JS thread by accident.
+    pub(crate) fn keep(&self, e: napi::Error) {
+        let mut slot = self.lock();
+        if slot.is_none() {
+            *slot = Some(e);
+        } else {
+            std::mem::forget(e);
+        }
+    }
+
+    /// Whether a callback threw.
+    pub(crate) fn is_set(&self) -> bool {
+        self.lock().is_some()
+    }
+
+    fn take(&self) -> Option<napi::Error> {
+        self.lock().take()
+    }
 }
 
 fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
@@ -65,6 +108,9 @@ where
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<J> {
+        if let Some(e) = self.thrown.as_ref().and_then(Thrown::take) {
+            return Err(e);
+        }
         output.map_err(|e| js_error(&env, &e))
     }
 }

@@ -94,7 +94,12 @@ pub struct Timeline {
 impl Timeline {
     /// Rebuild a timeline from its JSON form (`{ incident_id, events }`, as `toJSON()` returns), verifying
     /// the hash chain: throws `integrity` when it is broken.
-    #[napi(factory, js_name = "fromJSON", catch_unwind, ts_args_type = "json: string | Record<string, unknown>")]
+    #[napi(
+        factory,
+        js_name = "fromJSON",
+        catch_unwind,
+        ts_args_type = "json: string | import('../lib/wire').TimelineJson | Record<string, unknown>"
+    )]
     pub fn from_json(env: Env, json: Value) -> napi::Result<Self> {
         let v = match json {
             Value::String(s) => serde_json::from_str(&s)
@@ -152,7 +157,7 @@ impl Timeline {
     }
 
     /// The wire JSON (`{ incident_id, events }`, snake_case, RFC 3339 strings) used by the CLI and Python.
-    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "Record<string, unknown>")]
+    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "import('../lib/wire').TimelineJson")]
     pub fn to_json(&self, env: Env) -> napi::Result<Value> {
         to_json(&self.inner).or_throw(&env)
     }

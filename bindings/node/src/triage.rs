@@ -1,12 +1,13 @@
 //! `triage`: the runbook's first-five-minutes checks (pods, nodes, deployments, endpoints, events, logs,
 //! datastores) on a platform's cluster.
 
-use incident_core::triage::{TriageOptions as CoreOptions, TriageReport as CoreTriageReport, triage as core_triage};
+use incident_core::triage::{TriageOptions as CoreOptions, TriageReport as CoreTriageReport};
 use napi::Env;
-use napi::bindgen_prelude::AsyncTask;
+use napi::bindgen_prelude::{AsyncTask, Either};
 use napi_derive::napi;
 use serde_json::Value;
 
+use crate::backends::{Backends, Target};
 use crate::engine::SimPlatform;
 use crate::error::{OrThrow, to_json};
 use crate::task::{SimTask, spawn};
@@ -19,8 +20,8 @@ pub struct TriageOptions {
     pub namespace: Option<String>,
     /// Kube context (default: the platform's default).
     pub context: Option<String>,
-    /// Log lines read per pod (default 100).
-    pub log_tail: Option<u32>,
+    /// Log lines read per pod (default 100): an integer in 0..=4294967295.
+    pub log_tail: Option<f64>,
     /// Deployments whose logs are scanned (all of the namespace when absent).
     pub log_deployments: Option<Vec<String>>,
 }
@@ -64,35 +65,36 @@ impl TriageReport {
     }
 
     /// Wire JSON.
-    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "Record<string, unknown>")]
+    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "import('../lib/wire').TriageReportJson")]
     pub fn to_json(&self, env: Env) -> napi::Result<Value> {
         to_json(&self.inner).or_throw(&env)
     }
 }
 
-/// Triage `platform`'s cluster. Never rejects for a partly unavailable cluster: missing sections are in
-/// the report; rejects `not_found` for an unknown context.
+/// Triage `platform`'s cluster: a `SimPlatform`, or `Backends` (real PostgreSQL / Redis probes replace the
+/// simulator's). Never rejects for a partly unavailable cluster or an unreachable datastore: those are in
+/// the report; rejects `not_found` for an unknown context, `invalid_input` for a bad option.
 #[napi(strict, ts_return_type = "Promise<TriageReport>")]
-pub fn triage(platform: &SimPlatform, options: Option<TriageOptions>) -> AsyncTask<SimTask<TriageReport>> {
-    let (platform, o) = (platform.inner.clone(), options.unwrap_or_default());
+pub fn triage(
+    platform: Either<&SimPlatform, &Backends>,
+    options: Option<TriageOptions>,
+) -> AsyncTask<SimTask<TriageReport>> {
+    let (target, o) = (Target::of(&platform, None), options.unwrap_or_default());
     spawn(move |rt| {
-        let backends = platform.backends();
+        let set = target?.open(None, &incident_core::Policy::default(), rt)?;
         let mut opts = CoreOptions::default();
         if let Some(ns) = o.namespace {
+            if ns.trim().is_empty() {
+                return Err(incident_core::Error::invalid_input("namespace must be non-empty"));
+            }
             opts.namespace = ns;
         }
         if let Some(t) = o.log_tail {
-            opts.log_tail = t;
+            opts.log_tail = crate::error::to_u32("logTail", t)?;
         }
         if let Some(d) = o.log_deployments {
             opts.log_deployments = d;
         }
-        let context = o.context.unwrap_or_else(|| backends.clusters.default_context());
-        let report = rt.block_on(async {
-            let cluster = backends.clusters.cluster(&context).await?;
-            let probes: Vec<_> = backends.probes.values().cloned().collect();
-            Ok::<_, incident_core::Error>(core_triage(&*cluster, &probes, &opts, backends.clock.now()).await)
-        })?;
-        Ok(TriageReport { inner: report })
+        Ok(TriageReport { inner: rt.block_on(set.triage(&opts, o.context.as_deref()))? })
     })
 }

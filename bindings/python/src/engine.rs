@@ -3,19 +3,18 @@
 //! shared by the process). Sync functions release the GIL; `*_async` twins are awaitable (see `runtime`).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use incident_core::drill;
 use incident_core::engine::{
-    Approval, ApprovedPlan as CoreApprovedPlan, Executor, Failpoints, Plan as CorePlan, Procedure as CoreProcedure,
+    Approval, ApprovedPlan as CoreApprovedPlan, Executor, Plan as CorePlan, Procedure as CoreProcedure,
     RunReport as CoreRunReport,
 };
 use incident_core::sim::{Scenario, SimPlatform as CoreSimPlatform};
-use incident_core::store::{MemoryStore, SqliteStore, Store};
-use incident_core::{Error as CoreError, Policy as CorePolicy, Result as CoreResult};
+use incident_core::{Policy as CorePolicy, Result as CoreResult};
 use pyo3::prelude::*;
 
+use crate::backends::Target;
 use crate::convert::Wrap;
 use crate::drills::enum_str;
 use crate::error::{OrRaise, from_json_str, guard, invalid, to_json_string, to_py_obj};
@@ -24,33 +23,6 @@ use crate::policy::{PyPolicy, or_default};
 use crate::runtime::{awaitable, block};
 
 type Date = DateTime<Utc>;
-
-/// The journal store: a SQLite file, or a fresh in-memory store when `path` is `None`.
-pub(crate) fn open_store(path: Option<&str>) -> CoreResult<Arc<dyn Store>> {
-    if let Some(p) = path
-        && (p.starts_with("postgres://") || p.starts_with("postgresql://"))
-    {
-        return Err(CoreError::invalid_input(format!(
-            "store {}: the PostgreSQL team store is not available from Python yet (use the CLI's --store); \
-             pass a SQLite file path",
-            crate::error::scrub(p)
-        )));
-    }
-    Ok(match path {
-        Some(p) => Arc::new(SqliteStore::open(p)?),
-        None => Arc::new(MemoryStore::new()),
-    })
-}
-
-/// The store of runs: a SQLite file, or one in-memory store shared by the process (so a run can be
-/// resumed in the same process).
-fn run_store(path: Option<&str>) -> CoreResult<Arc<dyn Store>> {
-    static MEMORY: OnceLock<Arc<dyn Store>> = OnceLock::new();
-    match path {
-        Some(_) => open_store(path),
-        None => Ok(Arc::clone(MEMORY.get_or_init(|| Arc::new(MemoryStore::new())))),
-    }
-}
 
 /// Names of the built-in simulator scenarios (`bad-deploy`, ...).
 #[pyfunction]
@@ -188,9 +160,12 @@ pub(crate) fn parse_procedure(text: &str) -> PyResult<PyProcedure> {
 type PlanWork = Box<dyn FnOnce(&tokio::runtime::Runtime) -> CoreResult<PyPlan> + Send>;
 
 impl PyProcedure {
-    fn plan_work(&self, platform: &PySimPlatform, policy: Option<&PyPolicy>) -> PlanWork {
-        let (procedure, platform, policy) = (self.inner.clone(), platform.inner.clone(), or_default(policy));
-        Box::new(move |rt| Ok(PyPlan { inner: rt.block_on(procedure.plan(&platform.backends(), &policy))? }))
+    fn plan_work(&self, target: Target, policy: Option<&PyPolicy>) -> PlanWork {
+        let (procedure, policy) = (self.inner.clone(), or_default(policy));
+        Box::new(move |rt| {
+            let set = target.open(None, &policy, rt)?;
+            Ok(PyPlan { inner: rt.block_on(procedure.plan(set.backends(), &policy))? })
+        })
     }
 }
 
@@ -238,9 +213,10 @@ impl PyProcedure {
     fn from_json(text: &str) -> PyResult<Self> {
         parse_procedure(text)
     }
-    /// Read live state from `platform` and produce the typed plan (nothing is mutated).
+    /// Read live state from `platform` (a `SimPlatform`, or `Backends` for real AWS) and produce the typed
+    /// plan (nothing is mutated).
     #[pyo3(signature = (platform, policy = None))]
-    fn plan(&self, py: Python<'_>, platform: &PySimPlatform, policy: Option<&PyPolicy>) -> PyResult<PyPlan> {
+    fn plan(&self, py: Python<'_>, platform: Target, policy: Option<&PyPolicy>) -> PyResult<PyPlan> {
         guard(|| block(py, self.plan_work(platform, policy)))
     }
     /// `await procedure.plan_async(platform)`.
@@ -248,7 +224,7 @@ impl PyProcedure {
     fn plan_async<'py>(
         &self,
         py: Python<'py>,
-        platform: &PySimPlatform,
+        platform: Target,
         policy: Option<&PyPolicy>,
     ) -> PyResult<Bound<'py, PyAny>> {
         guard(|| awaitable(py, self.plan_work(platform, policy)))
@@ -442,49 +418,51 @@ struct RunOpts {
     take_over: bool,
 }
 
-fn executor(platform: &CoreSimPlatform, o: &RunOpts, policy: CorePolicy) -> CoreResult<Executor> {
-    let store = run_store(o.store.as_deref())?;
-    let owner = o.owner.clone().unwrap_or_else(|| format!("python:{}", std::process::id()));
-    let mut exec =
-        Executor::new(platform.backends(), store, policy).with_owner(owner).with_failpoints(Failpoints::from_env());
-    if o.take_over {
-        exec = exec.taking_over();
+impl RunOpts {
+    fn executor(&self, set: &incident_backends::BackendSet, policy: CorePolicy) -> Executor {
+        let owner = self.owner.clone().unwrap_or_else(|| format!("python:{}", std::process::id()));
+        let exec = set.executor(policy, owner);
+        if self.take_over { exec.taking_over() } else { exec }
     }
-    Ok(exec)
 }
 
 type RunWork = Box<dyn FnOnce(&tokio::runtime::Runtime) -> CoreResult<PyRunReport> + Send>;
 
-fn run_work(approved: &PyApprovedPlan, platform: &PySimPlatform, o: RunOpts, policy: Option<&PyPolicy>) -> RunWork {
-    let (approved, platform, policy) = (approved.inner.clone(), platform.inner.clone(), or_default(policy));
-    Box::new(move |rt| {
-        let exec = executor(&platform, &o, policy)?;
+fn run_work(approved: &PyApprovedPlan, target: Target, o: RunOpts, policy: Option<&PyPolicy>) -> PyResult<RunWork> {
+    target.check_store(o.store.as_deref())?;
+    let (approved, policy) = (approved.inner.clone(), or_default(policy));
+    Ok(Box::new(move |rt| {
+        let set = target.open(o.store.as_deref(), &policy, rt)?;
+        let exec = o.executor(&set, policy);
         Ok(PyRunReport { inner: rt.block_on(exec.run(approved, o.incident_id.clone()))? })
-    })
+    }))
 }
 
-fn resume_work(run_id: String, platform: &PySimPlatform, o: RunOpts, policy: Option<&PyPolicy>) -> RunWork {
-    let (platform, policy) = (platform.inner.clone(), or_default(policy));
-    Box::new(move |rt| {
-        let exec = executor(&platform, &o, policy)?;
+fn resume_work(run_id: String, target: Target, o: RunOpts, policy: Option<&PyPolicy>) -> PyResult<RunWork> {
+    target.check_store(o.store.as_deref())?;
+    let policy = or_default(policy);
+    Ok(Box::new(move |rt| {
+        let set = target.open(o.store.as_deref(), &policy, rt)?;
+        let exec = o.executor(&set, policy);
         Ok(PyRunReport { inner: rt.block_on(exec.resume(&run_id))? })
-    })
+    }))
 }
 
-/// Execute an approved plan on `platform`, journaling intent and outcome of every step in `store` (a
-/// SQLite path; the process's in-memory store when `None`). A failed or compensated run is a report.
+/// Execute an approved plan on `platform` (a `SimPlatform`, or `Backends`), journaling intent and outcome of
+/// every step in `store` (with a `SimPlatform`: a SQLite path or a `postgres://` URL; the process's
+/// in-memory store when `None`; `Backends` carry their own). A failed or compensated run is a report.
 #[pyfunction]
 #[pyo3(signature = (approved, platform, *, store = None, incident_id = None, owner = None, policy = None))]
 pub(crate) fn run_plan(
     py: Python<'_>,
     approved: &PyApprovedPlan,
-    platform: &PySimPlatform,
+    platform: Target,
     store: Option<String>,
     incident_id: Option<String>,
     owner: Option<String>,
     policy: Option<&PyPolicy>,
 ) -> PyResult<PyRunReport> {
-    guard(|| block(py, run_work(approved, platform, RunOpts { store, incident_id, owner, take_over: false }, policy)))
+    guard(|| block(py, run_work(approved, platform, RunOpts { store, incident_id, owner, take_over: false }, policy)?))
 }
 
 /// `await run_plan_async(...)`.
@@ -493,14 +471,14 @@ pub(crate) fn run_plan(
 pub(crate) fn run_plan_async<'py>(
     py: Python<'py>,
     approved: &PyApprovedPlan,
-    platform: &PySimPlatform,
+    platform: Target,
     store: Option<String>,
     incident_id: Option<String>,
     owner: Option<String>,
     policy: Option<&PyPolicy>,
 ) -> PyResult<Bound<'py, PyAny>> {
     guard(|| {
-        awaitable(py, run_work(approved, platform, RunOpts { store, incident_id, owner, take_over: false }, policy))
+        awaitable(py, run_work(approved, platform, RunOpts { store, incident_id, owner, take_over: false }, policy)?)
     })
 }
 
@@ -511,13 +489,13 @@ pub(crate) fn run_plan_async<'py>(
 pub(crate) fn resume_run(
     py: Python<'_>,
     run_id: String,
-    platform: &PySimPlatform,
+    platform: Target,
     store: Option<String>,
     owner: Option<String>,
     take_over: bool,
     policy: Option<&PyPolicy>,
 ) -> PyResult<PyRunReport> {
-    guard(|| block(py, resume_work(run_id, platform, RunOpts { store, incident_id: None, owner, take_over }, policy)))
+    guard(|| block(py, resume_work(run_id, platform, RunOpts { store, incident_id: None, owner, take_over }, policy)?))
 }
 
 /// `await resume_run_async(...)`.
@@ -526,14 +504,14 @@ pub(crate) fn resume_run(
 pub(crate) fn resume_run_async<'py>(
     py: Python<'py>,
     run_id: String,
-    platform: &PySimPlatform,
+    platform: Target,
     store: Option<String>,
     owner: Option<String>,
     take_over: bool,
     policy: Option<&PyPolicy>,
 ) -> PyResult<Bound<'py, PyAny>> {
     guard(|| {
-        awaitable(py, resume_work(run_id, platform, RunOpts { store, incident_id: None, owner, take_over }, policy))
+        awaitable(py, resume_work(run_id, platform, RunOpts { store, incident_id: None, owner, take_over }, policy)?)
     })
 }
 
@@ -545,15 +523,16 @@ pub(crate) fn approve_gate(
     run_id: String,
     step_id: String,
     by: String,
-    platform: &PySimPlatform,
+    platform: Target,
     store: Option<String>,
 ) -> PyResult<()> {
     guard(|| {
-        let platform = platform.inner.clone();
+        platform.check_store(store.as_deref())?;
         let o = RunOpts { store, incident_id: None, owner: None, take_over: false };
         block(py, move |rt| {
-            let exec = executor(&platform, &o, CorePolicy::default())?;
-            rt.block_on(exec.approve_gate(&run_id, &step_id, &by))
+            let policy = CorePolicy::default();
+            let set = platform.open(o.store.as_deref(), &policy, rt)?;
+            rt.block_on(o.executor(&set, policy).approve_gate(&run_id, &step_id, &by))
         })
     })
 }

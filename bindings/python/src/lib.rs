@@ -4,8 +4,10 @@
 //! becomes one exception class per error kind rooted at `IncidentError` ([`error`]); every entry point
 //! catches panics and raises `InternalError("panic: ...")`. Simulator-backed work runs on the
 //! simulator's paused-clock runtime, sync with the GIL released or awaitable through asyncio
-//! ([`runtime`]). No rule lives here.
+//! ([`runtime`]). Real backends (AWS, the PostgreSQL store, datastore probes) are chosen and connected by
+//! `incident-backends` ([`backends`]). No rule lives here.
 
+mod backends;
 mod classify;
 mod comms;
 mod convert;
@@ -109,6 +111,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(triage::triage, m)?)?;
     m.add_function(wrap_pyfunction!(triage::triage_async, m)?)?;
     m.add_class::<engine::PySimPlatform>()?;
+    m.add_class::<backends::PyAwsConfig>()?;
+    m.add_class::<backends::PyBackends>()?;
     m.add_class::<engine::PyProcedure>()?;
     m.add_class::<engine::PyPlan>()?;
     m.add_class::<engine::PyApprovedPlan>()?;

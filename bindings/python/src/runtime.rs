@@ -51,20 +51,32 @@ pub(crate) fn awaitable<'py, T>(
 where
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
+    awaitable_then(py, work, |r| r)
+}
+
+/// [`awaitable`], with `finish` applied to the result on the executor thread (with the GIL).
+pub(crate) fn awaitable_then<'py, T>(
+    py: Python<'py>,
+    work: impl FnOnce(&Runtime) -> CoreResult<T> + Send + 'static,
+    finish: impl FnOnce(PyResult<T>) -> PyResult<T> + Send + 'static,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    T: for<'a> IntoPyObject<'a> + Send + 'static,
+{
     let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
-    let slot = Mutex::new(Some(work));
+    let slot = Mutex::new(Some((work, finish)));
     let f = PyCFunction::new_closure(
         py,
         None,
         None,
         move |args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>| -> PyResult<Py<PyAny>> {
             let py = args.py();
-            let work = slot
+            let (work, finish) = slot
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .take()
                 .ok_or_else(|| to_py(&CoreError::internal("async work ran twice")))?;
-            let value = block(py, work)?;
+            let value = finish(block(py, work))?;
             pyo3::IntoPyObjectExt::into_py_any(value, py)
         },
     )?;

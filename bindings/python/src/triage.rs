@@ -1,12 +1,12 @@
 //! `triage`: the runbook's first-five-minutes checks (pods, nodes, deployments, endpoints, events, logs,
 //! datastores) on a platform's cluster; sync and awaitable.
 
-use incident_core::triage::{TriageOptions as CoreOptions, TriageReport as CoreTriageReport, triage as core_triage};
-use incident_core::{Error as CoreError, Result as CoreResult};
+use incident_core::Result as CoreResult;
+use incident_core::triage::{TriageOptions as CoreOptions, TriageReport as CoreTriageReport};
 use pyo3::prelude::*;
 use tokio::runtime::Runtime;
 
-use crate::engine::PySimPlatform;
+use crate::backends::Target;
 use crate::error::{from_json_str, guard, to_json_string, to_py_obj};
 use crate::runtime::{awaitable, block};
 
@@ -74,7 +74,7 @@ impl PyTriageReport {
 type Work = Box<dyn FnOnce(&Runtime) -> CoreResult<PyTriageReport> + Send>;
 
 fn work(
-    platform: &PySimPlatform,
+    target: Target,
     namespace: Option<String>,
     context: Option<String>,
     log_tail: Option<u32>,
@@ -83,9 +83,8 @@ fn work(
     if namespace.as_deref().is_some_and(|n| n.trim().is_empty()) {
         return Err(crate::error::invalid("namespace must be non-empty"));
     }
-    let platform = platform.inner.clone();
     Ok(Box::new(move |rt: &Runtime| {
-        let backends = platform.backends();
+        let set = target.open(None, &incident_core::Policy::default(), rt)?;
         let mut opts = CoreOptions::default();
         if let Some(ns) = namespace {
             opts.namespace = ns;
@@ -96,23 +95,18 @@ fn work(
         if let Some(d) = log_deployments {
             opts.log_deployments = d;
         }
-        let context = context.unwrap_or_else(|| backends.clusters.default_context());
-        let report = rt.block_on(async {
-            let cluster = backends.clusters.cluster(&context).await?;
-            let probes: Vec<_> = backends.probes.values().cloned().collect();
-            Ok::<_, CoreError>(core_triage(&*cluster, &probes, &opts, backends.clock.now()).await)
-        })?;
-        Ok(PyTriageReport { inner: report })
+        Ok(PyTriageReport { inner: rt.block_on(set.triage(&opts, context.as_deref()))? })
     }))
 }
 
-/// Triage `platform`'s cluster (GIL released). A partly unavailable cluster is a report with missing
-/// sections, not an error; an unknown context raises `NotFoundError`.
+/// Triage `platform`'s cluster (GIL released): a `SimPlatform`, or `Backends` (real PostgreSQL / Redis
+/// probes replace the simulator's). A partly unavailable cluster or an unreachable datastore is a report
+/// with findings, not an error; an unknown context raises `NotFoundError`.
 #[pyfunction]
 #[pyo3(signature = (platform, *, namespace = None, context = None, log_tail = None, log_deployments = None))]
 pub(crate) fn triage(
     py: Python<'_>,
-    platform: &PySimPlatform,
+    platform: Target,
     namespace: Option<String>,
     context: Option<String>,
     log_tail: Option<u32>,
@@ -129,7 +123,7 @@ pub(crate) fn triage(
 #[pyo3(signature = (platform, *, namespace = None, context = None, log_tail = None, log_deployments = None))]
 pub(crate) fn triage_async<'py>(
     py: Python<'py>,
-    platform: &PySimPlatform,
+    platform: Target,
     namespace: Option<String>,
     context: Option<String>,
     log_tail: Option<u32>,

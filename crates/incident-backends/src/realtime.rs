@@ -1,36 +1,105 @@
-//! Store and probe selection for the CLI: `--store FILE` (SQLite, the default) or
-//! `--store postgres://...` (the team store), and the datastore probes of `incident triage`.
+//! Network clients on their own real-time runtime.
 //!
-//! Network clients keep real-time deadlines, so they run on their own multi-thread runtime even when the
-//! command's runtime is the simulator's paused one ([`Realtime`]).
+//! Procedures and triage run on the simulator's paused-clock runtime (`incident_core::sim::runtime()`),
+//! where an idle runtime jumps its clock to the next timer. A network client cannot live there: its
+//! connection tasks, pools and deadlines need real time. So every real client of one [`BackendSet`]
+//! (AWS, the PostgreSQL store, the probes) runs on one small multi-thread runtime ([`NetRuntime`]), and
+//! each call is bridged back ([`NetRuntime::run`]): the future is spawned there and awaited from a
+//! blocking-pool thread of the calling runtime. While a blocking task runs, tokio does not auto-advance a
+//! paused clock, so virtual time stands still during a real request instead of jumping to the next
+//! virtual deadline (which would time out every real call at once). The same bridge works from any
+//! ordinary runtime.
+//!
+//! [`BackendSet`]: crate::BackendSet
 
 use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use incident_aws::{AwsBackends, AwsConfig};
+use incident_aws::AwsBackends;
 use incident_core::backend::{
     ChangeInfo, Cloud, Databases, DatastoreProbe, DbInstance, DbSnapshot, Dns, HealthEvent, ProbeReport, RecordChange,
     RecordSet,
 };
 use incident_core::incident::Incident;
-use incident_core::store::{JournalDraft, JournalEntry, RunRecord, SqliteStore, Store};
+use incident_core::store::{JournalDraft, JournalEntry, RunRecord, Store};
 use incident_core::timeline::{Event, Timeline};
 use incident_core::{Error, Result};
-use incident_datastores::{
-    ConnectionString, PgStore, PostgresProbe, PostgresProbeConfig, RedisProbe, RedisProbeConfig, RedisUrl,
-};
+use incident_datastores::PgStore;
 
-/// Runs futures of a network client on a dedicated real-time runtime.
-#[derive(Clone)]
+/// The real-time runtime of one backend set. Dropping it never blocks and never panics, even inside an
+/// async context (the runtime is shut down in the background).
+pub(crate) struct NetRuntime {
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl std::fmt::Debug for NetRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NetRuntime")
+    }
+}
+
+impl NetRuntime {
+    pub(crate) fn new() -> Result<Arc<Self>> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("incident-net")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::internal("cannot start the network runtime").with_source(e))?;
+        Ok(Arc::new(Self { rt: Some(rt) }))
+    }
+
+    fn handle(&self) -> Result<tokio::runtime::Handle> {
+        self.rt.as_ref().map(|rt| rt.handle().clone()).ok_or_else(|| Error::internal("network runtime is shut down"))
+    }
+
+    /// Run `fut` on this runtime; await it from the caller's runtime without letting a paused clock jump.
+    ///
+    /// Must be awaited inside a tokio runtime (it uses `spawn_blocking`).
+    pub(crate) async fn run<R, Fut>(&self, fut: Fut) -> Result<R>
+    where
+        R: Send + 'static,
+        Fut: Future<Output = Result<R>> + Send + 'static,
+    {
+        let handle = self.handle()?;
+        let task = handle.spawn(fut);
+        let joined = tokio::task::spawn_blocking(move || handle.block_on(task))
+            .await
+            .map_err(|e| Error::internal(format!("network call: waiting thread failed: {e}")))?;
+        joined.map_err(|e| {
+            if e.is_panic() {
+                let p = e.into_panic();
+                let msg = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_default();
+                Error::internal(format!("network call panicked: {msg}"))
+            } else {
+                Error::internal(format!("network call cancelled: {e}"))
+            }
+        })?
+    }
+}
+
+impl Drop for NetRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// A client whose calls run on a [`NetRuntime`].
 pub(crate) struct Realtime<T> {
     inner: Arc<T>,
-    rt: Arc<tokio::runtime::Runtime>,
+    net: Arc<NetRuntime>,
 }
 
 impl<T: Send + Sync + 'static> Realtime<T> {
-    fn new(inner: T, rt: Arc<tokio::runtime::Runtime>) -> Self {
-        Self { inner: Arc::new(inner), rt }
+    pub(crate) fn new(inner: T, net: Arc<NetRuntime>) -> Self {
+        Self { inner: Arc::new(inner), net }
     }
 
     async fn call<R, F, Fut>(&self, f: F) -> Result<R>
@@ -39,29 +108,7 @@ impl<T: Send + Sync + 'static> Realtime<T> {
         F: FnOnce(Arc<T>) -> Fut,
         Fut: Future<Output = Result<R>> + Send + 'static,
     {
-        let fut = f(Arc::clone(&self.inner));
-        self.rt.spawn(fut).await.map_err(|e| Error::internal(format!("store task failed: {e}")))?
-    }
-}
-
-fn network_runtime() -> Result<Arc<tokio::runtime::Runtime>> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .map(Arc::new)
-        .map_err(|e| Error::internal(format!("cannot start a runtime: {e}")))
-}
-
-/// Open `spec`: a `postgres://` / `postgresql://` URL or a SQLite file path.
-pub(crate) fn open_store(spec: &str) -> Result<Arc<dyn Store>> {
-    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
-        let url = ConnectionString::parse(spec)?;
-        let rt = network_runtime()?;
-        let store = rt.block_on(PgStore::connect(&url))?;
-        Ok(Arc::new(Realtime::new(store, rt)))
-    } else {
-        Ok(Arc::new(SqliteStore::open(spec)?))
+        self.net.run(f(Arc::clone(&self.inner))).await
     }
 }
 
@@ -201,34 +248,35 @@ impl Cloud for Realtime<AwsBackends> {
     }
 }
 
-/// AWS (RDS, Route53, STS, Health) from the standard configuration chain, on a real-time runtime.
-pub(crate) fn aws(config: AwsConfig) -> Result<Arc<Realtime<AwsBackends>>> {
-    let rt = network_runtime()?;
-    let backends = rt.block_on(AwsBackends::connect(config))?;
-    Ok(Arc::new(Realtime::new(backends, rt)))
-}
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
 
-/// The real datastore probes configured on the command line.
-pub(crate) fn probes(
-    policy: &incident_core::Policy,
-    postgres: Option<&str>,
-    redis: Option<&str>,
-) -> Result<Vec<Arc<dyn DatastoreProbe>>> {
-    let mut out: Vec<Arc<dyn DatastoreProbe>> = Vec::new();
-    if postgres.is_none() && redis.is_none() {
-        return Ok(out);
+    use super::*;
+
+    #[test]
+    fn a_real_call_does_not_let_a_paused_clock_jump_to_its_deadline() {
+        let rt = incident_core::sim::runtime().expect("paused runtime");
+        let net = NetRuntime::new().expect("net");
+        let r = rt.block_on(async {
+            let real = net.run(async {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                Ok(42)
+            });
+            // On a paused clock an idle runtime jumps to the next timer: without the bridge this 1 s
+            // virtual deadline would fire at once, long before the 150 ms of real time pass.
+            tokio::time::timeout(Duration::from_secs(1), real).await
+        });
+        assert_eq!(r.expect("no virtual timeout").expect("ok"), 42);
     }
-    let rt = network_runtime()?;
-    if let Some(url) = postgres {
-        let mut config = PostgresProbeConfig::new(ConnectionString::parse(url)?);
-        // The policy's data-integrity checks (the runbook's by default).
-        config.integrity_checks.clone_from(&policy.integrity_checks);
-        let probe: Box<dyn DatastoreProbe> = Box::new(PostgresProbe::new(config));
-        out.push(Arc::new(Realtime::new(probe, Arc::clone(&rt))));
+
+    #[test]
+    fn panics_become_internal_errors_and_dropping_inside_async_code_is_fine() {
+        let rt = incident_core::sim::runtime().expect("paused runtime");
+        let net = NetRuntime::new().expect("net");
+        let e = rt.block_on(net.run(async { if true { panic!("boom") } else { Ok(()) } })).unwrap_err();
+        assert_eq!(e.kind(), incident_core::ErrorKind::Internal);
+        assert_eq!(e.message(), "network call panicked: boom");
+        rt.block_on(async move { drop(net) });
     }
-    if let Some(url) = redis {
-        let probe: Box<dyn DatastoreProbe> = Box::new(RedisProbe::new(RedisProbeConfig::new(RedisUrl::parse(url)?)));
-        out.push(Arc::new(Realtime::new(probe, rt)));
-    }
-    Ok(out)
 }

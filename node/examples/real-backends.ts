@@ -1,0 +1,60 @@
+// Real backends: triage real PostgreSQL and Redis, then plan and run a rollback journaled in the
+// PostgreSQL team store, with AWS (here moto) serving databases, DNS and region checks; a drill with
+// progress events and an interactive approver. Type-checked by `npm run typecheck`; run by
+// scripts/test-node against the services of `scripts/services start` (it says so and stops without them).
+// START README
+import {
+  Backends, ConflictError, procedure, resumeRun, runDrill, runPlan, triage,
+  type DrillEventJson, type RunReport, type TriageReportJson,
+} from 'incident-core'
+
+async function respond(state: string, pgUrl: string, redisUrl: string, awsEndpoint?: string): Promise<RunReport> {
+  const backends = await Backends.connect({
+    sim: state, // the Kubernetes side stays simulated until the kube adapter lands
+    scenario: 'bad-deploy',
+    atSeconds: 300,
+    aws: { region: 'us-west-2', secondaryRegion: 'us-east-1', endpointUrl: awsEndpoint },
+    store: pgUrl, // the PostgreSQL team store (a SQLite path works too)
+    postgres: pgUrl, // real datastore probes replace the simulator's
+    redis: redisUrl,
+  })
+  console.log(backends.describe()) // passwords show as ***
+  const report: TriageReportJson = (await triage(backends)).toJSON()
+  for (const d of report.datastores) console.log(d.name, d.healthy, d.latency_ms)
+  const plan = await procedure('application-rollback', { deployment: 'ml-inference-api' }).plan(backends)
+  const approved = plan.approve({ by: 'alice', confirmProduction: plan.needsProductionConfirmation })
+  try {
+    return await runPlan(approved, backends)
+  } catch (e) {
+    if (!(e instanceof ConflictError)) throw e
+    return resumeRun(plan.runId, backends, { takeOver: true }) // journaled by an earlier attempt: continue it
+  }
+}
+
+async function drill(): Promise<void> {
+  const report = await runDrill('bad-deploy', {
+    onEvent: (e: DrillEventJson) => {
+      if (e.event === 'stage_finished') console.log(e.result.stage, `${e.result.elapsed_secs}s`, e.result.ok)
+    },
+    approve: async (plan) => plan.refusals().length === 0, // or ask a human in a chat thread
+  })
+  console.log(report.summary())
+}
+// END README
+
+async function main(): Promise<void> {
+  await drill()
+  const pg = process.env.INCIDENT_TEST_PG_URL
+  const redis = process.env.INCIDENT_TEST_REDIS_URL
+  if (!pg || !redis) {
+    console.log('set INCIDENT_TEST_PG_URL and INCIDENT_TEST_REDIS_URL (scripts/services start) to run the rest')
+    return
+  }
+  const { mkdtempSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const run = await respond(join(mkdtempSync(join(tmpdir(), 'incident-example-')), 'sim.json'), pg, redis, process.env.INCIDENT_TEST_MOTO_URL)
+  console.log(run.runId, run.status)
+  if (run.status !== 'succeeded') throw new Error(JSON.stringify(run.toJSON()))
+}
+void main()
