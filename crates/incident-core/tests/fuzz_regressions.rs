@@ -1,0 +1,45 @@
+//! Regression tests for what the fuzz targets in `fuzz/` found: each is the crashing (or wrongly
+//! accepted) input, checked to give `Ok` or a typed error now. Add new findings here with the artifact's
+//! bytes (`scripts/fuzz` saves them under `~/.cache/incident-core/fuzz-work/artifacts/<target>/`).
+
+use incident_core::{ErrorKind, HumanDuration, Policy};
+
+/// 2026-11-26T14:00:00Z.
+fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(1_795_701_600, 0).expect("time")
+}
+
+/// `policy_toml`/`policy_yaml`/`policy_json` with `use_policy`: a duration too long for time arithmetic
+/// used to load, then panic wherever it was added to a time (`TimeDelta::seconds out of bounds` in
+/// `as_delta`, or `DateTime + TimeDelta overflowed` in comms, cadence and the executor). Durations are now
+/// capped at 100 years when parsed.
+#[test]
+fn policy_durations_too_long_for_time_arithmetic_are_refused() {
+    for (doc, field) in [
+        ("[cadence]\nstatus_page_within = \"9999999999999999s\"\n", "cadence.status_page_within"),
+        ("[retry]\nstep_deadline = \"100000000d\"\n", "retry.step_deadline"),
+        ("[guard_rails]\nmax_plan_age = \"2562047788015216h\"\n", "guard_rails.max_plan_age"),
+    ] {
+        let e = Policy::from_toml_str(doc).expect_err(doc);
+        assert_eq!(e.kind(), ErrorKind::Policy, "{doc}");
+        assert!(e.message().starts_with(&format!("policy field `{field}`: invalid duration ")), "{e}");
+        assert!(e.message().ends_with("longer than 36500d (100 years)"), "{e}");
+    }
+    // The longest accepted one is usable everywhere.
+    let p = Policy::from_toml_str("[cadence]\nstatus_page_within = \"36500d\"\n").expect("at the limit");
+    let _ = now() + p.cadence.status_page_within.as_delta() + chrono::TimeDelta::minutes(1);
+    assert_eq!(p.cadence.status_page_within, HumanDuration::MAX);
+}
+
+/// `policy_json` (crash-f52ae81d): a key with a line break in it made a two-line error (policy errors
+/// are documented as one line); field paths are now escaped.
+#[test]
+fn policy_error_for_a_key_with_a_newline_is_one_line() {
+    let doc = "{\n  \"inrnal_upupdate.P0`:en gattal_upupdate.P0`:en gattlid-n#ernal_update.e duration \\nathn \\\"m\\\" \
+               (dume.toml\": \"pde (0, 1]\"\n}\n";
+    let e = Policy::from_json_str(doc).expect_err("unknown key");
+    assert_eq!(e.kind(), ErrorKind::Policy);
+    assert!(!e.message().contains('\n'), "{:?}", e.message());
+    assert!(e.message().starts_with("policy field `inrnal_upupdate.P0`:en gattal_upupdate"), "{e}");
+    assert!(e.message().contains("duration \\nathn"), "the break is shown escaped: {e}");
+}

@@ -1,0 +1,19 @@
+//! Policy files in JSON: `Ok` or a one-line `Policy` error; a loaded policy re-loads to itself from its
+//! own JSON and is safe to use (see `incident_fuzz::use_policy`).
+#![no_main]
+
+use incident_core::{ErrorKind, Policy};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Some(text) = incident_fuzz::text(data) else { return };
+    match Policy::from_json_str(text) {
+        Ok(policy) => {
+            let again = policy.to_json_string().expect("a loaded policy serializes");
+            let back = Policy::from_json_str(&again).unwrap_or_else(|e| panic!("re-load: {e}\n{again}"));
+            assert_eq!(back, policy, "parse(serialize(x)) == x");
+            incident_fuzz::use_policy(&policy);
+        }
+        Err(e) => incident_fuzz::expect_one_line_error(&e, &[ErrorKind::Policy]),
+    }
+});
