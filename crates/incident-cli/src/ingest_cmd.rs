@@ -1,10 +1,12 @@
-//! `incident ingest alertmanager|pagerduty`: payload → alerts → facts → severity.
+//! `incident ingest <source>`: payload → alerts → facts → severity, and what the receiver would do with
+//! each alert group (the same core decision `incident serve` applies).
 
 use std::fmt::Write as _;
 
 use incident_core::Result;
-use incident_core::classify::{Classification, Classifier, ImpactFacts};
-use incident_core::ingest::{self, AlertBatch};
+use incident_core::classify::{Classification, Classifier};
+use incident_core::ingest::AlertBatch;
+use incident_core::ingest::group::{self, Decision};
 use serde::Serialize;
 
 use crate::domain::Source;
@@ -16,24 +18,28 @@ struct IngestOutput {
     classification: Classification,
     batch: AlertBatch,
     alerts: Vec<Classification>,
+    /// Per alert group: what the receiver would do when the group has no open incident.
+    groups: Vec<GroupOutput>,
+}
+
+#[derive(Serialize)]
+struct GroupOutput {
+    key: String,
+    #[serde(flatten)]
+    decision: Decision,
 }
 
 pub(crate) fn run(ctx: &Ctx, source: Source, name: &str, payload: &[u8]) -> Result<()> {
-    let batch = match source {
-        Source::Alertmanager => ingest::parse_alertmanager(payload, &ctx.policy),
-        Source::Pagerduty => ingest::parse_pagerduty(payload, &ctx.policy),
-    }
-    .map_err(|e| e.context(name))?;
+    let batch = source.core().parse(payload, &ctx.policy).map_err(|e| e.context(name))?;
     let classifier = Classifier::from_policy(&ctx.policy);
-    let mut facts = ImpactFacts::default();
-    for a in batch.firing() {
-        if let Some(f) = &a.facts {
-            facts.merge(f);
-        }
-    }
-    let classification = classifier.try_classify(&facts)?;
+    let classification = classifier.try_classify(&batch.firing_facts())?;
     let alerts = batch.alerts.iter().map(|a| a.classify_with(&classifier)).collect();
-    let out = IngestOutput { classification, batch, alerts };
+    let groups = batch
+        .groups()
+        .into_iter()
+        .map(|g| GroupOutput { decision: group::decide(&g, None, &ctx.policy), key: g.key })
+        .collect();
+    let out = IngestOutput { classification, batch, alerts, groups };
     ctx.emit(&out, || {
         let mut s = format!("{} alert(s) from {name}", out.batch.alerts.len());
         if out.batch.truncated_alerts > 0 {
@@ -50,6 +56,14 @@ pub(crate) fn run(ctx: &Ctx, source: Source, name: &str, payload: &[u8]) -> Resu
             );
         }
         let _ = write!(s, "\nOverall: {}", out.classification);
+        for g in &out.groups {
+            let what = match &g.decision {
+                Decision::Declare { assessment } => format!("declare an incident: {}", assessment.reason),
+                Decision::Ignore { reason } => format!("no incident: {reason}"),
+                Decision::Update(_) | Decision::Duplicate => "update the open incident".to_owned(),
+            };
+            let _ = write!(s, "\nGroup {}: {what}", g.key);
+        }
         s
     })
 }

@@ -111,32 +111,7 @@ pub fn parse(body: &[u8], policy: &Policy) -> Result<AlertBatch> {
 /// Map an already-parsed payload through `policy.ingest`.
 #[must_use]
 pub fn map_payload(payload: WebhookPayload, policy: &Policy) -> AlertBatch {
-    let ingest = &policy.ingest;
-    let alerts = payload
-        .alerts
-        .into_iter()
-        .map(|a| {
-            let severity = a.labels.get(&ingest.severity_label).cloned();
-            let raw = RawAlert {
-                source: AlertSource::Alertmanager,
-                id: Some(a.fingerprint).filter(|f| !f.is_empty()),
-                status: match a.status {
-                    WebhookStatus::Firing => AlertStatus::Firing,
-                    WebhookStatus::Resolved => AlertStatus::Resolved,
-                },
-                starts_at: Some(a.starts_at),
-                // Alertmanager's zero time means "not ended".
-                ends_at: a.ends_at.filter(|t| t.year() > 1),
-                name: a.labels.get("alertname").cloned(),
-                summary: a.annotations.get("summary").cloned(),
-                labels: a.labels,
-                annotations: a.annotations,
-                links: Some(a.generator_url).into_iter().filter(|u| !u.is_empty()).collect(),
-                severity: severity.as_deref(),
-            };
-            raw.map(ingest)
-        })
-        .collect();
+    let alerts = payload.alerts.into_iter().map(|a| map_alert(AlertSource::Alertmanager, a, policy)).collect();
     AlertBatch {
         source: AlertSource::Alertmanager,
         group_key: Some(payload.group_key).filter(|s| !s.is_empty()),
@@ -145,6 +120,30 @@ pub fn map_payload(payload: WebhookPayload, policy: &Policy) -> AlertBatch {
         truncated_alerts: payload.truncated_alerts,
         alerts,
     }
+}
+
+/// Map one Alertmanager-shaped alert (also Grafana's) through `policy.ingest`.
+pub(crate) fn map_alert(source: AlertSource, a: WebhookAlert, policy: &Policy) -> super::IngestedAlert {
+    let ingest = &policy.ingest;
+    let severity = a.labels.get(&ingest.severity_label).cloned();
+    let raw = RawAlert {
+        source,
+        id: Some(a.fingerprint).filter(|f| !f.is_empty()),
+        status: match a.status {
+            WebhookStatus::Firing => AlertStatus::Firing,
+            WebhookStatus::Resolved => AlertStatus::Resolved,
+        },
+        starts_at: Some(a.starts_at),
+        // Alertmanager's zero time means "not ended".
+        ends_at: a.ends_at.filter(|t| t.year() > 1),
+        name: a.labels.get("alertname").cloned(),
+        summary: a.annotations.get("summary").cloned(),
+        labels: a.labels,
+        annotations: a.annotations,
+        links: Some(a.generator_url).into_iter().filter(|u| !u.is_empty()).collect(),
+        severity: severity.as_deref(),
+    };
+    raw.map(ingest)
 }
 
 #[cfg(test)]

@@ -2,8 +2,15 @@
 //!
 //! * [`parse_alertmanager`]: a Prometheus Alertmanager webhook (payload `version: "4"`).
 //! * [`parse_pagerduty`]: a PagerDuty Events API v2 event (or a JSON array of events).
+//! * [`parse_grafana`]: a Grafana alerting webhook (Alertmanager-shaped, `version: "1"`).
+//! * [`parse_cloudwatch`]: a CloudWatch alarm delivered by Amazon SNS ([`sns`] envelope; the signature is
+//!   checked by the receiver, which has the network) or [`cloudwatch::parse_alarm`] for the bare alarm.
+//! * [`parse_datadog`]: a Datadog webhook (the template in [`datadog`]).
 //!
-//! Both enforce `policy.limits.max_payload_bytes` and `policy.limits.max_alerts_per_payload` and map
+//! [`group`] holds what happens next: the alert groups of a batch (the unit of deduplication), whether a
+//! group declares an incident, and what a repeated, updated or resolved group adds to its incident.
+//!
+//! All parsers enforce `policy.limits.max_payload_bytes` and `policy.limits.max_alerts_per_payload` and map
 //! each alert through [`IngestPolicy`] (see [`crate::policy::ingest`] for the mapping order and the
 //! defaults). Malformed payloads are [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) errors
 //! whose one-line message names the offending path, e.g.
@@ -34,9 +41,17 @@ use crate::policy::IngestPolicy;
 use crate::{Error, Policy, Result};
 
 pub mod alertmanager;
+pub mod cloudwatch;
+pub mod datadog;
+pub mod grafana;
+pub mod group;
 pub mod pagerduty;
+pub mod sns;
 
 pub use alertmanager::parse as parse_alertmanager;
+pub use cloudwatch::parse as parse_cloudwatch;
+pub use datadog::parse as parse_datadog;
+pub use grafana::parse as parse_grafana;
 pub use pagerduty::parse as parse_pagerduty;
 
 /// Where an alert came from.
@@ -47,6 +62,49 @@ pub enum AlertSource {
     Alertmanager,
     /// PagerDuty Events API v2.
     Pagerduty,
+    /// Grafana alerting webhook.
+    Grafana,
+    /// CloudWatch alarm (through Amazon SNS).
+    Cloudwatch,
+    /// Datadog webhook.
+    Datadog,
+}
+
+impl AlertSource {
+    /// Every source.
+    pub const ALL: [Self; 5] = [Self::Alertmanager, Self::Pagerduty, Self::Grafana, Self::Cloudwatch, Self::Datadog];
+
+    /// The snake_case name, as serialized (`alertmanager`, `pagerduty`, `grafana`, `cloudwatch`, `datadog`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Alertmanager => "alertmanager",
+            Self::Pagerduty => "pagerduty",
+            Self::Grafana => "grafana",
+            Self::Cloudwatch => "cloudwatch",
+            Self::Datadog => "datadog",
+        }
+    }
+
+    /// Parse a payload of this source (see the module docs for each format).
+    ///
+    /// # Errors
+    /// As the source's parser: [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) naming the path.
+    pub fn parse(self, body: &[u8], policy: &Policy) -> Result<AlertBatch> {
+        match self {
+            Self::Alertmanager => parse_alertmanager(body, policy),
+            Self::Pagerduty => parse_pagerduty(body, policy),
+            Self::Grafana => parse_grafana(body, policy),
+            Self::Cloudwatch => parse_cloudwatch(body, policy),
+            Self::Datadog => parse_datadog(body, policy),
+        }
+    }
+}
+
+impl std::fmt::Display for AlertSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Normalised alert status.
@@ -120,7 +178,9 @@ impl IngestedAlert {
 pub struct AlertBatch {
     /// Where the payload came from.
     pub source: AlertSource,
-    /// Alertmanager `groupKey`.
+    /// The source's group key: Alertmanager and Grafana `groupKey`, the CloudWatch alarm ARN, the Datadog
+    /// aggregation key. `None` for PagerDuty, whose events each form their own group (by `dedup_key`);
+    /// see [`group::AlertGroup`].
     pub group_key: Option<String>,
     /// Alertmanager `receiver`.
     pub receiver: Option<String>,
@@ -142,6 +202,23 @@ impl AlertBatch {
     pub fn firing(&self) -> impl Iterator<Item = &IngestedAlert> {
         self.alerts.iter().filter(|a| a.status == AlertStatus::Firing)
     }
+
+    /// The impact facts of every firing alert, merged (worst wins).
+    #[must_use]
+    pub fn firing_facts(&self) -> ImpactFacts {
+        firing_facts(&self.alerts)
+    }
+}
+
+/// The impact facts of the firing alerts among `alerts`, merged (worst wins): what a batch or a group
+/// classifies as.
+#[must_use]
+pub fn firing_facts(alerts: &[IngestedAlert]) -> ImpactFacts {
+    let mut facts = ImpactFacts::default();
+    for f in alerts.iter().filter(|a| a.status == AlertStatus::Firing).filter_map(|a| a.facts.as_ref()) {
+        facts.merge(f);
+    }
+    facts
 }
 
 /// Source-independent input of the mapping.

@@ -135,7 +135,9 @@ pub struct EventImage {
     pub alt: Option<String>,
 }
 
-fn timestamp<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<DateTime<Utc>>, D::Error> {
+/// An ISO 8601 timestamp (RFC 3339, or `+0000` offsets as PagerDuty and CloudWatch write them, or no offset
+/// for UTC); `null`/absent is `None`.
+pub(crate) fn timestamp<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<DateTime<Utc>>, D::Error> {
     let Some(s) = Option::<String>::deserialize(d)? else { return Ok(None) };
     if let Ok(t) = DateTime::parse_from_rfc3339(&s) {
         return Ok(Some(t.with_timezone(&Utc)));

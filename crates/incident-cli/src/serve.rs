@@ -1,0 +1,118 @@
+//! `incident serve`: the alert receiver (crate `incident-receiver`) on a TCP address until SIGTERM or
+//! Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use incident_backends::StoreSpec;
+use incident_core::store::{SqliteStore, Store};
+use incident_core::{Error, Result};
+use incident_receiver::{Auth, Receiver, ReceiverConfig, Secret, SnsConfig};
+
+use crate::io::Ctx;
+
+/// `incident serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on (`127.0.0.1:0` picks a free port; the address is printed on stderr).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Store: a SQLite file, or `postgres://...` for the team store (also `INCIDENT_STORE`).
+    #[arg(long, env = "INCIDENT_STORE", default_value = "incident.sqlite")]
+    store: String,
+    /// File whose first line is a bearer token webhooks must send (`Authorization: Bearer ...`);
+    /// repeat to accept several.
+    #[arg(long, value_name = "FILE")]
+    token_file: Vec<PathBuf>,
+    /// File whose first line is an HMAC-SHA256 key: a request may instead sign its body in --hmac-header.
+    #[arg(long, value_name = "FILE")]
+    hmac_key_file: Option<PathBuf>,
+    /// Header carrying the HMAC signature (`sha256=<hex>` or `<hex>`).
+    #[arg(long, default_value = Auth::DEFAULT_HMAC_HEADER)]
+    hmac_header: String,
+    /// Incident commander of declared incidents until someone takes over.
+    #[arg(long, default_value = "on-call")]
+    on_call: String,
+    /// Accept SNS deliveries only from this topic ARN (repeatable; default: any topic whose signature
+    /// verifies).
+    #[arg(long, value_name = "ARN")]
+    sns_topic: Vec<String>,
+    /// Do not confirm SNS subscriptions automatically (answer 202 and log; confirm by hand).
+    #[arg(long)]
+    sns_manual_confirm: bool,
+    /// Tests only: also fetch SNS certificates and subscribe URLs from this `host:port` (plain HTTP).
+    #[arg(long, hide = true, value_name = "HOST:PORT")]
+    sns_test_host: Vec<String>,
+    /// Serve a non-loopback address without authentication.
+    #[arg(long)]
+    allow_unauthenticated: bool,
+}
+
+/// Open the store `--store` names, with the CLI's one selection rule ([`StoreSpec::parse`]).
+async fn open_store(spec: &str) -> Result<(Arc<dyn Store>, String)> {
+    match StoreSpec::parse(spec)? {
+        StoreSpec::Sqlite(path) => {
+            let desc = format!("sqlite {}", path.display());
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open(path))
+                .await
+                .map_err(|e| Error::internal("store open task failed").with_source(e))??;
+            Ok((Arc::new(store), desc))
+        }
+        StoreSpec::Postgres(url) => {
+            let desc = format!("postgres {url}");
+            Ok((Arc::new(incident_datastores::PgStore::connect(&url).await?), desc))
+        }
+        StoreSpec::Memory | StoreSpec::Open(_) => Err(Error::internal("store spec without a file or URL")),
+    }
+}
+
+fn auth(a: &ServeArgs) -> Result<Auth> {
+    let mut auth = Auth::none();
+    for f in &a.token_file {
+        auth.bearer_tokens.push(Secret::from_file(f)?);
+    }
+    if let Some(f) = &a.hmac_key_file {
+        auth.hmac_key = Some(Secret::from_file(f)?);
+    }
+    auth.hmac_header.clone_from(&a.hmac_header);
+    Ok(auth)
+}
+
+pub(crate) fn serve(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
+    let auth = auth(a)?;
+    if !auth.is_enabled() && !a.listen.ip().is_loopback() && !a.allow_unauthenticated {
+        return Err(Error::refused(format!(
+            "refusing to serve {} without authentication: give --token-file or --hmac-key-file (or \
+             --allow-unauthenticated)",
+            a.listen
+        )));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::internal("cannot start a runtime").with_source(e))?;
+    rt.block_on(async {
+        let (store, desc) = open_store(&a.store).await?;
+        let mut config = ReceiverConfig::new(store).policy(ctx.policy.clone()).auth(auth).sns(SnsConfig {
+            topic_arns: a.sns_topic.clone(),
+            confirm_subscriptions: !a.sns_manual_confirm,
+            test_hosts: a.sns_test_host.clone(),
+        });
+        config.on_call.clone_from(&a.on_call);
+        let receiver = Receiver::start(config).await?;
+        let listener = tokio::net::TcpListener::bind(a.listen)
+            .await
+            .map_err(|e| Error::unavailable(format!("cannot listen on {}: {e}", a.listen)))?;
+        let local = listener.local_addr().map_err(|e| Error::unavailable(format!("listener: {e}")))?;
+        eprintln!(
+            "incident serve: listening on http://{local} ({desc}; {} open alert group(s); auth {})",
+            receiver.open_groups_at_start(),
+            if a.token_file.is_empty() && a.hmac_key_file.is_none() { "off" } else { "on" }
+        );
+        receiver.serve(listener, incident_receiver::shutdown_signal()).await?;
+        eprintln!("incident serve: stopped");
+        Ok(())
+    })
+}

@@ -1,0 +1,211 @@
+//! [`ReceiverConfig`]: the store, the policy, authentication and the SNS trust rules.
+
+use std::fmt;
+use std::sync::Arc;
+
+use incident_core::clock::{Clock, SystemClock};
+use incident_core::store::Store;
+use incident_core::{Error, Policy, Result};
+
+/// A secret (token, HMAC key): never printed, compared in constant time.
+#[derive(Clone)]
+pub struct Secret(Arc<str>);
+
+impl Secret {
+    /// Wrap a secret; surrounding whitespace (a token file's newline) is dropped.
+    ///
+    /// # Errors
+    /// `InvalidInput` when it is empty after trimming.
+    pub fn new(value: impl AsRef<str>) -> Result<Self> {
+        let v = value.as_ref().trim();
+        if v.is_empty() {
+            return Err(Error::invalid_input("secret is empty"));
+        }
+        Ok(Self(v.into()))
+    }
+
+    /// Read a secret from the first line of `path` (mode and owner are the operator's business).
+    ///
+    /// # Errors
+    /// `InvalidInput` when the file cannot be read or its first line is empty (the message names the
+    /// file, never the content).
+    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::invalid_input(format!("cannot read secret file {}: {e}", path.display())))?;
+        Self::new(text.lines().next().unwrap_or_default())
+            .map_err(|_| Error::invalid_input(format!("secret file {} is empty", path.display())))
+    }
+
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How webhook requests authenticate. A request passes when **any** configured method accepts it; with
+/// nothing configured every request passes (loopback development only: `incident serve` refuses a
+/// non-loopback address without authentication).
+///
+/// `POST /webhook/cloudwatch` is authenticated by the SNS message signature instead (SNS cannot send
+/// headers), see [`SnsConfig`].
+#[derive(Debug, Clone, Default)]
+pub struct Auth {
+    /// Accepted `Authorization: Bearer <token>` tokens (what Alertmanager's `http_config.authorization`,
+    /// Grafana's and Datadog's custom headers send).
+    pub bearer_tokens: Vec<Secret>,
+    /// HMAC-SHA256 of the raw body with this key, hex, in [`Auth::hmac_header`] (`sha256=<hex>` or
+    /// `<hex>`), for senders that sign (the generic signed webhook of `incident-notify`, Grafana's HMAC
+    /// option with the header set to `X-Grafana-Alerting-Signature`).
+    pub hmac_key: Option<Secret>,
+    /// The signature header (default `X-Incident-Signature`).
+    pub hmac_header: String,
+}
+
+impl Auth {
+    /// The default signature header.
+    pub const DEFAULT_HMAC_HEADER: &'static str = "X-Incident-Signature";
+
+    /// No authentication.
+    #[must_use]
+    pub fn none() -> Self {
+        Self { bearer_tokens: Vec::new(), hmac_key: None, hmac_header: Self::DEFAULT_HMAC_HEADER.to_owned() }
+    }
+
+    /// Bearer `token`.
+    #[must_use]
+    pub fn bearer(token: Secret) -> Self {
+        Self { bearer_tokens: vec![token], ..Self::none() }
+    }
+
+    /// Whether any method is configured.
+    #[must_use]
+    pub fn is_enabled(&self) -> bool {
+        !self.bearer_tokens.is_empty() || self.hmac_key.is_some()
+    }
+}
+
+/// Trust rules for Amazon SNS deliveries (`POST /webhook/cloudwatch`).
+#[derive(Debug, Clone)]
+pub struct SnsConfig {
+    /// Accept only these topic ARNs (empty: any topic whose signature verifies).
+    pub topic_arns: Vec<String>,
+    /// Fetch `SubscribeURL` to confirm a subscription (default `true`); otherwise the confirmation is
+    /// verified, logged and answered `202` for an operator to confirm by hand.
+    pub confirm_subscriptions: bool,
+    /// Extra `host:port` origins from which signing certificates and subscribe URLs may be fetched,
+    /// over plain HTTP too — **tests only** (a local stand-in for SNS). Real deliveries must come from
+    /// `https://sns.<region>.amazonaws.com`.
+    pub test_hosts: Vec<String>,
+}
+
+impl Default for SnsConfig {
+    fn default() -> Self {
+        Self { topic_arns: Vec::new(), confirm_subscriptions: true, test_hosts: Vec::new() }
+    }
+}
+
+/// Everything the receiver needs.
+#[derive(Clone)]
+pub struct ReceiverConfig {
+    /// Where incidents, timelines and so the deduplication state live.
+    pub store: Arc<dyn Store>,
+    /// Mapping, declaration rules and limits (`limits.max_payload_bytes` bounds request bodies).
+    pub policy: Policy,
+    /// "Now" for declarations and timeline events.
+    pub clock: Arc<dyn Clock>,
+    /// Webhook authentication.
+    pub auth: Auth,
+    /// SNS trust rules.
+    pub sns: SnsConfig,
+    /// Incident commander of declared incidents until someone takes over (default `on-call`).
+    pub on_call: String,
+    /// Requests waiting for the store beyond this are refused with `503` and `Retry-After` (default 8192).
+    pub queue_capacity: usize,
+    /// Most requests committed in one store transaction (default 2048).
+    pub max_batch: usize,
+}
+
+impl fmt::Debug for ReceiverConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReceiverConfig")
+            .field("auth", &self.auth)
+            .field("sns", &self.sns)
+            .field("on_call", &self.on_call)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("max_batch", &self.max_batch)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReceiverConfig {
+    /// A configuration with the runbook's policy, the system clock, no authentication and the defaults.
+    #[must_use]
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            policy: Policy::default(),
+            clock: Arc::new(SystemClock),
+            auth: Auth::none(),
+            sns: SnsConfig::default(),
+            on_call: "on-call".to_owned(),
+            queue_capacity: 8192,
+            max_batch: 2048,
+        }
+    }
+
+    /// Use `policy`.
+    #[must_use]
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Use `auth`.
+    #[must_use]
+    pub fn auth(mut self, auth: Auth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Use `clock`.
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Use `sns`.
+    #[must_use]
+    pub fn sns(mut self, sns: SnsConfig) -> Self {
+        self.sns = sns;
+        self
+    }
+
+    /// Check the configuration.
+    ///
+    /// # Errors
+    /// `Policy` for an invalid policy; `InvalidInput` for a blank `on_call`, zero capacities or a blank
+    /// HMAC header.
+    pub fn validate(&self) -> Result<()> {
+        self.policy.validate()?;
+        if self.on_call.trim().is_empty() {
+            return Err(Error::invalid_input("receiver: on_call must not be empty"));
+        }
+        if self.queue_capacity == 0 || self.max_batch == 0 {
+            return Err(Error::invalid_input("receiver: queue_capacity and max_batch must be at least 1"));
+        }
+        if self.auth.hmac_key.is_some() && axum::http::HeaderName::try_from(self.auth.hmac_header.as_str()).is_err() {
+            return Err(Error::invalid_input(format!(
+                "receiver: hmac header {:?} is not a valid header name",
+                self.auth.hmac_header
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,304 @@
+//! Routes, authentication, body limits and the JSON error shape.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use hmac::{Hmac, Mac};
+use incident_core::ingest::sns::{MessageType, SnsMessage};
+use incident_core::ingest::{AlertSource, cloudwatch};
+use incident_core::{Error, ErrorKind, Policy};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::Auth;
+use crate::metrics::Metrics;
+use crate::sns::SnsVerifier;
+use crate::writer::{GroupResult, Job, retryable};
+
+/// Shared by every handler.
+pub(crate) struct AppState {
+    pub(crate) policy: Policy,
+    pub(crate) auth: Auth,
+    pub(crate) max_body: usize,
+    pub(crate) jobs: mpsc::Sender<Job>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) sns: SnsVerifier,
+}
+
+type Shared = Arc<AppState>;
+
+/// A JSON error response: `{"error": {"kind": "...", "message": "..."}}`.
+pub(crate) struct ApiError {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+    reason: &'static str,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, kind: &'static str, reason: &'static str, message: impl Into<String>) -> Self {
+        Self { status, kind, message: message.into(), reason }
+    }
+
+    fn from_core(e: &Error) -> Self {
+        let (status, reason) = match e.kind() {
+            ErrorKind::InvalidInput | ErrorKind::Policy => (StatusCode::BAD_REQUEST, "invalid_payload"),
+            ErrorKind::PermissionDenied => (StatusCode::FORBIDDEN, "signature"),
+            ErrorKind::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            _ if retryable(e) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        Self::new(status, e.kind().as_str(), reason, e.message())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"kind": self.kind, "message": self.message}});
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        resp.extensions_mut().insert(RejectReason(self.reason));
+        resp
+    }
+}
+
+/// Why a request was refused, for the `rejected_total` metric.
+#[derive(Clone, Copy)]
+struct RejectReason(&'static str);
+
+pub(crate) fn router(state: Shared) -> Router {
+    let webhook = |source: AlertSource| {
+        post(move |State(st): State<Shared>, headers: HeaderMap, body: Body| async move {
+            webhook(st, source, headers, body).await
+        })
+    };
+    Router::new()
+        .route("/webhook/alertmanager", webhook(AlertSource::Alertmanager))
+        .route("/webhook/pagerduty", webhook(AlertSource::Pagerduty))
+        .route("/webhook/grafana", webhook(AlertSource::Grafana))
+        .route("/webhook/datadog", webhook(AlertSource::Datadog))
+        .route("/webhook/cloudwatch", post(cloudwatch_webhook))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), observe))
+        .with_state(state)
+}
+
+/// Records every request: route, status, latency, rejections.
+async fn observe(State(st): State<Shared>, req: Request, next: Next) -> Response {
+    let started = tokio::time::Instant::now();
+    let route: &'static str = match req.extensions().get::<MatchedPath>().map(MatchedPath::as_str) {
+        Some("/webhook/alertmanager") => "/webhook/alertmanager",
+        Some("/webhook/pagerduty") => "/webhook/pagerduty",
+        Some("/webhook/grafana") => "/webhook/grafana",
+        Some("/webhook/datadog") => "/webhook/datadog",
+        Some("/webhook/cloudwatch") => "/webhook/cloudwatch",
+        Some("/healthz") => "/healthz",
+        Some("/metrics") => "/metrics",
+        _ => "other",
+    };
+    let resp = next.run(req).await;
+    if let Some(RejectReason(reason)) = resp.extensions().get::<RejectReason>() {
+        st.metrics.rejected(route, reason);
+    }
+    st.metrics.request(route, resp.status().as_u16(), started.elapsed());
+    resp
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "not_found",
+        "no such route (see GET /healthz, /metrics, POST /webhook/<source>)",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "invalid_input", "method", "method not allowed on this route")
+}
+
+async fn healthz(State(st): State<Shared>) -> Response {
+    if st.jobs.is_closed() {
+        return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "unavailable", "writer stopped")
+            .into_response();
+    }
+    axum::Json(json!({"status": "ok"})).into_response()
+}
+
+async fn metrics(State(st): State<Shared>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], st.metrics.render()).into_response()
+}
+
+/// Read the body up to `limit` bytes: `413` beyond (by `Content-Length` before reading, or while reading).
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_input",
+            "too_large",
+            format!("request body exceeds limits.max_payload_bytes ({limit} bytes)"),
+        )
+    };
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(s) = source {
+            if s.to_string().contains("length limit exceeded") {
+                return too_large();
+            }
+            source = s.source();
+        }
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_input", "invalid_payload", format!("cannot read the body: {e}"))
+    })
+}
+
+fn sha256(b: &[u8]) -> [u8; 32] {
+    Sha256::digest(b).into()
+}
+
+/// `Ok` when any configured method accepts the request (see [`Auth`]).
+fn authenticate(auth: &Auth, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
+    if !auth.is_enabled() {
+        return Ok(());
+    }
+    if let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+    {
+        // Compare digests: constant time, and the length of the token is not leaked either.
+        let got = sha256(token.trim().as_bytes());
+        let ok =
+            auth.bearer_tokens.iter().fold(0u8, |acc, t| acc | got.ct_eq(&sha256(t.expose().as_bytes())).unwrap_u8());
+        if ok == 1 {
+            return Ok(());
+        }
+    }
+    if let (Some(key), Some(sig)) =
+        (&auth.hmac_key, headers.get(auth.hmac_header.as_str()).and_then(|v| v.to_str().ok()))
+    {
+        let hex_sig = sig.trim().strip_prefix("sha256=").unwrap_or(sig.trim());
+        if let (Ok(expected), Ok(mut mac)) =
+            (hex::decode(hex_sig), Hmac::<Sha256>::new_from_slice(key.expose().as_bytes()))
+        {
+            mac.update(body);
+            if mac.verify_slice(&expected).is_ok() {
+                return Ok(());
+            }
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "permission_denied",
+        "unauthorized",
+        format!(
+            "missing or invalid credentials (Authorization: Bearer <token>{})",
+            if auth.hmac_key.is_some() { format!(" or {}: sha256=<hmac>", auth.hmac_header) } else { String::new() }
+        ),
+    ))
+}
+
+/// Queue the groups for the writer and wait for the commit.
+async fn submit(
+    st: &AppState,
+    groups: Vec<incident_core::ingest::group::AlertGroup>,
+) -> Result<Vec<GroupResult>, ApiError> {
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (tx, rx) = oneshot::channel();
+    st.jobs.try_send(Job { groups, reply: tx }).map_err(|e| match e {
+        mpsc::error::TrySendError::Full(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "overloaded",
+            "receiver queue full; retry later",
+        ),
+        mpsc::error::TrySendError::Closed(_) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "unavailable", "receiver is shutting down")
+        }
+    })?;
+    match rx.await {
+        Ok(Ok(results)) => Ok(results),
+        Ok(Err(e)) => Err(ApiError::from_core(&e)),
+        Err(_) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "unavailable",
+            "receiver is shutting down",
+        )),
+    }
+}
+
+fn accepted(source: AlertSource, alerts: usize, results: &[GroupResult]) -> Response {
+    axum::Json(json!({"source": source.as_str(), "alerts": alerts, "groups": results})).into_response()
+}
+
+async fn webhook(st: Shared, source: AlertSource, headers: HeaderMap, body: Body) -> Response {
+    let result: Result<Response, ApiError> = async {
+        let bytes = read_body(&headers, body, st.max_body).await?;
+        authenticate(&st.auth, &headers, &bytes)?;
+        let batch = source.parse(&bytes, &st.policy).map_err(|e| ApiError::from_core(&e))?;
+        st.metrics.alerts(source, batch.alerts.len());
+        let results = submit(&st, batch.groups()).await?;
+        Ok(accepted(source, batch.alerts.len(), &results))
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn cloudwatch_webhook(State(st): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+    let result: Result<Response, ApiError> = async {
+        let bytes = read_body(&headers, body, st.max_body).await?;
+        let msg = SnsMessage::parse(&bytes, &st.policy).map_err(|e| ApiError::from_core(&e))?;
+        st.sns.verify(&msg).await.map_err(|e| ApiError::from_core(&e))?;
+        match msg.kind {
+            MessageType::SubscriptionConfirmation => {
+                if !st.sns.config().confirm_subscriptions {
+                    tracing::warn!(topic = %msg.topic_arn, "receiver: SNS subscription awaits manual confirmation");
+                    return Ok((
+                        StatusCode::ACCEPTED,
+                        axum::Json(json!({"subscription": "pending", "topic": msg.topic_arn})),
+                    )
+                        .into_response());
+                }
+                st.sns.confirm(&msg).await.map_err(|e| ApiError::from_core(&e))?;
+                tracing::info!(topic = %msg.topic_arn, "receiver: SNS subscription confirmed");
+                Ok(axum::Json(json!({"subscription": "confirmed", "topic": msg.topic_arn})).into_response())
+            }
+            MessageType::UnsubscribeConfirmation => {
+                tracing::warn!(topic = %msg.topic_arn, "receiver: SNS subscription removed");
+                Ok(axum::Json(json!({"subscription": "removed", "topic": msg.topic_arn})).into_response())
+            }
+            MessageType::Notification => {
+                let batch =
+                    cloudwatch::parse_alarm(msg.message.as_bytes(), &st.policy).map_err(|e| ApiError::from_core(&e))?;
+                st.metrics.alerts(AlertSource::Cloudwatch, batch.alerts.len());
+                let results = submit(&st, batch.groups()).await?;
+                Ok(accepted(AlertSource::Cloudwatch, batch.alerts.len(), &results))
+            }
+        }
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}

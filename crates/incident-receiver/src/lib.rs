@@ -1,0 +1,154 @@
+#![doc = include_str!("../README.md")]
+//!
+//! # Modules
+//!
+//! * [`ReceiverConfig`], [`Auth`], [`SnsConfig`], [`Secret`]: what the receiver needs.
+//! * [`Receiver`]: the running receiver (router + writer); [`serve`] runs it on a TCP listener.
+//! * [`Metrics`]: the Prometheus exposition of `GET /metrics`.
+
+mod config;
+mod http;
+mod metrics;
+mod sns;
+mod writer;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use incident_core::{Error, Result};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+
+pub use config::{Auth, ReceiverConfig, Secret, SnsConfig};
+pub use metrics::Metrics;
+pub use writer::GroupResult;
+
+/// A started receiver: the deduplication state rebuilt from the store, the writer running. Serve
+/// [`Receiver::router`] (or use [`serve`]), then call [`Receiver::shutdown`].
+pub struct Receiver {
+    state: Arc<http::AppState>,
+    writer: JoinSet<()>,
+    stop: Option<oneshot::Sender<()>>,
+    open_groups: usize,
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver").field("open_groups", &self.open_groups).finish_non_exhaustive()
+    }
+}
+
+impl Receiver {
+    /// Validate `config`, rebuild the group → incident map from the store's open incidents, and start the
+    /// writer on the current tokio runtime.
+    ///
+    /// # Errors
+    /// As [`ReceiverConfig::validate`]; the store's errors while reading it.
+    pub async fn start(config: ReceiverConfig) -> Result<Self> {
+        config.validate()?;
+        let metrics = Arc::new(Metrics::default());
+        let writer = writer::Writer::load(
+            Arc::clone(&config.store),
+            config.policy.clone(),
+            Arc::clone(&config.clock),
+            config.on_call.clone(),
+            Arc::clone(&metrics),
+        )
+        .await?;
+        let open_groups = writer.open_groups();
+        let (jobs, rx) = mpsc::channel(config.queue_capacity);
+        let (stop, stop_rx) = oneshot::channel();
+        let mut set = JoinSet::new();
+        set.spawn(writer.run(rx, config.max_batch, stop_rx));
+        let max_body = usize::try_from(config.policy.limits.max_payload_bytes).unwrap_or(usize::MAX);
+        let state = Arc::new(http::AppState {
+            sns: sns::SnsVerifier::new(config.sns.clone())?,
+            policy: config.policy,
+            auth: config.auth,
+            max_body,
+            jobs,
+            metrics,
+        });
+        Ok(Self { state, writer: set, stop: Some(stop), open_groups })
+    }
+
+    /// The routes: `POST /webhook/{alertmanager,pagerduty,grafana,cloudwatch,datadog}`, `GET /healthz`,
+    /// `GET /metrics`.
+    pub fn router(&self) -> axum::Router {
+        http::router(Arc::clone(&self.state))
+    }
+
+    /// The metrics the routes record.
+    #[must_use]
+    pub fn metrics(&self) -> &Metrics {
+        &self.state.metrics
+    }
+
+    /// Alert groups that had an open incident in the store at start.
+    #[must_use]
+    pub fn open_groups_at_start(&self) -> usize {
+        self.open_groups
+    }
+
+    /// Serve on `listener` until `shutdown` completes, finish in-flight requests, then
+    /// [`Receiver::shutdown`].
+    ///
+    /// # Errors
+    /// `Unavailable` when the listener fails; as [`Receiver::shutdown`].
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+        let served = axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await;
+        let stopped = self.shutdown().await;
+        served.map_err(|e| Error::unavailable("receiver: serving failed").with_source(e))?;
+        stopped
+    }
+
+    /// Stop the writer after it has answered every queued request (later requests get `503`).
+    ///
+    /// # Errors
+    /// `Internal` when the writer task panicked.
+    pub async fn shutdown(mut self) -> Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        while let Some(r) = self.writer.join_next().await {
+            r.map_err(|e| Error::internal("receiver writer task failed").with_source(e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Run the receiver on `listener` until `shutdown` completes, then finish in-flight requests (graceful
+/// shutdown) and stop the writer.
+///
+/// # Errors
+/// As [`Receiver::start`]; `Unavailable` when the listener fails.
+pub async fn serve(
+    listener: TcpListener,
+    config: ReceiverConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    Receiver::start(config).await?.serve(listener, shutdown).await
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM: the `shutdown` future for [`serve`] in a service.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,314 @@
+//! The single writer: owns the deduplication state (group key → open incident) and commits every
+//! decision to the store, many requests per transaction (group commit).
+//!
+//! Handlers parse and authenticate in parallel, then queue a [`Job`]; the writer takes every job that is
+//! waiting (up to `max_batch`), decides each group with [`incident_core::ingest::group::decide`], applies
+//! the decisions to its in-memory incidents and timelines, writes them with one
+//! [`Store::write_batch`] and only then answers the jobs. A request is acknowledged only once what it
+//! caused is durable; a failed commit answers every job of the batch `503` and forgets what the batch
+//! changed in memory (reloaded from the store when next needed), so a retry starts from the durable state.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use incident_core::incident::Incident;
+use incident_core::ingest::group::{self, AlertGroup, Decision, GroupState, Outcome};
+use incident_core::store::{Store, StoreWrite};
+use incident_core::timeline::{Event, Timeline};
+use incident_core::{Error, ErrorKind, Policy, Result, Status};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::metrics::Metrics;
+
+/// What happened to one group of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupResult {
+    /// The group key.
+    pub key: String,
+    /// What the receiver did.
+    pub outcome: Outcome,
+    /// The incident declared or updated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
+    /// Why nothing was declared (ignored groups).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Alerts in the group.
+    pub alerts: usize,
+}
+
+/// A request's groups, waiting for the writer.
+pub(crate) struct Job {
+    pub(crate) groups: Vec<AlertGroup>,
+    pub(crate) reply: oneshot::Sender<Result<Vec<GroupResult>>>,
+}
+
+struct Slot {
+    incident: Incident,
+    timeline: Timeline,
+    state: GroupState,
+}
+
+enum Entry {
+    Loaded(Box<Slot>),
+    /// Known to belong to this incident; reload from the store before use.
+    Unloaded(String),
+}
+
+/// Writes of one batch, per incident in first-touch order.
+#[derive(Default)]
+struct Pending {
+    order: Vec<String>,
+    by_id: HashMap<String, (bool, Option<Incident>, Vec<Event>)>,
+}
+
+impl Pending {
+    fn touch(&mut self, id: &str, new: bool) -> &mut (bool, Option<Incident>, Vec<Event>) {
+        if !self.by_id.contains_key(id) {
+            self.order.push(id.to_owned());
+        }
+        self.by_id.entry(id.to_owned()).or_insert_with(|| (new, None, Vec::new()))
+    }
+
+    fn into_writes(mut self) -> Vec<StoreWrite> {
+        let mut out = Vec::new();
+        for id in self.order {
+            let Some((new, incident, events)) = self.by_id.remove(&id) else { continue };
+            // A new incident must exist before its events; an existing one is saved after them, so a
+            // conflicting append (someone else wrote the timeline) stops the batch before the save.
+            let save = incident.map(StoreWrite::SaveIncident);
+            let append = (!events.is_empty()).then_some(StoreWrite::AppendEvents { incident_id: id, events });
+            if new {
+                out.extend(save);
+                out.extend(append);
+            } else {
+                out.extend(append);
+                out.extend(save);
+            }
+        }
+        out
+    }
+}
+
+pub(crate) struct Writer {
+    store: Arc<dyn Store>,
+    policy: Policy,
+    clock: Arc<dyn incident_core::clock::Clock>,
+    on_call: String,
+    groups: HashMap<String, Entry>,
+    metrics: Arc<Metrics>,
+}
+
+impl Writer {
+    /// Rebuild the deduplication map from the store: every open incident whose timeline holds alerts.
+    pub(crate) async fn load(
+        store: Arc<dyn Store>,
+        policy: Policy,
+        clock: Arc<dyn incident_core::clock::Clock>,
+        on_call: String,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self> {
+        let mut groups = HashMap::new();
+        // Newest first: if a key somehow has two open incidents, the newest keeps it.
+        for incident in store.incidents().await? {
+            if incident.status == Status::Resolved {
+                continue;
+            }
+            let timeline = store.timeline(&incident.id).await?;
+            let Some(state) = GroupState::replay(&timeline) else { continue };
+            groups
+                .entry(state.key.clone())
+                .or_insert_with(|| Entry::Loaded(Box::new(Slot { incident, timeline, state })));
+        }
+        metrics.set_open_groups(groups.len());
+        Ok(Self { store, policy, clock, on_call, groups, metrics })
+    }
+
+    /// Groups with an open incident.
+    pub(crate) fn open_groups(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Serve jobs until `stop` fires (or every sender is gone); what is queued by then is still answered.
+    pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Job>, max_batch: usize, mut stop: oneshot::Receiver<()>) {
+        let mut stopping = false;
+        loop {
+            let next = tokio::select! {
+                biased;
+                j = rx.recv() => j,
+                _ = &mut stop, if !stopping => {
+                    stopping = true;
+                    rx.close();
+                    rx.recv().await
+                }
+            };
+            let Some(first) = next else { break };
+            let mut jobs = vec![first];
+            while jobs.len() < max_batch {
+                match rx.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(_) => break,
+                }
+            }
+            self.process(jobs).await;
+        }
+    }
+
+    /// Make sure the entry of `key`, if any, is loaded.
+    async fn ensure_loaded(&mut self, key: &str) -> Result<()> {
+        if let Some(Entry::Unloaded(id)) = self.groups.get(key) {
+            let id = id.clone();
+            let loaded = match self.store.incident(&id).await? {
+                Some(incident) => {
+                    let timeline = self.store.timeline(&id).await?;
+                    GroupState::replay(&timeline)
+                        .filter(|s| s.key == key)
+                        .map(|state| Entry::Loaded(Box::new(Slot { incident, timeline, state })))
+                }
+                None => None,
+            };
+            match loaded {
+                Some(entry) => {
+                    self.groups.insert(key.to_owned(), entry);
+                }
+                None => {
+                    self.groups.remove(key);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn process(&mut self, jobs: Vec<Job>) {
+        let now = self.clock.now();
+        let mut pending = Pending::default();
+        // Keys changed by this batch and the incident they had before it (to forget on failure).
+        let mut touched: Vec<(String, Option<String>)> = Vec::new();
+        #[allow(clippy::type_complexity)]
+        let mut answers: Vec<(oneshot::Sender<Result<Vec<GroupResult>>>, Result<Vec<GroupResult>>)> = Vec::new();
+        for job in jobs {
+            let mut results = Vec::with_capacity(job.groups.len());
+            let mut failed = None;
+            for g in &job.groups {
+                match self.apply(g, now, &mut pending, &mut touched).await {
+                    Ok(r) => results.push(r),
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            answers.push((job.reply, failed.map_or(Ok(results), Err)));
+        }
+        let writes = pending.into_writes();
+        let commit = if writes.is_empty() {
+            Ok(())
+        } else {
+            let started = tokio::time::Instant::now();
+            let r = self.store.write_batch(&writes).await;
+            self.metrics.commit(started.elapsed());
+            r
+        };
+        if let Err(e) = commit {
+            tracing::warn!(error = %e, writes = writes.len(), "receiver: store commit failed; batch answered 503");
+            for (key, before) in touched {
+                match before {
+                    Some(id) => self.groups.insert(key, Entry::Unloaded(id)),
+                    None => self.groups.remove(&key),
+                };
+            }
+            for (reply, _) in answers {
+                let _ = reply.send(Err(Error::unavailable(format!("store: {}", e.message()))));
+            }
+            return;
+        }
+        self.metrics.set_open_groups(self.groups.len());
+        for (reply, result) in answers {
+            let _ = reply.send(result);
+        }
+    }
+
+    async fn apply(
+        &mut self,
+        g: &AlertGroup,
+        now: chrono::DateTime<chrono::Utc>,
+        pending: &mut Pending,
+        touched: &mut Vec<(String, Option<String>)>,
+    ) -> Result<GroupResult> {
+        let policy = self.policy.clone();
+        let before = match self.groups.get(&g.key) {
+            Some(Entry::Loaded(s)) => Some(s.incident.id.clone()),
+            Some(Entry::Unloaded(id)) => Some(id.clone()),
+            None => None,
+        };
+        let max_events = usize::try_from(policy.limits.max_events_per_incident).unwrap_or(usize::MAX);
+        self.ensure_loaded(&g.key).await?;
+        let on_call = self.on_call.clone();
+        let open = match self.groups.get_mut(&g.key) {
+            Some(Entry::Loaded(s)) if s.incident.status != Status::Resolved => Some(&mut **s),
+            _ => None,
+        };
+        let decision = group::decide(g, open.as_ref().map(|s| (&s.state, s.incident.severity)), &policy);
+        let mut result = GroupResult {
+            key: g.key.clone(),
+            outcome: decision.outcome(),
+            incident: None,
+            reason: None,
+            alerts: g.alerts.len(),
+        };
+        match decision {
+            Decision::Declare { assessment } => {
+                let (incident, timeline) = group::declare(g, &assessment, &policy, &on_call, now)?;
+                let state = GroupState::replay(&timeline).ok_or_else(|| Error::internal("declared without alerts"))?;
+                let p = pending.touch(&incident.id, true);
+                p.1 = Some(incident.clone());
+                p.2.extend(timeline.events().iter().cloned());
+                result.incident = Some(incident.id.clone());
+                touched.push((g.key.clone(), before));
+                self.groups.insert(g.key.clone(), Entry::Loaded(Box::new(Slot { incident, timeline, state })));
+            }
+            Decision::Update(update) => {
+                let Some(slot) = open else { return Err(Error::internal("update without an open incident")) };
+                result.incident = Some(slot.incident.id.clone());
+                if slot.timeline.len() >= max_events {
+                    result.outcome = Outcome::Ignored;
+                    result.reason = Some(format!(
+                        "incident {} has limits.max_events_per_incident ({max_events}) events; alerts not recorded",
+                        slot.incident.id
+                    ));
+                    tracing::warn!(incident = %slot.incident.id, "receiver: timeline full, alerts not recorded");
+                } else {
+                    let n = slot.timeline.len();
+                    let before_incident = slot.incident.clone();
+                    touched.push((g.key.clone(), before));
+                    if let Err(e) =
+                        group::apply_update(g, &update, &mut slot.incident, &mut slot.timeline, &mut slot.state, now)
+                    {
+                        // Partially applied in memory: forget the slot, the store still has the truth.
+                        let id = slot.incident.id.clone();
+                        self.groups.insert(g.key.clone(), Entry::Unloaded(id));
+                        return Err(e);
+                    }
+                    let changed = slot.incident != before_incident;
+                    let p = pending.touch(&slot.incident.id, false);
+                    p.2.extend(slot.timeline.events()[n..].iter().cloned());
+                    if changed {
+                        p.1 = Some(slot.incident.clone());
+                    }
+                }
+            }
+            Decision::Duplicate => {
+                result.incident = open.map(|s| s.incident.id.clone());
+            }
+            Decision::Ignore { reason } => result.reason = Some(reason),
+        }
+        self.metrics.group(g.source, result.outcome);
+        Ok(result)
+    }
+}
+
+/// Map a writer error to whether a client should retry.
+pub(crate) fn retryable(e: &Error) -> bool {
+    matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Timeout | ErrorKind::Conflict) || e.is_retryable()
+}
