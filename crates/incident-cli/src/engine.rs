@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use clap::{Args, Subcommand};
+use incident_backends::{BackendSet, BackendSpec, SimSpec, StoreSpec};
 use incident_core::drill::{self, Approver, AutoApprove, DrillEvent, DrillObserver, DrillOptions};
-use incident_core::engine::{Approval, Executor, Failpoints, Plan, RunReport};
+use incident_core::engine::{Approval, Plan, RunReport};
 use incident_core::sim::{Scenario, SimPlatform};
 use incident_core::store::{SqliteStore, Store};
-use incident_core::triage::{TriageOptions, triage};
+use incident_core::triage::TriageOptions;
 use incident_core::{Error, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
@@ -304,15 +305,24 @@ pub(crate) fn evidence(ctx: &Ctx, a: &EvidenceArgs) -> Result<()> {
 #[derive(Debug, Args)]
 pub(crate) struct BackendArgs {
     /// Simulated platform state file (created from --scenario when missing): the Kubernetes side, and the
-    /// databases, DNS and region checks unless --aws is given. The kube-rs adapter arrives with its issue.
-    #[arg(long, value_name = "FILE")]
-    sim: PathBuf,
+    /// databases, DNS and region checks unless --aws is given. Give this or --kube.
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["kube", "kubeconfig"], conflicts_with_all = ["kube", "kubeconfig"])]
+    sim: Option<PathBuf>,
     /// Scenario used to create the --sim state file.
     #[arg(long, default_value = "bad-deploy")]
     scenario: String,
     /// Advance the simulated platform to this offset from its start first (e.g. `5m`).
-    #[arg(long)]
+    #[arg(long, requires = "sim")]
     at: Option<incident_core::HumanDuration>,
+    /// Act on a real Kubernetes cluster (kube-rs) from the kubeconfig ($KUBECONFIG or ~/.kube/config).
+    #[arg(long)]
+    kube: bool,
+    /// Kubeconfig file for a real cluster (implies --kube).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// Default kubeconfig context (default: its current-context); procedures name their own contexts.
+    #[arg(long, value_name = "CONTEXT")]
+    kube_context: Option<String>,
     /// Use AWS (RDS, Route53, STS, Health) for databases, DNS and region checks, from the standard
     /// configuration chain (environment, profile, region).
     #[arg(long)]
@@ -332,34 +342,54 @@ pub(crate) struct BackendArgs {
 }
 
 impl BackendArgs {
-    fn open(&self) -> Result<SimPlatform> {
-        let p = if self.sim.exists() {
-            SimPlatform::open(&self.sim)?
-        } else {
-            SimPlatform::create(&self.sim, &Scenario::from_name_or_path(&self.scenario)?)?
-        };
-        if let Some(at) = self.at {
-            p.advance_to_offset(at.as_std())?;
+    /// The backends these flags select (the rule itself lives in `incident-backends`).
+    fn spec(&self, store: Option<&str>) -> Result<BackendSpec> {
+        let mut spec = BackendSpec::new();
+        if let Some(path) = &self.sim {
+            let mut sim = SimSpec::file(path, &self.scenario);
+            if let Some(at) = self.at {
+                sim = sim.at(at.as_std());
+            }
+            spec = spec.with_sim(sim);
         }
-        Ok(p)
-    }
-
-    /// The simulator's backends, with AWS swapped in for databases, DNS and region checks under --aws.
-    fn backends(&self, platform: &SimPlatform) -> Result<incident_core::backend::Backends> {
-        let mut b = platform.backends();
+        if self.kube || self.kubeconfig.is_some() {
+            spec = spec.with_kube(incident_backends::KubeconfigSpec {
+                path: self.kubeconfig.clone(),
+                context: self.kube_context.clone(),
+            });
+        }
         if self.aws {
-            let aws = crate::store::aws(incident_aws::AwsConfig {
+            spec = spec.with_aws(incident_backends::AwsConfig {
                 primary_region: self.aws_region.clone(),
                 secondary_region: self.aws_secondary_region.clone(),
                 endpoint_url: self.aws_endpoint_url.clone(),
                 profile: self.aws_profile.clone(),
-                ..incident_aws::AwsConfig::default()
-            })?;
-            b.databases = aws.clone();
-            b.dns = aws.clone();
-            b.cloud = aws;
+                ..incident_backends::AwsConfig::default()
+            });
         }
-        Ok(b)
+        if let Some(store) = store {
+            spec = spec.with_store(StoreSpec::parse(store)?);
+        }
+        Ok(spec)
+    }
+
+    /// The runtime commands run on: the simulator's paused-clock runtime for a simulated platform, an
+    /// ordinary one (real time, for real waits) for a real cluster.
+    fn runtime(&self) -> Result<tokio::runtime::Runtime> {
+        if self.sim.is_some() {
+            incident_core::sim::runtime()
+        } else {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| Error::internal(format!("cannot start a runtime: {e}")))
+        }
+    }
+
+    /// Connect the backends on `rt` (from [`BackendArgs::runtime`]).
+    fn open(&self, ctx: &Ctx, store: Option<&str>, rt: &tokio::runtime::Runtime) -> Result<BackendSet> {
+        rt.block_on(self.spec(store)?.open(&ctx.policy))
     }
 }
 
@@ -396,9 +426,9 @@ pub(crate) fn plan(ctx: &Ctx, a: &PlanArgs) -> Result<()> {
     } else {
         drill::procedure_from_spec(&a.procedure, &params, &ctx.policy)?
     };
-    let platform = a.backend.open()?;
-    let rt = incident_core::sim::runtime()?;
-    let plan = rt.block_on(procedure.plan(&a.backend.backends(&platform)?, &ctx.policy))?;
+    let rt = a.backend.runtime()?;
+    let set = a.backend.open(ctx, None, &rt)?;
+    let plan = rt.block_on(procedure.plan(set.backends(), &ctx.policy))?;
     if let Some(out) = &a.out {
         std::fs::write(out, json(&plan)?)
             .map_err(|e| Error::unavailable(format!("cannot write {}: {e}", out.display())))?;
@@ -461,13 +491,6 @@ fn owner() -> String {
     format!("{host}:{}", std::process::id())
 }
 
-fn executor(ctx: &Ctx, backend: &BackendArgs, platform: &SimPlatform, store: &str) -> Result<Executor> {
-    let store = crate::store::open_store(store)?;
-    Ok(Executor::new(backend.backends(platform)?, store, ctx.policy.clone())
-        .with_owner(owner())
-        .with_failpoints(Failpoints::from_env()))
-}
-
 pub(crate) fn run(ctx: &Ctx, a: &RunArgs) -> Result<()> {
     let text = std::fs::read_to_string(&a.plan)
         .map_err(|e| Error::invalid_input(format!("cannot read {}: {e}", a.plan.display())))?;
@@ -475,10 +498,10 @@ pub(crate) fn run(ctx: &Ctx, a: &RunArgs) -> Result<()> {
     let by = a.approve_by.clone().ok_or_else(|| {
         Error::refused(format!("plan {} is not approved: pass --approve-by NAME to execute it", plan.run_id))
     })?;
-    let platform = a.backend.open()?;
-    let exec = executor(ctx, &a.backend, &platform, &a.store)?;
-    let rt = incident_core::sim::runtime()?;
-    let mut approval = Approval::new(by, platform.now());
+    let rt = a.backend.runtime()?;
+    let set = a.backend.open(ctx, Some(&a.store), &rt)?;
+    let exec = set.executor(ctx.policy.clone(), owner());
+    let mut approval = Approval::new(by, set.now());
     if a.confirm_production {
         approval = approval.confirm_production();
     }
@@ -504,12 +527,12 @@ pub(crate) struct ResumeArgs {
 }
 
 pub(crate) fn resume(ctx: &Ctx, a: &ResumeArgs) -> Result<()> {
-    let platform = a.backend.open()?;
-    let mut exec = executor(ctx, &a.backend, &platform, &a.store)?;
+    let rt = a.backend.runtime()?;
+    let set = a.backend.open(ctx, Some(&a.store), &rt)?;
+    let mut exec = set.executor(ctx.policy.clone(), owner());
     if a.take_over {
         exec = exec.taking_over();
     }
-    let rt = incident_core::sim::runtime()?;
     let report = rt.block_on(exec.resume(&a.run_id))?;
     report_result(ctx, &report)
 }
@@ -526,6 +549,27 @@ pub(crate) struct TriageArgs {
     /// Log lines per pod.
     #[arg(long, default_value_t = 100)]
     tail: u32,
+    /// Scan the logs of this deployment (`NAME` in -n, or `NAMESPACE/NAME`, like
+    /// `kubectl logs deployment/coredns -n kube-system`); repeatable. Default: every deployment of -n.
+    #[arg(long = "logs-deployment", value_name = "[NS/]NAME")]
+    log_deployments: Vec<String>,
+    /// Scan the logs of pods matching a label selector (`app=api` in -n, or `NAMESPACE/app=api,tier=web`);
+    /// repeatable.
+    #[arg(long = "logs-selector", value_name = "[NS/]SELECTOR")]
+    log_selectors: Vec<String>,
+    /// Case-insensitive error pattern for the log scan (repeatable; default `error`).
+    #[arg(long = "error-pattern", value_name = "TEXT")]
+    error_patterns: Vec<String>,
+    /// Report recent changes (rollouts, warning events, commits of --git-repo) since this long ago
+    /// (e.g. `2h`), the runbook's "Examine Recent Changes".
+    #[arg(long, value_name = "DURATION")]
+    since: Option<incident_core::HumanDuration>,
+    /// A local git repository whose commits since --since are listed (`git log --since`).
+    #[arg(long, value_name = "DIR", requires = "since")]
+    git_repo: Option<PathBuf>,
+    /// Deadline of each API call.
+    #[arg(long, default_value = "10s")]
+    call_deadline: incident_core::HumanDuration,
     /// Probe this PostgreSQL too (`postgres://user:password@host:port/db`; the password is never printed).
     #[arg(long, env = "INCIDENT_POSTGRES_URL", hide_env_values = true)]
     postgres: Option<String>,
@@ -537,31 +581,30 @@ pub(crate) struct TriageArgs {
 }
 
 pub(crate) fn triage_cmd(ctx: &Ctx, a: &TriageArgs) -> Result<()> {
-    let platform = a.backend.open()?;
-    let backends = platform.backends();
-    let real_probes = crate::store::probes(&ctx.policy, a.postgres.as_deref(), a.redis.as_deref())?;
-    // Triage deadlines are real time (real datastores may be probed): a normal runtime, and the simulator
-    // jumps its virtual clock instead of sleeping.
-    platform.set_time_mode(incident_core::sim::TimeMode::Jump);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::internal(format!("cannot start a runtime: {e}")))?;
-    let report = rt.block_on(async {
-        let context = a.context.clone().unwrap_or_else(|| backends.clusters.default_context());
-        let cluster = backends.clusters.cluster(&context).await?;
-        // Configured real datastores replace the simulator's probes of the same name.
-        let mut probes: Vec<_> =
-            backends.probes.values().filter(|p| !real_probes.iter().any(|r| r.name() == p.name())).cloned().collect();
-        probes.extend(real_probes.iter().cloned());
-        let opts = TriageOptions {
-            namespace: a.namespace.clone(),
-            log_tail: a.tail,
-            max_concurrency: ctx.policy.limits.max_concurrency as usize,
-            ..TriageOptions::default()
-        };
-        Ok::<_, Error>(triage(&*cluster, &probes, &opts, backends.clock.now()).await)
-    })?;
+    let mut spec = a.backend.spec(None)?;
+    if let Some(url) = &a.postgres {
+        spec = spec.with_postgres(incident_backends::ConnectionString::parse(url)?);
+    }
+    if let Some(url) = &a.redis {
+        spec = spec.with_redis(incident_backends::RedisUrl::parse(url)?);
+    }
+    let rt = a.backend.runtime()?;
+    let set = rt.block_on(spec.open(&ctx.policy))?;
+    let mut opts = TriageOptions {
+        namespace: a.namespace.clone(),
+        log_tail: a.tail,
+        log_deployments: a.log_deployments.clone(),
+        log_selectors: a.log_selectors.clone(),
+        since: a.since.map(|d| set.now() - d.as_delta()),
+        git_repo: a.git_repo.clone(),
+        call_deadline: a.call_deadline.as_std(),
+        max_concurrency: ctx.policy.limits.max_concurrency as usize,
+        ..TriageOptions::default()
+    };
+    if !a.error_patterns.is_empty() {
+        opts.error_patterns.clone_from(&a.error_patterns);
+    }
+    let report = rt.block_on(set.triage(&opts, a.context.as_deref()))?;
     ctx.emit(&report, || report.render())
 }
 

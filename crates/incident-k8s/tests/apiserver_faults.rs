@@ -2,6 +2,9 @@
 //! throttling with Retry-After, 5xx, RBAC denial, a server that never answers, a watch that disconnects.
 //! Everything else is tested against the real control plane (tests/e2e.rs).
 
+// The fake apiserver is a task beside the client under test.
+#![allow(clippy::disallowed_methods)]
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -65,8 +68,11 @@ async fn throttling_is_retried_after_the_servers_retry_after() {
         let (req, send) = h.next_request().await.expect("retried request");
         assert!(start.elapsed() >= Duration::from_secs(3), "retried after {:?}", start.elapsed());
         assert_eq!(req.method(), http::Method::PATCH);
-        send.send_response(json(StatusCode::OK, serde_json::json!({"apiVersion": "autoscaling/v1", "kind": "Scale",
-            "metadata": {"name": "api", "namespace": "ml"}, "spec": {"replicas": 5}})));
+        send.send_response(json(
+            StatusCode::OK,
+            serde_json::json!({"apiVersion": "autoscaling/v1", "kind": "Scale",
+            "metadata": {"name": "api", "namespace": "ml"}, "spec": {"replicas": 5}}),
+        ));
     });
     c.scale("ml", "api", 5).await.expect("scale succeeds after the retry");
     server.await.expect("server");
@@ -84,7 +90,11 @@ async fn server_errors_and_rbac_denials_are_typed_with_the_apiservers_message() 
         let (_, send) = h.next_request().await.expect("request");
         send.send_response(json(
             StatusCode::FORBIDDEN,
-            status(403, "Forbidden", "services \"api\" is forbidden: User \"system:serviceaccount:x:y\" cannot patch resource \"services\""),
+            status(
+                403,
+                "Forbidden",
+                "services \"api\" is forbidden: User \"system:serviceaccount:x:y\" cannot patch resource \"services\"",
+            ),
         ));
     });
     let e = c.deployment("ml", "api").await.unwrap_err();
@@ -92,7 +102,10 @@ async fn server_errors_and_rbac_denials_are_typed_with_the_apiservers_message() 
     assert!(e.to_string().contains("etcdserver: request timed out") && e.to_string().contains("HTTP 500"), "{e}");
     let e = c.annotate_service("ml", "api", "circuit-breaker", Some("open")).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::PermissionDenied);
-    assert!(e.to_string().contains("cannot patch resource \\\"services\\\"") || e.to_string().contains("cannot patch"), "{e}");
+    assert!(
+        e.to_string().contains("cannot patch resource \\\"services\\\"") || e.to_string().contains("cannot patch"),
+        "{e}"
+    );
     server.await.expect("server");
 }
 
@@ -104,9 +117,12 @@ async fn a_silent_apiserver_gives_a_partial_triage_not_a_hang() {
         let mut held = Vec::new();
         while let Some((req, send)) = h.next_request().await {
             if req.uri().path() == "/version" {
-                send.send_response(json(StatusCode::OK, serde_json::json!({"major": "1", "minor": "35",
+                send.send_response(json(
+                    StatusCode::OK,
+                    serde_json::json!({"major": "1", "minor": "35",
                     "gitVersion": "v1.35.4", "gitCommit": "", "gitTreeState": "", "buildDate": "", "goVersion": "",
-                    "compiler": "", "platform": ""})));
+                    "compiler": "", "platform": ""}),
+                ));
             } else {
                 held.push(send);
             }

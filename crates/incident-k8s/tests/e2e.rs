@@ -43,13 +43,17 @@ async fn env(test: &str) -> Option<Env> {
     let sa_cfg = env_or_skip("INCIDENT_TEST_KUBECONFIG_SA")?;
     let admin = KubeClusters::load(&KubeconfigSpec { path: Some(admin_cfg.into()), context: None }).expect("admin");
     let admin = admin.connect(&admin.default_context()).await.expect("admin client").client().clone();
-    let clusters = Arc::new(KubeClusters::load(&KubeconfigSpec { path: Some(sa_cfg.into()), context: None }).expect("sa"));
+    let clusters =
+        Arc::new(KubeClusters::load(&KubeconfigSpec { path: Some(sa_cfg.into()), context: None }).expect("sa"));
     let sa = clusters.connect(&clusters.default_context()).await.expect("sa client");
     let ns = format!("e2e-{test}-{}", std::process::id());
     let nss: Api<Namespace> = Api::all(admin.clone());
-    nss.create(&PostParams::default(), &serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).expect("ns"))
-        .await
-        .expect("create namespace");
+    nss.create(
+        &PostParams::default(),
+        &serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).expect("ns"),
+    )
+    .await
+    .expect("create namespace");
     // One fake node (idempotent) for the scheduler to place pods on.
     let nodes: Api<Node> = Api::all(admin.clone());
     let node = serde_json::json!({"apiVersion": "v1", "kind": "Node",
@@ -116,7 +120,7 @@ async fn crash_looping_rollout_is_triaged_and_rolled_back_by_the_procedure() {
     // The new ReplicaSet's pods crash-loop (kwok), so the rollout stalls; triage shows it.
     let report = eventually("CrashLoopBackOff in triage", 90, async || {
         let opts = TriageOptions { namespace: e.ns.clone(), ..TriageOptions::default() };
-        let r = triage(&*e.sa, &[], &opts, chrono::Utc::now()).await;
+        let r = triage(&*e.sa, &[], &opts, incident_core::clock::Clock::now(&incident_core::clock::SystemClock)).await;
         r.unhealthy_pods
             .iter()
             .any(|p| p.namespace == e.ns && p.reason.as_deref() == Some("CrashLoopBackOff"))
@@ -179,7 +183,12 @@ async fn crash_looping_rollout_is_triaged_and_rolled_back_by_the_procedure() {
     let plan = procedure.plan(&b, &policy).await.expect("plan against live state");
     let text = plan.to_string();
     assert!(text.contains("revision 2 -> 1"), "{text}");
-    let approved = plan.approve(Approval::new("e2e", chrono::Utc::now()).confirm_production()).expect("approve");
+    let approved = plan
+        .approve(
+            Approval::new("e2e", incident_core::clock::Clock::now(&incident_core::clock::SystemClock))
+                .confirm_production(),
+        )
+        .expect("approve");
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let report = Executor::new(b, store, policy).run(approved, None).await.expect("run");
     assert!(report.steps.iter().all(|s| s.status == StepStatus::Succeeded), "{report:#?}");
@@ -218,10 +227,11 @@ async fn scale_annotate_and_config_map_patch_each_undo_exactly() {
     let b = backends(&e);
 
     // Scale 2 -> 4, then the recorded inverse back to 2.
-    let plan = Action::ScaleDeployment { context: ctx.clone(), namespace: e.ns.clone(), name: "web".into(), replicas: 4 }
-        .plan(&b)
-        .await
-        .expect("plan scale");
+    let plan =
+        Action::ScaleDeployment { context: ctx.clone(), namespace: e.ns.clone(), name: "web".into(), replicas: 4 }
+            .plan(&b)
+            .await
+            .expect("plan scale");
     plan.action.execute(&b).await.expect("scale");
     assert_eq!(e.sa.deployment(&e.ns, "web").await.expect("read").expect("exists").replicas, 4);
     let st = e.sa.wait_rollout(&e.ns, "web", Duration::from_secs(90)).await.expect("scaled rollout");
@@ -283,8 +293,10 @@ async fn manifest_directory_is_server_side_applied_and_its_creation_undone() {
     let manifests = manifests_from_dir(dir.path()).expect("read dir");
     assert_eq!(manifests.len(), 2);
     let b = backends(&e);
-    let plan =
-        Action::ApplyManifests { context: ctx.clone(), manifests: manifests.clone() }.plan(&b).await.expect("plan apply (reads live objects)");
+    let plan = Action::ApplyManifests { context: ctx.clone(), manifests: manifests.clone() }
+        .plan(&b)
+        .await
+        .expect("plan apply (reads live objects)");
     let out = plan.action.execute(&b).await.expect("apply");
     assert!(out.contains("created") || out.contains("applied"), "{out}");
     assert_eq!(e.sa.config_map(&e.ns, "failover").await.expect("read").expect("created").data["region"], "us-west-2");
@@ -308,7 +320,10 @@ async fn actions_outside_the_cluster_role_are_denied_and_reported() {
     let err = e.sa.apply(&secret, "incident-core").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
     let msg = err.to_string();
-    assert!(msg.contains("forbidden") && msg.contains("system:serviceaccount:incident-core-system:incident-core"), "{msg}");
+    assert!(
+        msg.contains("forbidden") && msg.contains("system:serviceaccount:incident-core-system:incident-core"),
+        "{msg}"
+    );
     cleanup(&e).await;
 }
 
