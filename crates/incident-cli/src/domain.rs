@@ -9,7 +9,7 @@ use incident_core::classify::{Classification, Classifier, ImpactFacts};
 use incident_core::comms::{self, ResolvedInput, UpdateInput};
 use incident_core::detector::{Declaration, Detector, Observation};
 use incident_core::drills;
-use incident_core::incident::{DeclareRequest, Incident};
+use incident_core::incident::{Basis, DeclareRequest, Incident, incident_id};
 use incident_core::postmortem::{PostMortem, PostMortemInput};
 use incident_core::timeline::Timeline;
 use incident_core::{Error, Policy, Result, Severity, Status};
@@ -150,31 +150,16 @@ pub(crate) fn declare(ctx: &Ctx, a: &DeclareArgs) -> Result<()> {
 }
 
 fn declare_incident(policy: &Policy, declarations: &[Declaration], a: &DeclareArgs) -> Result<DeclaredIncident> {
-    let mut facts = ImpactFacts::default();
-    for d in declarations {
-        facts.merge(&d.facts);
+    let (mut basis, declared_at) =
+        Basis::from_declarations(declarations).ok_or_else(|| Error::internal("no declaration"))?;
+    if let Some(title) = &a.title {
+        basis.title.clone_from(title);
     }
-    let classification = Classifier::from_policy(policy).try_classify(&facts)?;
-    let severity = classification.require_severity()?;
-    let first = declarations.iter().min_by_key(|d| d.declared_at).ok_or_else(|| Error::internal("no declaration"))?;
-    let declared_at = declarations.iter().map(|d| d.declared_at).max().unwrap_or(first.declared_at);
-    let mut components: Vec<String> = declarations.iter().map(|d| d.service.clone()).collect();
-    components.sort();
-    components.dedup();
-    let req = DeclareRequest {
-        id: a.id.clone().unwrap_or_else(|| format!("INC-{}", declared_at.format("%Y%m%d-%H%M"))),
-        title: a.title.clone().unwrap_or_else(|| format!("{} on {}", first.rule, first.service)),
-        severity,
-        components,
-        impact: classification.to_string(),
-        customer_facing: facts.customer_facing.unwrap_or(true),
-        customers_affected: a.customers_affected || facts.customers_affected.unwrap_or(false),
-        on_call: a.on_call.clone(),
-        commander: None,
-        started_at: Some(first.window_start),
-        detected_at: Some(first.declared_at),
-        detection_source: Some("detector".into()),
-    };
+    if a.customers_affected {
+        basis.facts.customers_affected = Some(true);
+    }
+    let id = a.id.clone().unwrap_or_else(|| incident_id(declared_at, None));
+    let (req, classification) = basis.request(policy, id, a.on_call.clone())?;
     let (incident, _timeline) = Incident::declare(req, policy, declared_at)?;
     Ok(DeclaredIncident {
         channel: incident_core::incident::channel_name(incident.declared_at),
@@ -218,6 +203,25 @@ pub(crate) enum Source {
     Alertmanager,
     /// PagerDuty Events API v2.
     Pagerduty,
+    /// Grafana alerting webhook (version 1).
+    Grafana,
+    /// CloudWatch alarm in an Amazon SNS notification (the signature is not checked here).
+    Cloudwatch,
+    /// Datadog webhook (the template documented in incident_core::ingest::datadog).
+    Datadog,
+}
+
+impl Source {
+    pub(crate) fn core(self) -> incident_core::ingest::AlertSource {
+        use incident_core::ingest::AlertSource as S;
+        match self {
+            Self::Alertmanager => S::Alertmanager,
+            Self::Pagerduty => S::Pagerduty,
+            Self::Grafana => S::Grafana,
+            Self::Cloudwatch => S::Cloudwatch,
+            Self::Datadog => S::Datadog,
+        }
+    }
 }
 
 /// `incident ingest`.

@@ -7,7 +7,7 @@ mod domain;
 mod engine;
 mod ingest_cmd;
 mod io;
-mod store;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +62,9 @@ enum Command {
     Triage(engine::TriageArgs),
     /// Evidence bundles: verify the SHA-256 manifest and the timeline chain.
     Evidence(engine::EvidenceArgs),
+    /// Receive alerts (Alertmanager, PagerDuty, Grafana, CloudWatch via SNS, Datadog) and declare
+    /// deduplicated incidents in the store; until SIGTERM or Ctrl-C.
+    Serve(serve::ServeArgs),
 }
 
 fn load_policy(path: Option<&PathBuf>) -> Result<Policy, Error> {
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
             Command::Resume(a) => engine::resume(&ctx, &a),
             Command::Triage(a) => engine::triage_cmd(&ctx, &a),
             Command::Evidence(a) => engine::evidence(&ctx, &a),
+            Command::Serve(a) => serve::serve(&ctx, &a),
         }
     });
     match result {

@@ -449,6 +449,39 @@ impl Serialize for Classification {
     }
 }
 
+/// The JSON Schema of [`Classification`]'s serialized form (its `Serialize` is hand-written).
+impl JsonSchema for Classification {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Classification".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        /// One matched rule (as serialized).
+        #[derive(JsonSchema)]
+        #[allow(dead_code)]
+        struct Reason {
+            /// The rule.
+            rule: RuleId,
+            /// The rule's severity.
+            severity: Severity,
+            /// The runbook's bullet text.
+            text: String,
+        }
+        /// The outcome of classifying impact facts.
+        #[derive(JsonSchema)]
+        #[allow(dead_code)]
+        struct Classification {
+            /// The severity; `null` when the facts are insufficient.
+            severity: Option<Severity>,
+            /// No rule matched.
+            insufficient: bool,
+            /// Every matched rule, most severe first.
+            reasons: Vec<Reason>,
+        }
+        Classification::json_schema(generator)
+    }
+}
+
 /// The classifier with its one tunable: the P1/P2 performance-degradation line.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Classifier {

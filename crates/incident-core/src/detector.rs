@@ -402,16 +402,7 @@ impl Detector {
             return None;
         }
         let rule = obs.signal.rule();
-        let breaching = match &obs.signal {
-            Signal::Availability { up, .. } => !up,
-            Signal::ErrorRate(rate) => *rate > self.policy.error_rate_threshold,
-            Signal::Latency { .. } => {
-                obs.signal.degradation().is_some_and(|d| d > self.policy.latency_degradation_threshold)
-            }
-            Signal::DataIntegrity { .. } => self.policy.declare_on_data_integrity,
-            Signal::Security { .. } => self.policy.declare_on_security,
-            Signal::Resolved { .. } => false,
-        };
+        let breaching = breaches(&self.policy, &obs.signal);
         let idx = match self.index.get(obs.service.as_str()) {
             Some(i) => *i,
             None => {
@@ -467,19 +458,60 @@ impl Detector {
         s.declared = true;
         let whole_service = s.whole_service;
         self.stats.declarations += 1;
-        let signal = match obs.signal {
-            Signal::Availability { up, .. } => Signal::Availability { up, whole_service },
-            ref other => other.clone(),
-        };
-        let mut facts = signal.implied_facts(obs.customer_facing);
-        facts.service = Some(obs.service.clone());
-        let detail = match &obs.signal {
-            Signal::DataIntegrity { detail } | Signal::Security { detail } if !detail.is_empty() => {
-                Some(detail.clone())
-            }
-            _ => None,
-        };
-        Some(Declaration { rule, service: obs.service.clone(), window_start: start, declared_at: at, facts, detail })
+        Some(declaration(obs, start, whole_service))
+    }
+}
+
+/// Whether `signal` breaches its declaration rule under `policy` (the thresholds of the module docs; the
+/// sustained window is not part of it). Data-integrity and security signals breach when the policy
+/// declares on them; [`Signal::Resolved`] never does.
+#[must_use]
+pub fn breaches(policy: &DeclarationPolicy, signal: &Signal) -> bool {
+    match signal {
+        Signal::Availability { up, .. } => !up,
+        Signal::ErrorRate(rate) => *rate > policy.error_rate_threshold,
+        Signal::Latency { .. } => signal.degradation().is_some_and(|d| d > policy.latency_degradation_threshold),
+        Signal::DataIntegrity { .. } => policy.declare_on_data_integrity,
+        Signal::Security { .. } => policy.declare_on_security,
+        Signal::Resolved { .. } => false,
+    }
+}
+
+/// The declaration a source reports as already sustained: `obs` breaching since `window_start`, where the
+/// source itself applied the sustained window (an Alertmanager alert whose Prometheus rule has `for: 5m`,
+/// a CloudWatch alarm's evaluation periods, a Datadog monitor's window). `None` when the sample is
+/// invalid or does not breach its rule under `policy` (e.g. an error-rate alert whose value is 3 % against
+/// the 5 % threshold).
+///
+/// Same facts, detail and threshold as [`Detector::observe`]; only the window length is the source's.
+#[must_use]
+pub fn sustained(policy: &DeclarationPolicy, obs: &Observation, window_start: DateTime<Utc>) -> Option<Declaration> {
+    if obs.signal.validate().is_err() || !breaches(policy, &obs.signal) {
+        return None;
+    }
+    let whole_service = matches!(obs.signal, Signal::Availability { whole_service: true, .. });
+    Some(declaration(obs, window_start.min(obs.at), whole_service))
+}
+
+/// The [`Declaration`] a breaching `obs` fires, its window having started at `start`.
+fn declaration(obs: &Observation, start: DateTime<Utc>, whole_service: bool) -> Declaration {
+    let signal = match obs.signal {
+        Signal::Availability { up, .. } => Signal::Availability { up, whole_service },
+        ref other => other.clone(),
+    };
+    let mut facts = signal.implied_facts(obs.customer_facing);
+    facts.service = Some(obs.service.clone());
+    let detail = match &obs.signal {
+        Signal::DataIntegrity { detail } | Signal::Security { detail } if !detail.is_empty() => Some(detail.clone()),
+        _ => None,
+    };
+    Declaration {
+        rule: obs.signal.rule(),
+        service: obs.service.clone(),
+        window_start: start,
+        declared_at: obs.at,
+        facts,
+        detail,
     }
 }
 

@@ -269,7 +269,7 @@ pub fn procedure_from_spec(name: &str, params: &BTreeMap<String, String>, policy
 // -------------------------------------------------------------------------------------------------------
 
 /// Progress of a drill, for live rendering.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum DrillEvent {
     /// A stage began.
@@ -351,7 +351,7 @@ impl Approver for Decline {
 // -------------------------------------------------------------------------------------------------------
 
 /// A stage's elapsed (virtual) time against its budget.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StageResult {
     /// Stage name.
     pub stage: String,
@@ -370,7 +370,7 @@ pub struct StageResult {
 }
 
 /// Everything a drill produced.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DrillReport {
     /// Scenario name.
     pub scenario: String,
@@ -425,6 +425,8 @@ impl Default for DrillOptions {
 struct Recorder {
     store: Arc<dyn Store>,
     incident: tokio::sync::Mutex<Incident>,
+    /// `policy.limits.max_events_per_incident`.
+    max_events: u32,
 }
 
 impl Recorder {
@@ -433,7 +435,7 @@ impl Recorder {
     async fn apply<T>(&self, op: impl Fn(&mut Incident, &mut Timeline) -> Result<T>) -> Result<T> {
         let mut incident = self.incident.lock().await;
         for _ in 0..16 {
-            let mut timeline = self.store.timeline(&incident.id).await?;
+            let mut timeline = self.store.timeline(&incident.id).await?.with_max_events(self.max_events);
             let stored = timeline.len();
             let mut copy = incident.clone();
             let value = op(&mut copy, &mut timeline)?;
@@ -650,7 +652,11 @@ pub async fn run_drill(
     }
     store.save_incident(&incident).await?;
     store.append_events(&incident.id, timeline.events()).await?;
-    let rec = Recorder { store: Arc::clone(&store), incident: tokio::sync::Mutex::new(incident.clone()) };
+    let rec = Recorder {
+        store: Arc::clone(&store),
+        incident: tokio::sync::Mutex::new(incident.clone()),
+        max_events: policy.limits.max_events_per_incident,
+    };
     run.log(format!("declared {} {} — channel {}", incident.severity, incident.title, incident.channel));
     run.notify(
         &rec,

@@ -9,13 +9,18 @@ use chrono::TimeDelta;
 /// A non-negative whole-second duration with a human text form (`"15m"`, `"2h"`, `"1h30m"`, `"45s"`,
 /// `"1d"`).
 ///
-/// Parsing rejects negative values, fractions and unknown units with a message naming the problem.
+/// Parsing rejects negative values, fractions, unknown units and anything longer than
+/// [`HumanDuration::MAX`] (100 years: every duration stays usable in time arithmetic) with a message naming
+/// the problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct HumanDuration(u64);
 
 impl HumanDuration {
     /// Zero.
     pub const ZERO: Self = Self(0);
+
+    /// The longest duration text parses to: `36500d` (100 years).
+    pub const MAX: Self = Self(36_500 * 86_400);
 
     /// From whole seconds.
     #[must_use]
@@ -41,10 +46,10 @@ impl HumanDuration {
         self.0
     }
 
-    /// As a `chrono` delta.
+    /// As a `chrono` delta (saturating at `TimeDelta::MAX` for values no text parses to).
     #[must_use]
     pub fn as_delta(self) -> TimeDelta {
-        TimeDelta::seconds(i64::try_from(self.0).unwrap_or(i64::MAX))
+        i64::try_from(self.0).ok().and_then(TimeDelta::try_seconds).unwrap_or(TimeDelta::MAX)
     }
 
     /// As a std duration.
@@ -127,6 +132,9 @@ impl FromStr for HumanDuration {
             return Err(ParseDurationError(format!(
                 "invalid duration {t:?}: missing unit after {digits} (use d, h, m or s)"
             )));
+        }
+        if total > Self::MAX.0 {
+            return Err(ParseDurationError(format!("invalid duration {t:?}: longer than {} (100 years)", Self::MAX)));
         }
         Ok(Self(total))
     }

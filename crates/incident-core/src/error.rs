@@ -7,7 +7,7 @@ use std::fmt;
 ///
 /// Bindings map each kind one-to-one onto a host exception class (Python) or error `code` (Node), so the
 /// set only grows and the string forms never change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorKind {

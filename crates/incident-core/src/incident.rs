@@ -27,7 +27,9 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::classify::{Classification, Classifier, ImpactFacts};
 use crate::comms::format_utc;
+use crate::detector::Declaration;
 use crate::policy::{Contact, Role};
 use crate::timeline::{EventKind, Metrics, Timeline};
 use crate::{Error, Policy, Result, Severity, Status};
@@ -67,6 +69,99 @@ pub struct DeclareRequest {
     /// What detected it (`prometheus`, `customer report`, ...); defaults to `manual`.
     #[serde(default)]
     pub detection_source: Option<String>,
+}
+
+/// What an incident is declared from: impact facts and the context of their detection.
+///
+/// `incident declare` builds it from fired detector declarations ([`Basis::from_declarations`]), the alert
+/// receiver from an alert group ([`crate::ingest::group`]); [`Basis::request`] turns either into a
+/// [`DeclareRequest`] the same way, so an incident reads the same whatever declared it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Basis {
+    /// Impact facts, merged (worst wins).
+    pub facts: ImpactFacts,
+    /// Affected services (sorted and deduplicated by [`Basis::request`]).
+    pub components: Vec<String>,
+    /// Brief description.
+    pub title: String,
+    /// When the issue began, if known.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it was detected (the declaration time when unknown).
+    pub detected_at: Option<DateTime<Utc>>,
+    /// What detected it (`detector`, `alertmanager`, ...).
+    pub detection_source: String,
+}
+
+impl Basis {
+    /// The basis of fired detector declarations, and the declaration time (the latest firing): facts
+    /// merged, components = their services, title `"{rule} on {service}"` of the earliest firing, which
+    /// also gives the start (its window start) and the detection time (when it fired). `None` for no
+    /// declarations.
+    #[must_use]
+    pub fn from_declarations(declarations: &[Declaration]) -> Option<(Self, DateTime<Utc>)> {
+        let first = declarations.iter().min_by_key(|d| d.declared_at)?;
+        let declared_at = declarations.iter().map(|d| d.declared_at).max().unwrap_or(first.declared_at);
+        let mut facts = ImpactFacts::default();
+        for d in declarations {
+            facts.merge(&d.facts);
+        }
+        let basis = Self {
+            facts,
+            components: declarations.iter().map(|d| d.service.clone()).collect(),
+            title: format!("{} on {}", first.rule, first.service),
+            started_at: Some(first.window_start),
+            detected_at: Some(first.declared_at),
+            detection_source: "detector".into(),
+        };
+        Some((basis, declared_at))
+    }
+
+    /// Classify the facts with `policy`'s classifier and build the request: the severity is the
+    /// classification's, the impact its text (`P1 (Customer-facing errors)`), customer-facing unless the
+    /// facts say otherwise, customers affected when the facts say so.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) when the facts are invalid or
+    /// insufficient to classify (no severity, so no incident).
+    pub fn request(
+        self,
+        policy: &Policy,
+        id: impl Into<String>,
+        on_call: impl Into<String>,
+    ) -> Result<(DeclareRequest, Classification)> {
+        let classification = Classifier::from_policy(policy).try_classify(&self.facts)?;
+        let severity = classification.require_severity()?;
+        let mut components = self.components;
+        components.retain(|c| !c.trim().is_empty());
+        components.sort();
+        components.dedup();
+        let req = DeclareRequest {
+            id: id.into(),
+            title: self.title,
+            severity,
+            components,
+            impact: classification.to_string(),
+            customer_facing: self.facts.customer_facing.unwrap_or(true),
+            customers_affected: self.facts.customers_affected.unwrap_or(false),
+            on_call: on_call.into(),
+            commander: None,
+            started_at: self.started_at,
+            detected_at: self.detected_at,
+            detection_source: Some(self.detection_source),
+        };
+        Ok((req, classification))
+    }
+}
+
+/// An incident id: `INC-YYYYMMDD-HHMM` of the declaration time (UTC), then `-{suffix}` when given (the
+/// receiver adds a short digest of the alert group so concurrent declarations never collide).
+#[must_use]
+pub fn incident_id(declared_at: DateTime<Utc>, suffix: Option<&str>) -> String {
+    let base = declared_at.format("INC-%Y%m%d-%H%M").to_string();
+    match suffix.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => format!("{base}-{s}"),
+        None => base,
+    }
 }
 
 /// One incident.
@@ -197,14 +292,12 @@ impl Incident {
     /// engineer (or the explicit `commander`) incident commander, and starts the timeline with
     /// `detected` (at `detected_at`), `declared` and `commander_assigned` (at `now`) events.
     ///
-    /// `policy` is consulted for nothing that can fail today; it is taken so declaration rules can grow
-    /// without an API change.
+    /// The timeline accepts at most `policy.limits.max_events_per_incident` events.
     ///
     /// # Errors
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for a blank id, title, on-call,
     /// commander or component, or times out of order (`started_at` ≤ `detected_at` ≤ `now`).
     pub fn declare(req: DeclareRequest, policy: &Policy, now: DateTime<Utc>) -> Result<(Self, Timeline)> {
-        let _ = policy;
         let id = non_blank("incident id", &req.id)?;
         let title = non_blank("title", &req.title)?;
         let on_call = non_blank("on_call", &req.on_call)?;
@@ -249,7 +342,7 @@ impl Incident {
             root_cause: None,
             resolution: None,
         };
-        let mut timeline = Timeline::new(incident.id.clone());
+        let mut timeline = Timeline::new(incident.id.clone()).with_max_events(policy.limits.max_events_per_incident);
         let actor = incident.commander.clone();
         timeline.append(
             detected_at,

@@ -10,6 +10,8 @@
 //! * [`ingest`]: Alertmanager v4 and PagerDuty Events v2 payloads → observations and facts.
 //! * [`incident`], [`comms`], [`timeline`], [`postmortem`], [`drills`]: the lifecycle.
 //! * [`backend`]: the ports procedures act through (cluster, databases, DNS, probes, notifier, clock).
+//! * [`delivery`], [`cadence`]: notifications recorded on the timeline, and the driver that keeps
+//!   updates on the runbook's cadence (providers live in `incident-notify`).
 //! * [`engine`]: typed actions, procedures, plans, the executor and its durable journal.
 //! * [`sim`] (feature `sim`): an in-memory ML platform with a virtual clock and fault injection.
 //!
@@ -17,10 +19,12 @@
 //! [`backend`] traits.
 
 pub mod backend;
+pub mod cadence;
 mod canon;
 pub mod classify;
 pub mod clock;
 pub mod comms;
+pub mod delivery;
 pub mod detector;
 #[cfg(feature = "sim")]
 pub mod drill;

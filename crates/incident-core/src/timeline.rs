@@ -20,6 +20,14 @@
 //! reordered)`, `... prev_hash of #2 does not match #1`. A chain cannot detect that its *tail* was cut
 //! off; anchor the [`Timeline::head_hash`] elsewhere and check it with [`Timeline::verify_head`].
 //!
+//! # Size
+//!
+//! A timeline accepts at most [`Timeline::max_events`] events ([`DEFAULT_MAX_EVENTS`] unless set from the
+//! policy's `limits.max_events_per_incident`, as [`Incident::declare`](crate::incident::Incident::declare)
+//! and the executor do): the next append is refused with [`ErrorKind::Refused`](crate::ErrorKind::Refused)
+//! `timeline of INC-1: event #100001 refused: limits.max_events_per_incident is 100000`. A stored timeline
+//! that already holds more still loads.
+//!
 //! # Time
 //!
 //! Events must be appended in time order: an event at the same instant as its predecessor is accepted,
@@ -49,6 +57,9 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 
 /// Domain-separation tag and format version of the hash preimage.
 const HASH_DOMAIN: &str = "incident-core/timeline/v1";
+
+/// Events a timeline accepts unless told otherwise (the default of `limits.max_events_per_incident`).
+pub const DEFAULT_MAX_EVENTS: u32 = 100_000;
 
 /// The outcome of a message or an executed action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -204,6 +215,16 @@ pub enum EventKind {
         /// The note.
         text: String,
     },
+    /// Alerts of the incident's alert group arrived: new alerts and changed statuses only (a repeated
+    /// notification adds nothing). See [`crate::ingest::group`].
+    AlertsReceived {
+        /// Where they came from (`alertmanager`, `pagerduty`, `grafana`, `cloudwatch`, `datadog`).
+        source: String,
+        /// The group key the receiver deduplicates on (`alertmanager:{}:{alertname="X"}`, ...).
+        group_key: String,
+        /// The alerts, as received.
+        alerts: Vec<crate::ingest::group::AlertRecord>,
+    },
 }
 
 impl EventKind {
@@ -226,6 +247,7 @@ impl EventKind {
             Self::Resolved => "resolved",
             Self::EvidenceAdded { .. } => "evidence_added",
             Self::Note { .. } => "note",
+            Self::AlertsReceived { .. } => "alerts_received",
         }
     }
 
@@ -271,6 +293,7 @@ impl EventKind {
                 format!("Evidence preserved: {name} (sha256 {sha256})")
             }
             Self::Note { text } => format!("Note: {text}"),
+            Self::AlertsReceived { source, alerts, .. } => crate::ingest::group::describe_alerts(source, alerts),
         }
     }
 }
@@ -306,12 +329,22 @@ impl Event {
 
 /// The append-only, hash-chained event log of one incident.
 ///
-/// Serializes as `{"incident_id": ..., "events": [...]}`; deserializing re-verifies the chain.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// Serializes as `{"incident_id": ..., "events": [...]}`; deserializing re-verifies the chain. Equality
+/// compares the incident and the events (not [`Timeline::max_events`]).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "TimelineRepr")]
 pub struct Timeline {
     incident_id: String,
     events: Vec<Event>,
+    /// Appends beyond this many events are refused (not serialized: a resource bound, not data).
+    #[serde(skip)]
+    max_events: u32,
+}
+
+impl PartialEq for Timeline {
+    fn eq(&self, other: &Self) -> bool {
+        self.incident_id == other.incident_id && self.events == other.events
+    }
 }
 
 /// The append-only, hash-chained event log of one incident (wire form; verified on load).
@@ -334,7 +367,25 @@ impl TryFrom<TimelineRepr> for Timeline {
 impl Timeline {
     /// An empty timeline for `incident_id`.
     pub fn new(incident_id: impl Into<String>) -> Self {
-        Self { incident_id: incident_id.into(), events: Vec::new() }
+        Self { incident_id: incident_id.into(), events: Vec::new(), max_events: DEFAULT_MAX_EVENTS }
+    }
+
+    /// The most events [`Timeline::append`] accepts ([`DEFAULT_MAX_EVENTS`] unless set).
+    #[must_use]
+    pub fn max_events(&self) -> u32 {
+        self.max_events
+    }
+
+    /// Accept at most `max` events (the policy's `limits.max_events_per_incident`).
+    #[must_use]
+    pub fn with_max_events(mut self, max: u32) -> Self {
+        self.max_events = max;
+        self
+    }
+
+    /// As [`Timeline::with_max_events`], in place.
+    pub fn set_max_events(&mut self, max: u32) {
+        self.max_events = max;
     }
 
     /// Rebuild a timeline from stored events, verifying the whole chain.
@@ -343,7 +394,7 @@ impl Timeline {
     /// [`ErrorKind::Integrity`](crate::ErrorKind::Integrity) naming the first broken link (see the
     /// [module docs](self)).
     pub fn from_events(incident_id: impl Into<String>, events: Vec<Event>) -> Result<Self> {
-        let timeline = Self { incident_id: incident_id.into(), events };
+        let timeline = Self { incident_id: incident_id.into(), events, max_events: DEFAULT_MAX_EVENTS };
         timeline.verify()?;
         Ok(timeline)
     }
@@ -394,8 +445,17 @@ impl Timeline {
     ///
     /// # Errors
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) when `actor` is blank or `at` is
-    /// earlier than the previous event (equal is fine).
+    /// earlier than the previous event (equal is fine); [`ErrorKind::Refused`](crate::ErrorKind::Refused)
+    /// when the timeline already holds [`Timeline::max_events`] events.
     pub fn append(&mut self, at: DateTime<Utc>, actor: impl Into<String>, kind: EventKind) -> Result<&Event> {
+        if u64::try_from(self.events.len()).unwrap_or(u64::MAX) >= u64::from(self.max_events) {
+            return Err(Error::refused(format!(
+                "timeline of {}: event #{} refused: limits.max_events_per_incident is {}",
+                self.incident_id,
+                self.events.last().map_or(1, |e| e.seq.saturating_add(1)),
+                self.max_events
+            )));
+        }
         let actor = actor.into();
         if actor.trim().is_empty() {
             return Err(Error::invalid_input(format!(

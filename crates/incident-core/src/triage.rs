@@ -69,7 +69,7 @@ impl Default for TriageOptions {
 }
 
 /// A deployment that is not fully available.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DeploymentHealth {
     /// The deployment.
     pub deployment: Deployment,
@@ -80,7 +80,7 @@ pub struct DeploymentHealth {
 }
 
 /// Error lines found in a deployment's (or a selector's) pods.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LogScan {
     /// What was scanned: `namespace/deployment` or `namespace/selector`.
     pub deployment: String,
@@ -95,7 +95,7 @@ pub struct LogScan {
 }
 
 /// A deployment revision created since [`TriageOptions::since`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Rollout {
     /// `namespace/name` of the deployment.
     pub deployment: String,
@@ -104,7 +104,7 @@ pub struct Rollout {
 }
 
 /// A commit of the configured repository.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Commit {
     /// Abbreviated hash.
     pub id: String,
@@ -117,7 +117,7 @@ pub struct Commit {
 }
 
 /// The runbook's "Examine Recent Changes".
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RecentChanges {
     /// Since when.
     pub since: DateTime<Utc>,
@@ -130,7 +130,7 @@ pub struct RecentChanges {
 }
 
 /// A part of the report that could not be produced.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Missing {
     /// Section name.
     pub section: String,
@@ -141,7 +141,7 @@ pub struct Missing {
 }
 
 /// The triage report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TriageReport {
     /// Context triaged.
     pub context: String,
@@ -159,7 +159,7 @@ pub struct TriageReport {
     pub top_pods: Vec<Pod>,
     /// Whether metrics were available.
     pub metrics_available: bool,
-    /// Deployments of the namespace with unavailable replicas, with rollout history.
+    /// Deployments of the namespace with unavailable replicas or a stalled rollout, with rollout history.
     pub degraded_deployments: Vec<DeploymentHealth>,
     /// Services of the namespace without ready endpoints.
     pub services_without_endpoints: Vec<String>,
@@ -466,9 +466,12 @@ pub async fn triage(
         deadline(d, "events", cluster.events(None)),
         deadline(d, "api server health", cluster.server_health()),
         deadline(d, "metrics", cluster.usage()),
-        futures::future::join_all(extra_deps.iter().map(|(n, name)| async move {
-            (format!("{n}/{name}"), deadline(d, "deployment", cluster.deployment(n, name)).await)
-        })),
+        bounded(
+            opts.max_concurrency,
+            extra_deps.iter().map(|(n, name)| async move {
+                (format!("{n}/{name}"), deadline(d, "deployment", cluster.deployment(n, name)).await)
+            })
+        ),
         futures::future::join_all(probes.iter().map(|p| {
             let p = Arc::clone(p);
             async move { (p.name().to_owned(), deadline(d, "datastore", p.probe()).await) }
@@ -508,8 +511,7 @@ pub async fn triage(
         .collect();
 
     // Rollout history: of degraded deployments, and of all of them when recent changes are asked for.
-    let wanted: Vec<&Deployment> =
-        deployments.iter().filter(|dep| opts.since.is_some() || dep.available_replicas < dep.replicas).collect();
+    let wanted: Vec<&Deployment> = deployments.iter().filter(|dep| opts.since.is_some() || is_degraded(dep)).collect();
     let histories = bounded(
         opts.max_concurrency,
         wanted.iter().map(|dep| {
@@ -527,7 +529,7 @@ pub async fn triage(
                 rollouts.push(Rollout { deployment: format!("{}/{}", dep.namespace, dep.name), revision: r.clone() });
             }
         }
-        if dep.available_replicas < dep.replicas {
+        if is_degraded(dep) {
             degraded_deployments.push(DeploymentHealth {
                 deployment: (*dep).clone(),
                 unavailable: dep.replicas.saturating_sub(dep.available_replicas),
@@ -585,8 +587,10 @@ pub async fn triage(
         .await;
         for (pod, r) in results {
             let lines = note(&mut missing, &format!("logs of {n}/{pod}"), r);
-            scan.lines += lines.len();
-            for line in lines {
+            // At most `log_tail` lines per pod (the newest), whatever the backend returned.
+            let extra = lines.len().saturating_sub(usize::try_from(opts.log_tail).unwrap_or(usize::MAX));
+            scan.lines += lines.len() - extra;
+            for line in lines.into_iter().skip(extra) {
                 let lower = line.to_ascii_lowercase();
                 if patterns.iter().any(|p| lower.contains(p)) {
                     scan.error_lines += 1;
@@ -638,6 +642,12 @@ pub async fn triage(
         datastores: ds,
         missing,
     }
+}
+
+/// Unavailable replicas, or a rollout that has not updated every replica (stalled on a crash-looping
+/// new revision while the old pods keep serving).
+fn is_degraded(dep: &Deployment) -> bool {
+    dep.available_replicas < dep.replicas || dep.updated_replicas < dep.replicas
 }
 
 /// Top nodes and pods by memory; usage is also written into `nodes` for the report.

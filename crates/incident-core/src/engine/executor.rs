@@ -273,7 +273,7 @@ impl RunCtx {
         for _ in 0..3 {
             if guard.is_none() {
                 match self.store.timeline(incident).await {
-                    Ok(t) => *guard = Some(t),
+                    Ok(t) => *guard = Some(t.with_max_events(self.policy.limits.max_events_per_incident)),
                     Err(e) => {
                         self.warn(format!("timeline of {incident}: {e}"));
                         return;
@@ -283,8 +283,9 @@ impl RunCtx {
             let Some(t) = guard.as_mut() else { return };
             let event = match t.append(self.now(), actor, kind.clone()) {
                 Ok(ev) => ev.clone(),
+                // The error already names the timeline (`timeline of INC-1: ...`).
                 Err(e) => {
-                    self.warn(format!("timeline of {incident}: {e}"));
+                    self.warn(e.to_string());
                     return;
                 }
             };
@@ -316,6 +317,9 @@ struct StepState {
     done_seq: Option<u64>,
     compensated: bool,
     compensation_error: Option<String>,
+    /// Highest attempt of this step's compensation journaled so far (a resumed compensation continues
+    /// after it instead of re-journaling the same attempt).
+    compensation_attempt: u32,
 }
 
 impl Executor {
@@ -462,13 +466,17 @@ impl Executor {
         }
         self.enforce(&plan, &approval)?;
         let journal = self.store.journal(run_id).await?;
-        let states = states_from_journal(&plan, &journal);
+        let mut states = states_from_journal(&plan, &journal);
         let taken = if self.take_over { self.store.take_over_claims(run_id, &self.owner).await? } else { 0 };
         let ctx = self.ctx(&plan, approval, record.incident_id.clone());
         if taken > 0 {
             ctx.warn(format!("took over {taken} claim(s) of run {run_id} as {}", self.owner));
         }
         if matches!(record.status, RunStatus::Succeeded | RunStatus::Failed | RunStatus::Compensated) {
+            // As the run reported when it stopped: steps it never started were skipped.
+            for s in states.iter_mut().filter(|s| s.report.status == StepStatus::NotStarted) {
+                s.report.status = StepStatus::Skipped;
+            }
             return Ok(self.report(&ctx, &plan, &states, record.status));
         }
         self.drive(ctx, plan, states, record).await
@@ -601,6 +609,13 @@ impl Executor {
         let mut status = RunStatus::Succeeded;
         if failed {
             status = RunStatus::Failed;
+            // Steps an earlier (crashed) life left in flight are not run again, but what they did is
+            // recorded, so compensation undoes it and the report does not call them skipped.
+            for (i, st) in states.iter_mut().enumerate() {
+                if st.in_flight {
+                    close_in_flight(&ctx, &plan.steps[i], st).await?;
+                }
+            }
             for s in &mut states {
                 if s.report.status == StepStatus::NotStarted {
                     s.report.status = StepStatus::Skipped;
@@ -640,7 +655,10 @@ impl Executor {
             };
             let jid = format!("{}{COMPENSATE_SUFFIX}", step.id);
             ctx.claim(&jid, step.deadline).await?;
-            let attempt = states[i].report.attempts.max(1);
+            ctx.failpoints.hit(&jid, FailpointPoint::BeforeIntent).await?;
+            // A compensation interrupted by a crash continues with the next attempt number; planning the
+            // inverse against live state below reconciles it (already undone → nothing is executed).
+            let attempt = states[i].report.attempts.max(1).max(states[i].compensation_attempt.saturating_add(1));
             ctx.journal(
                 &jid,
                 JournalPhase::Intent,
@@ -648,8 +666,11 @@ impl Executor {
                 json!({ "summary": inverse.describe(), "kind": "compensate" }),
             )
             .await?;
+            ctx.failpoints.hit(&jid, FailpointPoint::AfterIntent).await?;
             let mut rng = SmallRng::seed_from_u64(seed(&ctx.run_id, &jid));
             let mut result = Err(Error::internal("not attempted"));
+            // Whether an earlier attempt may have reached the backend (then "already undone" was its doing).
+            let mut sent = false;
             for n in 1..=ctx.policy.retry.max_attempts.max(1) {
                 let sp = super::action::StepPlan {
                     summary: step.summary.clone(),
@@ -658,7 +679,14 @@ impl Executor {
                     inverse: Some(inverse.clone()),
                     action: inverse.clone(),
                 };
-                result = sp.compensate(&ctx.backends).await;
+                result = match sp.compensate(&ctx.backends).await {
+                    Ok(d) if sent && d.starts_with("already undone") => Ok(format!(
+                        "undone by an earlier attempt (verified against live state): {}",
+                        inverse.describe()
+                    )),
+                    r => r,
+                };
+                sent |= result.as_ref().is_err_and(Error::request_may_have_been_sent);
                 match &result {
                     Err(e) if e.is_retryable() && n < ctx.policy.retry.max_attempts => {
                         ctx.backends.clock.sleep(backoff(&ctx.policy.retry, n, &mut rng)).await;
@@ -666,11 +694,13 @@ impl Executor {
                     _ => break,
                 }
             }
+            ctx.failpoints.hit(&jid, FailpointPoint::AfterExecute).await?;
             let (status, detail) = match &result {
                 Ok(d) => ("compensated", d.clone()),
                 Err(e) => ("failed", e.to_string()),
             };
             ctx.journal(&jid, JournalPhase::Outcome, attempt, json!({ "status": status, "detail": detail })).await?;
+            ctx.failpoints.hit(&jid, FailpointPoint::AfterOutcome).await?;
             let outcome = if result.is_ok() { Outcome::Succeeded } else { Outcome::Failed };
             ctx.event(
                 &ctx.actor(),
@@ -758,6 +788,7 @@ fn fresh_state(s: &PlannedStep) -> StepState {
         done_seq: None,
         compensated: false,
         compensation_error: None,
+        compensation_attempt: 0,
     }
 }
 
@@ -798,7 +829,10 @@ fn states_from_journal(plan: &Plan, journal: &[JournalEntry]) -> Vec<StepState> 
                             st.report.finished_at = parse_time(x.get("finished_at")).or(Some(d.at));
                         }
                     }
-                } else if d.step_id == comp && d.phase == JournalPhase::Outcome {
+                } else if d.step_id == comp {
+                    st.compensation_attempt = st.compensation_attempt.max(d.attempt);
+                }
+                if d.step_id == comp && d.phase == JournalPhase::Outcome {
                     match d.detail.get("status").and_then(Value::as_str) {
                         Some("compensated") => {
                             st.compensated = true;
@@ -839,6 +873,51 @@ fn left_state(plan: &Plan, states: &[StepState]) -> Vec<String> {
         });
     }
     out
+}
+
+/// Close a step that a crashed life left in flight (intent, no outcome) in a run that has since failed:
+/// record what live state shows without executing it: applied → `reconciled` (compensation undoes it),
+/// untouched → `skipped`, anything else (or unreadable) → `failed` and changed.
+async fn close_in_flight(ctx: &RunCtx, step: &PlannedStep, st: &mut StepState) -> Result<()> {
+    let (status, changed, detail) = match &step.kind {
+        StepKind::Action(action) if step.mutating => match action.observe(&ctx.backends).await {
+            Ok(live) if live == step.after && live != step.before => (
+                StepStatus::Reconciled,
+                true,
+                "reconciled: applied before the interruption; not executed again (the run failed)".to_owned(),
+            ),
+            Ok(live) if live == step.before => (
+                StepStatus::Skipped,
+                false,
+                "interrupted before changing anything; not run (the run failed)".to_owned(),
+            ),
+            Ok(live) => {
+                (StepStatus::Failed, true, format!("interrupted; live state after: {}", canon::canonical(&live)))
+            }
+            Err(e) => (StepStatus::Failed, true, format!("interrupted; live state unknown ({e}): treated as changed")),
+        },
+        _ => (StepStatus::Skipped, false, "interrupted; not run again (the run failed)".to_owned()),
+    };
+    let attempt = st.report.attempts.max(1);
+    let finished = ctx.now();
+    let entry = ctx
+        .journal(
+            &step.id,
+            JournalPhase::Outcome,
+            attempt,
+            json!({
+                "status": status.as_str(), "detail": detail, "error": null, "attempts": attempt,
+                "started_at": st.report.started_at, "finished_at": finished, "changed": changed,
+            }),
+        )
+        .await?;
+    st.in_flight = false;
+    st.done_seq = Some(entry.seq);
+    st.report.status = status;
+    st.report.changed = changed;
+    st.report.detail = detail;
+    st.report.finished_at = Some(finished);
+    Ok(())
 }
 
 /// Run one step with claim, write-ahead journal, deadline and retries. `Err` only for fatal problems
@@ -916,7 +995,15 @@ async fn run_step(
         }
         Err(e) => {
             report.status = StepStatus::Failed;
-            report.error = Some(e.to_string());
+            // Name the budget that ran out when a retryable error was given up on.
+            let budget = if !e.is_retryable() || matches!(step.kind, StepKind::WaitUntil { .. }) {
+                String::new()
+            } else if this_life >= max_attempts {
+                format!(" (gave up after {this_life} attempt(s): retry.max_attempts is {max_attempts})")
+            } else {
+                format!(" (gave up: the step deadline of {} passed)", step.deadline)
+            };
+            report.error = Some(format!("{e}{budget}"));
             if let StepKind::Action(action) = &step.kind {
                 if step.mutating && (called || mode == Mode::Reconcile) {
                     // Did the failed step leave anything behind (a timeout after sending)?
@@ -926,7 +1013,12 @@ async fn run_step(
                             changed = true;
                             report.detail = format!("live state after failure: {}", canon::canonical(&live));
                         }
-                        Err(_) => changed = e.request_may_have_been_sent(),
+                        // An attempt reached the backend and live state cannot be read now: it may have
+                        // applied (whatever the last attempt's error says), so compensation must check.
+                        Err(oe) => {
+                            changed = true;
+                            report.detail = format!("live state after failure unknown ({oe}): treated as changed");
+                        }
                     }
                 }
             }

@@ -14,6 +14,10 @@
 //!    ([`IngestPolicy::severity_label`], or the PagerDuty `payload.severity`) selects facts from
 //!    [`IngestPolicy::severity_facts`].
 //! 4. Otherwise the alert carries no impact facts and classifies as *insufficient*.
+//!
+//! An alert *group* (see [`crate::ingest::group`]) declares an incident when one of its firing alerts
+//! breaches a declaration rule (its source applied the sustained window), or when its firing alerts
+//! classify at [`IngestPolicy::declare_min_severity`] or worse.
 
 use std::collections::BTreeMap;
 
@@ -22,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::classify::{ImpactFacts, OutageScope};
 use crate::detector::DeclarationRule;
-use crate::{Error, Result};
+use crate::{Error, Result, Severity};
 
 /// Label mapping for alert ingestion (Alertmanager v4 webhooks and PagerDuty Events v2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -48,6 +52,10 @@ pub struct IngestPolicy {
     pub rules: Vec<AlertRule>,
     /// Facts implied by the alert's severity when no rule gave any impact fact.
     pub severity_facts: SeverityFacts,
+    /// An alert group whose firing alerts classify at this severity or worse declares an incident even
+    /// when none of them breaches a declaration rule (default `P1`: a critical PagerDuty event declares,
+    /// a warning does not).
+    pub declare_min_severity: Severity,
 }
 
 /// "Alerts whose labels match `match` carry `signal` and `facts`."
@@ -169,6 +177,7 @@ impl Default for IngestPolicy {
                 rule("security", &[("alertname", "SecurityIncident")], DeclarationRule::Security, none),
             ],
             severity_facts: SeverityFacts::default(),
+            declare_min_severity: Severity::P1,
         }
     }
 }

@@ -24,7 +24,17 @@ use super::{DeclarationPolicy, Policy};
 use crate::{Error, HumanDuration, Result, Severity};
 
 fn field_err(path: &str, why: impl std::fmt::Display) -> Error {
-    Error::policy(format!("policy field `{path}`: {why}"))
+    // Keys come from the file: escape line breaks so the message stays one line.
+    let path: String = path
+        .chars()
+        .map(|c| match c {
+            '\n' => "\\n".to_owned(),
+            '\r' => "\\r".to_owned(),
+            c if c.is_control() => " ".to_owned(),
+            c => c.to_string(),
+        })
+        .collect();
+    Error::policy(format!("policy field `{path}`: {}", one_line(&why.to_string())))
 }
 
 /// Merge `overlay` onto `base`: objects key by key (recursively), anything else replaces.

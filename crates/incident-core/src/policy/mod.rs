@@ -474,7 +474,7 @@ impl Default for Limits {
         Self {
             max_payload_bytes: 1024 * 1024,
             max_alerts_per_payload: 10_000,
-            max_events_per_incident: 100_000,
+            max_events_per_incident: crate::timeline::DEFAULT_MAX_EVENTS,
             max_concurrency: 16,
             max_log_lines: 500,
         }

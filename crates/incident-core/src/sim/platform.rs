@@ -385,7 +385,7 @@ impl std::fmt::Debug for SimPlatform {
 }
 
 /// One checked expectation.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ExpectationOutcome {
     /// What was checked.
     pub check: String,

@@ -31,7 +31,7 @@ pub(crate) const ZONE_ID: &str = "Z123456789";
 pub(crate) const ZONE_NAME: &str = "ml-platform.com.";
 
 /// One mutation applied to the world, in order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SimOp {
     /// 1-based sequence number.
     pub seq: u64,

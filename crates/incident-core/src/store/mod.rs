@@ -236,6 +236,21 @@ pub struct StepClaim {
     pub lease_until: DateTime<Utc>,
 }
 
+/// One write of [`Store::write_batch`].
+#[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // short-lived batch items; boxing would only add an allocation each
+pub enum StoreWrite {
+    /// [`Store::save_incident`].
+    SaveIncident(Incident),
+    /// [`Store::append_events`].
+    AppendEvents {
+        /// The incident.
+        incident_id: String,
+        /// Its next events.
+        events: Vec<Event>,
+    },
+}
+
 /// Storage for incidents, timelines, runs and journals. Implementations must be safe under concurrent
 /// writers from several processes; see the [module docs](self) for the shared semantics.
 #[async_trait::async_trait]
@@ -278,6 +293,22 @@ pub trait Store: Send + Sync {
     async fn append_journal(&self, draft: JournalDraft) -> Result<JournalEntry>;
     /// The verified journal of a run (`Integrity` error when tampered with, `NotFound` for an unknown run).
     async fn journal(&self, run_id: &str) -> Result<Vec<JournalEntry>>;
+
+    /// Apply `writes` in order, each with the semantics of its method; stop at the first error.
+    ///
+    /// A store that can makes the whole batch one transaction (the SQLite store: all or nothing, one
+    /// commit and so one `fsync` per batch, which is what lets the alert receiver group-commit thousands
+    /// of alerts a second). The default applies the writes one by one, so after an error the writes
+    /// before it may have been applied: a caller re-reads what it needs.
+    async fn write_batch(&self, writes: &[StoreWrite]) -> Result<()> {
+        for w in writes {
+            match w {
+                StoreWrite::SaveIncident(incident) => self.save_incident(incident).await?,
+                StoreWrite::AppendEvents { incident_id, events } => self.append_events(incident_id, events).await?,
+            }
+        }
+        Ok(())
+    }
 }
 
 /// RFC 3339 UTC with exactly nine fractional digits (`2026-11-26T14:05:00.000000000Z`): the timestamp form

@@ -12,8 +12,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::conformance::RawAccess;
 use super::{
-    JournalDraft, JournalEntry, RunRecord, StepClaim, Store, canonical_timestamp, check_claim, check_event_append,
-    check_journal_draft, check_run, duplicate_journal_entry, may_claim, verify_journal,
+    JournalDraft, JournalEntry, RunRecord, StepClaim, Store, StoreWrite, canonical_timestamp, check_claim,
+    check_event_append, check_journal_draft, check_run, duplicate_journal_entry, may_claim, verify_journal,
 };
 use crate::incident::Incident;
 use crate::timeline::{Event, GENESIS_HASH, Timeline};
@@ -339,6 +339,54 @@ fn insert_event(conn: &Connection, ctx: &Ctx, incident_id: &str, row: u64, ev: &
     Ok(())
 }
 
+/// An `incidents` row, serialized before the blocking call.
+struct IncidentRow {
+    id: String,
+    json: String,
+    declared_at: String,
+}
+
+impl IncidentRow {
+    fn new(incident: &Incident) -> Result<Self> {
+        if incident.id.trim().is_empty() {
+            return Err(Error::invalid_input("incident id must not be blank"));
+        }
+        Ok(Self {
+            id: incident.id.clone(),
+            json: to_json(incident, "incident")?,
+            declared_at: canonical_timestamp(incident.declared_at),
+        })
+    }
+
+    fn upsert(&self, conn: &Connection, ctx: &Ctx) -> Result<()> {
+        let mut stmt = conn
+            .prepare_cached(
+                "INSERT INTO incidents (id, json, declared_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (id) DO UPDATE SET json = excluded.json, declared_at = excluded.declared_at",
+            )
+            .ctx(ctx)?;
+        stmt.execute(params![self.id, self.json, self.declared_at]).ctx(ctx)?;
+        Ok(())
+    }
+}
+
+/// Append `events` inside the caller's write transaction (see [`check_event_append`]).
+fn append_events_in(conn: &Connection, ctx: &Ctx, incident_id: &str, events: &[Event]) -> Result<()> {
+    require_incident(conn, ctx, incident_id)?;
+    let head: Option<(i64, String)> = conn
+        .prepare_cached("SELECT seq, json FROM events WHERE incident_id = ?1 ORDER BY seq DESC LIMIT 1")
+        .ctx(ctx)?
+        .query_row([incident_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .ctx(ctx)?;
+    let head = head.map(|(row, json)| parse_event(incident_id, row, &json)).transpose()?;
+    check_event_append(incident_id, head.as_ref(), events)?;
+    for ev in events {
+        insert_event(conn, ctx, incident_id, ev.seq, ev)?;
+    }
+    Ok(())
+}
+
 /// A `runs` row as text, converted after the query.
 struct RunRow {
     run_id: String,
@@ -478,22 +526,8 @@ fn insert_journal(conn: &Connection, ctx: &Ctx, entry: &JournalEntry) -> Result<
 #[async_trait::async_trait]
 impl Store for SqliteStore {
     async fn save_incident(&self, incident: &Incident) -> Result<()> {
-        if incident.id.trim().is_empty() {
-            return Err(Error::invalid_input("incident id must not be blank"));
-        }
-        let id = incident.id.clone();
-        let json = to_json(incident, "incident")?;
-        let declared_at = canonical_timestamp(incident.declared_at);
-        self.call("save_incident", move |conn, ctx| {
-            conn.execute(
-                "INSERT INTO incidents (id, json, declared_at) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (id) DO UPDATE SET json = excluded.json, declared_at = excluded.declared_at",
-                params![id, json, declared_at],
-            )
-            .ctx(ctx)?;
-            Ok(())
-        })
-        .await
+        let row = IncidentRow::new(incident)?;
+        self.call("save_incident", move |conn, ctx| row.upsert(conn, ctx)).await
     }
 
     async fn incident(&self, id: &str) -> Result<Option<Incident>> {
@@ -527,19 +561,38 @@ impl Store for SqliteStore {
         let events = events.to_vec();
         self.call("append_events", move |conn, ctx| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(ctx)?;
-            require_incident(&tx, ctx, &incident_id)?;
-            let head: Option<(i64, String)> = tx
-                .query_row(
-                    "SELECT seq, json FROM events WHERE incident_id = ?1 ORDER BY seq DESC LIMIT 1",
-                    [&incident_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
-                .ctx(ctx)?;
-            let head = head.map(|(row, json)| parse_event(&incident_id, row, &json)).transpose()?;
-            check_event_append(&incident_id, head.as_ref(), &events)?;
-            for ev in &events {
-                insert_event(&tx, ctx, &incident_id, ev.seq, ev)?;
+            append_events_in(&tx, ctx, &incident_id, &events)?;
+            tx.commit().ctx(ctx)
+        })
+        .await
+    }
+
+    /// One `BEGIN IMMEDIATE` transaction for the whole batch: all or nothing, one commit.
+    async fn write_batch(&self, writes: &[StoreWrite]) -> Result<()> {
+        enum Op {
+            Save(IncidentRow),
+            Append(String, Vec<Event>),
+        }
+        let ops = writes
+            .iter()
+            .filter_map(|w| match w {
+                StoreWrite::SaveIncident(i) => Some(IncidentRow::new(i).map(Op::Save)),
+                StoreWrite::AppendEvents { events, .. } if events.is_empty() => None,
+                StoreWrite::AppendEvents { incident_id, events } => {
+                    Some(Ok(Op::Append(incident_id.clone(), events.clone())))
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if ops.is_empty() {
+            return Ok(());
+        }
+        self.call("write_batch", move |conn, ctx| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(ctx)?;
+            for op in &ops {
+                match op {
+                    Op::Save(row) => row.upsert(&tx, ctx)?,
+                    Op::Append(id, events) => append_events_in(&tx, ctx, id, events)?,
+                }
             }
             tx.commit().ctx(ctx)
         })

@@ -66,3 +66,56 @@ fn error_mapping() {
     let other = rusqlite::Error::InvalidQuery;
     assert_eq!(ctx.sql(other).kind(), ErrorKind::Internal);
 }
+
+#[tokio::test]
+async fn write_batch_is_one_transaction() {
+    use crate::incident::{DeclareRequest, Incident};
+    use crate::timeline::EventKind;
+    use chrono::TimeZone;
+
+    let store = SqliteStore::open_in_memory().expect("open");
+    let at = Utc.with_ymd_and_hms(2026, 11, 26, 14, 0, 0).single().expect("time");
+    let declare = |id: &str| {
+        let req = DeclareRequest {
+            id: id.into(),
+            title: "t".into(),
+            severity: crate::Severity::P1,
+            components: vec![],
+            impact: String::new(),
+            customer_facing: true,
+            customers_affected: false,
+            on_call: "alice".into(),
+            commander: None,
+            started_at: None,
+            detected_at: None,
+            detection_source: None,
+        };
+        Incident::declare(req, &crate::Policy::default(), at).expect("declare")
+    };
+    let (a, ta) = declare("INC-A");
+    let (b, mut tb) = declare("INC-B");
+    let batch = vec![
+        StoreWrite::SaveIncident(a.clone()),
+        StoreWrite::AppendEvents { incident_id: a.id.clone(), events: ta.events().to_vec() },
+        StoreWrite::SaveIncident(b.clone()),
+        StoreWrite::AppendEvents { incident_id: b.id.clone(), events: tb.events().to_vec() },
+    ];
+    store.write_batch(&batch).await.expect("batch");
+    assert_eq!(store.timeline("INC-B").await.expect("timeline").len(), tb.len());
+
+    // A batch whose last write conflicts (stale seq) leaves nothing behind, not even its first writes.
+    let n = tb.len();
+    tb.append(at, "bob", EventKind::Note { text: "next".into() }).expect("append");
+    let (c, tc) = declare("INC-C");
+    let bad = vec![
+        StoreWrite::SaveIncident(c.clone()),
+        StoreWrite::AppendEvents { incident_id: c.id.clone(), events: tc.events().to_vec() },
+        StoreWrite::AppendEvents { incident_id: b.id.clone(), events: tb.events()[n..].to_vec() },
+        StoreWrite::AppendEvents { incident_id: b.id.clone(), events: tb.events()[n..].to_vec() },
+    ];
+    let err = store.write_batch(&bad).await.expect_err("duplicate append");
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert!(store.incident("INC-C").await.expect("read").is_none(), "rolled back");
+    assert_eq!(store.timeline("INC-B").await.expect("timeline").len(), n, "rolled back");
+    store.write_batch(&[]).await.expect("empty batch");
+}
