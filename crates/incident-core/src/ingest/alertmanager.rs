@@ -11,7 +11,7 @@ use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{AlertBatch, AlertSource, AlertStatus, RawAlert, check_count, check_size, from_json};
-use crate::{Error, Policy, Result};
+use crate::{Policy, Result};
 
 const WHAT: &str = "alertmanager payload";
 
@@ -91,10 +91,7 @@ pub struct WebhookAlert {
 pub fn parse_payload(body: &[u8], policy: &Policy) -> Result<WebhookPayload> {
     check_size(body, policy, WHAT)?;
     let payload: WebhookPayload = from_json(body, WHAT)?;
-    if payload.version != "4" {
-        let shown = super::tidy(&format!("{:?}", payload.version));
-        return Err(Error::invalid_input(format!("{WHAT}: version: unsupported version {shown} (expected \"4\")")));
-    }
+    super::check_version(&payload.version, "4", WHAT)?;
     check_count(payload.alerts.len(), policy, WHAT)?;
     Ok(payload)
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::alertmanager::{WebhookAlert, WebhookStatus, map_alert};
 use super::{AlertBatch, AlertSource, check_count, check_size, from_json};
-use crate::{Error, Policy, Result};
+use crate::{Policy, Result};
 
 const WHAT: &str = "grafana payload";
 
@@ -115,10 +115,7 @@ pub struct GrafanaAlert {
 pub fn parse_payload(body: &[u8], policy: &Policy) -> Result<GrafanaPayload> {
     check_size(body, policy, WHAT)?;
     let payload: GrafanaPayload = from_json(body, WHAT)?;
-    if payload.version != "1" {
-        let shown = super::tidy(&format!("{:?}", payload.version));
-        return Err(Error::invalid_input(format!("{WHAT}: version: unsupported version {shown} (expected \"1\")")));
-    }
+    super::check_version(&payload.version, "1", WHAT)?;
     check_count(payload.alerts.len(), policy, WHAT)?;
     Ok(payload)
 }

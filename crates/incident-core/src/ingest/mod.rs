@@ -466,6 +466,15 @@ pub(crate) fn check_size(body: &[u8], policy: &Policy, what: &str) -> Result<()>
 }
 
 /// Enforce `limits.max_alerts_per_payload`.
+/// Refuse a payload whose `version` field is not `expected` (the error names the field and both values).
+pub(crate) fn check_version(version: &str, expected: &str, what: &str) -> Result<()> {
+    if version == expected {
+        return Ok(());
+    }
+    let shown = tidy(&format!("{version:?}"));
+    Err(crate::Error::invalid_input(format!("{what}: version: unsupported version {shown} (expected {expected:?})")))
+}
+
 pub(crate) fn check_count(count: usize, policy: &Policy, what: &str) -> Result<()> {
     let max = policy.limits.max_alerts_per_payload;
     if u64::try_from(count).unwrap_or(u64::MAX) > u64::from(max) {
