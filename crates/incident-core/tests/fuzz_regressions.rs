@@ -43,3 +43,25 @@ fn policy_error_for_a_key_with_a_newline_is_one_line() {
     assert!(e.message().starts_with("policy field `inrnal_upupdate.P0`:en gattal_upupdate"), "{e}");
     assert!(e.message().contains("duration \\nathn"), "the break is shown escaped: {e}");
 }
+
+/// `procedure` (crash-631a72fb, found by the long run): a string with U+0085 (NEL) did not survive
+/// `to_json` → `Procedure::parse`, which read JSON with the YAML 1.1 parser, where NEL (and U+2028/U+2029)
+/// are line breaks folded to spaces. JSON is now read as JSON.
+#[test]
+fn procedure_strings_with_yaml_line_breaks_round_trip() {
+    use incident_core::engine::{Procedure, library};
+    let crash = include_str!("fuzz_inputs/procedure-crash-631a72fb.json");
+    let p = Procedure::parse(crash).expect("the crashing input is a valid procedure (YAML `\\N` escapes)");
+    for again in [p.to_json().expect("json"), p.to_yaml().expect("yaml")] {
+        assert_eq!(Procedure::parse(&again).expect("re-parse"), p, "parse(serialize(x)) == x");
+    }
+    let mut p = library::by_name("traffic-management", &Policy::default()).expect("library");
+    p.description = "one\u{85}two\u{2028}three\u{2029}four".into();
+    for again in [p.to_json().expect("json"), p.to_yaml().expect("yaml")] {
+        assert_eq!(Procedure::parse(&again).expect("re-parse").description, p.description, "{again}");
+    }
+    // JSON that is valid JSON but not a procedure is reported by the JSON reader, with the field.
+    let e = Procedure::parse(r#"{"name": "x", "steps": 3}"#).expect_err("steps is not a list");
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert!(e.message().starts_with("procedure: invalid type: integer `3`, expected a sequence"), "{e}");
+}

@@ -380,19 +380,38 @@ impl Procedure {
         serde_json::to_string_pretty(self).map_err(|e| Error::internal(format!("procedure to JSON: {e}")))
     }
 
-    /// YAML text.
+    /// YAML text. When a string holds U+0085, U+2028 or U+2029 — which the YAML emitter writes raw and a
+    /// YAML 1.1 reader folds as line breaks — the text is JSON instead (JSON is YAML, and [`Self::parse`]
+    /// reads it exactly), so `parse(to_yaml(x)) == x` always holds.
     ///
     /// # Errors
     /// `Internal` if serialization fails.
     pub fn to_yaml(&self) -> Result<String> {
-        serde_yaml_ng::to_string(self).map_err(|e| Error::internal(format!("procedure to YAML: {e}")))
+        let yaml = serde_yaml_ng::to_string(self).map_err(|e| Error::internal(format!("procedure to YAML: {e}")))?;
+        if yaml.contains(['\u{85}', '\u{2028}', '\u{2029}']) { self.to_json() } else { Ok(yaml) }
     }
 
-    /// Parse JSON or YAML (JSON is YAML) and validate the DAG.
+    /// Parse JSON or YAML and validate the DAG (JSON is read as JSON, exactly).
     ///
     /// # Errors
     /// `InvalidInput` naming the field path or the offending step.
     pub fn parse(text: &str) -> Result<Self> {
+        // JSON is YAML, but a YAML 1.1 parser reads U+0085, U+2028 and U+2029 inside strings as line breaks
+        // (folded to spaces): read JSON as JSON, so what `to_json` wrote comes back exactly. Text that is
+        // not JSON syntax (YAML flow style, `\N` escapes) is read as YAML.
+        if text.trim_start().starts_with('{') {
+            let mut de = serde_json::Deserializer::from_str(text);
+            match serde_path_to_error::deserialize::<_, Self>(&mut de) {
+                Ok(p) if de.end().is_ok() => {
+                    p.validate()?;
+                    return Ok(p);
+                }
+                Err(e) if e.inner().classify() == serde_json::error::Category::Data => {
+                    return Err(Error::invalid_input(format!("procedure: {} at {}", e.inner(), e.path())));
+                }
+                _ => {}
+            }
+        }
         let de = serde_yaml_ng::Deserializer::from_str(text);
         let p: Self = serde_path_to_error::deserialize(de)
             .map_err(|e| Error::invalid_input(format!("procedure: {} at {}", e.inner(), e.path())))?;
