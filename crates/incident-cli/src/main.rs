@@ -56,7 +56,7 @@ enum Command {
     Plan(engine::PlanArgs),
     /// Execute an approved plan, journaled write-ahead.
     Run(engine::RunArgs),
-    /// Resume an interrupted run without repeating or skipping a mutation.
+    /// Resume an interrupted run without repeating or skipping a mutation (or retry a stopped compensation).
     Resume(engine::ResumeArgs),
     /// Triage a cluster: unhealthy pods, nodes, deployments, events, logs, datastores.
     Triage(engine::TriageArgs),

@@ -317,8 +317,8 @@ fn run_schedule(s: &Schedule) -> Explored {
             .collect();
         v.push(format!("journal:\n{}", lines.join("\n")));
     }
-    // The report rebuilt from the journal (what `incident resume` shows for a finished run).
-    match rt.block_on(executor().resume(&plan.run_id)) {
+    // The report rebuilt from the journal (what `Executor::run_report` shows for a finished run).
+    match rt.block_on(executor().run_report(&plan.run_id)) {
         Ok(again) => {
             if again.status != report.status || again.steps != report.steps || again.left_state != report.left_state {
                 v.push(format!("report rebuilt from the journal differs: {again:#?} vs {report:#?}"));
@@ -607,6 +607,22 @@ fn schedules_that_found_defects_stay_fixed() {
             faults: f(0.223_153_104_778_235_63, 0.0, 0.0, 0.0, ms(1), 5_629_472_444_018_240_738),
             max_attempts: 1,
             crashes: vec![(8, false, 1)],
+        },
+        // A compensation failed, the next ones ran, the executor crashed and the resumed run retried the
+        // failed one last: it restored the state from before its step over the older steps' undo (a config
+        // map left read-only in a run reported compensated). Compensation now stops at a failure.
+        Schedule {
+            case: 5,
+            faults: f(
+                0.0,
+                0.063_554_246_877_006_59,
+                0.178_989_673_569_627_72,
+                0.273_858_566_097_178_2,
+                ms(5_510),
+                16_476_299_102_627_063_213,
+            ),
+            max_attempts: 2,
+            crashes: vec![(7, true, 0)],
         },
     ];
     for s in known {

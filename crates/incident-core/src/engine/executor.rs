@@ -447,12 +447,69 @@ impl Executor {
 
     /// Continue an interrupted (or paused) run: steps with an outcome are never re-run; a step with an
     /// intent but no outcome is reconciled against live state first (already applied → recorded as
-    /// `reconciled` without executing). A finished run returns its report unchanged.
+    /// `reconciled` without executing). A failed run whose compensation stopped at a failed inverse retries
+    /// compensation from that inverse, in order. Any other finished run returns its report unchanged.
     ///
     /// # Errors
     /// `NotFound` (no such run), `Refused` (no approval, or the stored plan changed), `Conflict` (another
     /// executor holds a step), store errors.
     pub async fn resume(&self, run_id: &str) -> Result<RunReport> {
+        let (record, plan, approval) = self.load(run_id).await?;
+        self.enforce(&plan, &approval)?;
+        let journal = self.store.journal(run_id).await?;
+        let mut states = states_from_journal(&plan, &journal);
+        let taken = if self.take_over { self.store.take_over_claims(run_id, &self.owner).await? } else { 0 };
+        let ctx = self.ctx(&plan, approval, record.incident_id.clone());
+        if taken > 0 {
+            ctx.warn(format!("took over {taken} claim(s) of run {run_id} as {}", self.owner));
+        }
+        if record.status == RunStatus::Failed
+            && plan.procedure.compensate_on_failure
+            && states.iter().any(|s| s.compensation_error.is_some() && !s.compensated)
+        {
+            // Compensation stopped at a failed inverse: retry from it, in order.
+            for s in states.iter_mut().filter(|s| s.report.status == StepStatus::NotStarted) {
+                s.report.status = StepStatus::Skipped;
+            }
+            self.compensate(&ctx, &plan, &mut states).await?;
+            let mut record = record;
+            if left_state(&plan, &states).is_empty() {
+                record.status = RunStatus::Compensated;
+            }
+            record.updated_at = ctx.now();
+            self.store.update_run(&record).await?;
+            return Ok(self.report(&ctx, &plan, &states, record.status));
+        }
+        if matches!(record.status, RunStatus::Succeeded | RunStatus::Failed | RunStatus::Compensated) {
+            // As the run reported when it stopped: steps it never started were skipped.
+            for s in states.iter_mut().filter(|s| s.report.status == StepStatus::NotStarted) {
+                s.report.status = StepStatus::Skipped;
+            }
+            return Ok(self.report(&ctx, &plan, &states, record.status));
+        }
+        self.drive(ctx, plan, states, record).await
+    }
+
+    /// The report of a run as its journal stands, without executing anything (a run in progress shows the
+    /// steps done so far; steps not started show `not_started`).
+    ///
+    /// # Errors
+    /// `NotFound` (no such run), `Refused` (no readable approval, or the stored plan changed), store errors.
+    pub async fn run_report(&self, run_id: &str) -> Result<RunReport> {
+        let (record, plan, approval) = self.load(run_id).await?;
+        let journal = self.store.journal(run_id).await?;
+        let mut states = states_from_journal(&plan, &journal);
+        if matches!(record.status, RunStatus::Succeeded | RunStatus::Failed | RunStatus::Compensated) {
+            for s in states.iter_mut().filter(|s| s.report.status == StepStatus::NotStarted) {
+                s.report.status = StepStatus::Skipped;
+            }
+        }
+        let ctx = self.ctx(&plan, approval, record.incident_id.clone());
+        Ok(self.report(&ctx, &plan, &states, record.status))
+    }
+
+    /// A stored run: its record, plan and approval (checked against the plan's digest).
+    async fn load(&self, run_id: &str) -> Result<(RunRecord, Plan, Approval)> {
         let record = self.store.run(run_id).await?.ok_or_else(|| Error::not_found(format!("no run {run_id}")))?;
         let plan: Plan = serde_json::from_value(record.plan.clone())
             .map_err(|e| Error::integrity(format!("stored plan of {run_id} is unreadable: {e}")))?;
@@ -464,22 +521,7 @@ impl Executor {
         if digest != plan.digest() {
             return Err(Error::refused(format!("stored plan of {run_id} does not match its approval")));
         }
-        self.enforce(&plan, &approval)?;
-        let journal = self.store.journal(run_id).await?;
-        let mut states = states_from_journal(&plan, &journal);
-        let taken = if self.take_over { self.store.take_over_claims(run_id, &self.owner).await? } else { 0 };
-        let ctx = self.ctx(&plan, approval, record.incident_id.clone());
-        if taken > 0 {
-            ctx.warn(format!("took over {taken} claim(s) of run {run_id} as {}", self.owner));
-        }
-        if matches!(record.status, RunStatus::Succeeded | RunStatus::Failed | RunStatus::Compensated) {
-            // As the run reported when it stopped: steps it never started were skipped.
-            for s in states.iter_mut().filter(|s| s.report.status == StepStatus::NotStarted) {
-                s.report.status = StepStatus::Skipped;
-            }
-            return Ok(self.report(&ctx, &plan, &states, record.status));
-        }
-        self.drive(ctx, plan, states, record).await
+        Ok((record, plan, approval))
     }
 
     /// Approve a paused approval gate of a run (then call [`Executor::resume`]).
@@ -636,7 +678,8 @@ impl Executor {
         Ok(self.report(&ctx, &plan, &states, status))
     }
 
-    /// Undo completed (or partially applied) mutating steps in reverse completion order.
+    /// Undo completed (or partially applied) mutating steps in reverse completion order, stopping at the
+    /// first compensation that fails (after its retries).
     async fn compensate(&self, ctx: &Arc<RunCtx>, plan: &Plan, states: &mut [StepState]) -> Result<()> {
         let mut order: Vec<usize> = (0..states.len())
             .filter(|&i| {
@@ -716,11 +759,18 @@ impl Executor {
             match result {
                 Ok(_) => {
                     states[i].compensated = true;
+                    states[i].compensation_error = None;
                     if states[i].report.status != StepStatus::Failed {
                         states[i].report.status = StepStatus::Compensated;
                     }
                 }
-                Err(e) => states[i].compensation_error = Some(e.to_string()),
+                Err(e) => {
+                    // Stop here: the remaining inverses restore states from before this step, so running them
+                    // now (or retrying this one after them) would leave a mix no plan describes. They stay
+                    // applied and listed in the report's left state; `resume` retries from this one, in order.
+                    states[i].compensation_error = Some(e.to_string());
+                    break;
+                }
             }
         }
         Ok(())
@@ -836,6 +886,7 @@ fn states_from_journal(plan: &Plan, journal: &[JournalEntry]) -> Vec<StepState> 
                     match d.detail.get("status").and_then(Value::as_str) {
                         Some("compensated") => {
                             st.compensated = true;
+                            st.compensation_error = None;
                             if st.report.status != StepStatus::Failed {
                                 st.report.status = StepStatus::Compensated;
                             }

@@ -481,6 +481,45 @@ async fn failure_compensates_completed_steps_in_reverse_order() {
     );
 }
 
+#[tokio::test]
+async fn compensation_stops_at_a_failed_inverse_and_resume_continues_in_order() {
+    let f = fake();
+    let (b, _, store, exec) = setup(&f, Policy::default()).await;
+    let p = Procedure::new("p", "")
+        .step(Step::new("read-only", "s1", read_only("true")))
+        .step(Step::new("scale-up", "s2", scale("api", 10)).after(["read-only"]))
+        .step(Step::new("scale-worker", "s3", scale("worker", 4)).after(["scale-up"]));
+    let plan = p.plan(&b, &Policy::default()).await.expect("plan");
+    let run_id = plan.run_id.clone();
+    // scale-up succeeds, scale-worker is forbidden, and so is the first undo of scale-up.
+    f.scale_fail.set_after(1, 2, Error::new(ErrorKind::PermissionDenied, "forbidden"));
+    let report = exec.run(approve(plan), None).await.expect("run");
+    assert_eq!(report.status, RunStatus::Failed, "{report:#?}");
+    // The older inverse (read_only back to false) did not run: undoing it before scale-up would leave a
+    // state no plan describes, and a later retry of scale-up's undo would run out of order.
+    assert_eq!(f.patch_calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(f.config.lock().expect("lock").get("read_only").map(String::as_str), Some("true"));
+    assert_eq!(f.replicas_of("api"), Some(10));
+    assert_eq!(report.left_state.len(), 2, "{:?}", report.left_state);
+    assert!(report.left_state[0].starts_with("read-only: "), "{:?}", report.left_state);
+    assert!(report.left_state[1].starts_with("scale-up: ") && report.left_state[1].contains("[compensation failed: "));
+    let err = report.step("scale-up").and_then(|s| s.error.clone()).unwrap_or_default();
+    assert!(err.contains("compensation failed: ") && err.contains("forbidden"), "{err}");
+
+    // The permission is fixed: resume retries scale-up's undo, then read-only's, in order.
+    let report = exec.resume(&run_id).await.expect("resume");
+    assert_eq!(report.status, RunStatus::Compensated, "{report:#?}");
+    assert!(report.left_state.is_empty(), "{:?}", report.left_state);
+    assert_eq!(f.replicas_of("api"), Some(3));
+    assert_eq!(f.config.lock().expect("lock").get("read_only").map(String::as_str), Some("false"));
+    assert_eq!(f.scales(), vec![("api".to_owned(), 10), ("api".to_owned(), 3)]);
+    assert_eq!(store.run(&run_id).await.expect("run").map(|r| r.status), Some(RunStatus::Compensated));
+    // A compensated run is finished: resuming again changes nothing.
+    let again = exec.resume(&run_id).await.expect("resume again");
+    assert_eq!(again.status, RunStatus::Compensated);
+    assert_eq!(f.scales().len(), 2);
+}
+
 async fn crash_then_resume(point: FailpointPoint) -> (Arc<FakeCluster>, RunReport, Arc<MemoryStore>) {
     let f = fake();
     let (b, _, store, exec) = setup(&f, Policy::default()).await;

@@ -66,20 +66,31 @@ pub(crate) fn deployment(ns: &str, name: &str, replicas: u32, revision: u64, ima
     }
 }
 
-/// Failure script for the fake: the first `n` calls of a kind fail with `err`.
+/// Failure script for the fake: after `skip` calls of a kind succeed, the next `n` fail with `err`.
 #[derive(Debug, Default)]
 pub(crate) struct FailFirst {
+    pub(crate) skip: AtomicU32,
     pub(crate) remaining: AtomicU32,
     pub(crate) err: Mutex<Option<crate::Error>>,
 }
 
 impl FailFirst {
     pub(crate) fn set(&self, n: u32, err: crate::Error) {
+        self.set_after(0, n, err);
+    }
+
+    pub(crate) fn set_after(&self, skip: u32, n: u32, err: crate::Error) {
+        self.skip.store(skip, Ordering::SeqCst);
         self.remaining.store(n, Ordering::SeqCst);
         *self.err.lock().expect("lock") = Some(err);
     }
 
     fn take(&self) -> Option<crate::Error> {
+        let skip = self.skip.load(Ordering::SeqCst);
+        if skip > 0 {
+            self.skip.store(skip - 1, Ordering::SeqCst);
+            return None;
+        }
         let left = self.remaining.load(Ordering::SeqCst);
         if left == 0 {
             return None;
