@@ -93,9 +93,9 @@ impl Pending {
 
 pub(crate) struct Writer {
     store: Arc<dyn Store>,
-    policy: Policy,
+    policy: Arc<Policy>,
     clock: Arc<dyn incident_core::clock::Clock>,
-    on_call: String,
+    on_call: Arc<str>,
     groups: HashMap<String, Entry>,
     metrics: Arc<Metrics>,
 }
@@ -122,7 +122,7 @@ impl Writer {
                 .or_insert_with(|| Entry::Loaded(Box::new(Slot { incident, timeline, state })));
         }
         metrics.set_open_groups(groups.len());
-        Ok(Self { store, policy, clock, on_call, groups, metrics })
+        Ok(Self { store, policy: Arc::new(policy), clock, on_call: on_call.into(), groups, metrics })
     }
 
     /// Groups with an open incident.
@@ -236,7 +236,7 @@ impl Writer {
         pending: &mut Pending,
         touched: &mut Vec<(String, Option<String>)>,
     ) -> Result<GroupResult> {
-        let policy = self.policy.clone();
+        let policy = Arc::clone(&self.policy);
         let before = match self.groups.get(&g.key) {
             Some(Entry::Loaded(s)) => Some(s.incident.id.clone()),
             Some(Entry::Unloaded(id)) => Some(id.clone()),
@@ -244,7 +244,7 @@ impl Writer {
         };
         let max_events = usize::try_from(policy.limits.max_events_per_incident).unwrap_or(usize::MAX);
         self.ensure_loaded(&g.key).await?;
-        let on_call = self.on_call.clone();
+        let on_call = Arc::clone(&self.on_call);
         let open = match self.groups.get_mut(&g.key) {
             Some(Entry::Loaded(s)) if s.incident.status != Status::Resolved => Some(&mut **s),
             _ => None,

@@ -336,14 +336,17 @@ pub fn decide(group: &AlertGroup, open: Option<(&GroupState, Severity)>, policy:
         };
     };
     let classifier = Classifier::from_policy(policy);
+    // Latest status per alert id within this payload (a payload may repeat an id).
+    let mut latest: BTreeMap<String, usize> = BTreeMap::new();
     let mut changes: Vec<AlertRecord> = Vec::new();
-    let mut after = state.clone();
     for a in &group.alerts {
         let rec = record(a, &classifier);
-        if after.alerts.get(&rec.id) != Some(&rec.status)
-            && !changes.iter().any(|c| c.id == rec.id && c.status == rec.status)
-        {
-            after.alerts.insert(rec.id.clone(), rec.status);
+        let known = match latest.get(&rec.id) {
+            Some(&i) => Some(changes[i].status),
+            None => state.alerts.get(&rec.id).copied(),
+        };
+        if known != Some(rec.status) {
+            latest.insert(rec.id.clone(), changes.len());
             changes.push(rec);
         }
     }
@@ -353,7 +356,13 @@ pub fn decide(group: &AlertGroup, open: Option<(&GroupState, Severity)>, policy:
     let classification = classifier.classify(&assess(group, policy).facts);
     let raise_to = classification.severity().filter(|s| *s > severity);
     let acknowledged = changes.iter().any(|c| c.status == AlertStatus::Acknowledged);
-    let clear = after.all_resolved() && changes.iter().any(|c| c.status == AlertStatus::Resolved);
+    // Only a resolution can make the group clear; then every alert's latest status must be resolved.
+    let latest_status = |id: &str, known: AlertStatus| latest.get(id).map_or(known, |&i| changes[i].status);
+    let clear = changes.iter().any(|c| c.status == AlertStatus::Resolved)
+        && state.alerts.iter().all(|(id, st)| latest_status(id, *st) == AlertStatus::Resolved)
+        && latest
+            .iter()
+            .all(|(_, &i)| changes[i].status == AlertStatus::Resolved || state.alerts.contains_key(&changes[i].id));
     Decision::Update(Update { changes, raise_to, classification, clear, acknowledged })
 }
 
