@@ -28,7 +28,12 @@ impl Clusters for NetClusters {
     async fn cluster(&self, context: &str) -> Result<Arc<dyn Cluster>> {
         let (inner, ctx) = (Arc::clone(&self.inner), context.to_owned());
         let cluster = self.net.run(async move { inner.cluster(&ctx).await }).await?;
-        Ok(Arc::new(NetCluster { context: context.to_owned(), inner: cluster, net: Arc::clone(&self.net) }))
+        Ok(Arc::new(NetCluster {
+            context: context.to_owned(),
+            inner: cluster,
+            net: Arc::clone(&self.net),
+            label: None,
+        }))
     }
 
     fn default_context(&self) -> String {
@@ -37,20 +42,30 @@ impl Clusters for NetClusters {
 }
 
 /// One cluster whose calls run on the network runtime.
-struct NetCluster {
+pub(crate) struct NetCluster {
     context: String,
     inner: Arc<dyn Cluster>,
     net: Arc<NetRuntime>,
+    /// Prefix of every error (an EKS context names its cluster, region and endpoint).
+    label: Option<String>,
 }
 
 impl NetCluster {
+    pub(crate) fn labelled(context: String, inner: Arc<dyn Cluster>, net: Arc<NetRuntime>, label: String) -> Self {
+        Self { context, inner, net, label: Some(label) }
+    }
+
     async fn call<R, F, Fut>(&self, f: F) -> Result<R>
     where
         R: Send + 'static,
         F: FnOnce(Arc<dyn Cluster>) -> Fut,
         Fut: std::future::Future<Output = Result<R>> + Send + 'static,
     {
-        self.net.run(f(Arc::clone(&self.inner))).await
+        let r = self.net.run(f(Arc::clone(&self.inner))).await;
+        match &self.label {
+            Some(label) => r.map_err(|e| e.context(label)),
+            None => r,
+        }
     }
 }
 

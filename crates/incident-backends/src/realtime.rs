@@ -99,7 +99,12 @@ pub(crate) struct Realtime<T> {
 
 impl<T: Send + Sync + 'static> Realtime<T> {
     pub(crate) fn new(inner: T, net: Arc<NetRuntime>) -> Self {
-        Self { inner: Arc::new(inner), net }
+        Self::shared(Arc::new(inner), net)
+    }
+
+    /// A client also used elsewhere (AWS serves the EKS contexts too).
+    pub(crate) fn shared(inner: Arc<T>, net: Arc<NetRuntime>) -> Self {
+        Self { inner, net }
     }
 
     async fn call<R, F, Fut>(&self, f: F) -> Result<R>

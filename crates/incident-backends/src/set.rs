@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use incident_aws::AwsBackends;
-use incident_core::backend::{Backends, DatastoreProbe};
+use incident_core::backend::{Backends, Clusters, DatastoreProbe};
 use incident_core::engine::{Executor, Failpoints};
 use incident_core::sim::{Scenario, SimPlatform};
 use incident_core::store::{MemoryStore, SqliteStore, Store};
@@ -63,25 +63,49 @@ impl BackendSpec {
     pub async fn open(self, policy: &Policy) -> Result<BackendSet> {
         self.validate()?;
         let mut net = LazyNet(None);
+        // AWS first: EKS contexts get their endpoint, CA and token from it.
+        let aws = match self.aws {
+            Some(config) => {
+                let rt = net.get()?;
+                Some(Arc::new(rt.run(AwsBackends::connect(config)).await?))
+            }
+            None => None,
+        };
         let (mut backends, platform) = match (self.sim, self.kube) {
             (Some(sim), _) => {
                 let platform = open_sim(sim)?;
                 (platform.backends(), Some(platform))
             }
-            (None, Some(kube)) => {
+            (None, kube) => {
                 let rt = net.get()?;
-                let clusters = rt.run(async move { incident_k8s::KubeClusters::load(&kube) }).await?;
+                let mut clusters: Option<Arc<dyn Clusters>> = match kube {
+                    Some(kube) => {
+                        let k = rt.run(async move { incident_k8s::KubeClusters::load(&kube) }).await?;
+                        Some(Arc::new(crate::kube::NetClusters { inner: Arc::new(k), net: Arc::clone(&rt) }))
+                    }
+                    None => None,
+                };
+                if let Some(aws) = aws.as_ref().filter(|_| !self.eks.is_empty()) {
+                    let source = Arc::new(crate::eks::AwsEks { aws: Arc::clone(aws), net: Arc::clone(&rt) });
+                    clusters = Some(Arc::new(crate::eks::EksClusters {
+                        kube: clusters,
+                        eks: self.eks.into_iter().map(|e| (e.context.clone(), e)).collect(),
+                        source,
+                        net: Arc::clone(&rt),
+                        clock: Arc::new(incident_core::clock::SystemClock),
+                        cache: tokio::sync::Mutex::new(std::collections::HashMap::new()),
+                    }));
+                }
+                let clusters = clusters.ok_or_else(crate::spec::no_cluster_backend)?;
                 (real_cluster_backends(clusters, rt)?, None)
             }
-            (None, None) => return Err(crate::spec::no_cluster_backend()),
         };
 
         let mut aws_desc = None;
-        if let Some(config) = self.aws {
+        if let Some(aws) = aws {
             let rt = net.get()?;
-            let aws = rt.run(AwsBackends::connect(config)).await?;
             aws_desc = Some((aws.primary_region().to_owned(), aws.secondary_region().map(str::to_owned)));
-            let aws = Arc::new(Realtime::new(aws, rt));
+            let aws = Arc::new(Realtime::shared(aws, rt));
             backends.databases = aws.clone();
             backends.dns = aws.clone();
             backends.cloud = aws;
@@ -147,14 +171,14 @@ fn open_sim(sim: crate::spec::SimSpec) -> Result<SimPlatform> {
 }
 
 /// The ports of a real-cluster run without a simulator (see [`BackendSpec`]).
-fn real_cluster_backends(clusters: incident_k8s::KubeClusters, net: Arc<NetRuntime>) -> Result<Backends> {
+fn real_cluster_backends(clusters: Arc<dyn Clusters>, net: Arc<NetRuntime>) -> Result<Backends> {
     let unconfigured = Arc::new(crate::kube::Unconfigured);
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| incident_core::Error::internal(format!("cannot build the HTTP client: {e}")))?;
     Ok(Backends {
-        clusters: Arc::new(crate::kube::NetClusters { inner: Arc::new(clusters), net: Arc::clone(&net) }),
+        clusters,
         databases: unconfigured.clone(),
         dns: unconfigured.clone(),
         cloud: unconfigured.clone(),

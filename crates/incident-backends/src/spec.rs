@@ -32,6 +32,8 @@ pub struct BackendSpec {
     pub sim: Option<SimSpec>,
     /// A real Kubernetes cluster (kubeconfig and default context) for the cluster side.
     pub kube: Option<incident_k8s::KubeconfigSpec>,
+    /// EKS clusters served as kube contexts (with or without a kubeconfig; needs `aws`).
+    pub eks: Vec<crate::EksContext>,
     /// AWS for databases, DNS and cloud checks (the standard configuration chain plus these overrides).
     pub aws: Option<AwsConfig>,
     /// The journal store of runs and incidents.
@@ -62,6 +64,14 @@ impl BackendSpec {
     #[must_use]
     pub fn with_kube(mut self, kube: incident_k8s::KubeconfigSpec) -> Self {
         self.kube = Some(kube);
+        self
+    }
+
+    /// Serve kube context `eks.context` from an EKS cluster (the runbook's `aws eks update-kubeconfig`),
+    /// e.g. the secondary region's cluster of a regional failover. Repeatable; needs [`Self::with_aws`].
+    #[must_use]
+    pub fn with_eks(mut self, eks: crate::EksContext) -> Self {
+        self.eks.push(eks);
         self
     }
 
@@ -99,14 +109,28 @@ impl BackendSpec {
     /// `InvalidInput` when no cluster backend is given, or the AWS endpoint URL is not an `http(s)://`
     /// URL with a host. (Region names are checked by [`incident_aws::AwsBackends::connect`].)
     pub fn validate(&self) -> Result<()> {
-        match (&self.sim, &self.kube) {
-            (None, None) => return Err(no_cluster_backend()),
-            (Some(_), Some(_)) => {
+        match (&self.sim, &self.kube, self.eks.is_empty()) {
+            (None, None, true) => return Err(no_cluster_backend()),
+            (Some(_), Some(_), _) => {
                 return Err(Error::invalid_input(
                     "two cluster backends: give either a simulated platform (sim) or a kubeconfig (kube), not both",
                 ));
             }
+            (Some(_), None, false) => {
+                return Err(Error::invalid_input(
+                    "two cluster backends: EKS contexts act on real clusters; they do not mix with a simulated platform (sim)",
+                ));
+            }
             _ => {}
+        }
+        if !self.eks.is_empty() && self.aws.is_none() {
+            return Err(Error::invalid_input(
+                "EKS contexts need AWS (aws): their endpoint, CA and token come from eks:DescribeCluster and STS",
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(dup) = self.eks.iter().find(|e| !seen.insert(e.context.as_str())) {
+            return Err(Error::invalid_input(format!("EKS context {:?} is given twice", dup.context)));
         }
         if let Some(url) = self.aws.as_ref().and_then(|a| a.endpoint_url.as_deref()) {
             validate_endpoint_url(url)?;
@@ -117,7 +141,9 @@ impl BackendSpec {
 
 /// The error of a spec without a cluster backend.
 pub(crate) fn no_cluster_backend() -> Error {
-    Error::invalid_input("no cluster backend: give a kubeconfig (kube: a real cluster) or a simulated platform (sim)")
+    Error::invalid_input(
+        "no cluster backend: give a kubeconfig (kube: a real cluster), EKS contexts (eks) or a simulated platform (sim)",
+    )
 }
 
 /// Where the simulated platform comes from, and where its clock stands.

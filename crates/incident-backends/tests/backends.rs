@@ -299,3 +299,87 @@ fn real_probes_replace_the_simulated_ones_in_triage() {
     assert!(!d.healthy, "{d:?}");
     assert!(!format!("{report:?}").contains("Wr0ng-Redis"));
 }
+
+/// `POST /clusters` on moto's EKS API in us-east-1 (moto routes by the credential scope of the
+/// Authorization header and does not check the signature).
+fn moto_create_eks_cluster(url: &str, name: &str) {
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    let body =
+        format!(r#"{{"name":"{name}","roleArn":"arn:aws:iam::123456789012:role/eks","resourcesVpcConfig":{{}}}}"#);
+    let mut s = std::net::TcpStream::connect(host).expect("moto");
+    write!(
+        s,
+        "POST /clusters HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential={KEY_ID}/20260101/us-east-1/eks/aws4_request, \
+         SignedHeaders=host, Signature=0\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    assert!(out.starts_with("HTTP/1.1 200") || out.starts_with("HTTP/1.0 200"), "{out}");
+}
+
+#[test]
+fn eks_contexts_need_aws_and_are_served_beside_the_kubeconfig() {
+    use incident_backends::{EksContext, KubeconfigSpec};
+    let rt = incident_core::sim::runtime().expect("rt");
+    let eks = || EksContext::new("ml-platform-secondary", "us-east-1", "ml-secondary");
+    for (spec, why) in [
+        (BackendSpec::new().with_eks(eks()), "EKS contexts need AWS (aws)"),
+        (
+            BackendSpec::new().with_sim(SimSpec::scenario("bad-deploy")).with_eks(eks()),
+            "they do not mix with a simulated platform",
+        ),
+        (
+            BackendSpec::new().with_aws(moto_config("http://127.0.0.1:1")).with_eks(eks()).with_eks(eks()),
+            "EKS context \"ml-platform-secondary\" is given twice",
+        ),
+    ] {
+        let e = open(&rt, spec).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        assert!(e.message().contains(why), "{e}");
+    }
+
+    let (Some(moto), Some(kubeconfig)) =
+        (env_or_skip("INCIDENT_TEST_MOTO_URL"), env_or_skip("INCIDENT_TEST_KUBECONFIG"))
+    else {
+        return;
+    };
+    let _guard = MOTO.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    reset_moto(&moto);
+    moto_create_eks_cluster(&moto, "ml-secondary");
+    // Real-cluster sets run on an ordinary runtime (real time), as the CLI's --kube does.
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+    let spec = BackendSpec::new()
+        .with_kube(KubeconfigSpec { path: Some(kubeconfig.into()), context: None })
+        .with_aws(moto_config(&moto))
+        .with_eks(eks())
+        .with_eks(EksContext::parse("gone=us-east-1/no-such-cluster").expect("parse"));
+    let set = rt.block_on(spec.open(&Policy::default())).expect("open");
+    let clusters = &set.backends().clusters;
+    // The kubeconfig's contexts are still served, and its current context stays the default.
+    let default = clusters.default_context();
+    assert_eq!(default, "incident-test-admin");
+    let health = rt.block_on(async { clusters.cluster(&default).await?.server_health().await }).expect("health");
+    assert!(health.live && health.version.is_some(), "{health:?}");
+    // The EKS context is built from DescribeCluster: moto's endpoint (a made-up *.eks.amazonaws.com host)
+    // cannot be reached from here, so a call fails as unavailable, naming that endpoint ...
+    let c = rt.block_on(clusters.cluster("ml-platform-secondary")).expect("EKS client");
+    assert_eq!(c.context(), "ml-platform-secondary");
+    let e = rt.block_on(c.nodes()).expect_err("moto's endpoint is not a cluster");
+    assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+    assert!(
+        e.message().starts_with("EKS context ml-platform-secondary (cluster ml-secondary in us-east-1) at https://")
+            && e.message().contains(".us-east-1.eks.amazonaws.com/: list nodes: ")
+            && e.message().contains("dns error"),
+        "{e}"
+    );
+    // ... and an unknown cluster is NotFound, named.
+    let e = rt.block_on(clusters.cluster("gone")).err().expect("no such cluster");
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    assert!(e.message().starts_with("EKS context gone (cluster no-such-cluster in us-east-1): "), "{e}");
+    for text in [format!("{set:?}"), e.to_string()] {
+        assert!(!text.contains(SECRET), "{text}");
+    }
+}

@@ -305,8 +305,8 @@ pub(crate) fn evidence(ctx: &Ctx, a: &EvidenceArgs) -> Result<()> {
 #[derive(Debug, Args)]
 pub(crate) struct BackendArgs {
     /// Simulated platform state file (created from --scenario when missing): the Kubernetes side, and the
-    /// databases, DNS and region checks unless --aws is given. Give this or --kube.
-    #[arg(long, value_name = "FILE", required_unless_present_any = ["kube", "kubeconfig"], conflicts_with_all = ["kube", "kubeconfig"])]
+    /// databases, DNS and region checks unless --aws is given. Give this, --kube or --eks.
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["kube", "kubeconfig", "eks"], conflicts_with_all = ["kube", "kubeconfig", "eks"])]
     sim: Option<PathBuf>,
     /// Scenario used to create the --sim state file.
     #[arg(long, default_value = "bad-deploy")]
@@ -323,6 +323,11 @@ pub(crate) struct BackendArgs {
     /// Default kubeconfig context (default: its current-context); procedures name their own contexts.
     #[arg(long, value_name = "CONTEXT")]
     kube_context: Option<String>,
+    /// Serve kube context CONTEXT from EKS cluster CLUSTER in REGION (the runbook's `aws eks
+    /// update-kubeconfig`, without the aws CLI; tokens are refreshed before they expire). Repeatable;
+    /// needs --aws. `REGION/CLUSTER` alone names the context after the cluster.
+    #[arg(long, value_name = "CONTEXT=REGION/CLUSTER", requires = "aws")]
+    eks: Vec<String>,
     /// Use AWS (RDS, Route53, STS, Health) for databases, DNS and region checks, from the standard
     /// configuration chain (environment, profile, region).
     #[arg(long)]
@@ -357,6 +362,9 @@ impl BackendArgs {
                 path: self.kubeconfig.clone(),
                 context: self.kube_context.clone(),
             });
+        }
+        for e in &self.eks {
+            spec = spec.with_eks(incident_backends::EksContext::parse(e)?);
         }
         if self.aws {
             spec = spec.with_aws(incident_backends::AwsConfig {

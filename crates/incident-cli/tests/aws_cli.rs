@@ -7,6 +7,9 @@ use std::process::{Command, Output};
 use incident_aws::{AwsBackends, AwsConfig, StaticCredentials};
 
 const KEY_ID: &str = "AKIACLITEST000000001";
+
+/// moto is shared by every test of this binary: one at a time.
+static MOTO: std::sync::Mutex<()> = std::sync::Mutex::new(());
 const SECRET: &str = "cliFAKEsecret/never-printed+42";
 
 fn moto_url() -> Option<String> {
@@ -43,6 +46,7 @@ fn incident(url: &str, args: &[&str]) -> Output {
 #[test]
 fn plan_and_run_a_replica_promotion_on_aws() {
     let Some(url) = moto_url() else { return };
+    let _guard = MOTO.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     reset(&url);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let aws = rt
@@ -107,4 +111,52 @@ fn plan_and_run_a_replica_promotion_on_aws() {
     assert_eq!(promoted["status"], "succeeded", "{v}");
     assert_eq!(v["status"], "succeeded", "{v}");
     assert!(o.status.success());
+}
+
+#[test]
+fn triage_of_an_eks_context_built_from_describe_cluster() {
+    let Some(url) = moto_url() else { return };
+    let _guard = MOTO.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    reset(&url);
+    // moto's EKS API in us-east-1 (routed by the credential scope; the signature is not checked).
+    let host = url.trim_start_matches("http://");
+    let body = r#"{"name":"ml-secondary","roleArn":"arn:aws:iam::123456789012:role/eks","resourcesVpcConfig":{}}"#;
+    let mut s = std::net::TcpStream::connect(host).expect("moto");
+    write!(
+        s,
+        "POST /clusters HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential={KEY_ID}/20260101/us-east-1/eks/aws4_request, \
+         SignedHeaders=host, Signature=0\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    assert!(out.starts_with("HTTP/1.1 200") || out.starts_with("HTTP/1.0 200"), "{out}");
+
+    // The context is served from DescribeCluster; moto's made-up endpoint is unreachable from here, so
+    // triage is a partial report that names the EKS context and endpoint for every missing section.
+    let out = incident(&url, &["triage", "--eks", "ml-platform-secondary=us-east-1/ml-secondary", "-o", "json"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout} {stderr}"));
+    let text = report.to_string();
+    assert!(
+        text.contains("EKS context ml-platform-secondary (cluster ml-secondary in us-east-1) at https://"),
+        "{text}"
+    );
+    assert!(!text.contains(SECRET) && !stderr.contains(SECRET));
+
+    let out = incident(&url, &["triage", "--eks", "ml-platform-secondary=us-east-1/no-such-cluster"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("EKS context ml-platform-secondary (cluster no-such-cluster in us-east-1): "), "{stderr}");
+
+    // --eks without --aws is a usage error.
+    let out = Command::new(env!("CARGO_BIN_EXE_incident"))
+        .args(["triage", "--eks", "us-east-1/ml-secondary"])
+        .output()
+        .expect("spawn");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--aws"));
 }

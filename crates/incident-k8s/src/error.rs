@@ -12,9 +12,11 @@ pub(crate) fn map(what: &str, e: kube::Error) -> Error {
             let msg = format!("{what}: {}{reason} [HTTP {code}]", status.message);
             Error::new(kind_of_status(code), msg)
         }
-        kube::Error::HyperError(e) => Error::new(ErrorKind::Unavailable, format!("{what}: connection failed: {e}")),
+        kube::Error::HyperError(e) => {
+            Error::new(ErrorKind::Unavailable, format!("{what}: connection failed: {}", chain(&e)))
+        }
         kube::Error::Service(e) => {
-            let text = e.to_string();
+            let text = chain(&*e);
             let kind = if text.to_ascii_lowercase().contains("timed out") || text.contains("elapsed") {
                 ErrorKind::Timeout
             } else {
@@ -26,6 +28,21 @@ pub(crate) fn map(what: &str, e: kube::Error) -> Error {
         kube::Error::Discovery(e) => Error::not_found(format!("{what}: {e}")),
         other => Error::new(ErrorKind::Unavailable, format!("{what}: {other}")),
     }
+}
+
+/// An error with its sources (`client error (Connect): dns error: failed to lookup address ...`): the
+/// outer text alone rarely says what went wrong with a connection.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text = format!("{text}: {part}");
+        }
+        source = s.source();
+    }
+    text
 }
 
 /// The core kind for an HTTP status from the apiserver.
