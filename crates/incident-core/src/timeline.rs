@@ -18,7 +18,8 @@
 //! [`Timeline::from_events`] re-verifies the whole chain and names the first problem precisely:
 //! `timeline of INC-1: event #4 hash mismatch (edited?)`, `... event #5 follows #3 (dropped or
 //! reordered)`, `... prev_hash of #2 does not match #1`. A chain cannot detect that its *tail* was cut
-//! off; anchor the [`Timeline::head_hash`] elsewhere and check it with [`Timeline::verify_head`].
+//! off: the stores record the head with every append and compare it on load; a timeline outside a store
+//! (a file) is checked against a [`Timeline::head_hash`] anchored elsewhere with [`Timeline::verify_head`].
 //!
 //! # Size
 //!

@@ -44,7 +44,7 @@ use incident_core::incident::Incident;
 use incident_core::store::conformance::RawAccess;
 use incident_core::store::{
     GENESIS_HASH, JournalDraft, JournalEntry, RunRecord, Store, canonical_timestamp, check_claim, check_event_append,
-    check_journal_draft, check_run, duplicate_journal_entry, verify_journal,
+    check_journal_draft, check_run, duplicate_journal_entry, verify_journal, verify_recorded_head,
 };
 use incident_core::timeline::{Event, Timeline};
 use incident_core::{Error, Result};
@@ -61,10 +61,11 @@ struct Migration {
 }
 
 /// All migrations, in order, numbered from 1 without gaps. Never edit a released one: add the next.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "incidents, events, runs, journal, step_claims",
-    sql: r#"
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "incidents, events, runs, journal, step_claims",
+        sql: r#"
 CREATE TABLE incidents (
     id          TEXT COLLATE "C" PRIMARY KEY,
     json        JSON NOT NULL,
@@ -116,7 +117,25 @@ CREATE TABLE step_claims (
     PRIMARY KEY (run_id, step_id)
 );
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "heads: newest event and journal entry recorded with each append",
+        sql: r#"
+CREATE TABLE heads (
+    chain TEXT COLLATE "C" NOT NULL,
+    id    TEXT COLLATE "C" NOT NULL,
+    seq   BIGINT NOT NULL,
+    hash  TEXT NOT NULL,
+    PRIMARY KEY (chain, id)
+);
+INSERT INTO heads (chain, id, seq, hash)
+    SELECT DISTINCT ON (incident_id) 'timeline', incident_id, seq, hash FROM events ORDER BY incident_id, seq DESC;
+INSERT INTO heads (chain, id, seq, hash)
+    SELECT DISTINCT ON (run_id) 'journal', run_id, seq, hash FROM journal ORDER BY run_id, seq DESC;
+"#,
+    },
+];
 
 /// Advisory lock key serializing migrations ("incident" in ASCII).
 const MIGRATION_LOCK: i64 = 0x696e_6369_6465_6e74;
@@ -242,7 +261,7 @@ fn parse_event(incident_id: &str, row: i64, json: &str) -> Result<Event> {
 
 impl PgStore {
     /// The schema version this build writes (the highest migration).
-    pub const SCHEMA_VERSION: u32 = 1;
+    pub const SCHEMA_VERSION: u32 = 2;
 
     /// Connect with default [`PgStoreOptions`] and run pending migrations.
     ///
@@ -496,6 +515,47 @@ async fn insert_journal<C: GenericClient>(client: &C, ctx: &Ctx<'_>, entry: &Jou
     Ok(())
 }
 
+/// Record the newest link of a chain (in the append's transaction).
+async fn record_head<C: GenericClient>(
+    client: &C,
+    ctx: &Ctx<'_>,
+    chain: &str,
+    id: &str,
+    seq: u64,
+    hash: &str,
+) -> Result<()> {
+    let seq = i64::try_from(seq).map_err(|_| Error::invalid_input(format!("{chain} of {id}: seq {seq} too large")))?;
+    client
+        .execute(
+            "INSERT INTO heads (chain, id, seq, hash) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (chain, id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            &[&chain, &id, &seq, &hash],
+        )
+        .await
+        .map_err(|e| ctx.db(e))?;
+    Ok(())
+}
+
+/// The recorded head of a chain, if any.
+async fn recorded_head<C: GenericClient>(
+    client: &C,
+    ctx: &Ctx<'_>,
+    chain: &str,
+    id: &str,
+) -> Result<Option<(u64, String)>> {
+    let row = client
+        .query_opt("SELECT seq, hash FROM heads WHERE chain = $1 AND id = $2", &[&chain, &id])
+        .await
+        .map_err(|e| ctx.db(e))?;
+    row.map(|r| {
+        let seq: i64 = col(ctx, &r, 0)?;
+        let seq = u64::try_from(seq)
+            .map_err(|_| Error::integrity(format!("{chain} of {id}: recorded head #{seq} is unreadable (edited?)")))?;
+        Ok((seq, col::<String>(ctx, &r, 1)?))
+    })
+    .transpose()
+}
+
 impl PgStore {
     /// A consistent read-only snapshot transaction.
     async fn snapshot<'c>(
@@ -584,6 +644,9 @@ impl Store for PgStore {
         for ev in events {
             insert_event(&*tx, &ctx, incident_id, ev.seq, ev).await?;
         }
+        if let Some(last) = events.last() {
+            record_head(&*tx, &ctx, "timeline", incident_id, last.seq, &last.hash).await?;
+        }
         tx.commit().await.map_err(|e| ctx.db(e))
     }
 
@@ -593,8 +656,16 @@ impl Store for PgStore {
         let tx = Self::snapshot(&mut client, &ctx).await?;
         lock_parent(&tx, &ctx, HAS_INCIDENT, incident_id, "incident").await?;
         let events = event_rows(&*tx, &ctx, incident_id).await?.into_iter().map(|(_, ev)| ev).collect();
+        let head = recorded_head(&*tx, &ctx, "timeline", incident_id).await?;
         tx.rollback().await.map_err(|e| ctx.db(e))?;
-        Timeline::from_events(incident_id, events)
+        let timeline = Timeline::from_events(incident_id, events)?;
+        verify_recorded_head(
+            &format!("timeline of {incident_id}"),
+            "event",
+            timeline.events().last().map(|e| (e.seq, e.hash.as_str())),
+            head.as_ref().map(|(s, h)| (*s, h.as_str())),
+        )?;
+        Ok(timeline)
     }
 
     async fn create_run(&self, run: &RunRecord) -> Result<()> {
@@ -742,6 +813,7 @@ impl Store for PgStore {
         };
         let entry = JournalEntry::new(seq, draft, prev_hash);
         insert_journal(&*tx, &ctx, &entry).await?;
+        record_head(&*tx, &ctx, "journal", &entry.draft.run_id, entry.seq, &entry.hash).await?;
         tx.commit().await.map_err(|e| ctx.db(e))?;
         Ok(entry)
     }
@@ -752,8 +824,15 @@ impl Store for PgStore {
         let tx = Self::snapshot(&mut client, &ctx).await?;
         lock_parent(&tx, &ctx, HAS_RUN, run_id, "run").await?;
         let entries = journal_rows(&*tx, &ctx, run_id).await?;
+        let head = recorded_head(&*tx, &ctx, "journal", run_id).await?;
         tx.rollback().await.map_err(|e| ctx.db(e))?;
         verify_journal(run_id, &entries)?;
+        verify_recorded_head(
+            &format!("journal of run {run_id}"),
+            "entry",
+            entries.last().map(|e| (e.seq, e.hash.as_str())),
+            head.as_ref().map(|(s, h)| (*s, h.as_str())),
+        )?;
         Ok(entries)
     }
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::conformance::RawAccess;
 use super::{
     JournalDraft, JournalEntry, RunRecord, StepClaim, Store, check_claim, check_event_append, check_journal_draft,
-    check_run, duplicate_journal_entry, may_claim, verify_journal,
+    check_run, duplicate_journal_entry, may_claim, verify_journal, verify_recorded_head,
 };
 use crate::incident::Incident;
 use crate::timeline::{Event, GENESIS_HASH, Timeline};
@@ -35,6 +35,10 @@ struct Inner {
     journal: HashMap<String, BTreeMap<u64, JournalEntry>>,
     /// Claims by (run, step).
     claims: HashMap<(String, String), StepClaim>,
+    /// Newest event per incident and newest journal entry per run, recorded with each append:
+    /// (seq, hash).
+    timeline_heads: HashMap<String, (u64, String)>,
+    journal_heads: HashMap<String, (u64, String)>,
 }
 
 impl MemoryStore {
@@ -106,16 +110,27 @@ impl Store for MemoryStore {
         for ev in events {
             rows.insert(ev.seq, ev.clone());
         }
+        if let Some(last) = events.last() {
+            inner.timeline_heads.insert(incident_id.to_owned(), (last.seq, last.hash.clone()));
+        }
         Ok(())
     }
 
     async fn timeline(&self, incident_id: &str) -> Result<Timeline> {
-        let events: Vec<Event> = {
+        let (events, head): (Vec<Event>, Option<(u64, String)>) = {
             let inner = self.lock();
             inner.require_incident(incident_id)?;
-            inner.events.get(incident_id).map(|rows| rows.values().cloned().collect()).unwrap_or_default()
+            let events = inner.events.get(incident_id).map(|rows| rows.values().cloned().collect()).unwrap_or_default();
+            (events, inner.timeline_heads.get(incident_id).cloned())
         };
-        Timeline::from_events(incident_id, events)
+        let timeline = Timeline::from_events(incident_id, events)?;
+        verify_recorded_head(
+            &format!("timeline of {incident_id}"),
+            "event",
+            timeline.events().last().map(|e| (e.seq, e.hash.as_str())),
+            head.as_ref().map(|(s, h)| (*s, h.as_str())),
+        )?;
+        Ok(timeline)
     }
 
     async fn create_run(&self, run: &RunRecord) -> Result<()> {
@@ -199,16 +214,24 @@ impl Store for MemoryStore {
         };
         let entry = JournalEntry::new(seq, draft, prev_hash);
         rows.insert(seq, entry.clone());
+        inner.journal_heads.insert(entry.draft.run_id.clone(), (seq, entry.hash.clone()));
         Ok(entry)
     }
 
     async fn journal(&self, run_id: &str) -> Result<Vec<JournalEntry>> {
-        let entries: Vec<JournalEntry> = {
+        let (entries, head): (Vec<JournalEntry>, Option<(u64, String)>) = {
             let inner = self.lock();
             inner.require_run(run_id)?;
-            inner.journal.get(run_id).map(|rows| rows.values().cloned().collect()).unwrap_or_default()
+            let entries = inner.journal.get(run_id).map(|rows| rows.values().cloned().collect()).unwrap_or_default();
+            (entries, inner.journal_heads.get(run_id).cloned())
         };
         verify_journal(run_id, &entries)?;
+        verify_recorded_head(
+            &format!("journal of run {run_id}"),
+            "entry",
+            entries.last().map(|e| (e.seq, e.hash.as_str())),
+            head.as_ref().map(|(s, h)| (*s, h.as_str())),
+        )?;
         Ok(entries)
     }
 }

@@ -18,6 +18,10 @@
 //!   one entry per (run, step, phase, attempt) (`Conflict`). Reading re-verifies the chain
 //!   ([`verify_journal`]): `journal of run R: entry #3 hash mismatch (edited?)`, `journal of run R:
 //!   entry #4 missing (dropped or reordered)`.
+//! * **Heads.** A chain cannot show that its newest links were cut off or that the newest one was edited
+//!   and re-hashed: each append also records the chain's head (seq and hash) in the same transaction, and
+//!   reading compares it ([`verify_recorded_head`]): `timeline of INC-1: the newest event is #7 but the
+//!   recorded head is #8 (dropped from the end?)`.
 //! * **Step claims** are leases: [`Store::claim_step`] atomically inserts a claim, takes over an expired
 //!   one or extends the caller's own, and refuses (returns `false`) while another owner's lease runs.
 //!
@@ -375,6 +379,39 @@ pub fn verify_journal(run_id: &str, entries: &[JournalEntry]) -> Result<()> {
         prev = Some(entry);
     }
     Ok(())
+}
+
+/// Compare the newest stored event or entry (`last`: its seq and hash) with the head the store recorded
+/// in the same transaction as the append (`recorded`). A hash chain cannot show that its newest links
+/// were cut off (what remains is a valid chain), or that the newest one was edited and re-hashed: the
+/// recorded head does. `what` names the chain (`timeline of INC-1`, `journal of run R`), `unit` its
+/// items (`event`, `entry`).
+///
+/// # Errors
+/// [`ErrorKind::Integrity`](crate::ErrorKind::Integrity):
+/// `timeline of INC-1: the newest event is #7 but the recorded head is #8 (dropped from the end?)`,
+/// `... event #8 does not match the recorded head hash (edited?)`.
+pub fn verify_recorded_head(
+    what: &str,
+    unit: &str,
+    last: Option<(u64, &str)>,
+    recorded: Option<(u64, &str)>,
+) -> Result<()> {
+    let fail = |why: String| Err(Error::integrity(format!("{what}: {why}")));
+    match (last, recorded) {
+        (None, None) => Ok(()),
+        (Some((seq, _)), None) => fail(format!("{unit} #{seq} is stored but no head was recorded (inserted?)")),
+        (None, Some((head, _))) => {
+            fail(format!("no {unit} is stored but the recorded head is #{head} (dropped from the end?)"))
+        }
+        (Some((seq, _)), Some((head, _))) if seq != head => {
+            fail(format!("the newest {unit} is #{seq} but the recorded head is #{head} (dropped from the end?)"))
+        }
+        (Some((seq, hash)), Some((_, head_hash))) if hash != head_hash => {
+            fail(format!("{unit} #{seq} does not match the recorded head hash (edited?)"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Check `events` before appending them to a stored timeline whose newest event is `head`.

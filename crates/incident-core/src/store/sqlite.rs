@@ -14,6 +14,7 @@ use super::conformance::RawAccess;
 use super::{
     JournalDraft, JournalEntry, RunRecord, StepClaim, Store, StoreWrite, canonical_timestamp, check_claim,
     check_event_append, check_journal_draft, check_run, duplicate_journal_entry, may_claim, verify_journal,
+    verify_recorded_head,
 };
 use crate::incident::Incident;
 use crate::timeline::{Event, GENESIS_HASH, Timeline};
@@ -27,10 +28,11 @@ struct Migration {
 }
 
 /// All migrations, in order, numbered from 1 without gaps. Never edit a released one: add the next.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "incidents, events, runs, journal, step_claims",
-    sql: r"
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "incidents, events, runs, journal, step_claims",
+        sql: r"
 CREATE TABLE incidents (
     id          TEXT PRIMARY KEY NOT NULL,
     json        TEXT NOT NULL,
@@ -82,7 +84,27 @@ CREATE TABLE step_claims (
     PRIMARY KEY (run_id, step_id)
 ) STRICT;
 ",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "heads: newest event and journal entry recorded with each append",
+        sql: r"
+CREATE TABLE heads (
+    chain TEXT NOT NULL,
+    id    TEXT NOT NULL,
+    seq   INTEGER NOT NULL,
+    hash  TEXT NOT NULL,
+    PRIMARY KEY (chain, id)
+) STRICT;
+INSERT INTO heads (chain, id, seq, hash)
+    SELECT 'timeline', incident_id, seq, hash FROM events e
+    WHERE seq = (SELECT MAX(seq) FROM events WHERE incident_id = e.incident_id);
+INSERT INTO heads (chain, id, seq, hash)
+    SELECT 'journal', run_id, seq, hash FROM journal j
+    WHERE seq = (SELECT MAX(seq) FROM journal WHERE run_id = j.run_id);
+",
+    },
+];
 
 /// A [`Store`] in one SQLite file. Cloning is cheap and clones share the connection.
 ///
@@ -185,7 +207,7 @@ impl SqliteStore {
     pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
     /// The schema version this build writes (the highest migration).
-    pub const SCHEMA_VERSION: u32 = 1;
+    pub const SCHEMA_VERSION: u32 = 2;
 
     /// Open (creating if needed) the store at `path`: WAL mode, busy timeout, foreign keys, and pending
     /// migrations. Blocking (file I/O, possibly waiting for another process's lock): call it at start-up
@@ -384,7 +406,38 @@ fn append_events_in(conn: &Connection, ctx: &Ctx, incident_id: &str, events: &[E
     for ev in events {
         insert_event(conn, ctx, incident_id, ev.seq, ev)?;
     }
+    if let Some(last) = events.last() {
+        record_head(conn, ctx, "timeline", incident_id, last.seq, &last.hash)?;
+    }
     Ok(())
+}
+
+/// Record the newest link of a chain (in the append's transaction).
+fn record_head(conn: &Connection, ctx: &Ctx, chain: &str, id: &str, seq: u64, hash: &str) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO heads (chain, id, seq, hash) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (chain, id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+    )
+    .ctx(ctx)?
+    .execute(params![chain, id, to_i64(seq, "head seq")?, hash])
+    .ctx(ctx)?;
+    Ok(())
+}
+
+/// The recorded head of a chain, if any.
+fn recorded_head(conn: &Connection, ctx: &Ctx, chain: &str, id: &str) -> Result<Option<(u64, String)>> {
+    let row: Option<(i64, String)> = conn
+        .prepare_cached("SELECT seq, hash FROM heads WHERE chain = ?1 AND id = ?2")
+        .ctx(ctx)?
+        .query_row(params![chain, id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .ctx(ctx)?;
+    row.map(|(seq, hash)| {
+        u64::try_from(seq)
+            .map(|s| (s, hash))
+            .map_err(|_| Error::integrity(format!("{chain} of {id}: recorded head #{seq} is unreadable (edited?)")))
+    })
+    .transpose()
 }
 
 /// A `runs` row as text, converted after the query.
@@ -604,9 +657,18 @@ impl Store for SqliteStore {
         self.call("timeline", move |conn, ctx| {
             let tx = conn.transaction().ctx(ctx)?;
             require_incident(&tx, ctx, &incident_id)?;
-            let events = event_rows(&tx, ctx, &incident_id)?.into_iter().map(|(_, ev)| ev).collect();
+            let events: Vec<Event> = event_rows(&tx, ctx, &incident_id)?.into_iter().map(|(_, ev)| ev).collect();
+            let head = recorded_head(&tx, ctx, "timeline", &incident_id)?;
             drop(tx);
-            Timeline::from_events(incident_id, events)
+            let timeline = Timeline::from_events(incident_id.clone(), events)?;
+            let last = timeline.events().last().map(|e| (e.seq, e.hash.as_str()));
+            verify_recorded_head(
+                &format!("timeline of {incident_id}"),
+                "event",
+                last,
+                head.as_ref().map(|(s, h)| (*s, h.as_str())),
+            )?;
+            Ok(timeline)
         })
         .await
     }
@@ -781,6 +843,7 @@ impl Store for SqliteStore {
             };
             let entry = JournalEntry::new(seq, draft, prev_hash);
             insert_journal(&tx, ctx, &entry)?;
+            record_head(&tx, ctx, "journal", &entry.draft.run_id, entry.seq, &entry.hash)?;
             tx.commit().ctx(ctx)?;
             Ok(entry)
         })
@@ -793,8 +856,15 @@ impl Store for SqliteStore {
             let tx = conn.transaction().ctx(ctx)?;
             require_run(&tx, ctx, &run_id)?;
             let entries = journal_rows(&tx, ctx, &run_id)?;
+            let head = recorded_head(&tx, ctx, "journal", &run_id)?;
             drop(tx);
             verify_journal(&run_id, &entries)?;
+            verify_recorded_head(
+                &format!("journal of run {run_id}"),
+                "entry",
+                entries.last().map(|e| (e.seq, e.hash.as_str())),
+                head.as_ref().map(|(s, h)| (*s, h.as_str())),
+            )?;
             Ok(entries)
         })
         .await

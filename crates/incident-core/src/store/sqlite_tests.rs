@@ -119,3 +119,54 @@ async fn write_batch_is_one_transaction() {
     assert_eq!(store.timeline("INC-B").await.expect("timeline").len(), n, "rolled back");
     store.write_batch(&[]).await.expect("empty batch");
 }
+
+#[test]
+fn a_version_1_file_gets_its_heads_backfilled_then_guards_its_tail() {
+    use crate::store::{JournalDraft, JournalPhase, RunRecord, RunStatus, Store as _};
+    let rt = crate::sim::runtime().expect("runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("v1.db");
+    let store = SqliteStore::open(&path).expect("open");
+    let at = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("time");
+    rt.block_on(store.create_run(&RunRecord {
+        run_id: "r1".into(),
+        incident_id: None,
+        procedure: "traffic-management".into(),
+        plan: serde_json::json!({}),
+        approval: None,
+        status: RunStatus::Running,
+        created_at: at,
+        updated_at: at,
+    }))
+    .expect("run");
+    for (step, phase) in [("a", JournalPhase::Intent), ("a", JournalPhase::Outcome), ("b", JournalPhase::Intent)] {
+        let draft = JournalDraft {
+            run_id: "r1".into(),
+            step_id: step.into(),
+            phase,
+            attempt: 1,
+            owner: "test".into(),
+            at,
+            detail: serde_json::json!({}),
+        };
+        rt.block_on(store.append_journal(draft)).expect("append");
+    }
+    drop(store);
+    // What a file written before migration 2 looks like: no heads.
+    let conn = Connection::open(&path).expect("raw");
+    conn.execute_batch("DROP TABLE heads; DELETE FROM schema_migrations WHERE version = 2;").expect("downgrade");
+    drop(conn);
+    let store = SqliteStore::open(&path).expect("migrates to 2");
+    assert_eq!(rt.block_on(store.journal("r1")).expect("backfilled head").len(), 3);
+    drop(store);
+    let conn = Connection::open(&path).expect("raw");
+    conn.execute("DELETE FROM journal WHERE run_id = 'r1' AND seq = 2", []).expect("cut the tail");
+    drop(conn);
+    let store = SqliteStore::open(&path).expect("open");
+    let err = rt.block_on(store.journal("r1")).expect_err("truncated");
+    assert_eq!(err.kind(), ErrorKind::Integrity);
+    assert_eq!(
+        err.message(),
+        "journal of run r1: the newest entry is #1 but the recorded head is #2 (dropped from the end?)"
+    );
+}
