@@ -1,16 +1,24 @@
-// Real backends: triage real PostgreSQL and Redis, then plan and run a rollback journaled in the
-// PostgreSQL team store, with AWS (here moto) serving databases, DNS and region checks; a drill with
-// progress events and an interactive approver. Type-checked by `npm run typecheck`; run by
-// scripts/test-node against the services of `scripts/services start` (it says so and stops without them).
+// Real backends: triage a real Kubernetes cluster; triage real PostgreSQL and Redis, then plan and run a
+// rollback journaled in the PostgreSQL team store, with AWS (here moto) serving databases, DNS and region
+// checks; a drill with progress events and an interactive approver. Type-checked by `npm run typecheck`;
+// run by scripts/test-node against the services of `scripts/services start` (it says so and skips the
+// parts whose services are missing).
 // START README
 import {
   Backends, ConflictError, procedure, resumeRun, runDrill, runPlan, triage,
-  type DrillEventJson, type RunReport, type TriageReportJson,
+  type DrillEventJson, type RunReport, type TriageReport, type TriageReportJson,
 } from 'incident-core'
+
+async function triageCluster(kubeconfig: string, kubeContext?: string): Promise<TriageReport> {
+  // A real cluster for the cluster side (`kube: true` alone: $KUBECONFIG or ~/.kube/config, current context).
+  const backends = await Backends.connect({ kubeconfig, kubeContext })
+  console.log(backends.describe()) // clusters: kubernetes (context ...)
+  return triage(backends, { namespace: 'kube-system' })
+}
 
 async function respond(state: string, pgUrl: string, redisUrl: string, awsEndpoint?: string): Promise<RunReport> {
   const backends = await Backends.connect({
-    sim: state, // the Kubernetes side stays simulated until the kube adapter lands
+    sim: state, // a simulated cluster side (or kubeconfig / kubeContext / kube: true: a real one)
     scenario: 'bad-deploy',
     atSeconds: 300,
     aws: { region: 'us-west-2', secondaryRegion: 'us-east-1', endpointUrl: awsEndpoint },
@@ -44,6 +52,14 @@ async function drill(): Promise<void> {
 
 async function main(): Promise<void> {
   await drill()
+  const kubeconfig = process.env.INCIDENT_TEST_KUBECONFIG_SA
+  if (kubeconfig) {
+    const cluster = await triageCluster(kubeconfig, 'incident-test-sa')
+    console.log(cluster.render())
+    if (cluster.context !== 'incident-test-sa' || !cluster.toJSON().api_server?.ready) throw new Error(JSON.stringify(cluster.toJSON()))
+  } else {
+    console.log('set INCIDENT_TEST_KUBECONFIG_SA (scripts/services start) to triage a real cluster')
+  }
   const pg = process.env.INCIDENT_TEST_PG_URL
   const redis = process.env.INCIDENT_TEST_REDIS_URL
   if (!pg || !redis) {

@@ -20,20 +20,22 @@ export declare class ApprovedPlan {
 }
 
 /**
- * Connected backends: the simulated platform for the cluster side, AWS (when configured) for databases,
- * DNS and cloud checks, the journal store, and the datastore probes (real ones where configured). Pass
- * it wherever a `SimPlatform` is accepted (`Procedure.plan`, `runPlan`, `resumeRun`, `approveGate`,
- * `triage`). Real clients run on a small real-time runtime owned by this object.
+ * Connected backends: a real Kubernetes cluster (kubeconfig) or the simulated platform for the cluster
+ * side, AWS (when configured) for databases, DNS and cloud checks, the journal store, and the datastore
+ * probes (real ones where configured). Pass it wherever a `SimPlatform` is accepted (`Procedure.plan`,
+ * `runPlan`, `resumeRun`, `approveGate`, `triage`). Real clients run on a small real-time runtime owned
+ * by this object.
  */
 export declare class Backends {
   /**
-   * Connect everything `options` names: open or create the simulated platform, load the AWS chain and
-   * resolve credentials, open the store (running the PostgreSQL store's migrations). Rejects
-   * `invalid_input` for a bad spec, URL or region (never repeating a password), `permission_denied`
-   * without AWS credentials, `unavailable` when the store is unreachable.
+   * Connect everything `options` names: read the kubeconfig or open or create the simulated platform,
+   * load the AWS chain and resolve credentials, open the store (running the PostgreSQL store's
+   * migrations). Rejects `invalid_input` for a bad spec, URL, region or kubeconfig (never repeating a
+   * password), for both a real cluster and a simulator or neither, `not_found` for a context not in the
+   * kubeconfig, `permission_denied` without AWS credentials, `unavailable` when the store is unreachable.
    */
   static connect(options: BackendOptions, policy?: Policy | undefined | null): Promise<Backends>
-  /** The simulated platform behind the cluster side. */
+  /** The simulated platform behind the cluster side (`null` on a real cluster). */
   get sim(): SimPlatform | null
   /** AWS serves databases, DNS and cloud checks. */
   get usesAws(): boolean
@@ -485,8 +487,17 @@ export interface BackendOptions {
   sim?: SimPlatform | string
   /** Built-in scenario name or scenario YAML path (default `bad-deploy` for a new state file). */
   scenario?: string
-  /** Advance the platform to this many seconds after its start first. */
+  /** Advance the simulated platform to this many seconds after its start first. */
   atSeconds?: number
+  /**
+   * Use a real Kubernetes cluster from the default kubeconfig (`$KUBECONFIG` or `~/.kube/config`) for
+   * the cluster side; implied by `kubeconfig` or `kubeContext`. Not together with `sim` / `scenario`.
+   */
+  kube?: boolean
+  /** Kubeconfig file of a real Kubernetes cluster for the cluster side. */
+  kubeconfig?: string
+  /** Default kubeconfig context of the real cluster (the kubeconfig's current context when absent). */
+  kubeContext?: string
   /** Use AWS (RDS, Route53, STS, Health) for databases, DNS and cloud checks. */
   aws?: AwsOptions
   /** Journal store: a SQLite file path or a `postgres://` URL (in memory when absent). */

@@ -1,8 +1,10 @@
-"""Real backends: triage real PostgreSQL and Redis, then plan and run a rollback journaled in the PostgreSQL
-team store, with AWS (here moto) serving databases, DNS and region checks.
+"""Real backends: triage a real Kubernetes cluster; triage real PostgreSQL and Redis, then plan and run a
+rollback journaled in the PostgreSQL team store, with AWS (here moto) serving databases, DNS and region
+checks.
 
-Uses the services of `scripts/services start` (INCIDENT_TEST_PG_URL, INCIDENT_TEST_REDIS_URL,
-INCIDENT_TEST_MOTO_URL) and AWS credentials from the environment; without them it says so and exits.
+Uses the services of `scripts/services start` (INCIDENT_TEST_KUBECONFIG_SA, INCIDENT_TEST_PG_URL,
+INCIDENT_TEST_REDIS_URL, INCIDENT_TEST_MOTO_URL) and AWS credentials from the environment; without them it
+says so and skips that part.
 """
 
 import os
@@ -14,9 +16,16 @@ import incident_core as ic
 
 
 # START real_backends
+def triage_cluster(kubeconfig: Path, context: str | None = None) -> ic.TriageReport:
+    # A real cluster for the cluster side (kube=True alone: $KUBECONFIG or ~/.kube/config, current context).
+    backends = ic.Backends.connect(kubeconfig=kubeconfig, kube_context=context)
+    print(backends.describe())  # clusters: kubernetes (context ...)
+    return ic.triage(backends, namespace="kube-system")
+
+
 def respond(state: Path, pg_url: str, redis_url: str, aws_endpoint: str | None) -> ic.RunReport:
     backends = ic.Backends.connect(
-        sim=state,  # the Kubernetes side stays simulated until the kube adapter lands
+        sim=state,  # a simulated cluster side (or kubeconfig=/kube_context=/kube=True: a real one)
         scenario="bad-deploy",
         at=300,
         aws=ic.AwsConfig(region="us-west-2", secondary_region="us-east-1", endpoint_url=aws_endpoint),
@@ -36,6 +45,13 @@ def respond(state: Path, pg_url: str, redis_url: str, aws_endpoint: str | None) 
 
 
 if __name__ == "__main__":
+    kubeconfig = os.environ.get("INCIDENT_TEST_KUBECONFIG_SA")
+    if kubeconfig:
+        cluster = triage_cluster(Path(kubeconfig), "incident-test-sa")
+        print(cluster.render())
+        assert cluster.context == "incident-test-sa" and cluster.to_dict()["api_server"]["ready"], cluster.to_json()
+    else:
+        print("set INCIDENT_TEST_KUBECONFIG_SA (scripts/services start) to triage a real cluster")
     pg, redis = os.environ.get("INCIDENT_TEST_PG_URL"), os.environ.get("INCIDENT_TEST_REDIS_URL")
     if not pg or not redis:
         print("set INCIDENT_TEST_PG_URL and INCIDENT_TEST_REDIS_URL (scripts/services start) to run this example")

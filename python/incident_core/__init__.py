@@ -3,9 +3,9 @@
 The rules live in the Rust core (``incident-core``); this package is its PyO3 binding. Policy, severity
 classification, the declaration detector, Alertmanager/PagerDuty ingest, the incident lifecycle, comms
 templates and cadence, timelines and post-mortems, drills, triage and procedures (plan, approve, run,
-resume) on the embedded simulator or on real backends (``Backends.connect``: AWS, a PostgreSQL team store,
-real PostgreSQL / Redis probes). Backend-bound calls have a sync form that releases the GIL and an
-``*_async`` twin for asyncio.
+resume) on the embedded simulator or on real backends (``Backends.connect``: a Kubernetes cluster from a
+kubeconfig, AWS, a PostgreSQL team store, real PostgreSQL / Redis probes). Backend-bound calls have a sync
+form that releases the GIL and an ``*_async`` twin for asyncio.
 """
 
 from incident_core import _native

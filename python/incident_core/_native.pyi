@@ -687,8 +687,9 @@ class AwsConfig:
 
 @final
 class Backends:
-    """Connected backends: the simulator for the cluster side, AWS (when configured) for databases, DNS and
-    cloud checks, the journal store, and the datastore probes (real ones where configured)."""
+    """Connected backends: a real Kubernetes cluster (kubeconfig) or the simulator for the cluster side, AWS
+    (when configured) for databases, DNS and cloud checks, the journal store, and the datastore probes (real
+    ones where configured)."""
 
     @staticmethod
     def connect(
@@ -696,6 +697,9 @@ class Backends:
         sim: SimPlatform | PathLike | None = None,
         scenario: str | None = None,
         at: timedelta | float | None = None,
+        kube: bool = False,
+        kubeconfig: PathLike | None = None,
+        kube_context: str | None = None,
         aws: AwsConfig | None = None,
         store: PathLike | None = None,
         postgres: str | None = None,
@@ -708,6 +712,9 @@ class Backends:
         sim: SimPlatform | PathLike | None = None,
         scenario: str | None = None,
         at: timedelta | float | None = None,
+        kube: bool = False,
+        kubeconfig: PathLike | None = None,
+        kube_context: str | None = None,
         aws: AwsConfig | None = None,
         store: PathLike | None = None,
         postgres: str | None = None,

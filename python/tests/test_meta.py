@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 from pathlib import Path
 
@@ -79,3 +80,54 @@ def test_readme_snippets_are_the_tested_examples() -> None:
         m = re.search(rf"# START {marker}\n(.*?)# END {marker}\n", src, re.S)
         assert m, name
         assert m.group(1).strip() in readme, f"README snippet of {name} is stale"
+
+
+def _stub_signatures() -> dict[str, ast.FunctionDef]:
+    """Every stubbed function and method (not properties) by qualified name."""
+    tree = ast.parse(STUB.read_text())
+    out: dict[str, ast.FunctionDef] = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            out[node.name] = node
+        elif isinstance(node, ast.ClassDef):
+            for b in node.body:
+                if isinstance(b, ast.FunctionDef) and not any(isinstance(d, ast.Name) and d.id == "property" for d in b.decorator_list):
+                    out[f"{node.name}.{b.name}"] = b
+    return out
+
+
+def _stub_params(fn: ast.FunctionDef) -> list[tuple[str, str]]:
+    a = fn.args
+    kinds = [(x.arg, "positional") for x in a.posonlyargs + a.args] + [(x.arg, "keyword") for x in a.kwonlyargs]
+    return [(n, k) for n, k in kinds if n not in ("self", "cls")]
+
+
+def test_stub_parameters_match_the_native_signatures() -> None:
+    """Parameter names, order and keyword-only-ness of every stub match the native text signature (so a new
+    keyword argument such as `Backends.connect(kubeconfig=...)` cannot be missing from the stubs)."""
+    checked = 0
+    for name, fn in _stub_signatures().items():
+        owner, _, member = name.rpartition(".")
+        if not owner:
+            obj = getattr(_native, member, None)
+        elif member == "__init__":  # the class's text signature is its constructor's
+            obj = getattr(_native, owner)
+        else:
+            obj = getattr(getattr(_native, owner), member, None)
+        if obj is None:
+            continue
+        try:
+            sig = inspect.signature(obj)
+        except (TypeError, ValueError):  # no text signature (e.g. a slot wrapper)
+            continue
+        native = [
+            (p.name, "keyword" if p.kind is inspect.Parameter.KEYWORD_ONLY else "positional")
+            for p in sig.parameters.values()
+            if p.name not in ("self", "cls", "$self", "$cls", "$type") and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        ]
+        assert native == _stub_params(fn), f"{name}: native {native} vs stub {_stub_params(fn)}"
+        checked += 1
+    assert checked > 100, checked
+    kube = {"kube", "kubeconfig", "kube_context"}
+    for name in ("Backends.connect", "Backends.connect_async"):
+        assert kube <= {p for p, _ in _stub_params(_stub_signatures()[name])}, name

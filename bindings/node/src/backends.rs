@@ -1,6 +1,6 @@
-//! Real backends: `Backends.connect({...})` (the simulator, AWS, a SQLite or PostgreSQL store, real
-//! PostgreSQL / Redis probes, all chosen by `incident-backends`), and the `SimPlatform | Backends`
-//! argument of plan / runPlan / resumeRun / approveGate / triage.
+//! Real backends: `Backends.connect({...})` (a real Kubernetes cluster or the simulator, AWS, a SQLite or
+//! PostgreSQL store, real PostgreSQL / Redis probes, all chosen by `incident-backends`), and the
+//! `SimPlatform | Backends` argument of plan / runPlan / resumeRun / approveGate / triage.
 
 use std::sync::{Arc, OnceLock};
 
@@ -43,8 +43,15 @@ pub struct BackendOptions {
     pub sim: Option<Either<ClassInstance<'static, SimPlatform>, String>>,
     /// Built-in scenario name or scenario YAML path (default `bad-deploy` for a new state file).
     pub scenario: Option<String>,
-    /// Advance the platform to this many seconds after its start first.
+    /// Advance the simulated platform to this many seconds after its start first.
     pub at_seconds: Option<f64>,
+    /// Use a real Kubernetes cluster from the default kubeconfig (`$KUBECONFIG` or `~/.kube/config`) for
+    /// the cluster side; implied by `kubeconfig` or `kubeContext`. Not together with `sim` / `scenario`.
+    pub kube: Option<bool>,
+    /// Kubeconfig file of a real Kubernetes cluster for the cluster side.
+    pub kubeconfig: Option<String>,
+    /// Default kubeconfig context of the real cluster (the kubeconfig's current context when absent).
+    pub kube_context: Option<String>,
     /// Use AWS (RDS, Route53, STS, Health) for databases, DNS and cloud checks.
     pub aws: Option<AwsOptions>,
     /// Journal store: a SQLite file path or a `postgres://` URL (in memory when absent).
@@ -73,12 +80,13 @@ impl BackendOptions {
             (None, Some(scenario)) => Some(SimSpec::scenario(scenario)),
             (None, None) => None,
         };
-        if let Some(mut sim) = sim {
-            if let Some(at) = self.at_seconds {
-                sim = sim.at(secs(at)?);
-            }
-            spec = spec.with_sim(sim);
-        }
+        let at = self.at_seconds.map(secs).transpose()?;
+        spec = spec.with_sim_at(sim, at, "atSeconds")?;
+        spec = spec.with_kube_flags(
+            self.kube == Some(true),
+            self.kubeconfig.map(std::path::PathBuf::from),
+            self.kube_context,
+        );
         if let Some(aws) = self.aws {
             spec = spec.with_aws(AwsConfig {
                 primary_region: aws.region,
@@ -101,10 +109,11 @@ impl BackendOptions {
     }
 }
 
-/// Connected backends: the simulated platform for the cluster side, AWS (when configured) for databases,
-/// DNS and cloud checks, the journal store, and the datastore probes (real ones where configured). Pass
-/// it wherever a `SimPlatform` is accepted (`Procedure.plan`, `runPlan`, `resumeRun`, `approveGate`,
-/// `triage`). Real clients run on a small real-time runtime owned by this object.
+/// Connected backends: a real Kubernetes cluster (kubeconfig) or the simulated platform for the cluster
+/// side, AWS (when configured) for databases, DNS and cloud checks, the journal store, and the datastore
+/// probes (real ones where configured). Pass it wherever a `SimPlatform` is accepted (`Procedure.plan`,
+/// `runPlan`, `resumeRun`, `approveGate`, `triage`). Real clients run on a small real-time runtime owned
+/// by this object.
 #[napi]
 pub struct Backends {
     pub(crate) inner: BackendSet,
@@ -112,17 +121,18 @@ pub struct Backends {
 
 #[napi]
 impl Backends {
-    /// Connect everything `options` names: open or create the simulated platform, load the AWS chain and
-    /// resolve credentials, open the store (running the PostgreSQL store's migrations). Rejects
-    /// `invalid_input` for a bad spec, URL or region (never repeating a password), `permission_denied`
-    /// without AWS credentials, `unavailable` when the store is unreachable.
+    /// Connect everything `options` names: read the kubeconfig or open or create the simulated platform,
+    /// load the AWS chain and resolve credentials, open the store (running the PostgreSQL store's
+    /// migrations). Rejects `invalid_input` for a bad spec, URL, region or kubeconfig (never repeating a
+    /// password), for both a real cluster and a simulator or neither, `not_found` for a context not in the
+    /// kubeconfig, `permission_denied` without AWS credentials, `unavailable` when the store is unreachable.
     #[napi(strict, ts_return_type = "Promise<Backends>")]
     pub fn connect(options: BackendOptions, policy: Option<&Policy>) -> AsyncTask<SimTask<Backends>> {
         let (spec, policy) = (options.spec(), or_default(policy));
         spawn(move |rt| Ok(Backends { inner: rt.block_on(spec?.open(&policy))? }))
     }
 
-    /// The simulated platform behind the cluster side.
+    /// The simulated platform behind the cluster side (`null` on a real cluster).
     #[napi(getter, catch_unwind)]
     pub fn sim(&self) -> Option<SimPlatform> {
         self.inner.sim().map(|p| SimPlatform { inner: p.clone() })

@@ -1,6 +1,6 @@
-//! Real backends: `AwsConfig`, `Backends.connect(...)` (the simulator, AWS, a SQLite or PostgreSQL store,
-//! real PostgreSQL / Redis probes, all chosen by `incident-backends`), and the `SimPlatform | Backends`
-//! argument of plan / run / resume / approve_gate / triage.
+//! Real backends: `AwsConfig`, `Backends.connect(...)` (a real Kubernetes cluster or the simulator, AWS, a
+//! SQLite or PostgreSQL store, real PostgreSQL / Redis probes, all chosen by `incident-backends`), and the
+//! `SimPlatform | Backends` argument of plan / run / resume / approve_gate / triage.
 
 use std::sync::{Arc, OnceLock};
 
@@ -78,9 +78,10 @@ impl PyAwsConfig {
     }
 }
 
-/// Connected backends: the simulated platform for the cluster side, AWS (when configured) for
-/// databases, DNS and cloud checks, the journal store, and the datastore probes. Pass it wherever a
-/// `SimPlatform` is accepted (`Procedure.plan`, `run_plan`, `resume_run`, `approve_gate`, `triage`).
+/// Connected backends: a real Kubernetes cluster (kubeconfig) or the simulated platform for the cluster
+/// side, AWS (when configured) for databases, DNS and cloud checks, the journal store, and the datastore
+/// probes. Pass it wherever a `SimPlatform` is accepted (`Procedure.plan`, `run_plan`, `resume_run`,
+/// `approve_gate`, `triage`).
 #[pyclass(name = "Backends", module = "incident_core._native", frozen)]
 pub(crate) struct PyBackends {
     pub(crate) inner: BackendSet,
@@ -93,6 +94,7 @@ struct ConnectArgs {
     sim: Option<SimArg>,
     scenario: Option<String>,
     at: Option<Wrap<std::time::Duration>>,
+    kube: KubeArgs,
     aws: Option<AwsConfig>,
     store: Option<String>,
     postgres: Option<String>,
@@ -133,12 +135,9 @@ impl ConnectArgs {
             (None, Some(scenario)) => Some(SimSpec::scenario(scenario)),
             (None, None) => None,
         };
-        if let Some(mut sim) = sim {
-            if let Some(at) = self.at {
-                sim = sim.at(at.0);
-            }
-            spec = spec.with_sim(sim);
-        }
+        spec = spec.with_sim_at(sim, self.at.map(|a| a.0), "at").map_err(|e| crate::error::to_py(&e))?;
+        let KubeArgs { kube, kubeconfig, kube_context } = self.kube;
+        spec = spec.with_kube_flags(kube, kubeconfig, kube_context);
         if let Some(aws) = self.aws {
             spec = spec.with_aws(aws);
         }
@@ -165,23 +164,30 @@ fn connect_work(args: ConnectArgs, policy: Option<&PyPolicy>) -> PyResult<Connec
 
 #[pymethods]
 impl PyBackends {
-    /// Connect (GIL released). `sim`: an open `SimPlatform`, or a state file path created from
-    /// `scenario` (default `bad-deploy`) when missing; without `sim`, a new in-memory platform from
-    /// `scenario`. `at`: advance the platform to this offset from its start. `aws`: use AWS for databases,
-    /// DNS and cloud checks. `store`: a SQLite path or a `postgres://` URL (in memory when `None`).
-    /// `postgres` / `redis`: real datastores whose probes replace the simulator's (the policy's integrity
-    /// checks run against PostgreSQL). Raises `InvalidInputError` for a bad spec or URL (never repeating a
-    /// password), `PermissionDeniedError` without AWS credentials, `UnavailableError` when the store is
-    /// unreachable.
+    /// Connect (GIL released). The cluster side is either a real Kubernetes cluster or the simulator, not
+    /// both. `kubeconfig`: a kubeconfig file for a real cluster; `kube_context`: its default context (the
+    /// kubeconfig's current context when `None`); `kube=True`: a real cluster from the default kubeconfig
+    /// (`$KUBECONFIG` or `~/.kube/config`), implied by either of the other two. `sim`: an open
+    /// `SimPlatform`, or a state file path created from `scenario` (default `bad-deploy`) when missing;
+    /// without `sim`, a new in-memory platform from `scenario`. `at`: advance the simulated platform to
+    /// this offset from its start. `aws`: use AWS for databases, DNS and cloud checks. `store`: a SQLite
+    /// path or a `postgres://` URL (in memory when `None`). `postgres` / `redis`: real datastores whose
+    /// probes replace the simulator's (the policy's integrity checks run against PostgreSQL). Raises
+    /// `InvalidInputError` for a bad spec, URL or kubeconfig (never repeating a password), both a real
+    /// cluster and a simulator, or none; `NotFoundError` for a context not in the kubeconfig;
+    /// `PermissionDeniedError` without AWS credentials; `UnavailableError` when the store is unreachable.
     #[staticmethod]
-    #[pyo3(signature = (*, sim = None, scenario = None, at = None, aws = None, store = None, postgres = None,
-        redis = None, policy = None))]
+    #[pyo3(signature = (*, sim = None, scenario = None, at = None, kube = false, kubeconfig = None,
+        kube_context = None, aws = None, store = None, postgres = None, redis = None, policy = None))]
     #[allow(clippy::too_many_arguments)]
     fn connect(
         py: Python<'_>,
         sim: Option<SimArg>,
         scenario: Option<String>,
         at: Option<Wrap<std::time::Duration>>,
+        kube: bool,
+        kubeconfig: Option<std::path::PathBuf>,
+        kube_context: Option<String>,
         aws: Option<PyRef<'_, PyAwsConfig>>,
         store: Option<std::path::PathBuf>,
         postgres: Option<String>,
@@ -189,21 +195,25 @@ impl PyBackends {
         policy: Option<&PyPolicy>,
     ) -> PyResult<Self> {
         guard(|| {
-            let args = connect_args(sim, scenario, at, aws, store, postgres, redis);
+            let kube = KubeArgs { kube, kubeconfig, kube_context };
+            let args = connect_args(sim, scenario, at, kube, aws, store, postgres, redis);
             block(py, connect_work(args, policy)?)
         })
     }
 
     /// `await Backends.connect_async(...)`.
     #[staticmethod]
-    #[pyo3(signature = (*, sim = None, scenario = None, at = None, aws = None, store = None, postgres = None,
-        redis = None, policy = None))]
+    #[pyo3(signature = (*, sim = None, scenario = None, at = None, kube = false, kubeconfig = None,
+        kube_context = None, aws = None, store = None, postgres = None, redis = None, policy = None))]
     #[allow(clippy::too_many_arguments)]
     fn connect_async<'py>(
         py: Python<'py>,
         sim: Option<SimArg>,
         scenario: Option<String>,
         at: Option<Wrap<std::time::Duration>>,
+        kube: bool,
+        kubeconfig: Option<std::path::PathBuf>,
+        kube_context: Option<String>,
         aws: Option<PyRef<'_, PyAwsConfig>>,
         store: Option<std::path::PathBuf>,
         postgres: Option<String>,
@@ -211,12 +221,13 @@ impl PyBackends {
         policy: Option<&PyPolicy>,
     ) -> PyResult<Bound<'py, PyAny>> {
         guard(|| {
-            let args = connect_args(sim, scenario, at, aws, store, postgres, redis);
+            let kube = KubeArgs { kube, kubeconfig, kube_context };
+            let args = connect_args(sim, scenario, at, kube, aws, store, postgres, redis);
             awaitable(py, connect_work(args, policy)?)
         })
     }
 
-    /// The simulated platform behind the cluster side.
+    /// The simulated platform behind the cluster side (`None` on a real cluster).
     #[getter]
     fn sim(&self) -> Option<PySimPlatform> {
         self.inner.sim().map(|p| PySimPlatform { inner: p.clone() })
@@ -245,6 +256,7 @@ fn connect_args(
     sim: Option<SimArg>,
     scenario: Option<String>,
     at: Option<Wrap<std::time::Duration>>,
+    kube: KubeArgs,
     aws: Option<PyRef<'_, PyAwsConfig>>,
     store: Option<std::path::PathBuf>,
     postgres: Option<String>,
@@ -254,11 +266,19 @@ fn connect_args(
         sim,
         scenario,
         at,
+        kube,
         aws: aws.map(|a| a.inner.clone()),
         store: store.map(|p| p.to_string_lossy().into_owned()),
         postgres,
         redis,
     }
+}
+
+/// The `kube`, `kubeconfig` and `kube_context` arguments of `Backends.connect`.
+struct KubeArgs {
+    kube: bool,
+    kubeconfig: Option<std::path::PathBuf>,
+    kube_context: Option<String>,
 }
 
 /// What a procedure, run or triage acts on: a `SimPlatform` (with a per-call store) or `Backends`.

@@ -103,6 +103,36 @@ impl BackendSpec {
         self
     }
 
+    /// The cluster flags every front end shares (the CLI's `--kube/--kubeconfig/--kube-context`, the
+    /// bindings' `kube`/`kubeconfig`/`kube_context`): any of them selects a real cluster (`kube` alone: the
+    /// default kubeconfig and its current context).
+    #[must_use]
+    pub fn with_kube_flags(self, kube: bool, kubeconfig: Option<PathBuf>, context: Option<String>) -> Self {
+        if kube || kubeconfig.is_some() || context.is_some() {
+            self.with_kube(incident_k8s::KubeconfigSpec { path: kubeconfig, context })
+        } else {
+            self
+        }
+    }
+
+    /// The simulated platform `sim` advanced to offset `at` (the front ends' `--at` / `at` / `atSeconds`,
+    /// named by `arg` in the error).
+    ///
+    /// # Errors
+    /// `InvalidInput` for an offset without a simulated platform (a real cluster runs on the system clock;
+    /// dropping the offset silently would act on a different moment than asked).
+    pub fn with_sim_at(self, sim: Option<SimSpec>, at: Option<Duration>, arg: &str) -> Result<Self> {
+        match (sim, at) {
+            (Some(sim), Some(at)) => Ok(self.with_sim(sim.at(at))),
+            (Some(sim), None) => Ok(self.with_sim(sim)),
+            (None, Some(_)) => Err(Error::invalid_input(format!(
+                "{arg}: advances a simulated platform only (give sim or scenario); a real cluster runs on the \
+                 system clock"
+            ))),
+            (None, None) => Ok(self),
+        }
+    }
+
     /// Check the spec without connecting to anything.
     ///
     /// # Errors

@@ -320,8 +320,9 @@ pub(crate) struct BackendArgs {
     /// Kubeconfig file for a real cluster (implies --kube).
     #[arg(long, value_name = "FILE")]
     kubeconfig: Option<PathBuf>,
-    /// Default kubeconfig context (default: its current-context); procedures name their own contexts.
-    #[arg(long, value_name = "CONTEXT")]
+    /// Default kubeconfig context (default: its current-context; implies --kube); procedures name their
+    /// own contexts.
+    #[arg(long, value_name = "CONTEXT", conflicts_with = "sim")]
     kube_context: Option<String>,
     /// Serve kube context CONTEXT from EKS cluster CLUSTER in REGION (the runbook's `aws eks
     /// update-kubeconfig`, without the aws CLI; tokens are refreshed before they expire). Repeatable;
@@ -349,20 +350,12 @@ pub(crate) struct BackendArgs {
 impl BackendArgs {
     /// The backends these flags select (the rule itself lives in `incident-backends`).
     fn spec(&self, store: Option<&str>) -> Result<BackendSpec> {
-        let mut spec = BackendSpec::new();
-        if let Some(path) = &self.sim {
-            let mut sim = SimSpec::file(path, &self.scenario);
-            if let Some(at) = self.at {
-                sim = sim.at(at.as_std());
-            }
-            spec = spec.with_sim(sim);
-        }
-        if self.kube || self.kubeconfig.is_some() {
-            spec = spec.with_kube(incident_backends::KubeconfigSpec {
-                path: self.kubeconfig.clone(),
-                context: self.kube_context.clone(),
-            });
-        }
+        let sim = self.sim.as_ref().map(|path| SimSpec::file(path, &self.scenario));
+        let mut spec = BackendSpec::new().with_sim_at(sim, self.at.map(|a| a.as_std()), "--at")?.with_kube_flags(
+            self.kube,
+            self.kubeconfig.clone(),
+            self.kube_context.clone(),
+        );
         for e in &self.eks {
             spec = spec.with_eks(incident_backends::EksContext::parse(e)?);
         }
