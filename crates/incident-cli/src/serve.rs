@@ -48,6 +48,36 @@ pub(crate) struct ServeArgs {
     /// Serve a non-loopback address without authentication.
     #[arg(long)]
     allow_unauthenticated: bool,
+    /// Notification providers (Slack, PagerDuty, Statuspage, webhooks; TOML or JSON secrets file, see
+    /// incident-notify); the INCIDENT_SLACK_TOKEN, INCIDENT_PAGERDUTY_ROUTING_KEY, ... variables override
+    /// it. A declared incident's channel message, ticket and pages go out through them, each recorded on
+    /// the timeline; a provider that is not configured records a `skipped` notification.
+    #[arg(long, value_name = "FILE")]
+    notify_config: Option<PathBuf>,
+    /// The cadence driver for open incidents: `send` due updates (and the first status-page update),
+    /// `remind` the channel that they are due, `report` overdue ones in the log only, or `off`.
+    #[arg(long, value_name = "MODE", default_value = "send", value_parser = ["send", "remind", "report", "off"])]
+    cadence: String,
+    /// How often the cadence driver looks at open incidents.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    cadence_every: incident_core::HumanDuration,
+}
+
+/// The cadence options of `--cadence` (`None` for `off`).
+fn cadence_options(mode: &str) -> Option<incident_core::cadence::CadenceOptions> {
+    use incident_core::cadence::{CadenceMode, CadenceOptions};
+    let mode = match mode {
+        "send" => CadenceMode::Send,
+        "remind" => CadenceMode::Remind,
+        "report" => CadenceMode::ReportOnly,
+        _ => return None,
+    };
+    Some(CadenceOptions {
+        actor: "incident-serve".into(),
+        internal: mode,
+        status_page: mode,
+        ..CadenceOptions::default()
+    })
 }
 
 /// Open the store `--store` names, with the CLI's one selection rule ([`StoreSpec::parse`]).
@@ -101,15 +131,29 @@ pub(crate) fn serve(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
             test_hosts: a.sns_test_host.clone(),
         });
         config.on_call.clone_from(&a.on_call);
+        let notify = incident_notify::NotifyConfig::load(a.notify_config.as_deref(), |k| std::env::var(k).ok())?;
+        let router = incident_notify::Router::from_config(
+            &notify,
+            Arc::clone(&config.clock),
+            incident_notify::IncidentContext::new(Arc::clone(&config.store)),
+        )?;
+        let providers = router.providers();
+        config = config.notifier(Arc::new(router));
+        if let Some(options) = cadence_options(&a.cadence) {
+            config = config.cadence(options, a.cadence_every.as_std());
+        }
         let receiver = Receiver::start(config).await?;
         let listener = tokio::net::TcpListener::bind(a.listen)
             .await
             .map_err(|e| Error::unavailable(format!("cannot listen on {}: {e}", a.listen)))?;
         let local = listener.local_addr().map_err(|e| Error::unavailable(format!("listener: {e}")))?;
         eprintln!(
-            "incident serve: listening on http://{local} ({desc}; {} open alert group(s); auth {})",
+            "incident serve: listening on http://{local} ({desc}; {} open alert group(s); auth {}; notify {}; \
+             cadence {})",
             receiver.open_groups_at_start(),
-            if a.token_file.is_empty() && a.hmac_key_file.is_none() { "off" } else { "on" }
+            if a.token_file.is_empty() && a.hmac_key_file.is_none() { "off" } else { "on" },
+            if providers.is_empty() { "none configured".to_owned() } else { providers.join(", ") },
+            a.cadence
         );
         receiver.serve(listener, incident_receiver::shutdown_signal()).await?;
         eprintln!("incident serve: stopped");

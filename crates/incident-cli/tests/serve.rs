@@ -92,3 +92,109 @@ fn serve_refuses_a_public_address_without_authentication() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("refusing to serve 0.0.0.0:0 without authentication"), "{err}");
 }
+
+/// A plain HTTP server on loopback that answers 200 and keeps every request body.
+fn capture_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = std::sync::Arc::clone(&bodies);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { continue };
+            let mut reader = BufReader::new(s.try_clone().expect("clone"));
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            if reader.read_exact(&mut body).is_ok() {
+                kept.lock().expect("lock").push(String::from_utf8_lossy(&body).into_owned());
+            }
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (addr, bodies)
+}
+
+#[test]
+fn a_declared_incident_announces_itself_through_the_notifiers_and_records_each_outcome() {
+    use incident_core::store::{SqliteStore, Store as _};
+    use incident_core::timeline::{EventKind, Outcome};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (hook, bodies) = capture_server();
+    // Only a webhook, as the fallback of every destination (no Slack or PagerDuty here).
+    let config = dir.path().join("notify.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "fallback_webhook = \"bridge\"\n[webhooks.bridge]\nurl = \"http://{hook}/hook\"\nsecret = \"hook-s3cret\"\n"
+        ),
+    )
+    .expect("config");
+    let store = dir.path().join("incident.sqlite");
+    let mut child = incident()
+        .args(["serve", "--listen", "127.0.0.1:0", "--cadence", "remind", "--store"])
+        .arg(&store)
+        .arg("--notify-config")
+        .arg(&config)
+        .env_remove("INCIDENT_SLACK_TOKEN")
+        .env_remove("INCIDENT_PAGERDUTY_ROUTING_KEY")
+        .env_remove("INCIDENT_WEBHOOK_URL")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("first line");
+    assert!(line.contains("notify webhook:bridge") && line.contains("cadence remind"), "{line}");
+    let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect("addr").to_owned();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/alertmanager/firing-mixed.json");
+    let (status, text) = post(&addr, "/webhook/alertmanager", "", &std::fs::read(fixture).expect("fixture"));
+    assert!(status == 200 && text.contains(r#""outcome":"declared""#), "{status} {text}");
+    let id = text.split(r#""incident":""#).nth(1).and_then(|r| r.split('"').next()).expect("incident id").to_owned();
+
+    // The channel message, the ticket and the pages go out in the background, each recorded.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let reader = SqliteStore::open(&store).expect("store");
+    let mut polls = 0;
+    let sent = loop {
+        let timeline = rt.block_on(reader.timeline(&id)).expect("timeline");
+        let sent: Vec<(String, String, Outcome)> = timeline
+            .events()
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::MessageSent { channel, kind, outcome, .. } => {
+                    Some((channel.clone(), kind.clone(), *outcome))
+                }
+                _ => None,
+            })
+            .collect();
+        polls += 1;
+        if sent.iter().any(|(_, k, _)| k == "page") || polls > 300 {
+            break sent;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let kinds: Vec<&str> = sent.iter().map(|(_, k, _)| k.as_str()).collect();
+    assert_eq!(&kinds[..2], ["channel_intro", "ticket"], "{sent:?}");
+    assert!(kinds[2..].iter().all(|k| *k == "page") && kinds.len() > 2, "{sent:?}");
+    assert!(sent.iter().all(|(_, _, o)| *o == Outcome::Succeeded), "{sent:?}");
+    assert!(sent[0].0.starts_with("#incident-") && sent[2].0.starts_with("page:"), "{sent:?}");
+    let bodies = bodies.lock().expect("lock").clone();
+    assert_eq!(bodies.len(), sent.len(), "{bodies:?}");
+    assert!(bodies[0].contains("channel_intro") && bodies[0].contains(&id), "{}", bodies[0]);
+
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(killed.success());
+    assert!(child.wait().expect("wait").success());
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).expect("rest");
+    assert!(!rest.contains("hook-s3cret"), "{rest}");
+}

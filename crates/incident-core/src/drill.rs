@@ -29,7 +29,7 @@ use crate::ingest;
 use crate::postmortem::{PostMortem, PostMortemInput};
 use crate::sim::{ExpectationOutcome, Scenario, SimPlatform};
 use crate::store::{RunStatus, Store};
-use crate::timeline::{EventKind, Outcome, Timeline};
+use crate::timeline::{EventKind, Timeline};
 use crate::triage::{TriageOptions, TriageReport, triage};
 use crate::{Error, ErrorKind, HumanDuration, Policy, Result, Status};
 
@@ -496,23 +496,15 @@ impl Run<'_> {
 
     async fn notify(&self, rec: &Recorder, to: Destination, kind: &str, text: String) -> Result<()> {
         let incident_id = rec.snapshot().await.id;
-        let channel = match &to {
-            Destination::Channel { name } => name.clone(),
-            Destination::StatusPage => "status-page".into(),
-            Destination::Page { role } => format!("page:{}", role.title()),
-            Destination::Webhook { name } => format!("webhook:{name}"),
-        };
-        let n = Notification { incident_id, to, kind: kind.into(), text };
-        let (outcome, detail) = match self.backends.notifier.notify(&n).await {
-            Ok(crate::backend::Delivery::Delivered { reference }) => {
-                (Outcome::Succeeded, reference.unwrap_or_default())
-            }
-            Ok(crate::backend::Delivery::Skipped { reason }) => (Outcome::Skipped, reason),
-            Err(e) => (Outcome::Failed, e.to_string()),
-        };
-        self.log(format!("{kind} → {channel}: {outcome}"));
-        rec.event(self.now(), "incident-core", EventKind::MessageSent { channel, kind: kind.into(), outcome, detail })
-            .await
+        self.send(rec, Notification { incident_id, to, kind: kind.into(), text }).await
+    }
+
+    /// Deliver `n` and record the outcome (as [`crate::delivery`] words it) on the timeline.
+    async fn send(&self, rec: &Recorder, n: Notification) -> Result<()> {
+        let channel = crate::delivery::destination_label(&n.to);
+        let (outcome, detail, _) = crate::delivery::outcome_of(&self.backends.notifier.notify(&n).await);
+        self.log(format!("{} → {channel}: {outcome}", n.kind));
+        rec.event(self.now(), "incident-core", EventKind::MessageSent { channel, kind: n.kind, outcome, detail }).await
     }
 }
 
@@ -658,22 +650,8 @@ pub async fn run_drill(
         max_events: policy.limits.max_events_per_incident,
     };
     run.log(format!("declared {} {} — channel {}", incident.severity, incident.title, incident.channel));
-    run.notify(
-        &rec,
-        Destination::Channel { name: incident.channel.clone() },
-        "channel_intro",
-        incident.channel_intro(policy),
-    )
-    .await?;
-    run.notify(&rec, Destination::Channel { name: incident.channel.clone() }, "ticket", incident.ticket()).await?;
-    for s in incident.stakeholders(policy) {
-        run.notify(
-            &rec,
-            Destination::Page { role: s.role },
-            "page",
-            format!("[{}] {} — {}", incident.severity, incident.title, s.reason),
-        )
-        .await?;
+    for n in incident.declaration_notifications(policy) {
+        run.send(&rec, n).await?;
     }
     let on_call = opts.on_call.clone();
     rec.apply(|i, tl| i.acknowledge(tl.last().map_or(declared_at, |e| e.at), &on_call, tl)).await?;

@@ -388,6 +388,26 @@ impl Incident {
         )
     }
 
+    /// What goes out when the incident is declared, in order (the runbook's "Incident Declaration" steps):
+    /// the channel's first message (`channel_intro`), the ticket (`ticket`), then one `page` per
+    /// stakeholder of [`Incident::stakeholders`]. The first status-page update is the cadence driver's
+    /// (due within `cadence.status_page_within` of declaration).
+    #[must_use]
+    pub fn declaration_notifications(&self, policy: &Policy) -> Vec<crate::backend::Notification> {
+        use crate::backend::{Destination, Notification};
+        let channel = || Destination::Channel { name: self.channel.clone() };
+        let note = |to, kind: &str, text| Notification { incident_id: self.id.clone(), to, kind: kind.into(), text };
+        let mut out = vec![
+            note(channel(), "channel_intro", self.channel_intro(policy)),
+            note(channel(), "ticket", self.ticket()),
+        ];
+        for s in self.stakeholders(policy) {
+            let text = format!("[{}] {} — {}", self.severity, self.title, s.reason);
+            out.push(note(Destination::Page { role: s.role }, "page", text));
+        }
+        out
+    }
+
     /// Who to notify (see [`stakeholders_for`]).
     #[must_use]
     pub fn stakeholders(&self, policy: &Policy) -> Vec<Stakeholder> {

@@ -2,7 +2,10 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
+use incident_core::backend::Notifier;
+use incident_core::cadence::CadenceOptions;
 use incident_core::clock::{Clock, SystemClock};
 use incident_core::store::Store;
 use incident_core::{Error, Policy, Result};
@@ -129,6 +132,19 @@ pub struct ReceiverConfig {
     pub queue_capacity: usize,
     /// Most requests committed in one store transaction (default 2048).
     pub max_batch: usize,
+    /// Sends the declaration notifications of every incident the receiver declares (the channel's
+    /// first message, the ticket, a page per stakeholder: [`Incident::declaration_notifications`]), each
+    /// recorded on the timeline with its outcome. `None`: nothing is sent (the CLI always gives one: a
+    /// provider that is not configured records a `skipped` notification naming what to set).
+    ///
+    /// [`Incident::declaration_notifications`]: incident_core::incident::Incident::declaration_notifications
+    pub notifier: Option<Arc<dyn Notifier>>,
+    /// Run the cadence driver ([`incident_core::cadence`]) with these options over the store while the
+    /// receiver runs (needs `notifier`): due updates and the first status-page update are sent or
+    /// reminded, and overdue ones logged.
+    pub cadence: Option<CadenceOptions>,
+    /// How often the cadence driver looks at the open incidents (default 30 s).
+    pub cadence_poll: Duration,
 }
 
 impl fmt::Debug for ReceiverConfig {
@@ -139,6 +155,8 @@ impl fmt::Debug for ReceiverConfig {
             .field("on_call", &self.on_call)
             .field("queue_capacity", &self.queue_capacity)
             .field("max_batch", &self.max_batch)
+            .field("notifier", &self.notifier.is_some())
+            .field("cadence", &self.cadence)
             .finish_non_exhaustive()
     }
 }
@@ -156,7 +174,25 @@ impl ReceiverConfig {
             on_call: "on-call".to_owned(),
             queue_capacity: 8192,
             max_batch: 2048,
+            notifier: None,
+            cadence: None,
+            cadence_poll: Duration::from_secs(30),
         }
+    }
+
+    /// Send declaration notifications through `notifier`.
+    #[must_use]
+    pub fn notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
+    }
+
+    /// Run the cadence driver with `options`, looking every `poll`.
+    #[must_use]
+    pub fn cadence(mut self, options: CadenceOptions, poll: Duration) -> Self {
+        self.cadence = Some(options);
+        self.cadence_poll = poll;
+        self
     }
 
     /// Use `policy`.
@@ -196,6 +232,12 @@ impl ReceiverConfig {
         self.policy.validate()?;
         if self.on_call.trim().is_empty() {
             return Err(Error::invalid_input("receiver: on_call must not be empty"));
+        }
+        if self.cadence.is_some() && self.notifier.is_none() {
+            return Err(Error::invalid_input("receiver: the cadence driver needs a notifier"));
+        }
+        if self.cadence.is_some() && self.cadence_poll < Duration::from_secs(1) {
+            return Err(Error::invalid_input("receiver: cadence_poll must be at least 1s"));
         }
         if self.queue_capacity == 0 || self.max_batch == 0 {
             return Err(Error::invalid_input("receiver: queue_capacity and max_batch must be at least 1"));

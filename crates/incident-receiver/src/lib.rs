@@ -28,8 +28,10 @@ pub use writer::GroupResult;
 /// [`Receiver::router`] (or use [`serve`]), then call [`Receiver::shutdown`].
 pub struct Receiver {
     state: Arc<http::AppState>,
+    /// The writer and, when configured, the cadence driver.
     writer: JoinSet<()>,
     stop: Option<oneshot::Sender<()>>,
+    cadence_stop: Option<oneshot::Sender<()>>,
     open_groups: usize,
 }
 
@@ -54,6 +56,7 @@ impl Receiver {
             Arc::clone(&config.clock),
             config.on_call.clone(),
             Arc::clone(&metrics),
+            config.notifier.clone(),
         )
         .await?;
         let open_groups = writer.open_groups();
@@ -61,6 +64,21 @@ impl Receiver {
         let (stop, stop_rx) = oneshot::channel();
         let mut set = JoinSet::new();
         set.spawn(writer.run(rx, config.max_batch, stop_rx));
+        let cadence_stop = match (&config.cadence, &config.notifier) {
+            (Some(options), Some(notifier)) => {
+                let driver = incident_core::cadence::CadenceDriver::new(
+                    Arc::clone(&config.store),
+                    Arc::clone(&config.clock),
+                    Arc::clone(notifier),
+                    config.policy.clone(),
+                )
+                .with_options(options.clone());
+                let (tx, rx) = oneshot::channel();
+                set.spawn(run_cadence(driver, Arc::clone(&config.clock), config.cadence_poll, rx));
+                Some(tx)
+            }
+            _ => None,
+        };
         let max_body = usize::try_from(config.policy.limits.max_payload_bytes).unwrap_or(usize::MAX);
         let state = Arc::new(http::AppState {
             sns: sns::SnsVerifier::new(config.sns.clone())?,
@@ -70,7 +88,7 @@ impl Receiver {
             jobs,
             metrics,
         });
-        Ok(Self { state, writer: set, stop: Some(stop), open_groups })
+        Ok(Self { state, writer: set, stop: Some(stop), cadence_stop, open_groups })
     }
 
     /// The routes: `POST /webhook/{alertmanager,pagerduty,grafana,cloudwatch,datadog}`, `GET /healthz`,
@@ -111,10 +129,47 @@ impl Receiver {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        if let Some(stop) = self.cadence_stop.take() {
+            let _ = stop.send(());
+        }
         while let Some(r) = self.writer.join_next().await {
             r.map_err(|e| Error::internal("receiver writer task failed").with_source(e))?;
         }
         Ok(())
+    }
+}
+
+/// The cadence driver's loop: one tick (never interrupted, so what it sends is recorded), then wait
+/// `poll` or until stopped.
+async fn run_cadence(
+    driver: incident_core::cadence::CadenceDriver<
+        dyn incident_core::store::Store,
+        dyn incident_core::clock::Clock,
+        dyn incident_core::backend::Notifier,
+    >,
+    clock: Arc<dyn incident_core::clock::Clock>,
+    poll: std::time::Duration,
+    mut stop: oneshot::Receiver<()>,
+) {
+    loop {
+        match driver.tick(clock.now()).await {
+            Ok(report) => {
+                for a in report.sent.iter().chain(&report.skipped).chain(&report.failed) {
+                    tracing::info!(incident = %a.incident_id, kind = ?a.kind, reminder = a.reminder, channel = %a.channel, outcome = %a.outcome, "receiver: cadence update");
+                }
+                for o in &report.overdue {
+                    tracing::warn!(incident = %o.incident_id, kind = ?o.kind, due_at = %o.due_at, late_by = %o.late_by, "receiver: update overdue");
+                }
+                for f in &report.errors {
+                    tracing::warn!(incident = %f.incident_id, kind = %f.kind, error = %f.message, "receiver: cadence failed for an incident");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "receiver: cadence tick failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(poll) => {}
+            _ = &mut stop => return,
+        }
     }
 }
 

@@ -7,10 +7,15 @@
 //! [`Store::write_batch`] and only then answers the jobs. A request is acknowledged only once what it
 //! caused is durable; a failed commit answers every job of the batch `503` and forgets what the batch
 //! changed in memory (reloaded from the store when next needed), so a retry starts from the durable state.
+//! A commit that conflicts with another writer of a timeline (nothing was written) is decided again from
+//! the store, up to [`COMMIT_ATTEMPTS`] times, before the batch is answered `503`. Once a declaration is
+//! committed, its notifications go out in the background (see [`Writer::announce`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use incident_core::backend::Notifier;
+use incident_core::delivery::deliver_and_record;
 use incident_core::incident::Incident;
 use incident_core::ingest::group::{self, AlertGroup, Decision, GroupState, Outcome};
 use incident_core::store::{Store, StoreWrite};
@@ -91,6 +96,12 @@ impl Pending {
     }
 }
 
+/// Attempts of a batch whose commit conflicts with another writer of a timeline.
+const COMMIT_ATTEMPTS: u32 = 4;
+
+/// Actor of the notification events the receiver records.
+const ACTOR: &str = "incident-serve";
+
 pub(crate) struct Writer {
     store: Arc<dyn Store>,
     policy: Arc<Policy>,
@@ -98,6 +109,9 @@ pub(crate) struct Writer {
     on_call: Arc<str>,
     groups: HashMap<String, Entry>,
     metrics: Arc<Metrics>,
+    notifier: Option<Arc<dyn Notifier>>,
+    /// Declaration notifications in flight (awaited before the writer stops).
+    tasks: tokio::task::JoinSet<()>,
 }
 
 impl Writer {
@@ -108,6 +122,7 @@ impl Writer {
         clock: Arc<dyn incident_core::clock::Clock>,
         on_call: String,
         metrics: Arc<Metrics>,
+        notifier: Option<Arc<dyn Notifier>>,
     ) -> Result<Self> {
         let mut groups = HashMap::new();
         // Newest first: if a key somehow has two open incidents, the newest keeps it.
@@ -122,7 +137,16 @@ impl Writer {
                 .or_insert_with(|| Entry::Loaded(Box::new(Slot { incident, timeline, state })));
         }
         metrics.set_open_groups(groups.len());
-        Ok(Self { store, policy: Arc::new(policy), clock, on_call: on_call.into(), groups, metrics })
+        Ok(Self {
+            store,
+            policy: Arc::new(policy),
+            clock,
+            on_call: on_call.into(),
+            groups,
+            metrics,
+            notifier,
+            tasks: tokio::task::JoinSet::new(),
+        })
     }
 
     /// Groups with an open incident.
@@ -153,6 +177,8 @@ impl Writer {
             }
             self.process(jobs).await;
         }
+        // Notifications already under way finish (each within its provider's retry budget).
+        while self.tasks.join_next().await.is_some() {}
     }
 
     /// Make sure the entry of `key`, if any, is loaded.
@@ -181,51 +207,88 @@ impl Writer {
     }
 
     async fn process(&mut self, jobs: Vec<Job>) {
-        let now = self.clock.now();
-        let mut pending = Pending::default();
-        // Keys changed by this batch and the incident they had before it (to forget on failure).
-        let mut touched: Vec<(String, Option<String>)> = Vec::new();
-        #[allow(clippy::type_complexity)]
-        let mut answers: Vec<(oneshot::Sender<Result<Vec<GroupResult>>>, Result<Vec<GroupResult>>)> = Vec::new();
-        for job in jobs {
-            let mut results = Vec::with_capacity(job.groups.len());
-            let mut failed = None;
-            for g in &job.groups {
-                match self.apply(g, now, &mut pending, &mut touched).await {
-                    Ok(r) => results.push(r),
-                    Err(e) => {
-                        failed = Some(e);
-                        break;
+        // Another writer (the cadence driver, a delivery, a person with the CLI) may have appended to a
+        // timeline this writer holds: the commit then fails with `Conflict` before anything is written.
+        // Forget what the batch touched and decide it again from the store, a few times, before `503`.
+        let mut attempt = 1;
+        loop {
+            let now = self.clock.now();
+            let mut pending = Pending::default();
+            // Keys changed by this batch and the incident they had before it (to forget on failure).
+            let mut touched: Vec<(String, Option<String>)> = Vec::new();
+            let mut declared: Vec<Incident> = Vec::new();
+            let mut results: Vec<Result<Vec<GroupResult>>> = Vec::with_capacity(jobs.len());
+            for job in &jobs {
+                let mut out = Vec::with_capacity(job.groups.len());
+                let mut failed = None;
+                for g in &job.groups {
+                    match self.apply(g, now, &mut pending, &mut touched, &mut declared).await {
+                        Ok(r) => out.push(r),
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
                     }
                 }
+                results.push(failed.map_or(Ok(out), Err));
             }
-            answers.push((job.reply, failed.map_or(Ok(results), Err)));
+            let writes = pending.into_writes();
+            let commit = if writes.is_empty() {
+                Ok(())
+            } else {
+                let started = tokio::time::Instant::now();
+                let r = self.store.write_batch(&writes).await;
+                self.metrics.commit(started.elapsed());
+                r
+            };
+            match commit {
+                Ok(()) => {
+                    self.metrics.set_open_groups(self.groups.len());
+                    for (job, result) in jobs.into_iter().zip(results) {
+                        let _ = job.reply.send(result);
+                    }
+                    self.announce(declared);
+                    return;
+                }
+                Err(e) => {
+                    for (key, before) in touched {
+                        match before {
+                            Some(id) => self.groups.insert(key, Entry::Unloaded(id)),
+                            None => self.groups.remove(&key),
+                        };
+                    }
+                    if e.kind() == ErrorKind::Conflict && attempt < COMMIT_ATTEMPTS {
+                        tracing::info!(error = %e, attempt, "receiver: a timeline changed under the writer; deciding the batch again");
+                        attempt += 1;
+                        continue;
+                    }
+                    tracing::warn!(error = %e, writes = writes.len(), "receiver: store commit failed; batch answered 503");
+                    for job in jobs {
+                        let _ = job.reply.send(Err(Error::unavailable(format!("store: {}", e.message()))));
+                    }
+                    return;
+                }
+            }
         }
-        let writes = pending.into_writes();
-        let commit = if writes.is_empty() {
-            Ok(())
-        } else {
-            let started = tokio::time::Instant::now();
-            let r = self.store.write_batch(&writes).await;
-            self.metrics.commit(started.elapsed());
-            r
-        };
-        if let Err(e) = commit {
-            tracing::warn!(error = %e, writes = writes.len(), "receiver: store commit failed; batch answered 503");
-            for (key, before) in touched {
-                match before {
-                    Some(id) => self.groups.insert(key, Entry::Unloaded(id)),
-                    None => self.groups.remove(&key),
-                };
-            }
-            for (reply, _) in answers {
-                let _ = reply.send(Err(Error::unavailable(format!("store: {}", e.message()))));
-            }
-            return;
-        }
-        self.metrics.set_open_groups(self.groups.len());
-        for (reply, result) in answers {
-            let _ = reply.send(result);
+    }
+
+    /// Send the declaration notifications of newly declared (and committed) incidents in the
+    /// background, each recorded on its timeline.
+    fn announce(&mut self, declared: Vec<Incident>) {
+        while self.tasks.try_join_next().is_some() {}
+        let Some(notifier) = &self.notifier else { return };
+        for incident in declared {
+            let (store, notifier, clock) = (Arc::clone(&self.store), Arc::clone(notifier), Arc::clone(&self.clock));
+            let notes = incident.declaration_notifications(&self.policy);
+            self.tasks.spawn(async move {
+                for n in notes {
+                    let (id, kind) = (n.incident_id.clone(), n.kind.clone());
+                    match deliver_and_record(&*store, &*notifier, &*clock, ACTOR, n).await {
+                        Ok(r) => tracing::info!(incident = %id, kind = %kind, channel = %r.channel, outcome = %r.outcome, "receiver: declaration notification"),
+                        Err(e) => tracing::warn!(incident = %id, kind = %kind, error = %e, "receiver: declaration notification not recorded"),
+                    }
+                }
+            });
         }
     }
 
@@ -235,6 +298,7 @@ impl Writer {
         now: chrono::DateTime<chrono::Utc>,
         pending: &mut Pending,
         touched: &mut Vec<(String, Option<String>)>,
+        declared: &mut Vec<Incident>,
     ) -> Result<GroupResult> {
         let policy = Arc::clone(&self.policy);
         let before = match self.groups.get(&g.key) {
@@ -265,6 +329,7 @@ impl Writer {
                 p.1 = Some(incident.clone());
                 p.2.extend(timeline.events().iter().cloned());
                 result.incident = Some(incident.id.clone());
+                declared.push(incident.clone());
                 touched.push((g.key.clone(), before));
                 self.groups.insert(g.key.clone(), Entry::Loaded(Box::new(Slot { incident, timeline, state })));
             }

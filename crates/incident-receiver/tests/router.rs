@@ -624,3 +624,32 @@ fn secrets_do_not_print() {
     let e = Secret::from_file(&p).expect_err("empty");
     assert_eq!(e.to_string(), format!("secret file {} is empty", p.display()));
 }
+
+#[tokio::test]
+async fn another_writer_of_an_open_timeline_costs_a_retry_not_a_503() {
+    let store = Arc::new(MemoryStore::new());
+    let r = start(store.clone()).await;
+    let g = r#"{}:{alertname="HighErrorRate"}"#;
+    let first = post(&r, "/webhook/alertmanager", am(g, &[("a1", "HighErrorRate", "api", "firing")])).await;
+    let inc = outcome(&first).1.expect("declared");
+    // Someone else writes the timeline the receiver holds in memory (the cadence driver, a delivery, a
+    // person with the CLI).
+    incident_core::delivery::append_event(
+        store.as_ref(),
+        &inc,
+        incident_core::clock::Clock::now(&incident_core::clock::SystemClock),
+        "alice",
+        EventKind::Note { text: "looking at the api pods".into() },
+    )
+    .await
+    .expect("append");
+    let two = am(g, &[("a1", "HighErrorRate", "api", "firing"), ("a2", "HighErrorRate", "web", "firing")]);
+    let reply = post(&r, "/webhook/alertmanager", two).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(outcome(&reply), ("updated".to_owned(), Some(inc.clone())));
+    let kinds: Vec<String> =
+        store.timeline(&inc).await.expect("timeline").events().iter().map(|e| e.kind.describe()).collect();
+    assert!(kinds.iter().any(|k| k.contains("looking at the api pods")), "{kinds:?}");
+    assert_eq!(alert_ids(store.as_ref(), &inc).await.len(), 2, "{kinds:?}");
+    r.shutdown().await.expect("shutdown");
+}
