@@ -27,17 +27,16 @@ fn post(addr: &str, path: &str, token: &str, body: &[u8]) -> (u16, String) {
     (status, out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned())
 }
 
-#[test]
-fn serve_declares_from_a_webhook_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let token = dir.path().join("token");
-    std::fs::write(&token, "cli-t0ken\n").expect("token");
-    let store = dir.path().join("incident.sqlite");
+/// `incident serve --listen 127.0.0.1:0 ARGS` (no notification provider from the environment): the
+/// process, its stderr after the first line, that line, and the address it listens on.
+fn serve(args: &[&std::ffi::OsStr]) -> (std::process::Child, BufReader<std::process::ChildStderr>, String, String) {
     let mut child = incident()
-        .args(["serve", "--listen", "127.0.0.1:0", "--store"])
-        .arg(&store)
-        .arg("--token-file")
-        .arg(&token)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("INCIDENT_SLACK_TOKEN")
+        .env_remove("INCIDENT_PAGERDUTY_ROUTING_KEY")
+        .env_remove("INCIDENT_STATUSPAGE_API_KEY")
+        .env_remove("INCIDENT_WEBHOOK_URL")
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
@@ -50,6 +49,17 @@ fn serve_declares_from_a_webhook_and_stops_on_sigterm() {
         .and_then(|r| r.split_whitespace().next())
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_owned();
+    (child, stderr, line, addr)
+}
+
+#[test]
+fn serve_declares_from_a_webhook_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "cli-t0ken\n").expect("token");
+    let store = dir.path().join("incident.sqlite");
+    let (mut child, mut stderr, line, addr) =
+        serve(&["--store".as_ref(), store.as_os_str(), "--token-file".as_ref(), token.as_os_str()]);
     assert!(line.contains("auth on"), "{line}");
 
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/alertmanager/firing-mixed.json");
@@ -139,22 +149,15 @@ fn a_declared_incident_announces_itself_through_the_notifiers_and_records_each_o
     )
     .expect("config");
     let store = dir.path().join("incident.sqlite");
-    let mut child = incident()
-        .args(["serve", "--listen", "127.0.0.1:0", "--cadence", "remind", "--store"])
-        .arg(&store)
-        .arg("--notify-config")
-        .arg(&config)
-        .env_remove("INCIDENT_SLACK_TOKEN")
-        .env_remove("INCIDENT_PAGERDUTY_ROUTING_KEY")
-        .env_remove("INCIDENT_WEBHOOK_URL")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    stderr.read_line(&mut line).expect("first line");
+    let (mut child, mut stderr, line, addr) = serve(&[
+        "--cadence".as_ref(),
+        "remind".as_ref(),
+        "--store".as_ref(),
+        store.as_os_str(),
+        "--notify-config".as_ref(),
+        config.as_os_str(),
+    ]);
     assert!(line.contains("notify webhook:bridge") && line.contains("cadence remind"), "{line}");
-    let addr = line.split("http://").nth(1).and_then(|r| r.split_whitespace().next()).expect("addr").to_owned();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/alertmanager/firing-mixed.json");
     let (status, text) = post(&addr, "/webhook/alertmanager", "", &std::fs::read(fixture).expect("fixture"));
     assert!(status == 200 && text.contains(r#""outcome":"declared""#), "{status} {text}");

@@ -44,7 +44,7 @@ use incident_core::incident::Incident;
 use incident_core::store::conformance::RawAccess;
 use incident_core::store::{
     GENESIS_HASH, JournalDraft, JournalEntry, RunRecord, Store, canonical_timestamp, check_claim, check_event_append,
-    check_journal_draft, check_run, duplicate_journal_entry, verify_journal, verify_recorded_head,
+    check_journal_draft, check_run, duplicate_journal_entry, verify_journal, verify_journal_head, verify_timeline_head,
 };
 use incident_core::timeline::{Event, Timeline};
 use incident_core::{Error, Result};
@@ -659,12 +659,7 @@ impl Store for PgStore {
         let head = recorded_head(&*tx, &ctx, "timeline", incident_id).await?;
         tx.rollback().await.map_err(|e| ctx.db(e))?;
         let timeline = Timeline::from_events(incident_id, events)?;
-        verify_recorded_head(
-            &format!("timeline of {incident_id}"),
-            "event",
-            timeline.events().last().map(|e| (e.seq, e.hash.as_str())),
-            head.as_ref().map(|(s, h)| (*s, h.as_str())),
-        )?;
+        verify_timeline_head(&timeline, head.as_ref())?;
         Ok(timeline)
     }
 
@@ -827,12 +822,7 @@ impl Store for PgStore {
         let head = recorded_head(&*tx, &ctx, "journal", run_id).await?;
         tx.rollback().await.map_err(|e| ctx.db(e))?;
         verify_journal(run_id, &entries)?;
-        verify_recorded_head(
-            &format!("journal of run {run_id}"),
-            "entry",
-            entries.last().map(|e| (e.seq, e.hash.as_str())),
-            head.as_ref().map(|(s, h)| (*s, h.as_str())),
-        )?;
+        verify_journal_head(run_id, &entries, head.as_ref())?;
         Ok(entries)
     }
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::conformance::RawAccess;
 use super::{
     JournalDraft, JournalEntry, RunRecord, StepClaim, Store, check_claim, check_event_append, check_journal_draft,
-    check_run, duplicate_journal_entry, may_claim, verify_journal, verify_recorded_head,
+    check_run, duplicate_journal_entry, may_claim, verify_journal, verify_journal_head, verify_timeline_head,
 };
 use crate::incident::Incident;
 use crate::timeline::{Event, GENESIS_HASH, Timeline};
@@ -124,12 +124,7 @@ impl Store for MemoryStore {
             (events, inner.timeline_heads.get(incident_id).cloned())
         };
         let timeline = Timeline::from_events(incident_id, events)?;
-        verify_recorded_head(
-            &format!("timeline of {incident_id}"),
-            "event",
-            timeline.events().last().map(|e| (e.seq, e.hash.as_str())),
-            head.as_ref().map(|(s, h)| (*s, h.as_str())),
-        )?;
+        verify_timeline_head(&timeline, head.as_ref())?;
         Ok(timeline)
     }
 
@@ -226,12 +221,7 @@ impl Store for MemoryStore {
             (entries, inner.journal_heads.get(run_id).cloned())
         };
         verify_journal(run_id, &entries)?;
-        verify_recorded_head(
-            &format!("journal of run {run_id}"),
-            "entry",
-            entries.last().map(|e| (e.seq, e.hash.as_str())),
-            head.as_ref().map(|(s, h)| (*s, h.as_str())),
-        )?;
+        verify_journal_head(run_id, &entries, head.as_ref())?;
         Ok(entries)
     }
 }

@@ -414,6 +414,32 @@ pub fn verify_recorded_head(
     }
 }
 
+/// [`verify_recorded_head`] for a loaded timeline and the head its store recorded.
+///
+/// # Errors
+/// As [`verify_recorded_head`].
+pub fn verify_timeline_head(timeline: &Timeline, recorded: Option<&(u64, String)>) -> Result<()> {
+    verify_recorded_head(
+        &format!("timeline of {}", timeline.incident_id()),
+        "event",
+        timeline.events().last().map(|e| (e.seq, e.hash.as_str())),
+        recorded.map(|(s, h)| (*s, h.as_str())),
+    )
+}
+
+/// [`verify_recorded_head`] for a loaded journal and the head its store recorded.
+///
+/// # Errors
+/// As [`verify_recorded_head`].
+pub fn verify_journal_head(run_id: &str, entries: &[JournalEntry], recorded: Option<&(u64, String)>) -> Result<()> {
+    verify_recorded_head(
+        &format!("journal of run {run_id}"),
+        "entry",
+        entries.last().map(|e| (e.seq, e.hash.as_str())),
+        recorded.map(|(s, h)| (*s, h.as_str())),
+    )
+}
+
 /// Check `events` before appending them to a stored timeline whose newest event is `head`.
 ///
 /// # Errors

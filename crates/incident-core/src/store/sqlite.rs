@@ -14,7 +14,7 @@ use super::conformance::RawAccess;
 use super::{
     JournalDraft, JournalEntry, RunRecord, StepClaim, Store, StoreWrite, canonical_timestamp, check_claim,
     check_event_append, check_journal_draft, check_run, duplicate_journal_entry, may_claim, verify_journal,
-    verify_recorded_head,
+    verify_journal_head, verify_timeline_head,
 };
 use crate::incident::Incident;
 use crate::timeline::{Event, GENESIS_HASH, Timeline};
@@ -661,13 +661,7 @@ impl Store for SqliteStore {
             let head = recorded_head(&tx, ctx, "timeline", &incident_id)?;
             drop(tx);
             let timeline = Timeline::from_events(incident_id.clone(), events)?;
-            let last = timeline.events().last().map(|e| (e.seq, e.hash.as_str()));
-            verify_recorded_head(
-                &format!("timeline of {incident_id}"),
-                "event",
-                last,
-                head.as_ref().map(|(s, h)| (*s, h.as_str())),
-            )?;
+            verify_timeline_head(&timeline, head.as_ref())?;
             Ok(timeline)
         })
         .await
@@ -859,12 +853,7 @@ impl Store for SqliteStore {
             let head = recorded_head(&tx, ctx, "journal", &run_id)?;
             drop(tx);
             verify_journal(&run_id, &entries)?;
-            verify_recorded_head(
-                &format!("journal of run {run_id}"),
-                "entry",
-                entries.last().map(|e| (e.seq, e.hash.as_str())),
-                head.as_ref().map(|(s, h)| (*s, h.as_str())),
-            )?;
+            verify_journal_head(&run_id, &entries, head.as_ref())?;
             Ok(entries)
         })
         .await
