@@ -15,11 +15,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use incident_core::backend::Notifier;
-use incident_core::delivery::deliver_and_record;
+use incident_core::delivery::{append_event, destination_label, outcome_of};
 use incident_core::incident::Incident;
 use incident_core::ingest::group::{self, AlertGroup, Decision, GroupState, Outcome};
 use incident_core::store::{Store, StoreWrite};
-use incident_core::timeline::{Event, Timeline};
+use incident_core::timeline::{Event, EventKind, Timeline};
 use incident_core::{Error, ErrorKind, Policy, Result, Status};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
@@ -99,6 +99,9 @@ impl Pending {
 /// Attempts of a batch whose commit conflicts with another writer of a timeline.
 const COMMIT_ATTEMPTS: u32 = 4;
 
+/// How long notification records wait for a batch of alerts to ride with before they are written alone.
+const RECORD_FLUSH: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Actor of the notification events the receiver records.
 const ACTOR: &str = "incident-serve";
 
@@ -112,6 +115,18 @@ pub(crate) struct Writer {
     notifier: Option<Arc<dyn Notifier>>,
     /// Declaration notifications in flight (awaited before the writer stops).
     tasks: tokio::task::JoinSet<()>,
+    /// Their outcomes come back here and are written by this writer, in its next batch: the writer stays
+    /// the only writer of the timelines it holds (no conflicts, no second user of the store connection).
+    records_tx: mpsc::UnboundedSender<Recorded>,
+    records_rx: mpsc::UnboundedReceiver<Recorded>,
+}
+
+/// A `message_sent` event for the timeline of the incident of group `key`.
+pub(crate) struct Recorded {
+    key: String,
+    incident_id: String,
+    at: chrono::DateTime<chrono::Utc>,
+    kind: EventKind,
 }
 
 impl Writer {
@@ -137,6 +152,7 @@ impl Writer {
                 .or_insert_with(|| Entry::Loaded(Box::new(Slot { incident, timeline, state })));
         }
         metrics.set_open_groups(groups.len());
+        let (records_tx, records_rx) = mpsc::unbounded_channel();
         Ok(Self {
             store,
             policy: Arc::new(policy),
@@ -146,6 +162,8 @@ impl Writer {
             metrics,
             notifier,
             tasks: tokio::task::JoinSet::new(),
+            records_tx,
+            records_rx,
         })
     }
 
@@ -157,17 +175,34 @@ impl Writer {
     /// Serve jobs until `stop` fires (or every sender is gone); what is queued by then is still answered.
     pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Job>, max_batch: usize, mut stop: oneshot::Receiver<()>) {
         let mut stopping = false;
+        // Notification records ride with the next batch of alerts (no commit of their own under load);
+        // with no alerts coming, they are written RECORD_FLUSH after the first one arrived.
+        let mut held: Vec<Recorded> = Vec::new();
+        let mut flush_at = tokio::time::Instant::now();
         loop {
-            let next = tokio::select! {
+            let first = tokio::select! {
                 biased;
-                j = rx.recv() => j,
+                j = rx.recv() => match j {
+                    Some(j) => j,
+                    None => break,
+                },
+                Some(r) = self.records_rx.recv() => {
+                    if held.is_empty() {
+                        flush_at = tokio::time::Instant::now() + RECORD_FLUSH;
+                    }
+                    held.push(r);
+                    continue;
+                }
+                () = tokio::time::sleep_until(flush_at), if !held.is_empty() => {
+                    self.process(Vec::new(), std::mem::take(&mut held)).await;
+                    continue;
+                }
                 _ = &mut stop, if !stopping => {
                     stopping = true;
                     rx.close();
-                    rx.recv().await
+                    continue;
                 }
             };
-            let Some(first) = next else { break };
             let mut jobs = vec![first];
             while jobs.len() < max_batch {
                 match rx.try_recv() {
@@ -175,10 +210,21 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.process(jobs).await;
+            while let Ok(r) = self.records_rx.try_recv() {
+                held.push(r);
+            }
+            self.process(jobs, std::mem::take(&mut held)).await;
         }
-        // Notifications already under way finish (each within its provider's retry budget).
+        // Notifications already under way finish (each within its provider's retry budget), and what they
+        // did is written.
         while self.tasks.join_next().await.is_some() {}
+        let mut records = held;
+        while let Ok(r) = self.records_rx.try_recv() {
+            records.push(r);
+        }
+        if !records.is_empty() {
+            self.process(Vec::new(), records).await;
+        }
     }
 
     /// Make sure the entry of `key`, if any, is loaded.
@@ -206,7 +252,7 @@ impl Writer {
         Ok(())
     }
 
-    async fn process(&mut self, jobs: Vec<Job>) {
+    async fn process(&mut self, jobs: Vec<Job>, records: Vec<Recorded>) {
         // Another writer (the cadence driver, a delivery, a person with the CLI) may have appended to a
         // timeline this writer holds: the commit then fails with `Conflict` before anything is written.
         // Forget what the batch touched and decide it again from the store, a few times, before `503`.
@@ -216,7 +262,14 @@ impl Writer {
             let mut pending = Pending::default();
             // Keys changed by this batch and the incident they had before it (to forget on failure).
             let mut touched: Vec<(String, Option<String>)> = Vec::new();
-            let mut declared: Vec<Incident> = Vec::new();
+            let mut declared: Vec<(String, Incident)> = Vec::new();
+            // Records whose incident this writer does not hold (any more): appended through the store.
+            let mut elsewhere: Vec<&Recorded> = Vec::new();
+            for r in &records {
+                if !self.record(r, &mut pending, &mut touched).await {
+                    elsewhere.push(r);
+                }
+            }
             let mut results: Vec<Result<Vec<GroupResult>>> = Vec::with_capacity(jobs.len());
             for job in &jobs {
                 let mut out = Vec::with_capacity(job.groups.len());
@@ -247,6 +300,7 @@ impl Writer {
                     for (job, result) in jobs.into_iter().zip(results) {
                         let _ = job.reply.send(result);
                     }
+                    self.append_elsewhere(elsewhere.into_iter());
                     self.announce(declared);
                     return;
                 }
@@ -266,6 +320,8 @@ impl Writer {
                     for job in jobs {
                         let _ = job.reply.send(Err(Error::unavailable(format!("store: {}", e.message()))));
                     }
+                    // Notifications went out: their records must not be lost with the batch.
+                    self.append_elsewhere(records.iter());
                     return;
                 }
             }
@@ -273,20 +329,55 @@ impl Writer {
     }
 
     /// Send the declaration notifications of newly declared (and committed) incidents in the
-    /// background, each recorded on its timeline.
-    fn announce(&mut self, declared: Vec<Incident>) {
+    /// background; each outcome comes back as a [`Recorded`] event for this writer to write.
+    fn announce(&mut self, declared: Vec<(String, Incident)>) {
         while self.tasks.try_join_next().is_some() {}
         let Some(notifier) = &self.notifier else { return };
-        for incident in declared {
-            let (store, notifier, clock) = (Arc::clone(&self.store), Arc::clone(notifier), Arc::clone(&self.clock));
+        for (key, incident) in declared {
+            let (notifier, clock, tx) = (Arc::clone(notifier), Arc::clone(&self.clock), self.records_tx.clone());
             let notes = incident.declaration_notifications(&self.policy);
             self.tasks.spawn(async move {
                 for n in notes {
-                    let (id, kind) = (n.incident_id.clone(), n.kind.clone());
-                    match deliver_and_record(&*store, &*notifier, &*clock, ACTOR, n).await {
-                        Ok(r) => tracing::info!(incident = %id, kind = %kind, channel = %r.channel, outcome = %r.outcome, "receiver: declaration notification"),
-                        Err(e) => tracing::warn!(incident = %id, kind = %kind, error = %e, "receiver: declaration notification not recorded"),
-                    }
+                    let (outcome, detail, _) = outcome_of(&notifier.notify(&n).await);
+                    let channel = destination_label(&n.to);
+                    tracing::info!(incident = %n.incident_id, kind = %n.kind, channel = %channel, outcome = %outcome, "receiver: declaration notification");
+                    let kind = EventKind::MessageSent { channel, kind: n.kind, outcome, detail };
+                    let record = Recorded { key: key.clone(), incident_id: n.incident_id, at: clock.now(), kind };
+                    let _ = tx.send(record);
+                }
+            });
+        }
+    }
+
+    /// Add `r` to the timeline of its group's incident in this batch; `false` when this writer does not
+    /// hold that incident (any more) or its timeline is full.
+    async fn record(
+        &mut self,
+        r: &Recorded,
+        pending: &mut Pending,
+        touched: &mut Vec<(String, Option<String>)>,
+    ) -> bool {
+        if self.ensure_loaded(&r.key).await.is_err() {
+            return false;
+        }
+        let Some(Entry::Loaded(slot)) = self.groups.get_mut(&r.key) else { return false };
+        if slot.incident.id != r.incident_id {
+            return false;
+        }
+        let at = slot.timeline.last().map_or(r.at, |last| r.at.max(last.at));
+        let Ok(event) = slot.timeline.append(at, ACTOR, r.kind.clone()).cloned() else { return false };
+        touched.push((r.key.clone(), Some(r.incident_id.clone())));
+        pending.touch(&r.incident_id, false).2.push(event);
+        true
+    }
+
+    /// Append records through the store (with its own retries), in the background.
+    fn append_elsewhere<'a>(&mut self, records: impl Iterator<Item = &'a Recorded>) {
+        for r in records {
+            let (store, id, at, kind) = (Arc::clone(&self.store), r.incident_id.clone(), r.at, r.kind.clone());
+            self.tasks.spawn(async move {
+                if let Err(e) = append_event(&*store, &id, at, ACTOR, kind).await {
+                    tracing::warn!(incident = %id, error = %e, "receiver: notification outcome not recorded");
                 }
             });
         }
@@ -298,7 +389,7 @@ impl Writer {
         now: chrono::DateTime<chrono::Utc>,
         pending: &mut Pending,
         touched: &mut Vec<(String, Option<String>)>,
-        declared: &mut Vec<Incident>,
+        declared: &mut Vec<(String, Incident)>,
     ) -> Result<GroupResult> {
         let policy = Arc::clone(&self.policy);
         let before = match self.groups.get(&g.key) {
@@ -329,7 +420,7 @@ impl Writer {
                 p.1 = Some(incident.clone());
                 p.2.extend(timeline.events().iter().cloned());
                 result.incident = Some(incident.id.clone());
-                declared.push(incident.clone());
+                declared.push((g.key.clone(), incident.clone()));
                 touched.push((g.key.clone(), before));
                 self.groups.insert(g.key.clone(), Entry::Loaded(Box::new(Slot { incident, timeline, state })));
             }
