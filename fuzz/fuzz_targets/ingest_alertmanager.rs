@@ -2,20 +2,10 @@
 //! its own serialization; mapping and classification never panic.
 #![no_main]
 
-use std::sync::LazyLock;
-
+use incident_core::ErrorKind;
 use incident_core::ingest::alertmanager;
-use incident_core::{ErrorKind, Policy};
+use incident_fuzz::{POLICY, ROOMY};
 use libfuzzer_sys::fuzz_target;
-
-static POLICY: LazyLock<Policy> = LazyLock::new(Policy::default);
-/// Re-serialized text may be longer than the input (escapes): re-parse without the size limits.
-static ROOMY: LazyLock<Policy> = LazyLock::new(|| {
-    let mut p = Policy::default();
-    p.limits.max_payload_bytes = u64::MAX;
-    p.limits.max_alerts_per_payload = u32::MAX;
-    p
-});
 
 fuzz_target!(|data: &[u8]| {
     match alertmanager::parse_payload(data, &POLICY) {

@@ -65,3 +65,39 @@ fn procedure_strings_with_yaml_line_breaks_round_trip() {
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
     assert!(e.message().starts_with("procedure: invalid type: integer `3`, expected a sequence"), "{e}");
 }
+
+/// `ingest_cloudwatch` (crash-1c53ec08; the `ingest_pagerduty` target fails the same way, its timestamps are
+/// read by the same function): a time whose offset moves it out of years 0000-9999 in UTC
+/// (`9999-12-31T23:00:00-02:00`) parsed, but its serialization — a signed year, `+10000-01-01T01:00:00Z`,
+/// as `DateTime<Utc>` writes it — did not parse back. Timestamps now also read that form.
+#[test]
+fn timestamps_moved_out_of_years_0000_9999_by_their_offset_round_trip() {
+    use incident_core::ingest::{cloudwatch, pagerduty};
+    let policy = Policy::default();
+    let crash = include_bytes!("fuzz_inputs/cloudwatch-crash-1c53ec08.json");
+    for (body, utc) in [
+        (&crash[..], "+10000-01-01T01:00:00Z"),
+        (
+            br#"{"AlarmName":"x","NewStateValue":"ALARM","StateChangeTime":"0000-01-01T00:00:00+01:00"}"#,
+            "-0001-12-31T23:00:00Z",
+        ),
+    ] {
+        let alarm: cloudwatch::Alarm = serde_json::from_slice(body).expect("the input is an alarm");
+        let text = serde_json::to_string(&alarm).expect("serialize");
+        assert!(text.contains(&format!("\"StateChangeTime\":\"{utc}\"")), "{text}");
+        let back: cloudwatch::Alarm = serde_json::from_str(&text).expect("a serialized alarm parses");
+        assert_eq!(back, alarm, "parse(serialize(x)) == x");
+        let batch = cloudwatch::parse_alarm(body, &policy).expect("maps");
+        assert_eq!(cloudwatch::parse_alarm(text.as_bytes(), &policy).expect("maps"), batch);
+    }
+    let event = br#"{"routing_key":"k","event_action":"trigger",
+        "payload":{"summary":"s","source":"h","severity":"info","timestamp":"9999-12-31T23:00:00-02:00"}}"#;
+    let events = pagerduty::parse_events(event, &policy).expect("an event");
+    let text = serde_json::to_vec(&events).expect("serialize");
+    assert_eq!(pagerduty::parse_events(&text, &policy).expect("serialized events parse"), events);
+    // Still no licence for anything else: what is not a timestamp is refused, naming the field.
+    let e = cloudwatch::parse_alarm(br#"{"AlarmName":"x","NewStateValue":"OK","StateChangeTime":"+10000"}"#, &policy)
+        .expect_err("not a timestamp");
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert!(e.message().starts_with("cloudwatch alarm: StateChangeTime: invalid timestamp \"+10000\""), "{e}");
+}

@@ -136,7 +136,7 @@ pub struct EventImage {
 }
 
 /// An ISO 8601 timestamp (RFC 3339, or `+0000` offsets as PagerDuty and CloudWatch write them, or no offset
-/// for UTC); `null`/absent is `None`.
+/// for UTC, or the signed years beyond 0000-9999 that `DateTime<Utc>` serializes); `null`/absent is `None`.
 pub(crate) fn timestamp<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<DateTime<Utc>>, D::Error> {
     let Some(s) = Option::<String>::deserialize(d)? else { return Ok(None) };
     if let Ok(t) = DateTime::parse_from_rfc3339(&s) {
@@ -149,6 +149,11 @@ pub(crate) fn timestamp<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<
     }
     if let Ok(t) = NaiveDateTime::parse_from_str(&s, "%Y-%m-%dT%H:%M:%S%.f") {
         return Ok(Some(t.and_utc()));
+    }
+    // What `DateTime<Utc>` serializes to: an offset can move a time out of years 0000-9999, which then
+    // serializes with a signed year (`+10000-01-01T01:00:00Z`) that RFC 3339 cannot express.
+    if let Ok(t) = s.parse::<DateTime<Utc>>() {
+        return Ok(Some(t));
     }
     Err(serde::de::Error::custom(format!(
         "invalid timestamp {s:?} (expected ISO 8601, e.g. \"2024-05-03T14:00:00.000+0000\")"
