@@ -498,6 +498,11 @@ export interface BackendOptions {
   kubeconfig?: string
   /** Default kubeconfig context of the real cluster (the kubeconfig's current context when absent). */
   kubeContext?: string
+  /**
+   * EKS clusters served as kube contexts, each `CONTEXT=REGION/CLUSTER` (needs `aws`; endpoint, CA and a
+   * token refreshed before it expires come from AWS, as `aws eks update-kubeconfig` would).
+   */
+  eks?: Array<string>
   /** Use AWS (RDS, Route53, STS, Health) for databases, DNS and cloud checks. */
   aws?: AwsOptions
   /** Journal store: a SQLite file path or a `postgres://` URL (in memory when absent). */

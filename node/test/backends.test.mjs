@@ -108,6 +108,37 @@ test('plan → approve → run → resume a replica promotion on moto, the clust
   }
 })
 
+test('EKS contexts come from DescribeCluster; bad EKS specs reject with invalid_input', { skip: motoUrl.skip }, async () => {
+  const restore = withAwsEnv()
+  const m = moto(motoUrl.url)
+  await m.reset()
+  try {
+    await m.eksCluster('us-east-1', 'ml-secondary')
+    const aws = { region: 'us-west-2', secondaryRegion: 'us-east-1', endpointUrl: motoUrl.url }
+    const b = await Backends.connect({ eks: ['ml-platform-secondary=us-east-1/ml-secondary'], aws })
+    assert.match(b.describe(), /^clusters: kubernetes \(context ml-platform-secondary\);/)
+    // moto's made-up endpoint is unreachable here: triage is a partial report naming the EKS context.
+    const report = await triage(b)
+    const missing = report.toJSON().missing
+    assert.ok(missing.length > 0)
+    for (const x of missing) {
+      assert.ok(x.reason.startsWith('EKS context ml-platform-secondary (cluster ml-secondary in us-east-1) at https://'), x.reason)
+    }
+    await rejects(assert, async () => triage(await Backends.connect({ eks: ['gone=us-east-1/nope'], aws })), 'not_found',
+      /^EKS context gone \(cluster nope in us-east-1\): /)
+    await rejects(assert, () => Backends.connect({ eks: ['just-a-name'], aws }), 'invalid_input',
+      /expected CONTEXT=REGION\/CLUSTER or REGION\/CLUSTER/)
+    await rejects(assert, () => Backends.connect({ eks: ['us-east-1/ml-secondary'] }), 'invalid_input', /EKS contexts need AWS \(aws\)/)
+    await rejects(assert, () => Backends.connect({ scenario: 'bad-deploy', eks: ['us-east-1/c'], aws }), 'invalid_input',
+      /do not mix with a simulated platform/)
+    await rejects(assert, () => Backends.connect({ eks: 'us-east-1/c', aws }), 'invalid_input')
+    assertNoSecret(b.describe(), JSON.stringify(report.toJSON()))
+  } finally {
+    await m.reset()
+    restore()
+  }
+})
+
 test('AWS specs: bad region, endpoint and credentials reject with a code and a clear message', { skip: motoUrl.skip }, async () => {
   const restore = withAwsEnv()
   try {

@@ -68,5 +68,17 @@ export function moto(url) {
       if (!r.ok) throw new Error(`moto ${action}: ${r.status} ${text}`)
       return text
     },
+    /** Create EKS cluster `name` in `region` (moto makes up its endpoint and CA). */
+    async eksCluster(region, name) {
+      const r = await fetch(`${base}/clusters`, {
+        method: 'POST',
+        body: JSON.stringify({ name, roleArn: 'arn:aws:iam::123456789012:role/eks', resourcesVpcConfig: {} }),
+        headers: {
+          'content-type': 'application/json',
+          authorization: `AWS4-HMAC-SHA256 Credential=AKIANODETEST/20240101/${region}/eks/aws4_request, SignedHeaders=host, Signature=0`,
+        },
+      })
+      if (!r.ok) throw new Error(`moto CreateCluster: ${r.status} ${await r.text()}`)
+    },
   }
 }

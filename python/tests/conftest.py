@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import urllib.parse
 import urllib.request
@@ -59,6 +60,17 @@ class Moto:
         )
         text: str = urllib.request.urlopen(req, timeout=10).read().decode()
         return text
+
+    def eks_cluster(self, region: str, name: str) -> None:
+        """Create EKS cluster `name` in `region` (moto makes up its endpoint and CA)."""
+        body = json.dumps({"name": name, "roleArn": "arn:aws:iam::123456789012:role/eks", "resourcesVpcConfig": {}})
+        req = urllib.request.Request(f"{self.url}/clusters", data=body.encode(), method="POST")
+        req.add_header("Content-Type", "application/json")
+        req.add_header(
+            "Authorization",
+            f"AWS4-HMAC-SHA256 Credential=AKIAPYTEST/20240101/{region}/eks/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        urllib.request.urlopen(req, timeout=10).read()
 
 
 AWS_KEY_ID = "AKIAPYTHONTEST000001"

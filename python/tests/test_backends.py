@@ -98,6 +98,33 @@ async def test_async_connect_plan_run_on_moto(moto: Moto) -> None:
     assert again.status == "succeeded"
 
 
+def test_eks_contexts_come_from_describe_cluster(moto: Moto) -> None:
+    moto.eks_cluster("us-east-1", "ml-secondary")
+    b = ic.Backends.connect(eks=["ml-platform-secondary=us-east-1/ml-secondary"], aws=moto_aws(moto))
+    assert b.describe().startswith("clusters: kubernetes (context ml-platform-secondary);"), b.describe()
+    # moto's made-up endpoint is unreachable here: triage is a partial report naming the EKS context.
+    report = ic.triage(b)
+    missing = report.to_dict()["missing"]
+    assert missing and all(
+        m["reason"].startswith("EKS context ml-platform-secondary (cluster ml-secondary in us-east-1) at https://")
+        for m in missing
+    ), missing
+    with pytest.raises(ic.NotFoundError, match=re.escape("EKS context gone (cluster nope in us-east-1): ")):
+        ic.triage(ic.Backends.connect(eks=["gone=us-east-1/nope"], aws=moto_aws(moto)))
+    assert_no_secret(report.to_json(), b.describe())
+
+
+def test_bad_eks_specs_raise_typed_errors(moto: Moto) -> None:
+    with pytest.raises(ic.InvalidInputError, match=re.escape("expected CONTEXT=REGION/CLUSTER or REGION/CLUSTER")):
+        ic.Backends.connect(eks=["just-a-name"], aws=moto_aws(moto))
+    with pytest.raises(ic.InvalidInputError, match=re.escape("EKS contexts need AWS (aws)")):
+        ic.Backends.connect(eks=["us-east-1/ml-secondary"])
+    with pytest.raises(ic.InvalidInputError, match="do not mix with a simulated platform"):
+        ic.Backends.connect(scenario="bad-deploy", eks=["us-east-1/ml-secondary"], aws=moto_aws(moto))
+    with pytest.raises(TypeError):
+        ic.Backends.connect(eks="us-east-1/ml-secondary", aws=moto_aws(moto))  # type: ignore[arg-type]
+
+
 def test_aws_errors_are_typed_and_never_show_the_secret(moto: Moto, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     with pytest.raises(ic.InvalidInputError, match=re.escape('"Mars" is not an AWS region name (e.g. us-east-1)')):
         ic.Backends.connect(scenario="bad-deploy", aws=ic.AwsConfig(region="Mars", endpoint_url=moto.url))

@@ -52,6 +52,9 @@ pub struct BackendOptions {
     pub kubeconfig: Option<String>,
     /// Default kubeconfig context of the real cluster (the kubeconfig's current context when absent).
     pub kube_context: Option<String>,
+    /// EKS clusters served as kube contexts, each `CONTEXT=REGION/CLUSTER` (needs `aws`; endpoint, CA and a
+    /// token refreshed before it expires come from AWS, as `aws eks update-kubeconfig` would).
+    pub eks: Option<Vec<String>>,
     /// Use AWS (RDS, Route53, STS, Health) for databases, DNS and cloud checks.
     pub aws: Option<AwsOptions>,
     /// Journal store: a SQLite file path or a `postgres://` URL (in memory when absent).
@@ -87,6 +90,9 @@ impl BackendOptions {
             self.kubeconfig.map(std::path::PathBuf::from),
             self.kube_context,
         );
+        for e in self.eks.iter().flatten() {
+            spec = spec.with_eks(incident_backends::EksContext::parse(e)?);
+        }
         if let Some(aws) = self.aws {
             spec = spec.with_aws(AwsConfig {
                 primary_region: aws.region,

@@ -136,8 +136,11 @@ impl ConnectArgs {
             (None, None) => None,
         };
         spec = spec.with_sim_at(sim, self.at.map(|a| a.0), "at").map_err(|e| crate::error::to_py(&e))?;
-        let KubeArgs { kube, kubeconfig, kube_context } = self.kube;
+        let KubeArgs { kube, kubeconfig, kube_context, eks } = self.kube;
         spec = spec.with_kube_flags(kube, kubeconfig, kube_context);
+        for e in &eks {
+            spec = spec.with_eks(incident_backends::EksContext::parse(e).map_err(|e| crate::error::to_py(&e))?);
+        }
         if let Some(aws) = self.aws {
             spec = spec.with_aws(aws);
         }
@@ -167,7 +170,9 @@ impl PyBackends {
     /// Connect (GIL released). The cluster side is either a real Kubernetes cluster or the simulator, not
     /// both. `kubeconfig`: a kubeconfig file for a real cluster; `kube_context`: its default context (the
     /// kubeconfig's current context when `None`); `kube=True`: a real cluster from the default kubeconfig
-    /// (`$KUBECONFIG` or `~/.kube/config`), implied by either of the other two. `sim`: an open
+    /// (`$KUBECONFIG` or `~/.kube/config`), implied by either of the other two. `eks`: EKS clusters served
+    /// as kube contexts, each `"CONTEXT=REGION/CLUSTER"` (needs `aws`; endpoint, CA and a token that is
+    /// refreshed before it expires come from AWS, as `aws eks update-kubeconfig` would). `sim`: an open
     /// `SimPlatform`, or a state file path created from `scenario` (default `bad-deploy`) when missing;
     /// without `sim`, a new in-memory platform from `scenario`. `at`: advance the simulated platform to
     /// this offset from its start. `aws`: use AWS for databases, DNS and cloud checks. `store`: a SQLite
@@ -178,7 +183,8 @@ impl PyBackends {
     /// `PermissionDeniedError` without AWS credentials; `UnavailableError` when the store is unreachable.
     #[staticmethod]
     #[pyo3(signature = (*, sim = None, scenario = None, at = None, kube = false, kubeconfig = None,
-        kube_context = None, aws = None, store = None, postgres = None, redis = None, policy = None))]
+        kube_context = None, eks = None, aws = None, store = None, postgres = None, redis = None,
+        policy = None))]
     #[allow(clippy::too_many_arguments)]
     fn connect(
         py: Python<'_>,
@@ -188,6 +194,7 @@ impl PyBackends {
         kube: bool,
         kubeconfig: Option<std::path::PathBuf>,
         kube_context: Option<String>,
+        eks: Option<Vec<String>>,
         aws: Option<PyRef<'_, PyAwsConfig>>,
         store: Option<std::path::PathBuf>,
         postgres: Option<String>,
@@ -195,7 +202,7 @@ impl PyBackends {
         policy: Option<&PyPolicy>,
     ) -> PyResult<Self> {
         guard(|| {
-            let kube = KubeArgs { kube, kubeconfig, kube_context };
+            let kube = KubeArgs { kube, kubeconfig, kube_context, eks: eks.unwrap_or_default() };
             let args = connect_args(sim, scenario, at, kube, aws, store, postgres, redis);
             block(py, connect_work(args, policy)?)
         })
@@ -204,7 +211,8 @@ impl PyBackends {
     /// `await Backends.connect_async(...)`.
     #[staticmethod]
     #[pyo3(signature = (*, sim = None, scenario = None, at = None, kube = false, kubeconfig = None,
-        kube_context = None, aws = None, store = None, postgres = None, redis = None, policy = None))]
+        kube_context = None, eks = None, aws = None, store = None, postgres = None, redis = None,
+        policy = None))]
     #[allow(clippy::too_many_arguments)]
     fn connect_async<'py>(
         py: Python<'py>,
@@ -214,6 +222,7 @@ impl PyBackends {
         kube: bool,
         kubeconfig: Option<std::path::PathBuf>,
         kube_context: Option<String>,
+        eks: Option<Vec<String>>,
         aws: Option<PyRef<'_, PyAwsConfig>>,
         store: Option<std::path::PathBuf>,
         postgres: Option<String>,
@@ -221,7 +230,7 @@ impl PyBackends {
         policy: Option<&PyPolicy>,
     ) -> PyResult<Bound<'py, PyAny>> {
         guard(|| {
-            let kube = KubeArgs { kube, kubeconfig, kube_context };
+            let kube = KubeArgs { kube, kubeconfig, kube_context, eks: eks.unwrap_or_default() };
             let args = connect_args(sim, scenario, at, kube, aws, store, postgres, redis);
             awaitable(py, connect_work(args, policy)?)
         })
@@ -274,11 +283,12 @@ fn connect_args(
     }
 }
 
-/// The `kube`, `kubeconfig` and `kube_context` arguments of `Backends.connect`.
+/// The `kube`, `kubeconfig`, `kube_context` and `eks` arguments of `Backends.connect`.
 struct KubeArgs {
     kube: bool,
     kubeconfig: Option<std::path::PathBuf>,
     kube_context: Option<String>,
+    eks: Vec<String>,
 }
 
 /// What a procedure, run or triage acts on: a `SimPlatform` (with a per-call store) or `Backends`.
