@@ -119,6 +119,13 @@ pub(crate) fn serve(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
             a.listen
         )));
     }
+    // The receiver, the notifiers and the cadence driver log through `tracing`: one line per event on
+    // stderr (notification outcomes, overdue updates, store trouble). Never a secret: they scrub them.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::INFO)
+        .with_target(false)
+        .try_init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

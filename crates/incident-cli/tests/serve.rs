@@ -200,4 +200,6 @@ fn a_declared_incident_announces_itself_through_the_notifiers_and_records_each_o
     let mut rest = String::new();
     stderr.read_to_string(&mut rest).expect("rest");
     assert!(!rest.contains("hook-s3cret"), "{rest}");
+    // The outcomes are logged on stderr too (tracing), one line each.
+    assert_eq!(rest.matches("receiver: declaration notification").count(), sent.len(), "{rest}");
 }
