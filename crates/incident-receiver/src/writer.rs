@@ -224,6 +224,8 @@ impl Writer {
         }
         if !records.is_empty() {
             self.process(Vec::new(), records).await;
+            // Records the store refused in that batch are appended through it in tasks: let them finish.
+            while self.tasks.join_next().await.is_some() {}
         }
     }
 
