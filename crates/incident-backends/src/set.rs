@@ -249,10 +249,12 @@ impl BackendSet {
             || format!("kubernetes (context {})", self.backends.clusters.default_context()),
             |p| format!("sim ({})", p.scenario_name()),
         );
-        let cloud = match &self.parts.aws {
-            Some((p, Some(s))) => format!("aws {p} → {s}"),
-            Some((p, None)) => format!("aws {p}"),
-            None => "sim".to_owned(),
+        let cloud = match (&self.parts.aws, &self.sim) {
+            (Some((p, Some(s))), _) => format!("aws {p} → {s}"),
+            (Some((p, None)), _) => format!("aws {p}"),
+            (None, Some(_)) => "sim".to_owned(),
+            // A real cluster without AWS: those ports refuse, naming the missing flag.
+            (None, None) => "not configured".to_owned(),
         };
         let probes: Vec<String> = self
             .backends

@@ -352,11 +352,16 @@ fn eks_contexts_need_aws_and_are_served_beside_the_kubeconfig() {
     // Real-cluster sets run on an ordinary runtime (real time), as the CLI's --kube does.
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
     let spec = BackendSpec::new()
-        .with_kube(KubeconfigSpec { path: Some(kubeconfig.into()), context: None })
+        .with_kube(KubeconfigSpec { path: Some(kubeconfig.clone().into()), context: None })
         .with_aws(moto_config(&moto))
         .with_eks(eks())
         .with_eks(EksContext::parse("gone=us-east-1/no-such-cluster").expect("parse"));
     let set = rt.block_on(spec.open(&Policy::default())).expect("open");
+    assert!(set.describe().contains("databases/dns/cloud: aws us-west-2 → us-east-1"), "{}", set.describe());
+    let kube_only =
+        BackendSpec::new().with_kube(KubeconfigSpec { path: Some(kubeconfig.clone().into()), context: None });
+    let bare = rt.block_on(kube_only.open(&Policy::default())).expect("open kube only");
+    assert!(bare.describe().contains("databases/dns/cloud: not configured;"), "{}", bare.describe());
     let clusters = &set.backends().clusters;
     // The kubeconfig's contexts are still served, and its current context stays the default.
     let default = clusters.default_context();
