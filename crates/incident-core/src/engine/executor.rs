@@ -468,12 +468,9 @@ impl Executor {
             && states.iter().any(|s| s.compensation_error.is_some() && !s.compensated)
         {
             // Compensation stopped at a failed inverse: retry from it, in order.
-            for s in states.iter_mut().filter(|s| s.report.status == StepStatus::NotStarted) {
-                s.report.status = StepStatus::Skipped;
-            }
-            self.compensate(&ctx, &plan, &mut states).await?;
+            skip_unstarted(&mut states);
             let mut record = record;
-            if left_state(&plan, &states).is_empty() {
+            if self.compensate(&ctx, &plan, &mut states).await? {
                 record.status = RunStatus::Compensated;
             }
             record.updated_at = ctx.now();
@@ -482,9 +479,7 @@ impl Executor {
         }
         if matches!(record.status, RunStatus::Succeeded | RunStatus::Failed | RunStatus::Compensated) {
             // As the run reported when it stopped: steps it never started were skipped.
-            for s in states.iter_mut().filter(|s| s.report.status == StepStatus::NotStarted) {
-                s.report.status = StepStatus::Skipped;
-            }
+            skip_unstarted(&mut states);
             return Ok(self.report(&ctx, &plan, &states, record.status));
         }
         self.drive(ctx, plan, states, record).await
@@ -500,9 +495,7 @@ impl Executor {
         let journal = self.store.journal(run_id).await?;
         let mut states = states_from_journal(&plan, &journal);
         if matches!(record.status, RunStatus::Succeeded | RunStatus::Failed | RunStatus::Compensated) {
-            for s in states.iter_mut().filter(|s| s.report.status == StepStatus::NotStarted) {
-                s.report.status = StepStatus::Skipped;
-            }
+            skip_unstarted(&mut states);
         }
         let ctx = self.ctx(&plan, approval, record.incident_id.clone());
         Ok(self.report(&ctx, &plan, &states, record.status))
@@ -658,16 +651,9 @@ impl Executor {
                     close_in_flight(&ctx, &plan.steps[i], st).await?;
                 }
             }
-            for s in &mut states {
-                if s.report.status == StepStatus::NotStarted {
-                    s.report.status = StepStatus::Skipped;
-                }
-            }
-            if plan.procedure.compensate_on_failure {
-                self.compensate(&ctx, &plan, &mut states).await?;
-                if left_state(&plan, &states).is_empty() {
-                    status = RunStatus::Compensated;
-                }
+            skip_unstarted(&mut states);
+            if plan.procedure.compensate_on_failure && self.compensate(&ctx, &plan, &mut states).await? {
+                status = RunStatus::Compensated;
             }
         } else if states.iter().any(|s| !s.report.status.is_done_ok()) {
             status = RunStatus::Running;
@@ -679,8 +665,8 @@ impl Executor {
     }
 
     /// Undo completed (or partially applied) mutating steps in reverse completion order, stopping at the
-    /// first compensation that fails (after its retries).
-    async fn compensate(&self, ctx: &Arc<RunCtx>, plan: &Plan, states: &mut [StepState]) -> Result<()> {
+    /// first compensation that fails (after its retries). `true` when nothing is left applied.
+    async fn compensate(&self, ctx: &Arc<RunCtx>, plan: &Plan, states: &mut [StepState]) -> Result<bool> {
         let mut order: Vec<usize> = (0..states.len())
             .filter(|&i| {
                 let s = &states[i];
@@ -773,7 +759,7 @@ impl Executor {
                 }
             }
         }
-        Ok(())
+        Ok(left_state(plan, states).is_empty())
     }
 
     fn report(&self, ctx: &RunCtx, plan: &Plan, states: &[StepState], status: RunStatus) -> RunReport {
@@ -901,6 +887,13 @@ fn states_from_journal(plan: &Plan, journal: &[JournalEntry]) -> Vec<StepState> 
             st
         })
         .collect()
+}
+
+/// Steps a stopped run never started were skipped.
+fn skip_unstarted(states: &mut [StepState]) {
+    for s in states.iter_mut().filter(|s| s.report.status == StepStatus::NotStarted) {
+        s.report.status = StepStatus::Skipped;
+    }
 }
 
 fn left_state(plan: &Plan, states: &[StepState]) -> Vec<String> {
