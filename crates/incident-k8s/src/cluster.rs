@@ -18,9 +18,10 @@ use kube::core::ObjectList;
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use tokio::task::JoinSet;
 
-use crate::convert;
 use crate::error::{is_not_found, map};
+use crate::{convert, wire};
 
 /// Tuning of a [`KubeCluster`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +37,9 @@ impl Default for KubeOptions {
         Self { page_size: 500, field_manager: incident_core::engine::FIELD_MANAGER.to_owned() }
     }
 }
+
+/// How long a compensating delete waits for the object to be gone.
+const DELETE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// One kubeconfig context on a real cluster.
 #[derive(Clone)]
@@ -95,6 +99,55 @@ impl KubeCluster {
                 None => return Ok(out),
             }
         }
+    }
+
+    /// LIST of one of the big kinds (pods, nodes, events) into lean [`wire`] types, converted page by page.
+    /// The next page is requested as soon as this page's `continue` token is read, so the apiserver
+    /// serves it while this one is decoded (on the blocking pool, off the async workers).
+    async fn list_wire<W, T>(&self, path: &str, what: &str, lp: ListParams, convert: fn(W) -> T) -> Result<Vec<T>>
+    where
+        W: DeserializeOwned + Send + 'static,
+        T: Send + 'static,
+    {
+        let what = format!("list {what}");
+        // At most one page in flight; dropping the set (a deadline dropped the LIST) cancels it.
+        let fetch = |inflight: &mut JoinSet<std::result::Result<String, kube::Error>>, lp: &ListParams| -> Result<()> {
+            let req = kube::core::Request::new(path).list(lp).map_err(|e| Error::internal(format!("{what}: {e}")))?;
+            let client = self.client.clone();
+            inflight.spawn(async move { client.request_text(req).await });
+            Ok(())
+        };
+        let lp = lp.limit(self.opts.page_size);
+        let mut inflight = JoinSet::new();
+        fetch(&mut inflight, &lp)?;
+        let mut out = Vec::new();
+        while let Some(page) = inflight.join_next().await {
+            let text = page
+                .map_err(|e| Error::internal(format!("{what}: request task failed: {e}")))?
+                .map_err(|e| map(&what, e))?;
+            let ahead = wire::continue_token_ahead(&text).map(str::to_owned);
+            if let Some(token) = &ahead {
+                fetch(&mut inflight, &lp.clone().continue_token(token))?;
+            }
+            let decoded = tokio::task::spawn_blocking(move || {
+                serde_json::from_str::<wire::List<W>>(&text).map(|list| {
+                    let token = list.metadata.continue_.filter(|c| !c.is_empty());
+                    (list.items.into_iter().map(convert).collect::<Vec<T>>(), token)
+                })
+            })
+            .await
+            .map_err(|e| Error::internal(format!("{what}: decoding task failed: {e}")))?;
+            let (items, token) = decoded.map_err(|e| map(&what, kube::Error::SerdeError(e)))?;
+            out.extend(items);
+            if token != ahead {
+                // Not read ahead (or read wrong): the decoded page decides.
+                inflight = JoinSet::new();
+                if let Some(t) = token {
+                    fetch(&mut inflight, &lp.clone().continue_token(&t))?;
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn get_deployment(&self, namespace: &str, name: &str) -> Result<KDeployment> {
@@ -336,14 +389,13 @@ impl Cluster for KubeCluster {
     }
 
     async fn pods<'a>(&self, namespace: Option<&'a str>, selector: &BTreeMap<String, String>) -> Result<Vec<Pod>> {
-        let api = self.api::<KPod>(namespace);
         let sel = selector.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
-        self.list_all(&api, "pods", ListParams::default().labels(&sel), convert::pod).await
+        let path = KPod::url_path(&(), namespace);
+        self.list_wire(&path, "pods", ListParams::default().labels(&sel), convert::pod).await
     }
 
     async fn nodes(&self) -> Result<Vec<Node>> {
-        let api: Api<KNode> = Api::all(self.client.clone());
-        self.list_all(&api, "nodes", ListParams::default(), convert::node).await
+        self.list_wire(&KNode::url_path(&(), None), "nodes", ListParams::default(), convert::node).await
     }
 
     async fn service(&self, namespace: &str, name: &str) -> Result<Option<Service>> {
@@ -399,8 +451,7 @@ impl Cluster for KubeCluster {
     }
 
     async fn events<'a>(&self, namespace: Option<&'a str>) -> Result<Vec<ClusterEvent>> {
-        let api = self.api::<KEvent>(namespace);
-        self.list_all(&api, "events", ListParams::default(), convert::event).await
+        self.list_wire(&KEvent::url_path(&(), namespace), "events", ListParams::default(), convert::event).await
     }
 
     async fn logs(&self, namespace: &str, pod: &str, tail: u32) -> Result<Vec<String>> {
@@ -456,10 +507,34 @@ impl Cluster for KubeCluster {
         name: &str,
     ) -> Result<()> {
         let api = crate::apply::dynamic_api(&self.client, &mut HashMap::new(), api_version, kind, namespace).await?;
+        let what = format!("delete {kind} {name}");
         match api.delete(name, &kube::api::DeleteParams::foreground()).await {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(map(&format!("delete {kind} {name}"), e)),
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => return Ok(()),
+            Err(e) => return Err(map(&what, e)),
+        }
+        // Like `kubectl delete` (`--wait`): done when the object is gone, not when it is marked for
+        // deletion. Foreground deletion leaves it in place until the garbage collector has removed its
+        // dependents and its finalizer.
+        let deadline = tokio::time::Instant::now() + DELETE_WAIT;
+        loop {
+            let left = match api.get_opt(name).await {
+                Ok(None) => return Ok(()),
+                Ok(Some(o)) => o.metadata.finalizers.unwrap_or_default(),
+                Err(e) if is_not_found(&e) => return Ok(()),
+                Err(e) => return Err(map(&what, e)),
+            };
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "{what}: still terminating after {}s (finalizers: {})",
+                        DELETE_WAIT.as_secs(),
+                        if left.is_empty() { "none".to_owned() } else { left.join(", ") }
+                    ),
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
     }
 }

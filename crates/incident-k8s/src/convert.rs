@@ -9,11 +9,11 @@ use incident_core::backend::{
     ClusterEvent, ConfigMap, Deployment, Endpoints, Node, NodeCondition, Pod, Revision, Service,
 };
 use k8s_openapi::api::apps::v1::{Deployment as KDeployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{
-    ConfigMap as KConfigMap, Event as KEvent, Node as KNode, Pod as KPod, PodSpec, PodTemplateSpec, Service as KService,
-};
+use k8s_openapi::api::core::v1::{ConfigMap as KConfigMap, PodSpec, PodTemplateSpec, Service as KService};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+
+use crate::wire;
 
 /// `deployment.kubernetes.io/revision`.
 pub const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
@@ -90,12 +90,13 @@ pub(crate) fn revision(rs: &ReplicaSet) -> Revision {
 /// The pod's status as `kubectl get pods` derives it, plus the message a human needs: the scheduler's for
 /// an unschedulable pod, the last termination for a crash loop (so `OOMKilled` is visible behind
 /// `CrashLoopBackOff`).
-pub(crate) fn pod(p: &KPod) -> Pod {
-    let status = p.status.as_ref();
-    let phase = status.and_then(|s| s.phase.clone()).unwrap_or_else(|| "Unknown".into());
-    let mut reason: Option<String> = status.and_then(|s| s.reason.clone());
-    let mut message: Option<String> = status.and_then(|s| s.message.clone());
-    let statuses = status.and_then(|s| s.container_statuses.as_deref()).unwrap_or_default();
+pub(crate) fn pod(p: wire::Pod) -> Pod {
+    let wire::Pod { metadata, spec, status } = p;
+    let status = status.unwrap_or_default();
+    let phase = status.phase.unwrap_or_else(|| "Unknown".into());
+    let mut reason: Option<String> = status.reason;
+    let mut message: Option<String> = status.message;
+    let statuses = &status.container_statuses;
     let mut restarts = 0u32;
     let mut all_ready = !statuses.is_empty();
     for cs in statuses {
@@ -103,7 +104,7 @@ pub(crate) fn pod(p: &KPod) -> Pod {
         all_ready &= cs.ready;
     }
     // Init containers first: a pod stuck initialising reports `Init:<reason>`.
-    for cs in status.and_then(|s| s.init_container_statuses.as_deref()).unwrap_or_default() {
+    for cs in &status.init_container_statuses {
         if let Some(w) = cs.state.as_ref().and_then(|s| s.waiting.as_ref())
             && let Some(r) = w.reason.as_deref().filter(|r| !r.is_empty() && *r != "PodInitializing")
         {
@@ -145,53 +146,43 @@ pub(crate) fn pod(p: &KPod) -> Pod {
     }
     if phase == "Pending" && reason.is_none() {
         // The scheduler's verdict lives in the PodScheduled condition.
-        if let Some(c) = status
-            .and_then(|s| s.conditions.as_deref())
-            .unwrap_or_default()
-            .iter()
-            .find(|c| c.type_ == "PodScheduled" && c.status == "False")
-        {
-            reason = c.reason.clone().or_else(|| Some("Unschedulable".into()));
-            message = c.message.clone();
+        if let Some(c) = status.conditions.into_iter().find(|c| c.type_ == "PodScheduled" && c.status == "False") {
+            reason = c.reason.or_else(|| Some("Unschedulable".into()));
+            message = c.message;
         }
     }
-    if p.metadata.deletion_timestamp.is_some() {
+    if metadata.deletion_timestamp.is_some() {
         reason = Some(if phase == "Unknown" { "Unknown".into() } else { "Terminating".into() });
     }
-    let labels: BTreeMap<String, String> = p.metadata.labels.clone().unwrap_or_default().into_iter().collect();
     Pod {
-        namespace: namespace(&p.metadata),
-        name: name(&p.metadata),
+        template_hash: metadata.labels.get(POD_TEMPLATE_HASH).cloned(),
+        namespace: metadata.namespace,
+        name: metadata.name,
         ready: all_ready,
         reason,
         message,
         restarts,
-        node: p.spec.as_ref().and_then(|s| s.node_name.clone()),
-        template_hash: labels.get(POD_TEMPLATE_HASH).cloned(),
-        labels,
-        images: images(p.spec.as_ref()),
+        node: spec.node_name,
+        labels: metadata.labels,
+        images: spec
+            .containers
+            .into_iter()
+            .map(|c| format!("{}={}", c.name, c.image.as_deref().unwrap_or("")))
+            .collect(),
         memory_bytes: None,
         phase,
     }
 }
 
-pub(crate) fn node(n: &KNode) -> Node {
+pub(crate) fn node(n: wire::Node) -> Node {
     let conditions: Vec<NodeCondition> = n
         .status
-        .as_ref()
-        .and_then(|s| s.conditions.as_deref())
-        .unwrap_or_default()
-        .iter()
-        .map(|c| NodeCondition {
-            kind: c.type_.clone(),
-            status: c.status.clone(),
-            reason: c.reason.clone(),
-            message: c.message.clone(),
-        })
+        .conditions
+        .into_iter()
+        .map(|c| NodeCondition { kind: c.type_, status: c.status, reason: c.reason, message: c.message })
         .collect();
-    let ready = conditions.iter().any(|c| c.kind == "Ready" && c.status == "True")
-        && !n.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
-    Node { name: name(&n.metadata), ready, conditions, memory_bytes: None, cpu_millis: None }
+    let ready = conditions.iter().any(|c| c.kind == "Ready" && c.status == "True") && !n.spec.unschedulable;
+    Node { name: n.metadata.name, ready, conditions, memory_bytes: None, cpu_millis: None }
 }
 
 pub(crate) fn service(s: &KService) -> Service {
@@ -236,26 +227,20 @@ pub(crate) fn config_map(c: &KConfigMap) -> ConfigMap {
     }
 }
 
-pub(crate) fn event(e: &KEvent) -> ClusterEvent {
-    let last = e
-        .last_timestamp
-        .as_ref()
-        .map(time)
-        .or_else(|| e.event_time.as_ref().map(|t| time(&Time(t.0))))
-        .or_else(|| e.first_timestamp.as_ref().map(time))
-        .or_else(|| e.metadata.creation_timestamp.as_ref().map(time))
-        .unwrap_or_default();
+pub(crate) fn event(e: wire::Event) -> ClusterEvent {
+    let last =
+        e.last_timestamp.or(e.event_time).or(e.first_timestamp).or(e.metadata.creation_timestamp).unwrap_or_default();
     let count = e.count.or_else(|| e.series.as_ref().and_then(|s| s.count)).unwrap_or(1);
     ClusterEvent {
-        namespace: namespace(&e.metadata),
-        kind: e.type_.clone().unwrap_or_else(|| "Normal".into()),
-        reason: e.reason.clone().unwrap_or_default(),
+        namespace: e.metadata.namespace,
+        kind: e.type_.unwrap_or_else(|| "Normal".into()),
+        reason: e.reason.unwrap_or_default(),
         object: format!(
             "{}/{}",
             e.involved_object.kind.as_deref().unwrap_or("?"),
             e.involved_object.name.as_deref().unwrap_or("?")
         ),
-        message: e.message.clone().unwrap_or_default(),
+        message: e.message.unwrap_or_default(),
         last_timestamp: last,
         count: u32::try_from(count).unwrap_or(0),
     }
@@ -266,7 +251,7 @@ mod tests {
     use super::*;
 
     fn pod_json(v: serde_json::Value) -> Pod {
-        pod(&serde_json::from_value::<KPod>(v).expect("valid pod"))
+        pod(serde_json::from_value::<wire::Pod>(v).expect("valid pod"))
     }
 
     #[test]
@@ -335,21 +320,21 @@ mod tests {
 
     #[test]
     fn node_readiness_and_cordon() {
-        let n: KNode = serde_json::from_value(serde_json::json!({
+        let n: wire::Node = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "n1"},
             "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "KubeletNotReady",
                 "message": "PLEG is not healthy"}, {"type": "MemoryPressure", "status": "True"}]}
         }))
         .expect("node");
-        let n = node(&n);
+        let n = node(n);
         assert!(!n.ready);
         assert_eq!(n.conditions.len(), 2);
-        let n: KNode = serde_json::from_value(serde_json::json!({
+        let n: wire::Node = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "n2"}, "spec": {"unschedulable": true},
             "status": {"conditions": [{"type": "Ready", "status": "True"}]}
         }))
         .expect("node");
-        assert!(!node(&n).ready, "a cordoned node is reported");
+        assert!(!node(n).ready, "a cordoned node is reported");
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod clusters;
 mod convert;
 mod error;
 mod rollout;
+mod wire;
 
 pub use apply::{manifests_from_dir, parse_manifests};
 pub use cluster::{KubeCluster, KubeOptions};

@@ -15,7 +15,7 @@ use incident_core::sim::{Scenario, SimPlatform};
 use incident_core::store::{MemoryStore, Store};
 use incident_core::triage::{TriageOptions, triage};
 use incident_core::{ErrorKind, HumanDuration, Policy};
-use incident_k8s::{KubeCluster, KubeClusters, KubeconfigSpec, manifests_from_dir};
+use incident_k8s::{KubeCluster, KubeClusters, KubeOptions, KubeconfigSpec, manifests_from_dir};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Service};
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -139,6 +139,20 @@ async fn crash_looping_rollout_is_triaged_and_rolled_back_by_the_procedure() {
     assert!(report.api_server.as_ref().is_some_and(|h| h.live && h.ready && h.version.is_some()), "{report:?}");
     assert!(!report.metrics_available, "the test cluster has no metrics-server");
     assert!(report.render().contains("metrics unavailable"));
+
+    // The same lists one object per page (the read-ahead of `continue` tokens on the real apiserver's
+    // output) give the same objects as one page.
+    let paged =
+        KubeCluster::new(e.sa.client().clone(), ctx.clone(), KubeOptions { page_size: 1, ..Default::default() });
+    let names = |pods: Vec<incident_core::backend::Pod>| pods.into_iter().map(|p| p.name).collect::<Vec<_>>();
+    let all = BTreeMap::new();
+    let (one, many) = tokio::join!(paged.pods(Some(&e.ns), &all), e.sa.pods(Some(&e.ns), &all));
+    assert!(many.as_ref().is_ok_and(|m| m.len() >= 3), "{many:?}");
+    assert_eq!(names(one.expect("paged")), names(many.expect("one page")));
+    let (one, many) = tokio::join!(paged.events(Some(&e.ns)), e.sa.events(Some(&e.ns)));
+    let (one, many) = (one.expect("paged events"), many.expect("events"));
+    // (New events may land between the two reads.)
+    assert!(one.len() >= 3 && many.len() >= 3, "{} paged, {} in one page", one.len(), many.len());
 
     // The application-rollback steps (the library's rollback, rollout wait and pod check) through the
     // engine: plan (reads live state), approve, run.
