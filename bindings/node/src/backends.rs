@@ -90,9 +90,7 @@ impl BackendOptions {
             self.kubeconfig.map(std::path::PathBuf::from),
             self.kube_context,
         );
-        for e in self.eks.iter().flatten() {
-            spec = spec.with_eks(incident_backends::EksContext::parse(e)?);
-        }
+        spec = spec.with_eks_specs(self.eks.iter().flatten())?;
         if let Some(aws) = self.aws {
             spec = spec.with_aws(AwsConfig {
                 primary_region: aws.region,

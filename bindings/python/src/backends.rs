@@ -138,9 +138,7 @@ impl ConnectArgs {
         spec = spec.with_sim_at(sim, self.at.map(|a| a.0), "at").map_err(|e| crate::error::to_py(&e))?;
         let KubeArgs { kube, kubeconfig, kube_context, eks } = self.kube;
         spec = spec.with_kube_flags(kube, kubeconfig, kube_context);
-        for e in &eks {
-            spec = spec.with_eks(incident_backends::EksContext::parse(e).map_err(|e| crate::error::to_py(&e))?);
-        }
+        spec = spec.with_eks_specs(&eks).map_err(|e| crate::error::to_py(&e))?;
         if let Some(aws) = self.aws {
             spec = spec.with_aws(aws);
         }

@@ -75,6 +75,18 @@ impl BackendSpec {
         self
     }
 
+    /// EKS contexts from their `[CONTEXT=]REGION/CLUSTER` strings (the CLI's `--eks`, the bindings' `eks`),
+    /// each parsed by [`crate::EksContext::parse`].
+    ///
+    /// # Errors
+    /// `InvalidInput` naming the first string that does not parse.
+    pub fn with_eks_specs<S: AsRef<str>>(mut self, specs: impl IntoIterator<Item = S>) -> Result<Self> {
+        for s in specs {
+            self.eks.push(crate::EksContext::parse(s.as_ref())?);
+        }
+        Ok(self)
+    }
+
     /// Use AWS for databases, DNS and cloud checks.
     #[must_use]
     pub fn with_aws(mut self, aws: AwsConfig) -> Self {
@@ -343,6 +355,17 @@ fn validate_endpoint_url(url: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn eks_specs_parse_in_order_and_a_bad_one_is_named() {
+        let spec =
+            BackendSpec::new().with_eks_specs(["primary=us-west-2/ml", "us-east-1/ml-secondary"]).expect("both parse");
+        let names: Vec<&str> = spec.eks.iter().map(|e| e.context.as_str()).collect();
+        assert_eq!(names, ["primary", "ml-secondary"]);
+        let e = BackendSpec::new().with_eks_specs(["us-east-1/ok", "nonsense"]).expect_err("second is bad");
+        assert_eq!(e.kind(), incident_core::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("nonsense"), "{e}");
+    }
 
     #[test]
     fn store_specs() {

@@ -356,9 +356,7 @@ impl BackendArgs {
             self.kubeconfig.clone(),
             self.kube_context.clone(),
         );
-        for e in &self.eks {
-            spec = spec.with_eks(incident_backends::EksContext::parse(e)?);
-        }
+        spec = spec.with_eks_specs(&self.eks)?;
         if self.aws {
             spec = spec.with_aws(incident_backends::AwsConfig {
                 primary_region: self.aws_region.clone(),

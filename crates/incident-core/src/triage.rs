@@ -140,6 +140,18 @@ pub struct Missing {
     pub kind: crate::ErrorKind,
 }
 
+/// How much of the cluster triage read: an empty "pods not running" means something only next to
+/// "50,000 pods checked".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Scanned {
+    /// Pods read, all namespaces (0 when the pod list is missing).
+    pub pods: usize,
+    /// Nodes read.
+    pub nodes: usize,
+    /// Events read, all namespaces.
+    pub events: usize,
+}
+
 /// The triage report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TriageReport {
@@ -149,6 +161,9 @@ pub struct TriageReport {
     pub at: DateTime<Utc>,
     /// API server health; `None` when it did not answer (see `missing`).
     pub api_server: Option<ServerHealth>,
+    /// How many pods, nodes and events were read.
+    #[serde(default)]
+    pub scanned: Scanned,
     /// Pods not Running/ready, all namespaces (`kubectl get pods -A | grep -v Running`).
     pub unhealthy_pods: Vec<Pod>,
     /// Nodes not Ready (`kubectl get nodes | grep -v Ready`).
@@ -220,6 +235,11 @@ impl TriageReport {
                 }
             );
         }
+        let _ = writeln!(
+            s,
+            "\nRead {} pods, {} nodes, {} events",
+            self.scanned.pods, self.scanned.nodes, self.scanned.events
+        );
         let _ = writeln!(s, "\nPods not running ({}):", self.unhealthy_pods.len());
         for p in &self.unhealthy_pods {
             let _ = writeln!(
@@ -484,6 +504,7 @@ pub async fn triage(
     let services = note(&mut missing, "services", services);
     let endpoints = note(&mut missing, "endpoints", endpoints);
     let mut events: Vec<ClusterEvent> = note(&mut missing, "events", events);
+    let scanned = Scanned { pods: pods.len(), nodes: nodes.len(), events: events.len() };
     let api_server: Option<ServerHealth> = note(&mut missing, "api server health", health.map(Some));
     let usage: Option<Usage> = note(&mut missing, "metrics", usage.map(Some));
 
@@ -628,6 +649,7 @@ pub async fn triage(
         context: cluster.context().to_owned(),
         at: now,
         api_server,
+        scanned,
         unhealthy_pods,
         not_ready_nodes,
         top_nodes,

@@ -341,6 +341,12 @@ async fn triage_log_scans_and_reads_stay_within_max_concurrency() {
             ..TriageOptions::default()
         };
         let report = triage(cluster.as_ref(), &[], &opts, p.now()).await;
+        let (pods, nodes) = (
+            cluster.pods(None, &std::collections::BTreeMap::new()).await.expect("pods"),
+            cluster.nodes().await.expect("nodes"),
+        );
+        assert_eq!((report.scanned.pods, report.scanned.nodes), (pods.len(), nodes.len()));
+        assert!(report.render().contains(&format!("Read {} pods, {} nodes, ", pods.len(), nodes.len())));
         let scanned: usize = report.logs.iter().map(|l| l.pods).sum();
         assert!(scanned >= 20, "limit {limit}: {scanned} pods scanned: {:?}", report.logs);
         assert_eq!(meter.logs_max.load(Ordering::SeqCst), limit, "limit {limit}: log reads in flight at most");
