@@ -10,7 +10,7 @@ use incident_core::backend::{
 use incident_core::{Error, ErrorKind, Result};
 use k8s_openapi::api::apps::v1::{Deployment as KDeployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{
-    ConfigMap as KConfigMap, Event as KEvent, Node as KNode, Pod as KPod, Service as KService,
+    ConfigMap as KConfigMap, Event as KEvent, Namespace as KNamespace, Node as KNode, Pod as KPod, Service as KService,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, ListParams, LogParams, Patch, PatchParams, WatchEvent, WatchParams};
@@ -30,11 +30,15 @@ pub struct KubeOptions {
     pub page_size: u32,
     /// Field manager for patches and server-side apply.
     pub field_manager: String,
+    /// How many namespaces' pod and event lists run at once. The apiserver serves one LIST request on
+    /// one core, a page after the other, so a cluster-wide list of 50,000 pods waits on a single core;
+    /// listed namespace by namespace, the lists share its cores. `1` reads with one cluster-wide list.
+    pub list_concurrency: usize,
 }
 
 impl Default for KubeOptions {
     fn default() -> Self {
-        Self { page_size: 500, field_manager: incident_core::engine::FIELD_MANAGER.to_owned() }
+        Self { page_size: 500, field_manager: incident_core::engine::FIELD_MANAGER.to_owned(), list_concurrency: 4 }
     }
 }
 
@@ -148,6 +152,44 @@ impl KubeCluster {
             }
         }
         Ok(out)
+    }
+
+    /// A cluster-wide LIST of a namespaced kind as one list per namespace, [`KubeOptions::list_concurrency`]
+    /// at a time, in namespace order (the order of a cluster-wide list). Falls back to one cluster-wide
+    /// list when namespaces cannot be listed (RBAC without `list namespaces`, say). Each namespace is read
+    /// at its own resourceVersion; a namespace created after the namespace list is not read.
+    async fn list_wire_all<W, T>(
+        &self,
+        path: fn(Option<&str>) -> String,
+        what: &str,
+        lp: ListParams,
+        convert: fn(W) -> T,
+    ) -> Result<Vec<T>>
+    where
+        W: DeserializeOwned + Send + 'static,
+        T: Send + 'static,
+    {
+        let namespaces = if self.opts.list_concurrency > 1 {
+            self.list_wire(&KNamespace::url_path(&(), None), "namespaces", ListParams::default(), |n: wire::Named| {
+                n.metadata.name
+            })
+            .await
+            .ok()
+        } else {
+            None
+        };
+        let Some(namespaces) = namespaces else {
+            return self.list_wire(&path(None), what, lp, convert).await;
+        };
+        let per_namespace: Vec<Vec<T>> = futures::stream::iter(namespaces)
+            .map(|ns| {
+                let lp = lp.clone();
+                async move { self.list_wire(&path(Some(&ns)), what, lp, convert).await }
+            })
+            .buffered(self.opts.list_concurrency)
+            .try_collect()
+            .await?;
+        Ok(per_namespace.into_iter().flatten().collect())
     }
 
     async fn get_deployment(&self, namespace: &str, name: &str) -> Result<KDeployment> {
@@ -390,8 +432,11 @@ impl Cluster for KubeCluster {
 
     async fn pods<'a>(&self, namespace: Option<&'a str>, selector: &BTreeMap<String, String>) -> Result<Vec<Pod>> {
         let sel = selector.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
-        let path = KPod::url_path(&(), namespace);
-        self.list_wire(&path, "pods", ListParams::default().labels(&sel), convert::pod).await
+        let lp = ListParams::default().labels(&sel);
+        match namespace {
+            Some(ns) => self.list_wire(&KPod::url_path(&(), Some(ns)), "pods", lp, convert::pod).await,
+            None => self.list_wire_all(|ns| KPod::url_path(&(), ns), "pods", lp, convert::pod).await,
+        }
     }
 
     async fn nodes(&self) -> Result<Vec<Node>> {
@@ -451,7 +496,11 @@ impl Cluster for KubeCluster {
     }
 
     async fn events<'a>(&self, namespace: Option<&'a str>) -> Result<Vec<ClusterEvent>> {
-        self.list_wire(&KEvent::url_path(&(), namespace), "events", ListParams::default(), convert::event).await
+        let lp = ListParams::default();
+        match namespace {
+            Some(ns) => self.list_wire(&KEvent::url_path(&(), Some(ns)), "events", lp, convert::event).await,
+            None => self.list_wire_all(|ns| KEvent::url_path(&(), ns), "events", lp, convert::event).await,
+        }
     }
 
     async fn logs(&self, namespace: &str, pod: &str, tail: u32) -> Result<Vec<String>> {

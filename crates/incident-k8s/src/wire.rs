@@ -51,6 +51,13 @@ pub(crate) struct ObjectMeta {
     pub creation_timestamp: Option<DateTime<Utc>>,
 }
 
+/// Any object, by name (namespaces).
+#[derive(Deserialize)]
+pub(crate) struct Named {
+    #[serde(default, deserialize_with = "nullable")]
+    pub metadata: ObjectMeta,
+}
+
 // ---- Pod ----
 
 #[derive(Deserialize)]

@@ -212,7 +212,7 @@ async fn big_lists_are_read_page_by_page_in_order() {
     let server = tokio::spawn(async move {
         // Page 1 as the apiserver writes it (metadata before items): its token can be read ahead.
         let (req, send) = h.next_request().await.expect("page 1");
-        assert_eq!(req.uri().path(), "/api/v1/pods");
+        assert_eq!(req.uri().path(), "/api/v1/namespaces/ml/pods");
         let q = query(&req);
         assert_eq!(q.get("limit").map(String::as_str), Some("500"));
         assert!(!q.contains_key("continue"));
@@ -236,7 +236,7 @@ async fn big_lists_are_read_page_by_page_in_order() {
             pod_item("e")
         )));
     });
-    let pods = c.pods(None, &BTreeMap::new()).await.expect("three pages");
+    let pods = c.pods(Some("ml"), &BTreeMap::new()).await.expect("three pages");
     let names: Vec<&str> = pods.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["a", "b", "c", "d", "e"]);
     assert!(pods.iter().all(incident_core::backend::Pod::is_healthy));
@@ -261,4 +261,67 @@ async fn a_page_that_does_not_decode_fails_the_list_with_a_typed_error() {
     assert_eq!(err.kind(), ErrorKind::Internal);
     assert!(err.to_string().contains("list nodes: unexpected response from the apiserver"), "{err}");
     server.abort();
+}
+
+fn pod_list(names: &[&str]) -> Response<Body> {
+    json(
+        StatusCode::OK,
+        serde_json::json!({"kind": "PodList", "apiVersion": "v1", "metadata": {},
+            "items": names.iter().map(|n| pod_item(n)).collect::<Vec<_>>()}),
+    )
+}
+
+#[tokio::test]
+async fn cluster_wide_lists_run_per_namespace_in_namespace_order() {
+    let (c, mut h) = cluster();
+    let server = tokio::spawn(async move {
+        let (req, send) = h.next_request().await.expect("namespaces");
+        assert_eq!(req.uri().path(), "/api/v1/namespaces");
+        send.send_response(json(
+            StatusCode::OK,
+            serde_json::json!({"kind": "NamespaceList", "apiVersion": "v1", "metadata": {},
+                "items": [{"metadata": {"name": "a"}}, {"metadata": {"name": "b"}}, {"metadata": {"name": "c"}}]}),
+        ));
+        // All three namespaces are asked for before any is answered (they run at once), and answered in
+        // reverse: the result is still in namespace order.
+        let mut pending = Vec::new();
+        for _ in 0..3 {
+            let (req, send) = h.next_request().await.expect("a namespace's pods");
+            let ns = req.uri().path().split('/').nth(4).expect("namespaced path").to_owned();
+            pending.push((ns, send));
+        }
+        pending.sort_by(|x, y| y.0.cmp(&x.0));
+        for (ns, send) in pending {
+            send.send_response(pod_list(&[&format!("{ns}-1"), &format!("{ns}-2")]));
+        }
+    });
+    let pods = c.pods(None, &BTreeMap::new()).await.expect("pods");
+    let names: Vec<&str> = pods.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["a-1", "a-2", "b-1", "b-2", "c-1", "c-2"]);
+    server.await.expect("server");
+}
+
+#[tokio::test]
+async fn without_list_namespaces_the_cluster_wide_list_is_used() {
+    let (c, mut h) = cluster();
+    let server = tokio::spawn(async move {
+        let (req, send) = h.next_request().await.expect("namespaces");
+        assert_eq!(req.uri().path(), "/api/v1/namespaces");
+        send.send_response(json(
+            StatusCode::FORBIDDEN,
+            status(403, "Forbidden", "namespaces is forbidden: User \"triage\" cannot list resource \"namespaces\""),
+        ));
+        let (req, send) = h.next_request().await.expect("cluster-wide events");
+        assert_eq!(req.uri().path(), "/api/v1/events");
+        send.send_response(json(
+            StatusCode::OK,
+            serde_json::json!({"kind": "EventList", "apiVersion": "v1", "metadata": {},
+                "items": [{"metadata": {"name": "e", "namespace": "ml"}, "type": "Warning", "reason": "BackOff",
+                    "involvedObject": {"kind": "Pod", "name": "p"}, "lastTimestamp": "2026-11-27T05:00:00Z"}]}),
+        ));
+    });
+    let events = c.events(None).await.expect("events");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].reason, "BackOff");
+    server.await.expect("server");
 }

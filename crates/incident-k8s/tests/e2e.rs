@@ -149,6 +149,16 @@ async fn crash_looping_rollout_is_triaged_and_rolled_back_by_the_procedure() {
     let (one, many) = tokio::join!(paged.pods(Some(&e.ns), &all), e.sa.pods(Some(&e.ns), &all));
     assert!(many.as_ref().is_ok_and(|m| m.len() >= 3), "{many:?}");
     assert_eq!(names(one.expect("paged")), names(many.expect("one page")));
+    // Cluster-wide lists run per namespace (the role lets the service account list namespaces); one
+    // cluster-wide list reads the same pods of this namespace.
+    let whole =
+        KubeCluster::new(e.sa.client().clone(), ctx.clone(), KubeOptions { list_concurrency: 1, ..Default::default() });
+    let ours =
+        |pods: Vec<incident_core::backend::Pod>| names(pods.into_iter().filter(|p| p.namespace == e.ns).collect());
+    let (sharded, whole) = tokio::join!(e.sa.pods(None, &all), whole.pods(None, &all));
+    assert_eq!(ours(sharded.expect("per namespace")), ours(whole.expect("cluster-wide")));
+    let nss: Api<Namespace> = Api::all(e.sa.client().clone());
+    nss.list(&kube::api::ListParams::default().limit(1)).await.expect("the role allows list namespaces");
     let (one, many) = tokio::join!(paged.events(Some(&e.ns)), e.sa.events(Some(&e.ns)));
     let (one, many) = (one.expect("paged events"), many.expect("events"));
     // (New events may land between the two reads.)

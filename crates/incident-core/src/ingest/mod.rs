@@ -424,17 +424,25 @@ fn strip_position(msg: &str) -> &str {
 pub(crate) fn tidy(msg: &str) -> String {
     const MAX: usize = 240;
     let mut out = String::with_capacity(msg.len().min(MAX + 3));
-    for (i, c) in msg.chars().enumerate() {
-        if i == MAX {
+    // Counted in output characters, so escapes cannot take a line past MAX.
+    let mut len = 0;
+    for c in msg.chars() {
+        let (text, n) = match c {
+            '\n' => ("\\n", 2),
+            '\r' => ("\\r", 2),
+            c if c.is_control() => (" ", 1),
+            _ => ("", 1),
+        };
+        if len + n > MAX {
             out.push('…');
             break;
         }
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
+        if text.is_empty() {
+            out.push(c)
+        } else {
+            out.push_str(text)
         }
+        len += n;
     }
     out
 }
@@ -539,6 +547,16 @@ pub(crate) mod fixtures {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tidy_keeps_one_line_within_its_length_escapes_included() {
+        let a = "a".repeat(240);
+        assert_eq!(tidy(&a), a, "exactly the maximum is kept whole");
+        let t = tidy(&"x\n".repeat(300));
+        assert!(!t.contains('\n'));
+        assert!(t.ends_with('…') && t.chars().count() <= 241, "{} chars", t.chars().count());
+        assert_eq!(tidy("a\u{7}b\rc"), "a b\\rc");
+    }
 
     #[test]
     fn error_messages_are_one_bounded_line() {
