@@ -1346,6 +1346,19 @@ export interface RunReportJson {
 /** Lifecycle of a procedure run. */
 export type RunStatusJson = "planned" | "running" | "succeeded" | "failed" | "compensated"
 
+/**
+ * How much of the cluster triage read: an empty "pods not running" means something only next to
+ * "50,000 pods checked".
+ */
+export interface ScannedJson {
+  /** Events read, all namespaces. */
+  events: number
+  /** Nodes read. */
+  nodes: number
+  /** Pods read, all namespaces (0 when the pod list is missing). */
+  pods: number
+}
+
 /** API server health: the `/livez` and `/readyz` endpoints and `/version` (componentstatuses is deprecated). */
 export interface ServerHealthJson {
   /** The checks `/readyz?verbose` or `/livez?verbose` reported failed (`etcd`, `poststarthook/...`). */
@@ -1695,6 +1708,8 @@ export interface TriageReportJson {
   not_ready_nodes: Array<NodeJson>
   /** Most recent events (sorted by last timestamp, newest last). */
   recent_events: Array<ClusterEventJson>
+  /** How many pods, nodes and events were read. */
+  scanned?: ScannedJson
   /** Services of the namespace without ready endpoints. */
   services_without_endpoints: Array<string>
   /** Top nodes by memory (`kubectl top nodes`); empty when metrics are unavailable. */

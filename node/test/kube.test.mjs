@@ -57,7 +57,12 @@ async function crashLoopingTriage(b) {
   const deadline = Date.now() + 90_000
   for (;;) {
     const report = await triage(b, { namespace: ns })
-    if (report.toJSON().unhealthy_pods.some((p) => p.namespace === ns && p.reason === 'CrashLoopBackOff')) return report
+    const json = report.toJSON()
+    if (json.unhealthy_pods.some((p) => p.namespace === ns && p.reason === 'CrashLoopBackOff')) {
+      // What was read is counted: every pod listed as unhealthy is among those read.
+      assert.ok(json.scanned.pods >= json.unhealthy_pods.length, JSON.stringify(json.scanned))
+      return report
+    }
     assert.ok(Date.now() < deadline, `no CrashLoopBackOff in ${ns} after 90 s: ${JSON.stringify(report.toJSON())}`)
     await new Promise((r) => setTimeout(r, 500))
   }

@@ -104,6 +104,8 @@ def crash_looping_triage(b: ic.Backends, ns: str) -> ic.TriageReport:
         report = ic.triage(b, namespace=ns)
         pods = report.to_dict()["unhealthy_pods"]
         if any(p["namespace"] == ns and p["reason"] == "CrashLoopBackOff" for p in pods):
+            # What was read is counted: every pod listed as unhealthy is among those read.
+            assert report.to_dict()["scanned"]["pods"] >= len(pods) > 0
             return report
         assert time.monotonic() < deadline, f"no CrashLoopBackOff in {ns} after 90 s: {report.to_json()}"
         time.sleep(0.5)

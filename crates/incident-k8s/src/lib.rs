@@ -3,8 +3,10 @@
 //! * [`KubeClusters`] implements the core's `Clusters` port: kubeconfig contexts (the runbook's
 //!   `kubectl config use-context`), plus clusters added by hand (an EKS cluster built from
 //!   `DescribeCluster` and an STS token, the runbook's `aws eks update-kubeconfig`).
-//! * [`KubeCluster`] implements the `Cluster` port: triage reads (paginated LISTs converted page by page,
-//!   pod status derived like `kubectl get pods`, `/livez` `/readyz` `/version`, `metrics.k8s.io`), and the
+//! * [`KubeCluster`] implements the `Cluster` port: triage reads — paginated LISTs decoded into lean
+//!   structs page by page, the next page requested while one decodes, cluster-wide pod and event lists
+//!   run per namespace in parallel ([`KubeOptions`]); pod status derived like `kubectl get pods`;
+//!   `/livez` `/readyz` `/version`; `metrics.k8s.io` — and the
 //!   mitigations — scale through the scale subresource, `kubectl rollout undo` exactly (ReplicaSet
 //!   revision annotations, JSON patch of the template), rollout status with kubectl's messages (and
 //!   [`KubeCluster::wait_rollout`], a watch with a deadline), service annotations, pod labels, config map
