@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer};
 
-/// `null` → the default, for fields the API may write as `null`.
+/// `null` → the default, for fields the API may write as `null`. (A missing or `null` `Option` field is
+/// `None` without help.)
 fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
@@ -45,9 +46,7 @@ pub(crate) struct ObjectMeta {
     pub namespace: String,
     #[serde(default, deserialize_with = "nullable")]
     pub labels: BTreeMap<String, String>,
-    #[serde(default)]
     pub deletion_timestamp: Option<DateTime<Utc>>,
-    #[serde(default)]
     pub creation_timestamp: Option<DateTime<Utc>>,
 }
 
@@ -66,14 +65,12 @@ pub(crate) struct Pod {
     pub metadata: ObjectMeta,
     #[serde(default, deserialize_with = "nullable")]
     pub spec: PodSpec,
-    #[serde(default)]
     pub status: Option<PodStatus>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct PodSpec {
-    #[serde(default)]
     pub node_name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub containers: Vec<Container>,
@@ -83,18 +80,14 @@ pub(crate) struct PodSpec {
 pub(crate) struct Container {
     #[serde(default, deserialize_with = "nullable")]
     pub name: String,
-    #[serde(default)]
     pub image: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct PodStatus {
-    #[serde(default)]
     pub phase: Option<String>,
-    #[serde(default)]
     pub reason: Option<String>,
-    #[serde(default)]
     pub message: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub conditions: Vec<Condition>,
@@ -111,9 +104,7 @@ pub(crate) struct Condition {
     pub type_: String,
     #[serde(default, deserialize_with = "nullable")]
     pub status: String,
-    #[serde(default)]
     pub reason: Option<String>,
-    #[serde(default)]
     pub message: Option<String>,
 }
 
@@ -124,25 +115,19 @@ pub(crate) struct ContainerStatus {
     pub ready: bool,
     #[serde(default, deserialize_with = "nullable")]
     pub restart_count: i32,
-    #[serde(default)]
     pub state: Option<ContainerState>,
-    #[serde(default)]
     pub last_state: Option<ContainerState>,
 }
 
 #[derive(Deserialize, Default)]
 pub(crate) struct ContainerState {
-    #[serde(default)]
     pub waiting: Option<Waiting>,
-    #[serde(default)]
     pub terminated: Option<Terminated>,
 }
 
 #[derive(Deserialize)]
 pub(crate) struct Waiting {
-    #[serde(default)]
     pub reason: Option<String>,
-    #[serde(default)]
     pub message: Option<String>,
 }
 
@@ -151,11 +136,8 @@ pub(crate) struct Waiting {
 pub(crate) struct Terminated {
     #[serde(default, deserialize_with = "nullable")]
     pub exit_code: i32,
-    #[serde(default)]
     pub signal: Option<i32>,
-    #[serde(default)]
     pub reason: Option<String>,
-    #[serde(default)]
     pub message: Option<String>,
 }
 
@@ -190,37 +172,27 @@ pub(crate) struct NodeStatus {
 pub(crate) struct Event {
     #[serde(default, deserialize_with = "nullable")]
     pub metadata: ObjectMeta,
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type")]
     pub type_: Option<String>,
-    #[serde(default)]
     pub reason: Option<String>,
-    #[serde(default)]
     pub message: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub involved_object: ObjectReference,
-    #[serde(default)]
     pub last_timestamp: Option<DateTime<Utc>>,
-    #[serde(default)]
     pub event_time: Option<DateTime<Utc>>,
-    #[serde(default)]
     pub first_timestamp: Option<DateTime<Utc>>,
-    #[serde(default)]
     pub count: Option<i32>,
-    #[serde(default)]
     pub series: Option<EventSeries>,
 }
 
 #[derive(Deserialize, Default)]
 pub(crate) struct ObjectReference {
-    #[serde(default)]
     pub kind: Option<String>,
-    #[serde(default)]
     pub name: Option<String>,
 }
 
 #[derive(Deserialize)]
 pub(crate) struct EventSeries {
-    #[serde(default)]
     pub count: Option<i32>,
 }
 
