@@ -14,7 +14,6 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, ListParams, LogParams, Patch, PatchParams, WatchEvent, WatchParams};
-use kube::core::ObjectList;
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -87,27 +86,10 @@ impl KubeCluster {
         }
     }
 
-    /// LIST with pagination (`limit` + `continue`), converting each page as it arrives so a huge list is
-    /// never held as full API objects.
-    async fn list_all<K, T>(&self, api: &Api<K>, what: &str, lp: ListParams, f: impl Fn(&K) -> T) -> Result<Vec<T>>
-    where
-        K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
-    {
-        let mut out = Vec::new();
-        let mut lp = lp.limit(self.opts.page_size);
-        loop {
-            let page: ObjectList<K> = api.list(&lp).await.map_err(|e| map(&format!("list {what}"), e))?;
-            out.extend(page.items.iter().map(&f));
-            match page.metadata.continue_.filter(|c| !c.is_empty()) {
-                Some(token) => lp = lp.continue_token(&token),
-                None => return Ok(out),
-            }
-        }
-    }
-
-    /// LIST of one of the big kinds (pods, nodes, events) into lean [`wire`] types, converted page by page.
-    /// The next page is requested as soon as this page's `continue` token is read, so the apiserver
-    /// serves it while this one is decoded (on the blocking pool, off the async workers).
+    /// Every LIST: paginated (`limit` + `continue`), each page decoded into `W` (a lean [`wire`] type for
+    /// the big kinds, pods, nodes and events) and converted as it arrives, so a huge list is never held
+    /// as full API objects. The next page is requested as soon as this page's `continue` token is read,
+    /// so the apiserver serves it while this one is decoded (on the blocking pool, off the async workers).
     async fn list_wire<W, T>(&self, path: &str, what: &str, lp: ListParams, convert: fn(W) -> T) -> Result<Vec<T>>
     where
         W: DeserializeOwned + Send + 'static,
@@ -154,12 +136,14 @@ impl KubeCluster {
         Ok(out)
     }
 
-    /// A cluster-wide LIST of a namespaced kind as one list per namespace, [`KubeOptions::list_concurrency`]
-    /// at a time, in namespace order (the order of a cluster-wide list). Falls back to one cluster-wide
-    /// list when namespaces cannot be listed (RBAC without `list namespaces`, say). Each namespace is read
-    /// at its own resourceVersion; a namespace created after the namespace list is not read.
-    async fn list_wire_all<W, T>(
+    /// A LIST of a namespaced kind in `namespace`, or cluster-wide (`None`) as one list per namespace,
+    /// [`KubeOptions::list_concurrency`] at a time, in namespace order (the order of a cluster-wide list).
+    /// Falls back to one cluster-wide list when namespaces cannot be listed (RBAC without `list
+    /// namespaces`, say). Each namespace is read at its own resourceVersion; a namespace created after
+    /// the namespace list is not read.
+    async fn list_in<W, T>(
         &self,
+        namespace: Option<&str>,
         path: fn(Option<&str>) -> String,
         what: &str,
         lp: ListParams,
@@ -169,6 +153,9 @@ impl KubeCluster {
         W: DeserializeOwned + Send + 'static,
         T: Send + 'static,
     {
+        if let Some(ns) = namespace {
+            return self.list_wire(&path(Some(ns)), what, lp, convert).await;
+        }
         let namespaces = if self.opts.list_concurrency > 1 {
             self.list_wire(&KNamespace::url_path(&(), None), "namespaces", ListParams::default(), |n: wire::Named| {
                 n.metadata.name
@@ -208,8 +195,8 @@ impl KubeCluster {
             .and_then(|s| s.selector.match_labels.as_ref())
             .map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
             .unwrap_or_default();
-        let api = self.api::<ReplicaSet>(Some(&ns));
-        self.list_all(&api, "replicasets", ListParams::default().labels(&selector), Clone::clone).await
+        let path = ReplicaSet::url_path(&(), Some(&ns));
+        self.list_wire(&path, "replicasets", ListParams::default().labels(&selector), |rs: ReplicaSet| rs).await
     }
 
     async fn merge_patch<K>(&self, api: &Api<K>, what: &str, name: &str, patch: Value) -> Result<()>
@@ -384,8 +371,8 @@ impl Cluster for KubeCluster {
     }
 
     async fn deployments(&self, namespace: &str) -> Result<Vec<Deployment>> {
-        let api = self.api::<KDeployment>(Some(namespace));
-        self.list_all(&api, "deployments", ListParams::default(), convert::deployment).await
+        let path = KDeployment::url_path(&(), Some(namespace));
+        self.list_wire(&path, "deployments", ListParams::default(), |d: KDeployment| convert::deployment(&d)).await
     }
 
     async fn scale(&self, namespace: &str, name: &str, replicas: u32) -> Result<()> {
@@ -433,10 +420,7 @@ impl Cluster for KubeCluster {
     async fn pods<'a>(&self, namespace: Option<&'a str>, selector: &BTreeMap<String, String>) -> Result<Vec<Pod>> {
         let sel = selector.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
         let lp = ListParams::default().labels(&sel);
-        match namespace {
-            Some(ns) => self.list_wire(&KPod::url_path(&(), Some(ns)), "pods", lp, convert::pod).await,
-            None => self.list_wire_all(|ns| KPod::url_path(&(), ns), "pods", lp, convert::pod).await,
-        }
+        self.list_in(namespace, |ns| KPod::url_path(&(), ns), "pods", lp, convert::pod).await
     }
 
     async fn nodes(&self) -> Result<Vec<Node>> {
@@ -453,13 +437,13 @@ impl Cluster for KubeCluster {
     }
 
     async fn services(&self, namespace: &str) -> Result<Vec<Service>> {
-        let api = self.api::<KService>(Some(namespace));
-        self.list_all(&api, "services", ListParams::default(), convert::service).await
+        let path = KService::url_path(&(), Some(namespace));
+        self.list_wire(&path, "services", ListParams::default(), |s: KService| convert::service(&s)).await
     }
 
     async fn endpoints(&self, namespace: &str) -> Result<Vec<Endpoints>> {
-        let api = self.api::<EndpointSlice>(Some(namespace));
-        let slices = self.list_all(&api, "endpointslices", ListParams::default(), Clone::clone).await?;
+        let path = EndpointSlice::url_path(&(), Some(namespace));
+        let slices = self.list_wire(&path, "endpointslices", ListParams::default(), |s: EndpointSlice| s).await?;
         Ok(convert::endpoints(&slices))
     }
 
@@ -497,10 +481,7 @@ impl Cluster for KubeCluster {
 
     async fn events<'a>(&self, namespace: Option<&'a str>) -> Result<Vec<ClusterEvent>> {
         let lp = ListParams::default();
-        match namespace {
-            Some(ns) => self.list_wire(&KEvent::url_path(&(), Some(ns)), "events", lp, convert::event).await,
-            None => self.list_wire_all(|ns| KEvent::url_path(&(), ns), "events", lp, convert::event).await,
-        }
+        self.list_in(namespace, |ns| KEvent::url_path(&(), ns), "events", lp, convert::event).await
     }
 
     async fn logs(&self, namespace: &str, pod: &str, tail: u32) -> Result<Vec<String>> {

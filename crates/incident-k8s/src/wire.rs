@@ -21,7 +21,8 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
-/// A LIST response: `metadata.continue` and the items.
+/// A LIST response: `metadata.continue` and the items (lean types here, or `k8s-openapi`'s for the small
+/// lists).
 #[derive(Deserialize)]
 #[serde(bound(deserialize = "T: Deserialize<'de>"))]
 pub(crate) struct List<T> {
