@@ -13,6 +13,7 @@
 //! * [`delivery`], [`cadence`]: notifications recorded on the timeline, and the driver that keeps
 //!   updates on the runbook's cadence (providers live in `incident-notify`).
 //! * [`engine`]: typed actions, procedures, plans, the executor and its durable journal.
+//! * [`signing`]: Ed25519 signatures for plans and evidence manifests.
 //! * [`sim`] (feature `sim`): an in-memory ML platform with a virtual clock and fault injection.
 //!
 //! No network I/O happens in this crate; adapters (`incident-k8s`, `incident-aws`, ...) implement the
@@ -37,6 +38,7 @@ pub mod ingest;
 pub mod policy;
 pub mod postmortem;
 mod severity;
+pub mod signing;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod store;
