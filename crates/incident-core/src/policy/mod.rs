@@ -85,6 +85,30 @@ pub struct Policy {
     /// The runbook's "Data Integrity Checks": named read-only SQL returning one number with an expected
     /// range, run by the PostgreSQL probe during triage and after recovery.
     pub integrity_checks: Vec<IntegrityCheck>,
+    /// Whose signatures plans and evidence manifests must carry.
+    pub signing: SigningPolicy,
+}
+
+/// Signatures required on plans before they run and on evidence manifests before they verify.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigningPolicy {
+    /// Public keys (`ed25519:BASE64`) whose signatures are accepted. Not empty: an unsigned or badly
+    /// signed plan is refused, and so is an evidence manifest. Empty: signatures are checked only when a
+    /// signing key is given (`--signing-key`).
+    pub trusted_keys: Vec<crate::signing::PublicKey>,
+}
+
+impl SigningPolicy {
+    /// The keys to accept: the policy's, plus `key`'s public half when one is given.
+    #[must_use]
+    pub fn trust(&self, key: Option<&crate::signing::SigningKey>) -> crate::signing::Trust {
+        let trust = crate::signing::Trust::new(self.trusted_keys.iter().copied());
+        match key {
+            Some(k) => trust.with(k.public_key()),
+            None => trust,
+        }
+    }
 }
 
 /// A named data-integrity check: one `SELECT` returning one number, expected within `[min, max]`.
@@ -648,6 +672,7 @@ impl Default for Policy {
                 .min(1.0),
                 IntegrityCheck::new("active_models", "SELECT COUNT(*) FROM models WHERE status = 'active'").min(1.0),
             ],
+            signing: SigningPolicy::default(),
         }
     }
 }
