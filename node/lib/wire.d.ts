@@ -1141,6 +1141,8 @@ export interface PolicyJson {
   retry?: RetryPolicyJson
   /** Per-severity response time, escalation and criteria. */
   severities?: PerSeverityJson
+  /** Whose signatures plans and evidence manifests must carry. */
+  signing?: SigningPolicyJson
   /** Stage budgets per procedure: procedure name → stage name → budget. */
   stage_budgets?: Record<string, Record<string, HumanDurationJson>>
   /** Who is notified (runbook "Notify Stakeholders"). */
@@ -1222,6 +1224,9 @@ export interface ProcedureJson {
   /** The steps. */
   steps: Array<StepJson>
 }
+
+/** An Ed25519 public key: `ed25519:` and its 32 bytes in standard base64. */
+export type PublicKeyJson = string
 
 /** One matched rule (as serialized). */
 export interface ReasonJson {
@@ -1400,6 +1405,16 @@ export interface SeverityPolicyJson {
   escalation_window: EscalationWindowJson
   /** How soon responders must engage. */
   response_time: HumanDurationJson
+}
+
+/** Signatures required on plans before they run and on evidence manifests before they verify. */
+export interface SigningPolicyJson {
+  /**
+   * Public keys (`ed25519:BASE64`) whose signatures are accepted. Not empty: an unsigned or badly
+   * signed plan is refused, and so is an evidence manifest. Empty: signatures are checked only when a
+   * signing key is given (`--signing-key`).
+   */
+  trusted_keys?: Array<PublicKeyJson>
 }
 
 /** One mutation applied to the world, in order. */
