@@ -551,8 +551,11 @@ fn journal_rows(conn: &Connection, ctx: &Ctx, run_id: &str) -> Result<Vec<Journa
     rows.into_iter().map(|r| r.into_entry(run_id)).collect()
 }
 
+/// A chain's recorded head: the newest link's seq and hash.
+type RecordedHead = Option<(u64, String)>;
+
 /// The stored events of an incident and the head recorded with them (read inside the caller's transaction).
-fn timeline_rows(conn: &Connection, ctx: &Ctx, incident_id: &str) -> Result<(Vec<Event>, Option<(u64, String)>)> {
+fn timeline_rows(conn: &Connection, ctx: &Ctx, incident_id: &str) -> Result<(Vec<Event>, RecordedHead)> {
     require_incident(conn, ctx, incident_id)?;
     let events = event_rows(conn, ctx, incident_id)?.into_iter().map(|(_, ev)| ev).collect();
     let head = recorded_head(conn, ctx, "timeline", incident_id)?;
