@@ -323,6 +323,12 @@ fn cases() -> Vec<Case> {
             "timeline.json ends at event #",
         ),
         (
+            "a store from a newer schema",
+            Box::new(|d| sql(d, "INSERT INTO schema_migrations (version, name) VALUES (99, 'from the future')")),
+            true,
+            "journal.sqlite: sqlite store",
+        ),
+        (
             "the store is not a database",
             Box::new(|d| std::fs::write(d.join(JOURNAL), "not sqlite").unwrap()),
             true,

@@ -69,6 +69,9 @@ fn as_integrity(e: Error) -> Error {
 }
 
 impl SqliteStore {
+    /// The oldest schema [`SqliteStore::open_read_only`] reads (the first with recorded heads).
+    pub const MIN_READ_ONLY_VERSION: u32 = 2;
+
     /// Open the store file at `path` read-only and immutable (`mode=ro&immutable=1`): nothing is written,
     /// no lock is taken and no `-wal`/`-shm` file is created, so an archived file (an evidence bundle's
     /// `journal.sqlite`) can be examined without changing it. Write it with [`SqliteStore::seal`] first:
@@ -77,7 +80,8 @@ impl SqliteStore {
     ///
     /// # Errors
     /// `NotFound` when there is no such file, `Integrity` when it is not an incident-core database,
-    /// `PreconditionFailed` when its schema is not the one this build writes.
+    /// `PreconditionFailed` when its schema is older than [`SqliteStore::MIN_READ_ONLY_VERSION`] or newer
+    /// than this build.
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let label: Arc<str> = path.display().to_string().into();
@@ -96,10 +100,14 @@ impl SqliteStore {
                 }
                 _ => ctx.sql(e),
             })?;
+        // Nothing is migrated read-only. The reads (and the audit) use only what migrations 1 and 2
+        // created, so files from version 2 on stay readable; a migration that changes those tables must
+        // revisit this range.
         let version = version.unwrap_or(0);
-        if version != i64::from(Self::SCHEMA_VERSION) {
+        if !(i64::from(Self::MIN_READ_ONLY_VERSION)..=i64::from(Self::SCHEMA_VERSION)).contains(&version) {
             return Err(Error::precondition(format!(
-                "sqlite store {label}: schema version {version}, but this build reads version {} read-only",
+                "sqlite store {label}: schema version {version}, but this build reads versions {} to {} read-only",
+                Self::MIN_READ_ONLY_VERSION,
                 Self::SCHEMA_VERSION
             )));
         }
