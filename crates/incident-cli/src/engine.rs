@@ -10,19 +10,15 @@ use clap::{Args, Subcommand};
 use incident_backends::{BackendSet, BackendSpec, SimSpec, StoreSpec};
 use incident_core::drill::{self, Approver, AutoApprove, DrillEvent, DrillObserver, DrillOptions};
 use incident_core::engine::{Approval, Plan, RunReport};
+use incident_core::evidence::{DrillBundle, SignatureCheck};
+use incident_core::signing::SigningKey;
 use incident_core::sim::{Scenario, SimPlatform};
-use incident_core::store::{SqliteStore, Store};
+use incident_core::store::Store;
 use incident_core::triage::TriageOptions;
 use incident_core::{Error, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sha2::{Digest, Sha256};
 
 use crate::io::{Ctx, Format, parse_doc};
-
-fn write_file(dir: &Path, name: &str, contents: &[u8]) -> Result<()> {
-    std::fs::write(dir.join(name), contents)
-        .map_err(|e| Error::unavailable(format!("cannot write {}: {e}", dir.join(name).display())))
-}
 
 fn json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
     serde_json::to_vec_pretty(v).map_err(|e| Error::internal(format!("cannot serialize: {e}")))
@@ -57,6 +53,20 @@ pub(crate) struct DrillArgs {
     /// Only the summary, no live log.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Sign the evidence manifest with this Ed25519 private key (PKCS#8 PEM or DER, e.g. from
+    /// `openssl genpkey -algorithm ed25519`): `manifest.sig`.
+    #[arg(long, env = "INCIDENT_SIGNING_KEY", value_name = "FILE")]
+    signing_key: Option<PathBuf>,
+}
+
+/// Read `--signing-key FILE` (the key is never printed).
+fn signing_key(path: Option<&Path>) -> Result<Option<SigningKey>> {
+    path.map(|p| {
+        let bytes = std::fs::read(p)
+            .map_err(|e| Error::invalid_input(format!("cannot read the signing key {}: {e}", p.display())))?;
+        SigningKey::parse(&bytes).map_err(|e| e.context(p.display()))
+    })
+    .transpose()
 }
 
 /// Live log with one progress bar per stage (virtual time).
@@ -155,19 +165,6 @@ impl Approver for Prompt {
     }
 }
 
-const DRILL_FILES: [&str; 10] = [
-    "report.json",
-    "incident.json",
-    "timeline.json",
-    "triage.json",
-    "plan.json",
-    "run.json",
-    "postmortem.md",
-    "postmortem.json",
-    "journal.sqlite",
-    "triage.txt",
-];
-
 pub(crate) fn drill(ctx: &Ctx, a: &DrillArgs) -> Result<()> {
     if a.list {
         for name in Scenario::names() {
@@ -177,12 +174,9 @@ pub(crate) fn drill(ctx: &Ctx, a: &DrillArgs) -> Result<()> {
         return Ok(());
     }
     let scenario = Scenario::from_name_or_path(a.scenario.as_deref().unwrap_or_default())?;
-    std::fs::create_dir_all(&a.out)
-        .map_err(|e| Error::invalid_input(format!("cannot create {}: {e}", a.out.display())))?;
-    for f in DRILL_FILES.iter().chain(["manifest.sha256", "journal.sqlite-wal", "journal.sqlite-shm"].iter()) {
-        let _ = std::fs::remove_file(a.out.join(f));
-    }
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(a.out.join("journal.sqlite"))?);
+    let key = signing_key(a.signing_key.as_deref())?;
+    let bundle = DrillBundle::create(&a.out)?;
+    let store: Arc<dyn Store> = Arc::new(bundle.store().clone());
     let platform = SimPlatform::from_scenario(&scenario)?;
     let by = a.approver.clone().unwrap_or_else(|| a.on_call.clone());
     let approver: Box<dyn Approver> = if a.yes { Box::new(AutoApprove { by }) } else { Box::new(Prompt { by }) };
@@ -204,21 +198,16 @@ pub(crate) fn drill(ctx: &Ctx, a: &DrillArgs) -> Result<()> {
         &live,
     ))?;
     drop(store);
-
-    let dir = &a.out;
-    write_file(dir, "report.json", &json(&report)?)?;
-    write_file(dir, "incident.json", &json(&report.incident)?)?;
-    write_file(dir, "timeline.json", &json(&report.timeline)?)?;
-    write_file(dir, "triage.json", &json(&report.triage)?)?;
-    write_file(dir, "triage.txt", report.triage.render().as_bytes())?;
-    write_file(dir, "plan.json", &json(&report.plan)?)?;
-    write_file(dir, "run.json", &json(&report.run)?)?;
-    write_file(dir, "postmortem.md", report.postmortem.to_markdown().as_bytes())?;
-    write_file(dir, "postmortem.json", &json(&report.postmortem)?)?;
-    write_manifest(dir, &DRILL_FILES)?;
+    let proof = bundle.finish(&report, key.as_ref())?;
 
     let summary = drill::summary(&report);
-    ctx.emit(&report, || format!("{summary}  output: {}", dir.display()))?;
+    ctx.emit(&report, || {
+        let signed = match &proof.signature {
+            SignatureCheck::Unsigned => "unsigned".to_owned(),
+            SignatureCheck::Trusted { key } | SignatureCheck::Valid { key } => format!("signed by {key}"),
+        };
+        format!("{summary}  output: {} (evidence bundle, {signed})", a.out.display())
+    })?;
     if report.passed {
         Ok(())
     } else {
@@ -230,30 +219,6 @@ pub(crate) fn drill(ctx: &Ctx, a: &DrillArgs) -> Result<()> {
 // evidence
 // ----------------------------------------------------------------------------------------------------
 
-fn sha256_file(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::not_found(format!("cannot read {}: {e}", path.display())))?;
-    Ok(hex_lower(&Sha256::digest(&bytes)))
-}
-
-fn hex_lower(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
-/// `manifest.sha256` in `sha256sum` format over `files` present in `dir`.
-fn write_manifest(dir: &Path, files: &[&str]) -> Result<()> {
-    let mut out = String::new();
-    for f in files {
-        let p = dir.join(f);
-        if p.exists() {
-            let _ = writeln!(out, "{}  {f}", sha256_file(&p)?);
-        }
-    }
-    write_file(dir, "manifest.sha256", out.as_bytes())
-}
-
 /// `incident evidence`.
 #[derive(Debug, Args)]
 pub(crate) struct EvidenceArgs {
@@ -263,38 +228,24 @@ pub(crate) struct EvidenceArgs {
 
 #[derive(Debug, Subcommand)]
 enum EvidenceCommand {
-    /// Verify an evidence directory against its `manifest.sha256` and re-verify its timeline's hash chain.
+    /// Verify an evidence directory: its files against `manifest.sha256` (all required files, nothing
+    /// else), the timeline and journal hash chains, the heads `report.json` recorded, and the manifest's
+    /// signature (required when a key is trusted: policy `signing.trusted_keys` or --signing-key).
     Verify {
         /// The directory (e.g. a drill's `--out`).
         dir: PathBuf,
+        /// Trust this Ed25519 private key's public half too (PKCS#8 PEM or DER): the manifest must be signed
+        /// by a trusted key.
+        #[arg(long, env = "INCIDENT_SIGNING_KEY", value_name = "FILE")]
+        signing_key: Option<PathBuf>,
     },
 }
 
 pub(crate) fn evidence(ctx: &Ctx, a: &EvidenceArgs) -> Result<()> {
-    let EvidenceCommand::Verify { dir } = &a.command;
-    let manifest = std::fs::read_to_string(dir.join("manifest.sha256"))
-        .map_err(|e| Error::not_found(format!("{}: no manifest.sha256: {e}", dir.display())))?;
-    let mut checked = Vec::new();
-    for (i, line) in manifest.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let (hash, name) = line
-            .split_once("  ")
-            .ok_or_else(|| Error::integrity(format!("manifest.sha256 line {}: malformed", i + 1)))?;
-        if name.contains('/') || name.contains("..") {
-            return Err(Error::integrity(format!("manifest.sha256 line {}: {name:?} is outside the directory", i + 1)));
-        }
-        let actual = sha256_file(&dir.join(name)).map_err(|e| Error::integrity(e.message().to_owned()))?;
-        if actual != hash {
-            return Err(Error::integrity(format!("{name}: SHA-256 mismatch (manifest {hash}, file {actual})")));
-        }
-        checked.push(name.to_owned());
-    }
-    if dir.join("timeline.json").exists() {
-        let _: incident_core::timeline::Timeline = crate::domain::read_json(&dir.join("timeline.json"))
-            .map_err(|e| Error::integrity(e.message().to_owned()))?;
-    }
-    ctx.emit(&serde_json::json!({"verified": checked}), || {
-        format!("{}: {} file(s) match the manifest; timeline chain intact", dir.display(), checked.len())
-    })
+    let EvidenceCommand::Verify { dir, signing_key: key_file } = &a.command;
+    let key = signing_key(key_file.as_deref())?;
+    let proof = incident_core::evidence::verify(dir, &ctx.policy.signing.trust(key.as_ref()))?;
+    ctx.emit(&proof, || proof.render())
 }
 
 // ----------------------------------------------------------------------------------------------------

@@ -14,6 +14,8 @@
 //!   updates on the runbook's cadence (providers live in `incident-notify`).
 //! * [`engine`]: typed actions, procedures, plans, the executor and its durable journal.
 //! * [`signing`]: Ed25519 signatures for plans and evidence manifests.
+//! * [`evidence`] (feature `sqlite`): evidence bundles (a drill's output directory) and what verifying
+//!   one proves.
 //! * [`sim`] (feature `sim`): an in-memory ML platform with a virtual clock and fault injection.
 //!
 //! No network I/O happens in this crate; adapters (`incident-k8s`, `incident-aws`, ...) implement the
@@ -33,6 +35,8 @@ pub mod drills;
 mod duration;
 pub mod engine;
 mod error;
+#[cfg(feature = "sqlite")]
+pub mod evidence;
 pub mod incident;
 pub mod ingest;
 pub mod policy;

@@ -64,7 +64,7 @@ mod sqlite;
 
 pub use memory::MemoryStore;
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteStore;
+pub use sqlite::{AuditedIncident, AuditedRun, SqliteStore, StoreAudit};
 
 /// Domain-separation tag and format version of the journal hash preimage.
 const JOURNAL_HASH_DOMAIN: &str = "incident-core/journal/v1";

@@ -551,6 +551,35 @@ fn journal_rows(conn: &Connection, ctx: &Ctx, run_id: &str) -> Result<Vec<Journa
     rows.into_iter().map(|r| r.into_entry(run_id)).collect()
 }
 
+/// A chain's recorded head: the newest link's seq and hash.
+type RecordedHead = Option<(u64, String)>;
+
+/// The stored events of an incident and the head recorded with them (read inside the caller's transaction).
+fn timeline_rows(conn: &Connection, ctx: &Ctx, incident_id: &str) -> Result<(Vec<Event>, RecordedHead)> {
+    require_incident(conn, ctx, incident_id)?;
+    let events = event_rows(conn, ctx, incident_id)?.into_iter().map(|(_, ev)| ev).collect();
+    let head = recorded_head(conn, ctx, "timeline", incident_id)?;
+    Ok((events, head))
+}
+
+/// The timeline of `events`, its chain and recorded head verified.
+fn verified_timeline(incident_id: String, events: Vec<Event>, head: Option<&(u64, String)>) -> Result<Timeline> {
+    let timeline = Timeline::from_events(incident_id, events)?;
+    verify_timeline_head(&timeline, head)?;
+    Ok(timeline)
+}
+
+/// `entries` of a run's journal, their chain and recorded head verified.
+fn verified_journal(
+    run_id: &str,
+    entries: Vec<JournalEntry>,
+    head: Option<&(u64, String)>,
+) -> Result<Vec<JournalEntry>> {
+    verify_journal(run_id, &entries)?;
+    verify_journal_head(run_id, &entries, head)?;
+    Ok(entries)
+}
+
 fn insert_journal(conn: &Connection, ctx: &Ctx, entry: &JournalEntry) -> Result<()> {
     let d = &entry.draft;
     let detail = to_json(&d.detail, "journal detail")?;
@@ -656,13 +685,9 @@ impl Store for SqliteStore {
         let incident_id = incident_id.to_owned();
         self.call("timeline", move |conn, ctx| {
             let tx = conn.transaction().ctx(ctx)?;
-            require_incident(&tx, ctx, &incident_id)?;
-            let events: Vec<Event> = event_rows(&tx, ctx, &incident_id)?.into_iter().map(|(_, ev)| ev).collect();
-            let head = recorded_head(&tx, ctx, "timeline", &incident_id)?;
+            let (events, head) = timeline_rows(&tx, ctx, &incident_id)?;
             drop(tx);
-            let timeline = Timeline::from_events(incident_id.clone(), events)?;
-            verify_timeline_head(&timeline, head.as_ref())?;
-            Ok(timeline)
+            verified_timeline(incident_id, events, head.as_ref())
         })
         .await
     }
@@ -852,9 +877,7 @@ impl Store for SqliteStore {
             let entries = journal_rows(&tx, ctx, &run_id)?;
             let head = recorded_head(&tx, ctx, "journal", &run_id)?;
             drop(tx);
-            verify_journal(&run_id, &entries)?;
-            verify_journal_head(&run_id, &entries, head.as_ref())?;
-            Ok(entries)
+            verified_journal(&run_id, entries, head.as_ref())
         })
         .await
     }
@@ -898,6 +921,10 @@ impl RawAccess for SqliteStore {
         .await
     }
 }
+
+#[path = "sqlite_audit.rs"]
+mod audit;
+pub use audit::{AuditedIncident, AuditedRun, StoreAudit};
 
 #[cfg(test)]
 #[path = "sqlite_tests.rs"]
