@@ -28,6 +28,8 @@ pub(crate) struct AppState {
     pub(crate) policy: Policy,
     pub(crate) auth: Auth,
     pub(crate) max_body: usize,
+    /// The whole body must arrive within this (`408` otherwise).
+    pub(crate) body_timeout: std::time::Duration,
     pub(crate) jobs: mpsc::Sender<Job>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) sns: SnsVerifier,
@@ -66,6 +68,9 @@ impl IntoResponse for ApiError {
         let mut resp = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -143,6 +148,23 @@ async fn healthz(State(st): State<Shared>) -> Response {
 
 async fn metrics(State(st): State<Shared>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], st.metrics.render()).into_response()
+}
+
+/// Read the body within `st.body_timeout` (`408` and the connection closed after it), up to
+/// `st.max_body` bytes.
+async fn read_body_bounded(st: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    match tokio::time::timeout(st.body_timeout, read_body(headers, body, st.max_body)).await {
+        Ok(r) => r,
+        Err(_) => {
+            st.metrics.timeout(crate::metrics::TimeoutKind::Body);
+            Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                "body_timeout",
+                format!("the request body did not arrive within receiver.body_timeout ({:?})", st.body_timeout),
+            ))
+        }
+    }
 }
 
 /// Read the body up to `limit` bytes: `413` beyond (by `Content-Length` before reading, or while reading).
@@ -256,7 +278,7 @@ fn accepted(source: AlertSource, alerts: usize, results: &[GroupResult]) -> Resp
 
 async fn webhook(st: Shared, source: AlertSource, headers: HeaderMap, body: Body) -> Response {
     let result: Result<Response, ApiError> = async {
-        let bytes = read_body(&headers, body, st.max_body).await?;
+        let bytes = read_body_bounded(&st, &headers, body).await?;
         authenticate(&st.auth, &headers, &bytes)?;
         let batch = source.parse(&bytes, &st.policy).map_err(|e| ApiError::from_core(&e))?;
         st.metrics.alerts(source, batch.alerts.len());
@@ -269,7 +291,7 @@ async fn webhook(st: Shared, source: AlertSource, headers: HeaderMap, body: Body
 
 async fn cloudwatch_webhook(State(st): State<Shared>, headers: HeaderMap, body: Body) -> Response {
     let result: Result<Response, ApiError> = async {
-        let bytes = read_body(&headers, body, st.max_body).await?;
+        let bytes = read_body_bounded(&st, &headers, body).await?;
         let msg = SnsMessage::parse(&bytes, &st.policy).map_err(|e| ApiError::from_core(&e))?;
         st.sns.verify(&msg).await.map_err(|e| ApiError::from_core(&e))?;
         match msg.kind {
