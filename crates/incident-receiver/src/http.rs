@@ -60,6 +60,15 @@ impl ApiError {
         };
         Self::new(status, e.kind().as_str(), reason, e.message())
     }
+
+    /// As [`ApiError::from_core`], with the SNS refusal's own `rejected_total` reason for a `403`.
+    fn from_refusal(r: &crate::sns::Refusal) -> Self {
+        let mut e = Self::from_core(&r.error);
+        if e.status == StatusCode::FORBIDDEN {
+            e.reason = r.reason;
+        }
+        e
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -293,7 +302,20 @@ async fn cloudwatch_webhook(State(st): State<Shared>, headers: HeaderMap, body: 
     let result: Result<Response, ApiError> = async {
         let bytes = read_body_bounded(&st, &headers, body).await?;
         let msg = SnsMessage::parse(&bytes, &st.policy).map_err(|e| ApiError::from_core(&e))?;
-        st.sns.verify(&msg).await.map_err(|e| ApiError::from_core(&e))?;
+        if let Err(r) = st.sns.verify(&msg).await {
+            if r.reason == "topic" {
+                // Logged, never confirmed: an operator who expected it allows the topic.
+                tracing::warn!(
+                    topic = %msg.topic_arn,
+                    kind = msg.kind.as_str(),
+                    "receiver: SNS {} refused: topic not on the allow-list (add --sns-topic or receiver.sns.topics)",
+                    if msg.kind == MessageType::SubscriptionConfirmation { "subscription" } else { "message" }
+                );
+            } else {
+                tracing::warn!(topic = %msg.topic_arn, reason = r.reason, error = %r.error, "receiver: SNS delivery refused");
+            }
+            return Err(ApiError::from_refusal(&r));
+        }
         match msg.kind {
             MessageType::SubscriptionConfirmation => {
                 if !st.sns.config().confirm_subscriptions {

@@ -83,7 +83,7 @@ impl Receiver {
         let max_body = usize::try_from(config.policy.limits.max_payload_bytes).unwrap_or(usize::MAX);
         let body_timeout = config.policy.receiver.body_timeout.as_std();
         let state = Arc::new(http::AppState {
-            sns: sns::SnsVerifier::new(config.sns.clone())?,
+            sns: sns::SnsVerifier::new(config.sns.clone(), &config.policy.receiver.sns, Arc::clone(&config.clock))?,
             policy: config.policy,
             auth: config.auth,
             max_body,
@@ -139,7 +139,8 @@ impl Receiver {
             header_timeout = %r.header_timeout,
             body_timeout = %r.body_timeout,
             idle_timeout = %r.idle_timeout,
-            "receiver: connection limits"
+            sns_topics = self.state.sns.topics().len(),
+            "receiver: connection limits and SNS allow-list"
         );
         server::serve(listener, self.router(), limits, Arc::clone(&self.state.metrics), shutdown).await;
         self.shutdown().await
