@@ -35,10 +35,28 @@ pub(crate) struct ServeArgs {
     /// Incident commander of declared incidents until someone takes over.
     #[arg(long, default_value = "on-call")]
     on_call: String,
-    /// Accept SNS deliveries only from this topic ARN (repeatable; default: any topic whose signature
-    /// verifies).
+    /// Accept SNS deliveries (and confirm the subscription) from this topic ARN; repeatable, adds to the
+    /// policy's `receiver.sns.topics`. With none, every SNS delivery is refused (closed by default).
     #[arg(long, value_name = "ARN")]
     sns_topic: Vec<String>,
+    /// Refuse SNS messages older than this as replays (policy `receiver.sns.max_age`, default 1h).
+    #[arg(long, value_name = "DURATION")]
+    sns_max_age: Option<incident_core::HumanDuration>,
+    /// Close a connection whose request head has not arrived within this (policy
+    /// `receiver.header_timeout`, default 10s).
+    #[arg(long, value_name = "DURATION")]
+    header_timeout: Option<incident_core::HumanDuration>,
+    /// Answer 408 and close when a request body has not arrived within this (policy
+    /// `receiver.body_timeout`, default 30s).
+    #[arg(long, value_name = "DURATION")]
+    body_timeout: Option<incident_core::HumanDuration>,
+    /// Close a keep-alive connection idle longer than this (policy `receiver.idle_timeout`, default 1m).
+    #[arg(long, value_name = "DURATION")]
+    idle_timeout: Option<incident_core::HumanDuration>,
+    /// Most connections open at once; at the cap the longest-idle one is closed for a new one (policy
+    /// `receiver.max_connections`, default 512; kept below the file-descriptor limit).
+    #[arg(long, value_name = "N")]
+    max_connections: Option<u32>,
     /// Do not confirm SNS subscriptions automatically (answer 202 and log; confirm by hand).
     #[arg(long)]
     sns_manual_confirm: bool,
@@ -110,6 +128,18 @@ fn auth(a: &ServeArgs) -> Result<Auth> {
     Ok(auth)
 }
 
+/// The policy with the `receiver` section overridden by the flags.
+fn receiver_policy(ctx: &Ctx, a: &ServeArgs) -> incident_core::Policy {
+    let mut policy = ctx.policy.clone();
+    let r = &mut policy.receiver;
+    r.header_timeout = a.header_timeout.unwrap_or(r.header_timeout);
+    r.body_timeout = a.body_timeout.unwrap_or(r.body_timeout);
+    r.idle_timeout = a.idle_timeout.unwrap_or(r.idle_timeout);
+    r.max_connections = a.max_connections.unwrap_or(r.max_connections);
+    r.sns.max_age = a.sns_max_age.unwrap_or(r.sns.max_age);
+    policy
+}
+
 pub(crate) fn serve(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
     let auth = auth(a)?;
     if !auth.is_enabled() && !a.listen.ip().is_loopback() && !a.allow_unauthenticated {
@@ -132,7 +162,11 @@ pub(crate) fn serve(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
         .map_err(|e| Error::internal("cannot start a runtime").with_source(e))?;
     rt.block_on(async {
         let (store, desc) = open_store(&a.store).await?;
-        let mut config = ReceiverConfig::new(store).policy(ctx.policy.clone()).auth(auth).sns(SnsConfig {
+        let policy = receiver_policy(ctx, a);
+        let mut topics = policy.receiver.sns.topics.clone();
+        topics.extend(a.sns_topic.iter().filter(|t| !policy.receiver.sns.topics.contains(t)).cloned());
+        let sns = if topics.is_empty() { "sns closed".to_owned() } else { format!("sns {} topic(s)", topics.len()) };
+        let mut config = ReceiverConfig::new(store).policy(policy).auth(auth).sns(SnsConfig {
             topic_arns: a.sns_topic.clone(),
             confirm_subscriptions: !a.sns_manual_confirm,
             test_hosts: a.sns_test_host.clone(),
@@ -156,7 +190,7 @@ pub(crate) fn serve(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
         let local = listener.local_addr().map_err(|e| Error::unavailable(format!("listener: {e}")))?;
         eprintln!(
             "incident serve: listening on http://{local} ({desc}; {} open alert group(s); auth {}; notify {}; \
-             cadence {})",
+             cadence {}; {sns})",
             receiver.open_groups_at_start(),
             if a.token_file.is_empty() && a.hmac_key_file.is_none() { "off" } else { "on" },
             if providers.is_empty() { "none configured".to_owned() } else { providers.join(", ") },

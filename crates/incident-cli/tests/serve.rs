@@ -30,7 +30,15 @@ fn post(addr: &str, path: &str, token: &str, body: &[u8]) -> (u16, String) {
 /// `incident serve --listen 127.0.0.1:0 ARGS` (no notification provider from the environment): the
 /// process, its stderr after the first line, that line, and the address it listens on.
 fn serve(args: &[&std::ffi::OsStr]) -> (std::process::Child, BufReader<std::process::ChildStderr>, String, String) {
-    let mut child = incident()
+    serve_with(incident(), args)
+}
+
+/// As [`serve`], through `cmd` (the `incident` binary, or a shell that execs it).
+fn serve_with(
+    mut cmd: Command,
+    args: &[&std::ffi::OsStr],
+) -> (std::process::Child, BufReader<std::process::ChildStderr>, String, String) {
+    let mut child = cmd
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
         .env_remove("INCIDENT_SLACK_TOKEN")
@@ -202,4 +210,84 @@ fn a_declared_incident_announces_itself_through_the_notifiers_and_records_each_o
     assert!(!rest.contains("hook-s3cret"), "{rest}");
     // The outcomes are logged on stderr too (tracing), one line each.
     assert_eq!(rest.matches("receiver: declaration notification").count(), sent.len(), "{rest}");
+}
+
+/// `GET path` on a new connection: the status, or 0 when nothing answered within `wait`.
+fn get(addr: &str, path: &str, wait: Duration) -> u16 {
+    let Ok(mut s) = TcpStream::connect(addr) else { return 0 };
+    s.set_read_timeout(Some(wait)).expect("timeout");
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if s.write_all(head.as_bytes()).is_err() {
+        return 0;
+    }
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+fn stop(mut child: std::process::Child, mut stderr: BufReader<std::process::ChildStderr>) -> String {
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(killed.success());
+    let exit = child.wait().expect("wait");
+    assert!(exit.success(), "{exit}");
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).expect("rest");
+    rest
+}
+
+/// With the file-descriptor limit at 128, 150 idle sockets used to starve `/healthz` (accept failing
+/// with EMFILE); the cap now stays below the limit and sheds the longest-idle connection.
+#[cfg(unix)]
+#[test]
+fn with_128_file_descriptors_150_idle_sockets_do_not_starve_healthz() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("incident.sqlite");
+    let mut sh = Command::new("sh");
+    sh.args(["-c", r#"ulimit -n 128 && exec "$0" "$@""#]).arg(env!("CARGO_BIN_EXE_incident"));
+    let (child, stderr, line, addr) = serve_with(sh, &["--store".as_ref(), store.as_os_str()]);
+    assert!(line.contains("sns closed"), "{line}");
+    let idle: Vec<TcpStream> = (0..150).map(|_| TcpStream::connect(&addr).expect("connect")).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    #[allow(clippy::disallowed_methods)] // wall time of a real process's answer
+    let started = std::time::Instant::now();
+    assert_eq!(get(&addr, "/healthz", Duration::from_secs(5)), 200, "healthz behind 150 idle sockets");
+    assert!(started.elapsed() < Duration::from_secs(2), "answered in {:?}", started.elapsed());
+    assert_eq!(get(&addr, "/healthz", Duration::from_secs(5)), 200, "and again");
+    drop(idle);
+    let rest = stop(child, stderr);
+    assert!(rest.contains("max_connections=64") && rest.contains("nofile=128"), "{rest}");
+}
+
+/// The flags override the policy's `receiver` section: a 1 s idle timeout closes a keep-alive
+/// connection; `--sns-topic` opens SNS to one topic.
+#[test]
+fn serve_flags_set_the_connection_timeouts_and_the_sns_allow_list() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("incident.sqlite");
+    let (child, stderr, line, addr) = serve(&[
+        "--store".as_ref(),
+        store.as_os_str(),
+        "--idle-timeout".as_ref(),
+        "1s".as_ref(),
+        "--header-timeout".as_ref(),
+        "30s".as_ref(),
+        "--max-connections".as_ref(),
+        "100".as_ref(),
+        "--sns-topic".as_ref(),
+        "arn:aws:sns:us-east-1:123456789012:incident-alarms".as_ref(),
+    ]);
+    assert!(line.contains("sns 1 topic(s)"), "{line}");
+    let mut s = TcpStream::connect(&addr).expect("connect");
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut buf = [0u8; 4096];
+    let n = s.read(&mut buf).expect("response");
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    #[allow(clippy::disallowed_methods)] // wall time of a real process's answer
+    let started = std::time::Instant::now();
+    let n = s.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "closed");
+    assert!(started.elapsed() < Duration::from_secs(4), "idle connection closed after {:?}", started.elapsed());
+    let rest = stop(child, stderr);
+    assert!(rest.contains("max_connections=100") && rest.contains("idle_timeout=1s"), "{rest}");
 }

@@ -96,7 +96,9 @@ impl Auth {
 /// Trust rules for Amazon SNS deliveries (`POST /webhook/cloudwatch`).
 #[derive(Debug, Clone)]
 pub struct SnsConfig {
-    /// Accept only these topic ARNs (empty: any topic whose signature verifies).
+    /// Topic ARNs accepted on top of the policy's `receiver.sns.topics` (what `--sns-topic` adds). A
+    /// topic on neither list is refused, its subscription never confirmed: with both empty, every SNS
+    /// delivery is refused (closed by default).
     pub topic_arns: Vec<String>,
     /// Fetch `SubscribeURL` to confirm a subscription (default `true`); otherwise the confirmation is
     /// verified, logged and answered `202` for an operator to confirm by hand.

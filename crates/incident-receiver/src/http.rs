@@ -28,6 +28,8 @@ pub(crate) struct AppState {
     pub(crate) policy: Policy,
     pub(crate) auth: Auth,
     pub(crate) max_body: usize,
+    /// The whole body must arrive within this (`408` otherwise).
+    pub(crate) body_timeout: std::time::Duration,
     pub(crate) jobs: mpsc::Sender<Job>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) sns: SnsVerifier,
@@ -58,6 +60,15 @@ impl ApiError {
         };
         Self::new(status, e.kind().as_str(), reason, e.message())
     }
+
+    /// As [`ApiError::from_core`], with the SNS refusal's own `rejected_total` reason for a `403`.
+    fn from_refusal(r: &crate::sns::Refusal) -> Self {
+        let mut e = Self::from_core(&r.error);
+        if e.status == StatusCode::FORBIDDEN {
+            e.reason = r.reason;
+        }
+        e
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -66,6 +77,9 @@ impl IntoResponse for ApiError {
         let mut resp = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -143,6 +157,23 @@ async fn healthz(State(st): State<Shared>) -> Response {
 
 async fn metrics(State(st): State<Shared>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], st.metrics.render()).into_response()
+}
+
+/// Read the body within `st.body_timeout` (`408` and the connection closed after it), up to
+/// `st.max_body` bytes.
+async fn read_body_bounded(st: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    match tokio::time::timeout(st.body_timeout, read_body(headers, body, st.max_body)).await {
+        Ok(r) => r,
+        Err(_) => {
+            st.metrics.timeout(crate::metrics::TimeoutKind::Body);
+            Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                "body_timeout",
+                format!("the request body did not arrive within receiver.body_timeout ({:?})", st.body_timeout),
+            ))
+        }
+    }
 }
 
 /// Read the body up to `limit` bytes: `413` beyond (by `Content-Length` before reading, or while reading).
@@ -256,7 +287,7 @@ fn accepted(source: AlertSource, alerts: usize, results: &[GroupResult]) -> Resp
 
 async fn webhook(st: Shared, source: AlertSource, headers: HeaderMap, body: Body) -> Response {
     let result: Result<Response, ApiError> = async {
-        let bytes = read_body(&headers, body, st.max_body).await?;
+        let bytes = read_body_bounded(&st, &headers, body).await?;
         authenticate(&st.auth, &headers, &bytes)?;
         let batch = source.parse(&bytes, &st.policy).map_err(|e| ApiError::from_core(&e))?;
         st.metrics.alerts(source, batch.alerts.len());
@@ -269,9 +300,22 @@ async fn webhook(st: Shared, source: AlertSource, headers: HeaderMap, body: Body
 
 async fn cloudwatch_webhook(State(st): State<Shared>, headers: HeaderMap, body: Body) -> Response {
     let result: Result<Response, ApiError> = async {
-        let bytes = read_body(&headers, body, st.max_body).await?;
+        let bytes = read_body_bounded(&st, &headers, body).await?;
         let msg = SnsMessage::parse(&bytes, &st.policy).map_err(|e| ApiError::from_core(&e))?;
-        st.sns.verify(&msg).await.map_err(|e| ApiError::from_core(&e))?;
+        if let Err(r) = st.sns.verify(&msg).await {
+            if r.reason == "topic" {
+                // Logged, never confirmed: an operator who expected it allows the topic.
+                tracing::warn!(
+                    topic = %msg.topic_arn,
+                    kind = msg.kind.as_str(),
+                    "receiver: SNS {} refused: topic not on the allow-list (add --sns-topic or receiver.sns.topics)",
+                    if msg.kind == MessageType::SubscriptionConfirmation { "subscription" } else { "message" }
+                );
+            } else {
+                tracing::warn!(topic = %msg.topic_arn, reason = r.reason, error = %r.error, "receiver: SNS delivery refused");
+            }
+            return Err(ApiError::from_refusal(&r));
+        }
         match msg.kind {
             MessageType::SubscriptionConfirmation => {
                 if !st.sns.config().confirm_subscriptions {

@@ -9,6 +9,7 @@
 mod config;
 mod http;
 mod metrics;
+mod server;
 mod sns;
 mod writer;
 
@@ -80,11 +81,13 @@ impl Receiver {
             _ => None,
         };
         let max_body = usize::try_from(config.policy.limits.max_payload_bytes).unwrap_or(usize::MAX);
+        let body_timeout = config.policy.receiver.body_timeout.as_std();
         let state = Arc::new(http::AppState {
-            sns: sns::SnsVerifier::new(config.sns.clone())?,
+            sns: sns::SnsVerifier::new(config.sns.clone(), &config.policy.receiver.sns, Arc::clone(&config.clock))?,
             policy: config.policy,
             auth: config.auth,
             max_body,
+            body_timeout,
             jobs,
             metrics,
         });
@@ -103,6 +106,12 @@ impl Receiver {
         &self.state.metrics
     }
 
+    /// The metrics, shared: still readable after [`Receiver::serve`] took the receiver.
+    #[must_use]
+    pub fn metrics_handle(&self) -> Arc<Metrics> {
+        Arc::clone(&self.state.metrics)
+    }
+
     /// Alert groups that had an open incident in the store at start.
     #[must_use]
     pub fn open_groups_at_start(&self) -> usize {
@@ -110,15 +119,31 @@ impl Receiver {
     }
 
     /// Serve on `listener` until `shutdown` completes, finish in-flight requests, then
-    /// [`Receiver::shutdown`].
+    /// [`Receiver::shutdown`]. Connections are bounded by the policy's `receiver` section (header,
+    /// body and idle timeouts, the connection cap; see the crate README, "On a hostile network"); the
+    /// soft file-descriptor limit is raised to the hard one and the cap kept below it.
     ///
     /// # Errors
-    /// `Unavailable` when the listener fails; as [`Receiver::shutdown`].
+    /// As [`Receiver::shutdown`]. Accept errors are logged and retried, never fatal.
     pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
-        let served = axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await;
-        let stopped = self.shutdown().await;
-        served.map_err(|e| Error::unavailable("receiver: serving failed").with_source(e))?;
-        stopped
+        let r = &self.state.policy.receiver;
+        let nofile = server::raise_nofile_limit();
+        let limits = server::Limits {
+            header_timeout: r.header_timeout.as_std(),
+            idle_timeout: r.idle_timeout.as_std(),
+            max_connections: server::connection_cap(usize::try_from(r.max_connections).unwrap_or(usize::MAX), nofile),
+        };
+        tracing::info!(
+            max_connections = limits.max_connections,
+            nofile = nofile.unwrap_or(0),
+            header_timeout = %r.header_timeout,
+            body_timeout = %r.body_timeout,
+            idle_timeout = %r.idle_timeout,
+            sns_topics = self.state.sns.topics().len(),
+            "receiver: connection limits and SNS allow-list"
+        );
+        server::serve(listener, self.router(), limits, Arc::clone(&self.state.metrics), shutdown).await;
+        self.shutdown().await
     }
 
     /// Stop the writer after it has answered every queued request (later requests get `503`).

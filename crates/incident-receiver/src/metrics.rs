@@ -12,6 +12,9 @@
 //! | `incident_receiver_store_commits_total` | counter | |
 //! | `incident_receiver_store_commit_duration_seconds` | histogram | |
 //! | `incident_receiver_open_groups` | gauge | |
+//! | `incident_receiver_open_connections` | gauge | |
+//! | `incident_receiver_connections_shed_total` | counter | (longest-idle connections closed at the connection cap, and new ones refused when none was idle) |
+//! | `incident_receiver_timeouts_total` | counter | `kind` (`header`, `body`, `idle`) |
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -70,6 +73,40 @@ struct Inner {
 pub struct Metrics {
     inner: Mutex<Inner>,
     open_groups: AtomicU64,
+    open_connections: AtomicU64,
+    shed: AtomicU64,
+    timeouts: [AtomicU64; 3],
+}
+
+/// Why the receiver closed a connection on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimeoutKind {
+    /// The request head did not arrive within `header_timeout` (slowloris, or silent).
+    Header,
+    /// The body did not arrive within `body_timeout` (`408`).
+    Body,
+    /// Idle between requests beyond `idle_timeout`.
+    Idle,
+}
+
+impl TimeoutKind {
+    const ALL: [Self; 3] = [Self::Header, Self::Body, Self::Idle];
+
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Header => "header",
+            Self::Body => "body",
+            Self::Idle => "idle",
+        }
+    }
+
+    const fn index(self) -> usize {
+        match self {
+            Self::Header => 0,
+            Self::Body => 1,
+            Self::Idle => 2,
+        }
+    }
 }
 
 impl Metrics {
@@ -103,6 +140,39 @@ impl Metrics {
 
     pub(crate) fn set_open_groups(&self, n: usize) {
         self.open_groups.store(n as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_open_connections(&self, n: usize) {
+        self.open_connections.store(n as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn shed(&self) {
+        self.shed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn timeout(&self, kind: TimeoutKind) {
+        self.timeouts[kind.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Connections open now.
+    #[must_use]
+    pub fn open_connections(&self) -> u64 {
+        self.open_connections.load(Ordering::Relaxed)
+    }
+
+    /// Connections shed at the connection cap so far.
+    #[must_use]
+    pub fn connections_shed(&self) -> u64 {
+        self.shed.load(Ordering::Relaxed)
+    }
+
+    /// Count of `timeouts_total{kind}` (`header`, `body` or `idle`; anything else is 0).
+    #[must_use]
+    pub fn timeouts(&self, kind: &str) -> u64 {
+        TimeoutKind::ALL
+            .iter()
+            .find(|k| k.as_str() == kind)
+            .map_or(0, |k| self.timeouts[k.index()].load(Ordering::Relaxed))
     }
 
     /// Count of `groups_total{source, outcome}` (for tests and the CLI's shutdown summary).
@@ -177,6 +247,24 @@ impl Metrics {
         commits.write(&mut out, "incident_receiver_store_commit_duration_seconds", "");
         header(&mut out, "incident_receiver_open_groups", "gauge", "Alert groups with an open incident.");
         let _ = writeln!(out, "incident_receiver_open_groups {}", self.open_groups.load(Ordering::Relaxed));
+        header(&mut out, "incident_receiver_open_connections", "gauge", "TCP connections open now.");
+        let _ = writeln!(out, "incident_receiver_open_connections {}", self.open_connections());
+        header(
+            &mut out,
+            "incident_receiver_connections_shed_total",
+            "counter",
+            "Connections closed (longest idle first) or refused at the connection cap.",
+        );
+        let _ = writeln!(out, "incident_receiver_connections_shed_total {}", self.connections_shed());
+        header(&mut out, "incident_receiver_timeouts_total", "counter", "Connections timed out, by kind.");
+        for k in TimeoutKind::ALL {
+            let _ = writeln!(
+                out,
+                "incident_receiver_timeouts_total{{kind=\"{}\"}} {}",
+                k.as_str(),
+                self.timeouts(k.as_str())
+            );
+        }
         out
     }
 }

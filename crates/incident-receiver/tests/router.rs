@@ -497,12 +497,14 @@ fn sign_v2(m: &mut Value) {
     m["Signature"] = json!(base64::engine::general_purpose::STANDARD.encode(sig));
 }
 
+/// A receiver trusting `topics`, its clock a few minutes after the fixtures were signed (inside the
+/// replay window).
 async fn sns_receiver(sns: &FakeSns, store: Arc<dyn Store>, topics: Vec<String>) -> Receiver {
-    let config = ReceiverConfig::new(store).auth(auth()).sns(SnsConfig {
-        topic_arns: topics,
-        confirm_subscriptions: true,
-        test_hosts: vec![sns.origin.clone()],
-    });
+    let at: DateTime<Utc> = "2024-05-03T14:10:00Z".parse().expect("time");
+    let config = ReceiverConfig::new(store)
+        .auth(auth())
+        .clock(Arc::new(incident_core::clock::ManualClock::new(at)))
+        .sns(SnsConfig { topic_arns: topics, confirm_subscriptions: true, test_hosts: vec![sns.origin.clone()] });
     Receiver::start(config).await.expect("start")
 }
 
@@ -522,7 +524,7 @@ async fn sns_post(r: &Receiver, body: &Value) -> Reply {
 async fn cloudwatch_alarms_through_sns_are_verified_then_declared() {
     let sns = fake_sns().await;
     let store = Arc::new(MemoryStore::new());
-    let r = sns_receiver(&sns, store.clone(), vec![]).await;
+    let r = sns_receiver(&sns, store.clone(), vec!["arn:aws:sns:us-east-1:123456789012:incident-alarms".into()]).await;
     let cert_url = format!("http://{}/SimpleNotificationService-test.pem", sns.origin);
 
     // SignatureVersion 1 (SHA1), signed by openssl when the fixture was made.

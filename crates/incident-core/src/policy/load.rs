@@ -204,6 +204,33 @@ impl Policy {
         self.validate_misc()?;
         self.ingest.validate()?;
         self.validate_integrity_checks()?;
+        self.validate_receiver()?;
+        Ok(())
+    }
+
+    fn validate_receiver(&self) -> Result<()> {
+        let r = &self.receiver;
+        for (name, v) in [
+            ("header_timeout", r.header_timeout),
+            ("body_timeout", r.body_timeout),
+            ("idle_timeout", r.idle_timeout),
+            ("sns.max_age", r.sns.max_age),
+        ] {
+            if v == HumanDuration::ZERO {
+                return Err(field_err(&format!("receiver.{name}"), "must be > 0"));
+            }
+        }
+        if r.max_connections < 2 {
+            return Err(field_err("receiver.max_connections", "must be >= 2"));
+        }
+        for (i, t) in r.sns.topics.iter().enumerate() {
+            if !t.starts_with("arn:") || t.chars().any(char::is_whitespace) {
+                return Err(field_err(
+                    &format!("receiver.sns.topics[{i}]"),
+                    format!("{t:?} is not a topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"),
+                ));
+            }
+        }
         Ok(())
     }
 

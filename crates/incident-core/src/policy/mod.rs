@@ -11,9 +11,11 @@ use crate::{HumanDuration, Severity};
 pub mod guard;
 pub mod ingest;
 pub mod load;
+pub mod receiver;
 
 pub use guard::GuardRails;
 pub use ingest::IngestPolicy;
+pub use receiver::{ReceiverPolicy, ReceiverSnsPolicy};
 
 /// Values kept per severity (`P0` … `P3` keys in files).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -87,6 +89,8 @@ pub struct Policy {
     pub integrity_checks: Vec<IntegrityCheck>,
     /// Whose signatures plans and evidence manifests must carry.
     pub signing: SigningPolicy,
+    /// The alert receiver's connection timeouts and cap, and its SNS trust rules (`incident serve`).
+    pub receiver: ReceiverPolicy,
 }
 
 /// Signatures required on plans before they run and on evidence manifests before they verify.
@@ -673,6 +677,7 @@ impl Default for Policy {
                 IntegrityCheck::new("active_models", "SELECT COUNT(*) FROM models WHERE status = 'active'").min(1.0),
             ],
             signing: SigningPolicy::default(),
+            receiver: ReceiverPolicy::default(),
         }
     }
 }
