@@ -239,14 +239,20 @@ fn unplanned(action: Action, procedure: &str) -> Plan {
         noop: false,
         findings: Vec::new(),
     };
-    Plan {
+    let mut plan = Plan {
         run_id: "run-x".into(),
         procedure: Procedure::new(procedure, "").step(Step::new("x", "s", StepKind::Action(action))),
         created_at: t0(),
         steps: vec![step],
         findings: Vec::new(),
         needs_production_confirmation: false,
-    }
+        policy_digest: Policy::default().digest(),
+        digest: String::new(),
+        field_digests: BTreeMap::new(),
+        signature: None,
+    };
+    plan.seal();
+    plan
 }
 
 #[tokio::test]
@@ -257,14 +263,16 @@ async fn every_action_is_refused_without_a_valid_approval() {
         let store = Arc::new(MemoryStore::new());
         let exec = Executor::new(b, Arc::clone(&store) as Arc<dyn Store>, Policy::default());
         let plan = unplanned(action.clone(), "p");
-        let digest = plan.digest();
+        let digest = plan.digest.clone();
         let no_one = ApprovedPlan { plan: plan.clone(), approval: Approval::new("", t0()), plan_digest: digest };
         let e = exec.run(no_one, None).await.expect_err("no approver");
         assert_eq!(e.kind(), ErrorKind::Refused, "{}: {e}", action.name());
         let mut tampered = approve(plan);
         tampered.plan.steps[0].summary.push_str(" --force");
         let e = exec.run(tampered, None).await.expect_err("tampered");
-        assert_eq!(e.kind(), ErrorKind::Refused, "{}: {e}", action.name());
+        // A plan changed after planning is refused as a precondition (exit 4), naming the field.
+        assert_eq!(e.kind(), ErrorKind::PreconditionFailed, "{}: {e}", action.name());
+        assert!(e.message().contains("plan field steps[0].summary changed after planning"), "{e}");
         assert!(store.runs().await.expect("runs").is_empty(), "nothing recorded for {}", action.name());
     }
 }
@@ -276,7 +284,7 @@ async fn refused_by(policy: Policy, procedure: Procedure, rule: &str) {
     assert!(plan.findings.iter().any(|g| g.rule == rule), "{rule}: {:?}", plan.findings);
     assert_eq!(plan.clone().approve(Approval::new("alice", t0())).expect_err("approve").kind(), ErrorKind::Refused);
     // Bypass `approve` to prove the executor enforces the rule itself.
-    let digest = plan.digest();
+    let digest = plan.digest.clone();
     let forged =
         ApprovedPlan { plan, approval: Approval::new("alice", t0()).confirm_production(), plan_digest: digest };
     let e = exec.run(forged, None).await.expect_err("refused");
@@ -329,7 +337,7 @@ async fn region_allow_list_is_enforced() {
         StepKind::Action(Action::PromoteReadReplica { region: "us-east-1".into(), id: "replica".into() }),
     ));
     let plan = proc_.plan(&b, &policy).await.expect("plan");
-    let digest = plan.digest();
+    let digest = plan.digest.clone();
     let exec = Executor::new(b, Arc::new(MemoryStore::new()), policy);
     let e = exec
         .run(ApprovedPlan { plan, approval: Approval::new("alice", t0()), plan_digest: digest }, None)
@@ -354,7 +362,9 @@ async fn scale_to_zero_is_allowed_in_the_corruption_procedure_and_production_nee
         StepKind::Action(Action::ScaleDeployment {
             context: "prod-eu".into(),
             namespace: "ml".into(),
-            name: "api".into(),
+            // Not `api`, which is at 0 now: scaling up from 0 is refused outside database-corruption (its
+            // inverse would scale to zero).
+            name: "worker".into(),
             replicas: 4,
         }),
     ));
@@ -362,7 +372,7 @@ async fn scale_to_zero_is_allowed_in_the_corruption_procedure_and_production_nee
     assert!(plan.needs_production_confirmation);
     let e = plan.clone().approve(Approval::new("alice", t0())).expect_err("needs confirmation");
     assert!(e.message().contains("confirm_production"), "{e}");
-    let digest = plan.digest();
+    let digest = plan.digest.clone();
     let forged = ApprovedPlan { plan: plan.clone(), approval: Approval::new("alice", t0()), plan_digest: digest };
     assert_eq!(exec.run(forged, None).await.expect_err("refused").kind(), ErrorKind::Refused);
     let ok = plan.approve(Approval::new("alice", t0()).confirm_production()).expect("confirmed");
