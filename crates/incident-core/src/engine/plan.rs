@@ -421,6 +421,11 @@ impl fmt::Display for Plan {
         if self.needs_production_confirmation {
             writeln!(f, "  production targets: approval must confirm production")?;
         }
+        writeln!(f, "  digest: {}", self.digest)?;
+        match &self.signature {
+            Some(sig) => writeln!(f, "  signed by {}", sig.key)?,
+            None => writeln!(f, "  unsigned")?,
+        }
         Ok(())
     }
 }
