@@ -85,6 +85,7 @@ pub fn use_policy(p: &incident_core::Policy) {
     durations.extend(p.cadence.internal_update.iter().filter_map(|(_, v)| *v));
     durations.push(p.cadence.status_page_within);
     durations.push(p.guard_rails.max_plan_age);
+    durations.push(p.guard_rails.max_clock_skew);
     durations.extend(p.stage_budgets.values().flat_map(|m| m.values().copied()));
     durations.extend([p.retry.initial_backoff, p.retry.max_backoff, p.retry.step_deadline]);
     for d in durations {

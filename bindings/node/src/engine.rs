@@ -319,7 +319,7 @@ impl Plan {
     /// SHA-256 digest binding an approval to this exact plan.
     #[napi(strict, catch_unwind)]
     pub fn digest(&self) -> String {
-        self.inner.digest()
+        self.inner.digest.clone()
     }
 
     /// The plan printed as text.

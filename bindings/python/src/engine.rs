@@ -281,7 +281,7 @@ impl PyPlan {
     }
     /// SHA-256 digest binding an approval to this exact plan.
     fn digest(&self) -> String {
-        self.inner.digest()
+        self.inner.digest.clone()
     }
     /// Wire JSON.
     fn to_json(&self) -> PyResult<String> {

@@ -216,6 +216,45 @@ pub(crate) fn drill(ctx: &Ctx, a: &DrillArgs) -> Result<()> {
 }
 
 // ----------------------------------------------------------------------------------------------------
+// keygen
+// ----------------------------------------------------------------------------------------------------
+
+/// `incident keygen`.
+#[derive(Debug, Args)]
+pub(crate) struct KeygenArgs {
+    /// Where to write the private key (PKCS#8 PEM, mode 0600); an existing file is never overwritten.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+}
+
+pub(crate) fn keygen(ctx: &Ctx, a: &KeygenArgs) -> Result<()> {
+    let (key, der) = SigningKey::generate()?;
+    let pem = SigningKey::pkcs8_pem(&der);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut file = opts.open(&a.out).map_err(|e| {
+        let what = if e.kind() == std::io::ErrorKind::AlreadyExists { "it exists; not overwritten" } else { "" };
+        Error::invalid_input(format!("cannot create {}: {e} {what}", a.out.display()).trim_end().to_owned())
+    })?;
+    file.write_all(pem.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::unavailable(format!("cannot write {}: {e}", a.out.display())))?;
+    let public = key.public_key().to_string();
+    let v = serde_json::json!({ "private_key_file": a.out.display().to_string(), "public_key": public });
+    ctx.emit(&v, || {
+        format!(
+            "{public}\n(private key written to {}; trust it elsewhere with policy `signing.trusted_keys = [\"{public}\"]`)",
+            a.out.display()
+        )
+    })
+}
+
+// ----------------------------------------------------------------------------------------------------
 // evidence
 // ----------------------------------------------------------------------------------------------------
 
@@ -357,6 +396,10 @@ pub(crate) struct PlanArgs {
     /// Write the plan (JSON) here, for `incident run`.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Sign the plan with this Ed25519 private key (PKCS#8 PEM or DER, from `incident keygen`), so a
+    /// machine trusting its public key (policy `signing.trusted_keys`) runs it.
+    #[arg(long, env = "INCIDENT_SIGNING_KEY", value_name = "FILE")]
+    signing_key: Option<PathBuf>,
 }
 
 pub(crate) fn plan(ctx: &Ctx, a: &PlanArgs) -> Result<()> {
@@ -376,9 +419,13 @@ pub(crate) fn plan(ctx: &Ctx, a: &PlanArgs) -> Result<()> {
     } else {
         drill::procedure_from_spec(&a.procedure, &params, &ctx.policy)?
     };
+    let key = signing_key(a.signing_key.as_deref())?;
     let rt = a.backend.runtime()?;
     let set = a.backend.open(ctx, None, &rt)?;
-    let plan = rt.block_on(procedure.plan(set.backends(), &ctx.policy))?;
+    let mut plan = rt.block_on(procedure.plan(set.backends(), &ctx.policy))?;
+    if let Some(key) = &key {
+        plan.sign(key);
+    }
     if let Some(out) = &a.out {
         std::fs::write(out, json(&plan)?)
             .map_err(|e| Error::unavailable(format!("cannot write {}: {e}", out.display())))?;
@@ -403,8 +450,30 @@ pub(crate) struct RunArgs {
     /// Incident the run belongs to (its timeline records every step).
     #[arg(long)]
     incident: Option<String>,
+    /// Require the plan to be signed by this Ed25519 key (PKCS#8 PEM or DER) or by a key of policy
+    /// `signing.trusted_keys`; without either, signatures are not required (the digest always is).
+    #[arg(long, env = "INCIDENT_SIGNING_KEY", value_name = "FILE")]
+    signing_key: Option<PathBuf>,
+    /// Refuse unless the plan's digest is this one (the digest `incident plan` showed the approver).
+    #[arg(long, value_name = "SHA256")]
+    expect_digest: Option<String>,
     #[command(flatten)]
     backend: BackendArgs,
+}
+
+/// Read a plan file written by `incident plan --out`: a file that is not JSON/YAML is bad input (exit 2);
+/// one that is not a plan exactly as planning writes it (an unknown or missing field) is refused (exit 4).
+fn read_plan(path: &Path) -> Result<Plan> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| Error::invalid_input(format!("cannot read {name}: {e}")))?;
+    let doc: serde_json::Value = parse_doc(&name, &text)?;
+    serde_path_to_error::deserialize(doc).map_err(|e| {
+        Error::precondition(format!(
+            "{name} is not a plan as `incident plan` wrote it ({}: {}): refused; re-plan",
+            e.path(),
+            e.inner()
+        ))
+    })
 }
 
 fn report_result(ctx: &Ctx, report: &RunReport) -> Result<()> {
@@ -442,15 +511,26 @@ fn owner() -> String {
 }
 
 pub(crate) fn run(ctx: &Ctx, a: &RunArgs) -> Result<()> {
-    let text = std::fs::read_to_string(&a.plan)
-        .map_err(|e| Error::invalid_input(format!("cannot read {}: {e}", a.plan.display())))?;
-    let plan: Plan = parse_doc(&a.plan.display().to_string(), &text)?;
+    let plan = read_plan(&a.plan)?;
+    // Before anything else (and before any backend is opened): the plan is the one planned, signed when
+    // signatures are required, and the one the approver saw.
+    let key = signing_key(a.signing_key.as_deref())?;
+    let trust = ctx.policy.signing.trust(key.as_ref());
+    plan.verify(&trust)?;
+    if let Some(expected) = &a.expect_digest {
+        if !expected.trim().eq_ignore_ascii_case(&plan.digest) {
+            return Err(Error::precondition(format!(
+                "plan {} has digest {}, not the approved {expected}: refused",
+                plan.run_id, plan.digest
+            )));
+        }
+    }
     let by = a.approve_by.clone().ok_or_else(|| {
         Error::refused(format!("plan {} is not approved: pass --approve-by NAME to execute it", plan.run_id))
     })?;
     let rt = a.backend.runtime()?;
     let set = a.backend.open(ctx, Some(&a.store), &rt)?;
-    let exec = set.executor(ctx.policy.clone(), owner());
+    let exec = set.executor(ctx.policy.clone(), owner()).trusting(trust);
     let mut approval = Approval::new(by, set.now());
     if a.confirm_production {
         approval = approval.confirm_production();
@@ -472,14 +552,19 @@ pub(crate) struct ResumeArgs {
     /// Journal store: a SQLite file, or `postgres://...` for the team store (also `INCIDENT_STORE`).
     #[arg(long, env = "INCIDENT_STORE", default_value = "incident.sqlite")]
     store: String,
+    /// Require the stored plan to be signed by this Ed25519 key or by a key of policy
+    /// `signing.trusted_keys`.
+    #[arg(long, env = "INCIDENT_SIGNING_KEY", value_name = "FILE")]
+    signing_key: Option<PathBuf>,
     #[command(flatten)]
     backend: BackendArgs,
 }
 
 pub(crate) fn resume(ctx: &Ctx, a: &ResumeArgs) -> Result<()> {
+    let key = signing_key(a.signing_key.as_deref())?;
     let rt = a.backend.runtime()?;
     let set = a.backend.open(ctx, Some(&a.store), &rt)?;
-    let mut exec = set.executor(ctx.policy.clone(), owner());
+    let mut exec = set.executor(ctx.policy.clone(), owner()).trusting(ctx.policy.signing.trust(key.as_ref()));
     if a.take_over {
         exec = exec.taking_over();
     }

@@ -54,6 +54,8 @@ enum Command {
     Procedure(engine::ProcedureArgs),
     /// Plan a procedure against live state (dry run: nothing changes).
     Plan(engine::PlanArgs),
+    /// Make an Ed25519 signing key for plans and evidence manifests; prints its public key.
+    Keygen(engine::KeygenArgs),
     /// Execute an approved plan, journaled write-ahead.
     Run(engine::RunArgs),
     /// Resume an interrupted run without repeating or skipping a mutation (or retry a stopped compensation).
@@ -99,6 +101,7 @@ fn main() -> ExitCode {
             Command::Drill(a) => engine::drill(&ctx, &a),
             Command::Procedure(a) => engine::procedure(&ctx, &a),
             Command::Plan(a) => engine::plan(&ctx, &a),
+            Command::Keygen(a) => engine::keygen(&ctx, &a),
             Command::Run(a) => engine::run(&ctx, &a),
             Command::Resume(a) => engine::resume(&ctx, &a),
             Command::Triage(a) => engine::triage_cmd(&ctx, &a),

@@ -175,6 +175,12 @@ pub enum EventKind {
         by: String,
         /// Whether production changes were explicitly confirmed.
         confirm_production: bool,
+        /// When the approval was given (absent in events recorded before it was kept).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<DateTime<Utc>>,
+        /// The digest of the plan approved (absent in events recorded before it was kept).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        plan_digest: Option<String>,
     },
     /// A procedure step ran.
     ActionExecuted {
@@ -277,9 +283,12 @@ impl EventKind {
             Self::ActionPlanned { run_id, step_id, summary } => {
                 format!("Planned {run_id}/{step_id}: {summary}")
             }
-            Self::ApprovalGranted { run_id, by, confirm_production } => {
+            Self::ApprovalGranted { run_id, by, confirm_production, at, plan_digest } => {
                 let prod = if *confirm_production { " (production confirmed)" } else { "" };
-                format!("Run {run_id} approved by {by}{prod}")
+                let at =
+                    at.map(|t| format!(" at {}", t.to_rfc3339_opts(SecondsFormat::Secs, true))).unwrap_or_default();
+                let digest = plan_digest.as_ref().map(|d| format!(", plan digest {d}")).unwrap_or_default();
+                format!("Run {run_id} approved by {by}{at}{prod}{digest}")
             }
             Self::ActionExecuted { run_id, step_id, summary, outcome, detail } => {
                 with_detail(format!("Executed {run_id}/{step_id}: {summary} ({outcome})"), detail)
@@ -813,7 +822,7 @@ mod tests {
                 detail: String::new()
             }),
             (".{0,8}", any::<bool>()).prop_map(|(by, confirm_production)| {
-                EventKind::ApprovalGranted { run_id: "r1".into(), by, confirm_production }
+                EventKind::ApprovalGranted { run_id: "r1".into(), by, confirm_production, at: None, plan_digest: None }
             }),
         ]
     }

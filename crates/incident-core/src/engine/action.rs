@@ -1001,5 +1001,9 @@ fn inverse_changes(before: &[RecordSet], after: &[RecordSet]) -> Vec<RecordChang
     out
 }
 
+mod inverse;
+pub use inverse::ExpectedInverse;
+pub(crate) use inverse::check_inverse;
+
 #[cfg(test)]
 mod tests;

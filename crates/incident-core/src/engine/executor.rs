@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 
+use super::action::check_inverse;
 use super::failpoint::{FailpointPoint, Failpoints};
 use super::guard::{self, FindingLevel};
 use super::plan::{Approval, ApprovedPlan, Plan, PlannedStep};
@@ -21,6 +22,7 @@ use super::procedure::StepKind;
 use crate::backend::Backends;
 use crate::canon;
 use crate::policy::{Policy, RetryPolicy};
+use crate::signing::Trust;
 use crate::store::{JournalDraft, JournalEntry, JournalPhase, RunRecord, RunStatus, Store};
 use crate::timeline::{EventKind, Outcome, Timeline};
 use crate::{Error, HumanDuration, Result};
@@ -32,6 +34,9 @@ pub const DEFAULT_OWNER: &str = "incident-core-executor";
 
 /// Suffix of the journal step id of a step's compensation.
 const COMPENSATE_SUFFIX: &str = "#compensate";
+
+/// Journal step id of a run's approval (approver, time, plan digest).
+pub const APPROVAL_STEP: &str = "#approval";
 
 /// Status of one step in a [`RunReport`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -183,6 +188,7 @@ pub struct Executor {
     failpoints: Failpoints,
     owner: String,
     take_over: bool,
+    trust: Trust,
 }
 
 impl std::fmt::Debug for Executor {
@@ -222,6 +228,7 @@ struct RunCtx {
     procedure: String,
     incident_id: Option<String>,
     approval: Approval,
+    plan_digest: String,
     timeline: tokio::sync::Mutex<Option<Timeline>>,
     warnings: StdMutex<Vec<String>>,
 }
@@ -332,7 +339,17 @@ impl Executor {
             failpoints: Failpoints::none(),
             owner: DEFAULT_OWNER.into(),
             take_over: false,
+            trust: Trust::default(),
         }
+    }
+
+    /// Require plans signed by one of `trust`'s keys ([`Plan::sign`]): [`Executor::run`] and
+    /// [`Executor::resume`] refuse an unsigned or badly signed plan before anything changes. Without
+    /// (or with an empty [`Trust`]) signatures are not required; the plan's digest always is.
+    #[must_use]
+    pub fn trusting(mut self, trust: Trust) -> Self {
+        self.trust = trust;
+        self
     }
 
     /// Install a failpoint hook (see [`Failpoints::from_env`]).
@@ -368,7 +385,8 @@ impl Executor {
         let rails = &self.policy.guard_rails;
         for s in &plan.steps {
             if let StepKind::Action(a) = &s.kind {
-                for f in guard::evaluate(&s.id, a, &plan.procedure.name, rails) {
+                let inverse = check_inverse(&s.id, a, &s.before, s.inverse.as_ref(), &plan.procedure.name, rails);
+                for f in guard::evaluate(&s.id, a, &plan.procedure.name, rails).into_iter().chain(inverse) {
                     match f.level {
                         FindingLevel::Refused => {
                             return Err(Error::refused(format!("step {}: {} ({})", s.id, f.message, f.rule)));
@@ -395,18 +413,31 @@ impl Executor {
     /// and a failpoint's error. Step failures are reported in the [`RunReport`], not as `Err`.
     pub async fn run(&self, approved: ApprovedPlan, incident_id: Option<String>) -> Result<RunReport> {
         let ApprovedPlan { plan, approval, plan_digest } = approved;
-        if plan.digest() != plan_digest {
-            return Err(Error::refused(format!("plan {} was changed after approval: approve it again", plan.run_id)));
+        plan.verify(&self.trust)?;
+        if plan.digest != plan_digest {
+            return Err(Error::precondition(format!(
+                "plan {} was changed after approval (approved digest {plan_digest}, plan digest {}): approve it again",
+                plan.run_id, plan.digest
+            )));
         }
         self.enforce(&plan, &approval)?;
         let now = self.backends.clock.now();
+        let rails = &self.policy.guard_rails;
         let age = now - plan.created_at;
-        let max_age = self.policy.guard_rails.max_plan_age;
+        let (max_age, skew) = (rails.max_plan_age, rails.max_clock_skew);
         if age > max_age.as_delta() {
             return Err(Error::precondition(format!(
                 "plan {} is {}s old (max {max_age}): re-plan",
                 plan.run_id,
                 age.num_seconds()
+            )));
+        }
+        if -age > skew.as_delta() {
+            return Err(Error::precondition(format!(
+                "plan {} is dated {}, {}s in the future (guard_rails.max_clock_skew is {skew}): refused; re-plan",
+                plan.run_id,
+                plan.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                (-age).num_seconds()
             )));
         }
         let record = RunRecord {
@@ -421,6 +452,18 @@ impl Executor {
         };
         self.store.create_run(&record).await?;
         let ctx = self.ctx(&plan, approval.clone(), incident_id);
+        // The approval, as recorded: who, when, and the digest of exactly what was approved.
+        ctx.journal(
+            APPROVAL_STEP,
+            JournalPhase::Outcome,
+            1,
+            json!({
+                "status": "approved", "by": approval.by, "at": approval.at, "plan_digest": plan.digest,
+                "confirm_production": approval.confirm_production, "gates": approval.gates,
+                "signed_by": plan.signature.as_ref().map(|s| s.key.to_string()),
+            }),
+        )
+        .await?;
         for s in plan.steps.iter().filter(|s| s.mutating) {
             ctx.event(
                 &ctx.actor(),
@@ -438,6 +481,8 @@ impl Executor {
                 run_id: plan.run_id.clone(),
                 by: approval.by.clone(),
                 confirm_production: approval.confirm_production,
+                at: Some(approval.at),
+                plan_digest: Some(plan.digest.clone()),
             },
         )
         .await;
@@ -510,9 +555,13 @@ impl Executor {
             record.approval.clone().ok_or_else(|| Error::refused(format!("run {run_id} was never approved")))?;
         let approval: Approval = serde_json::from_value(stored.get("approval").cloned().unwrap_or(Value::Null))
             .map_err(|e| Error::refused(format!("run {run_id} has no readable approval: {e}")))?;
+        plan.verify(&self.trust).map_err(|e| e.context(format!("stored plan of {run_id}")))?;
         let digest = stored.get("plan_digest").and_then(Value::as_str).unwrap_or_default();
-        if digest != plan.digest() {
-            return Err(Error::refused(format!("stored plan of {run_id} does not match its approval")));
+        if digest != plan.digest {
+            return Err(Error::precondition(format!(
+                "stored plan of {run_id} does not match its approval (approved digest {digest}, plan digest {})",
+                plan.digest
+            )));
         }
         Ok((record, plan, approval))
     }
@@ -529,6 +578,7 @@ impl Executor {
         let record = self.store.run(run_id).await?.ok_or_else(|| Error::not_found(format!("no run {run_id}")))?;
         let plan: Plan = serde_json::from_value(record.plan)
             .map_err(|e| Error::integrity(format!("stored plan of {run_id} is unreadable: {e}")))?;
+        plan.verify(&self.trust).map_err(|e| e.context(format!("stored plan of {run_id}")))?;
         let step = plan.step(step_id).ok_or_else(|| Error::not_found(format!("run {run_id} has no step {step_id}")))?;
         if !matches!(step.kind, StepKind::Approval { .. }) {
             return Err(Error::invalid_input(format!("step {step_id} is not an approval gate")));
@@ -551,7 +601,13 @@ impl Executor {
         .await?;
         ctx.event(
             by,
-            EventKind::ApprovalGranted { run_id: run_id.to_owned(), by: by.to_owned(), confirm_production: false },
+            EventKind::ApprovalGranted {
+                run_id: run_id.to_owned(),
+                by: by.to_owned(),
+                confirm_production: false,
+                at: Some(now),
+                plan_digest: Some(plan.digest.clone()),
+            },
         )
         .await;
         Ok(())
@@ -568,6 +624,7 @@ impl Executor {
             procedure: plan.procedure.name.clone(),
             incident_id,
             approval,
+            plan_digest: plan.digest.clone(),
             timeline: tokio::sync::Mutex::new(None),
             warnings: StdMutex::new(Vec::new()),
         })
@@ -698,9 +755,29 @@ impl Executor {
             ctx.failpoints.hit(&jid, FailpointPoint::AfterIntent).await?;
             let mut rng = SmallRng::seed_from_u64(seed(&ctx.run_id, &jid));
             let mut result = Err(Error::internal("not attempted"));
+            // The guard rails again, on exactly what is about to run (the plan was checked when the run
+            // started; this is what the executor itself enforces before each mutation).
+            let refusal = match &step.kind {
+                StepKind::Action(a) => check_inverse(
+                    &step.id,
+                    a,
+                    &step.before,
+                    Some(&inverse),
+                    &plan.procedure.name,
+                    &ctx.policy.guard_rails,
+                )
+                .into_iter()
+                .find(|f| f.level == FindingLevel::Refused)
+                .map(|f| Error::refused(format!("step {}: {} ({})", step.id, f.message, f.rule))),
+                _ => Some(Error::refused(format!("step {}: only an action has an inverse", step.id))),
+            };
+            let attempts = if refusal.is_some() { 0 } else { ctx.policy.retry.max_attempts.max(1) };
+            if let Some(e) = refusal {
+                result = Err(e);
+            }
             // Whether an earlier attempt may have reached the backend (then "already undone" was its doing).
             let mut sent = false;
-            for n in 1..=ctx.policy.retry.max_attempts.max(1) {
+            for n in 1..=attempts {
                 let sp = super::action::StepPlan {
                     summary: step.summary.clone(),
                     before: step.before.clone(),
@@ -1113,6 +1190,8 @@ async fn record_event(ctx: &RunCtx, step: &PlannedStep, report: &StepReport) {
             run_id: ctx.run_id.clone(),
             by: ctx.approval.by.clone(),
             confirm_production: ctx.approval.confirm_production,
+            at: Some(ctx.approval.at),
+            plan_digest: Some(ctx.plan_digest.clone()),
         },
     };
     ctx.event(&ctx.actor(), kind).await;

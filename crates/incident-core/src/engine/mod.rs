@@ -25,9 +25,11 @@ pub mod library;
 mod plan;
 mod procedure;
 
-pub use action::{Action, FIELD_MANAGER, ObjectRef, StepPlan};
+pub use action::{Action, ExpectedInverse, FIELD_MANAGER, ObjectRef, StepPlan};
 pub use check::{Check, CheckOutcome, ChecklistBinding, ItemResult};
-pub use executor::{DEFAULT_OWNER, Executor, RunReport, StageScore, StepReport, StepStatus, backoff_cap};
+pub use executor::{
+    APPROVAL_STEP, DEFAULT_OWNER, Executor, RunReport, StageScore, StepReport, StepStatus, backoff_cap,
+};
 pub use failpoint::{FAILPOINT_ENV, FailpointMode, FailpointPoint, Failpoints};
 pub use guard::{FindingLevel, GuardFinding};
 pub use plan::{Approval, ApprovedPlan, Plan, PlannedStep};

@@ -158,6 +158,12 @@ impl Procedure {
             if s.id.trim().is_empty() {
                 return Err(Error::invalid_input(format!("procedure {}: a step has an empty id", self.name)));
             }
+            if s.id.contains('#') {
+                return Err(Error::invalid_input(format!(
+                    "procedure {}: step id {:?} contains `#` (reserved for the journal's #approval and #compensate)",
+                    self.name, s.id
+                )));
+            }
             if !seen.insert(s.id.as_str()) {
                 return Err(Error::invalid_input(format!("procedure {}: duplicate step id {:?}", self.name, s.id)));
             }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use serde_json::json;
 
+use super::action::check_inverse;
 use super::testutil::{FakeCluster, MockSet, t0};
 use super::*;
 use crate::backend::{Backends, DbInstance, MockDatabases};
@@ -239,14 +240,20 @@ fn unplanned(action: Action, procedure: &str) -> Plan {
         noop: false,
         findings: Vec::new(),
     };
-    Plan {
+    let mut plan = Plan {
         run_id: "run-x".into(),
         procedure: Procedure::new(procedure, "").step(Step::new("x", "s", StepKind::Action(action))),
         created_at: t0(),
         steps: vec![step],
         findings: Vec::new(),
         needs_production_confirmation: false,
-    }
+        policy_digest: Policy::default().digest(),
+        digest: String::new(),
+        field_digests: BTreeMap::new(),
+        signature: None,
+    };
+    plan.seal();
+    plan
 }
 
 #[tokio::test]
@@ -257,14 +264,16 @@ async fn every_action_is_refused_without_a_valid_approval() {
         let store = Arc::new(MemoryStore::new());
         let exec = Executor::new(b, Arc::clone(&store) as Arc<dyn Store>, Policy::default());
         let plan = unplanned(action.clone(), "p");
-        let digest = plan.digest();
+        let digest = plan.digest.clone();
         let no_one = ApprovedPlan { plan: plan.clone(), approval: Approval::new("", t0()), plan_digest: digest };
         let e = exec.run(no_one, None).await.expect_err("no approver");
         assert_eq!(e.kind(), ErrorKind::Refused, "{}: {e}", action.name());
         let mut tampered = approve(plan);
         tampered.plan.steps[0].summary.push_str(" --force");
         let e = exec.run(tampered, None).await.expect_err("tampered");
-        assert_eq!(e.kind(), ErrorKind::Refused, "{}: {e}", action.name());
+        // A plan changed after planning is refused as a precondition (exit 4), naming the field.
+        assert_eq!(e.kind(), ErrorKind::PreconditionFailed, "{}: {e}", action.name());
+        assert!(e.message().contains("plan field steps[0].summary changed after planning"), "{e}");
         assert!(store.runs().await.expect("runs").is_empty(), "nothing recorded for {}", action.name());
     }
 }
@@ -276,7 +285,7 @@ async fn refused_by(policy: Policy, procedure: Procedure, rule: &str) {
     assert!(plan.findings.iter().any(|g| g.rule == rule), "{rule}: {:?}", plan.findings);
     assert_eq!(plan.clone().approve(Approval::new("alice", t0())).expect_err("approve").kind(), ErrorKind::Refused);
     // Bypass `approve` to prove the executor enforces the rule itself.
-    let digest = plan.digest();
+    let digest = plan.digest.clone();
     let forged =
         ApprovedPlan { plan, approval: Approval::new("alice", t0()).confirm_production(), plan_digest: digest };
     let e = exec.run(forged, None).await.expect_err("refused");
@@ -329,7 +338,7 @@ async fn region_allow_list_is_enforced() {
         StepKind::Action(Action::PromoteReadReplica { region: "us-east-1".into(), id: "replica".into() }),
     ));
     let plan = proc_.plan(&b, &policy).await.expect("plan");
-    let digest = plan.digest();
+    let digest = plan.digest.clone();
     let exec = Executor::new(b, Arc::new(MemoryStore::new()), policy);
     let e = exec
         .run(ApprovedPlan { plan, approval: Approval::new("alice", t0()), plan_digest: digest }, None)
@@ -354,7 +363,9 @@ async fn scale_to_zero_is_allowed_in_the_corruption_procedure_and_production_nee
         StepKind::Action(Action::ScaleDeployment {
             context: "prod-eu".into(),
             namespace: "ml".into(),
-            name: "api".into(),
+            // Not `api`, which is at 0 now: scaling up from 0 is refused outside database-corruption (its
+            // inverse would scale to zero).
+            name: "worker".into(),
             replicas: 4,
         }),
     ));
@@ -362,7 +373,7 @@ async fn scale_to_zero_is_allowed_in_the_corruption_procedure_and_production_nee
     assert!(plan.needs_production_confirmation);
     let e = plan.clone().approve(Approval::new("alice", t0())).expect_err("needs confirmation");
     assert!(e.message().contains("confirm_production"), "{e}");
-    let digest = plan.digest();
+    let digest = plan.digest.clone();
     let forged = ApprovedPlan { plan: plan.clone(), approval: Approval::new("alice", t0()), plan_digest: digest };
     assert_eq!(exec.run(forged, None).await.expect_err("refused").kind(), ErrorKind::Refused);
     let ok = plan.approve(Approval::new("alice", t0()).confirm_production()).expect("confirmed");
@@ -587,4 +598,269 @@ async fn approval_gates_pause_until_approved() {
     let report = exec.resume(&run_id).await.expect("resume");
     assert_eq!(report.status, RunStatus::Succeeded, "{report:#?}");
     assert_eq!(f.scales().len(), 1);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Plan integrity and guard rails on inverses (issue 15)
+// ------------------------------------------------------------------------------------------------
+
+fn scale_action(name: &str, replicas: u32) -> Action {
+    match scale(name, replicas) {
+        StepKind::Action(a) => a,
+        _ => unreachable!("scale is an action"),
+    }
+}
+
+/// Set step `i`'s inverse replica count and re-seal the plan, as an attacker who recomputes the digest.
+fn forge_inverse(plan: &mut Plan, i: usize, to: u32) {
+    if let Some(Action::ScaleDeployment { replicas, .. }) = plan.steps[i].inverse.as_mut() {
+        *replicas = to;
+    }
+    plan.seal();
+}
+
+#[tokio::test]
+async fn an_edited_plan_is_refused_naming_the_first_changed_field() {
+    let f = fake();
+    let (b, _, store, exec) = setup(&f, Policy::default()).await;
+    let plan = two_step("p").plan(&b, &Policy::default()).await.expect("plan");
+    plan.verify_integrity().expect("as planned");
+    assert_eq!(plan.digest, plan.content_digest());
+    assert_eq!(plan.policy_digest, Policy::default().digest());
+
+    let mut edited = plan.clone();
+    if let Some(Action::ScaleDeployment { replicas, .. }) = edited.steps[0].inverse.as_mut() {
+        *replicas = 500;
+    }
+    let e = edited.verify_integrity().expect_err("edited");
+    assert_eq!(e.kind(), ErrorKind::PreconditionFailed);
+    assert!(e.message().contains("plan field steps[0].inverse changed after planning (digest mismatch)"), "{e}");
+    // `approve` refuses it too, and so does the executor when handed it with a matching approval digest.
+    assert_eq!(edited.clone().approve(Approval::new("alice", t0())).expect_err("approve").kind(), e.kind());
+    let digest = edited.digest.clone();
+    let forged = ApprovedPlan { plan: edited, approval: Approval::new("alice", t0()), plan_digest: digest };
+    assert_eq!(exec.run(forged, None).await.expect_err("run").kind(), ErrorKind::PreconditionFailed);
+
+    let mut later = plan.clone();
+    later.created_at += TimeDelta::days(1);
+    later.steps[1].summary.push('!');
+    let e = later.verify_integrity().expect_err("created_at");
+    assert!(e.message().contains("plan field created_at changed"), "{e}");
+
+    let mut reordered = plan.clone();
+    reordered.steps.swap(0, 1);
+    let e = reordered.verify_integrity().expect_err("reordered");
+    assert!(e.message().contains("plan field steps changed"), "{e}");
+
+    let mut forged_map = plan.clone();
+    forged_map.digest = "0".repeat(64);
+    assert!(forged_map.verify_integrity().expect_err("digest").message().contains("does not match"));
+
+    assert!(f.scales().is_empty());
+    assert!(store.runs().await.expect("runs").is_empty());
+}
+
+#[tokio::test]
+async fn signed_plans_are_required_when_the_executor_trusts_a_key() {
+    use crate::signing::{SigningKey, Trust};
+    let (key, _) = SigningKey::generate().expect("key");
+    let (other, _) = SigningKey::generate().expect("key");
+    let f = fake();
+    let (b, _, _, exec) = setup(&f, Policy::default()).await;
+    let exec = exec.trusting(Trust::new([key.public_key()]));
+    let plan = two_step("p").plan(&b, &Policy::default()).await.expect("plan");
+
+    let e = exec.run(approve(plan.clone()), None).await.expect_err("unsigned");
+    assert_eq!(e.kind(), ErrorKind::PreconditionFailed);
+    assert!(e.message().contains("is not signed"), "{e}");
+
+    let mut by_other = plan.clone();
+    by_other.sign(&other);
+    assert!(exec.run(approve(by_other), None).await.expect_err("untrusted").message().contains("not trusted"));
+
+    // Re-sealing an edited plan drops its signature; re-signing needs the key.
+    let mut resealed = plan.clone();
+    resealed.sign(&key);
+    forge_inverse(&mut resealed, 0, 3);
+    resealed.steps[0].summary.push('!');
+    resealed.seal();
+    assert!(resealed.signature.is_none());
+    let mut stale_sig = resealed.clone();
+    stale_sig.signature = {
+        let mut p = plan.clone();
+        p.sign(&key);
+        p.signature
+    };
+    assert!(exec.run(approve(stale_sig), None).await.expect_err("bad").message().contains("bad signature"));
+    assert!(f.scales().is_empty());
+
+    let mut signed = plan;
+    signed.sign(&key);
+    assert!(signed.to_string().contains(&format!("signed by {}", key.public_key())));
+    assert_eq!(exec.run(approve(signed), None).await.expect("run").status, RunStatus::Succeeded);
+}
+
+#[test]
+fn an_inverse_is_checked_against_before_and_through_the_guard_rails() {
+    let rails = Policy::default().guard_rails;
+    let forward = scale_action("api", 10);
+    let before = json!({"replicas": 3});
+    let ok = check_inverse("s", &forward, &before, Some(&scale_action("api", 3)), "p", &rails);
+    assert!(ok.is_empty(), "{ok:?}");
+    assert_eq!(forward.inverse_for(&before), ExpectedInverse::Exactly(Some(scale_action("api", 3))));
+
+    let wrong = check_inverse("s", &forward, &before, Some(&scale_action("api", 7)), "p", &rails);
+    assert_eq!(wrong.iter().map(|f| f.rule.as_str()).collect::<Vec<_>>(), ["inverse"]);
+    assert!(wrong[0].message.contains("does not restore the recorded before {\"replicas\":3}"), "{wrong:?}");
+    let other = check_inverse("s", &forward, &before, Some(&scale_action("worker", 3)), "p", &rails);
+    assert_eq!(other[0].rule, "inverse");
+    let none = check_inverse("s", &forward, &before, None, "p", &rails);
+    assert_eq!(none[0].rule, "inverse", "dropping the inverse is a change too");
+
+    // Restoring `before` exactly is not enough: the inverse passes the same rules as a forward action.
+    let big = check_inverse("s", &forward, &json!({"replicas": 500}), Some(&scale_action("api", 500)), "p", &rails);
+    assert_eq!(big.iter().map(|f| f.rule.as_str()).collect::<Vec<_>>(), ["max_replicas"]);
+    assert!(big[0].message.starts_with("inverse: 500 replicas exceeds"), "{big:?}");
+    let zero = check_inverse("s", &forward, &json!({"replicas": 0}), Some(&scale_action("api", 0)), "p", &rails);
+    assert_eq!(zero.iter().map(|f| f.rule.as_str()).collect::<Vec<_>>(), ["scale_to_zero_procedures"]);
+    let allowed = check_inverse(
+        "s",
+        &forward,
+        &json!({"replicas": 0}),
+        Some(&scale_action("api", 0)),
+        "database-corruption",
+        &rails,
+    );
+    assert!(allowed.is_empty(), "{allowed:?}");
+    let mut narrow = rails.clone();
+    narrow.allowed_namespaces = vec!["ml-platform".into()];
+    let elsewhere = Action::ScaleDeployment {
+        context: "ctx".into(),
+        namespace: "kube-system".into(),
+        name: "api".into(),
+        replicas: 3,
+    };
+    let ns = check_inverse("s", &forward, &before, Some(&elsewhere), "p", &narrow);
+    assert!(ns.iter().any(|f| f.rule == "allowed_namespaces"), "{ns:?}");
+    let prod =
+        Action::ScaleDeployment { context: "prod-eu".into(), namespace: "ml".into(), name: "a".into(), replicas: 4 };
+    let p = check_inverse(
+        "s",
+        &prod,
+        &before,
+        Some(&Action::ScaleDeployment {
+            context: "prod-eu".into(),
+            namespace: "ml".into(),
+            name: "a".into(),
+            replicas: 3,
+        }),
+        "p",
+        &rails,
+    );
+    assert_eq!(p.iter().map(|f| f.level).collect::<Vec<_>>(), [FindingLevel::NeedsConfirmation]);
+}
+
+#[tokio::test]
+async fn a_forged_inverse_is_refused_before_anything_changes() {
+    for (to, needle) in [(500, "does not restore"), (0, "does not restore"), (7, "does not restore")] {
+        let f = fake();
+        let (b, _, store, exec) = setup(&f, Policy::default()).await;
+        let mut plan = two_step("p").plan(&b, &Policy::default()).await.expect("plan");
+        forge_inverse(&mut plan, 0, to);
+        let digest = plan.digest.clone();
+        let approved = ApprovedPlan { plan, approval: Approval::new("alice", t0()), plan_digest: digest };
+        let e = exec.run(approved, None).await.expect_err("refused");
+        assert_eq!(e.kind(), ErrorKind::Refused, "{to}: {e}");
+        assert!(e.message().contains(needle) && e.message().contains("(inverse)"), "{to}: {e}");
+        assert!(f.scales().is_empty(), "{to}: nothing may change");
+        assert!(store.runs().await.expect("runs").is_empty());
+    }
+}
+
+#[tokio::test]
+async fn scaling_up_from_zero_is_refused_outside_database_corruption() {
+    let f = FakeCluster::with(&[("idle", 0)]);
+    let (b, _, _, exec) = setup(&f, Policy::default()).await;
+    let up = |name: &str| Procedure::new(name, "").step(Step::new("up", "s", scale("idle", 2)));
+    let plan = up("p").plan(&b, &Policy::default()).await.expect("plan");
+    let finding = plan.refusals().next().expect("refused");
+    assert_eq!(finding.rule, "scale_to_zero_procedures");
+    assert!(finding.message.starts_with("inverse: scaling to 0"), "{finding:?}");
+    assert_eq!(plan.clone().approve(Approval::new("alice", t0())).expect_err("approve").kind(), ErrorKind::Refused);
+    let digest = plan.digest.clone();
+    let forged = ApprovedPlan { plan, approval: Approval::new("alice", t0()), plan_digest: digest };
+    assert_eq!(exec.run(forged, None).await.expect_err("run").kind(), ErrorKind::Refused);
+    assert!(f.scales().is_empty());
+
+    let plan = up("database-corruption").plan(&b, &Policy::default()).await.expect("plan");
+    assert!(plan.findings.is_empty(), "{:?}", plan.findings);
+    assert_eq!(exec.run(approve(plan), None).await.expect("run").status, RunStatus::Succeeded);
+    assert_eq!(f.replicas_of("idle"), Some(2));
+}
+
+#[tokio::test]
+async fn resume_enforces_the_guard_rails_on_the_pending_inverses() {
+    let f = fake();
+    let (b, _, store, exec) = setup(&f, Policy::default()).await;
+    let p = Procedure::new("p", "")
+        .step(Step::new("scale-down", "s1", scale("api", 1)))
+        .step(Step::new("scale-worker", "s2", scale("worker", 4)).after(["scale-down"]));
+    let plan = p.plan(&b, &Policy::default()).await.expect("plan");
+    let run_id = plan.run_id.clone();
+    // scale-down succeeds, scale-worker is forbidden, and so is the first undo of scale-down.
+    f.scale_fail.set_after(1, 2, Error::new(ErrorKind::PermissionDenied, "forbidden"));
+    let report = exec.run(approve(plan), None).await.expect("run");
+    assert_eq!(report.status, RunStatus::Failed, "{report:#?}");
+    assert_eq!(f.replicas_of("api"), Some(1));
+
+    // Resumed under rails that no longer allow the inverse (3 replicas): refused, nothing runs.
+    let mut strict = Policy::default();
+    strict.guard_rails.max_replicas = 2;
+    let strict_exec = Executor::new(b.clone(), Arc::clone(&store) as Arc<dyn Store>, strict);
+    let e = strict_exec.resume(&run_id).await.expect_err("refused");
+    assert_eq!(e.kind(), ErrorKind::Refused);
+    assert!(e.message().contains("inverse: 3 replicas exceeds guard_rails.max_replicas = 2"), "{e}");
+    assert_eq!(f.replicas_of("api"), Some(1));
+    assert_eq!(exec.resume(&run_id).await.expect("resume").status, RunStatus::Compensated);
+    assert_eq!(f.replicas_of("api"), Some(3));
+}
+
+#[tokio::test]
+async fn a_plan_from_the_future_is_refused_beyond_the_clock_skew() {
+    let f = fake();
+    let (b, clock, _, exec) = setup(&f, Policy::default()).await;
+    let mut plan = two_step("p").plan(&b, &Policy::default()).await.expect("plan");
+    plan.created_at += TimeDelta::seconds(119);
+    plan.seal();
+    let mut far = plan.clone();
+    far.created_at += TimeDelta::seconds(2);
+    far.seal();
+    let e = exec.run(approve(far), None).await.expect_err("future");
+    assert_eq!(e.kind(), ErrorKind::PreconditionFailed);
+    assert!(e.message().contains("121s in the future (guard_rails.max_clock_skew is 2m)"), "{e}");
+    assert!(f.scales().is_empty());
+    // Within the allowance it runs (the machines' clocks differ a little).
+    let _ = clock;
+    assert_eq!(exec.run(approve(plan), None).await.expect("run").status, RunStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn the_approval_is_journaled_with_approver_time_and_digest() {
+    let f = fake();
+    let (b, _, store, exec) = setup(&f, Policy::default()).await;
+    let plan = two_step("p").plan(&b, &Policy::default()).await.expect("plan");
+    let (run_id, digest) = (plan.run_id.clone(), plan.digest.clone());
+    exec.run(approve(plan), None).await.expect("run");
+    let journal = store.journal(&run_id).await.expect("journal");
+    let entry = journal.iter().find(|e| e.draft.step_id == APPROVAL_STEP).expect("#approval");
+    assert_eq!(entry.draft.detail["by"], "alice");
+    assert_eq!(entry.draft.detail["plan_digest"], digest.as_str());
+    assert_eq!(entry.draft.detail["at"], json!(t0()));
+    assert!(journal.first().is_some_and(|e| e.draft.step_id == APPROVAL_STEP), "journaled before any step");
+}
+
+#[test]
+fn a_step_id_may_not_use_the_journal_suffix_character() {
+    let p = Procedure::new("p", "").step(Step::new("#approval", "s", scale("api", 1)));
+    assert!(p.validate().expect_err("reserved").message().contains("contains `#`"));
 }

@@ -25,6 +25,9 @@ pub struct GuardRails {
     pub confirm_production: bool,
     /// A plan older than this must be re-planned before execution.
     pub max_plan_age: HumanDuration,
+    /// How far in the future a plan's `created_at` may be (clock skew between the planning and the
+    /// running machine); a plan dated later is refused.
+    pub max_clock_skew: HumanDuration,
 }
 
 impl Default for GuardRails {
@@ -38,6 +41,7 @@ impl Default for GuardRails {
             production_markers: vec!["prod".into()],
             confirm_production: true,
             max_plan_age: HumanDuration::from_mins(15),
+            max_clock_skew: HumanDuration::from_mins(2),
         }
     }
 }

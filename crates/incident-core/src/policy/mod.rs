@@ -683,6 +683,13 @@ impl Default for Policy {
 }
 
 impl Policy {
+    /// SHA-256 (lower-case hex) of the policy's canonical JSON: recorded in every plan, so a plan names the
+    /// policy it was planned under.
+    #[must_use]
+    pub fn digest(&self) -> String {
+        serde_json::to_value(self).map_or_else(|_| String::new(), |v| crate::canon::fingerprint(&v))
+    }
+
     /// Response time for `severity`.
     #[must_use]
     pub fn response_time(&self, severity: Severity) -> HumanDuration {
