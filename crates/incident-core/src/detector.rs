@@ -29,6 +29,9 @@
 //!   declared state (it is not evidence of recovery either).
 //! * **Out of order.** A sample older than the series' last sample is ignored and counted in
 //!   [`DetectorStats::out_of_order`]. A sample at the *same* instant is accepted.
+//! * **Thresholds** are compared with [`threshold::exceeds`](crate::threshold::exceeds) (relative
+//!   tolerance `1e-9`), so exactly +50 % is never "> 50 %" whether latency is given as 2.1 s against
+//!   1.4 s or as 2100 ms against 1400 ms.
 //! * **Invalid samples** (an error rate outside `[0, 1]` or NaN, a negative/NaN observed latency, a
 //!   baseline `<= 0`) are ignored and counted in [`DetectorStats::invalid`].
 //! * **Implied facts.** A [`Declaration`] carries the [`ImpactFacts`] its signal implies, so
@@ -47,6 +50,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::classify::{Classification, ImpactFacts, OutageScope, classify};
 use crate::policy::DeclarationPolicy;
+use crate::threshold::exceeds;
 use crate::{Error, Result};
 
 /// A line of the runbook's "When to Declare an Incident".
@@ -469,8 +473,10 @@ impl Detector {
 pub fn breaches(policy: &DeclarationPolicy, signal: &Signal) -> bool {
     match signal {
         Signal::Availability { up, .. } => !up,
-        Signal::ErrorRate(rate) => *rate > policy.error_rate_threshold,
-        Signal::Latency { .. } => signal.degradation().is_some_and(|d| d > policy.latency_degradation_threshold),
+        Signal::ErrorRate(rate) => exceeds(*rate, policy.error_rate_threshold),
+        Signal::Latency { .. } => {
+            signal.degradation().is_some_and(|d| exceeds(d, policy.latency_degradation_threshold))
+        }
         Signal::DataIntegrity { .. } => policy.declare_on_data_integrity,
         Signal::Security { .. } => policy.declare_on_security,
         Signal::Resolved { .. } => false,
@@ -592,6 +598,31 @@ mod tests {
         assert!((pct - 80.0).abs() < 1e-9, "{pct}");
         assert_eq!(decls[0].classify().severity(), Some(Severity::P1));
         assert!(run(|s| lat(s, 150.0), 20, 1300).is_empty(), "exactly 50 % is not > 50 %");
+    }
+
+    #[test]
+    fn exactly_fifty_percent_is_not_more_whatever_the_units() {
+        let run_at = |observed: f64, baseline: f64| {
+            let mut d = Detector::new(DeclarationPolicy::default());
+            let obs: Vec<Observation> = (0..=20)
+                .map(|m| {
+                    Observation::new(
+                        "api",
+                        at(m * 60),
+                        Signal::Latency { observed_ms: observed, baseline_ms: baseline },
+                    )
+                })
+                .collect();
+            d.observe_all(&obs)
+        };
+        assert!(run_at(2.1, 1.4).is_empty(), "2.1 vs 1.4 is exactly +50 %");
+        assert!(run_at(2100.0, 1400.0).is_empty(), "2100 vs 1400 is exactly +50 %");
+        let decls = run_at(2.2, 1.4);
+        assert_eq!(decls.len(), 1, "2.2 vs 1.4 is +57 %");
+        assert_eq!(decls[0].classify().severity(), Some(Severity::P1));
+        // The implied percentage of an exactly-50 % sample classifies as P2, not P1.
+        let facts = Signal::Latency { observed_ms: 2.1, baseline_ms: 1.4 }.implied_facts(None);
+        assert_eq!(classify(&facts).severity(), Some(Severity::P2));
     }
 
     #[test]
