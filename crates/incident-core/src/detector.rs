@@ -33,7 +33,9 @@
 //!   tolerance `1e-9`), so exactly +50 % is never "> 50 %" whether latency is given as 2.1 s against
 //!   1.4 s or as 2100 ms against 1400 ms.
 //! * **Invalid samples** (an error rate outside `[0, 1]` or NaN, a negative/NaN observed latency, a
-//!   baseline `<= 0`) are ignored and counted in [`DetectorStats::invalid`].
+//!   baseline `<= 0`) are ignored and counted in [`DetectorStats::invalid`]; [`Detector::rejected`]
+//!   also keeps the first one's position and reason (`error_rate is a ratio 0..1 (0.07 = 7 %), got 6`),
+//!   so a caller can tell the user instead of silently reporting "no incident".
 //! * **Implied facts.** A [`Declaration`] carries the [`ImpactFacts`] its signal implies, so
 //!   [`classify`](crate::classify::classify)`(&decl.facts)` gives its severity: unavailable → a partial
 //!   outage (complete when any down sample of the window had `whole_service: true`); error rate →
@@ -181,17 +183,18 @@ impl Signal {
     /// Reject values the detector cannot interpret.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) naming the value.
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) naming the field, its range and the
+    /// value (`error_rate is a ratio 0..1 (0.07 = 7 %), got 6`).
     pub fn validate(&self) -> Result<()> {
         match *self {
             Self::ErrorRate(f) if !(0.0..=1.0).contains(&f) => {
-                Err(Error::invalid_input(format!("error rate must be a fraction in [0, 1] (got {f})")))
+                Err(Error::invalid_input(format!("error_rate is a ratio 0..1 (0.07 = 7 %), got {f}")))
             }
             Self::Latency { observed_ms, .. } if !(observed_ms.is_finite() && observed_ms >= 0.0) => {
-                Err(Error::invalid_input(format!("observed latency must be finite and >= 0 (got {observed_ms})")))
+                Err(Error::invalid_input(format!("latency observed_ms must be finite and >= 0, got {observed_ms}")))
             }
             Self::Latency { baseline_ms, .. } if !(baseline_ms.is_finite() && baseline_ms > 0.0) => {
-                Err(Error::invalid_input(format!("baseline latency must be finite and > 0 (got {baseline_ms})")))
+                Err(Error::invalid_input(format!("latency baseline_ms must be finite and > 0, got {baseline_ms}")))
             }
             _ => Ok(()),
         }
@@ -300,6 +303,36 @@ pub struct DetectorStats {
     pub declarations: u64,
 }
 
+/// The samples a [`Detector`] refused as invalid: how many, and the first with its reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Rejected {
+    /// Samples refused for invalid values (the same count as [`DetectorStats::invalid`]).
+    pub count: u64,
+    /// The first one refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<RejectedSample>,
+}
+
+impl Rejected {
+    /// Whether nothing was refused.
+    #[must_use]
+    pub const fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+/// One refused sample.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RejectedSample {
+    /// Its position among every sample fed to the detector (1-based), so a caller that knows where
+    /// each sample came from can name the line.
+    pub sample: u64,
+    /// Its service.
+    pub service: String,
+    /// Why it was refused, naming the field, its range and the value.
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 struct Series {
     last_at: Option<DateTime<Utc>>,
@@ -319,6 +352,9 @@ pub struct Detector {
     /// (service, per-rule series), in `DeclarationRule` order.
     states: Vec<(String, [Series; 5])>,
     stats: DetectorStats,
+    /// Samples fed so far (valid or not).
+    fed: u64,
+    rejected: Rejected,
 }
 
 impl Detector {
@@ -336,6 +372,8 @@ impl Detector {
             index: HashMap::new(),
             states: Vec::new(),
             stats: DetectorStats::default(),
+            fed: 0,
+            rejected: Rejected::default(),
         }
     }
 
@@ -358,6 +396,12 @@ impl Detector {
     #[must_use]
     pub fn stats(&self) -> DetectorStats {
         self.stats
+    }
+
+    /// The samples refused as invalid so far: how many, and the first with its reason and position.
+    #[must_use]
+    pub fn rejected(&self) -> &Rejected {
+        &self.rejected
     }
 
     /// Number of services with state.
@@ -401,8 +445,17 @@ impl Detector {
 
     /// Feed one observation; `Some` when it fires a declaration.
     pub fn observe(&mut self, obs: &Observation) -> Option<Declaration> {
-        if obs.signal.validate().is_err() {
+        self.fed += 1;
+        if let Err(e) = obs.signal.validate() {
             self.stats.invalid += 1;
+            self.rejected.count += 1;
+            if self.rejected.first.is_none() {
+                self.rejected.first = Some(RejectedSample {
+                    sample: self.fed,
+                    service: obs.service.clone(),
+                    reason: e.message().to_owned(),
+                });
+            }
             return None;
         }
         let rule = obs.signal.rule();
@@ -751,6 +804,20 @@ mod tests {
         }
         assert_eq!(d.stats().invalid, 5);
         assert_eq!(d.stats().samples, 0);
+        let r = d.rejected();
+        assert_eq!(r.count, 5);
+        let first = r.first.as_ref().expect("first");
+        assert_eq!((first.sample, first.service.as_str()), (1, "api"));
+        assert_eq!(first.reason, "error_rate is a ratio 0..1 (0.07 = 7 %), got NaN");
+        assert!(d.observe(&err(0, 0.01)).is_none());
+        assert!(d.observe(&err(60, 6.0)).is_none());
+        assert_eq!(d.rejected().count, 6);
+        assert_eq!(d.rejected().first.as_ref().map(|f| f.sample), Some(1), "the first stays the first");
+        let mut fresh = Detector::new(DeclarationPolicy::default());
+        assert!(fresh.observe(&err(0, 0.01)).is_none());
+        assert!(fresh.observe(&err(60, 6.0)).is_none());
+        let f = fresh.rejected().first.clone().expect("first");
+        assert_eq!((f.sample, f.reason.as_str()), (2, "error_rate is a ratio 0..1 (0.07 = 7 %), got 6"));
     }
 
     #[test]
