@@ -144,15 +144,22 @@ pub fn resolved_message_for(env: Env, incident: &Incident) -> napi::Result<Strin
     core::resolved_message(&inp).or_throw(&env)
 }
 
-/// Which updates of `incident` are due and late under `policy`'s cadence.
+/// Which updates of `incident` are due and late under `policy`'s cadence (throws `invalid_input` for `now`
+/// or a last update earlier than the declaration, or a last update later than `now`).
 #[napi(strict, catch_unwind)]
-pub fn cadence_status(incident: &Incident, options: Option<CadenceOptions>, policy: Option<&Policy>) -> CadenceStatus {
+pub fn cadence_status(
+    env: Env,
+    incident: &Incident,
+    options: Option<CadenceOptions>,
+    policy: Option<&Policy>,
+) -> napi::Result<CadenceStatus> {
     let o = options.unwrap_or_default();
     let p = or_default(policy);
     let s = incident
-        .with(|i, _| core::cadence_status(&p, i, o.last_internal_update, o.last_status_page_update, now_or(o.now)));
+        .with(|i, _| core::try_cadence_status(&p, i, o.last_internal_update, o.last_status_page_update, now_or(o.now)))
+        .or_throw(&env)?;
     #[allow(clippy::cast_precision_loss)] // lateness in seconds fits an f64 exactly
-    CadenceStatus {
+    Ok(CadenceStatus {
         next_internal_due: s.next_internal_due,
         next_status_page_due: s.next_status_page_due,
         overdue: s
@@ -160,5 +167,5 @@ pub fn cadence_status(incident: &Incident, options: Option<CadenceOptions>, poli
             .iter()
             .map(|o| Overdue { kind: enum_str(&o.kind), due_at: o.due_at, late_by_seconds: o.late_by.as_secs() as f64 })
             .collect(),
-    }
+    })
 }

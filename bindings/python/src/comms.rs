@@ -128,7 +128,8 @@ impl PyCadenceStatus {
     }
 }
 
-/// Which updates of `incident` are due and late under `policy`'s cadence.
+/// Which updates of `incident` are due and late under `policy`'s cadence (raises `InvalidInputError` for
+/// `now` or a last update earlier than the declaration, or a last update later than `now`).
 #[pyfunction]
 #[pyo3(signature = (incident, *, last_internal_update = None, last_status_page_update = None, now = None, policy = None))]
 pub(crate) fn cadence_status(
@@ -139,13 +140,14 @@ pub(crate) fn cadence_status(
     policy: Option<&PyPolicy>,
 ) -> PyResult<PyCadenceStatus> {
     guard(|| {
-        let s = core::cadence_status(
+        let s = core::try_cadence_status(
             &or_default(policy),
             &incident.incident,
             last_internal_update.map(|w| w.0),
             last_status_page_update.map(|w| w.0),
             now_or(now),
-        );
+        )
+        .or_raise()?;
         Ok(PyCadenceStatus { inner: s })
     })
 }
@@ -189,7 +191,10 @@ impl PyCadenceTracker {
     /// The cadence status of `incident` at `now` with the recorded times.
     #[pyo3(signature = (incident, *, now = None, policy = None))]
     fn status(&self, incident: &PyIncident, now: At, policy: Option<&PyPolicy>) -> PyResult<PyCadenceStatus> {
-        guard(|| Ok(PyCadenceStatus { inner: self.inner.status(&or_default(policy), &incident.incident, now_or(now)) }))
+        guard(|| {
+            let inner = self.inner.try_status(&or_default(policy), &incident.incident, now_or(now)).or_raise()?;
+            Ok(PyCadenceStatus { inner })
+        })
     }
     fn __repr__(&self) -> String {
         format!(

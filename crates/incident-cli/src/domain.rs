@@ -12,7 +12,7 @@ use incident_core::drills;
 use incident_core::incident::{Basis, DeclareRequest, Incident, incident_id};
 use incident_core::postmortem::{PostMortem, PostMortemInput};
 use incident_core::timeline::Timeline;
-use incident_core::{Error, Policy, Result, Severity, Status};
+use incident_core::{Error, Policy, Result, Severity, Status, text};
 use serde::Serialize;
 
 use crate::io::{Ctx, parse_doc, read_input};
@@ -99,10 +99,56 @@ pub(crate) struct DeclareArgs {
     customers_affected: bool,
 }
 
+impl DeclareArgs {
+    /// Typed free text is single-line ([`incident_core::text::single_line`]).
+    fn check_text(&self) -> Result<()> {
+        text::single_line("--on-call", &self.on_call)?;
+        if let Some(id) = &self.id {
+            text::single_line("--id", id)?;
+        }
+        if let Some(title) = &self.title {
+            text::single_line("--title", title)?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Serialize)]
 struct DeclareOutput {
     declarations: Vec<Declaration>,
     incident: Option<DeclaredIncident>,
+    /// Samples refused as invalid (absent when none were).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rejected: Option<RejectedOutput>,
+}
+
+/// What `declare` says about refused samples: how many, and the first with where it was.
+#[derive(Serialize)]
+struct RejectedOutput {
+    count: u64,
+    of: usize,
+    first: Option<RejectedFirst>,
+}
+
+#[derive(Serialize)]
+struct RejectedFirst {
+    /// Line in the input (JSON lines only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<usize>,
+    /// Position in the list of observations (1-based).
+    sample: u64,
+    service: String,
+    reason: String,
+}
+
+impl RejectedOutput {
+    /// `"error_rate is a ratio 0..1 (0.07 = 7 %), got 6 on line 1"`.
+    fn first_text(&self) -> String {
+        self.first.as_ref().map_or_else(String::new, |f| match f.line {
+            Some(l) => format!("{} on line {l}", f.reason),
+            None => format!("{} in observation {}", f.reason, f.sample),
+        })
+    }
 }
 
 #[derive(Serialize)]
@@ -115,35 +161,72 @@ pub(crate) struct DeclaredIncident {
     pub(crate) channel_intro: String,
 }
 
-fn parse_observations(name: &str, text: &str) -> Result<Vec<Observation>> {
+/// The observations, and for JSON lines the input line each came from.
+fn parse_observations(name: &str, text: &str) -> Result<(Vec<Observation>, Option<Vec<usize>>)> {
     let t = text.trim_start();
     if t.starts_with('{') {
         // JSON lines.
-        t.lines()
+        let mut lines = Vec::new();
+        let obs = text
+            .lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| parse_doc::<Observation>(&format!("{name} line {}", i + 1), l))
-            .collect()
+            .map(|(i, l)| {
+                lines.push(i + 1);
+                parse_doc::<Observation>(&format!("{name} line {}", i + 1), l)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((obs, Some(lines)))
     } else {
-        parse_doc(name, text)
+        Ok((parse_doc(name, text)?, None))
     }
 }
 
 pub(crate) fn declare(ctx: &Ctx, a: &DeclareArgs) -> Result<()> {
+    a.check_text()?;
     let (name, text) = read_input(a.file.as_deref(), ctx.policy.limits.max_payload_bytes)?;
-    let observations = parse_observations(&name, &text)?;
+    let (observations, lines) = parse_observations(&name, &text)?;
     let mut detector = Detector::try_new(ctx.policy.declaration.clone())?;
     let declarations = detector.observe_all(&observations);
+    let rejected = detector.rejected();
+    let rejected = (!rejected.is_empty()).then(|| RejectedOutput {
+        count: rejected.count,
+        of: observations.len(),
+        first: rejected.first.as_ref().map(|f| RejectedFirst {
+            line: lines.as_ref().and_then(|l| l.get(usize::try_from(f.sample).ok()?.checked_sub(1)?).copied()),
+            sample: f.sample,
+            service: f.service.clone(),
+            reason: f.reason.clone(),
+        }),
+    });
+    if let Some(r) = &rejected {
+        if r.count == observations.len() as u64 {
+            return Err(Error::invalid_input(format!(
+                "{name}: no valid observation ({} of {} rejected): {}",
+                r.count,
+                r.of,
+                r.first_text()
+            )));
+        }
+        eprintln!(
+            "warning: {name}: {} of {} observation(s) rejected as invalid; first: {}",
+            r.count,
+            r.of,
+            r.first_text()
+        );
+    }
     let incident = match declarations.first() {
         None => None,
         Some(_) => Some(declare_incident(&ctx.policy, &declarations, a)?),
     };
-    let out = DeclareOutput { declarations, incident };
+    let out = DeclareOutput { declarations, incident, rejected };
     ctx.emit(&out, || match &out.incident {
         None => format!(
-            "no incident: no declaration rule was sustained over {} observation(s) ({} out of order ignored)",
+            "no incident: no declaration rule was sustained over {} observation(s) ({} out of order ignored, {} \
+             invalid rejected)",
             observations.len(),
-            detector.stats().out_of_order
+            detector.stats().out_of_order,
+            detector.stats().invalid
         ),
         Some(d) => render_declared(&ctx.policy, &out.declarations, d),
     })
@@ -293,7 +376,7 @@ enum Template {
         /// User impact.
         #[arg(long)]
         impact: String,
-        /// Technical details.
+        /// Technical details (the last section of the template; may span lines).
         #[arg(long, default_value = "")]
         details: String,
         /// Time of the update (RFC 3339; default: now).
@@ -343,8 +426,13 @@ pub(crate) fn comms(ctx: &Ctx, a: &CommsArgs) -> Result<()> {
     match &a.command {
         CommsCommand::Render { template } => {
             let (name, text) = match template {
-                Template::Initial { service } => ("initial", comms::initial_status_page(service)?),
+                Template::Initial { service } => {
+                    text::single_line("--service", service)?;
+                    ("initial", comms::initial_status_page(service)?)
+                }
                 Template::Update { status, impact, details, time, next_update, severity } => {
+                    text::single_line("--impact", impact)?;
+                    text::multi_line("--details", details)?;
                     let time = time_or_now(time.as_ref())?;
                     let next_update = match (next_update, severity) {
                         (Some(t), _) => Some(parse_time(t)?),
@@ -363,6 +451,14 @@ pub(crate) fn comms(ctx: &Ctx, a: &CommsArgs) -> Result<()> {
                     ("update", comms::status_update(&input)?)
                 }
                 Template::Resolved { service, started_at, root_cause, resolution, impact, time } => {
+                    for (flag, value) in [
+                        ("--service", service),
+                        ("--root-cause", root_cause),
+                        ("--resolution", resolution),
+                        ("--impact", impact),
+                    ] {
+                        text::single_line(flag, value)?;
+                    }
                     let input = ResolvedInput {
                         time: time_or_now(time.as_ref())?,
                         service: service.clone(),
@@ -397,7 +493,8 @@ pub(crate) fn comms(ctx: &Ctx, a: &CommsArgs) -> Result<()> {
             let last_update = last_update.as_deref().map(parse_time).transpose()?;
             let last_status_page = last_status_page.as_deref().map(parse_time).transpose()?;
             let now = time_or_now(now.as_ref())?;
-            let status = comms::cadence_status(&ctx.policy, &incident, last_update, last_status_page, now);
+            let status = comms::try_cadence_status(&ctx.policy, &incident, last_update, last_status_page, now)
+                .map_err(|e| e.context("comms cadence"))?;
             ctx.emit(&status, || {
                 let fmt = |t: Option<DateTime<Utc>>| t.map_or_else(|| "none".to_owned(), comms::format_utc);
                 let mut s = format!(

@@ -10,7 +10,9 @@
 //!
 //! The runbook says "Performance degradation >50%" is P1 and "<50%" is P2 and is silent about exactly
 //! 50 %. This module reads the P1 bullet literally: only *strictly more* than the threshold is P1, so
-//! exactly 50 % is P2 (the same strictness the detector uses for "> 50 % for > 10 minutes"). A value of
+//! exactly 50 % is P2 (the same strictness the detector uses for "> 50 % for > 10 minutes"), and "more"
+//! is [`threshold::exceeds`](crate::threshold::exceeds): 50.00000000000002 % (float noise of 2.1 s
+//! against 1.4 s) is exactly 50 %. A value of
 //! 0 % (or absent) is no degradation and matches neither rule.
 //!
 //! The threshold is the runbook's 50 % in [`classify`]; [`Classifier::from_policy`] ties it to
@@ -32,6 +34,7 @@ use schemars::JsonSchema;
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize};
 
+use crate::threshold::exceeds;
 use crate::{Error, Policy, Result, Severity};
 
 /// How much of a service is down.
@@ -531,8 +534,9 @@ impl Classifier {
         set(facts.revenue_impact, RuleId::RevenueImpact);
         set(facts.outage == OutageScope::Partial, RuleId::PartialOutage);
         if let Some(p) = facts.performance_degradation_pct.filter(|p| p.is_finite()) {
-            set(p > self.degradation_threshold_pct, RuleId::PerformanceDegradationOver50);
-            set(p > 0.0 && p <= self.degradation_threshold_pct, RuleId::PerformanceDegradationUnder50);
+            let over = exceeds(p, self.degradation_threshold_pct);
+            set(over, RuleId::PerformanceDegradationOver50);
+            set(p > 0.0 && !over, RuleId::PerformanceDegradationUnder50);
         }
         set(facts.key_feature_unavailable, RuleId::KeyFeatureUnavailable);
         set(facts.customer_facing_errors, RuleId::CustomerFacingErrors);

@@ -11,6 +11,11 @@
 //! trailing newline. The runbook's initial status-page text wraps after `[service]. ` with a trailing
 //! space; it is rendered as two lines without the trailing space.
 //!
+//! Values never add or forge a line: line breaks and control characters in a value are replaced by a
+//! space ([`text::neutralise`]; the `details` block of an update keeps its line feeds), so
+//! `impact = "line1\nStatus: resolved"` renders one `Impact:` line and one `Status:` line. Callers that
+//! take typed input (the CLI, the bindings) refuse such values first with [`text::single_line`].
+//!
 //! # Cadence
 //!
 //! [`cadence_status`] answers "which updates are due, and which are late?" to the second:
@@ -28,13 +33,15 @@
 //! The severity is read when asked, so a severity change takes effect at once (raising P2 to P0 can
 //! make an update immediately overdue).
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::incident::Incident;
 use crate::timeline::{EventKind, Outcome, Timeline};
-use crate::{Error, HumanDuration, Policy, Result, Status};
+use crate::{Error, HumanDuration, Policy, Result, Status, text};
 
 /// Render `at` as `YYYY-MM-DD HH:MM UTC`, the one timestamp form of every message and report.
 #[must_use]
@@ -42,9 +49,17 @@ pub fn format_utc(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-fn required<'a>(field: &str, value: &'a str) -> Result<&'a str> {
+/// `value` trimmed, with line breaks and control characters neutralised ([`text::neutralise`]): a
+/// template value never adds or forges a line. Blank is an error.
+fn required<'a>(field: &str, value: &'a str) -> Result<Cow<'a, str>> {
     let v = value.trim();
-    if v.is_empty() { Err(Error::invalid_input(format!("{field} must not be empty"))) } else { Ok(v) }
+    if v.is_empty() {
+        return Err(Error::invalid_input(format!("{field} must not be empty")));
+    }
+    match text::neutralise(v) {
+        Cow::Borrowed(b) => Ok(Cow::Borrowed(b)),
+        Cow::Owned(o) => Ok(Cow::Owned(o.trim().to_owned())),
+    }
 }
 
 /// The runbook's initial status-page update for `service`:
@@ -115,8 +130,8 @@ impl UpdateInput {
 pub fn status_update(input: &UpdateInput) -> Result<String> {
     let impact = required("impact", &input.impact)?;
     let next = input.next_update.map_or_else(|| "none scheduled".to_owned(), format_utc);
-    let details = input.details.trim();
-    let details = if details.is_empty() { "(none)" } else { details };
+    let details = text::neutralise_block(input.details.trim());
+    let details = if details.trim().is_empty() { "(none)" } else { details.trim() };
     Ok(format!(
         "Time: {time}\nStatus: {status}\nImpact: {impact}\nNext Update: {next}\n\nDetails:\n{details}",
         time = format_utc(input.time),
@@ -270,6 +285,56 @@ pub fn cadence_status(
     CadenceStatus { next_internal_due, next_status_page_due, overdue }
 }
 
+/// [`cadence_status`] after checking the times make sense: `now` and the last updates must not be earlier
+/// than the declaration, and the last updates must not be later than `now`. Typed input (the CLI's
+/// `comms cadence`, the bindings) goes through here; one rule in one place.
+///
+/// # Errors
+/// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) naming the offending time.
+pub fn try_cadence_status(
+    policy: &Policy,
+    incident: &Incident,
+    last_internal_update: Option<DateTime<Utc>>,
+    last_status_page_update: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<CadenceStatus> {
+    check_cadence_times(incident, last_internal_update, last_status_page_update, now)?;
+    Ok(cadence_status(policy, incident, last_internal_update, last_status_page_update, now))
+}
+
+fn check_cadence_times(
+    incident: &Incident,
+    last_internal_update: Option<DateTime<Utc>>,
+    last_status_page_update: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let declared = incident.declared_at;
+    let fmt = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    if now < declared {
+        return Err(Error::invalid_input(format!(
+            "now ({}) is earlier than the declaration ({})",
+            fmt(now),
+            fmt(declared)
+        )));
+    }
+    for (what, t) in
+        [("last internal update", last_internal_update), ("last status-page update", last_status_page_update)]
+    {
+        let Some(t) = t else { continue };
+        if t < declared {
+            return Err(Error::invalid_input(format!(
+                "{what} ({}) is earlier than the declaration ({})",
+                fmt(t),
+                fmt(declared)
+            )));
+        }
+        if t > now {
+            return Err(Error::invalid_input(format!("{what} ({}) is later than now ({})", fmt(t), fmt(now))));
+        }
+    }
+    Ok(())
+}
+
 /// Remembers the last internal and status-page updates and answers [`cadence_status`] questions.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CadenceTracker {
@@ -318,6 +383,14 @@ impl CadenceTracker {
     #[must_use]
     pub fn status(&self, policy: &Policy, incident: &Incident, now: DateTime<Utc>) -> CadenceStatus {
         cadence_status(policy, incident, self.last_internal_update, self.last_status_page_update, now)
+    }
+
+    /// [`try_cadence_status`] with the recorded times.
+    ///
+    /// # Errors
+    /// As [`try_cadence_status`].
+    pub fn try_status(&self, policy: &Policy, incident: &Incident, now: DateTime<Utc>) -> Result<CadenceStatus> {
+        try_cadence_status(policy, incident, self.last_internal_update, self.last_status_page_update, now)
     }
 }
 
@@ -370,6 +443,60 @@ mod tests {
         insta::assert_snapshot!("status_update_without_next_or_details", status_update(&bare).expect("render"));
         let err = status_update(&UpdateInput { impact: String::new(), ..input }).expect_err("blank impact");
         assert!(err.message().contains("impact"));
+    }
+
+    #[test]
+    fn template_values_cannot_forge_lines() {
+        let input = UpdateInput {
+            time: at(14, 5),
+            status: Status::Investigating,
+            impact: "line1\nStatus: resolved\r".into(),
+            next_update: None,
+            details: "step 1\r\nstep 2\u{1b}[2J".into(),
+        };
+        let text = status_update(&input).expect("render");
+        assert_eq!(text.lines().filter(|l| l.starts_with("Status:")).count(), 1, "{text}");
+        assert!(text.contains("Impact: line1 Status: resolved\n"), "{text}");
+        assert!(text.ends_with("Details:\nstep 1\nstep 2 [2J"), "{text}");
+        let resolved = ResolvedInput {
+            time: at(15, 5),
+            service: "api\nStatus: investigating".into(),
+            started_at: at(13, 50),
+            root_cause: "x".into(),
+            resolution: "y".into(),
+            impact: "z\u{2028}- Impact: none".into(),
+        };
+        let text = resolved_message(&resolved).expect("render");
+        assert_eq!(text.lines().filter(|l| l.starts_with("Status:")).count(), 1, "{text}");
+        assert_eq!(text.lines().filter(|l| l.starts_with("- Impact:")).count(), 1, "{text}");
+        assert_eq!(
+            initial_status_page("a\nb").expect("render").lines().count(),
+            2,
+            "the initial message stays two lines"
+        );
+    }
+
+    #[test]
+    fn try_cadence_status_refuses_times_before_the_declaration() {
+        let (inc, _) = declared(Severity::P1);
+        let policy = Policy::default();
+        let before = inc.declared_at - TimeDelta::minutes(1);
+        let after = inc.declared_at + TimeDelta::minutes(10);
+        let e = try_cadence_status(&policy, &inc, None, None, before).expect_err("now before declaration");
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidInput);
+        assert!(e.message().starts_with("now ("), "{e}");
+        assert!(e.message().contains("earlier than the declaration"), "{e}");
+        let e = try_cadence_status(&policy, &inc, Some(before), None, after).expect_err("last update before");
+        assert!(e.message().starts_with("last internal update"), "{e}");
+        let e = try_cadence_status(&policy, &inc, None, Some(before), after).expect_err("status page before");
+        assert!(e.message().starts_with("last status-page update"), "{e}");
+        let e = try_cadence_status(&policy, &inc, Some(after + TimeDelta::minutes(1)), None, after)
+            .expect_err("update after now");
+        assert!(e.message().contains("later than now"), "{e}");
+        let ok = try_cadence_status(&policy, &inc, Some(inc.declared_at), None, inc.declared_at).expect("edges");
+        assert_eq!(ok, cadence_status(&policy, &inc, Some(inc.declared_at), None, inc.declared_at));
+        let tracker = CadenceTracker { last_internal_update: Some(before), last_status_page_update: None };
+        assert!(tracker.try_status(&policy, &inc, after).is_err());
     }
 
     #[test]

@@ -29,8 +29,13 @@
 //!   declared state (it is not evidence of recovery either).
 //! * **Out of order.** A sample older than the series' last sample is ignored and counted in
 //!   [`DetectorStats::out_of_order`]. A sample at the *same* instant is accepted.
+//! * **Thresholds** are compared with [`threshold::exceeds`](crate::threshold::exceeds) (relative
+//!   tolerance `1e-9`), so exactly +50 % is never "> 50 %" whether latency is given as 2.1 s against
+//!   1.4 s or as 2100 ms against 1400 ms.
 //! * **Invalid samples** (an error rate outside `[0, 1]` or NaN, a negative/NaN observed latency, a
-//!   baseline `<= 0`) are ignored and counted in [`DetectorStats::invalid`].
+//!   baseline `<= 0`) are ignored and counted in [`DetectorStats::invalid`]; [`Detector::rejected`]
+//!   also keeps the first one's position and reason (`error_rate is a ratio 0..1 (0.07 = 7 %), got 6`),
+//!   so a caller can tell the user instead of silently reporting "no incident".
 //! * **Implied facts.** A [`Declaration`] carries the [`ImpactFacts`] its signal implies, so
 //!   [`classify`](crate::classify::classify)`(&decl.facts)` gives its severity: unavailable → a partial
 //!   outage (complete when any down sample of the window had `whole_service: true`); error rate →
@@ -47,6 +52,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::classify::{Classification, ImpactFacts, OutageScope, classify};
 use crate::policy::DeclarationPolicy;
+use crate::threshold::exceeds;
 use crate::{Error, Result};
 
 /// A line of the runbook's "When to Declare an Incident".
@@ -177,17 +183,18 @@ impl Signal {
     /// Reject values the detector cannot interpret.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) naming the value.
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) naming the field, its range and the
+    /// value (`error_rate is a ratio 0..1 (0.07 = 7 %), got 6`).
     pub fn validate(&self) -> Result<()> {
         match *self {
             Self::ErrorRate(f) if !(0.0..=1.0).contains(&f) => {
-                Err(Error::invalid_input(format!("error rate must be a fraction in [0, 1] (got {f})")))
+                Err(Error::invalid_input(format!("error_rate is a ratio 0..1 (0.07 = 7 %), got {f}")))
             }
             Self::Latency { observed_ms, .. } if !(observed_ms.is_finite() && observed_ms >= 0.0) => {
-                Err(Error::invalid_input(format!("observed latency must be finite and >= 0 (got {observed_ms})")))
+                Err(Error::invalid_input(format!("latency observed_ms must be finite and >= 0, got {observed_ms}")))
             }
             Self::Latency { baseline_ms, .. } if !(baseline_ms.is_finite() && baseline_ms > 0.0) => {
-                Err(Error::invalid_input(format!("baseline latency must be finite and > 0 (got {baseline_ms})")))
+                Err(Error::invalid_input(format!("latency baseline_ms must be finite and > 0, got {baseline_ms}")))
             }
             _ => Ok(()),
         }
@@ -296,6 +303,36 @@ pub struct DetectorStats {
     pub declarations: u64,
 }
 
+/// The samples a [`Detector`] refused as invalid: how many, and the first with its reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Rejected {
+    /// Samples refused for invalid values (the same count as [`DetectorStats::invalid`]).
+    pub count: u64,
+    /// The first one refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<RejectedSample>,
+}
+
+impl Rejected {
+    /// Whether nothing was refused.
+    #[must_use]
+    pub const fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+/// One refused sample.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RejectedSample {
+    /// Its position among every sample fed to the detector (1-based), so a caller that knows where
+    /// each sample came from can name the line.
+    pub sample: u64,
+    /// Its service.
+    pub service: String,
+    /// Why it was refused, naming the field, its range and the value.
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 struct Series {
     last_at: Option<DateTime<Utc>>,
@@ -315,6 +352,9 @@ pub struct Detector {
     /// (service, per-rule series), in `DeclarationRule` order.
     states: Vec<(String, [Series; 5])>,
     stats: DetectorStats,
+    /// Samples fed so far (valid or not).
+    fed: u64,
+    rejected: Rejected,
 }
 
 impl Detector {
@@ -332,6 +372,8 @@ impl Detector {
             index: HashMap::new(),
             states: Vec::new(),
             stats: DetectorStats::default(),
+            fed: 0,
+            rejected: Rejected::default(),
         }
     }
 
@@ -354,6 +396,12 @@ impl Detector {
     #[must_use]
     pub fn stats(&self) -> DetectorStats {
         self.stats
+    }
+
+    /// The samples refused as invalid so far: how many, and the first with its reason and position.
+    #[must_use]
+    pub fn rejected(&self) -> &Rejected {
+        &self.rejected
     }
 
     /// Number of services with state.
@@ -397,8 +445,17 @@ impl Detector {
 
     /// Feed one observation; `Some` when it fires a declaration.
     pub fn observe(&mut self, obs: &Observation) -> Option<Declaration> {
-        if obs.signal.validate().is_err() {
+        self.fed += 1;
+        if let Err(e) = obs.signal.validate() {
             self.stats.invalid += 1;
+            self.rejected.count += 1;
+            if self.rejected.first.is_none() {
+                self.rejected.first = Some(RejectedSample {
+                    sample: self.fed,
+                    service: obs.service.clone(),
+                    reason: e.message().to_owned(),
+                });
+            }
             return None;
         }
         let rule = obs.signal.rule();
@@ -469,8 +526,10 @@ impl Detector {
 pub fn breaches(policy: &DeclarationPolicy, signal: &Signal) -> bool {
     match signal {
         Signal::Availability { up, .. } => !up,
-        Signal::ErrorRate(rate) => *rate > policy.error_rate_threshold,
-        Signal::Latency { .. } => signal.degradation().is_some_and(|d| d > policy.latency_degradation_threshold),
+        Signal::ErrorRate(rate) => exceeds(*rate, policy.error_rate_threshold),
+        Signal::Latency { .. } => {
+            signal.degradation().is_some_and(|d| exceeds(d, policy.latency_degradation_threshold))
+        }
         Signal::DataIntegrity { .. } => policy.declare_on_data_integrity,
         Signal::Security { .. } => policy.declare_on_security,
         Signal::Resolved { .. } => false,
@@ -592,6 +651,31 @@ mod tests {
         assert!((pct - 80.0).abs() < 1e-9, "{pct}");
         assert_eq!(decls[0].classify().severity(), Some(Severity::P1));
         assert!(run(|s| lat(s, 150.0), 20, 1300).is_empty(), "exactly 50 % is not > 50 %");
+    }
+
+    #[test]
+    fn exactly_fifty_percent_is_not_more_whatever_the_units() {
+        let run_at = |observed: f64, baseline: f64| {
+            let mut d = Detector::new(DeclarationPolicy::default());
+            let obs: Vec<Observation> = (0..=20)
+                .map(|m| {
+                    Observation::new(
+                        "api",
+                        at(m * 60),
+                        Signal::Latency { observed_ms: observed, baseline_ms: baseline },
+                    )
+                })
+                .collect();
+            d.observe_all(&obs)
+        };
+        assert!(run_at(2.1, 1.4).is_empty(), "2.1 vs 1.4 is exactly +50 %");
+        assert!(run_at(2100.0, 1400.0).is_empty(), "2100 vs 1400 is exactly +50 %");
+        let decls = run_at(2.2, 1.4);
+        assert_eq!(decls.len(), 1, "2.2 vs 1.4 is +57 %");
+        assert_eq!(decls[0].classify().severity(), Some(Severity::P1));
+        // The implied percentage of an exactly-50 % sample classifies as P2, not P1.
+        let facts = Signal::Latency { observed_ms: 2.1, baseline_ms: 1.4 }.implied_facts(None);
+        assert_eq!(classify(&facts).severity(), Some(Severity::P2));
     }
 
     #[test]
@@ -720,6 +804,20 @@ mod tests {
         }
         assert_eq!(d.stats().invalid, 5);
         assert_eq!(d.stats().samples, 0);
+        let r = d.rejected();
+        assert_eq!(r.count, 5);
+        let first = r.first.as_ref().expect("first");
+        assert_eq!((first.sample, first.service.as_str()), (1, "api"));
+        assert_eq!(first.reason, "error_rate is a ratio 0..1 (0.07 = 7 %), got NaN");
+        assert!(d.observe(&err(0, 0.01)).is_none());
+        assert!(d.observe(&err(60, 6.0)).is_none());
+        assert_eq!(d.rejected().count, 6);
+        assert_eq!(d.rejected().first.as_ref().map(|f| f.sample), Some(1), "the first stays the first");
+        let mut fresh = Detector::new(DeclarationPolicy::default());
+        assert!(fresh.observe(&err(0, 0.01)).is_none());
+        assert!(fresh.observe(&err(60, 6.0)).is_none());
+        let f = fresh.rejected().first.clone().expect("first");
+        assert_eq!((f.sample, f.reason.as_str()), (2, "error_rate is a ratio 0..1 (0.07 = 7 %), got 6"));
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub mod signing;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod store;
+pub mod text;
+pub mod threshold;
 pub mod timeline;
 pub mod triage;
 
