@@ -18,7 +18,7 @@ use super::action::check_inverse;
 use super::failpoint::{FailpointPoint, Failpoints};
 use super::guard::{self, FindingLevel};
 use super::plan::{Approval, ApprovedPlan, Plan, PlannedStep};
-use super::procedure::StepKind;
+use super::procedure::{Procedure, Step, StepKind};
 use crate::backend::Backends;
 use crate::canon;
 use crate::policy::{Policy, RetryPolicy};
@@ -382,8 +382,54 @@ impl Executor {
             return Err(Error::refused(format!("run {} has no approval: approve the plan first", plan.run_id)));
         }
         plan.procedure.validate()?;
+        // What executes is the plan's steps: they must be the procedure's steps, and a valid DAG themselves.
+        let planned: Vec<&str> = plan.steps.iter().map(|s| s.id.as_str()).collect();
+        let mut declared: Vec<&str> = plan.procedure.steps.iter().map(|s| s.id.as_str()).collect();
+        let mut sorted = planned.clone();
+        sorted.sort_unstable();
+        declared.sort_unstable();
+        if sorted != declared {
+            return Err(Error::refused(format!(
+                "plan {}: its steps {planned:?} are not the steps of procedure {}",
+                plan.run_id, plan.procedure.name
+            )));
+        }
+        Procedure {
+            name: plan.procedure.name.clone(),
+            description: String::new(),
+            steps: plan
+                .steps
+                .iter()
+                .map(|s| Step {
+                    id: s.id.clone(),
+                    stage: s.stage.clone(),
+                    kind: s.kind.clone(),
+                    depends_on: s.depends_on.clone(),
+                    deadline: Some(s.deadline),
+                })
+                .collect(),
+            compensate_on_failure: plan.procedure.compensate_on_failure,
+        }
+        .validate()
+        .map_err(|e| e.context(format!("plan {}", plan.run_id)))?;
         let rails = &self.policy.guard_rails;
         for s in &plan.steps {
+            // The executor trusts nothing it can derive: whether a step mutates (a "non-mutating" scale
+            // would skip the live-state check and compensation) and the fingerprint of its `before`.
+            if s.mutating != s.kind.is_mutating() {
+                return Err(Error::refused(format!(
+                    "step {}: marked mutating = {}, but its action {} (mutating)",
+                    s.id,
+                    s.mutating,
+                    if s.kind.is_mutating() { "changes platform state" } else { "does not" }
+                )));
+            }
+            if s.mutating && s.fingerprint.as_deref() != Some(canon::fingerprint(&s.before).as_str()) {
+                return Err(Error::refused(format!(
+                    "step {}: its fingerprint is not the fingerprint of its recorded before (fingerprint)",
+                    s.id
+                )));
+            }
             if let StepKind::Action(a) = &s.kind {
                 let inverse = check_inverse(&s.id, a, &s.before, s.inverse.as_ref(), &plan.procedure.name, rails);
                 for f in guard::evaluate(&s.id, a, &plan.procedure.name, rails).into_iter().chain(inverse) {

@@ -864,3 +864,35 @@ fn a_step_id_may_not_use_the_journal_suffix_character() {
     let p = Procedure::new("p", "").step(Step::new("#approval", "s", scale("api", 1)));
     assert!(p.validate().expect_err("reserved").message().contains("contains `#`"));
 }
+
+#[tokio::test]
+async fn a_resealed_plan_cannot_mark_a_mutation_harmless_nor_swap_its_steps() {
+    let f = fake();
+    let (b, _, store, exec) = setup(&f, Policy::default()).await;
+    let plan = two_step("p").plan(&b, &Policy::default()).await.expect("plan");
+    // Found by tests/plan_mutations.rs: `mutating: false` on a scale skipped the live-state check and its
+    // compensation.
+    let mut harmless = plan.clone();
+    harmless.steps[0].mutating = false;
+    harmless.seal();
+    let e = exec.run(approve(harmless), None).await.expect_err("mutating");
+    assert_eq!(e.kind(), ErrorKind::Refused);
+    assert!(e.message().contains("marked mutating = false"), "{e}");
+
+    let mut fingerprint = plan.clone();
+    fingerprint.steps[0].fingerprint = Some("0".repeat(64));
+    fingerprint.seal();
+    assert!(exec.run(approve(fingerprint), None).await.expect_err("fp").message().contains("(fingerprint)"));
+
+    let mut foreign = plan.clone();
+    foreign.steps[1].id = "other".into();
+    foreign.seal();
+    assert!(exec.run(approve(foreign), None).await.expect_err("steps").message().contains("are not the steps"));
+
+    let mut cyclic = plan;
+    cyclic.steps[0].depends_on = vec!["read-only".into()];
+    cyclic.seal();
+    assert!(exec.run(approve(cyclic), None).await.expect_err("cycle").message().contains("cycle"));
+    assert!(f.scales().is_empty());
+    assert!(store.runs().await.expect("runs").is_empty());
+}
