@@ -409,11 +409,11 @@ pub(crate) struct RunArgs {
 
 fn report_result(ctx: &Ctx, report: &RunReport) -> Result<()> {
     ctx.emit(report, || {
-        let mut s = format!("run {} ({}): {:?}\n", report.run_id, report.procedure, report.status);
+        let mut s = format!("run {} ({}): {}\n", report.run_id, report.procedure, report.status);
         for st in &report.steps {
             let _ = writeln!(
                 s,
-                "  {:<28} {:?}{}",
+                "  {:<28} {}{}",
                 st.id,
                 st.status,
                 st.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
