@@ -33,10 +33,10 @@ fn severity_line(policy: &Policy, sev: Severity) -> String {
     let p = policy.severities.get(sev);
     let who: Vec<&str> = p.escalation.iter().map(|r| r.title()).collect();
     format!(
-        "{sev} ({label}): respond within {rt}, escalate {window:?} to {who}",
+        "{sev} ({label}): respond within {rt}, escalate {window} to {who}",
         label = sev.label(),
         rt = p.response_time,
-        window = p.escalation_window,
+        window = p.escalation_window.phrase(),
         who = who.join(", "),
     )
 }
@@ -270,7 +270,7 @@ fn render_declared(policy: &Policy, declarations: &[Declaration], d: &DeclaredIn
     let _ = writeln!(out, "\nChannel: {}\n\n{}\n", d.channel, d.ticket);
     out.push_str("Notify:\n");
     for s in &d.stakeholders {
-        let _ = writeln!(out, "  - {} ({})", s.role.title(), s.reason);
+        let _ = writeln!(out, "  - {}", s.label());
     }
     out
 }
@@ -505,7 +505,7 @@ pub(crate) fn comms(ctx: &Ctx, a: &CommsArgs) -> Result<()> {
                 for o in &status.overdue {
                     let _ = write!(
                         s,
-                        "\nOVERDUE {:?}: due {} ({}s late)",
+                        "\nOVERDUE {} update: due {} ({}s late)",
                         o.kind,
                         comms::format_utc(o.due_at),
                         o.late_by.as_secs()

@@ -478,11 +478,11 @@ fn read_plan(path: &Path) -> Result<Plan> {
 
 fn report_result(ctx: &Ctx, report: &RunReport) -> Result<()> {
     ctx.emit(report, || {
-        let mut s = format!("run {} ({}): {:?}\n", report.run_id, report.procedure, report.status);
+        let mut s = format!("run {} ({}): {}\n", report.run_id, report.procedure, report.status);
         for st in &report.steps {
             let _ = writeln!(
                 s,
-                "  {:<28} {:?}{}",
+                "  {:<28} {}{}",
                 st.id,
                 st.status,
                 st.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()

@@ -48,7 +48,7 @@ pub(crate) fn run(ctx: &Ctx, source: Source, name: &str, payload: &[u8]) -> Resu
         for (a, c) in out.batch.alerts.iter().zip(&out.alerts) {
             let _ = write!(
                 s,
-                "\n  {:?} {} on {}: {}",
+                "\n  {} {} on {}: {}",
                 a.status,
                 a.name.as_deref().unwrap_or("(unnamed)"),
                 a.service.as_deref().unwrap_or("(unknown service)"),

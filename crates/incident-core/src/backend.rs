@@ -482,6 +482,17 @@ pub enum ChangeAction {
     Create,
 }
 
+/// Route53's own words, as serialized: `UPSERT`, `DELETE`, `CREATE`.
+impl std::fmt::Display for ChangeAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Upsert => "UPSERT",
+            Self::Delete => "DELETE",
+            Self::Create => "CREATE",
+        })
+    }
+}
+
 /// One change of a change batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RecordChange {
@@ -499,6 +510,16 @@ pub enum ChangeStatus {
     Pending,
     /// Propagated.
     Insync,
+}
+
+/// Route53's own words, as serialized: `PENDING`, `INSYNC`.
+impl std::fmt::Display for ChangeStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Pending => "PENDING",
+            Self::Insync => "INSYNC",
+        })
+    }
 }
 
 /// A submitted change.

@@ -228,6 +228,21 @@ impl UpdateKind {
             Self::StatusPage => "status_page_update",
         }
     }
+
+    /// Words for people: `internal`, `status page` (also the `Display` form).
+    #[must_use]
+    pub const fn words(self) -> &'static str {
+        match self {
+            Self::Internal => "internal",
+            Self::StatusPage => "status page",
+        }
+    }
+}
+
+impl std::fmt::Display for UpdateKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.words())
+    }
 }
 
 /// An update that is late.

@@ -728,7 +728,7 @@ pub async fn run_drill(
                 );
             } else {
                 failures.push(format!(
-                    "procedure {} ended {:?}; left: {}",
+                    "procedure {} ended {}; left: {}",
                     run_report.procedure,
                     run_report.status,
                     if run_report.left_state.is_empty() { "nothing".into() } else { run_report.left_state.join("; ") }
@@ -773,7 +773,7 @@ async fn mitigate(
             }
         }
     };
-    run.log(format!("run {}: {:?}", run_report.run_id, run_report.status));
+    run.log(format!("run {}: {}", run_report.run_id, run_report.status));
     let ok = run_report.status == RunStatus::Succeeded;
     run.finish(stage, ok);
     Ok(run_report)

@@ -216,6 +216,24 @@ pub struct Stakeholder {
     pub contact: Option<Contact>,
 }
 
+impl Stakeholder {
+    /// One label for people: the role named once. The reason alone when it already names the role
+    /// (`Engineering on-call`, `Engineering manager (P0/P1 only)`), else `Role (reason)`.
+    #[must_use]
+    pub fn label(&self) -> String {
+        let title = self.role.title();
+        let reason = self.reason.trim();
+        let names_role = reason.get(..title.len()).is_some_and(|head| head.eq_ignore_ascii_case(title));
+        if reason.is_empty() {
+            title.to_owned()
+        } else if names_role {
+            reason.to_owned()
+        } else {
+            format!("{title} ({reason})")
+        }
+    }
+}
+
 /// The Slack channel name for an incident declared at `declared_at`: `#incident-YYYY-MM-DD-HHMM` in UTC.
 #[must_use]
 pub fn channel_name(declared_at: DateTime<Utc>) -> String {

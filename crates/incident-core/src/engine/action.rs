@@ -421,7 +421,7 @@ impl Action {
                 for c in changes {
                     let _ = write!(
                         s,
-                        " [{:?} {} {}{} -> {}]",
+                        " [{} {} {}{} -> {}]",
                         c.action,
                         c.record.name,
                         c.record.rtype,
@@ -846,7 +846,7 @@ impl Action {
             }
             Self::Route53Change { zone_id, changes } => {
                 let info = b.dns.change(zone_id, changes, "incident-core").await?;
-                Ok(format!("change {} {:?}", info.id, info.status))
+                Ok(format!("change {} {}", info.id, info.status))
             }
         }
     }

@@ -88,6 +88,22 @@ impl StepStatus {
     const fn is_done_ok(self) -> bool {
         matches!(self, Self::Succeeded | Self::Reconciled)
     }
+
+    /// Words for people: `succeeded`, `not started`, `awaiting approval`... (also the `Display` form).
+    #[must_use]
+    pub const fn words(self) -> &'static str {
+        match self {
+            Self::NotStarted => "not started",
+            Self::AwaitingApproval => "awaiting approval",
+            other => other.as_str(),
+        }
+    }
+}
+
+impl std::fmt::Display for StepStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.words())
+    }
 }
 
 /// One step's result.

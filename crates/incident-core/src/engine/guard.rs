@@ -16,6 +16,16 @@ pub enum FindingLevel {
     NeedsConfirmation,
 }
 
+/// `refused`, `needs confirmation`.
+impl std::fmt::Display for FindingLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Refused => "refused",
+            Self::NeedsConfirmation => "needs confirmation",
+        })
+    }
+}
+
 /// One guard-rail finding on a step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GuardFinding {

@@ -415,7 +415,7 @@ impl fmt::Display for Plan {
                 }
             }
             for g in &s.findings {
-                writeln!(f, "      {:?}: {} ({})", g.level, g.message, g.rule)?;
+                writeln!(f, "      {}: {} ({})", g.level, g.message, g.rule)?;
             }
         }
         if self.needs_production_confirmation {

@@ -119,6 +119,24 @@ pub enum AlertStatus {
     Resolved,
 }
 
+impl AlertStatus {
+    /// `firing`, `acknowledged`, `resolved` (as serialized; also the `Display` form).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Firing => "firing",
+            Self::Acknowledged => "acknowledged",
+            Self::Resolved => "resolved",
+        }
+    }
+}
+
+impl std::fmt::Display for AlertStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One alert after mapping.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IngestedAlert {

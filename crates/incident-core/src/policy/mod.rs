@@ -190,6 +190,35 @@ pub enum EscalationWindow {
     BusinessHours,
 }
 
+impl EscalationWindow {
+    /// The runbook's words: `immediately`, `any time`, `business hours` (also the `Display` form).
+    #[must_use]
+    pub const fn words(self) -> &'static str {
+        match self {
+            Self::Immediate => "immediately",
+            Self::AnyTime => "any time",
+            Self::BusinessHours => "business hours",
+        }
+    }
+
+    /// As an adverbial phrase for a sentence ("escalate *during business hours*"): `immediately`,
+    /// `at any time`, `during business hours`.
+    #[must_use]
+    pub const fn phrase(self) -> &'static str {
+        match self {
+            Self::Immediate => "immediately",
+            Self::AnyTime => "at any time",
+            Self::BusinessHours => "during business hours",
+        }
+    }
+}
+
+impl std::fmt::Display for EscalationWindow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.words())
+    }
+}
+
 /// A responder role from the runbook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -232,6 +261,13 @@ impl Role {
             Self::PagerdutySupport => "PagerDuty Support",
             Self::SlackSupport => "Slack Support",
         }
+    }
+}
+
+/// The runbook's name ([`Role::title`]), never the Rust name.
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.title())
     }
 }
 

@@ -87,7 +87,7 @@ pub(crate) fn verify(w: &World, expect: &Expectations) -> Vec<ExpectationOutcome
             out.push(outcome(
                 format!("{what} standalone={s}"),
                 is == s,
-                format!("replica_source {:?}", db.replica_source),
+                format!("replica_source {}", db.replica_source.as_deref().unwrap_or("none (standalone)")),
             ));
         }
     }
