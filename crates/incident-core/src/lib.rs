@@ -37,6 +37,7 @@ pub mod engine;
 mod error;
 #[cfg(feature = "sqlite")]
 pub mod evidence;
+pub mod impact;
 pub mod incident;
 pub mod ingest;
 pub mod policy;

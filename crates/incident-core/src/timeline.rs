@@ -59,8 +59,7 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 /// Domain-separation tag and format version of the hash preimage.
 const HASH_DOMAIN: &str = "incident-core/timeline/v1";
 
-/// Events a timeline accepts unless told otherwise (the default of `limits.max_events_per_incident`).
-pub const DEFAULT_MAX_EVENTS: u32 = 100_000;
+pub use crate::policy::DEFAULT_MAX_EVENTS;
 
 /// The outcome of a message or an executed action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
