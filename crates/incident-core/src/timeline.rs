@@ -229,7 +229,7 @@ pub enum EventKind {
         /// The group key the receiver deduplicates on (`alertmanager:{}:{alertname="X"}`, ...).
         group_key: String,
         /// The alerts, as received.
-        alerts: Vec<crate::ingest::group::AlertRecord>,
+        alerts: Vec<crate::alert::AlertRecord>,
     },
 }
 
@@ -302,7 +302,7 @@ impl EventKind {
                 format!("Evidence preserved: {name} (sha256 {sha256})")
             }
             Self::Note { text } => format!("Note: {text}"),
-            Self::AlertsReceived { source, alerts, .. } => crate::ingest::group::describe_alerts(source, alerts),
+            Self::AlertsReceived { source, alerts, .. } => crate::alert::describe_alerts(source, alerts),
         }
     }
 }
