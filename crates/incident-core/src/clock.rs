@@ -70,3 +70,9 @@ impl Clock for ManualClock {
         tokio::task::yield_now().await;
     }
 }
+
+/// Render `at` as `YYYY-MM-DD HH:MM UTC`, the one timestamp form of every message and report.
+#[must_use]
+pub fn format_utc(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}

@@ -39,15 +39,10 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::clock::format_utc;
 use crate::incident::Incident;
 use crate::timeline::{EventKind, Outcome, Timeline};
 use crate::{Error, HumanDuration, Policy, Result, Status, text};
-
-/// Render `at` as `YYYY-MM-DD HH:MM UTC`, the one timestamp form of every message and report.
-#[must_use]
-pub fn format_utc(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
-}
 
 /// `value` trimmed, with line breaks and control characters neutralised ([`text::neutralise`]): a
 /// template value never adds or forges a line. Blank is an error.

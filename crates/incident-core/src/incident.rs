@@ -28,7 +28,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::classify::{Classification, Classifier, ImpactFacts};
-use crate::comms::format_utc;
+use crate::clock::format_utc;
 use crate::detector::Declaration;
 use crate::policy::{Contact, Role};
 use crate::timeline::{EventKind, Metrics, Timeline};

@@ -18,9 +18,19 @@
 //!   one proves.
 //! * [`sim`] (feature `sim`): an in-memory ML platform with a virtual clock and fault injection.
 //!
+//! ## Layers
+//!
+//! The modules form a directed acyclic graph (`tests/layering.rs` fails on any cycle), so the crate reads
+//! bottom-up: `severity`, `duration`, `clock`, `error` → [`impact`] (the facts) and [`alert`] (alerts as
+//! recorded) → [`policy`] → [`classify`] → [`detector`] → [`timeline`] → [`incident`] → [`comms`],
+//! [`ingest`], [`cadence`] → [`engine`], [`drill`], [`evidence`]. Types that two layers share live in the
+//! lower one and are re-exported where readers expect them (`classify::ImpactFacts`,
+//! `detector::DeclarationRule`, `ingest::AlertStatus`, `comms::format_utc`).
+//!
 //! No network I/O happens in this crate; adapters (`incident-k8s`, `incident-aws`, ...) implement the
 //! [`backend`] traits.
 
+pub mod alert;
 pub mod backend;
 pub mod cadence;
 mod canon;
@@ -37,6 +47,7 @@ pub mod engine;
 mod error;
 #[cfg(feature = "sqlite")]
 pub mod evidence;
+pub mod impact;
 pub mod incident;
 pub mod ingest;
 pub mod policy;

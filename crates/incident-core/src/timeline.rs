@@ -59,8 +59,7 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 /// Domain-separation tag and format version of the hash preimage.
 const HASH_DOMAIN: &str = "incident-core/timeline/v1";
 
-/// Events a timeline accepts unless told otherwise (the default of `limits.max_events_per_incident`).
-pub const DEFAULT_MAX_EVENTS: u32 = 100_000;
+pub use crate::policy::DEFAULT_MAX_EVENTS;
 
 /// The outcome of a message or an executed action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -230,7 +229,7 @@ pub enum EventKind {
         /// The group key the receiver deduplicates on (`alertmanager:{}:{alertname="X"}`, ...).
         group_key: String,
         /// The alerts, as received.
-        alerts: Vec<crate::ingest::group::AlertRecord>,
+        alerts: Vec<crate::alert::AlertRecord>,
     },
 }
 
@@ -303,7 +302,7 @@ impl EventKind {
                 format!("Evidence preserved: {name} (sha256 {sha256})")
             }
             Self::Note { text } => format!("Note: {text}"),
-            Self::AlertsReceived { source, alerts, .. } => crate::ingest::group::describe_alerts(source, alerts),
+            Self::AlertsReceived { source, alerts, .. } => crate::alert::describe_alerts(source, alerts),
         }
     }
 }

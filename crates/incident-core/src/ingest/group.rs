@@ -38,6 +38,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{AlertBatch, AlertSource, AlertStatus, IngestedAlert, firing_facts};
+pub use crate::alert::{AlertRecord, describe_alerts};
 use crate::classify::{Classification, Classifier, ImpactFacts};
 use crate::detector::{Declaration, sustained};
 use crate::incident::{Basis, Incident, incident_id};
@@ -56,27 +57,6 @@ pub struct AlertGroup {
     pub key: String,
     /// The alerts.
     pub alerts: Vec<IngestedAlert>,
-}
-
-/// An alert as recorded on a timeline ([`EventKind::AlertsReceived`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct AlertRecord {
-    /// Identity within the group (fingerprint, dedup key, alarm ARN, ...).
-    pub id: String,
-    /// Alert name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Affected service.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service: Option<String>,
-    /// Status as received.
-    pub status: AlertStatus,
-    /// The severity the alert alone classifies as.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub severity: Option<Severity>,
-    /// When it started (firing) or ended (resolved), per the source.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub at: Option<DateTime<Utc>>,
 }
 
 /// What an open incident already knows about its group (rebuilt from its timeline by [`GroupState::replay`]).
@@ -476,29 +456,6 @@ pub fn apply_update(
         state.clear_recorded = true;
     }
     Ok(())
-}
-
-/// One line for [`EventKind::describe`]: `Alerts from alertmanager: firing HighErrorRate on api;
-/// resolved ServiceDown on db`.
-#[must_use]
-pub fn describe_alerts(source: &str, alerts: &[AlertRecord]) -> String {
-    const SHOWN: usize = 5;
-    let mut s = format!("Alerts from {source}:");
-    for (i, a) in alerts.iter().take(SHOWN).enumerate() {
-        let status = match a.status {
-            AlertStatus::Firing => "firing",
-            AlertStatus::Acknowledged => "acknowledged",
-            AlertStatus::Resolved => "resolved",
-        };
-        let _ = write!(s, "{} {status} {}", if i == 0 { "" } else { ";" }, a.name.as_deref().unwrap_or(&a.id));
-        if let Some(svc) = &a.service {
-            let _ = write!(s, " on {svc}");
-        }
-    }
-    if alerts.len() > SHOWN {
-        let _ = write!(s, "; and {} more", alerts.len() - SHOWN);
-    }
-    s
 }
 
 #[cfg(test)]

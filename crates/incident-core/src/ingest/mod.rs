@@ -48,6 +48,7 @@ pub mod group;
 pub mod pagerduty;
 pub mod sns;
 
+pub use crate::alert::AlertStatus;
 pub use alertmanager::parse as parse_alertmanager;
 pub use cloudwatch::parse as parse_cloudwatch;
 pub use datadog::parse as parse_datadog;
@@ -102,36 +103,6 @@ impl AlertSource {
 }
 
 impl std::fmt::Display for AlertSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Normalised alert status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertStatus {
-    /// Alertmanager `firing`, PagerDuty `trigger`.
-    Firing,
-    /// PagerDuty `acknowledge`.
-    Acknowledged,
-    /// Alertmanager `resolved`, PagerDuty `resolve`.
-    Resolved,
-}
-
-impl AlertStatus {
-    /// `firing`, `acknowledged`, `resolved` (as serialized; also the `Display` form).
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Firing => "firing",
-            Self::Acknowledged => "acknowledged",
-            Self::Resolved => "resolved",
-        }
-    }
-}
-
-impl std::fmt::Display for AlertStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }

@@ -24,8 +24,8 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::classify::{ImpactFacts, OutageScope};
-use crate::detector::DeclarationRule;
+use super::DeclarationRule;
+use crate::impact::{ImpactFacts, OutageScope};
 use crate::{Error, Result, Severity};
 
 /// Label mapping for alert ingestion (Alertmanager v4 webhooks and PagerDuty Events v2).

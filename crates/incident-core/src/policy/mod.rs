@@ -8,14 +8,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::{HumanDuration, Severity};
 
+pub mod declaration;
 pub mod guard;
 pub mod ingest;
 pub mod load;
 pub mod receiver;
 
+pub use declaration::DeclarationRule;
 pub use guard::GuardRails;
 pub use ingest::IngestPolicy;
 pub use receiver::{ReceiverPolicy, ReceiverSnsPolicy};
+
+/// Events a timeline accepts unless told otherwise (the default of `limits.max_events_per_incident`).
+pub const DEFAULT_MAX_EVENTS: u32 = 100_000;
 
 /// Values kept per severity (`P0` … `P3` keys in files).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -538,7 +543,7 @@ impl Default for Limits {
         Self {
             max_payload_bytes: 1024 * 1024,
             max_alerts_per_payload: 10_000,
-            max_events_per_incident: crate::timeline::DEFAULT_MAX_EVENTS,
+            max_events_per_incident: DEFAULT_MAX_EVENTS,
             max_concurrency: 16,
             max_log_lines: 500,
         }
