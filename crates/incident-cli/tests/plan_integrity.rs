@@ -250,7 +250,8 @@ fn signatures_are_required_with_a_key_and_trusted_across_machines() {
     let bad = Setup::new(&["--signing-key", s(&a)]);
     bad.edit(|p| {
         let sig = p["signature"]["value"].as_str().expect("signed").to_owned();
-        let flipped = if sig.starts_with('A') { format!("B{}", &sig[1..]) } else { format!("A{}", &sig[1..]) };
+        let first = if sig.starts_with('A') { 'B' } else { 'A' };
+        let flipped = format!("{first}{}", sig.get(1..).unwrap_or_default());
         p["signature"]["value"] = flipped.into();
     });
     bad.refused(&["--policy", s(&policy)], 4, "bad signature");
