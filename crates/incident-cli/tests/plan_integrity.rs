@@ -146,7 +146,11 @@ fn a_resealed_inverse_that_does_not_restore_before_is_a_guard_rail_refusal() {
         again.edit_and_reseal(|p| p["steps"][0]["inverse"]["replicas"] = replicas.into());
         // The rule on the inverse itself is reported too when it is the only problem: make before agree.
         again.edit_and_reseal(|p| {
+            use sha2::Digest as _;
             p["steps"][0]["before"]["replicas"] = replicas.into();
+            // And its fingerprint (the SHA-256 of the canonical `before`), or that is what is refused.
+            let canonical = format!("{{\"replicas\":{replicas}}}");
+            p["steps"][0]["fingerprint"] = format!("{:x}", sha2::Sha256::digest(canonical.as_bytes())).into();
         });
         let before = again.state();
         let err = again.run(&[]);
@@ -250,7 +254,8 @@ fn signatures_are_required_with_a_key_and_trusted_across_machines() {
     let bad = Setup::new(&["--signing-key", s(&a)]);
     bad.edit(|p| {
         let sig = p["signature"]["value"].as_str().expect("signed").to_owned();
-        let flipped = if sig.starts_with('A') { format!("B{}", &sig[1..]) } else { format!("A{}", &sig[1..]) };
+        let first = if sig.starts_with('A') { 'B' } else { 'A' };
+        let flipped = format!("{first}{}", sig.get(1..).unwrap_or_default());
         p["signature"]["value"] = flipped.into();
     });
     bad.refused(&["--policy", s(&policy)], 4, "bad signature");

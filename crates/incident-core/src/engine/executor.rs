@@ -514,6 +514,14 @@ impl Executor {
         };
         self.store.create_run(&record).await?;
         let ctx = self.ctx(&plan, approval.clone(), incident_id);
+        let policy_digest = self.policy.digest();
+        if plan.policy_digest != policy_digest {
+            ctx.warn(format!(
+                "plan {} was made under policy {} and runs under policy {policy_digest}: the running policy's guard \
+                 rails, retries and budgets apply",
+                plan.run_id, plan.policy_digest
+            ));
+        }
         // The approval, as recorded: who, when, and the digest of exactly what was approved.
         ctx.journal(
             APPROVAL_STEP,

@@ -896,3 +896,19 @@ async fn a_resealed_plan_cannot_mark_a_mutation_harmless_nor_swap_its_steps() {
     assert!(f.scales().is_empty());
     assert!(store.runs().await.expect("runs").is_empty());
 }
+
+#[tokio::test]
+async fn a_plan_made_under_another_policy_runs_under_the_running_one_with_a_warning() {
+    let f = fake();
+    let mut running = Policy::default();
+    running.guard_rails.max_replicas = 40;
+    let (b, _, _, exec) = setup(&f, running.clone()).await;
+    let plan = two_step("p").plan(&b, &Policy::default()).await.expect("plan");
+    let report = exec.run(approve(plan), None).await.expect("run");
+    assert_eq!(report.status, RunStatus::Succeeded);
+    assert!(
+        report.warnings.iter().any(|w| w.contains(&format!("runs under policy {}", running.digest()))),
+        "{:?}",
+        report.warnings
+    );
+}
