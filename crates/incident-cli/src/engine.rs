@@ -426,7 +426,7 @@ fn report_result(ctx: &Ctx, report: &RunReport) -> Result<()> {
     })?;
     match report.status {
         incident_core::store::RunStatus::Succeeded | incident_core::store::RunStatus::Running => Ok(()),
-        other => Err(Error::precondition(format!("run {} ended {other:?}", report.run_id))),
+        other => Err(Error::precondition(format!("run {} ended {other}", report.run_id))),
     }
 }
 
