@@ -108,7 +108,7 @@ impl Basis {
         let basis = Self {
             facts,
             components: declarations.iter().map(|d| d.service.clone()).collect(),
-            title: format!("{} on {}", first.rule, first.service),
+            title: format!("{} on {}", first.rule.words(), first.service),
             started_at: Some(first.window_start),
             detected_at: Some(first.declared_at),
             detection_source: "detector".into(),
