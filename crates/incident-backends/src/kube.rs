@@ -250,7 +250,9 @@ impl Cloud for Unconfigured {
 #[async_trait::async_trait]
 impl Notifier for Unconfigured {
     async fn notify(&self, n: &Notification) -> Result<Delivery> {
-        Ok(Delivery::Skipped { reason: format!("no notifier configured for {:?}", n.to) })
+        Ok(Delivery::Skipped {
+            reason: format!("no notifier configured for {}", incident_core::delivery::destination_label(&n.to)),
+        })
     }
 }
 

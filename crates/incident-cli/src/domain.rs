@@ -261,7 +261,7 @@ fn render_declared(policy: &Policy, declarations: &[Declaration], d: &DeclaredIn
             out,
             "DECLARE {}: {} (sustained {}s since {})",
             decl.service,
-            decl.rule,
+            decl.rule.words(),
             decl.sustained_for().num_seconds(),
             comms::format_utc(decl.window_start)
         );

@@ -178,6 +178,10 @@ pub(crate) fn drill(ctx: &Ctx, a: &DrillArgs) -> Result<()> {
     let bundle = DrillBundle::create(&a.out)?;
     let store: Arc<dyn Store> = Arc::new(bundle.store().clone());
     let platform = SimPlatform::from_scenario(&scenario)?;
+    incident_core::text::single_line("--on-call", &a.on_call)?;
+    if let Some(approver) = &a.approver {
+        incident_core::text::single_line("--approver", approver)?;
+    }
     let by = a.approver.clone().unwrap_or_else(|| a.on_call.clone());
     let approver: Box<dyn Approver> = if a.yes { Box::new(AutoApprove { by }) } else { Box::new(Prompt { by }) };
     let bars = MultiProgress::new();
@@ -495,7 +499,7 @@ fn report_result(ctx: &Ctx, report: &RunReport) -> Result<()> {
     })?;
     match report.status {
         incident_core::store::RunStatus::Succeeded | incident_core::store::RunStatus::Running => Ok(()),
-        other => Err(Error::precondition(format!("run {} ended {other:?}", report.run_id))),
+        other => Err(Error::precondition(format!("run {} ended {other}", report.run_id))),
     }
 }
 
@@ -528,6 +532,7 @@ pub(crate) fn run(ctx: &Ctx, a: &RunArgs) -> Result<()> {
     let by = a.approve_by.clone().ok_or_else(|| {
         Error::refused(format!("plan {} is not approved: pass --approve-by NAME to execute it", plan.run_id))
     })?;
+    incident_core::text::single_line("--approve-by", &by)?;
     let rt = a.backend.runtime()?;
     let set = a.backend.open(ctx, Some(&a.store), &rt)?;
     let exec = set.executor(ctx.policy.clone(), owner()).trusting(trust);

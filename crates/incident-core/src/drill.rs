@@ -578,7 +578,12 @@ pub async fn run_drill(
         let Some(signal) = signal_of(&spec, &mut baselines)? else { continue };
         let obs = Observation::new(spec.service.clone(), run.now(), signal);
         if let Some(d) = detector.observe(&obs) {
-            run.log(format!("detector: {} on {} sustained {}s", d.rule, d.service, d.sustained_for().num_seconds()));
+            run.log(format!(
+                "detector: {} on {} sustained {}s",
+                d.rule.words(),
+                d.service,
+                d.sustained_for().num_seconds()
+            ));
             declarations.push(d);
             break;
         }

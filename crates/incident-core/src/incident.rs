@@ -32,7 +32,7 @@ use crate::clock::format_utc;
 use crate::detector::Declaration;
 use crate::policy::{Contact, Role};
 use crate::timeline::{EventKind, Metrics, Timeline};
-use crate::{Error, Policy, Result, Severity, Status};
+use crate::{Error, Policy, Result, Severity, Status, text};
 
 /// What is known when an incident is declared.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -108,7 +108,7 @@ impl Basis {
         let basis = Self {
             facts,
             components: declarations.iter().map(|d| d.service.clone()).collect(),
-            title: format!("{} on {}", first.rule, first.service),
+            title: format!("{} on {}", first.rule.words(), first.service),
             started_at: Some(first.window_start),
             detected_at: Some(first.declared_at),
             detection_source: "detector".into(),
@@ -399,10 +399,13 @@ impl Incident {
     pub fn ticket(&self) -> String {
         let components = if self.components.is_empty() { "(none)".to_owned() } else { self.components.join(", ") };
         let impact = if self.impact.is_empty() { "(not yet assessed)" } else { self.impact.as_str() };
+        // Values never add a line (a title from an alert's summary may hold one): see crate::text.
         format!(
             "Title: [{sev}] {title}\nPriority: {sev}\nComponents: {components}\nImpact: {impact}",
             sev = self.severity,
-            title = self.title,
+            title = text::neutralise(&self.title),
+            components = text::neutralise(&components),
+            impact = text::neutralise(impact),
         )
     }
 
@@ -420,7 +423,7 @@ impl Incident {
             note(channel(), "ticket", self.ticket()),
         ];
         for s in self.stakeholders(policy) {
-            let text = format!("[{}] {} — {}", self.severity, self.title, s.reason);
+            let text = format!("[{}] {} — {}", self.severity, text::neutralise(&self.title), s.reason);
             out.push(note(Destination::Page { role: s.role }, "page", text));
         }
         out
@@ -437,13 +440,19 @@ impl Incident {
     #[must_use]
     pub fn channel_intro(&self, policy: &Policy) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "Incident {}: [{}] {}", self.id, self.severity, self.title);
+        let _ = writeln!(
+            s,
+            "Incident {}: [{}] {}",
+            text::neutralise(&self.id),
+            self.severity,
+            text::neutralise(&self.title)
+        );
         let _ = writeln!(s, "Status: {}", self.status);
         let _ = writeln!(s, "Declared: {}", format_utc(self.declared_at));
         let _ = writeln!(s);
         let _ = writeln!(s, "Slack: {}", self.channel);
         let _ = writeln!(s, "Bridge: {}", policy.bridge.as_deref().unwrap_or("(none)"));
-        let _ = writeln!(s, "Incident Commander: {}", self.commander);
+        let _ = writeln!(s, "Incident Commander: {}", text::neutralise(&self.commander));
         let _ = writeln!(s);
         let _ = writeln!(s, "{}", self.ticket());
         let _ = writeln!(s);
@@ -878,6 +887,23 @@ pub(crate) mod tests {
         assert_eq!(cto.contact, None);
         let p0 = stakeholders_for(&policy, Severity::P0, false, false);
         assert!(p0.iter().any(|s| s.role == Role::Cto && s.contact.is_some()));
+    }
+
+    #[test]
+    fn ticket_and_intro_values_cannot_add_lines() {
+        let (mut inc, _) = declared(Severity::P3);
+        inc.title = "disk full\nPriority: P0".into();
+        inc.impact = "none\r\nImpact: everything".into();
+        let ticket = inc.ticket();
+        assert_eq!(ticket.lines().count(), 4, "{ticket}");
+        assert_eq!(ticket.lines().filter(|l| l.starts_with("Priority:")).count(), 1, "{ticket}");
+        let intro = inc.channel_intro(&Policy::default());
+        assert_eq!(intro.lines().filter(|l| l.starts_with("Priority:")).count(), 1, "{intro}");
+        for n in inc.declaration_notifications(&Policy::default()) {
+            if n.kind == "page" {
+                assert_eq!(n.text.lines().count(), 1, "{}", n.text);
+            }
+        }
     }
 
     #[test]

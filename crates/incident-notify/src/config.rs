@@ -351,7 +351,10 @@ impl NotifyConfig {
                 return Err(missing("pagerduty.routing_key", "INCIDENT_PAGERDUTY_ROUTING_KEY"));
             }
             if let Some((role, _)) = p.routing_keys.iter().find(|(_, k)| k.is_blank()) {
-                return Err(Error::invalid_input(format!("notify config: `pagerduty.routing_keys.{role:?}` is empty")));
+                return Err(Error::invalid_input(format!(
+                    "notify config: `pagerduty.routing_keys.{}` is empty",
+                    role.as_str()
+                )));
             }
         }
         if let Some(s) = &self.statuspage {

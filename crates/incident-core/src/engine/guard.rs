@@ -72,7 +72,10 @@ pub(crate) fn evaluate(step_id: &str, action: &Action, procedure: &str, rails: &
     {
         refuse(
             "scale_to_zero_procedures",
-            format!("scaling to 0 is only allowed in {:?}, not in {procedure}", rails.scale_to_zero_procedures),
+            format!(
+                "scaling to 0 is only allowed in {}, not in {procedure}",
+                rails.scale_to_zero_procedures.join(", ")
+            ),
         );
     }
     if action.is_mutating() {

@@ -52,6 +52,19 @@ impl DeclarationRule {
         }
     }
 
+    /// Words for people: `service unavailable`, `error rate`, `performance degradation`,
+    /// `data integrity`, `security`.
+    #[must_use]
+    pub const fn words(self) -> &'static str {
+        match self {
+            Self::ServiceUnavailable => "service unavailable",
+            Self::ErrorRate => "error rate",
+            Self::PerformanceDegradation => "performance degradation",
+            Self::DataIntegrity => "data integrity",
+            Self::Security => "security",
+        }
+    }
+
     /// Whether the rule needs a sustained window (the first three) rather than firing at once.
     #[must_use]
     pub const fn is_windowed(self) -> bool {

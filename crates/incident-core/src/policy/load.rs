@@ -279,7 +279,7 @@ impl Policy {
                 return Err(field_err(&format!("severities.{s}.escalation"), "empty: escalate to at least one role"));
             }
             if let Some(dup) = first_duplicate(p.escalation.iter()) {
-                return Err(field_err(&format!("severities.{s}.escalation"), format!("{dup:?} listed twice")));
+                return Err(field_err(&format!("severities.{s}.escalation"), format!("{} listed twice", dup.as_str())));
             }
         }
         Ok(())
@@ -323,14 +323,17 @@ impl Policy {
             if let Some(j) = self.stakeholders[..i].iter().position(|p| p.role == r.role && p.when == r.when) {
                 return Err(field_err(
                     &format!("stakeholders[{i}]"),
-                    format!("duplicates stakeholders[{j}] (same role {:?} and condition)", r.role),
+                    format!("duplicates stakeholders[{j}] (same role {} and condition)", r.role.as_str()),
                 ));
             }
         }
         for (i, c) in self.contacts.iter().enumerate() {
             let path = format!("contacts[{i}]");
             if let Some(j) = self.contacts[..i].iter().position(|p| p.role == c.role) {
-                return Err(field_err(&path, format!("second entry for role {:?} (first is contacts[{j}])", c.role)));
+                return Err(field_err(
+                    &path,
+                    format!("second entry for role {} (first is contacts[{j}])", c.role.as_str()),
+                ));
             }
             for (name, v) in [("phone", &c.phone), ("via", &c.via), ("email", &c.email), ("slack", &c.slack)] {
                 if v.as_deref().is_some_and(|s| s.trim().is_empty()) {
@@ -338,7 +341,10 @@ impl Policy {
                 }
             }
             if c.phone.is_none() && c.email.is_none() && c.slack.is_none() {
-                return Err(field_err(&path, format!("no way to reach {:?}: set phone, email or slack", c.role)));
+                return Err(field_err(
+                    &path,
+                    format!("no way to reach role {}: set phone, email or slack", c.role.as_str()),
+                ));
             }
             if let Some(e) = &c.email {
                 if !e.contains('@') {
@@ -722,11 +728,11 @@ mod tests {
     #[test]
     fn people_rules() {
         let msg = policy_err(Policy::from_json_str(r#"{"contacts": [{"role": "cto"}]}"#));
-        assert!(msg.starts_with("policy field `contacts[0]`: no way to reach Cto"), "{msg}");
+        assert!(msg.starts_with("policy field `contacts[0]`: no way to reach role cto"), "{msg}");
         let msg = policy_err(Policy::from_json_str(
             r#"{"contacts": [{"role": "cto", "phone": "1"}, {"role": "cto", "email": "a@b"}]}"#,
         ));
-        assert!(msg.starts_with("policy field `contacts[1]`: second entry for role Cto"), "{msg}");
+        assert!(msg.starts_with("policy field `contacts[1]`: second entry for role cto"), "{msg}");
         let msg = policy_err(Policy::from_json_str(r#"{"contacts": [{"role": "cto", "email": "nobody"}]}"#));
         assert!(msg.starts_with("policy field `contacts[0].email`"), "{msg}");
         let msg = policy_err(Policy::from_json_str(r#"{"contacts": [{"role": "janitor", "phone": "1"}]}"#));

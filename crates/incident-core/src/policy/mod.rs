@@ -269,6 +269,25 @@ impl Role {
     }
 }
 
+impl Role {
+    /// The name policy files use (`on_call_engineer`, `cto`), as serialized.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::OnCallEngineer => "on_call_engineer",
+            Self::EngineeringManager => "engineering_manager",
+            Self::ProductManager => "product_manager",
+            Self::CustomerSupport => "customer_support",
+            Self::Cto => "cto",
+            Self::SupportTeamLead => "support_team_lead",
+            Self::CustomerSuccess => "customer_success",
+            Self::AwsSupport => "aws_support",
+            Self::PagerdutySupport => "pagerduty_support",
+            Self::SlackSupport => "slack_support",
+        }
+    }
+}
+
 /// The runbook's name ([`Role::title`]), never the Rust name.
 impl std::fmt::Display for Role {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
