@@ -241,3 +241,43 @@ fn known_attacks_are_refused() {
         }
     }
 }
+
+/// Figures for the record (`cargo test -p incident-core --test plan_mutations -- --ignored --nocapture`):
+/// how each kind of mutated plan ended, over every (place, operation) of both plans.
+#[test]
+#[ignore = "a measurement, not a check (the property above checks the same cases at random)"]
+fn mutation_outcome_counts() {
+    for case in 0..CASES.len() {
+        let doc = original(case);
+        let reference = run(case, &doc, false).expect("runs");
+        let mut ptrs = Vec::new();
+        pointers(&doc, "", &mut ptrs);
+        let (mut total, mut edited_ran, mut resealed_ran, mut resealed_differs) = (0, 0, 0, 0);
+        for ptr in &ptrs {
+            for op in 0..4 {
+                let mut m = doc.clone();
+                mutate(&mut m, ptr, op, 0);
+                total += 1;
+                if let Some(o) = run(case, &m, false) {
+                    assert_eq!(o, reference, "{ptr} op {op}");
+                    edited_ran += 1;
+                }
+                if let Some(o) = run(case, &m, true) {
+                    check_rails(&o, &m);
+                    resealed_ran += 1;
+                    if o != reference {
+                        resealed_differs += 1;
+                    }
+                }
+            }
+        }
+        println!(
+            "{}: {total} mutations over {} places: as edited {edited_ran} ran (identically), {} refused; \
+             resealed {resealed_ran} ran ({resealed_differs} differently, all within the guard rails), {} refused",
+            CASES[case].0,
+            ptrs.len(),
+            total - edited_ran,
+            total - resealed_ran
+        );
+    }
+}
