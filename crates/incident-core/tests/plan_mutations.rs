@@ -247,7 +247,7 @@ fn known_attacks_are_refused() {
 #[test]
 #[ignore = "a measurement, not a check (the property above checks the same cases at random)"]
 fn mutation_outcome_counts() {
-    for case in 0..CASES.len() {
+    for (case, (name, _, _)) in CASES.iter().enumerate() {
         let doc = original(case);
         let reference = run(case, &doc, false).expect("runs");
         let mut ptrs = Vec::new();
@@ -274,7 +274,7 @@ fn mutation_outcome_counts() {
         println!(
             "{}: {total} mutations over {} places: as edited {edited_ran} ran (identically), {} refused; \
              resealed {resealed_ran} ran ({resealed_differs} differently, all within the guard rails), {} refused",
-            CASES[case].0,
+            name,
             ptrs.len(),
             total - edited_ran,
             total - resealed_ran
