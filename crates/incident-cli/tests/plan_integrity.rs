@@ -309,3 +309,61 @@ fn the_approval_names_approver_time_and_digest_in_the_journal_and_on_the_timelin
     let v = incident(&["evidence", "verify", s(&out)]);
     assert!(v.status.success(), "{}", stderr(&v));
 }
+
+#[test]
+fn resume_refuses_a_stored_plan_edited_in_the_store_or_unsigned() {
+    let t = Setup::new(&[]);
+    let run_id = serde_json::from_slice::<Value>(&std::fs::read(&t.plan).expect("read")).expect("json")["run_id"]
+        .as_str()
+        .expect("run id")
+        .to_owned();
+    let _ = t.run(&[]);
+    let store = t.path("g.sqlite");
+    let resume = |extra: &[&str]| {
+        let mut args = vec!["resume", run_id.as_str(), "--sim", s(&t.sim), "--store", s(&store)];
+        args.extend_from_slice(extra);
+        incident(&args)
+    };
+    let o = resume(&[]);
+    assert!(o.status.code() != Some(3) && !stderr(&o).contains("refused"), "{}", stderr(&o));
+
+    // With a key required, the unsigned stored plan is refused.
+    let keys = tempfile::tempdir().expect("tempdir");
+    let key = keys.path().join("k.pem");
+    keygen(&key);
+    let o = resume(&["--signing-key", s(&key)]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is not signed"), "{}", stderr(&o));
+
+    // The plan stored with the run is edited in the database: refused, naming the field.
+    let conn = rusqlite::Connection::open(&store).expect("store");
+    let plan: String = conn.query_row("SELECT plan FROM runs", [], |r| r.get(0)).expect("plan");
+    let mut plan: Value = serde_json::from_str(&plan).expect("json");
+    plan["steps"][0]["inverse"]["replicas"] = 500.into();
+    conn.execute("UPDATE runs SET plan = ?1", [plan.to_string()]).expect("update");
+    drop(conn);
+    let before = t.state();
+    let o = resume(&[]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("plan field steps[0].inverse changed after planning"), "{}", stderr(&o));
+    assert_eq!(t.state(), before);
+
+    // Both the stored plan (resealed) and the stored approval's digest rewritten consistently: the
+    // approval journaled in the hash chain still names the original digest.
+    let conn = rusqlite::Connection::open(&store).expect("store");
+    let mut plan: Plan = serde_json::from_value(plan).expect("plan");
+    plan.seal();
+    let approval: String = conn.query_row("SELECT approval FROM runs", [], |r| r.get(0)).expect("approval");
+    let mut approval: Value = serde_json::from_str(&approval).expect("json");
+    approval["plan_digest"] = plan.digest.clone().into();
+    conn.execute(
+        "UPDATE runs SET plan = ?1, approval = ?2",
+        [serde_json::to_string(&plan).expect("json"), approval.to_string()],
+    )
+    .expect("update");
+    drop(conn);
+    let o = resume(&[]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is not the plan whose approval was journaled"), "{}", stderr(&o));
+    assert_eq!(t.state(), before);
+}

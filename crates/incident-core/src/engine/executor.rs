@@ -633,6 +633,22 @@ impl Executor {
                 plan.digest
             )));
         }
+        // The approval as journaled (hash-chained with every step) binds the plan too: a stored plan and
+        // approval both rewritten still disagree with the journal.
+        let journal = self.store.journal(run_id).await?;
+        if let Some(journaled) = journal
+            .iter()
+            .find(|e| e.draft.step_id == APPROVAL_STEP)
+            .and_then(|e| e.draft.detail.get("plan_digest").and_then(Value::as_str))
+        {
+            if journaled != plan.digest {
+                return Err(Error::precondition(format!(
+                    "stored plan of {run_id} is not the plan whose approval was journaled (journaled digest \
+                     {journaled}, plan digest {})",
+                    plan.digest
+                )));
+            }
+        }
         Ok((record, plan, approval))
     }
 
