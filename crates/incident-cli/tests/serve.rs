@@ -225,6 +225,17 @@ fn get(addr: &str, path: &str, wait: Duration) -> u16 {
     out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
 }
 
+/// Kills the `incident serve` process with this id if the test fails before stopping it.
+struct KillOnPanic(u32);
+
+impl Drop for KillOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = Command::new("kill").args(["-KILL", &self.0.to_string()]).status();
+        }
+    }
+}
+
 fn stop(mut child: std::process::Child, mut stderr: BufReader<std::process::ChildStderr>) -> String {
     let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
     assert!(killed.success());
@@ -245,6 +256,7 @@ fn with_128_file_descriptors_150_idle_sockets_do_not_starve_healthz() {
     let mut sh = Command::new("sh");
     sh.args(["-c", r#"ulimit -n 128 && exec "$0" "$@""#]).arg(env!("CARGO_BIN_EXE_incident"));
     let (child, stderr, line, addr) = serve_with(sh, &["--store".as_ref(), store.as_os_str()]);
+    let _guard = KillOnPanic(child.id());
     assert!(line.contains("sns closed"), "{line}");
     let idle: Vec<TcpStream> = (0..150).map(|_| TcpStream::connect(&addr).expect("connect")).collect();
     std::thread::sleep(Duration::from_millis(500));
@@ -276,6 +288,7 @@ fn serve_flags_set_the_connection_timeouts_and_the_sns_allow_list() {
         "--sns-topic".as_ref(),
         "arn:aws:sns:us-east-1:123456789012:incident-alarms".as_ref(),
     ]);
+    let _guard = KillOnPanic(child.id());
     assert!(line.contains("sns 1 topic(s)"), "{line}");
     let mut s = TcpStream::connect(&addr).expect("connect");
     s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");

@@ -8,7 +8,7 @@
 //! | `incident_receiver_groups_total` | counter | `source`, `outcome` (`declared`, `updated`, `duplicate`, `ignored`) |
 //! | `incident_receiver_incidents_declared_total` | counter | `source` |
 //! | `incident_receiver_deduplicated_total` | counter | `source` (groups that went to an existing incident: updated or duplicate) |
-//! | `incident_receiver_rejected_total` | counter | `route`, `reason` (`unauthorized`, `too_large`, `invalid_payload`, `signature`, `topic`, `overloaded`, `unavailable`) |
+//! | `incident_receiver_rejected_total` | counter | `route`, `reason` (`unauthorized`, `too_large`, `invalid_payload`, `body_timeout`, `signature`, `topic`, `replay`, `overloaded`, `unavailable`) |
 //! | `incident_receiver_store_commits_total` | counter | |
 //! | `incident_receiver_store_commit_duration_seconds` | histogram | |
 //! | `incident_receiver_open_groups` | gauge | |

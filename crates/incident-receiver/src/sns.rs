@@ -237,16 +237,7 @@ impl SnsVerifier {
         let der = match self.fetch_cert(url).await {
             Ok(der) => der,
             Err(e) => {
-                let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
-                if failed.len() >= MAX_NEGATIVE {
-                    failed.retain(|_, (at, _)| at.elapsed() < NEGATIVE_TTL);
-                }
-                if failed.len() >= MAX_NEGATIVE {
-                    if let Some(oldest) = failed.iter().min_by_key(|(_, (at, _))| *at).map(|(u, _)| u.clone()) {
-                        failed.remove(&oldest);
-                    }
-                }
-                failed.insert(url.to_owned(), (Instant::now(), e.message().to_owned()));
+                self.remember_failure(url, e.message());
                 return Err(e);
             }
         };
@@ -256,6 +247,21 @@ impl SnsVerifier {
         }
         certs.insert(url.to_owned(), Arc::clone(&der));
         Ok(der)
+    }
+
+    /// Remember that fetching `url` failed: at most [`MAX_NEGATIVE`] URLs, the expired ones dropped
+    /// first, then the oldest.
+    fn remember_failure(&self, url: &str, why: &str) {
+        let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
+        if failed.len() >= MAX_NEGATIVE {
+            failed.retain(|_, (at, _)| at.elapsed() < NEGATIVE_TTL);
+        }
+        if failed.len() >= MAX_NEGATIVE {
+            if let Some(oldest) = failed.iter().min_by_key(|(_, (at, _))| *at).map(|(u, _)| u.clone()) {
+                failed.remove(&oldest);
+            }
+        }
+        failed.insert(url.to_owned(), (Instant::now(), why.to_owned()));
     }
 
     /// Fetch and parse the certificate at `url` (DER).
@@ -343,5 +349,56 @@ impl SnsVerifier {
         let url = msg.subscribe_url.as_deref().unwrap_or_default();
         self.check_url(url, "SubscribeURL", false)?;
         self.fetch(url, 64 * 1024).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verifier() -> SnsVerifier {
+        SnsVerifier::new(
+            SnsConfig::default(),
+            &ReceiverSnsPolicy::default(),
+            Arc::new(incident_core::clock::SystemClock),
+        )
+        .expect("verifier")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_fetch_budget_is_a_burst_of_ten_then_one_per_six_seconds() {
+        let v = verifier();
+        let take = || v.budget.lock().expect("lock").take();
+        assert!((0..FETCH_BURST).all(|_| take()));
+        assert!(!take(), "burst spent");
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert!(!take());
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(take(), "one more after 6 s");
+        assert!(!take());
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        assert!((0..FETCH_BURST).all(|_| take()), "refills up to the burst only");
+        assert!(!take());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_negative_cache_is_bounded_and_expires() {
+        let v = verifier();
+        for i in 0..MAX_NEGATIVE + 50 {
+            v.remember_failure(&format!("https://sns.us-east-1.amazonaws.com/c{i}.pem"), "HTTP 404");
+            tokio::time::advance(Duration::from_millis(1)).await;
+        }
+        {
+            let failed = v.failed.lock().expect("lock");
+            assert_eq!(failed.len(), MAX_NEGATIVE);
+            assert!(!failed.contains_key("https://sns.us-east-1.amazonaws.com/c0.pem"), "the oldest went first");
+            assert!(failed.contains_key(&format!("https://sns.us-east-1.amazonaws.com/c{}.pem", MAX_NEGATIVE + 49)));
+        }
+        // After the TTL the URL is fetched again (here: refused by the budget, not by the cache).
+        tokio::time::advance(NEGATIVE_TTL).await;
+        let url = format!("https://sns.us-east-1.amazonaws.com/c{}.pem", MAX_NEGATIVE + 49);
+        *v.budget.lock().expect("lock") = Budget { tokens: 0.0, at: Instant::now() };
+        let e = v.cert(&url).await.expect_err("budget");
+        assert!(e.message().contains("budget exhausted"), "{e}");
     }
 }
