@@ -263,7 +263,7 @@ fn with_128_file_descriptors_150_idle_sockets_do_not_starve_healthz() {
     #[allow(clippy::disallowed_methods)] // wall time of a real process's answer
     let started = std::time::Instant::now();
     assert_eq!(get(&addr, "/healthz", Duration::from_secs(5)), 200, "healthz behind 150 idle sockets");
-    assert!(started.elapsed() < Duration::from_secs(2), "answered in {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(3), "answered in {:?}", started.elapsed());
     assert_eq!(get(&addr, "/healthz", Duration::from_secs(5)), 200, "and again");
     drop(idle);
     let rest = stop(child, stderr);

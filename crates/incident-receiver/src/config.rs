@@ -228,8 +228,8 @@ impl ReceiverConfig {
     /// Check the configuration.
     ///
     /// # Errors
-    /// `Policy` for an invalid policy; `InvalidInput` for a blank `on_call`, zero capacities or a blank
-    /// HMAC header.
+    /// `Policy` for an invalid policy; `InvalidInput` for a blank `on_call`, zero capacities, a blank
+    /// HMAC header or an SNS topic that is not an ARN.
     pub fn validate(&self) -> Result<()> {
         self.policy.validate()?;
         if self.on_call.trim().is_empty() {
@@ -240,6 +240,13 @@ impl ReceiverConfig {
         }
         if self.cadence.is_some() && self.cadence_poll < Duration::from_secs(1) {
             return Err(Error::invalid_input("receiver: cadence_poll must be at least 1s"));
+        }
+        if let Some(t) =
+            self.sns.topic_arns.iter().find(|t| !t.starts_with("arn:") || t.chars().any(char::is_whitespace))
+        {
+            return Err(Error::invalid_input(format!(
+                "receiver: SNS topic {t:?} is not a topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"
+            )));
         }
         if self.queue_capacity == 0 || self.max_batch == 0 {
             return Err(Error::invalid_input("receiver: queue_capacity and max_batch must be at least 1"));

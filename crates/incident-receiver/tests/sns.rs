@@ -286,3 +286,12 @@ async fn certificate_fetches_have_a_budget() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(sns.total(), 10);
 }
+
+#[tokio::test]
+async fn a_topic_that_is_not_an_arn_is_refused_at_start() {
+    let config = ReceiverConfig::new(Arc::new(MemoryStore::new()))
+        .sns(SnsConfig { topic_arns: vec!["incident-alarms".into()], ..SnsConfig::default() });
+    let e = Receiver::start(config).await.expect_err("not an ARN");
+    assert_eq!(e.kind(), incident_core::ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("\"incident-alarms\" is not a topic ARN"), "{e}");
+}
