@@ -42,6 +42,7 @@ pub(super) fn sha256_file(path: &Path) -> std::io::Result<String> {
 
 impl Manifest {
     /// The text: header, optional signed-by line, then `<sha256>  <name>` lines sorted by name.
+    #[cfg_attr(not(feature = "sim"), allow(dead_code))] // only `write` (feature `sim`) renders
     pub(super) fn render(&self) -> String {
         let mut out = format!("{MANIFEST_HEADER}\n");
         if let Some(key) = &self.signed_by {
