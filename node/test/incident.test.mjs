@@ -90,6 +90,13 @@ test('comms: templates and cadence', () => {
   assert.ok(c.overdue.length >= 1)
   assert.equal(c.overdue[0].kind, 'internal')
   assert.ok(c.overdue[0].lateBySeconds > 0)
+  // Times before the declaration (or a last update after now) are refused, not answered.
+  assert.throws(() => cadenceStatus(inc, { now: at(-1) }), (e) => e.code === 'invalid_input' && /earlier than the declaration/.test(e.message))
+  assert.throws(
+    () => cadenceStatus(inc, { lastInternalUpdate: at(-60), now: at(90) }),
+    (e) => e.code === 'invalid_input' && /last internal update .* earlier than the declaration/.test(e.message),
+  )
+  assert.throws(() => cadenceStatus(inc, { lastStatusPageUpdate: at(120), now: at(90) }), (e) => e.code === 'invalid_input' && /later than now/.test(e.message))
   const msg = resolvedMessage({
     time: at(60), service: 'ML inference API', startedAt: at(0), rootCause: 'bad deploy', resolution: 'rollback', impact: '30% errors',
   })

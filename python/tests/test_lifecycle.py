@@ -123,6 +123,20 @@ def test_comms_and_cadence() -> None:
     ok = tr.status(inc, now=T0 + timedelta(hours=3))
     assert ok.overdue == [] and ok.next_internal_due is not None
     assert tr.last_internal_update == T0 + timedelta(hours=2, minutes=59)
+
+
+def test_cadence_refuses_times_before_the_declaration() -> None:
+    inc = declare()
+    with pytest.raises(ic.InvalidInputError, match="earlier than the declaration"):
+        ic.cadence_status(inc, now=T0 - timedelta(minutes=1))
+    with pytest.raises(ic.InvalidInputError, match="last internal update .* earlier than the declaration"):
+        ic.cadence_status(inc, last_internal_update=T0 - timedelta(hours=1), now=T0 + timedelta(hours=1))
+    with pytest.raises(ic.InvalidInputError, match="later than now"):
+        ic.cadence_status(inc, last_status_page_update=T0 + timedelta(hours=2), now=T0 + timedelta(hours=1))
+    tr = ic.CadenceTracker()
+    tr.record("internal", T0 - timedelta(minutes=5))
+    with pytest.raises(ic.InvalidInputError, match="earlier than the declaration"):
+        tr.status(inc, now=T0 + timedelta(hours=1))
     assert ic.CadenceTracker.from_incident(inc) == ic.CadenceTracker()
     with pytest.raises(ic.InvalidInputError, match="update kind"):
         tr.record("email", T0)  # type: ignore[arg-type]

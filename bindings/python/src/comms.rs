@@ -188,7 +188,8 @@ impl PyCadenceTracker {
     fn last_status_page_update(&self) -> Option<Date> {
         self.inner.last_status_page_update
     }
-    /// The cadence status of `incident` at `now` with the recorded times.
+    /// The cadence status of `incident` at `now` with the recorded times (`InvalidInputError` for a time
+    /// earlier than the declaration, or a recorded update later than `now`).
     #[pyo3(signature = (incident, *, now = None, policy = None))]
     fn status(&self, incident: &PyIncident, now: At, policy: Option<&PyPolicy>) -> PyResult<PyCadenceStatus> {
         guard(|| {

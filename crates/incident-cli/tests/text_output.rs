@@ -145,11 +145,32 @@ fn assert_no_debug_names(name: &str, text: &str) {
     }
 }
 
+/// Fails on a label repeated in parentheses right after itself (`Engineering on-call (Engineering
+/// on-call)`).
+fn assert_no_repeated_labels(name: &str, text: &str) {
+    for line in text.lines() {
+        let mut rest = line;
+        while let Some(open) = rest.find(" (") {
+            let before = rest[..open].trim_end();
+            let after = &rest[open + 2..];
+            if let Some(close) = after.find(')') {
+                let inner = after[..close].trim();
+                assert!(
+                    inner.is_empty() || !before.to_lowercase().ends_with(&inner.to_lowercase()),
+                    "{name}: label {inner:?} repeated in {line:?}"
+                );
+            }
+            rest = after;
+        }
+    }
+}
+
 /// Snapshot the transcripts of `runs` as one document named `name`, after checking them for Debug names.
 fn check(name: &str, runs: &[String]) {
     let text = runs.join("\n");
     let output: Vec<&str> = text.lines().filter(|l| !l.starts_with("$ incident ")).collect();
     assert_no_debug_names(name, &output.join("\n"));
+    assert_no_repeated_labels(name, &output.join("\n"));
     insta::assert_snapshot!(name, text);
 }
 
@@ -176,6 +197,38 @@ fn the_checker_catches_debug_names() {
         assert!(caught.is_err(), "{leak:?} must be caught");
     }
     assert_no_debug_names("probe", "CrashLoopBackOff restarts=7; HighErrorRate firing; (none)");
+}
+
+#[test]
+fn the_checkers_catch_the_issues_examples() {
+    let caught = std::panic::catch_unwind(|| {
+        assert_no_repeated_labels("probe", "  - Engineering on-call (Engineering on-call)")
+    });
+    assert!(caught.is_err(), "a repeated label must be caught");
+    assert_no_repeated_labels("probe", "  - Engineering manager (P0/P1 only)\nP1 (High): respond");
+}
+
+/// The issue's examples, named: the runbook's words where the Rust names leaked.
+#[test]
+fn the_issues_leaks_read_as_runbook_words() {
+    let p1 = run_stdin(&["classify"], r#"{"outage":"partial"}"#);
+    assert!(p1.contains("escalate at any time to Engineering on-call"), "{p1}");
+    let p2 = run_stdin(&["classify"], r#"{"minor_feature_issue":true}"#);
+    assert!(p2.contains("escalate during business hours to"), "{p2}");
+    let cadence = run(&[
+        "comms",
+        "cadence",
+        "--severity",
+        "P1",
+        "--declared-at",
+        "2026-11-26T14:00:00Z",
+        "--now",
+        "2026-11-26T16:00:00Z",
+    ]);
+    assert!(cadence.contains("OVERDUE status page update: due 2026-11-26 14:15 UTC"), "{cadence}");
+    let declared = run_stdin(&["declare"], &samples(8, |_| r#"{"error_rate":0.2}"#.to_owned()));
+    assert!(declared.contains("\n  - Engineering on-call\n"), "{declared}");
+    assert!(!declared.contains("Engineering on-call (Engineering on-call)"), "{declared}");
 }
 
 #[test]

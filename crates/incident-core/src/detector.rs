@@ -3,8 +3,8 @@
 //! | Rule ([`DeclarationRule`]) | Runbook line | Fires |
 //! |---|---|---|
 //! | `service_unavailable` | Service unavailable for >5 minutes | `Availability { up: false }` sustained > `unavailable_for` |
-//! | `error_rate` | Error rate >5% for >5 minutes | `ErrorRate(f) ` with `f > error_rate_threshold` sustained > `error_rate_for` |
-//! | `performance_degradation` | Performance degradation >50% for >10 minutes | `Latency` with `observed/baseline - 1 > latency_degradation_threshold` sustained > `latency_degradation_for` |
+//! | `error_rate` | Error rate >5% for >5 minutes | `ErrorRate(f)` with `f` exceeding `error_rate_threshold` sustained > `error_rate_for` |
+//! | `performance_degradation` | Performance degradation >50% for >10 minutes | `Latency` with `observed/baseline - 1` exceeding `latency_degradation_threshold` sustained > `latency_degradation_for` |
 //! | `data_integrity` | Data integrity concerns | at once on `DataIntegrity` (if `declare_on_data_integrity`) |
 //! | `security` | Security incidents | at once on `Security` (if `declare_on_security`) |
 //!
