@@ -11,7 +11,7 @@ use incident_core::store::{SqliteStore, Store};
 use incident_core::{Error, Result};
 use incident_receiver::{Auth, Receiver, ReceiverConfig, Secret, SnsConfig};
 
-use crate::io::Ctx;
+use crate::output::Ctx;
 
 /// `incident serve`.
 #[derive(Debug, Args)]
@@ -140,7 +140,7 @@ fn receiver_policy(ctx: &Ctx, a: &ServeArgs) -> incident_core::Policy {
     policy
 }
 
-pub(crate) fn serve(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
+pub(crate) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
     let auth = auth(a)?;
     if !auth.is_enabled() && !a.listen.ip().is_loopback() && !a.allow_unauthenticated {
         return Err(Error::refused(format!(
