@@ -4,6 +4,7 @@
 //! with a one-line reason on bad input.
 
 mod backends;
+mod choices;
 mod clock;
 mod commands;
 mod input;

@@ -3,9 +3,10 @@
 use clap::{Args, Subcommand};
 use incident_core::comms::{self, ResolvedInput, UpdateInput};
 use incident_core::incident::{DeclareRequest, Incident};
-use incident_core::{Result, Severity, Status, render, text};
+use incident_core::{Result, Status, render, text};
 use serde::Serialize;
 
+use crate::choices::{SeverityArg, StatusArg};
 use crate::clock::{parse_time, time_or_now};
 use crate::output::Ctx;
 
@@ -26,8 +27,8 @@ enum CommsCommand {
     /// When the next updates are due and which are overdue.
     Cadence {
         /// Severity.
-        #[arg(long)]
-        severity: Severity,
+        #[arg(long, value_enum, ignore_case = true)]
+        severity: SeverityArg,
         /// Declaration time (RFC 3339).
         #[arg(long)]
         declared_at: String,
@@ -54,8 +55,8 @@ enum Template {
     /// The periodic update (Time / Status / Impact / Next Update / Details).
     Update {
         /// Status.
-        #[arg(long)]
-        status: Status,
+        #[arg(long, value_enum, ignore_case = true)]
+        status: StatusArg,
         /// User impact.
         #[arg(long)]
         impact: String,
@@ -69,8 +70,8 @@ enum Template {
         #[arg(long)]
         next_update: Option<String>,
         /// Severity, to compute the next update from the cadence.
-        #[arg(long)]
-        severity: Option<Severity>,
+        #[arg(long, value_enum, ignore_case = true)]
+        severity: Option<SeverityArg>,
     },
     /// The final RESOLVED message.
     Resolved {
@@ -110,23 +111,19 @@ pub(crate) fn run(ctx: &Ctx, a: &CommsArgs) -> Result<()> {
                     ("initial", comms::initial_status_page(service)?)
                 }
                 Template::Update { status, impact, details, time, next_update, severity } => {
+                    let status = status.0;
                     text::single_line("--impact", impact)?;
                     text::multi_line("--details", details)?;
                     let time = time_or_now(time.as_ref())?;
                     let next_update = match (next_update, severity) {
                         (Some(t), _) => Some(parse_time(t)?),
-                        (None, Some(sev)) if *status != Status::Resolved => {
-                            ctx.policy.cadence.internal_update.get(*sev).map(|d| time + d.as_delta())
+                        (None, Some(sev)) if status != Status::Resolved => {
+                            ctx.policy.cadence.internal_update.get(sev.0).map(|d| time + d.as_delta())
                         }
                         _ => None,
                     };
-                    let input = UpdateInput {
-                        time,
-                        status: *status,
-                        impact: impact.clone(),
-                        next_update,
-                        details: details.clone(),
-                    };
+                    let input =
+                        UpdateInput { time, status, impact: impact.clone(), next_update, details: details.clone() };
                     ("update", comms::status_update(&input)?)
                 }
                 Template::Resolved { service, started_at, root_cause, resolution, impact, time } => {
@@ -157,7 +154,7 @@ pub(crate) fn run(ctx: &Ctx, a: &CommsArgs) -> Result<()> {
             let req = DeclareRequest {
                 id: "cadence".into(),
                 title: "cadence".into(),
-                severity: *severity,
+                severity: severity.0,
                 components: vec![],
                 impact: String::new(),
                 customer_facing: true,
