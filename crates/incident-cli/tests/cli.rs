@@ -187,3 +187,58 @@ fn cadence_reports_overdue_updates() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     assert!(!v["overdue"].as_array().expect("overdue").is_empty(), "{v}");
 }
+
+/// A bad value of an enumerated flag (clap `ValueEnum`) is refused with exit 2 and an error naming every
+/// allowed value.
+fn assert_names_allowed_values(args: &[&str], allowed: &[&str]) {
+    let o = incident(args, None);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("invalid value"), "{err}");
+    let listed = allowed.join(", ");
+    assert!(err.contains(&format!("[possible values: {listed}]")), "{err:?} should list {listed}");
+}
+
+#[test]
+fn bad_enumerated_flags_name_the_allowed_values() {
+    assert_names_allowed_values(&["serve", "--cadence", "sometimes"], &["send", "remind", "report", "off"]);
+    assert_names_allowed_values(
+        &["comms", "cadence", "--severity", "P7", "--declared-at", "2026-11-26T14:00:00Z"],
+        &["P0", "P1", "P2", "P3"],
+    );
+    assert_names_allowed_values(
+        &["comms", "render", "update", "--status", "bogus", "--impact", "x"],
+        &["investigating", "identified", "monitoring", "resolved"],
+    );
+    assert_names_allowed_values(
+        &["ingest", "nagios"],
+        &["alertmanager", "pagerduty", "grafana", "cloudwatch", "datadog"],
+    );
+    assert_names_allowed_values(&["classify", "-o", "xml"], &["text", "json", "yaml"]);
+}
+
+#[test]
+fn enumerated_flags_accept_any_case_and_the_runbook_labels() {
+    for sev in ["P0", "p0", "Critical", "critical", "CRITICAL"] {
+        let o = incident(
+            &[
+                "comms",
+                "cadence",
+                "--severity",
+                sev,
+                "--declared-at",
+                "2026-11-26T14:00:00Z",
+                "--now",
+                "2026-11-26T14:01:00Z",
+            ],
+            None,
+        );
+        assert!(o.status.success(), "--severity {sev}: {}", stderr(&o));
+    }
+    let o = incident(
+        &["comms", "render", "update", "--status", "Monitoring", "--impact", "x", "--time", "2026-11-26T14:00:00Z"],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("\nStatus: monitoring\n"), "{}", stdout(&o));
+}

@@ -16,6 +16,8 @@
 //! * [`signing`]: Ed25519 signatures for plans and evidence manifests.
 //! * [`evidence`] (feature `sqlite`): evidence bundles (a drill's output directory) and what verifying
 //!   one proves.
+//! * [`render`]: the text the `incident` command prints (classification, declaration, cadence, runs), for
+//!   every front end.
 //! * [`sim`] (feature `sim`): an in-memory ML platform with a virtual clock and fault injection.
 //!
 //! ## Layers
@@ -52,6 +54,7 @@ pub mod incident;
 pub mod ingest;
 pub mod policy;
 pub mod postmortem;
+pub mod render;
 mod severity;
 pub mod signing;
 #[cfg(feature = "sim")]

@@ -5,13 +5,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use incident_backends::StoreSpec;
 use incident_core::store::{SqliteStore, Store};
 use incident_core::{Error, Result};
 use incident_receiver::{Auth, Receiver, ReceiverConfig, Secret, SnsConfig};
 
-use crate::io::Ctx;
+use crate::output::Ctx;
 
 /// `incident serve`.
 #[derive(Debug, Args)]
@@ -74,28 +74,48 @@ pub(crate) struct ServeArgs {
     notify_config: Option<PathBuf>,
     /// The cadence driver for open incidents: `send` due updates (and the first status-page update),
     /// `remind` the channel that they are due, `report` overdue ones in the log only, or `off`.
-    #[arg(long, value_name = "MODE", default_value = "send", value_parser = ["send", "remind", "report", "off"])]
-    cadence: String,
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = Cadence::Send)]
+    cadence: Cadence,
     /// How often the cadence driver looks at open incidents.
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     cadence_every: incident_core::HumanDuration,
 }
 
-/// The cadence options of `--cadence` (`None` for `off`).
-fn cadence_options(mode: &str) -> Option<incident_core::cadence::CadenceOptions> {
-    use incident_core::cadence::{CadenceMode, CadenceOptions};
-    let mode = match mode {
-        "send" => CadenceMode::Send,
-        "remind" => CadenceMode::Remind,
-        "report" => CadenceMode::ReportOnly,
-        _ => return None,
-    };
-    Some(CadenceOptions {
-        actor: "incident-serve".into(),
-        internal: mode,
-        status_page: mode,
-        ..CadenceOptions::default()
-    })
+/// `--cadence`: what the cadence driver does with due updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Cadence {
+    /// Send due updates (and the first status-page update).
+    Send,
+    /// Remind the channel that updates are due.
+    Remind,
+    /// Report overdue updates in the log only.
+    Report,
+    /// No cadence driver.
+    Off,
+}
+
+impl Cadence {
+    /// The cadence driver's options (`None` for `off`).
+    fn options(self) -> Option<incident_core::cadence::CadenceOptions> {
+        use incident_core::cadence::{CadenceMode, CadenceOptions};
+        let mode = match self {
+            Self::Send => CadenceMode::Send,
+            Self::Remind => CadenceMode::Remind,
+            Self::Report => CadenceMode::ReportOnly,
+            Self::Off => return None,
+        };
+        Some(CadenceOptions {
+            actor: "incident-serve".into(),
+            internal: mode,
+            status_page: mode,
+            ..CadenceOptions::default()
+        })
+    }
+
+    /// The flag's value, as the startup line shows it.
+    fn name(self) -> String {
+        self.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default()
+    }
 }
 
 /// Open the store `--store` names, with the CLI's one selection rule ([`StoreSpec::parse`]).
@@ -140,7 +160,7 @@ fn receiver_policy(ctx: &Ctx, a: &ServeArgs) -> incident_core::Policy {
     policy
 }
 
-pub(crate) fn serve(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
+pub(crate) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
     let auth = auth(a)?;
     if !auth.is_enabled() && !a.listen.ip().is_loopback() && !a.allow_unauthenticated {
         return Err(Error::refused(format!(
@@ -180,7 +200,7 @@ pub(crate) fn serve(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
         )?;
         let providers = router.providers();
         config = config.notifier(Arc::new(router));
-        if let Some(options) = cadence_options(&a.cadence) {
+        if let Some(options) = a.cadence.options() {
             config = config.cadence(options, a.cadence_every.as_std());
         }
         let receiver = Receiver::start(config).await?;
@@ -194,7 +214,7 @@ pub(crate) fn serve(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
             receiver.open_groups_at_start(),
             if a.token_file.is_empty() && a.hmac_key_file.is_none() { "off" } else { "on" },
             if providers.is_empty() { "none configured".to_owned() } else { providers.join(", ") },
-            a.cadence
+            a.cadence.name()
         );
         receiver.serve(listener, incident_receiver::shutdown_signal()).await?;
         eprintln!("incident serve: stopped");

@@ -2,15 +2,60 @@
 //! each alert group (the same core decision `incident serve` applies).
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 
+use clap::{Args, ValueEnum};
 use incident_core::Result;
 use incident_core::classify::{Classification, Classifier};
 use incident_core::ingest::AlertBatch;
 use incident_core::ingest::group::{self, Decision};
 use serde::Serialize;
 
-use crate::domain::Source;
-use crate::io::Ctx;
+use crate::input::read_input;
+use crate::output::Ctx;
+
+/// Alert payload sources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Source {
+    /// Prometheus Alertmanager webhook (version 4).
+    Alertmanager,
+    /// PagerDuty Events API v2.
+    Pagerduty,
+    /// Grafana alerting webhook (version 1).
+    Grafana,
+    /// CloudWatch alarm in an Amazon SNS notification (the signature is not checked here).
+    Cloudwatch,
+    /// Datadog webhook (the template documented in incident_core::ingest::datadog).
+    Datadog,
+}
+
+impl Source {
+    fn core(self) -> incident_core::ingest::AlertSource {
+        use incident_core::ingest::AlertSource as S;
+        match self {
+            Self::Alertmanager => S::Alertmanager,
+            Self::Pagerduty => S::Pagerduty,
+            Self::Grafana => S::Grafana,
+            Self::Cloudwatch => S::Cloudwatch,
+            Self::Datadog => S::Datadog,
+        }
+    }
+}
+
+/// `incident ingest`.
+#[derive(Debug, Args)]
+pub(crate) struct IngestArgs {
+    /// Payload format.
+    #[arg(value_enum)]
+    source: Source,
+    /// Payload file; stdin when absent or `-`.
+    file: Option<PathBuf>,
+}
+
+pub(crate) fn run(ctx: &Ctx, a: &IngestArgs) -> Result<()> {
+    let (name, text) = read_input(a.file.as_deref(), ctx.policy.limits.max_payload_bytes)?;
+    ingest(ctx, a.source, &name, text.as_bytes())
+}
 
 #[derive(Serialize)]
 struct IngestOutput {
@@ -29,7 +74,7 @@ struct GroupOutput {
     decision: Decision,
 }
 
-pub(crate) fn run(ctx: &Ctx, source: Source, name: &str, payload: &[u8]) -> Result<()> {
+fn ingest(ctx: &Ctx, source: Source, name: &str, payload: &[u8]) -> Result<()> {
     let batch = source.core().parse(payload, &ctx.policy).map_err(|e| e.context(name))?;
     let classifier = Classifier::from_policy(&ctx.policy);
     let classification = classifier.try_classify(&batch.firing_facts())?;

@@ -1,59 +1,11 @@
-//! Input reading and output rendering shared by the commands.
+//! What the commands read: a file argument or stdin within the policy's size limit, and JSON or YAML
+//! documents parsed with the offending field named on error.
 
 use std::io::Read;
 use std::path::Path;
 
-use incident_core::{Error, Policy, Result};
-use serde::Serialize;
+use incident_core::{Error, Result};
 use serde::de::DeserializeOwned;
-
-/// Output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum Format {
-    /// Human-readable text.
-    Text,
-    /// JSON (pretty).
-    Json,
-    /// YAML.
-    Yaml,
-}
-
-/// What every command gets.
-pub(crate) struct Ctx {
-    pub(crate) policy: Policy,
-    pub(crate) format: Format,
-}
-
-impl Ctx {
-    /// Print `value` as JSON/YAML, or `text()` in text mode.
-    pub(crate) fn emit<T: Serialize>(&self, value: &T, text: impl FnOnce() -> String) -> Result<()> {
-        let out = match self.format {
-            Format::Text => text(),
-            Format::Json => {
-                serde_json::to_string_pretty(value).map_err(|e| Error::internal(format!("cannot render JSON: {e}")))?
-            }
-            Format::Yaml => {
-                serde_yaml_ng::to_string(value).map_err(|e| Error::internal(format!("cannot render YAML: {e}")))?
-            }
-        };
-        crate::io::out(out.trim_end());
-        Ok(())
-    }
-}
-
-/// Write `text` and a newline to stdout. A closed pipe (`incident ... | head`) ends the process quietly
-/// with success, as Unix tools do, instead of panicking like `println!`.
-pub(crate) fn out(text: &str) {
-    use std::io::Write as _;
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-        eprintln!("error: cannot write to stdout: {e}");
-        std::process::exit(1);
-    }
-}
 
 /// Read a file argument, or stdin when it is absent or `-`.
 pub(crate) fn read_input(path: Option<&Path>, max_bytes: u64) -> Result<(String, String)> {
@@ -100,4 +52,11 @@ pub(crate) fn parse_doc<T: DeserializeOwned>(name: &str, text: &str) -> Result<T
 fn field_path(p: &serde_path_to_error::Path) -> String {
     let s = p.to_string();
     if s == "." { "document".into() } else { s }
+}
+
+/// Read and parse a JSON or YAML file.
+pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::invalid_input(format!("cannot read {}: {e}", path.display())))?;
+    parse_doc(&path.display().to_string(), &text)
 }

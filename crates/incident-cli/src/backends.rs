@@ -1,0 +1,112 @@
+//! Which platform the engine commands (plan, run, resume, triage) act on: the simulator, a real
+//! Kubernetes cluster (kubeconfig or EKS), AWS; the journal store; and this process's executor identity.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use incident_backends::{BackendSet, BackendSpec, SimSpec, StoreSpec};
+use incident_core::{Error, Result};
+
+use crate::output::Ctx;
+
+/// Which platform to act on.
+#[derive(Debug, Args)]
+pub(crate) struct BackendArgs {
+    /// Simulated platform state file (created from --scenario when missing): the Kubernetes side, and the
+    /// databases, DNS and region checks unless --aws is given. Give this, --kube or --eks.
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["kube", "kubeconfig", "eks"], conflicts_with_all = ["kube", "kubeconfig", "eks"])]
+    sim: Option<PathBuf>,
+    /// Scenario used to create the --sim state file.
+    #[arg(long, default_value = "bad-deploy")]
+    scenario: String,
+    /// Advance the simulated platform to this offset from its start first (e.g. `5m`).
+    #[arg(long, requires = "sim")]
+    at: Option<incident_core::HumanDuration>,
+    /// Act on a real Kubernetes cluster (kube-rs) from the kubeconfig ($KUBECONFIG or ~/.kube/config).
+    #[arg(long)]
+    kube: bool,
+    /// Kubeconfig file for a real cluster (implies --kube).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// Default kubeconfig context (default: its current-context; implies --kube); procedures name their
+    /// own contexts.
+    #[arg(long, value_name = "CONTEXT", conflicts_with = "sim")]
+    kube_context: Option<String>,
+    /// Serve kube context CONTEXT from EKS cluster CLUSTER in REGION (the runbook's `aws eks
+    /// update-kubeconfig`, without the aws CLI; tokens are refreshed before they expire). Repeatable;
+    /// needs --aws. `REGION/CLUSTER` alone names the context after the cluster.
+    #[arg(long, value_name = "CONTEXT=REGION/CLUSTER", requires = "aws")]
+    eks: Vec<String>,
+    /// Use AWS (RDS, Route53, STS, Health) for databases, DNS and region checks, from the standard
+    /// configuration chain (environment, profile, region).
+    #[arg(long)]
+    aws: bool,
+    /// AWS primary region (default: the chain's region).
+    #[arg(long, requires = "aws")]
+    aws_region: Option<String>,
+    /// AWS secondary (failover) region.
+    #[arg(long, requires = "aws")]
+    aws_secondary_region: Option<String>,
+    /// AWS shared-config profile.
+    #[arg(long, requires = "aws")]
+    aws_profile: Option<String>,
+    /// Endpoint override for every AWS service (moto, LocalStack).
+    #[arg(long, requires = "aws")]
+    aws_endpoint_url: Option<String>,
+}
+
+impl BackendArgs {
+    /// The backends these flags select (the rule itself lives in `incident-backends`).
+    pub(crate) fn spec(&self, store: Option<&str>) -> Result<BackendSpec> {
+        let sim = self.sim.as_ref().map(|path| SimSpec::file(path, &self.scenario));
+        let mut spec = BackendSpec::new().with_sim_at(sim, self.at.map(|a| a.as_std()), "--at")?.with_kube_flags(
+            self.kube,
+            self.kubeconfig.clone(),
+            self.kube_context.clone(),
+        );
+        spec = spec.with_eks_specs(&self.eks)?;
+        if self.aws {
+            spec = spec.with_aws(incident_backends::AwsConfig {
+                primary_region: self.aws_region.clone(),
+                secondary_region: self.aws_secondary_region.clone(),
+                endpoint_url: self.aws_endpoint_url.clone(),
+                profile: self.aws_profile.clone(),
+                ..incident_backends::AwsConfig::default()
+            });
+        }
+        if let Some(store) = store {
+            spec = spec.with_store(StoreSpec::parse(store)?);
+        }
+        Ok(spec)
+    }
+
+    /// The runtime commands run on: the simulator's paused-clock runtime for a simulated platform, an
+    /// ordinary one (real time, for real waits) for a real cluster.
+    pub(crate) fn runtime(&self) -> Result<tokio::runtime::Runtime> {
+        if self.sim.is_some() {
+            incident_core::sim::runtime()
+        } else {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| Error::internal(format!("cannot start a runtime: {e}")))
+        }
+    }
+
+    /// Connect the backends on `rt` (from [`BackendArgs::runtime`]).
+    pub(crate) fn open(&self, ctx: &Ctx, store: Option<&str>, rt: &tokio::runtime::Runtime) -> Result<BackendSet> {
+        rt.block_on(self.spec(store)?.open(&ctx.policy))
+    }
+}
+
+/// This process's executor identity (`host:pid`): claims of a live executor exclude every other one.
+pub(crate) fn executor_owner() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}:{}", std::process::id())
+}

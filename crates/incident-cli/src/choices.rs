@@ -1,0 +1,66 @@
+//! Flags whose values are one of incident-core's enumerations, as clap [`ValueEnum`]s: the allowed values
+//! come from core (`Severity::ALL`, `Status::ALL`), so a bad value's error lists exactly those, and `--help`
+//! shows them.
+
+use std::sync::LazyLock;
+
+use clap::ValueEnum;
+use clap::builder::PossibleValue;
+use incident_core::{Severity, Status};
+
+/// `--severity P0|P1|P2|P3` (any case; the runbook's labels `critical`, `high`, `medium`, `low` too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SeverityArg(pub(crate) Severity);
+
+impl ValueEnum for SeverityArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        static ALL: LazyLock<Vec<SeverityArg>> = LazyLock::new(|| Severity::ALL.into_iter().map(SeverityArg).collect());
+        &ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.0.as_str()).alias(self.0.label()).help(self.0.label()))
+    }
+}
+
+/// `--status investigating|identified|monitoring|resolved` (any case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StatusArg(pub(crate) Status);
+
+impl ValueEnum for StatusArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        static ALL: LazyLock<Vec<StatusArg>> = LazyLock::new(|| Status::ALL.into_iter().map(StatusArg).collect());
+        &ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.0.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every spelling core's `FromStr` accepts parses to the same value here (no value lost to the move).
+    #[test]
+    fn the_flags_accept_what_core_parses() {
+        for sev in Severity::ALL {
+            for s in [
+                sev.as_str().to_owned(),
+                sev.as_str().to_lowercase(),
+                sev.label().to_owned(),
+                sev.label().to_lowercase(),
+            ] {
+                assert_eq!(s.parse::<Severity>().ok(), Some(sev), "{s}");
+                assert_eq!(SeverityArg::from_str(&s, true).ok(), Some(SeverityArg(sev)), "{s}");
+            }
+        }
+        for status in Status::ALL {
+            for s in [status.as_str().to_owned(), status.as_str().to_uppercase()] {
+                assert_eq!(s.parse::<Status>().ok(), Some(status), "{s}");
+                assert_eq!(StatusArg::from_str(&s, true).ok(), Some(StatusArg(status)), "{s}");
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! One module per subcommand, each with its clap arguments and its `run`; [`Command`] lists them and
+//! dispatches. Commands share code only through the crate's helper modules (`input`, `output`, `clock`,
+//! `backends`, `keys`, `params`), never with each other.
+
+use clap::Subcommand;
+use incident_core::Result;
+
+use crate::output::Ctx;
+
+mod classify;
+mod comms;
+mod declare;
+mod drill;
+mod drills;
+mod evidence;
+mod ingest;
+mod keygen;
+mod plan;
+mod policy;
+mod postmortem;
+mod procedure;
+mod resume;
+mod run;
+mod serve;
+mod triage;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Classify impact facts (JSON or YAML, file or stdin) into a severity, with the rules that fired.
+    Classify(classify::ClassifyArgs),
+    /// Run the declaration rules over observations (JSON array, JSON lines or YAML; file or stdin) and
+    /// declare an incident when a rule is sustained.
+    Declare(declare::DeclareArgs),
+    /// Ingest an alert payload (file or stdin) into observations, facts and a severity.
+    Ingest(ingest::IngestArgs),
+    /// Render the runbook's communication templates.
+    Comms(comms::CommsArgs),
+    /// Build the post-mortem document from a drill's or incident's output directory.
+    Postmortem(postmortem::PostmortemArgs),
+    /// Monthly drill schedule.
+    Drills(drills::DrillsArgs),
+    /// Show, validate or describe the policy.
+    Policy(policy::PolicyArgs),
+    /// Run a whole incident end to end on the embedded simulator (the runbook's drills).
+    Drill(drill::DrillArgs),
+    /// The runbook's procedures as values: list, show (JSON/YAML to compose your own), validate.
+    Procedure(procedure::ProcedureArgs),
+    /// Plan a procedure against live state (dry run: nothing changes).
+    Plan(plan::PlanArgs),
+    /// Make an Ed25519 signing key for plans and evidence manifests; prints its public key.
+    Keygen(keygen::KeygenArgs),
+    /// Execute an approved plan, journaled write-ahead.
+    Run(run::RunArgs),
+    /// Resume an interrupted run without repeating or skipping a mutation (or retry a stopped compensation).
+    Resume(resume::ResumeArgs),
+    /// Triage a cluster: unhealthy pods, nodes, deployments, events, logs, datastores.
+    Triage(triage::TriageArgs),
+    /// Evidence bundles: verify the SHA-256 manifest and the timeline chain.
+    Evidence(evidence::EvidenceArgs),
+    /// Receive alerts (Alertmanager, PagerDuty, Grafana, CloudWatch via SNS, Datadog) and declare
+    /// deduplicated incidents in the store; until SIGTERM or Ctrl-C.
+    Serve(serve::ServeArgs),
+}
+
+impl Command {
+    /// Run the command.
+    pub(crate) fn run(&self, ctx: &Ctx) -> Result<()> {
+        match self {
+            Self::Classify(a) => classify::run(ctx, a),
+            Self::Declare(a) => declare::run(ctx, a),
+            Self::Ingest(a) => ingest::run(ctx, a),
+            Self::Comms(a) => comms::run(ctx, a),
+            Self::Postmortem(a) => postmortem::run(ctx, a),
+            Self::Drills(a) => drills::run(ctx, a),
+            Self::Policy(a) => policy::run(ctx, a),
+            Self::Drill(a) => drill::run(ctx, a),
+            Self::Procedure(a) => procedure::run(ctx, a),
+            Self::Plan(a) => plan::run(ctx, a),
+            Self::Keygen(a) => keygen::run(ctx, a),
+            Self::Run(a) => run::run(ctx, a),
+            Self::Resume(a) => resume::run(ctx, a),
+            Self::Triage(a) => triage::run(ctx, a),
+            Self::Evidence(a) => evidence::run(ctx, a),
+            Self::Serve(a) => serve::run(ctx, a),
+        }
+    }
+}
