@@ -34,7 +34,7 @@ fn main() -> Res<()> {
     // (procedure, scenario): a plan, and the journal of running it (under light faults) with a timeline.
     for (i, (name, scenario)) in [
         ("traffic-management", "bad-deploy"),
-        ("regional-failover", "regional-failover"),
+        ("region-failure", "regional-failover"),
         ("database-recovery", "bad-deploy"),
     ]
     .into_iter()

@@ -1,4 +1,4 @@
-//! End to end: the library's regional-failover and database-corruption procedures planned, approved and
+//! End to end: the library's region-failure and database-corruption procedures planned, approved and
 //! run by the engine with RDS, Route53 and STS from moto (AWS Health from `aws-smithy-mocks`) and the
 //! clusters, HTTP, probes, notifier and clock from the simulator; then the post-mortem. Every output is
 //! searched for the seeded secret.
@@ -79,7 +79,7 @@ fn denied_health() -> aws_sdk_health::Client {
     health_client(&[&rule])
 }
 
-/// Seed what `regional-failover` expects: the primary database, its cross-region replica, a snapshot to
+/// Seed what `region-failure` expects: the primary database, its cross-region replica, a snapshot to
 /// restore from, the zone with `api.ml-platform.com` on the primary.
 async fn seed_failover(aws: &AwsBackends) -> String {
     create_db(aws, PRIMARY, "ml-platform-prod").await;
@@ -162,7 +162,7 @@ async fn regional_failover_runs_against_moto_and_the_simulator() -> Result<()> {
     let aws = m.aws.clone().with_health_client(quiet_health());
     let (_p, b) = compose(&aws, "region-failure");
     let policy = Policy::default();
-    let procedure = library::RegionalFailover {
+    let procedure = library::RegionFailure {
         zone_id: zone.clone(),
         snapshot_restore: Some(library::SnapshotRestore {
             instance: "ml-platform-secondary".into(),
@@ -192,7 +192,7 @@ async fn regional_failover_runs_against_moto_and_the_simulator() -> Result<()> {
 async fn database_corruption_restores_to_the_latest_restorable_time() -> Result<()> {
     let Some(m) = moto().await else { return Ok(()) };
     create_db(&m.aws, PRIMARY, "ml-platform-prod").await;
-    let (p, b) = compose(&m.aws, "db-corruption");
+    let (p, b) = compose(&m.aws, "database-corruption");
     p.advance(Duration::from_secs(240)).expect("advance");
     let policy = Policy::default();
     let plan = library::DatabaseCorruption::default().build(&policy).plan(&b, &policy).await?;
@@ -213,7 +213,7 @@ async fn a_non_retryable_error_stops_the_failover_with_a_precise_report() -> Res
     let aws = m.aws.clone().with_health_client(denied_health());
     let (_p, b) = compose(&aws, "region-failure");
     let policy = Policy::default();
-    let procedure = library::RegionalFailover { zone_id: zone.clone(), ..Default::default() }.build(&policy);
+    let procedure = library::RegionFailure { zone_id: zone.clone(), ..Default::default() }.build(&policy);
     let plan = procedure.plan(&b, &policy).await?;
     let (_plan, report, mut outputs) = run(&b, plan, "INC-AWS-3", &policy).await;
 

@@ -80,7 +80,7 @@ async fn point_in_time_restore_inside_the_window_and_refused_outside_it() -> Res
 
     // The engine refuses the same at plan time.
     let policy = Policy::default();
-    let (_p, b) = backends(&m.aws, "db-corruption");
+    let (_p, b) = backends(&m.aws, "database-corruption");
     let proc = library::DatabaseRecovery {
         region: PRIMARY.into(),
         mode: library::RecoveryMode::PointInTime {

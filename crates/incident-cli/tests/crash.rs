@@ -30,9 +30,9 @@ const CASES: &[Case] = &[
         procedure: "database-recovery",
         params: &["mode=promote-read-replica", "region=us-east-1", "replica_instance=ml-platform-secondary"],
     },
-    Case { scenario: "region-failure", at: "5m", procedure: "regional-failover", params: &[] },
+    Case { scenario: "region-failure", at: "5m", procedure: "region-failure", params: &[] },
     Case {
-        scenario: "db-corruption",
+        scenario: "database-corruption",
         at: "5m",
         procedure: "database-corruption",
         params: &["restore_time=2026-11-06T14:58:00Z"],

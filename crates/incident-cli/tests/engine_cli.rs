@@ -162,6 +162,32 @@ fn drill_output_is_evidence_and_tampering_is_detected() {
 }
 
 #[test]
+fn deprecated_scenario_and_procedure_names_still_work() {
+    let shown = |name: &str| incident(&["procedure", "show", name]);
+    let (old, new) = (shown("regional-failover"), shown("region-failure"));
+    assert!(old.status.success(), "{}", String::from_utf8_lossy(&old.stderr));
+    assert_eq!(String::from_utf8_lossy(&old.stdout), String::from_utf8_lossy(&new.stdout));
+    assert!(String::from_utf8_lossy(&new.stdout).starts_with("procedure region-failure"));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let triage = |scenario: &str| {
+        let sim = dir.path().join(format!("{scenario}.json"));
+        json(&incident(&[
+            "triage",
+            "--sim",
+            sim.to_str().expect("utf8"),
+            "--scenario",
+            scenario,
+            "--at",
+            "5m",
+            "-o",
+            "json",
+        ]))
+    };
+    assert_eq!(triage("db-corruption"), triage("database-corruption"));
+}
+
+#[test]
 fn drill_without_approval_on_a_pipe_declines_and_fails() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("d");

@@ -119,6 +119,7 @@ const DEBUG_NAMES: &[&str] = &[
     "ApplicationRollback",
     "DatabaseFailover",
     "RegionalFailover",
+    "RegionFailure",
     "FullDisasterRecovery",
     "BeforeIntent",
     "AfterIntent",
@@ -394,7 +395,7 @@ fn policy_and_drills_text() {
 fn procedures_text() {
     let mut runs = vec![run(&["procedure", "list"])];
     for name in
-        ["traffic-management", "application-rollback", "database-recovery", "regional-failover", "database-corruption"]
+        ["traffic-management", "application-rollback", "database-recovery", "region-failure", "database-corruption"]
     {
         runs.push(run(&["procedure", "show", name]));
     }

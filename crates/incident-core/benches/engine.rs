@@ -18,7 +18,7 @@ use incident_core::store::{MemoryStore, Store};
 fn run(scenario: &str) -> incident_core::Result<()> {
     let policy = Policy::default();
     let platform = SimPlatform::from_scenario(&Scenario::builtin(scenario)?)?;
-    let procedure = library::RegionalFailover::default().build(&policy);
+    let procedure = library::RegionFailure::default().build(&policy);
     let rt = incident_core::sim::runtime()?;
     let report = rt.block_on(async {
         let b = platform.backends();
@@ -40,9 +40,8 @@ fn run(scenario: &str) -> incident_core::Result<()> {
         .collect();
     let (critical, path) = procedure.critical_path(&durations);
     let serial: Duration = durations.values().sum();
-    let budgets: u64 =
-        policy.stage_budgets.get("regional-failover").map_or(0, |m| m.values().map(|d| d.as_secs()).sum());
-    println!("regional-failover on scenario {scenario}: status {:?}", report.status);
+    let budgets: u64 = policy.stage_budgets.get("region-failure").map_or(0, |m| m.values().map(|d| d.as_secs()).sum());
+    println!("region-failure on scenario {scenario}: status {:?}", report.status);
     println!("  virtual wall time          {:>9.1} s", wall.as_secs_f64());
     println!("  critical path (measured)   {:>9.1} s  [{}]", critical.as_secs_f64(), path.join(" -> "));
     println!(

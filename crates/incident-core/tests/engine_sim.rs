@@ -45,8 +45,8 @@ const CASES: [(&str, &str, u64); 6] = [
     ("application-rollback", "application-rollback", 120),
     ("database-recovery", "database-failover", 0),
     ("database-recovery-pitr", "bad-deploy", 0),
-    ("regional-failover", "regional-failover", 0),
-    ("database-corruption", "db-corruption", 240),
+    ("region-failure", "regional-failover", 0),
+    ("database-corruption", "database-corruption", 240),
 ];
 
 async fn plan_on(p: &SimPlatform, name: &str, policy: &Policy, wait_secs: u64) -> ApprovedPlan {
@@ -185,7 +185,7 @@ async fn an_interrupted_run_resumes_without_repeating_or_skipping_a_mutation() {
     let reference = {
         let p = platform("regional-failover");
         let store = Arc::new(MemoryStore::new());
-        let approved = plan_on(&p, "regional-failover", &policy, 0).await;
+        let approved = plan_on(&p, "region-failure", &policy, 0).await;
         let report = executor(&p, &store, &policy).run(approved, None).await.expect("run");
         assert_eq!(report.status, RunStatus::Succeeded);
         let mut m = mutations(&p);
@@ -202,7 +202,7 @@ async fn an_interrupted_run_resumes_without_repeating_or_skipping_a_mutation() {
         ] {
             let p = platform("regional-failover");
             let store = Arc::new(MemoryStore::new());
-            let approved = plan_on(&p, "regional-failover", &policy, 0).await;
+            let approved = plan_on(&p, "region-failure", &policy, 0).await;
             let run_id = approved.plan.run_id.clone();
             let crashing =
                 executor(&p, &store, &policy).with_failpoints(Failpoints::at(step, point, FailpointMode::Error));

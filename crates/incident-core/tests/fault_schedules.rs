@@ -41,8 +41,8 @@ const CASES: [(&str, &str, u64); 6] = [
     ("application-rollback", "application-rollback", 120),
     ("database-recovery", "database-failover", 0),
     ("database-recovery-pitr", "bad-deploy", 0),
-    ("regional-failover", "regional-failover", 0),
-    ("database-corruption", "db-corruption", 240),
+    ("region-failure", "regional-failover", 0),
+    ("database-corruption", "database-corruption", 240),
 ];
 
 const POINTS: [FailpointPoint; 4] = [

@@ -3,7 +3,7 @@
 //!
 //! The plans: `traffic-management` on the `bad-deploy` simulator (scale 3 -> 10, circuit breaker, a
 //! rollout wait that fails, so compensation runs the inverses), and `database-corruption` on
-//! `db-corruption` (writes scaled to zero, point-in-time restore, writes restored from the recorded
+//! `database-corruption` (writes scaled to zero, point-in-time restore, writes restored from the recorded
 //! count). Each case mutates one place of the plan's
 //! JSON (a number, a string, a boolean, a field removed or added, array elements removed, duplicated or
 //! swapped: steps reordered), then runs it on a fresh simulator from the same moment:
@@ -26,7 +26,7 @@ use serde_json::Value;
 
 /// (procedure, scenario, seconds to let pass before planning).
 const CASES: [(&str, &str, u64); 2] =
-    [("traffic-management", "bad-deploy", 300), ("database-corruption", "db-corruption", 240)];
+    [("traffic-management", "bad-deploy", 300), ("database-corruption", "database-corruption", 240)];
 
 fn platform(case: usize) -> SimPlatform {
     let (_, scenario, wait) = CASES[case];

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use incident_core::backend::{Backends, ChangeAction, RecordChange};
 use incident_core::policy::DrillKind;
-use incident_core::sim::{PROCEDURES, Scenario, SimPlatform, runtime};
+use incident_core::sim::{DEPRECATED_NAMES, PROCEDURES, Scenario, SimPlatform, runtime};
 use incident_core::{ErrorKind, Result};
 
 macro_rules! retry {
@@ -43,7 +43,7 @@ async fn run_procedure(p: &SimPlatform, b: &Backends, s: &Scenario) {
             let to = params.get("to_revision").map(|r| r.parse::<u64>().unwrap());
             retry!(b, c.rollback(&get("namespace"), &get("deployment"), to)).unwrap();
         }
-        "regional-failover" => {
+        "region-failure" => {
             let sec = get("secondary_region");
             done(retry!(b, b.databases.promote_read_replica(&sec, &get("replica_instance"))));
             let c = b.clusters.cluster(&get("secondary_context")).await.unwrap();
@@ -107,6 +107,28 @@ fn every_scenario_parses_builds_and_is_reachable() {
         assert!(!outcomes.is_empty(), "{name} has expectations");
         assert!(outcomes.iter().all(|o| o.ok), "{name}: {outcomes:#?}");
     }
+}
+
+#[test]
+fn deprecated_scenario_and_procedure_names_are_aliases() {
+    for (old, new) in DEPRECATED_NAMES {
+        assert!(!Scenario::names().contains(&old) && Scenario::names().contains(&new), "{old} -> {new}");
+        assert_eq!(Scenario::builtin(old).unwrap(), Scenario::builtin(new).unwrap());
+        assert_eq!(Scenario::from_name_or_path(old).unwrap().name, new);
+    }
+    assert_eq!(Scenario::builtin("db-corruption").unwrap().name, "database-corruption");
+    // A scenario file naming a procedure by its deprecated name still validates and builds.
+    let mut s = Scenario::builtin("region-failure").unwrap();
+    assert_eq!(s.procedure.name, "region-failure");
+    s.procedure.name = "regional-failover".into();
+    let s = Scenario::from_yaml_str(&s.to_yaml().unwrap()).unwrap();
+    let p = incident_core::engine::library::procedure_from_spec(
+        &s.procedure.name,
+        &s.procedure.params,
+        &incident_core::Policy::default(),
+    )
+    .unwrap();
+    assert_eq!(p.name, "region-failure");
 }
 
 #[test]

@@ -88,7 +88,7 @@ fn cancelled_sleep_accounts_for_elapsed_virtual_time() {
 
 #[test]
 fn restores_are_creating_until_the_latency_model_says_available() {
-    let p = SimPlatform::from_scenario(&Scenario::builtin("db-corruption").unwrap()).unwrap();
+    let p = SimPlatform::from_scenario(&Scenario::builtin("database-corruption").unwrap()).unwrap();
     let b = p.backends();
     runtime().unwrap().block_on(async {
         let prod = b.databases.instance("us-west-2", "ml-platform-prod").await.unwrap().unwrap();

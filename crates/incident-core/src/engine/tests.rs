@@ -125,8 +125,28 @@ fn procedures_serialize_print_and_diff() {
 }
 
 #[test]
-fn regional_failover_keeps_independent_steps_independent() {
-    let p = library::RegionalFailover::default().build(&Policy::default());
+fn deprecated_procedure_names_are_aliases() {
+    let policy = Policy::default();
+    for (old, new) in library::DEPRECATED_NAMES {
+        assert!(!library::NAMES.contains(&old) && library::NAMES.contains(&new), "{old} -> {new}");
+        assert_eq!(library::canonical_name(old), new);
+        let by_old = library::by_name(old, &policy).expect("alias");
+        assert_eq!(by_old, library::by_name(new, &policy).expect("current"));
+        assert_eq!(by_old.name, new, "built under the current name");
+        let params = [("replicas".to_owned(), "12".to_owned())].into();
+        let spec = library::procedure_from_spec(old, &params, &policy).expect("alias with params");
+        assert_eq!(spec, library::procedure_from_spec(new, &params, &policy).expect("current with params"));
+    }
+    assert_eq!(library::by_name("regional-failover", &policy).expect("alias").name, "region-failure");
+    assert_eq!(library::canonical_name("traffic-management"), "traffic-management");
+    let e = library::by_name("no-such-procedure", &policy).expect_err("unknown");
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert!(e.message().contains("region-failure") && !e.message().contains("regional-failover"), "{e}");
+}
+
+#[test]
+fn region_failure_keeps_independent_steps_independent() {
+    let p = library::RegionFailure::default().build(&Policy::default());
     let deps = |id: &str| p.get(id).map(|s| s.depends_on.clone()).unwrap_or_default();
     assert_eq!(deps("dns-failover"), vec!["health-events", "caller-identity"]);
     assert_eq!(deps("promote-replica"), vec!["health-events", "caller-identity"]);

@@ -20,7 +20,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::{DeclarationPolicy, Policy};
+use super::{DEPRECATED_PROCEDURE_NAMES, DeclarationPolicy, Policy, canonical_procedure_name};
 use crate::{Error, HumanDuration, Result, Severity};
 
 fn field_err(path: &str, why: impl std::fmt::Display) -> Error {
@@ -54,6 +54,33 @@ fn deep_merge(base: &mut Value, overlay: Value) {
     }
 }
 
+/// Deprecated procedure names ([`DEPRECATED_PROCEDURE_NAMES`]) in an override document become the
+/// current ones: `stage_budgets` keys (merged into the current key's entry, which wins) and
+/// `guard_rails.scale_to_zero_procedures` entries.
+fn rename_deprecated_procedures(doc: &mut Value) {
+    if let Some(Value::Object(budgets)) = doc.get_mut("stage_budgets") {
+        for (old, new) in DEPRECATED_PROCEDURE_NAMES {
+            if let Some(stages) = budgets.remove(old) {
+                let mut merged = stages;
+                if let Some(current) = budgets.remove(new) {
+                    deep_merge(&mut merged, current);
+                }
+                budgets.insert(new.to_owned(), merged);
+            }
+        }
+    }
+    if let Some(Value::Array(names)) = doc.get_mut("guard_rails").and_then(|g| g.get_mut("scale_to_zero_procedures")) {
+        for v in names {
+            if let Value::String(name) = v {
+                let current = canonical_procedure_name(name);
+                if current != name {
+                    *name = current.to_owned();
+                }
+            }
+        }
+    }
+}
+
 /// Strip serde_json's " at line L column C" suffix (meaningless for an in-memory value).
 fn strip_position(msg: &str) -> &str {
     match msg.rfind(" at line ") {
@@ -78,6 +105,8 @@ impl Policy {
         let mut merged = serde_json::to_value(Self::default())
             .map_err(|e| Error::internal(format!("serializing the default policy: {e}")))?;
         if !overrides.is_null() {
+            let mut overrides = overrides;
+            rename_deprecated_procedures(&mut overrides);
             deep_merge(&mut merged, overrides);
         }
         let policy: Self = serde_path_to_error::deserialize(merged).map_err(|e| {
@@ -597,9 +626,40 @@ mod tests {
         assert_eq!(toml.declaration.unavailable_for, HumanDuration::from_mins(5), "default kept");
         assert_eq!(toml.limits.max_alerts_per_payload, 500);
         assert_eq!(toml.ingest.service_label, "app");
-        assert_eq!(toml.stage_budget("regional-failover", "assessment"), Some(HumanDuration::from_mins(10)));
-        assert_eq!(toml.stage_budget("regional-failover", "data-recovery"), Some(HumanDuration::from_mins(30)));
+        assert_eq!(toml.stage_budget("region-failure", "assessment"), Some(HumanDuration::from_mins(10)));
+        assert_eq!(toml.stage_budget("region-failure", "data-recovery"), Some(HumanDuration::from_mins(30)));
         assert_eq!(toml.drills, Policy::default().drills);
+    }
+
+    #[test]
+    fn deprecated_procedure_names_are_aliases_in_policy_files() {
+        let old = Policy::from_toml_str(
+            "[stage_budgets.regional-failover]\nassessment = \"10m\"\n[guard_rails]\nscale_to_zero_procedures = [\"database-corruption\", \"regional-failover\"]\n",
+        )
+        .expect("alias accepted");
+        assert_eq!(old.stage_budget("region-failure", "assessment"), Some(HumanDuration::from_mins(10)));
+        assert_eq!(
+            old.stage_budget("region-failure", "data-recovery"),
+            Some(HumanDuration::from_mins(30)),
+            "default kept"
+        );
+        assert_eq!(old.stage_budget("regional-failover", "assessment"), Some(HumanDuration::from_mins(10)));
+        assert!(!old.stage_budgets.contains_key("regional-failover"), "stored under the current name");
+        assert_eq!(old.guard_rails.scale_to_zero_procedures, ["database-corruption", "region-failure"]);
+        let new = Policy::from_toml_str("[stage_budgets.region-failure]\nassessment = \"10m\"\n").expect("current");
+        assert_eq!(old.stage_budgets, new.stage_budgets);
+        // Both spellings in one file: the current name wins where they disagree.
+        let both = Policy::from_toml_str(
+            "[stage_budgets.regional-failover]\nassessment = \"7m\"\nactivate-secondary = \"9m\"\n[stage_budgets.region-failure]\nassessment = \"10m\"\n",
+        )
+        .expect("both");
+        assert_eq!(both.stage_budget("region-failure", "assessment"), Some(HumanDuration::from_mins(10)));
+        assert_eq!(both.stage_budget("region-failure", "activate-secondary"), Some(HumanDuration::from_mins(9)));
+        // A policy built in code under the old key still answers for the current name.
+        let mut coded = Policy::default();
+        let budgets = coded.stage_budgets.remove("region-failure").expect("default");
+        coded.stage_budgets.insert("regional-failover".into(), budgets);
+        assert_eq!(coded.stage_budget("region-failure", "assessment"), Some(HumanDuration::from_mins(5)));
     }
 
     /// Golden files change when the defaults do: regenerate them with
@@ -716,7 +776,7 @@ mod tests {
             ("[guard_rails]\nmax_replicas = 0\n", "guard_rails.max_replicas"),
             ("[limits]\nmax_alerts_per_payload = 0\n", "limits.max_alerts_per_payload"),
             ("[limits]\nmax_payload_bytes = 0\n", "limits.max_payload_bytes"),
-            ("[stage_budgets.regional-failover]\nassessment = \"0s\"\n", "stage_budgets.regional-failover.assessment"),
+            ("[stage_budgets.region-failure]\nassessment = \"0s\"\n", "stage_budgets.region-failure.assessment"),
         ] {
             let msg = policy_err(Policy::from_toml_str(doc));
             assert!(msg.starts_with(&format!("policy field `{path}`: ")), "{doc}: {msg}");

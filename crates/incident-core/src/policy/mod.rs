@@ -19,6 +19,21 @@ pub use guard::GuardRails;
 pub use ingest::IngestPolicy;
 pub use receiver::{ReceiverPolicy, ReceiverSnsPolicy};
 
+/// Deprecated procedure names still accepted on input (CLI, scenario files, policy `stage_budgets` keys and
+/// `guard_rails.scale_to_zero_procedures` entries), and the name each now stands for.
+///
+/// * `regional-failover` → `region-failure`: the runbook section is "Complete Region Failure", and the
+///   scenario, procedure, module and builder are all named for it. The *monthly drill* keeps its runbook
+///   name ("Third Friday: Regional failover drill", [`DrillKind::RegionalFailover`]).
+pub const DEPRECATED_PROCEDURE_NAMES: [(&str, &str); 1] = [("regional-failover", "region-failure")];
+
+/// The current name of procedure `name`: itself, or what a deprecated alias
+/// ([`DEPRECATED_PROCEDURE_NAMES`]) stands for.
+#[must_use]
+pub fn canonical_procedure_name(name: &str) -> &str {
+    DEPRECATED_PROCEDURE_NAMES.iter().find(|(old, _)| *old == name).map_or(name, |(_, new)| new)
+}
+
 /// Events a timeline accepts unless told otherwise (the default of `limits.max_events_per_incident`).
 pub const DEFAULT_MAX_EVENTS: u32 = 100_000;
 
@@ -706,7 +721,7 @@ impl Default for Policy {
         };
         stage_budgets.insert("immediate-actions".into(), budget(&[("first-response", 15)]));
         stage_budgets.insert(
-            "regional-failover".into(),
+            "region-failure".into(),
             budget(&[("assessment", 5), ("activate-secondary", 15), ("data-recovery", 30)]),
         );
         stage_budgets.insert(
@@ -762,9 +777,15 @@ impl Policy {
         self.contacts.iter().find(|c| c.role == role)
     }
 
-    /// The budget of `stage` in `procedure`, if the policy sets one.
+    /// The budget of `stage` in `procedure` (a deprecated procedure name means the current one), if the
+    /// policy sets one.
     #[must_use]
     pub fn stage_budget(&self, procedure: &str, stage: &str) -> Option<HumanDuration> {
-        self.stage_budgets.get(procedure).and_then(|m| m.get(stage)).copied()
+        let procedure = canonical_procedure_name(procedure);
+        let under = |name: &str| self.stage_budgets.get(name).and_then(|m| m.get(stage)).copied();
+        under(procedure).or_else(|| {
+            // A policy built in code may still key the budget by a deprecated name.
+            DEPRECATED_PROCEDURE_NAMES.iter().filter(|(_, new)| *new == procedure).find_map(|(old, _)| under(old))
+        })
     }
 }

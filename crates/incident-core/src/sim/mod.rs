@@ -60,14 +60,14 @@
 //!
 //! | field | meaning |
 //! |---|---|
-//! | `name` | stable kebab-case name |
+//! | `name` | stable kebab-case name (built-in names: [`Scenario::names`]; deprecated ones still accepted: [`DEPRECATED_NAMES`]) |
 //! | `description` | what goes wrong |
-//! | `drill` | optional monthly drill kind: `database-failover`, `application-rollback`, `regional-failover`, `full-disaster-recovery` |
+//! | `drill` | optional monthly drill kind ([`DrillKind`](crate::drills::DrillKind)): `database-failover`, `application-rollback`, `regional-failover`, `full-disaster-recovery` |
 //! | `world` | overrides of the standard world ([`WorldSpec`]): `start`, `regions` (list of `name`, `context`, `role`, `lb_hostname`, `nodes`, `node_memory_mi`, `database`, `replica_of`), `deployments` (merged by namespace/name: `name`, `namespace`, `container`, `replicas`, `replicas_by_context`, `contexts`, `history: [{image, change_cause}]`, `memory_mi`), `images` (image → `status` Running/CrashLoopBackOff/ImagePullBackOff/OOMKilled, `latency_ms`, `error_rate`, `memory_mi`, `log`), `app_config`, `latency`, `faults`, `retention_days` |
 //! | `events` | list of `{at: <offset>, <one action>}`; actions: `deploy: {context?, namespace?, deployment, image, change_cause?}`, `scale: {context?, namespace?, deployment, replicas}`, `region_dark: <region>`, `corrupt: {datastore, unvalidated_constraints, findings}`, `datastore_down: <name>`, `database_fails: <instance id>`, `faults: {...}` |
 //! | `signals` | `alertmanager` (Alertmanager v4 webhook payload, object or JSON string), `observations: [{at, metric, value, service?}]`, `generators: ["error_rate 0.3 every 30s from 2m to 12m"]` |
 //! | `incident` | `title`, `components`, `impact`, `customer_facing`, `customers_affected` |
-//! | `procedure` | `name` (one of [`PROCEDURES`]) and `params` (string map) |
+//! | `procedure` | `name` (one of [`PROCEDURES`], or a deprecated alias such as `regional-failover`) and `params` (string map, see [`procedure_from_spec`](crate::engine::library::procedure_from_spec)) |
 //! | `expect` | end state: `deployments: [{context?, namespace?, name, image?, revision?, replicas?, min_replicas?, all_pods_running?}]`, `dns: [{name, region}]`, `databases: [{region, id, status?, standalone?}]`, `http: [{url, status}]`, `probes: [{name, healthy}]`; checked by [`SimPlatform::verify`] |
 
 mod clock;
@@ -85,9 +85,10 @@ pub use clock::SimClock;
 pub use faults::Faults;
 pub use platform::{ExpectationOutcome, SimPlatform, TimeMode};
 pub use scenario::{
-    CorruptEvent, DeployEvent, DeploymentSpec, ExpectDatabase, ExpectDeployment, ExpectDns, ExpectHttp, ExpectProbe,
-    Expectations, ImageBehavior, IncidentSpec, LatencyModel, ObservationSpec, PROCEDURES, PodBehavior, ProcedureSpec,
-    RegionRole, RegionSpec, RevisionSpec, ScaleEvent, Scenario, Signals, TimedEvent, WorldSpec,
+    CorruptEvent, DEPRECATED_NAMES, DeployEvent, DeploymentSpec, ExpectDatabase, ExpectDeployment, ExpectDns,
+    ExpectHttp, ExpectProbe, Expectations, ImageBehavior, IncidentSpec, LatencyModel, ObservationSpec, PROCEDURES,
+    PodBehavior, ProcedureSpec, RegionRole, RegionSpec, RevisionSpec, ScaleEvent, Scenario, Signals, TimedEvent,
+    WorldSpec,
 };
 pub use state::{SimOp, World};
 

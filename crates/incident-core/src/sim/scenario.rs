@@ -15,16 +15,23 @@ use crate::{Error, HumanDuration, Result};
 const BUILTIN: &[(&str, &str)] = &[
     ("bad-deploy", include_str!("../../scenarios/bad-deploy.yaml")),
     ("region-failure", include_str!("../../scenarios/region-failure.yaml")),
-    ("db-corruption", include_str!("../../scenarios/db-corruption.yaml")),
+    ("database-corruption", include_str!("../../scenarios/database-corruption.yaml")),
     ("database-failover", include_str!("../../scenarios/database-failover.yaml")),
     ("application-rollback", include_str!("../../scenarios/application-rollback.yaml")),
     ("regional-failover", include_str!("../../scenarios/regional-failover.yaml")),
     ("full-disaster-recovery", include_str!("../../scenarios/full-disaster-recovery.yaml")),
 ];
 
-/// Procedure names a scenario may ask for.
+/// Deprecated built-in scenario names still accepted on input, and the name each now stands for.
+///
+/// * `db-corruption` → `database-corruption` (runbook "Database Corruption"; the procedure has the same
+///   name).
+pub const DEPRECATED_NAMES: [(&str, &str); 1] = [("db-corruption", "database-corruption")];
+
+/// Procedure names a scenario may ask for (deprecated procedure names, listed in
+/// [`DEPRECATED_PROCEDURE_NAMES`](crate::policy::DEPRECATED_PROCEDURE_NAMES), are accepted too).
 pub const PROCEDURES: [&str; 5] =
-    ["application-rollback", "regional-failover", "database-corruption", "database-recovery", "traffic-management"];
+    ["application-rollback", "region-failure", "database-corruption", "database-recovery", "traffic-management"];
 
 /// One scenario file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -597,12 +604,13 @@ impl Scenario {
         BUILTIN.iter().map(|(n, _)| *n).collect()
     }
 
-    /// A built-in scenario by name.
+    /// A built-in scenario by name, or by a deprecated name ([`DEPRECATED_NAMES`]).
     ///
     /// # Errors
     /// `NotFound` listing the known names; a parse error of the embedded file (a bug).
     pub fn builtin(name: &str) -> Result<Self> {
-        let (_, text) = BUILTIN.iter().find(|(n, _)| *n == name).ok_or_else(|| {
+        let current = DEPRECATED_NAMES.iter().find(|(old, _)| *old == name).map_or(name, |(_, new)| new);
+        let (_, text) = BUILTIN.iter().find(|(n, _)| *n == current).ok_or_else(|| {
             Error::not_found(format!("no scenario named `{name}`; known: {}", Self::names().join(", ")))
         })?;
         Self::from_yaml_str(text).map_err(|e| e.context(format!("built-in scenario `{name}`")))
@@ -662,7 +670,7 @@ impl Scenario {
         if self.name.trim().is_empty() {
             return Err(Error::invalid_input("scenario: name is empty"));
         }
-        if !PROCEDURES.contains(&self.procedure.name.as_str()) {
+        if !PROCEDURES.contains(&crate::policy::canonical_procedure_name(&self.procedure.name)) {
             return Err(Error::invalid_input(format!(
                 "scenario `{}`: procedure.name `{}` is not one of {}",
                 self.name,
