@@ -29,11 +29,11 @@ fn src() -> PathBuf {
 /// Top-level modules: `src/x.rs` and `src/x/`.
 fn modules() -> BTreeSet<String> {
     fs::read_dir(src())
-        .unwrap()
+        .expect("src/ is readable UTF-8")
         .filter_map(|e| {
-            let e = e.unwrap();
-            let name = e.file_name().into_string().unwrap();
-            if e.file_type().unwrap().is_dir() {
+            let e = e.expect("src/ is readable UTF-8");
+            let name = e.file_name().into_string().expect("src/ is readable UTF-8");
+            if e.file_type().expect("src/ is readable UTF-8").is_dir() {
                 Some(name)
             } else {
                 name.strip_suffix(".rs").filter(|m| *m != "lib").map(str::to_owned)
@@ -43,8 +43,8 @@ fn modules() -> BTreeSet<String> {
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
+    for e in fs::read_dir(dir).expect("src/ is readable UTF-8") {
+        let p = e.expect("src/ is readable UTF-8").path();
         if p.is_dir() {
             rust_files(&p, out);
         } else if p.extension().is_some_and(|x| x == "rs") {
@@ -107,14 +107,20 @@ fn top_level_modules_form_no_cycle() {
     let mut files = Vec::new();
     rust_files(&src(), &mut files);
     for file in files {
-        let rel = file.strip_prefix(src()).unwrap();
-        let first = rel.components().next().unwrap().as_os_str().to_str().unwrap();
+        let rel = file.strip_prefix(src()).expect("src/ is readable UTF-8");
+        let first = rel
+            .components()
+            .next()
+            .expect("src/ is readable UTF-8")
+            .as_os_str()
+            .to_str()
+            .expect("src/ is readable UTF-8");
         let owner = first.strip_suffix(".rs").unwrap_or(first).to_owned();
-        let stem = file.file_stem().unwrap().to_str().unwrap();
+        let stem = file.file_stem().expect("src/ is readable UTF-8").to_str().expect("src/ is readable UTF-8");
         if owner == "lib" || stem == "tests" || stem == "testutil" {
             continue;
         }
-        for name in crate_paths(&code(&fs::read_to_string(&file).unwrap())) {
+        for name in crate_paths(&code(&fs::read_to_string(&file).expect("src/ is readable UTF-8"))) {
             let target = root.get(name.as_str()).map_or(name.clone(), |m| (*m).to_owned());
             if target != owner && mods.contains(&target) {
                 edges.entry(owner.clone()).or_default().entry(target).or_default().insert(rel.display().to_string());
