@@ -145,7 +145,7 @@ export interface ActionItemJson {
   owner?: string
 }
 
-/** An alert as recorded on a timeline ([`EventKind::AlertsReceived`]). */
+/** An alert as recorded on a timeline ([`EventKind::AlertsReceived`](crate::timeline::EventKind::AlertsReceived)). */
 export interface AlertRecordJson {
   /** When it started (firing) or ended (resolved), per the source. */
   at?: string | null
@@ -650,10 +650,14 @@ export type EventKindJson = {
   summary: string
   type: "action_planned"
 } | {
+  /** When the approval was given (absent in events recorded before it was kept). */
+  at?: string | null
   /** Who approved. */
   by: string
   /** Whether production changes were explicitly confirmed. */
   confirm_production: boolean
+  /** The digest of the plan approved (absent in events recorded before it was kept). */
+  plan_digest?: string | null
   /** Procedure run id. */
   run_id: string
   type: "approval_granted"
@@ -752,6 +756,11 @@ export interface GuardRailsJson {
   allowed_regions?: Array<string>
   /** Production targets need an explicit confirmation on the approval. */
   confirm_production?: boolean
+  /**
+   * How far in the future a plan's `created_at` may be (clock skew between the planning and the
+   * running machine); a plan dated later is refused.
+   */
+  max_clock_skew?: HumanDurationJson
   /** A plan older than this must be re-planned before execution. */
   max_plan_age?: HumanDurationJson
   /** Largest replica count a scale step may set. */
@@ -1035,18 +1044,36 @@ export interface PerSeverity2Json {
   P3?: HumanDurationJson | null
 }
 
-/** A typed, inspectable plan of a procedure against live state. */
+/**
+ * A typed, inspectable plan of a procedure against live state, sealed by its digest (see
+ * [`Plan::verify`]): a plan file is approved and run as written, and only as written.
+ */
 export interface PlanJson {
   /** When the plan was made (from the backends' clock). */
   created_at: string
+  /**
+   * SHA-256 over the canonical JSON of `field_digests` recomputed from the content: covers every field
+   * above (procedure and its parameters, targets, every step's action, inverse, `before`, checks and
+   * deadline, `created_at`, `policy_digest`). Set by [`Plan::seal`].
+   */
+  digest: string
+  /**
+   * The digest of each field (`created_at`, `steps[0].inverse`, ...), so a refusal names the first field
+   * that differs.
+   */
+  field_digests: Record<string, string>
   /** All guard-rail findings. */
   findings: Array<GuardFindingJson>
   /** Some step targets production: the approval must set `confirm_production`. */
   needs_production_confirmation: boolean
+  /** [`Policy::digest`] of the policy the plan was made under. */
+  policy_digest: string
   /** The procedure as planned. */
   procedure: ProcedureJson
   /** Run id the plan will execute under. */
   run_id: string
+  /** Ed25519 signature over the digest, made when planning with a signing key ([`Plan::sign`]). */
+  signature?: SignatureJson | null
   /** Steps in a dependency-respecting order. */
   steps: Array<PlannedStepJson>
 }
@@ -1135,6 +1162,8 @@ export interface PolicyJson {
   integrity_checks?: Array<IntegrityCheckJson>
   /** Resource bounds on inputs and stored data. */
   limits?: LimitsJson
+  /** The alert receiver's connection timeouts and cap, and its SNS trust rules (`incident serve`). */
+  receiver?: ReceiverPolicyJson
   /** Dashboards, docs and consoles to link from channel and ticket (runbook "Tools and Resources"). */
   resources?: Array<ResourceJson>
   /** Retry, backoff and deadlines for procedure steps. */
@@ -1236,6 +1265,39 @@ export interface ReasonJson {
   severity: SeverityJson
   /** The runbook's bullet text. */
   text: string
+}
+
+/** Limits `incident serve` puts on every connection, and the SNS trust rules. */
+export interface ReceiverPolicyJson {
+  /** A request's body must arrive within this (else `408` and the connection is closed). */
+  body_timeout?: HumanDurationJson
+  /**
+   * A request's headers must arrive within this, from its first byte (else the connection is
+   * closed; slowloris).
+   */
+  header_timeout?: HumanDurationJson
+  /** A keep-alive connection idle between requests longer than this is closed. */
+  idle_timeout?: HumanDurationJson
+  /**
+   * Most connections open at once; at the cap the longest-idle connection is shed to let a new one
+   * in (also kept below the process's file-descriptor limit).
+   */
+  max_connections?: number
+  /** Amazon SNS deliveries (`POST /webhook/cloudwatch`). */
+  sns?: ReceiverSnsPolicyJson
+}
+
+/** SNS trust rules: closed by default. */
+export interface ReceiverSnsPolicyJson {
+  /** A message whose `Timestamp` is older than this is refused as a replay. */
+  max_age?: HumanDurationJson
+  /** A message whose `Timestamp` is further than this in the future is refused. */
+  max_future_skew?: HumanDurationJson
+  /**
+   * Topic ARNs whose subscriptions are confirmed and whose messages are accepted. Empty (the
+   * default): no topic is, every SNS delivery is refused with `403`.
+   */
+  topics?: Array<string>
 }
 
 /** The runbook's "Examine Recent Changes". */
@@ -1405,6 +1467,14 @@ export interface SeverityPolicyJson {
   escalation_window: EscalationWindowJson
   /** How soon responders must engage. */
   response_time: HumanDurationJson
+}
+
+/** A signature and the public key that made it. */
+export interface SignatureJson {
+  /** The signer's public key. */
+  key: PublicKeyJson
+  /** The 64-byte Ed25519 signature, standard base64. */
+  value: string
 }
 
 /** Signatures required on plans before they run and on evidence manifests before they verify. */

@@ -533,7 +533,10 @@ export interface CadenceOptions {
   now?: Date
 }
 
-/** Which updates of `incident` are due and late under `policy`'s cadence. */
+/**
+ * Which updates of `incident` are due and late under `policy`'s cadence (throws `invalid_input` for `now`
+ * or a last update earlier than the declaration, or a last update later than `now`).
+ */
 export declare function cadenceStatus(incident: Incident, options?: CadenceOptions | undefined | null, policy?: Policy | undefined | null): CadenceStatus
 
 /** Which updates are due and late. */
