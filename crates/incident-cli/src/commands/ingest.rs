@@ -1,14 +1,13 @@
 //! `incident ingest <source>`: payload → alerts → facts → severity, and what the receiver would do with
 //! each alert group (the same core decision `incident serve` applies).
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use incident_core::Result;
 use incident_core::classify::{Classification, Classifier};
 use incident_core::ingest::AlertBatch;
 use incident_core::ingest::group::{self, Decision};
+use incident_core::{Result, render};
 use serde::Serialize;
 
 use crate::input::read_input;
@@ -86,29 +85,7 @@ fn ingest(ctx: &Ctx, source: Source, name: &str, payload: &[u8]) -> Result<()> {
         .collect();
     let out = IngestOutput { classification, batch, alerts, groups };
     ctx.emit(&out, || {
-        let mut s = format!("{} alert(s) from {name}", out.batch.alerts.len());
-        if out.batch.truncated_alerts > 0 {
-            let _ = write!(s, " ({} truncated by Alertmanager)", out.batch.truncated_alerts);
-        }
-        for (a, c) in out.batch.alerts.iter().zip(&out.alerts) {
-            let _ = write!(
-                s,
-                "\n  {} {} on {}: {}",
-                a.status,
-                a.name.as_deref().unwrap_or("(unnamed)"),
-                a.service.as_deref().unwrap_or("(unknown service)"),
-                c
-            );
-        }
-        let _ = write!(s, "\nOverall: {}", out.classification);
-        for g in &out.groups {
-            let what = match &g.decision {
-                Decision::Declare { assessment } => format!("declare an incident: {}", assessment.reason),
-                Decision::Ignore { reason } => format!("no incident: {reason}"),
-                Decision::Update(_) | Decision::Duplicate => "update the open incident".to_owned(),
-            };
-            let _ = write!(s, "\nGroup {}: {what}", g.key);
-        }
-        s
+        let groups: Vec<(&str, &Decision)> = out.groups.iter().map(|g| (g.key.as_str(), &g.decision)).collect();
+        render::alert_batch(name, &out.batch, &out.alerts, &out.classification, &groups)
     })
 }
