@@ -3,57 +3,30 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use incident_core::classify::{Classification, Classifier};
-use incident_core::ingest::AlertBatch;
 use incident_core::ingest::group::{self, Decision};
+use incident_core::ingest::{AlertBatch, AlertSource};
 use incident_core::{Result, render};
 use serde::Serialize;
 
+use crate::choices::AlertSourceArg;
 use crate::input::read_input;
 use crate::output::Ctx;
-
-/// Alert payload sources.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Source {
-    /// Prometheus Alertmanager webhook (version 4).
-    Alertmanager,
-    /// PagerDuty Events API v2.
-    Pagerduty,
-    /// Grafana alerting webhook (version 1).
-    Grafana,
-    /// CloudWatch alarm in an Amazon SNS notification (the signature is not checked here).
-    Cloudwatch,
-    /// Datadog webhook (the template documented in incident_core::ingest::datadog).
-    Datadog,
-}
-
-impl Source {
-    fn core(self) -> incident_core::ingest::AlertSource {
-        use incident_core::ingest::AlertSource as S;
-        match self {
-            Self::Alertmanager => S::Alertmanager,
-            Self::Pagerduty => S::Pagerduty,
-            Self::Grafana => S::Grafana,
-            Self::Cloudwatch => S::Cloudwatch,
-            Self::Datadog => S::Datadog,
-        }
-    }
-}
 
 /// `incident ingest`.
 #[derive(Debug, Args)]
 pub(crate) struct IngestArgs {
     /// Payload format.
     #[arg(value_enum)]
-    source: Source,
+    source: AlertSourceArg,
     /// Payload file; stdin when absent or `-`.
     file: Option<PathBuf>,
 }
 
 pub(crate) fn run(ctx: &Ctx, a: &IngestArgs) -> Result<()> {
     let (name, text) = read_input(a.file.as_deref(), ctx.policy.limits.max_payload_bytes)?;
-    ingest(ctx, a.source, &name, text.as_bytes())
+    ingest(ctx, a.source.0, &name, text.as_bytes())
 }
 
 #[derive(Serialize)]
@@ -73,8 +46,8 @@ struct GroupOutput {
     decision: Decision,
 }
 
-fn ingest(ctx: &Ctx, source: Source, name: &str, payload: &[u8]) -> Result<()> {
-    let batch = source.core().parse(payload, &ctx.policy).map_err(|e| e.context(name))?;
+fn ingest(ctx: &Ctx, source: AlertSource, name: &str, payload: &[u8]) -> Result<()> {
+    let batch = source.parse(payload, &ctx.policy).map_err(|e| e.context(name))?;
     let classifier = Classifier::from_policy(&ctx.policy);
     let classification = classifier.try_classify(&batch.firing_facts())?;
     let alerts = batch.alerts.iter().map(|a| a.classify_with(&classifier)).collect();
