@@ -1,11 +1,12 @@
 //! Flags whose values are one of incident-core's enumerations, as clap [`ValueEnum`]s: the allowed values
-//! come from core (`Severity::ALL`, `Status::ALL`), so a bad value's error lists exactly those, and `--help`
-//! shows them.
+//! come from core (`Severity::ALL`, `Status::ALL`, `AlertSource::ALL`), so a bad value's error lists exactly
+//! those, and `--help` shows them.
 
 use std::sync::LazyLock;
 
 use clap::ValueEnum;
 use clap::builder::PossibleValue;
+use incident_core::ingest::AlertSource;
 use incident_core::{Severity, Status};
 
 /// `--severity P0|P1|P2|P3` (any case; the runbook's labels `critical`, `high`, `medium`, `low` too).
@@ -38,6 +39,37 @@ impl ValueEnum for StatusArg {
     }
 }
 
+/// An alert payload's source (`incident ingest SOURCE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AlertSourceArg(pub(crate) AlertSource);
+
+impl AlertSourceArg {
+    /// What `--help` says about the source.
+    const fn help(self) -> &'static str {
+        match self.0 {
+            AlertSource::Alertmanager => "Prometheus Alertmanager webhook (version 4)",
+            AlertSource::Pagerduty => "PagerDuty Events API v2",
+            AlertSource::Grafana => "Grafana alerting webhook (version 1)",
+            AlertSource::Cloudwatch => {
+                "CloudWatch alarm in an Amazon SNS notification (the signature is not checked here)"
+            }
+            AlertSource::Datadog => "Datadog webhook (the template documented in incident_core::ingest::datadog)",
+        }
+    }
+}
+
+impl ValueEnum for AlertSourceArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        static ALL: LazyLock<Vec<AlertSourceArg>> =
+            LazyLock::new(|| AlertSource::ALL.into_iter().map(AlertSourceArg).collect());
+        &ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.0.as_str()).help(self.help()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,6 +87,9 @@ mod tests {
                 assert_eq!(s.parse::<Severity>().ok(), Some(sev), "{s}");
                 assert_eq!(SeverityArg::from_str(&s, true).ok(), Some(SeverityArg(sev)), "{s}");
             }
+        }
+        for source in AlertSource::ALL {
+            assert_eq!(AlertSourceArg::from_str(source.as_str(), false).ok(), Some(AlertSourceArg(source)));
         }
         for status in Status::ALL {
             for s in [status.as_str().to_owned(), status.as_str().to_uppercase()] {

@@ -2,6 +2,10 @@
 //!
 //! Every command takes `--policy FILE` (or `INCIDENT_POLICY`) and `-o text|json|yaml`, and exits non-zero
 //! with a one-line reason on bad input.
+//!
+//! Layout: one module per subcommand under [`commands`] (its clap arguments and its `run`), sharing only
+//! the helper modules here: [`input`], [`output`], [`clock`], [`backends`], [`keys`], [`params`],
+//! [`choices`]. The text printed for core values comes from `incident_core::render`.
 
 mod backends;
 mod choices;

@@ -11,7 +11,7 @@ use incident_core::engine::{Approval, Plan};
 use incident_core::evidence::{DrillBundle, SignatureCheck};
 use incident_core::sim::{Scenario, SimPlatform};
 use incident_core::store::Store;
-use incident_core::{Error, Result};
+use incident_core::{Error, Result, render};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::keys::signing_key;
@@ -60,8 +60,7 @@ impl Live {
     fn offset(&self, at: chrono::DateTime<chrono::Utc>) -> String {
         let mut start = self.start.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let s = *start.get_or_insert(at);
-        let secs = (at - s).num_seconds().max(0);
-        format!("+{:02}:{:02}:{:02}", secs / 3600, (secs / 60) % 60, secs % 60)
+        render::drill_offset((at - s).num_seconds())
     }
 
     fn line(&self, text: &str) {
@@ -78,39 +77,28 @@ impl Live {
 
 impl DrillObserver for Live {
     fn on_event(&self, event: &DrillEvent) {
-        match event {
-            DrillEvent::StageStarted { stage, budget, at } => {
-                let off = self.offset(*at);
-                self.line(&format!("{off} ▶ {stage}{}", budget.map(|b| format!(" (budget {b})")).unwrap_or_default()));
-                if !self.quiet && !self.bars.is_hidden() {
-                    let len = budget.map_or(1, |b| b.as_secs().max(1));
-                    let bar = self.bars.add(ProgressBar::new(len));
-                    bar.set_style(
-                        ProgressStyle::with_template("  {prefix:<16} [{bar:30}] {msg}")
-                            .unwrap_or_else(|_| ProgressStyle::default_bar())
-                            .progress_chars("=> "),
-                    );
-                    bar.set_prefix(stage.clone());
-                    *self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(bar);
-                }
+        let at = match event {
+            DrillEvent::StageStarted { at, .. } | DrillEvent::Log { at, .. } => *at,
+            DrillEvent::StageFinished { result } => result.finished_at,
+        };
+        if let DrillEvent::StageFinished { result } = event {
+            if let Some(bar) = self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+                bar.set_position(u64::try_from(result.elapsed_secs).unwrap_or(0));
+                bar.finish_with_message(format!("{}s", result.elapsed_secs));
             }
-            DrillEvent::StageFinished { result } => {
-                if let Some(bar) = self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
-                    bar.set_position(u64::try_from(result.elapsed_secs).unwrap_or(0));
-                    bar.finish_with_message(format!("{}s", result.elapsed_secs));
-                }
-                let verdict = match (result.ok, result.within_budget) {
-                    (false, _) => "FAILED",
-                    (true, Some(false)) => "over budget",
-                    (true, Some(true)) => "within budget",
-                    (true, None) => "done",
-                };
-                let off = self.offset(result.finished_at);
-                self.line(&format!("{off} ■ {} {}s {verdict}", result.stage, result.elapsed_secs));
-            }
-            DrillEvent::Log { at, text } => {
-                let off = self.offset(*at);
-                self.line(&format!("{off}   {text}"));
+        }
+        self.line(&render::drill_event(&self.offset(at), event));
+        if let DrillEvent::StageStarted { stage, budget, .. } = event {
+            if !self.quiet && !self.bars.is_hidden() {
+                let len = budget.map_or(1, |b| b.as_secs().max(1));
+                let bar = self.bars.add(ProgressBar::new(len));
+                bar.set_style(
+                    ProgressStyle::with_template("  {prefix:<16} [{bar:30}] {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                );
+                bar.set_prefix(stage.clone());
+                *self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(bar);
             }
         }
     }

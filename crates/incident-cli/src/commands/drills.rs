@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand};
 use incident_core::drills;
-use incident_core::{Error, Result, comms};
+use incident_core::{Error, Result, render};
 
 use crate::clock::time_or_now;
 use crate::output::Ctx;
@@ -37,14 +37,7 @@ pub(crate) fn run(ctx: &Ctx, a: &DrillsArgs) -> Result<()> {
             }
             let from = time_or_now(from.as_ref())?;
             let list = drills::next_drills(&ctx.policy.drills, from, *count)?;
-            ctx.emit(&list, || {
-                list.iter()
-                    .map(|d| {
-                        format!("{}  {} (Friday #{})", comms::format_utc(d.starts_at), d.kind.as_str(), d.nth_friday)
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
+            ctx.emit(&list, || render::drill_schedule(&list))
         }
         DrillsCommand::Checklist => {
             let list = drills::ValidationChecklist::from_policy(&ctx.policy);

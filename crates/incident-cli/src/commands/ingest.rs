@@ -1,60 +1,32 @@
 //! `incident ingest <source>`: payload → alerts → facts → severity, and what the receiver would do with
 //! each alert group (the same core decision `incident serve` applies).
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
-use incident_core::Result;
+use clap::Args;
 use incident_core::classify::{Classification, Classifier};
-use incident_core::ingest::AlertBatch;
 use incident_core::ingest::group::{self, Decision};
+use incident_core::ingest::{AlertBatch, AlertSource};
+use incident_core::{Result, render};
 use serde::Serialize;
 
+use crate::choices::AlertSourceArg;
 use crate::input::read_input;
 use crate::output::Ctx;
-
-/// Alert payload sources.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Source {
-    /// Prometheus Alertmanager webhook (version 4).
-    Alertmanager,
-    /// PagerDuty Events API v2.
-    Pagerduty,
-    /// Grafana alerting webhook (version 1).
-    Grafana,
-    /// CloudWatch alarm in an Amazon SNS notification (the signature is not checked here).
-    Cloudwatch,
-    /// Datadog webhook (the template documented in incident_core::ingest::datadog).
-    Datadog,
-}
-
-impl Source {
-    fn core(self) -> incident_core::ingest::AlertSource {
-        use incident_core::ingest::AlertSource as S;
-        match self {
-            Self::Alertmanager => S::Alertmanager,
-            Self::Pagerduty => S::Pagerduty,
-            Self::Grafana => S::Grafana,
-            Self::Cloudwatch => S::Cloudwatch,
-            Self::Datadog => S::Datadog,
-        }
-    }
-}
 
 /// `incident ingest`.
 #[derive(Debug, Args)]
 pub(crate) struct IngestArgs {
     /// Payload format.
     #[arg(value_enum)]
-    source: Source,
+    source: AlertSourceArg,
     /// Payload file; stdin when absent or `-`.
     file: Option<PathBuf>,
 }
 
 pub(crate) fn run(ctx: &Ctx, a: &IngestArgs) -> Result<()> {
     let (name, text) = read_input(a.file.as_deref(), ctx.policy.limits.max_payload_bytes)?;
-    ingest(ctx, a.source, &name, text.as_bytes())
+    ingest(ctx, a.source.0, &name, text.as_bytes())
 }
 
 #[derive(Serialize)]
@@ -74,8 +46,8 @@ struct GroupOutput {
     decision: Decision,
 }
 
-fn ingest(ctx: &Ctx, source: Source, name: &str, payload: &[u8]) -> Result<()> {
-    let batch = source.core().parse(payload, &ctx.policy).map_err(|e| e.context(name))?;
+fn ingest(ctx: &Ctx, source: AlertSource, name: &str, payload: &[u8]) -> Result<()> {
+    let batch = source.parse(payload, &ctx.policy).map_err(|e| e.context(name))?;
     let classifier = Classifier::from_policy(&ctx.policy);
     let classification = classifier.try_classify(&batch.firing_facts())?;
     let alerts = batch.alerts.iter().map(|a| a.classify_with(&classifier)).collect();
@@ -86,29 +58,7 @@ fn ingest(ctx: &Ctx, source: Source, name: &str, payload: &[u8]) -> Result<()> {
         .collect();
     let out = IngestOutput { classification, batch, alerts, groups };
     ctx.emit(&out, || {
-        let mut s = format!("{} alert(s) from {name}", out.batch.alerts.len());
-        if out.batch.truncated_alerts > 0 {
-            let _ = write!(s, " ({} truncated by Alertmanager)", out.batch.truncated_alerts);
-        }
-        for (a, c) in out.batch.alerts.iter().zip(&out.alerts) {
-            let _ = write!(
-                s,
-                "\n  {} {} on {}: {}",
-                a.status,
-                a.name.as_deref().unwrap_or("(unnamed)"),
-                a.service.as_deref().unwrap_or("(unknown service)"),
-                c
-            );
-        }
-        let _ = write!(s, "\nOverall: {}", out.classification);
-        for g in &out.groups {
-            let what = match &g.decision {
-                Decision::Declare { assessment } => format!("declare an incident: {}", assessment.reason),
-                Decision::Ignore { reason } => format!("no incident: {reason}"),
-                Decision::Update(_) | Decision::Duplicate => "update the open incident".to_owned(),
-            };
-            let _ = write!(s, "\nGroup {}: {what}", g.key);
-        }
-        s
+        let groups: Vec<(&str, &Decision)> = out.groups.iter().map(|g| (g.key.as_str(), &g.decision)).collect();
+        render::alert_batch(name, &out.batch, &out.alerts, &out.classification, &groups)
     })
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use incident_core::drill;
-use incident_core::{Error, Result};
+use incident_core::{Error, Result, render};
 
 use crate::output::Ctx;
 use crate::params::parse_params;
@@ -44,7 +44,7 @@ pub(crate) fn run(ctx: &Ctx, a: &ProcedureArgs) -> Result<()> {
                     incident_core::engine::library::by_name(n, &ctx.policy).map(|p| ((*n).to_owned(), p.description))
                 })
                 .collect::<Result<_>>()?;
-            ctx.emit(&list, || list.iter().map(|(n, d)| format!("{n:<22} {d}")).collect::<Vec<_>>().join("\n"))
+            ctx.emit(&list, || render::procedure_list(&list))
         }
         ProcedureCommand::Show { name, params } => {
             let p = drill::procedure_from_spec(name, &parse_params(params)?, &ctx.policy)?;

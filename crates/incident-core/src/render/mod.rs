@@ -13,9 +13,47 @@
 mod cadence;
 mod classification;
 mod declaration;
+#[cfg(feature = "sim")]
+mod drill;
+mod ingest;
+mod procedures;
 mod run;
+mod schedule;
 
 pub use cadence::cadence_status;
 pub use classification::{classification, severity_line};
 pub use declaration::{Declared, declared, no_declaration};
+#[cfg(feature = "sim")]
+pub use drill::{drill_event, drill_offset};
+pub use ingest::{alert_batch, group_decision};
+pub use procedures::procedure_list;
 pub use run::run_report;
+pub use schedule::drill_schedule;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Policy;
+    use crate::classify::{Classifier, ImpactFacts};
+    use crate::comms::CadenceStatus;
+
+    #[test]
+    fn insufficient_facts_say_what_to_state() {
+        let policy = Policy::default();
+        let c = Classifier::from_policy(&policy).try_classify(&ImpactFacts::default()).expect("classify");
+        assert!(classification(&policy, &c).starts_with("insufficient facts: no runbook severity rule matched"));
+    }
+
+    #[test]
+    fn no_cadence_is_none() {
+        let s = CadenceStatus { next_internal_due: None, next_status_page_due: None, overdue: vec![] };
+        assert_eq!(cadence_status(&s), "next internal update: none\nnext status-page update: none");
+    }
+
+    #[test]
+    #[cfg(feature = "sim")]
+    fn drill_offsets_are_hours_minutes_seconds_from_zero() {
+        assert_eq!(drill_offset(3723), "+01:02:03");
+        assert_eq!(drill_offset(-5), "+00:00:00");
+    }
+}
