@@ -175,6 +175,8 @@ pub(crate) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
         .with_writer(std::io::stderr)
         .with_max_level(tracing::Level::INFO)
         .with_target(false)
+        // Colour only for a person at a terminal: a log file or a collector gets plain `key=value`.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
