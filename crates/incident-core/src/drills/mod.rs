@@ -3,7 +3,7 @@
 //!
 //! Both are runbook data the [`Policy`](crate::Policy) holds (`policy.drills`,
 //! `policy.validation_checklist`), so this module sits below `policy` in the crate's layers and the policy
-//! re-exports its types. Running a drill end to end on the simulator is [`crate::drill_run`]; the
+//! re-exports its types. Running a drill end to end on the simulator is `drill_run` (feature `sim`); the
 //! checks that prove each checklist item are
 //! [`engine::library::validation_checklist`](crate::engine::library::validation_checklist).
 

@@ -8,8 +8,8 @@
 //! and is no longer listed.
 //!
 //! A drill kind's name is also the name of the simulator scenario that rehearses it
-//! ([`crate::sim::Scenario::builtin`]); `incident drill <kind>` runs it end to end
-//! ([`crate::drill_run`]).
+//! (`sim::Scenario::builtin`, feature `sim`); `incident drill <kind>` runs it end to end
+//! (`drill_run`, feature `sim`).
 
 use std::collections::BTreeSet;
 
