@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use incident_core::drill::{self, AutoApprove, DrillOptions, Silent};
+use incident_core::drill_run::{self as drill, AutoApprove, DrillOptions, Silent};
 use incident_core::sim::{Scenario, SimPlatform};
 use incident_core::store::MemoryStore;
 use incident_core::{Policy, Result};

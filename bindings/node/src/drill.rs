@@ -5,7 +5,7 @@ use std::sync::{Arc, mpsc};
 
 use chrono::{DateTime, Utc};
 use incident_backends::{BackendSpec, SimSpec, StoreSpec};
-use incident_core::drill::{
+use incident_core::drill_run::{
     self as core, Approver, AutoApprove, DrillEvent, DrillObserver, DrillOptions as CoreOptions,
     DrillReport as CoreDrillReport, Silent,
 };
@@ -191,7 +191,7 @@ pub fn run_drill(
         let by = o.approver.clone().unwrap_or_else(|| on_call.clone());
         let approver: Box<dyn Approver> = match o.approve {
             None | Some(Either::A(true)) => Box::new(AutoApprove { by }),
-            Some(Either::A(false)) => Box::new(incident_core::drill::Decline),
+            Some(Either::A(false)) => Box::new(incident_core::drill_run::Decline),
             Some(Either::B(f)) => Box::new(JsApprover { f, by, thrown: callbacks.clone() }),
         };
         let observer: Box<dyn DrillObserver> = match o.on_event {

@@ -71,16 +71,6 @@ pub struct ValidationItem {
     pub reason: Option<String>,
 }
 
-const CHECKLIST_IDS: &[&str] = &[
-    "critical_services_responding",
-    "database_connections_healthy",
-    "authentication_working",
-    "key_user_workflows_functional",
-    "monitoring_and_alerting_operational",
-    "logs_being_collected",
-    "backups_running_successfully",
-];
-
 /// The runbook's post-incident validation checklist.
 #[napi]
 pub struct ValidationChecklist {
@@ -99,7 +89,7 @@ impl ValidationChecklist {
     /// checklist lacks, `invalid_input` for an unknown id.
     #[napi(strict, catch_unwind)]
     pub fn record(&self, env: Env, id: String, passed: bool, failure_reason: Option<String>) -> napi::Result<()> {
-        let id: ChecklistId = parse_enum("checklist item", &id, CHECKLIST_IDS).or_throw(&env)?;
+        let id: ChecklistId = parse_enum("checklist item", &id, &ChecklistId::NAMES).or_throw(&env)?;
         let outcome = if passed {
             CheckOutcome::Pass
         } else {

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use incident_backends::{BackendSpec, SimSpec, StoreSpec};
 use incident_core::Result as CoreResult;
-use incident_core::drill::{
+use incident_core::drill_run::{
     self as core, Approver, AutoApprove, DrillEvent, DrillObserver, DrillOptions as CoreOptions,
     DrillReport as CoreDrillReport, Silent,
 };
@@ -269,7 +269,7 @@ fn work(a: DrillArgs, policy: Option<&PyPolicy>, event_loop: Option<Py<PyAny>>, 
         let by = a.approver.unwrap_or_else(|| a.on_call.clone());
         let approver: Box<dyn Approver> = match a.approve {
             Approve::Always(true) => Box::new(AutoApprove { by }),
-            Approve::Always(false) => Box::new(incident_core::drill::Decline),
+            Approve::Always(false) => Box::new(incident_core::drill_run::Decline),
             Approve::Ask(f) => Box::new(PyApprover { f, by, raised: raised.clone(), event_loop }),
         };
         let observer: Box<dyn DrillObserver> = match a.on_event {

@@ -22,15 +22,7 @@ pub(crate) fn enum_str<T: Serialize>(v: &T) -> String {
 
 impl StrEnum for ChecklistId {
     const WHAT: &'static str = "checklist item";
-    const ALLOWED: &'static [&'static str] = &[
-        "critical_services_responding",
-        "database_connections_healthy",
-        "authentication_working",
-        "key_user_workflows_functional",
-        "monitoring_and_alerting_operational",
-        "logs_being_collected",
-        "backups_running_successfully",
-    ];
+    const ALLOWED: &'static [&'static str] = &ChecklistId::NAMES;
 }
 
 /// One upcoming drill.

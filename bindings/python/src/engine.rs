@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use incident_core::drill;
+use incident_core::drill_run as drill;
 use incident_core::engine::{
     Approval, ApprovedPlan as CoreApprovedPlan, Executor, Plan as CorePlan, Procedure as CoreProcedure,
     RunReport as CoreRunReport,

@@ -197,7 +197,8 @@ fn aws_on_moto_promotes_a_replica_while_the_cluster_stays_simulated() {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
-    let proc = incident_core::drill::procedure_from_spec("database-recovery", &params, &policy).expect("procedure");
+    let proc =
+        incident_core::engine::library::procedure_from_spec("database-recovery", &params, &policy).expect("procedure");
     let plan = rt.block_on(proc.plan(set.backends(), &policy)).expect("plan");
     let promote = plan.steps.iter().find(|s| s.mutating).expect("a mutating step");
     assert!(promote.before.to_string().contains("ml-platform-prod"), "the plan read live RDS: {promote:?}");

@@ -8,7 +8,9 @@
 //! * [`classify`]: impact facts → [`Severity`] with the rules that fired.
 //! * [`detector`]: streaming declaration rules with sustained windows.
 //! * [`ingest`]: Alertmanager v4 and PagerDuty Events v2 payloads → observations and facts.
-//! * [`incident`], [`comms`], [`timeline`], [`postmortem`], [`drills`]: the lifecycle.
+//! * [`incident`], [`comms`], [`timeline`], [`postmortem`]: the lifecycle.
+//! * [`drills`]: runbook "Testing and Validation": the monthly drill [`schedule`](drills::schedule) and the
+//!   validation [`checklist`](drills::checklist).
 //! * [`backend`]: the ports procedures act through (cluster, databases, DNS, probes, notifier, clock).
 //! * [`delivery`], [`cadence`]: notifications recorded on the timeline, and the driver that keeps
 //!   updates on the runbook's cadence (providers live in `incident-notify`).
@@ -19,13 +21,43 @@
 //! * [`render`]: the text the `incident` command prints (classification, declaration, cadence, runs), for
 //!   every front end.
 //! * [`sim`] (feature `sim`): an in-memory ML platform with a virtual clock and fault injection.
+//! * [`drill_run`] (feature `sim`): one drill run, a whole incident end to end on the simulator (what
+//!   `incident drill` runs). It was `drill`, beside `drills`; `incident_core::drill` still resolves to it.
+//!
+//! ## The runbook, section by section
+//!
+//! Every section of the runbook (`runbook.md`) has one name, used for its module, procedure, scenario and
+//! CLI command alike.
+//!
+//! | Runbook section | Module | CLI command |
+//! |---|---|---|
+//! | Incident Severity Classification | [`classify`] (the P0–P3 criteria), [`Severity`], `policy.severities` (response time, escalation) | `incident classify` |
+//! | 1. Incident Detection and Alerting | [`ingest`] (Alertmanager, PagerDuty, Grafana, CloudWatch via SNS, Datadog), [`alert`]; "Initial Assessment": [`triage`] | `incident ingest`, `incident serve`, `incident triage` |
+//! | 2. Incident Declaration | [`detector`] (when to declare), [`incident`] (channel, stakeholders, ticket) | `incident declare` |
+//! | 3. Incident Response | [`triage`] (investigation); [`engine`] and its [`library`](engine::library): `traffic-management`, `application-rollback`, `database-recovery` | `incident triage`, `incident procedure`, `incident plan`, `incident run`, `incident resume` |
+//! | 4. Communication During Incident | [`comms`] (templates, cadence), [`cadence`], [`delivery`] | `incident comms render initial\|update`, `incident comms cadence` |
+//! | 5. Resolution and Recovery | [`incident`] (resolve), [`comms::resolved_message`], verification [`engine::Check`]s | `incident comms render resolved` |
+//! | 6. Post-Incident Activities | [`postmortem`], [`timeline`], [`evidence`] | `incident postmortem`, `incident evidence verify` |
+//! | Complete Region Failure | [`engine::library::RegionFailure`] (`engine/library/region_failure.rs`), procedure and scenario `region-failure` | `incident procedure show region-failure`, `incident plan region-failure`, `incident drill region-failure` |
+//! | Database Corruption | [`engine::library::DatabaseCorruption`] (`engine/library/database_corruption.rs`), procedure and scenario `database-corruption` | `incident procedure show database-corruption`, `incident plan database-corruption`, `incident drill database-corruption` |
+//! | Emergency Contacts | [`policy`] (`contacts`, [`policy::Role`]), used by [`incident`] for who is told | `incident policy show` |
+//! | Monthly Drills | [`drills::schedule`]; each drill kind is a [`sim`] scenario run by [`drill_run`] | `incident drills next`, `incident drill <kind>` |
+//! | Validation Checklist | [`drills::checklist`] (ids and wording); the checks that prove each item: [`engine::library::validation_checklist`] | `incident drills checklist` |
+//!
+//! Deprecated names are still accepted on input (CLI arguments, scenario files, policy files) and mean
+//! the current one, with nothing new printed: procedure `regional-failover` is `region-failure`
+//! ([`policy::DEPRECATED_PROCEDURE_NAMES`], including `stage_budgets` keys), scenario `db-corruption` is
+//! `database-corruption` ([`sim::DEPRECATED_NAMES`]). The third-Friday *drill* keeps its runbook name,
+//! `regional-failover` ("Regional failover drill", [`drills::DrillKind`]); its scenario runs the
+//! `region-failure` procedure under flaky cloud APIs.
 //!
 //! ## Layers
 //!
 //! The modules form a directed acyclic graph (`tests/layering.rs` fails on any cycle), so the crate reads
 //! bottom-up: `severity`, `duration`, `clock`, `error` → [`impact`] (the facts) and [`alert`] (alerts as
 //! recorded) → [`policy`] → [`classify`] → [`detector`] → [`timeline`] → [`incident`] → [`comms`],
-//! [`ingest`], [`cadence`] → [`engine`], [`drill`], [`evidence`]. Types that two layers share live in the
+//! [`ingest`], [`cadence`] → [`engine`], [`drill_run`], [`evidence`]. [`drills`] (schedule and checklist data)
+//! sits just below [`policy`], which holds and re-exports its types. Types that two layers share live in the
 //! lower one and are re-exported where readers expect them (`classify::ImpactFacts`,
 //! `detector::DeclarationRule`, `ingest::AlertStatus`, `comms::format_utc`).
 //!
@@ -42,7 +74,7 @@ pub mod comms;
 pub mod delivery;
 pub mod detector;
 #[cfg(feature = "sim")]
-pub mod drill;
+pub mod drill_run;
 pub mod drills;
 mod duration;
 pub mod engine;
@@ -65,6 +97,10 @@ pub mod threshold;
 pub mod timeline;
 pub mod triage;
 
+/// The old name of [`drill_run`], kept so existing `incident_core::drill::...` paths still compile.
+#[cfg(feature = "sim")]
+#[doc(hidden)]
+pub use drill_run as drill;
 pub use duration::{HumanDuration, ParseDurationError};
 pub use error::{Error, ErrorKind, Result};
 pub use policy::Policy;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use clap::Args;
-use incident_core::drill::{self, Approver, AutoApprove, DrillEvent, DrillObserver, DrillOptions};
+use incident_core::drill_run::{self as drill, Approver, AutoApprove, DrillEvent, DrillObserver, DrillOptions};
 use incident_core::engine::{Approval, Plan};
 use incident_core::evidence::{DrillBundle, SignatureCheck};
 use incident_core::sim::{Scenario, SimPlatform};

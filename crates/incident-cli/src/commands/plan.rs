@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use incident_core::drill;
+use incident_core::drill_run as drill;
 use incident_core::engine::Plan;
 use incident_core::{Error, Result};
 
@@ -15,7 +15,7 @@ use crate::params::parse_params;
 /// `incident plan`.
 #[derive(Debug, Args)]
 pub(crate) struct PlanArgs {
-    /// Library procedure (traffic-management, application-rollback, database-recovery, regional-failover,
+    /// Library procedure (traffic-management, application-rollback, database-recovery, region-failure,
     /// database-corruption) or a procedure file (JSON/YAML).
     procedure: String,
     /// Procedure parameter `key=value` (repeatable).

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use incident_core::drill;
+use incident_core::drill_run as drill;
 use incident_core::{Error, Result, render};
 
 use crate::output::Ctx;

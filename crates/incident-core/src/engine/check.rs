@@ -7,7 +7,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Backends;
-use crate::policy::{ChecklistId, Policy};
+use crate::drills::ChecklistId;
+use crate::policy::Policy;
 use crate::{Error, HumanDuration, Result};
 
 /// Timeout of one HTTP probe.

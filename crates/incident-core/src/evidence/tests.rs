@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use super::manifest::{Manifest, sha256_file};
 use super::*;
 use crate::ErrorKind;
-use crate::drill::{self, AutoApprove, DrillOptions, Silent};
+use crate::drill_run::{self as drill, AutoApprove, DrillOptions, Silent};
 use crate::signing::{SigningKey, Trust};
 use crate::sim::{Scenario, SimPlatform};
 

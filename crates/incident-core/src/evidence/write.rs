@@ -7,7 +7,7 @@ use super::{
     FORMAT, JOURNAL, JournalHead, MANIFEST, REPORT_KEY, REQUIRED_FILES, RecordedHeads, SIDE_FILES, SIGNATURE,
     TimelineHead, Verification, verify,
 };
-use crate::drill::DrillReport;
+use crate::drill_run::DrillReport;
 use crate::signing::{SigningKey, Trust};
 use crate::store::SqliteStore;
 use crate::{Error, Result};
@@ -19,7 +19,7 @@ use crate::{Error, Result};
 /// ```no_run
 /// # async fn demo(platform: &incident_core::sim::SimPlatform, scenario: &incident_core::sim::Scenario) -> incident_core::Result<()> {
 /// use std::sync::Arc;
-/// use incident_core::drill::{self, AutoApprove, DrillOptions, Silent};
+/// use incident_core::drill_run::{self as drill, AutoApprove, DrillOptions, Silent};
 /// use incident_core::evidence::DrillBundle;
 ///
 /// let bundle = DrillBundle::create("out/drill")?;

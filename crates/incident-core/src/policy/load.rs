@@ -15,7 +15,7 @@
 //! policy field `severities.P1.response_time`: P1 (10m) faster than P0 (15m): a lower severity must not respond faster
 //! ```
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 
 use serde_json::{Map, Value};
@@ -391,24 +391,10 @@ impl Policy {
     }
 
     fn validate_drills(&self) -> Result<()> {
-        let d = &self.drills;
-        let mut seen = BTreeSet::new();
-        for (i, slot) in d.schedule.iter().enumerate() {
-            let path = format!("drills.schedule[{i}].nth_friday");
-            if !(1..=4).contains(&slot.nth_friday) {
-                return Err(field_err(&path, format!("{} is outside 1..=4", slot.nth_friday)));
-            }
-            if !seen.insert(slot.nth_friday) {
-                return Err(field_err(&path, format!("Friday {} is scheduled twice", slot.nth_friday)));
-            }
+        match self.drills.invalid_field() {
+            Some((path, why)) => Err(field_err(&path, why)),
+            None => Ok(()),
         }
-        if !is_hh_mm(&d.start_time_utc) {
-            return Err(field_err(
-                "drills.start_time_utc",
-                format!("{:?} is not a time of day as HH:MM (00:00 to 23:59)", d.start_time_utc),
-            ));
-        }
-        Ok(())
     }
 
     fn validate_misc(&self) -> Result<()> {
@@ -462,16 +448,8 @@ impl Policy {
                 return Err(field_err(&format!("resources[{i}].url"), format!("{:?} is not an http(s) URL", res.url)));
             }
         }
-        for (i, item) in self.validation_checklist.iter().enumerate() {
-            if let Some(j) = self.validation_checklist[..i].iter().position(|p| p.id == item.id) {
-                return Err(field_err(
-                    &format!("validation_checklist[{i}].id"),
-                    format!("{:?} duplicates validation_checklist[{j}]", item.id),
-                ));
-            }
-            if item.description.trim().is_empty() {
-                return Err(field_err(&format!("validation_checklist[{i}].description"), "must not be empty"));
-            }
+        if let Some((path, why)) = crate::drills::checklist::invalid_item(&self.validation_checklist) {
+            return Err(field_err(&path, why));
         }
         Ok(())
     }
@@ -512,15 +490,6 @@ impl DeclarationPolicy {
 fn first_duplicate<T: PartialEq + Copy>(items: impl Iterator<Item = T> + Clone) -> Option<T> {
     let all: Vec<T> = items.collect();
     all.iter().enumerate().find(|(i, x)| all[..*i].contains(x)).map(|(_, x)| *x)
-}
-
-fn is_hh_mm(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 5
-        && b[2] == b':'
-        && [b[0], b[1], b[3], b[4]].iter().all(u8::is_ascii_digit)
-        && (b[0] - b'0') * 10 + (b[1] - b'0') < 24
-        && b[3] < b'6'
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {

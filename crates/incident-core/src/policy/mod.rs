@@ -19,6 +19,10 @@ pub use guard::GuardRails;
 pub use ingest::IngestPolicy;
 pub use receiver::{ReceiverPolicy, ReceiverSnsPolicy};
 
+/// The drill schedule and checklist types live with the rest of runbook "Testing and Validation" in
+/// [`crate::drills`]; the policy holds them and re-exports them here.
+pub use crate::drills::{ChecklistId, ChecklistItem, DrillKind, DrillPolicy, DrillSlot};
+
 /// Deprecated procedure names still accepted on input (CLI, scenario files, policy `stage_budgets` keys and
 /// `guard_rails.scale_to_zero_procedures` entries), and the name each now stands for.
 ///
@@ -436,99 +440,13 @@ pub struct Resource {
     pub category: String,
 }
 
-/// The kind of a monthly drill.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum DrillKind {
-    /// First Friday.
-    DatabaseFailover,
-    /// Second Friday.
-    ApplicationRollback,
-    /// Third Friday.
-    RegionalFailover,
-    /// Fourth Friday.
-    FullDisasterRecovery,
-}
-
-impl DrillKind {
-    /// All kinds.
-    pub const ALL: [Self; 4] =
-        [Self::DatabaseFailover, Self::ApplicationRollback, Self::RegionalFailover, Self::FullDisasterRecovery];
-
-    /// Kebab-case name (`database-failover`, ...), also the simulator scenario name.
+impl crate::drills::ValidationChecklist {
+    /// All of `policy.validation_checklist`, unchecked. (Defined here, with the policy, because
+    /// [`crate::drills`] sits below `policy` in the crate's layers.)
     #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::DatabaseFailover => "database-failover",
-            Self::ApplicationRollback => "application-rollback",
-            Self::RegionalFailover => "regional-failover",
-            Self::FullDisasterRecovery => "full-disaster-recovery",
-        }
+    pub fn from_policy(policy: &Policy) -> Self {
+        Self::new(&policy.validation_checklist)
     }
-}
-
-/// Monthly drill schedule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct DrillPolicy {
-    /// Which drill runs on which Friday of the month (1–4; a fifth Friday has none).
-    pub schedule: Vec<DrillSlot>,
-    /// Start time of day, UTC, `HH:MM`.
-    pub start_time_utc: String,
-}
-
-impl Default for DrillPolicy {
-    fn default() -> Self {
-        Self {
-            schedule: vec![
-                DrillSlot { nth_friday: 1, drill: DrillKind::DatabaseFailover },
-                DrillSlot { nth_friday: 2, drill: DrillKind::ApplicationRollback },
-                DrillSlot { nth_friday: 3, drill: DrillKind::RegionalFailover },
-                DrillSlot { nth_friday: 4, drill: DrillKind::FullDisasterRecovery },
-            ],
-            start_time_utc: "15:00".into(),
-        }
-    }
-}
-
-/// One slot of the schedule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DrillSlot {
-    /// 1 = first Friday of the month … 4 = fourth.
-    pub nth_friday: u8,
-    /// The drill.
-    pub drill: DrillKind,
-}
-
-/// Identifier of a validation-checklist item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ChecklistId {
-    /// All critical services responding.
-    CriticalServicesResponding,
-    /// Database connections healthy.
-    DatabaseConnectionsHealthy,
-    /// Authentication working.
-    AuthenticationWorking,
-    /// Key user workflows functional.
-    KeyUserWorkflowsFunctional,
-    /// Monitoring and alerting operational.
-    MonitoringAndAlertingOperational,
-    /// Logs being collected.
-    LogsBeingCollected,
-    /// Backups running successfully.
-    BackupsRunningSuccessfully,
-}
-
-/// One item of the validation checklist.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ChecklistItem {
-    /// Stable id.
-    pub id: ChecklistId,
-    /// The runbook's wording.
-    pub description: String,
 }
 
 /// Retry, backoff and deadlines for procedure steps.
@@ -703,18 +621,7 @@ impl Default for Policy {
             resource("emergency", "kubectl Cheat Sheet", "https://kubernetes.io/docs/reference/kubectl/cheatsheet/"),
             resource("emergency", "Disaster Recovery Plan", "https://docs.ml-platform.com/dr"),
         ];
-        let validation_checklist = [
-            (ChecklistId::CriticalServicesResponding, "All critical services responding"),
-            (ChecklistId::DatabaseConnectionsHealthy, "Database connections healthy"),
-            (ChecklistId::AuthenticationWorking, "Authentication working"),
-            (ChecklistId::KeyUserWorkflowsFunctional, "Key user workflows functional"),
-            (ChecklistId::MonitoringAndAlertingOperational, "Monitoring and alerting operational"),
-            (ChecklistId::LogsBeingCollected, "Logs being collected"),
-            (ChecklistId::BackupsRunningSuccessfully, "Backups running successfully"),
-        ]
-        .into_iter()
-        .map(|(id, d)| ChecklistItem { id, description: d.into() })
-        .collect();
+        let validation_checklist = crate::drills::checklist::runbook_items();
         let mut stage_budgets = BTreeMap::new();
         let budget = |pairs: &[(&str, u64)]| -> BTreeMap<String, HumanDuration> {
             pairs.iter().map(|(k, m)| ((*k).to_owned(), mins(*m))).collect()

@@ -1,7 +1,7 @@
 //! A drill's live log (`incident drill`): one line per stage start, stage end and log line, stamped with
 //! the virtual time since the drill began.
 
-use crate::drill::DrillEvent;
+use crate::drill_run::DrillEvent;
 
 /// `+HH:MM:SS` for `secs` seconds since the drill began (negative counts as 0).
 #[must_use]

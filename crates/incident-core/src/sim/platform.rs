@@ -14,7 +14,7 @@ use super::state::{Corruption, SimOp, World, delta, key};
 use crate::backend::{Backends, DatastoreProbe, Notification};
 use crate::{Error, ErrorKind, Result};
 
-/// How [`Clock::sleep`] on the simulated clock passes time.
+/// How [`Clock::sleep`](crate::clock::Clock::sleep) on the simulated clock passes time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TimeMode {
     /// `tokio::time::sleep`: concurrent sleeps overlap (discrete-event time). Requires a runtime with paused

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::faults::{Faults, duration_text};
-use crate::policy::DrillKind;
+use crate::drills::DrillKind;
 use crate::{Error, HumanDuration, Result};
 
 /// The embedded scenario files, by name.

@@ -3,8 +3,8 @@
 
 use super::{API, HEALTH_URL, MODELS_URL, NS, s};
 use crate::HumanDuration;
+use crate::drills::checklist::ChecklistId;
 use crate::engine::check::{Check, ChecklistBinding};
-use crate::policy::ChecklistId;
 use crate::policy::Policy;
 
 /// Where the validation checklist's concrete checks look.

@@ -1,27 +1,120 @@
-//! Monthly drills and the validation checklist (runbook "Testing and Validation").
-//!
-//! # Drill schedule
+//! Runbook "Testing and Validation → Monthly Drills": which drill runs on which Friday.
 //!
 //! The *n*-th Friday of a month (days 1–7 are the first Friday, 8–14 the second, ...) runs the drill the
 //! policy assigns to *n* (runbook: 1 database failover, 2 application rollback, 3 regional failover,
 //! 4 full disaster recovery). A fifth Friday never has a drill. Drills start at
-//! `DrillPolicy::start_time_utc` (`HH:MM`, UTC). [`next_drills`] lists upcoming drills strictly after
+//! [`DrillPolicy::start_time_utc`] (`HH:MM`, UTC). [`next_drills`] lists upcoming drills strictly after
 //! `from`: a drill today counts while `from` is before its start time; at its start time it has begun
 //! and is no longer listed.
 //!
-//! # Validation checklist
-//!
-//! [`ValidationChecklist`] tracks the policy's checklist items through [`CheckOutcome`]s and renders the
-//! runbook's `- [x] ...` list.
+//! A drill kind's name is also the name of the simulator scenario that rehearses it
+//! (`sim::Scenario::builtin`, feature `sim`); `incident drill <kind>` runs it end to end
+//! (`drill_run`, feature `sim`).
 
-use std::fmt;
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Utc, Weekday};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::policy::{ChecklistId, DrillKind, DrillPolicy};
-use crate::{Error, Policy, Result};
+use crate::{Error, Result};
+
+/// The kind of a monthly drill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DrillKind {
+    /// First Friday.
+    DatabaseFailover,
+    /// Second Friday.
+    ApplicationRollback,
+    /// Third Friday.
+    RegionalFailover,
+    /// Fourth Friday.
+    FullDisasterRecovery,
+}
+
+impl DrillKind {
+    /// All kinds.
+    pub const ALL: [Self; 4] =
+        [Self::DatabaseFailover, Self::ApplicationRollback, Self::RegionalFailover, Self::FullDisasterRecovery];
+
+    /// Kebab-case name (`database-failover`, ...), also the simulator scenario name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::DatabaseFailover => "database-failover",
+            Self::ApplicationRollback => "application-rollback",
+            Self::RegionalFailover => "regional-failover",
+            Self::FullDisasterRecovery => "full-disaster-recovery",
+        }
+    }
+}
+
+/// Monthly drill schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct DrillPolicy {
+    /// Which drill runs on which Friday of the month (1–4; a fifth Friday has none).
+    pub schedule: Vec<DrillSlot>,
+    /// Start time of day, UTC, `HH:MM`.
+    pub start_time_utc: String,
+}
+
+impl Default for DrillPolicy {
+    fn default() -> Self {
+        Self {
+            schedule: vec![
+                DrillSlot { nth_friday: 1, drill: DrillKind::DatabaseFailover },
+                DrillSlot { nth_friday: 2, drill: DrillKind::ApplicationRollback },
+                DrillSlot { nth_friday: 3, drill: DrillKind::RegionalFailover },
+                DrillSlot { nth_friday: 4, drill: DrillKind::FullDisasterRecovery },
+            ],
+            start_time_utc: "15:00".into(),
+        }
+    }
+}
+
+/// One slot of the schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DrillSlot {
+    /// 1 = first Friday of the month … 4 = fourth.
+    pub nth_friday: u8,
+    /// The drill.
+    pub drill: DrillKind,
+}
+
+impl DrillPolicy {
+    /// The first invalid field as (path, why): `Policy::validate` reports it as a policy field error.
+    pub(crate) fn invalid_field(&self) -> Option<(String, String)> {
+        let mut seen = BTreeSet::new();
+        for (i, slot) in self.schedule.iter().enumerate() {
+            let path = format!("drills.schedule[{i}].nth_friday");
+            if !(1..=4).contains(&slot.nth_friday) {
+                return Some((path, format!("{} is outside 1..=4", slot.nth_friday)));
+            }
+            if !seen.insert(slot.nth_friday) {
+                return Some((path, format!("Friday {} is scheduled twice", slot.nth_friday)));
+            }
+        }
+        if !is_hh_mm(&self.start_time_utc) {
+            return Some((
+                "drills.start_time_utc".into(),
+                format!("{:?} is not a time of day as HH:MM (00:00 to 23:59)", self.start_time_utc),
+            ));
+        }
+        None
+    }
+}
+
+fn is_hh_mm(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 5
+        && b[2] == b':'
+        && [b[0], b[1], b[3], b[4]].iter().all(u8::is_ascii_digit)
+        && (b[0] - b'0') * 10 + (b[1] - b'0') < 24
+        && b[3] < b'6'
+}
 
 /// The most drills [`next_drills`] returns in one call (25 years of four a month).
 pub const MAX_DRILLS: usize = 1200;
@@ -140,155 +233,12 @@ pub fn drill_on(policy: &DrillPolicy, date: NaiveDate) -> Result<Option<DrillKin
     Ok(DrillSchedule::new(policy)?.drill_on(date))
 }
 
-/// The result of checking one item.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum CheckOutcome {
-    /// Verified.
-    Pass,
-    /// Verified broken.
-    Fail {
-        /// What is wrong.
-        reason: String,
-    },
-    /// Not checked (yet).
-    #[default]
-    NotChecked,
-}
-
-/// One checklist line with its outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct ValidationItem {
-    /// Item id.
-    pub id: ChecklistId,
-    /// The runbook's wording.
-    pub description: String,
-    /// Its outcome.
-    pub outcome: CheckOutcome,
-}
-
-impl fmt::Display for ValidationItem {
-    /// `- [x] All critical services responding`, `- [ ] ... (FAILED: reason)`, `- [ ] ... (not checked)`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.outcome {
-            CheckOutcome::Pass => write!(f, "- [x] {}", self.description),
-            CheckOutcome::Fail { reason } if reason.trim().is_empty() => {
-                write!(f, "- [ ] {} (FAILED)", self.description)
-            }
-            CheckOutcome::Fail { reason } => {
-                write!(f, "- [ ] {} (FAILED: {})", self.description, reason.trim())
-            }
-            CheckOutcome::NotChecked => write!(f, "- [ ] {} (not checked)", self.description),
-        }
-    }
-}
-
-/// The runbook's validation checklist being worked through.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct ValidationChecklist {
-    items: Vec<ValidationItem>,
-}
-
-impl ValidationChecklist {
-    /// All of `policy.validation_checklist`, unchecked.
-    #[must_use]
-    pub fn from_policy(policy: &Policy) -> Self {
-        Self {
-            items: policy
-                .validation_checklist
-                .iter()
-                .map(|i| ValidationItem {
-                    id: i.id,
-                    description: i.description.clone(),
-                    outcome: CheckOutcome::NotChecked,
-                })
-                .collect(),
-        }
-    }
-
-    /// Set the outcome of item `id` (a later record replaces an earlier one).
-    ///
-    /// # Errors
-    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) when the checklist has no such item.
-    pub fn record(&mut self, id: ChecklistId, outcome: CheckOutcome) -> Result<()> {
-        let mut found = false;
-        for item in self.items.iter_mut().filter(|i| i.id == id) {
-            item.outcome = outcome.clone();
-            found = true;
-        }
-        if found { Ok(()) } else { Err(Error::not_found(format!("validation checklist has no item {id:?}"))) }
-    }
-
-    /// The items and their outcomes.
-    #[must_use]
-    pub fn items(&self) -> &[ValidationItem] {
-        &self.items
-    }
-
-    /// Summarize.
-    #[must_use]
-    pub fn report(&self) -> ValidationReport {
-        let ids = |pred: fn(&CheckOutcome) -> bool| -> Vec<ChecklistId> {
-            self.items.iter().filter(|i| pred(&i.outcome)).map(|i| i.id).collect()
-        };
-        let failed = ids(|o| matches!(o, CheckOutcome::Fail { .. }));
-        let unchecked = ids(|o| matches!(o, CheckOutcome::NotChecked));
-        ValidationReport {
-            items: self.items.clone(),
-            all_passed: failed.is_empty() && unchecked.is_empty(),
-            failed,
-            unchecked,
-        }
-    }
-}
-
-/// The checklist's state at a point in time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct ValidationReport {
-    /// Every item with its outcome, in checklist order.
-    pub items: Vec<ValidationItem>,
-    /// Every item passed (nothing failed, nothing unchecked).
-    pub all_passed: bool,
-    /// Items that failed.
-    pub failed: Vec<ChecklistId>,
-    /// Items not checked.
-    pub unchecked: Vec<ChecklistId>,
-}
-
-impl ValidationReport {
-    /// The checklist as Markdown task-list lines plus a summary line (see [`fmt::Display`]).
-    #[must_use]
-    pub fn to_text(&self) -> String {
-        self.to_string()
-    }
-}
-
-impl fmt::Display for ValidationReport {
-    /// One `- [x]`/`- [ ]` line per item, a blank line, then `N of M passed; F failed; U not checked.`
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for item in &self.items {
-            writeln!(f, "{item}")?;
-        }
-        let passed = self.items.iter().filter(|i| i.outcome == CheckOutcome::Pass).count();
-        writeln!(f)?;
-        write!(f, "{passed} of {} passed", self.items.len())?;
-        if !self.failed.is_empty() {
-            write!(f, "; {} failed", self.failed.len())?;
-        }
-        if !self.unchecked.is_empty() {
-            write!(f, "; {} not checked", self.unchecked.len())?;
-        }
-        writeln!(f, ".")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
 
     use super::*;
     use crate::ErrorKind;
-    use crate::policy::DrillSlot;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).expect("valid date")
@@ -415,60 +365,5 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn checklist_report() {
-        let policy = Policy::default();
-        let mut list = ValidationChecklist::from_policy(&policy);
-        assert_eq!(list.items().len(), 7);
-        let empty = list.report();
-        assert!(!empty.all_passed);
-        assert_eq!(empty.unchecked.len(), 7);
-
-        list.record(ChecklistId::CriticalServicesResponding, CheckOutcome::Pass).expect("known");
-        list.record(
-            ChecklistId::DatabaseConnectionsHealthy,
-            CheckOutcome::Fail { reason: "812 of 800 connections".into() },
-        )
-        .expect("known");
-        for id in [
-            ChecklistId::KeyUserWorkflowsFunctional,
-            ChecklistId::MonitoringAndAlertingOperational,
-            ChecklistId::LogsBeingCollected,
-            ChecklistId::BackupsRunningSuccessfully,
-        ] {
-            list.record(id, CheckOutcome::Pass).expect("known");
-        }
-        let report = list.report();
-        assert!(!report.all_passed);
-        assert_eq!(report.failed, [ChecklistId::DatabaseConnectionsHealthy]);
-        assert_eq!(report.unchecked, [ChecklistId::AuthenticationWorking]);
-        assert_eq!(
-            report.to_text(),
-            "- [x] All critical services responding
-- [ ] Database connections healthy (FAILED: 812 of 800 connections)
-- [ ] Authentication working (not checked)
-- [x] Key user workflows functional
-- [x] Monitoring and alerting operational
-- [x] Logs being collected
-- [x] Backups running successfully
-
-5 of 7 passed; 1 failed; 1 not checked.
-"
-        );
-
-        list.record(ChecklistId::DatabaseConnectionsHealthy, CheckOutcome::Pass).expect("known");
-        list.record(ChecklistId::AuthenticationWorking, CheckOutcome::Pass).expect("known");
-        let report = list.report();
-        assert!(report.all_passed);
-        assert!(report.to_text().ends_with("\n\n7 of 7 passed.\n"));
-
-        let mut short = ValidationChecklist::from_policy(&Policy { validation_checklist: vec![], ..Policy::default() });
-        let err = short.record(ChecklistId::LogsBeingCollected, CheckOutcome::Pass).expect_err("unknown");
-        assert_eq!(err.kind(), ErrorKind::NotFound);
-
-        let json = serde_json::to_value(&report.items[0]).expect("serialize");
-        assert_eq!(json["outcome"]["outcome"], "pass");
     }
 }

@@ -1,8 +1,13 @@
-//! A whole incident, end to end, on the same code path as a real one: alert → classify → declare
+//! One drill run (`incident drill <scenario>`): a whole incident, end to end, on the same code path as a
+//! real one: alert → classify → declare
 //! (channel, ticket, stakeholders) → triage → plan → approve → mitigate (with status updates on cadence)
 //! → verify → resolve → post-mortem. [`run_drill`] drives it on the simulator ([`crate::sim`]) for the
-//! runbook's monthly drills and the README's first command; [`procedure_from_spec`] turns a scenario's
-//! `procedure` (name + string params) into a library [`Procedure`](crate::engine::Procedure).
+//! runbook's monthly drills ([`crate::drills`] says which runs when) and the README's first command;
+//! [`procedure_from_spec`] (from [`crate::engine::library`]) turns a scenario's `procedure` (name + string
+//! params) into a library [`Procedure`](crate::engine::Procedure).
+//!
+//! This module was `drill`, beside `drills` (the schedule and checklist); the old path
+//! `incident_core::drill` still resolves here.
 //!
 //! Every step lands on the incident's hash-chained timeline in the [`Store`]; the executor's steps
 //! land there too, so the post-mortem is reconstructed from one chain.

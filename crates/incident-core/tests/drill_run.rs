@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use incident_core::drill::{self, AutoApprove, DrillOptions, Silent};
+use incident_core::drill_run::{self as drill, AutoApprove, DrillOptions, Silent};
 use incident_core::sim::{Scenario, SimPlatform};
 use incident_core::store::{MemoryStore, RunStatus, Store};
 use incident_core::timeline::EventKind;

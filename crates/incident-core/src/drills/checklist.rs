@@ -1,0 +1,342 @@
+//! Runbook "Testing and Validation → Validation Checklist": the items (ids, wire names and the runbook's
+//! wording, listed once in this file) and the checklist being worked through.
+//!
+//! [`ValidationChecklist`] tracks the policy's checklist items through [`CheckOutcome`]s and renders the
+//! runbook's `- [x] ...` list. The concrete checks that prove each item on a platform are
+//! [`engine::library::validation_checklist`](crate::engine::library::validation_checklist) (a read-only
+//! [`Check`](crate::engine::Check) the drill runs in its verification stage).
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// Identifier of a validation-checklist item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChecklistId {
+    /// All critical services responding.
+    CriticalServicesResponding,
+    /// Database connections healthy.
+    DatabaseConnectionsHealthy,
+    /// Authentication working.
+    AuthenticationWorking,
+    /// Key user workflows functional.
+    KeyUserWorkflowsFunctional,
+    /// Monitoring and alerting operational.
+    MonitoringAndAlertingOperational,
+    /// Logs being collected.
+    LogsBeingCollected,
+    /// Backups running successfully.
+    BackupsRunningSuccessfully,
+}
+
+/// One item of the validation checklist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChecklistItem {
+    /// Stable id.
+    pub id: ChecklistId,
+    /// The runbook's wording.
+    pub description: String,
+}
+
+/// The runbook's checklist, in its order: id, wire name (as serialized) and wording.
+const RUNBOOK: [(ChecklistId, &str, &str); 7] = [
+    (ChecklistId::CriticalServicesResponding, "critical_services_responding", "All critical services responding"),
+    (ChecklistId::DatabaseConnectionsHealthy, "database_connections_healthy", "Database connections healthy"),
+    (ChecklistId::AuthenticationWorking, "authentication_working", "Authentication working"),
+    (ChecklistId::KeyUserWorkflowsFunctional, "key_user_workflows_functional", "Key user workflows functional"),
+    (
+        ChecklistId::MonitoringAndAlertingOperational,
+        "monitoring_and_alerting_operational",
+        "Monitoring and alerting operational",
+    ),
+    (ChecklistId::LogsBeingCollected, "logs_being_collected", "Logs being collected"),
+    (ChecklistId::BackupsRunningSuccessfully, "backups_running_successfully", "Backups running successfully"),
+];
+
+// `as_str` and `wording` index RUNBOOK by discriminant: keep it in declaration order.
+const _: () = {
+    let mut i = 0;
+    while i < RUNBOOK.len() {
+        assert!(RUNBOOK[i].0 as usize == i, "RUNBOOK must list ChecklistId in declaration order");
+        i += 1;
+    }
+};
+
+impl ChecklistId {
+    /// Every item, in the runbook's order.
+    pub const ALL: [Self; 7] = {
+        let mut out = [Self::CriticalServicesResponding; 7];
+        let mut i = 0;
+        while i < RUNBOOK.len() {
+            out[i] = RUNBOOK[i].0;
+            i += 1;
+        }
+        out
+    };
+
+    /// The wire names (`critical_services_responding`, ...), in the order of [`ChecklistId::ALL`]: the
+    /// allowed values the bindings list.
+    pub const NAMES: [&'static str; 7] = {
+        let mut out = [""; 7];
+        let mut i = 0;
+        while i < RUNBOOK.len() {
+            out[i] = RUNBOOK[i].1;
+            i += 1;
+        }
+        out
+    };
+
+    /// The wire name (`critical_services_responding`, ...).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        RUNBOOK[self as usize].1
+    }
+
+    /// The runbook's wording ("All critical services responding", ...).
+    #[must_use]
+    pub const fn wording(self) -> &'static str {
+        RUNBOOK[self as usize].2
+    }
+}
+
+/// The runbook's checklist, every item with the runbook's wording (the default of
+/// `policy.validation_checklist`).
+#[must_use]
+pub fn runbook_items() -> Vec<ChecklistItem> {
+    ChecklistId::ALL.iter().map(|&id| ChecklistItem { id, description: id.wording().to_owned() }).collect()
+}
+
+/// The first invalid item as (field path, why): `Policy::validate` reports it as a policy field error.
+pub(crate) fn invalid_item(items: &[ChecklistItem]) -> Option<(String, String)> {
+    for (i, item) in items.iter().enumerate() {
+        if let Some(j) = items[..i].iter().position(|p| p.id == item.id) {
+            return Some((
+                format!("validation_checklist[{i}].id"),
+                format!("{:?} duplicates validation_checklist[{j}]", item.id),
+            ));
+        }
+        if item.description.trim().is_empty() {
+            return Some((format!("validation_checklist[{i}].description"), "must not be empty".into()));
+        }
+    }
+    None
+}
+
+/// The result of checking one item.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum CheckOutcome {
+    /// Verified.
+    Pass,
+    /// Verified broken.
+    Fail {
+        /// What is wrong.
+        reason: String,
+    },
+    /// Not checked (yet).
+    #[default]
+    NotChecked,
+}
+
+/// One checklist line with its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ValidationItem {
+    /// Item id.
+    pub id: ChecklistId,
+    /// The runbook's wording.
+    pub description: String,
+    /// Its outcome.
+    pub outcome: CheckOutcome,
+}
+
+impl fmt::Display for ValidationItem {
+    /// `- [x] All critical services responding`, `- [ ] ... (FAILED: reason)`, `- [ ] ... (not checked)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.outcome {
+            CheckOutcome::Pass => write!(f, "- [x] {}", self.description),
+            CheckOutcome::Fail { reason } if reason.trim().is_empty() => {
+                write!(f, "- [ ] {} (FAILED)", self.description)
+            }
+            CheckOutcome::Fail { reason } => {
+                write!(f, "- [ ] {} (FAILED: {})", self.description, reason.trim())
+            }
+            CheckOutcome::NotChecked => write!(f, "- [ ] {} (not checked)", self.description),
+        }
+    }
+}
+
+/// The runbook's validation checklist being worked through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ValidationChecklist {
+    items: Vec<ValidationItem>,
+}
+
+impl ValidationChecklist {
+    /// All of `items`, unchecked ([`ValidationChecklist::from_policy`] takes the policy's).
+    #[must_use]
+    pub fn new(items: &[ChecklistItem]) -> Self {
+        Self {
+            items: items
+                .iter()
+                .map(|i| ValidationItem {
+                    id: i.id,
+                    description: i.description.clone(),
+                    outcome: CheckOutcome::NotChecked,
+                })
+                .collect(),
+        }
+    }
+
+    /// Set the outcome of item `id` (a later record replaces an earlier one).
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) when the checklist has no such item.
+    pub fn record(&mut self, id: ChecklistId, outcome: CheckOutcome) -> Result<()> {
+        let mut found = false;
+        for item in self.items.iter_mut().filter(|i| i.id == id) {
+            item.outcome = outcome.clone();
+            found = true;
+        }
+        if found { Ok(()) } else { Err(Error::not_found(format!("validation checklist has no item {id:?}"))) }
+    }
+
+    /// The items and their outcomes.
+    #[must_use]
+    pub fn items(&self) -> &[ValidationItem] {
+        &self.items
+    }
+
+    /// Summarize.
+    #[must_use]
+    pub fn report(&self) -> ValidationReport {
+        let ids = |pred: fn(&CheckOutcome) -> bool| -> Vec<ChecklistId> {
+            self.items.iter().filter(|i| pred(&i.outcome)).map(|i| i.id).collect()
+        };
+        let failed = ids(|o| matches!(o, CheckOutcome::Fail { .. }));
+        let unchecked = ids(|o| matches!(o, CheckOutcome::NotChecked));
+        ValidationReport {
+            items: self.items.clone(),
+            all_passed: failed.is_empty() && unchecked.is_empty(),
+            failed,
+            unchecked,
+        }
+    }
+}
+
+/// The checklist's state at a point in time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ValidationReport {
+    /// Every item with its outcome, in checklist order.
+    pub items: Vec<ValidationItem>,
+    /// Every item passed (nothing failed, nothing unchecked).
+    pub all_passed: bool,
+    /// Items that failed.
+    pub failed: Vec<ChecklistId>,
+    /// Items not checked.
+    pub unchecked: Vec<ChecklistId>,
+}
+
+impl ValidationReport {
+    /// The checklist as Markdown task-list lines plus a summary line (see [`fmt::Display`]).
+    #[must_use]
+    pub fn to_text(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for ValidationReport {
+    /// One `- [x]`/`- [ ]` line per item, a blank line, then `N of M passed; F failed; U not checked.`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for item in &self.items {
+            writeln!(f, "{item}")?;
+        }
+        let passed = self.items.iter().filter(|i| i.outcome == CheckOutcome::Pass).count();
+        writeln!(f)?;
+        write!(f, "{passed} of {} passed", self.items.len())?;
+        if !self.failed.is_empty() {
+            write!(f, "; {} failed", self.failed.len())?;
+        }
+        if !self.unchecked.is_empty() {
+            write!(f, "; {} not checked", self.unchecked.len())?;
+        }
+        writeln!(f, ".")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ErrorKind, Policy};
+
+    #[test]
+    fn ids_names_and_wording_agree_with_the_wire_format() {
+        assert_eq!(ChecklistId::ALL.len(), ChecklistId::NAMES.len());
+        for (id, name) in ChecklistId::ALL.into_iter().zip(ChecklistId::NAMES) {
+            assert_eq!(serde_json::to_value(id).expect("serialize"), serde_json::Value::from(name));
+            assert_eq!(id.as_str(), name);
+            assert_eq!(serde_json::from_value::<ChecklistId>(name.into()).expect("parse"), id);
+        }
+        assert_eq!(Policy::default().validation_checklist, runbook_items());
+        assert_eq!(ChecklistId::LogsBeingCollected.wording(), "Logs being collected");
+    }
+
+    #[test]
+    fn checklist_report() {
+        let policy = Policy::default();
+        let mut list = ValidationChecklist::from_policy(&policy);
+        assert_eq!(list.items().len(), 7);
+        let empty = list.report();
+        assert!(!empty.all_passed);
+        assert_eq!(empty.unchecked.len(), 7);
+
+        list.record(ChecklistId::CriticalServicesResponding, CheckOutcome::Pass).expect("known");
+        list.record(
+            ChecklistId::DatabaseConnectionsHealthy,
+            CheckOutcome::Fail { reason: "812 of 800 connections".into() },
+        )
+        .expect("known");
+        for id in [
+            ChecklistId::KeyUserWorkflowsFunctional,
+            ChecklistId::MonitoringAndAlertingOperational,
+            ChecklistId::LogsBeingCollected,
+            ChecklistId::BackupsRunningSuccessfully,
+        ] {
+            list.record(id, CheckOutcome::Pass).expect("known");
+        }
+        let report = list.report();
+        assert!(!report.all_passed);
+        assert_eq!(report.failed, [ChecklistId::DatabaseConnectionsHealthy]);
+        assert_eq!(report.unchecked, [ChecklistId::AuthenticationWorking]);
+        assert_eq!(
+            report.to_text(),
+            "- [x] All critical services responding
+- [ ] Database connections healthy (FAILED: 812 of 800 connections)
+- [ ] Authentication working (not checked)
+- [x] Key user workflows functional
+- [x] Monitoring and alerting operational
+- [x] Logs being collected
+- [x] Backups running successfully
+
+5 of 7 passed; 1 failed; 1 not checked.
+"
+        );
+
+        list.record(ChecklistId::DatabaseConnectionsHealthy, CheckOutcome::Pass).expect("known");
+        list.record(ChecklistId::AuthenticationWorking, CheckOutcome::Pass).expect("known");
+        let report = list.report();
+        assert!(report.all_passed);
+        assert!(report.to_text().ends_with("\n\n7 of 7 passed.\n"));
+
+        let mut short = ValidationChecklist::from_policy(&Policy { validation_checklist: vec![], ..Policy::default() });
+        let err = short.record(ChecklistId::LogsBeingCollected, CheckOutcome::Pass).expect_err("unknown");
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+
+        let json = serde_json::to_value(&report.items[0]).expect("serialize");
+        assert_eq!(json["outcome"]["outcome"], "pass");
+    }
+}
