@@ -175,7 +175,7 @@ pub(crate) fn drill(ctx: &Ctx, a: &DrillArgs) -> Result<()> {
     }
     let scenario = Scenario::from_name_or_path(a.scenario.as_deref().unwrap_or_default())?;
     let key = signing_key(a.signing_key.as_deref())?;
-    let bundle = DrillBundle::create(&a.out)?;
+    let bundle = DrillBundle::<incident_store::SqliteStore>::create(&a.out)?;
     let store: Arc<dyn Store> = Arc::new(bundle.store().clone());
     let platform = SimPlatform::from_scenario(&scenario)?;
     incident_core::text::single_line("--on-call", &a.on_call)?;
@@ -287,7 +287,8 @@ enum EvidenceCommand {
 pub(crate) fn evidence(ctx: &Ctx, a: &EvidenceArgs) -> Result<()> {
     let EvidenceCommand::Verify { dir, signing_key: key_file } = &a.command;
     let key = signing_key(key_file.as_deref())?;
-    let proof = incident_core::evidence::verify(dir, &ctx.policy.signing.trust(key.as_ref()))?;
+    let proof =
+        incident_core::evidence::verify::<incident_store::SqliteStore>(dir, &ctx.policy.signing.trust(key.as_ref()))?;
     ctx.emit(&proof, || proof.render())
 }
 

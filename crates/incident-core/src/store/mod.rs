@@ -1,8 +1,10 @@
 //! Durable storage of incidents, timelines, procedure runs and their write-ahead journals.
 //!
-//! One trait, [`Store`], several implementations: [`MemoryStore`] (tests, bindings' ephemeral use),
-//! `SqliteStore` (feature `sqlite`, the embedded default: one file) and the PostgreSQL team store in an
-//! adapter crate. All of them pass the same [`conformance`] suite.
+//! One trait, [`Store`], several implementations: [`MemoryStore`] here (tests, bindings' ephemeral use),
+//! and in the `incident-store` crate `SqliteStore` (feature `sqlite`: one file, the embedded default of the
+//! CLI) and `PgStore` (feature `postgres`: the team store). All of them pass the same [`conformance`]
+//! suite. [`ArchiveStore`] is the port the [evidence](crate::evidence) module reads a bundle's store
+//! through (implemented by `SqliteStore`).
 //!
 //! # Semantics every store shares
 //!
@@ -57,14 +59,12 @@ pub use crate::timeline::GENESIS_HASH;
 use crate::timeline::{Event, Timeline};
 use crate::{Error, Result};
 
+mod archive;
 pub mod conformance;
 mod memory;
-#[cfg(feature = "sqlite")]
-mod sqlite;
 
+pub use archive::{ArchiveStore, AuditedIncident, AuditedRun, StoreAudit};
 pub use memory::MemoryStore;
-#[cfg(feature = "sqlite")]
-pub use sqlite::{AuditedIncident, AuditedRun, SqliteStore, StoreAudit};
 
 /// Domain-separation tag and format version of the journal hash preimage.
 const JOURNAL_HASH_DOMAIN: &str = "incident-core/journal/v1";
