@@ -1,5 +1,5 @@
 //! The PostgreSQL started by `scripts/services start` (the same variable incident-datastores' tests read).
-#![allow(dead_code, unreachable_pub)] // test helpers
+#![allow(dead_code, unreachable_pub, clippy::disallowed_methods)] // test helpers; tests may spawn
 
 use incident_datastores::ConnectionString;
 use tokio_postgres::{Client, NoTls};
