@@ -53,8 +53,8 @@ use incident_datastores::pg::{classify, millis};
 use tokio_postgres::{GenericClient, IsolationLevel, NoTls, Row};
 
 use crate::codec::{
-    IncidentRow, JOURNAL_CHAIN, JournalRow, Label, Migration, RunRow, TIMELINE_CHAIN, approval_json, event_row,
-    next_journal_link, parse_event, parse_incident, verified_journal, verified_timeline,
+    IncidentRow, JOURNAL_CHAIN, JournalRow, Label, Migration, RecordedHead, RunRow, TIMELINE_CHAIN, approval_json,
+    event_row, next_journal_link, parse_event, parse_incident, verified_journal, verified_timeline,
 };
 
 /// All migrations, in order, numbered from 1 without gaps. Never edit a released one: add the next.
@@ -490,12 +490,7 @@ async fn record_head<C: GenericClient>(
 }
 
 /// The recorded head of a chain, if any.
-async fn recorded_head<C: GenericClient>(
-    client: &C,
-    ctx: &Ctx<'_>,
-    chain: &str,
-    id: &str,
-) -> Result<Option<(u64, String)>> {
+async fn recorded_head<C: GenericClient>(client: &C, ctx: &Ctx<'_>, chain: &str, id: &str) -> Result<RecordedHead> {
     let row = client
         .query_opt("SELECT seq, hash FROM heads WHERE chain = $1 AND id = $2", &[&chain, &id])
         .await

@@ -375,7 +375,7 @@ fn record_head(conn: &Connection, ctx: &Ctx, chain: &str, id: &str, seq: u64, ha
 }
 
 /// The recorded head of a chain, if any.
-fn recorded_head(conn: &Connection, ctx: &Ctx, chain: &str, id: &str) -> Result<Option<(u64, String)>> {
+fn recorded_head(conn: &Connection, ctx: &Ctx, chain: &str, id: &str) -> Result<RecordedHead> {
     let row: Option<(i64, String)> = conn
         .prepare_cached("SELECT seq, hash FROM heads WHERE chain = ?1 AND id = ?2")
         .ctx(ctx)?
