@@ -11,8 +11,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use incident_core::incident::Incident;
 use incident_core::store::{
-    GENESIS_HASH, JournalDraft, JournalEntry, RunRecord, canonical_timestamp, verify_journal, verify_journal_head,
-    verify_timeline_head,
+    GENESIS_HASH, JournalDraft, JournalEntry, RunRecord, canonical_timestamp, check_incident, verify_journal,
+    verify_journal_head, verify_timeline_head,
 };
 use incident_core::timeline::{Event, Timeline};
 use incident_core::{Error, Result};
@@ -86,9 +86,7 @@ pub(crate) struct IncidentRow {
 impl IncidentRow {
     /// The row of `incident`; `InvalidInput` for a blank id.
     pub(crate) fn new(incident: &Incident) -> Result<Self> {
-        if incident.id.trim().is_empty() {
-            return Err(Error::invalid_input("incident id must not be blank"));
-        }
+        check_incident(incident)?;
         Ok(Self {
             id: incident.id.clone(),
             json: to_json(incident, "incident")?,

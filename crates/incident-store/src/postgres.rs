@@ -44,7 +44,8 @@ use incident_core::incident::Incident;
 use incident_core::store::conformance::RawAccess;
 use incident_core::store::{
     JournalDraft, JournalEntry, RunRecord, Store, canonical_timestamp, check_claim, check_event_append,
-    check_journal_draft, check_run, duplicate_journal_entry,
+    check_journal_draft, check_run, check_take_over, duplicate_journal_entry, incident_not_found, run_exists,
+    run_not_found,
 };
 use incident_core::timeline::{Event, Timeline};
 use incident_core::{Error, Result};
@@ -365,10 +366,10 @@ async fn lock_parent(
     ctx: &Ctx<'_>,
     sql: &str,
     id: &str,
-    what: &str,
+    not_found: fn(&str) -> Error,
 ) -> Result<()> {
     let found = tx.query_opt(sql, &[&id]).await.map_err(|e| ctx.db(e))?;
-    found.map(|_| ()).ok_or_else(|| Error::not_found(format!("{what} {id} not found")))
+    found.map(|_| ()).ok_or_else(|| not_found(id))
 }
 
 const LOCK_INCIDENT: &str = "SELECT 1 FROM incidents WHERE id = $1 FOR NO KEY UPDATE";
@@ -556,7 +557,7 @@ impl Store for PgStore {
         let ctx = self.ctx("append_events");
         let mut client = self.client(&ctx).await?;
         let tx = client.transaction().await.map_err(|e| ctx.db(e))?;
-        lock_parent(&tx, &ctx, LOCK_INCIDENT, incident_id, "incident").await?;
+        lock_parent(&tx, &ctx, LOCK_INCIDENT, incident_id, incident_not_found).await?;
         let head = tx
             .query_opt(
                 "SELECT seq, json::text FROM events WHERE incident_id = $1 ORDER BY seq DESC LIMIT 1",
@@ -582,7 +583,7 @@ impl Store for PgStore {
         let ctx = self.ctx("timeline");
         let mut client = self.client(&ctx).await?;
         let tx = Self::snapshot(&mut client, &ctx).await?;
-        lock_parent(&tx, &ctx, HAS_INCIDENT, incident_id, "incident").await?;
+        lock_parent(&tx, &ctx, HAS_INCIDENT, incident_id, incident_not_found).await?;
         let events = event_rows(&*tx, &ctx, incident_id).await?.into_iter().map(|(_, ev)| ev).collect();
         let head = recorded_head(&*tx, &ctx, TIMELINE_CHAIN, incident_id).await?;
         tx.rollback().await.map_err(|e| ctx.db(e))?;
@@ -615,7 +616,7 @@ impl Store for PgStore {
             .await
             .map_err(|e| ctx.db(e))?;
         if inserted == 0 {
-            return Err(Error::conflict(format!("run {} already exists", run.run_id)));
+            return Err(run_exists(&run.run_id));
         }
         Ok(())
     }
@@ -632,7 +633,7 @@ impl Store for PgStore {
             .await
             .map_err(|e| ctx.db(e))?;
         if changed == 0 {
-            return Err(Error::not_found(format!("run {} not found", run.run_id)));
+            return Err(run_not_found(&run.run_id));
         }
         Ok(())
     }
@@ -658,13 +659,11 @@ impl Store for PgStore {
     }
 
     async fn take_over_claims(&self, run_id: &str, owner: &str) -> Result<u64> {
-        if owner.trim().is_empty() {
-            return Err(Error::invalid_input("take-over needs a non-blank owner"));
-        }
+        check_take_over(owner)?;
         let ctx = self.ctx("take_over_claims");
         let client = self.client(&ctx).await?;
         if client.query_opt(HAS_RUN, &[&run_id]).await.map_err(|e| ctx.db(e))?.is_none() {
-            return Err(Error::not_found(format!("run {run_id} not found")));
+            return Err(run_not_found(run_id));
         }
         client
             .execute("UPDATE step_claims SET owner = $1 WHERE run_id = $2", &[&owner, &run_id])
@@ -684,7 +683,7 @@ impl Store for PgStore {
         let ctx = self.ctx("claim_step");
         let client = self.client(&ctx).await?;
         if client.query_opt(HAS_RUN, &[&run_id]).await.map_err(|e| ctx.db(e))?.is_none() {
-            return Err(Error::not_found(format!("run {run_id} not found")));
+            return Err(run_not_found(run_id));
         }
         // One atomic statement: insert, or take over / extend when `may_claim` allows it.
         let claimed = client
@@ -705,7 +704,7 @@ impl Store for PgStore {
         let ctx = self.ctx("append_journal");
         let mut client = self.client(&ctx).await?;
         let tx = client.transaction().await.map_err(|e| ctx.db(e))?;
-        lock_parent(&tx, &ctx, LOCK_RUN, &draft.run_id, "run").await?;
+        lock_parent(&tx, &ctx, LOCK_RUN, &draft.run_id, run_not_found).await?;
         let dup = tx
             .query_opt(
                 "SELECT seq FROM journal WHERE run_id = $1 AND step_id = $2 AND phase = $3 AND attempt = $4",
@@ -737,7 +736,7 @@ impl Store for PgStore {
         let ctx = self.ctx("journal");
         let mut client = self.client(&ctx).await?;
         let tx = Self::snapshot(&mut client, &ctx).await?;
-        lock_parent(&tx, &ctx, HAS_RUN, run_id, "run").await?;
+        lock_parent(&tx, &ctx, HAS_RUN, run_id, run_not_found).await?;
         let entries = journal_rows(&*tx, &ctx, run_id).await?;
         let head = recorded_head(&*tx, &ctx, JOURNAL_CHAIN, run_id).await?;
         tx.rollback().await.map_err(|e| ctx.db(e))?;

@@ -14,7 +14,8 @@ use incident_core::incident::Incident;
 use incident_core::store::conformance::RawAccess;
 use incident_core::store::{
     JournalDraft, JournalEntry, RunRecord, StepClaim, Store, StoreWrite, canonical_timestamp, check_claim,
-    check_event_append, check_journal_draft, check_run, duplicate_journal_entry, may_claim,
+    check_event_append, check_journal_draft, check_run, check_take_over, duplicate_journal_entry, incident_not_found,
+    may_claim, run_exists, run_not_found,
 };
 use incident_core::timeline::{Event, Timeline};
 use incident_core::{Error, ErrorKind, Result};
@@ -302,12 +303,12 @@ fn migrate(conn: &mut Connection, ctx: &Ctx) -> Result<()> {
 fn require_incident(conn: &Connection, ctx: &Ctx, incident_id: &str) -> Result<()> {
     let found =
         conn.query_row("SELECT 1 FROM incidents WHERE id = ?1", [incident_id], |_| Ok(())).optional().ctx(ctx)?;
-    found.ok_or_else(|| Error::not_found(format!("incident {incident_id} not found")))
+    found.ok_or_else(|| incident_not_found(incident_id))
 }
 
 fn require_run(conn: &Connection, ctx: &Ctx, run_id: &str) -> Result<()> {
     let found = conn.query_row("SELECT 1 FROM runs WHERE run_id = ?1", [run_id], |_| Ok(())).optional().ctx(ctx)?;
-    found.ok_or_else(|| Error::not_found(format!("run {run_id} not found")))
+    found.ok_or_else(|| run_not_found(run_id))
 }
 
 /// Event rows of an incident as `(row key, event)`, by key.
@@ -569,7 +570,7 @@ impl Store for SqliteStore {
                 )
                 .ctx(ctx)?;
             if inserted == 0 {
-                return Err(Error::conflict(format!("run {} already exists", run.run_id)));
+                return Err(run_exists(&run.run_id));
             }
             Ok(())
         })
@@ -589,7 +590,7 @@ impl Store for SqliteStore {
                 )
                 .ctx(ctx)?;
             if changed == 0 {
-                return Err(Error::not_found(format!("run {run_id} not found")));
+                return Err(run_not_found(&run_id));
             }
             Ok(())
         })
@@ -620,9 +621,7 @@ impl Store for SqliteStore {
     }
 
     async fn take_over_claims(&self, run_id: &str, owner: &str) -> Result<u64> {
-        if owner.trim().is_empty() {
-            return Err(Error::invalid_input("take-over needs a non-blank owner"));
-        }
+        check_take_over(owner)?;
         let (run_id, owner) = (run_id.to_owned(), owner.to_owned());
         self.call("take_over_claims", move |conn, ctx| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(ctx)?;
