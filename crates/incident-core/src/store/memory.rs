@@ -11,9 +11,9 @@ use super::{
     JournalDraft, JournalEntry, RunRecord, StepClaim, Store, check_claim, check_event_append, check_journal_draft,
     check_run, duplicate_journal_entry, may_claim, verify_journal, verify_journal_head, verify_timeline_head,
 };
+use crate::Result;
 use crate::incident::Incident;
 use crate::timeline::{Event, GENESIS_HASH, Timeline};
-use crate::Result;
 
 /// A [`Store`] in memory, with the same semantics as the persistent stores (it passes the same
 /// [conformance suite](super::conformance)). Nothing survives the process.
