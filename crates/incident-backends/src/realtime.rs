@@ -25,7 +25,7 @@ use incident_core::incident::Incident;
 use incident_core::store::{JournalDraft, JournalEntry, RunRecord, Store};
 use incident_core::timeline::{Event, Timeline};
 use incident_core::{Error, Result};
-use incident_datastores::PgStore;
+use incident_store::PgStore;
 
 /// The real-time runtime of one backend set. Dropping it never blocks and never panics, even inside an
 /// async context (the runtime is shut down in the background).

@@ -8,10 +8,11 @@ use incident_aws::AwsBackends;
 use incident_core::backend::{Backends, Clusters, DatastoreProbe};
 use incident_core::engine::{Executor, Failpoints};
 use incident_core::sim::{Scenario, SimPlatform};
-use incident_core::store::{MemoryStore, SqliteStore, Store};
+use incident_core::store::{MemoryStore, Store};
 use incident_core::triage::{TriageOptions, TriageReport};
 use incident_core::{Policy, Result};
-use incident_datastores::{PgStore, PostgresProbe, PostgresProbeConfig, RedisProbe, RedisProbeConfig};
+use incident_datastores::{PostgresProbe, PostgresProbeConfig, RedisProbe, RedisProbeConfig};
+use incident_store::{PgStore, SqliteStore};
 
 use crate::realtime::{NetRuntime, Realtime};
 use crate::spec::{BackendSpec, SimSource, StoreSpec};

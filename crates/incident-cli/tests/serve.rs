@@ -143,8 +143,9 @@ fn capture_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
 
 #[test]
 fn a_declared_incident_announces_itself_through_the_notifiers_and_records_each_outcome() {
-    use incident_core::store::{SqliteStore, Store as _};
+    use incident_core::store::Store as _;
     use incident_core::timeline::{EventKind, Outcome};
+    use incident_store::SqliteStore;
     let dir = tempfile::tempdir().expect("tempdir");
     let (hook, bodies) = capture_server();
     // Only a webhook, as the fallback of every destination (no Slack or PagerDuty here).

@@ -16,8 +16,8 @@
 //!   updates on the runbook's cadence (providers live in `incident-notify`).
 //! * [`engine`]: typed actions, procedures, plans, the executor and its durable journal.
 //! * [`signing`]: Ed25519 signatures for plans and evidence manifests.
-//! * [`evidence`] (feature `sqlite`): evidence bundles (a drill's output directory) and what verifying
-//!   one proves.
+//! * [`evidence`]: evidence bundles (a drill's output directory) and what verifying one proves; the
+//!   bundle's store is read through [`store::ArchiveStore`] (`incident_store::SqliteStore`).
 //! * [`render`]: the text the `incident` command prints (classification, declaration, cadence, runs), for
 //!   every front end.
 //! * [`sim`] (feature `sim`): an in-memory ML platform with a virtual clock and fault injection.
@@ -79,7 +79,6 @@ pub mod drills;
 mod duration;
 pub mod engine;
 mod error;
-#[cfg(feature = "sqlite")]
 pub mod evidence;
 pub mod impact;
 pub mod incident;

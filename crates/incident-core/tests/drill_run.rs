@@ -1,5 +1,6 @@
 //! Every built-in scenario, end to end through `drill::run_drill`: the runbook's whole incident flow on the
 //! simulator, with the same code path a real incident takes.
+#![cfg(feature = "sim")] // the simulator: `cargo test -p incident-core --features sim`
 
 use std::sync::Arc;
 

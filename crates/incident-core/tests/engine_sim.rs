@@ -2,6 +2,7 @@
 //! every run completes through retries or stops with compensation and its report matches the sim's real
 //! state; an interrupted run resumes without repeating or skipping a mutation; incident runs write the
 //! timeline.
+#![cfg(feature = "sim")] // the simulator: `cargo test -p incident-core --features sim`
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

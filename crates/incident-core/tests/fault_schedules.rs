@@ -18,6 +18,7 @@
 //! The test prints the schedules and crash points explored (`cargo test --test fault_schedules --
 //! --nocapture`), and a `FAULT-SCHEDULES` line that `scripts/reliability` reads. Cases:
 //! `INCIDENT_PROPTEST_CASES` (default 1000, a few seconds); replay a run with `INCIDENT_PROPTEST_SEED`.
+#![cfg(feature = "sim")] // the simulator: `cargo test -p incident-core --features sim`
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{BuildHasher, Hasher};

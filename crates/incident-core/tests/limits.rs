@@ -1,6 +1,7 @@
 //! Resource bounds, each tested exactly at its limit (the limit passes, one more is refused with a precise
 //! message): payload size and alerts per payload (ingest), events per incident (timeline, executor),
 //! concurrency of triage log scans and reads, the retry budget of a step, and the longest duration.
+#![cfg(feature = "sim")] // the simulator: `cargo test -p incident-core --features sim`
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

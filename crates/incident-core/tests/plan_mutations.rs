@@ -13,6 +13,7 @@
 //! * edited and re-sealed (its digest recomputed, as anyone can): it is refused before any mutation, or
 //!   every scale the simulator performed passes the guard rails (`max_replicas`, scale to zero only in
 //!   `database-corruption`), and each compensation restored exactly the recorded `before`.
+#![cfg(feature = "sim")] // the simulator: `cargo test -p incident-core --features sim`
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! # incident-datastores
 //!
-//! Datastore adapters for `incident-core`:
+//! Datastore probes for `incident-core` (triage):
 //!
 //! * [`PostgresProbe`]: the runbook's "Database Health Check", "Data Integrity Checks" and "Assess
 //!   Corruption Scope" as a read-only [`DatastoreProbe`](incident_core::backend::DatastoreProbe):
@@ -8,10 +8,11 @@
 //!   read-only state, `NOT VALID` constraints, `amcheck`, and user-defined [`IntegrityCheck`]s. The one
 //!   writing maintenance action, [`vacuum_verbose_analyze`], needs a [`MaintenanceApproval`].
 //! * [`RedisProbe`]: `PING` latency and `INFO` (memory, clients, role, replication).
-//! * [`PgStore`]: the team [`Store`](incident_core::store::Store) in PostgreSQL, safe under concurrent
-//!   writers from several processes; it passes `incident_core::store::conformance` like the SQLite store.
 //! * [`secret`]: [`ConnectionString`], [`RedisUrl`] and [`Redacted`], so passwords never reach an error,
 //!   a log line, a report or a journal entry.
+//! * [`pg`]: the mapping of `tokio_postgres` errors onto `ErrorKind`s, shared with the PostgreSQL team
+//!   store (`incident_store::PgStore`, feature `postgres` of `incident-store`, which moved out of this
+//!   crate).
 //!
 //! # Choices
 //!
@@ -20,8 +21,7 @@
 //!   cache at build time) and its multi-database layers buy nothing; tokio-postgres is the lean async
 //!   driver underneath most of the ecosystem, exposes SQLSTATE codes for precise error kinds, server
 //!   notices (`VACUUM VERBOSE` output) and never formats the connection string into its errors.
-//!   Probe connections are one-off and driven in the calling task (no spawned task, no pool); the store
-//!   uses a `deadpool-postgres` pool.
+//!   Probe connections are one-off and driven in the calling task (no spawned task, no pool).
 //! * **A small RESP2 client** rather than the `redis` crate: see the [`redis`] module.
 //! * **Unreachable datastores are reports, not errors**: `probe()` returns `healthy: false` with a
 //!   `connect` finding carrying the (redacted) reason, like the simulator's probes, so triage lists it
@@ -35,11 +35,10 @@
 //! `INCIDENT_TEST_REDIS_URL` from the environment and fail with instructions when they are missing
 //! (unless `INCIDENT_SKIP_SERVICES=1`).
 
-mod pg;
+pub mod pg;
 pub mod postgres;
 pub mod redis;
 pub mod secret;
-pub mod store;
 
 pub use postgres::{
     IntegrityCheck, MaintenanceApproval, MaintenanceReport, PostgresProbe, PostgresProbeConfig, VacuumTarget,
@@ -47,4 +46,3 @@ pub use postgres::{
 };
 pub use redis::{RedisProbe, RedisProbeConfig};
 pub use secret::{ConnectionString, Redacted, RedisUrl};
-pub use store::{PgStore, PgStoreOptions};

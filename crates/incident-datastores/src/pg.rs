@@ -1,5 +1,6 @@
 //! Shared PostgreSQL plumbing: one-off connections driven in the caller's task (no spawned task), and the
-//! mapping of `tokio_postgres` errors onto [`ErrorKind`]s with redacted messages.
+//! mapping of `tokio_postgres` errors onto [`ErrorKind`]s with redacted messages ([`classify`] and
+//! [`millis`] are also used by `incident_store::PgStore`).
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -75,7 +76,7 @@ pub(crate) fn map_error(target: &ConnectionString, op: &str, e: &tokio_postgres:
 }
 
 /// `(kind, short reason)` of a `tokio_postgres` error.
-pub(crate) fn classify(e: &tokio_postgres::Error) -> (ErrorKind, &'static str) {
+pub fn classify(e: &tokio_postgres::Error) -> (ErrorKind, &'static str) {
     if let Some(code) = e.code() {
         let c = code.code();
         return match code {
@@ -129,6 +130,7 @@ pub(crate) fn classify(e: &tokio_postgres::Error) -> (ErrorKind, &'static str) {
 }
 
 /// A `std::time::Duration` as whole milliseconds for `SET statement_timeout` (at least 1).
-pub(crate) fn millis(d: Duration) -> u128 {
+#[must_use]
+pub fn millis(d: Duration) -> u128 {
     d.as_millis().max(1)
 }

@@ -28,8 +28,9 @@ use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use incident_core::store::{SqliteStore, Store};
+use incident_core::store::Store;
 use incident_core::timeline::EventKind;
+use incident_store::SqliteStore;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;

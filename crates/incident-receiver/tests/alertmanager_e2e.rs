@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use incident_core::ingest::group::CLEAR_CHECK;
-use incident_core::store::{SqliteStore, Store};
+use incident_core::store::Store;
 use incident_core::timeline::EventKind;
 use incident_receiver::{Auth, Receiver, ReceiverConfig, Secret};
+use incident_store::SqliteStore;
 use serde_json::{Value, json};
 
 fn script() -> PathBuf {

@@ -12,10 +12,11 @@ use chrono::{DateTime, Utc};
 use hmac::Mac as _;
 use incident_core::incident::Incident;
 use incident_core::ingest::group::CLEAR_CHECK;
-use incident_core::store::{JournalDraft, JournalEntry, MemoryStore, RunRecord, SqliteStore, Store};
+use incident_core::store::{JournalDraft, JournalEntry, MemoryStore, RunRecord, Store};
 use incident_core::timeline::{Event, EventKind, Timeline};
 use incident_core::{Error, Policy, Severity};
 use incident_receiver::{Auth, Receiver, ReceiverConfig, Secret, SnsConfig};
+use incident_store::SqliteStore;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 

@@ -142,7 +142,7 @@ pub(crate) fn run(ctx: &Ctx, a: &DrillArgs) -> Result<()> {
     }
     let scenario = Scenario::from_name_or_path(a.scenario.as_deref().unwrap_or_default())?;
     let key = signing_key(a.signing_key.as_deref())?;
-    let bundle = DrillBundle::create(&a.out)?;
+    let bundle = DrillBundle::<incident_store::SqliteStore>::create(&a.out)?;
     let store: Arc<dyn Store> = Arc::new(bundle.store().clone());
     let platform = SimPlatform::from_scenario(&scenario)?;
     incident_core::text::single_line("--on-call", &a.on_call)?;

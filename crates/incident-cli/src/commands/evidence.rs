@@ -33,6 +33,7 @@ enum EvidenceCommand {
 pub(crate) fn run(ctx: &Ctx, a: &EvidenceArgs) -> Result<()> {
     let EvidenceCommand::Verify { dir, signing_key: key_file } = &a.command;
     let key = signing_key(key_file.as_deref())?;
-    let proof = incident_core::evidence::verify(dir, &ctx.policy.signing.trust(key.as_ref()))?;
+    let proof =
+        incident_core::evidence::verify::<incident_store::SqliteStore>(dir, &ctx.policy.signing.trust(key.as_ref()))?;
     ctx.emit(&proof, || proof.render())
 }

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 use incident_backends::StoreSpec;
-use incident_core::store::{SqliteStore, Store};
+use incident_core::store::Store;
 use incident_core::{Error, Result};
 use incident_receiver::{Auth, Receiver, ReceiverConfig, Secret, SnsConfig};
+use incident_store::SqliteStore;
 
 use crate::output::Ctx;
 
@@ -130,7 +131,7 @@ async fn open_store(spec: &str) -> Result<(Arc<dyn Store>, String)> {
         }
         StoreSpec::Postgres(url) => {
             let desc = format!("postgres {url}");
-            Ok((Arc::new(incident_datastores::PgStore::connect(&url).await?), desc))
+            Ok((Arc::new(incident_store::PgStore::connect(&url).await?), desc))
         }
         StoreSpec::Memory | StoreSpec::Open(_) => Err(Error::internal("store spec without a file or URL")),
     }

@@ -45,7 +45,7 @@
 //!     }
 //! }
 //!
-//! # incident_core::sim::runtime().unwrap().block_on(async {
+//! # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
 //! let declared = chrono::Utc.with_ymd_and_hms(2026, 11, 26, 14, 0, 0).unwrap();
 //! let req = DeclareRequest {
 //!     id: "INC-1".into(), title: "API errors".into(), severity: Severity::P0,

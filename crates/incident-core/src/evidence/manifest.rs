@@ -1,7 +1,6 @@
 //! `manifest.sha256`: rendering and strict parsing.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::io::Read as _;
 use std::path::Path;
 
@@ -42,8 +41,9 @@ pub(super) fn sha256_file(path: &Path) -> std::io::Result<String> {
 
 impl Manifest {
     /// The text: header, optional signed-by line, then `<sha256>  <name>` lines sorted by name.
-    #[cfg_attr(not(feature = "sim"), allow(dead_code))] // only `write` (feature `sim`) renders
+    #[cfg(any(feature = "sim", test))]
     pub(super) fn render(&self) -> String {
+        use std::fmt::Write as _;
         let mut out = format!("{MANIFEST_HEADER}\n");
         if let Some(key) = &self.signed_by {
             let _ = writeln!(out, "{SIGNED_BY}{key}");

@@ -1,5 +1,7 @@
 //! Evidence bundles: the directory a drill writes (`incident drill --out DIR`), and the check that it is
-//! intact and self-consistent ([`verify`], `incident evidence verify DIR`). Feature `sqlite`.
+//! intact and self-consistent ([`verify`], `incident evidence verify DIR`). The rules live here; the bundle's
+//! `journal.sqlite` is read through the [`ArchiveStore`](crate::store::ArchiveStore) port, which
+//! `incident_store::SqliteStore` implements (feature `sqlite` of `incident-store`).
 //!
 //! # What a bundle holds
 //!
@@ -12,7 +14,7 @@
 //! | `triage.json`, `triage.txt` | the triage report |
 //! | `plan.json`, `run.json` | the approved plan and the run (`null` when the plan was declined) |
 //! | `postmortem.md`, `postmortem.json` | the post-mortem |
-//! | `journal.sqlite` | the store the drill wrote: incident, timeline, run and its write-ahead journal, with the heads recorded on every append ([sealed](crate::store::SqliteStore::seal): no `-wal`/`-shm` files) |
+//! | `journal.sqlite` | the store the drill wrote: incident, timeline, run and its write-ahead journal, with the heads recorded on every append ([sealed](crate::store::ArchiveStore::seal): no `-wal`/`-shm` files) |
 //! | `manifest.sha256` | the manifest (below) |
 //! | `manifest.sig` | with a signing key: the manifest's Ed25519 signature ([`Signature`] as JSON) |
 //!
@@ -32,7 +34,7 @@
 //!    trusted key and match the manifest; a bundle whose manifest says it is signed must carry its
 //!    signature (and one that carries a signature must say so) whether or not a key is trusted.
 //! 3. **Chains**: the timeline's hash chain in `timeline.json`, and inside `journal.sqlite` (opened
-//!    read-only, [`SqliteStore::audit`](crate::store::SqliteStore::audit)) every timeline and journal chain and the head recorded with its
+//!    read-only, [`ArchiveStore::audit`](crate::store::ArchiveStore::audit)) every timeline and journal chain and the head recorded with its
 //!    last append.
 //! 4. **Heads and copies**: `timeline.json` is the timeline stored in `journal.sqlite`, event for event;
 //!    its head and every journal's head are the heads `report.json` recorded when the bundle was made;

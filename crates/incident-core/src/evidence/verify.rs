@@ -12,12 +12,13 @@ use super::{
 };
 use crate::incident::Incident;
 use crate::signing::{Signature, Trust};
-use crate::store::{SqliteStore, StoreAudit};
+use crate::store::{ArchiveStore, StoreAudit};
 use crate::timeline::Timeline;
 use crate::{Error, ErrorKind, Result};
 
 /// Verify the evidence bundle in `dir` (see the [module docs](super) for what is checked): with `trust`
-/// not empty, the manifest must carry a signature by one of its keys. Blocking (reads the directory).
+/// not empty, the manifest must carry a signature by one of its keys. `S` reads `journal.sqlite`
+/// (`incident_store::SqliteStore`: `verify::<SqliteStore>(dir, &trust)`). Blocking (reads the directory).
 ///
 /// # Errors
 /// * `Integrity` naming the first thing that is wrong: a missing, empty or malformed manifest; a required
@@ -25,12 +26,12 @@ use crate::{Error, ErrorKind, Result};
 ///   or bad signature; a broken chain; a head or copy that disagrees with another;
 /// * `NotFound` when `dir` does not exist, `InvalidInput` when it is not a directory, `Unavailable` when
 ///   a file cannot be read.
-pub fn verify(dir: impl AsRef<Path>, trust: &Trust) -> Result<Verification> {
+pub fn verify<S: ArchiveStore>(dir: impl AsRef<Path>, trust: &Trust) -> Result<Verification> {
     let dir = dir.as_ref();
-    check(dir, trust).map_err(|e| e.context(dir.display()))
+    check::<S>(dir, trust).map_err(|e| e.context(dir.display()))
 }
 
-fn check(dir: &Path, trust: &Trust) -> Result<Verification> {
+fn check<S: ArchiveStore>(dir: &Path, trust: &Trust) -> Result<Verification> {
     match std::fs::metadata(dir) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => return Err(Error::invalid_input("not a directory (an evidence bundle is a directory)")),
@@ -99,7 +100,7 @@ fn check(dir: &Path, trust: &Trust) -> Result<Verification> {
     let timeline: Timeline = read_json(dir, "timeline.json")?;
     let report: serde_json::Value = read_json(dir, "report.json")?;
     let recorded = recorded_heads(&report)?;
-    let audit = SqliteStore::open_read_only(dir.join(JOURNAL))
+    let audit = S::open_read_only(&dir.join(JOURNAL))
         .and_then(|store| store.audit())
         .map_err(|e| as_integrity(e).context(JOURNAL))?;
     check_timeline(&timeline, &recorded, &audit)?;

@@ -9,20 +9,22 @@ use super::{
 };
 use crate::drill_run::DrillReport;
 use crate::signing::{SigningKey, Trust};
-use crate::store::SqliteStore;
+use crate::store::ArchiveStore;
 use crate::{Error, Result};
 
 /// An evidence bundle being made: [`DrillBundle::create`] prepares the directory and opens its
-/// `journal.sqlite`, the drill runs on [`DrillBundle::store`], and [`DrillBundle::finish`] writes the
-/// files, the manifest and (with a key) its signature, then verifies the result.
+/// `journal.sqlite` (an [`ArchiveStore`] `S`: `incident_store::SqliteStore`), the drill runs on
+/// [`DrillBundle::store`], and [`DrillBundle::finish`] writes the files, the manifest and (with a key) its
+/// signature, then verifies the result.
 ///
 /// ```no_run
-/// # async fn demo(platform: &incident_core::sim::SimPlatform, scenario: &incident_core::sim::Scenario) -> incident_core::Result<()> {
+/// # async fn demo<SqliteStore: incident_core::store::ArchiveStore>(platform: &incident_core::sim::SimPlatform, scenario: &incident_core::sim::Scenario) -> incident_core::Result<()> {
 /// use std::sync::Arc;
 /// use incident_core::drill_run::{self as drill, AutoApprove, DrillOptions, Silent};
 /// use incident_core::evidence::DrillBundle;
 ///
-/// let bundle = DrillBundle::create("out/drill")?;
+/// // use incident_store::SqliteStore;
+/// let bundle = DrillBundle::<SqliteStore>::create("out/drill")?;
 /// let policy = incident_core::Policy::default();
 /// let approver = AutoApprove { by: "alice".into() };
 /// let store = Arc::new(bundle.store().clone());
@@ -32,9 +34,9 @@ use crate::{Error, Result};
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
-pub struct DrillBundle {
+pub struct DrillBundle<S> {
     dir: PathBuf,
-    store: SqliteStore,
+    store: S,
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
@@ -46,7 +48,7 @@ fn pretty<T: serde::Serialize + ?Sized>(value: &T, what: &str) -> Result<Vec<u8>
     serde_json::to_vec_pretty(value).map_err(|e| Error::internal(format!("cannot serialize {what}")).with_source(e))
 }
 
-impl DrillBundle {
+impl<S: ArchiveStore> DrillBundle<S> {
     /// Create `dir` if needed, remove the files a previous bundle left there, and open a new
     /// `journal.sqlite` in it. Blocking.
     ///
@@ -78,7 +80,7 @@ impl DrillBundle {
             std::fs::remove_file(&path)
                 .map_err(|e| Error::unavailable(format!("cannot replace {}: {e}", path.display())))?;
         }
-        let store = SqliteStore::open(dir.join(JOURNAL))?;
+        let store = S::create(&dir.join(JOURNAL))?;
         Ok(Self { dir, store })
     }
 
@@ -90,7 +92,7 @@ impl DrillBundle {
 
     /// The store the drill must write to (the bundle's `journal.sqlite`).
     #[must_use]
-    pub fn store(&self) -> &SqliteStore {
+    pub fn store(&self) -> &S {
         &self.store
     }
 
@@ -105,7 +107,7 @@ impl DrillBundle {
         let Self { dir, store } = self;
         store.seal()?;
         drop(store);
-        let audit = SqliteStore::open_read_only(dir.join(JOURNAL))?.audit()?;
+        let audit = S::open_read_only(&dir.join(JOURNAL))?.audit()?;
         let stored = audit.incidents.iter().find(|i| i.incident.id == report.incident.id).ok_or_else(|| {
             Error::internal(format!("the drill's incident {} is not in {JOURNAL}", report.incident.id))
         })?;
@@ -148,7 +150,7 @@ impl DrillBundle {
             }
             None => Trust::default(),
         };
-        verify(&dir, &trust)
+        verify::<S>(&dir, &trust)
             .map_err(|e| Error::internal(format!("the evidence bundle just written does not verify: {}", e.message())))
     }
 }

@@ -11,9 +11,9 @@ use super::{
     JournalDraft, JournalEntry, RunRecord, StepClaim, Store, check_claim, check_event_append, check_journal_draft,
     check_run, duplicate_journal_entry, may_claim, verify_journal, verify_journal_head, verify_timeline_head,
 };
+use crate::Result;
 use crate::incident::Incident;
 use crate::timeline::{Event, GENESIS_HASH, Timeline};
-use crate::{Error, Result};
 
 /// A [`Store`] in memory, with the same semantics as the persistent stores (it passes the same
 /// [conformance suite](super::conformance)). Nothing survives the process.
@@ -67,24 +67,18 @@ impl fmt::Debug for MemoryStore {
 
 impl Inner {
     fn require_incident(&self, incident_id: &str) -> Result<()> {
-        if self.incidents.contains_key(incident_id) {
-            Ok(())
-        } else {
-            Err(Error::not_found(format!("incident {incident_id} not found")))
-        }
+        if self.incidents.contains_key(incident_id) { Ok(()) } else { Err(super::incident_not_found(incident_id)) }
     }
 
     fn require_run(&self, run_id: &str) -> Result<()> {
-        if self.runs.contains_key(run_id) { Ok(()) } else { Err(Error::not_found(format!("run {run_id} not found"))) }
+        if self.runs.contains_key(run_id) { Ok(()) } else { Err(super::run_not_found(run_id)) }
     }
 }
 
 #[async_trait::async_trait]
 impl Store for MemoryStore {
     async fn save_incident(&self, incident: &Incident) -> Result<()> {
-        if incident.id.trim().is_empty() {
-            return Err(Error::invalid_input("incident id must not be blank"));
-        }
+        super::check_incident(incident)?;
         self.lock().incidents.insert(incident.id.clone(), incident.clone());
         Ok(())
     }
@@ -132,7 +126,7 @@ impl Store for MemoryStore {
         check_run(run)?;
         let mut inner = self.lock();
         if inner.runs.contains_key(&run.run_id) {
-            return Err(Error::conflict(format!("run {} already exists", run.run_id)));
+            return Err(super::run_exists(&run.run_id));
         }
         inner.runs.insert(run.run_id.clone(), run.clone());
         Ok(())
@@ -140,8 +134,7 @@ impl Store for MemoryStore {
 
     async fn update_run(&self, run: &RunRecord) -> Result<()> {
         let mut inner = self.lock();
-        let stored =
-            inner.runs.get_mut(&run.run_id).ok_or_else(|| Error::not_found(format!("run {} not found", run.run_id)))?;
+        let stored = inner.runs.get_mut(&run.run_id).ok_or_else(|| super::run_not_found(&run.run_id))?;
         stored.status = run.status;
         stored.approval.clone_from(&run.approval);
         stored.updated_at = run.updated_at;
@@ -178,9 +171,7 @@ impl Store for MemoryStore {
     }
 
     async fn take_over_claims(&self, run_id: &str, owner: &str) -> Result<u64> {
-        if owner.trim().is_empty() {
-            return Err(Error::invalid_input("take-over needs a non-blank owner"));
-        }
+        super::check_take_over(owner)?;
         let mut inner = self.lock();
         inner.require_run(run_id)?;
         let mut n = 0;

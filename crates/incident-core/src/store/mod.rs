@@ -1,8 +1,10 @@
 //! Durable storage of incidents, timelines, procedure runs and their write-ahead journals.
 //!
-//! One trait, [`Store`], several implementations: [`MemoryStore`] (tests, bindings' ephemeral use),
-//! `SqliteStore` (feature `sqlite`, the embedded default: one file) and the PostgreSQL team store in an
-//! adapter crate. All of them pass the same [`conformance`] suite.
+//! One trait, [`Store`], several implementations: [`MemoryStore`] here (tests, bindings' ephemeral use),
+//! and in the `incident-store` crate `SqliteStore` (feature `sqlite`: one file, the embedded default of the
+//! CLI) and `PgStore` (feature `postgres`: the team store). All of them pass the same [`conformance`]
+//! suite. [`ArchiveStore`] is the port the [evidence](crate::evidence) module reads a bundle's store
+//! through (implemented by `SqliteStore`).
 //!
 //! # Semantics every store shares
 //!
@@ -40,10 +42,11 @@
 //!
 //! # For implementers
 //!
-//! The helpers [`check_event_append`], [`check_run`], [`check_journal_draft`], [`JournalEntry::new`],
-//! [`verify_journal`], [`duplicate_journal_entry`], [`check_claim`] and [`may_claim`] hold the rules, so every store (including ones in other crates)
-//! makes the same decisions with the same messages; an implementation only has to make each operation
-//! atomic.
+//! The helpers [`check_incident`], [`check_event_append`], [`check_run`], [`check_journal_draft`],
+//! [`JournalEntry::new`], [`verify_journal`], [`duplicate_journal_entry`], [`check_claim`], [`may_claim`],
+//! [`check_take_over`], [`incident_not_found`], [`run_not_found`] and [`run_exists`] hold the rules and
+//! their messages, so every store (including ones in other crates) makes the same decisions with the same
+//! messages; an implementation only has to make each operation atomic.
 
 use std::fmt;
 use std::str::FromStr;
@@ -57,14 +60,12 @@ pub use crate::timeline::GENESIS_HASH;
 use crate::timeline::{Event, Timeline};
 use crate::{Error, Result};
 
+mod archive;
 pub mod conformance;
 mod memory;
-#[cfg(feature = "sqlite")]
-mod sqlite;
 
+pub use archive::{ArchiveStore, AuditedIncident, AuditedRun, StoreAudit};
 pub use memory::MemoryStore;
-#[cfg(feature = "sqlite")]
-pub use sqlite::{AuditedIncident, AuditedRun, SqliteStore, StoreAudit};
 
 /// Domain-separation tag and format version of the journal hash preimage.
 const JOURNAL_HASH_DOMAIN: &str = "incident-core/journal/v1";
@@ -485,6 +486,46 @@ pub fn check_event_append(incident_id: &str, head: Option<&Event>, events: &[Eve
         prev = Some(ev);
     }
     Ok(())
+}
+
+/// Check an incident before saving it: its id must not be blank.
+///
+/// # Errors
+/// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput).
+pub fn check_incident(incident: &Incident) -> Result<()> {
+    if incident.id.trim().is_empty() {
+        return Err(Error::invalid_input("incident id must not be blank"));
+    }
+    Ok(())
+}
+
+/// Check the new owner of [`Store::take_over_claims`]: it must not be blank.
+///
+/// # Errors
+/// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput).
+pub fn check_take_over(owner: &str) -> Result<()> {
+    if owner.trim().is_empty() {
+        return Err(Error::invalid_input("take-over needs a non-blank owner"));
+    }
+    Ok(())
+}
+
+/// The `NotFound` for an operation on an incident that is not stored.
+#[must_use]
+pub fn incident_not_found(incident_id: &str) -> Error {
+    Error::not_found(format!("incident {incident_id} not found"))
+}
+
+/// The `NotFound` for an operation on a run that is not stored.
+#[must_use]
+pub fn run_not_found(run_id: &str) -> Error {
+    Error::not_found(format!("run {run_id} not found"))
+}
+
+/// The `Conflict` for creating a run whose id is taken.
+#[must_use]
+pub fn run_exists(run_id: &str) -> Error {
+    Error::conflict(format!("run {run_id} already exists"))
 }
 
 /// Check a run before creating it: `run_id` and `procedure` must not be blank.

@@ -223,11 +223,3 @@ async fn memory_store_conformance() {
     assert_eq!(clone.runs().await.expect("runs").len(), store.runs().await.expect("runs").len());
     assert!(format!("{store:?}").starts_with("MemoryStore"));
 }
-
-#[cfg(feature = "sqlite")]
-#[tokio::test]
-async fn sqlite_in_memory_store_conformance() {
-    let store = SqliteStore::open_in_memory().expect("open");
-    conformance::run_all(&store).await.unwrap_or_else(|e| panic!("{e}"));
-    conformance::run_tamper(&store, &store).await.unwrap_or_else(|e| panic!("{e}"));
-}

@@ -19,9 +19,10 @@ mod sqlite {
 
     use chrono::{DateTime, TimeDelta, Utc};
     use incident_core::incident::{DeclareRequest, Incident};
-    use incident_core::store::{JournalDraft, JournalPhase, RunRecord, RunStatus, SqliteStore, Store, conformance};
+    use incident_core::store::{JournalDraft, JournalPhase, RunRecord, RunStatus, Store, conformance};
     use incident_core::timeline::{EventKind, Timeline};
     use incident_core::{ErrorKind, Policy, Severity};
+    use incident_store::SqliteStore;
     use rusqlite::Connection;
 
     fn t0() -> DateTime<Utc> {

@@ -1,46 +1,17 @@
 //! [`SqliteStore`] as an archive: sealing a file so it alone holds everything, opening one read-only
-//! without changing a byte, and auditing every chain in it (what `incident evidence verify` relies on).
+//! without changing a byte, and auditing every chain in it (what `incident evidence verify` relies on):
+//! the [`ArchiveStore`] port of `incident_core::store`.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use incident_core::incident::Incident;
+use incident_core::store::{ArchiveStore, AuditedIncident, AuditedRun, StoreAudit};
+use incident_core::{Error, ErrorKind, Result};
 use rusqlite::{Connection, OpenFlags};
 
-use super::{
-    Ctx, JournalEntry, RUN_COLUMNS, RunRow, SqlExt, SqliteStore, journal_rows, recorded_head, timeline_rows,
-    verified_journal, verified_timeline,
-};
-use crate::incident::Incident;
-use crate::store::RunRecord;
-use crate::timeline::Timeline;
-use crate::{Error, ErrorKind, Result};
-
-/// Everything a store file holds, every chain verified (see [`SqliteStore::audit`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoreAudit {
-    /// Every incident (by id) with its verified timeline.
-    pub incidents: Vec<AuditedIncident>,
-    /// Every run (by id) with its verified journal.
-    pub runs: Vec<AuditedRun>,
-}
-
-/// An incident of a [`StoreAudit`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct AuditedIncident {
-    /// The incident record.
-    pub incident: Incident,
-    /// Its timeline: chain intact and ending at the head recorded with the last append.
-    pub timeline: Timeline,
-}
-
-/// A run of a [`StoreAudit`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct AuditedRun {
-    /// The run record.
-    pub run: RunRecord,
-    /// Its journal: chain intact and ending at the head recorded with the last append.
-    pub journal: Vec<JournalEntry>,
-}
+use super::{Ctx, RUN_COLUMNS, RunRow, SqlExt, SqliteStore, journal_rows, read_run_row, recorded_head, timeline_rows};
+use crate::codec::{JOURNAL_CHAIN, verified_journal, verified_timeline};
 
 /// `path` as an SQLite URI filename (`file:` with `%`, `?` and `#` escaped).
 fn uri_path(path: &Path) -> Result<String> {
@@ -137,8 +108,8 @@ impl SqliteStore {
     /// Read everything and verify it, in one read transaction: SQLite's own `quick_check`; every
     /// incident's timeline (hash chain, and its newest event against the head recorded with the append);
     /// every run's journal (likewise); and no events, entries or recorded heads belonging to no incident
-    /// or run. The same checks [`Store::timeline`](super::Store::timeline) and
-    /// [`Store::journal`](super::Store::journal) make, over the whole file. Blocking.
+    /// or run. The same checks [`Store::timeline`](incident_core::store::Store::timeline) and
+    /// [`Store::journal`](incident_core::store::Store::journal) make, over the whole file. Blocking.
     ///
     /// # Errors
     /// `Integrity` naming the first problem (`timeline of INC-1: event #3 hash mismatch (edited?)`,
@@ -179,7 +150,7 @@ impl SqliteStore {
         let rows: Vec<RunRow> = tx
             .prepare(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY run_id"))
             .ctx(&ctx)?
-            .query_map([], RunRow::read)
+            .query_map([], read_run_row)
             .ctx(&ctx)?
             .collect::<rusqlite::Result<_>>()
             .ctx(&ctx)?;
@@ -187,7 +158,7 @@ impl SqliteStore {
         for row in rows {
             let run = row.into_record(&ctx).map_err(as_integrity)?;
             let entries = journal_rows(&tx, &ctx, &run.run_id)?;
-            let head = recorded_head(&tx, &ctx, "journal", &run.run_id)?;
+            let head = recorded_head(&tx, &ctx, JOURNAL_CHAIN, &run.run_id)?;
             let journal = verified_journal(&run.run_id, entries, head.as_ref())?;
             runs.push(AuditedRun { run, journal });
         }
@@ -239,4 +210,24 @@ fn orphans(conn: &Connection, ctx: &Ctx) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The evidence bundle's `journal.sqlite`: [`SqliteStore::open`], [`SqliteStore::open_read_only`],
+/// [`SqliteStore::seal`] and [`SqliteStore::audit`].
+impl ArchiveStore for SqliteStore {
+    fn create(path: &Path) -> Result<Self> {
+        Self::open(path)
+    }
+
+    fn open_read_only(path: &Path) -> Result<Self> {
+        Self::open_read_only(path)
+    }
+
+    fn seal(&self) -> Result<()> {
+        Self::seal(self)
+    }
+
+    fn audit(&self) -> Result<StoreAudit> {
+        Self::audit(self)
+    }
 }

@@ -43,22 +43,20 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod
 use incident_core::incident::Incident;
 use incident_core::store::conformance::RawAccess;
 use incident_core::store::{
-    GENESIS_HASH, JournalDraft, JournalEntry, RunRecord, Store, canonical_timestamp, check_claim, check_event_append,
-    check_journal_draft, check_run, duplicate_journal_entry, verify_journal, verify_journal_head, verify_timeline_head,
+    JournalDraft, JournalEntry, RunRecord, Store, canonical_timestamp, check_claim, check_event_append,
+    check_journal_draft, check_run, check_take_over, duplicate_journal_entry, incident_not_found, run_exists,
+    run_not_found,
 };
 use incident_core::timeline::{Event, Timeline};
 use incident_core::{Error, Result};
+use incident_datastores::ConnectionString;
+use incident_datastores::pg::{classify, millis};
 use tokio_postgres::{GenericClient, IsolationLevel, NoTls, Row};
 
-use crate::pg::{classify, millis};
-use crate::secret::ConnectionString;
-
-/// One schema migration.
-struct Migration {
-    version: i32,
-    name: &'static str,
-    sql: &'static str,
-}
+use crate::codec::{
+    IncidentRow, JOURNAL_CHAIN, JournalRow, Label, Migration, RecordedHead, RunRow, TIMELINE_CHAIN, approval_json,
+    event_row, next_journal_link, parse_event, parse_incident, verified_journal, verified_timeline,
+};
 
 /// All migrations, in order, numbered from 1 without gaps. Never edit a released one: add the next.
 const MIGRATIONS: &[Migration] = &[
@@ -230,7 +228,9 @@ impl Ctx<'_> {
             .with_source(other),
         }
     }
+}
 
+impl Label for Ctx<'_> {
     fn internal(&self, what: impl fmt::Display) -> Error {
         Error::internal(format!("postgres store {}: {}: {what}", self.store.label, self.op))
     }
@@ -238,25 +238,6 @@ impl Ctx<'_> {
 
 fn col<'a, T: tokio_postgres::types::FromSql<'a>>(ctx: &Ctx<'_>, row: &'a Row, i: usize) -> Result<T> {
     row.try_get(i).map_err(|e| ctx.internal(format_args!("unexpected column {i}")).with_source(e))
-}
-
-fn to_i64(n: u64, what: &str) -> Result<i64> {
-    i64::try_from(n).map_err(|_| Error::invalid_input(format!("{what} {n} is out of range")))
-}
-
-fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
-}
-
-fn to_json<T: serde::Serialize>(value: &T, what: &str) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| Error::internal(format!("cannot serialize {what}")).with_source(e))
-}
-
-fn parse_event(incident_id: &str, row: i64, json: &str) -> Result<Event> {
-    serde_json::from_str(json).map_err(|e| {
-        Error::integrity(format!("timeline of {incident_id}: event row #{row} is not a valid event (edited?)"))
-            .with_source(e)
-    })
 }
 
 impl PgStore {
@@ -356,20 +337,24 @@ impl PgStore {
             .await
             .map_err(|e| ctx.db(e))?;
         let current: i32 = col(&ctx, &row, 0)?;
-        if i64::from(current) > i64::from(Self::SCHEMA_VERSION) {
+        let current = i64::from(current);
+        if current > i64::from(Self::SCHEMA_VERSION) {
             return Err(Error::precondition(format!(
                 "postgres store {}: schema version {current} is newer than this build supports ({}); upgrade incident-core",
                 self.label,
                 Self::SCHEMA_VERSION
             )));
         }
-        for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+        for m in MIGRATIONS.iter().filter(|m| i64::from(m.version) > current) {
             tx.batch_execute(m.sql)
                 .await
                 .map_err(|e| ctx.db(e).context(format_args!("migration {} ({})", m.version, m.name)))?;
-            tx.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", &[&m.version, &m.name])
-                .await
-                .map_err(|e| ctx.db(e))?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                &[&i32::from(m.version), &m.name],
+            )
+            .await
+            .map_err(|e| ctx.db(e))?;
         }
         tx.commit().await.map_err(|e| ctx.db(e))
     }
@@ -381,10 +366,10 @@ async fn lock_parent(
     ctx: &Ctx<'_>,
     sql: &str,
     id: &str,
-    what: &str,
+    not_found: fn(&str) -> Error,
 ) -> Result<()> {
     let found = tx.query_opt(sql, &[&id]).await.map_err(|e| ctx.db(e))?;
-    found.map(|_| ()).ok_or_else(|| Error::not_found(format!("{what} {id} not found")))
+    found.map(|_| ()).ok_or_else(|| not_found(id))
 }
 
 const LOCK_INCIDENT: &str = "SELECT 1 FROM incidents WHERE id = $1 FOR NO KEY UPDATE";
@@ -395,56 +380,35 @@ const HAS_RUN: &str = "SELECT 1 FROM runs WHERE run_id = $1";
 const RUN_COLUMNS: &str = "run_id, incident_id, procedure, plan::text, approval::text, status, created_at, updated_at";
 const JOURNAL_COLUMNS: &str = "seq, step_id, phase, attempt, owner, at, detail::text, prev_hash, hash";
 
+/// A `runs` row ([`RUN_COLUMNS`]).
 fn run_from_row(ctx: &Ctx<'_>, r: &Row) -> Result<RunRecord> {
-    let run_id: String = col(ctx, r, 0)?;
-    let bad = |field: &str| ctx.internal(format_args!("run {run_id}: stored {field} is unreadable"));
-    let plan_text: String = col(ctx, r, 3)?;
-    let approval_text: Option<String> = col(ctx, r, 4)?;
-    let status_text: String = col(ctx, r, 5)?;
-    let created: String = col(ctx, r, 6)?;
-    let updated: String = col(ctx, r, 7)?;
-    let plan = serde_json::from_str(&plan_text).map_err(|e| bad("plan").with_source(e))?;
-    let approval = match approval_text {
-        Some(a) => Some(serde_json::from_str(&a).map_err(|e| bad("approval").with_source(e))?),
-        None => None,
-    };
-    let status = status_text.parse().map_err(|e| bad("status").with_source(e))?;
-    let created_at = parse_time(&created).ok_or_else(|| bad("created_at"))?;
-    let updated_at = parse_time(&updated).ok_or_else(|| bad("updated_at"))?;
-    Ok(RunRecord {
+    RunRow {
+        run_id: col(ctx, r, 0)?,
         incident_id: col(ctx, r, 1)?,
         procedure: col(ctx, r, 2)?,
-        run_id,
-        plan,
-        approval,
-        status,
-        created_at,
-        updated_at,
-    })
+        plan: col(ctx, r, 3)?,
+        approval: col(ctx, r, 4)?,
+        status: col(ctx, r, 5)?,
+        created_at: col(ctx, r, 6)?,
+        updated_at: col(ctx, r, 7)?,
+    }
+    .into_record(ctx)
 }
 
+/// A `journal` row ([`JOURNAL_COLUMNS`]) of `run_id`.
 fn journal_from_row(ctx: &Ctx<'_>, run_id: &str, r: &Row) -> Result<JournalEntry> {
-    let seq: i64 = col(ctx, r, 0)?;
-    let unreadable = || Error::integrity(format!("journal of run {run_id}: entry #{seq} is unreadable (edited?)"));
-    let phase_text: String = col(ctx, r, 2)?;
-    let attempt: i64 = col(ctx, r, 3)?;
-    let at_text: String = col(ctx, r, 5)?;
-    let detail_text: String = col(ctx, r, 6)?;
-    let draft = JournalDraft {
-        run_id: run_id.to_owned(),
+    JournalRow {
+        seq: col(ctx, r, 0)?,
         step_id: col(ctx, r, 1)?,
-        phase: phase_text.parse().map_err(|_| unreadable())?,
-        attempt: u32::try_from(attempt).map_err(|_| unreadable())?,
+        phase: col(ctx, r, 2)?,
+        attempt: col(ctx, r, 3)?,
         owner: col(ctx, r, 4)?,
-        at: parse_time(&at_text).ok_or_else(unreadable)?,
-        detail: serde_json::from_str(&detail_text).map_err(|e| unreadable().with_source(e))?,
-    };
-    Ok(JournalEntry {
-        seq: u64::try_from(seq).map_err(|_| unreadable())?,
-        draft,
+        at: col(ctx, r, 5)?,
+        detail: col(ctx, r, 6)?,
         prev_hash: col(ctx, r, 7)?,
         hash: col(ctx, r, 8)?,
-    })
+    }
+    .into_entry(run_id)
 }
 
 async fn event_rows<C: GenericClient>(client: &C, ctx: &Ctx<'_>, incident_id: &str) -> Result<Vec<(u64, Event)>> {
@@ -452,16 +416,7 @@ async fn event_rows<C: GenericClient>(client: &C, ctx: &Ctx<'_>, incident_id: &s
         .query("SELECT seq, json::text FROM events WHERE incident_id = $1 ORDER BY seq", &[&incident_id])
         .await
         .map_err(|e| ctx.db(e))?;
-    rows.iter()
-        .map(|r| {
-            let row: i64 = col(ctx, r, 0)?;
-            let json: String = col(ctx, r, 1)?;
-            let key = u64::try_from(row).map_err(|_| {
-                Error::integrity(format!("timeline of {incident_id}: negative row key {row} (edited?)"))
-            })?;
-            Ok((key, parse_event(incident_id, row, &json)?))
-        })
-        .collect()
+    rows.iter().map(|r| event_row(incident_id, col(ctx, r, 0)?, &col::<String>(ctx, r, 1)?)).collect()
 }
 
 async fn journal_rows<C: GenericClient>(client: &C, ctx: &Ctx<'_>, run_id: &str) -> Result<Vec<JournalEntry>> {
@@ -479,11 +434,11 @@ async fn insert_event<C: GenericClient>(
     row: u64,
     ev: &Event,
 ) -> Result<()> {
-    let json = to_json(ev, "event")?;
+    let json = crate::codec::to_json(ev, "event")?;
     client
         .execute(
             "INSERT INTO events (incident_id, seq, json, prev_hash, hash) VALUES ($1, $2, $3::text::json, $4, $5)",
-            &[&incident_id, &to_i64(row, "event seq")?, &json, &ev.prev_hash, &ev.hash],
+            &[&incident_id, &crate::codec::to_i64(row, "event seq")?, &json, &ev.prev_hash, &ev.hash],
         )
         .await
         .map_err(|e| ctx.db(e))?;
@@ -491,23 +446,22 @@ async fn insert_event<C: GenericClient>(
 }
 
 async fn insert_journal<C: GenericClient>(client: &C, ctx: &Ctx<'_>, entry: &JournalEntry) -> Result<()> {
-    let d = &entry.draft;
-    let detail = to_json(&d.detail, "journal detail")?;
+    let row = JournalRow::new(entry)?;
     client
         .execute(
             "INSERT INTO journal (run_id, seq, step_id, phase, attempt, owner, at, detail, prev_hash, hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::json, $9, $10)",
             &[
-                &d.run_id,
-                &to_i64(entry.seq, "journal seq")?,
-                &d.step_id,
-                &d.phase.as_str(),
-                &i64::from(d.attempt),
-                &d.owner,
-                &canonical_timestamp(d.at),
-                &detail,
-                &entry.prev_hash,
-                &entry.hash,
+                &entry.draft.run_id,
+                &row.seq,
+                &row.step_id,
+                &row.phase,
+                &row.attempt,
+                &row.owner,
+                &row.at,
+                &row.detail,
+                &row.prev_hash,
+                &row.hash,
             ],
         )
         .await
@@ -524,7 +478,7 @@ async fn record_head<C: GenericClient>(
     seq: u64,
     hash: &str,
 ) -> Result<()> {
-    let seq = i64::try_from(seq).map_err(|_| Error::invalid_input(format!("{chain} of {id}: seq {seq} too large")))?;
+    let seq = crate::codec::to_i64(seq, "head seq")?;
     client
         .execute(
             "INSERT INTO heads (chain, id, seq, hash) VALUES ($1, $2, $3, $4) \
@@ -537,23 +491,12 @@ async fn record_head<C: GenericClient>(
 }
 
 /// The recorded head of a chain, if any.
-async fn recorded_head<C: GenericClient>(
-    client: &C,
-    ctx: &Ctx<'_>,
-    chain: &str,
-    id: &str,
-) -> Result<Option<(u64, String)>> {
+async fn recorded_head<C: GenericClient>(client: &C, ctx: &Ctx<'_>, chain: &str, id: &str) -> Result<RecordedHead> {
     let row = client
         .query_opt("SELECT seq, hash FROM heads WHERE chain = $1 AND id = $2", &[&chain, &id])
         .await
         .map_err(|e| ctx.db(e))?;
-    row.map(|r| {
-        let seq: i64 = col(ctx, &r, 0)?;
-        let seq = u64::try_from(seq)
-            .map_err(|_| Error::integrity(format!("{chain} of {id}: recorded head #{seq} is unreadable (edited?)")))?;
-        Ok((seq, col::<String>(ctx, &r, 1)?))
-    })
-    .transpose()
+    row.map(|r| crate::codec::recorded_head(chain, id, col(ctx, &r, 0)?, col(ctx, &r, 1)?)).transpose()
 }
 
 impl PgStore {
@@ -575,17 +518,14 @@ impl PgStore {
 #[async_trait::async_trait]
 impl Store for PgStore {
     async fn save_incident(&self, incident: &Incident) -> Result<()> {
-        if incident.id.trim().is_empty() {
-            return Err(Error::invalid_input("incident id must not be blank"));
-        }
+        let row = IncidentRow::new(incident)?;
         let ctx = self.ctx("save_incident");
-        let json = to_json(incident, "incident")?;
         let client = self.client(&ctx).await?;
         client
             .execute(
                 "INSERT INTO incidents (id, json, declared_at) VALUES ($1, $2::text::json, $3) \
                  ON CONFLICT (id) DO UPDATE SET json = excluded.json, declared_at = excluded.declared_at",
-                &[&incident.id, &json, &canonical_timestamp(incident.declared_at)],
+                &[&row.id, &row.json, &row.declared_at],
             )
             .await
             .map_err(|e| ctx.db(e))?;
@@ -597,12 +537,7 @@ impl Store for PgStore {
         let client = self.client(&ctx).await?;
         let row =
             client.query_opt("SELECT json::text FROM incidents WHERE id = $1", &[&id]).await.map_err(|e| ctx.db(e))?;
-        row.map(|r| {
-            let json: String = col(&ctx, &r, 0)?;
-            serde_json::from_str(&json)
-                .map_err(|e| ctx.internal("stored incident JSON is not a valid incident").with_source(e))
-        })
-        .transpose()
+        row.map(|r| parse_incident(&ctx, &col::<String>(&ctx, &r, 0)?)).transpose()
     }
 
     async fn incidents(&self) -> Result<Vec<Incident>> {
@@ -612,13 +547,7 @@ impl Store for PgStore {
             .query("SELECT json::text FROM incidents ORDER BY declared_at DESC, id", &[])
             .await
             .map_err(|e| ctx.db(e))?;
-        rows.iter()
-            .map(|r| {
-                let json: String = col(&ctx, r, 0)?;
-                serde_json::from_str(&json)
-                    .map_err(|e| ctx.internal("stored incident JSON is not a valid incident").with_source(e))
-            })
-            .collect()
+        rows.iter().map(|r| parse_incident(&ctx, &col::<String>(&ctx, r, 0)?)).collect()
     }
 
     async fn append_events(&self, incident_id: &str, events: &[Event]) -> Result<()> {
@@ -628,7 +557,7 @@ impl Store for PgStore {
         let ctx = self.ctx("append_events");
         let mut client = self.client(&ctx).await?;
         let tx = client.transaction().await.map_err(|e| ctx.db(e))?;
-        lock_parent(&tx, &ctx, LOCK_INCIDENT, incident_id, "incident").await?;
+        lock_parent(&tx, &ctx, LOCK_INCIDENT, incident_id, incident_not_found).await?;
         let head = tx
             .query_opt(
                 "SELECT seq, json::text FROM events WHERE incident_id = $1 ORDER BY seq DESC LIMIT 1",
@@ -645,7 +574,7 @@ impl Store for PgStore {
             insert_event(&*tx, &ctx, incident_id, ev.seq, ev).await?;
         }
         if let Some(last) = events.last() {
-            record_head(&*tx, &ctx, "timeline", incident_id, last.seq, &last.hash).await?;
+            record_head(&*tx, &ctx, TIMELINE_CHAIN, incident_id, last.seq, &last.hash).await?;
         }
         tx.commit().await.map_err(|e| ctx.db(e))
     }
@@ -654,20 +583,17 @@ impl Store for PgStore {
         let ctx = self.ctx("timeline");
         let mut client = self.client(&ctx).await?;
         let tx = Self::snapshot(&mut client, &ctx).await?;
-        lock_parent(&tx, &ctx, HAS_INCIDENT, incident_id, "incident").await?;
+        lock_parent(&tx, &ctx, HAS_INCIDENT, incident_id, incident_not_found).await?;
         let events = event_rows(&*tx, &ctx, incident_id).await?.into_iter().map(|(_, ev)| ev).collect();
-        let head = recorded_head(&*tx, &ctx, "timeline", incident_id).await?;
+        let head = recorded_head(&*tx, &ctx, TIMELINE_CHAIN, incident_id).await?;
         tx.rollback().await.map_err(|e| ctx.db(e))?;
-        let timeline = Timeline::from_events(incident_id, events)?;
-        verify_timeline_head(&timeline, head.as_ref())?;
-        Ok(timeline)
+        verified_timeline(incident_id, events, head.as_ref())
     }
 
     async fn create_run(&self, run: &RunRecord) -> Result<()> {
         check_run(run)?;
         let ctx = self.ctx("create_run");
-        let plan = to_json(&run.plan, "plan")?;
-        let approval = run.approval.as_ref().map(|a| to_json(a, "approval")).transpose()?;
+        let row = RunRow::new(run)?;
         let client = self.client(&ctx).await?;
         let inserted = client
             .execute(
@@ -677,27 +603,27 @@ impl Store for PgStore {
                     RUN_COLUMNS.replace("::text", "")
                 ),
                 &[
-                    &run.run_id,
-                    &run.incident_id,
-                    &run.procedure,
-                    &plan,
-                    &approval,
-                    &run.status.as_str(),
-                    &canonical_timestamp(run.created_at),
-                    &canonical_timestamp(run.updated_at),
+                    &row.run_id,
+                    &row.incident_id,
+                    &row.procedure,
+                    &row.plan,
+                    &row.approval,
+                    &row.status,
+                    &row.created_at,
+                    &row.updated_at,
                 ],
             )
             .await
             .map_err(|e| ctx.db(e))?;
         if inserted == 0 {
-            return Err(Error::conflict(format!("run {} already exists", run.run_id)));
+            return Err(run_exists(&run.run_id));
         }
         Ok(())
     }
 
     async fn update_run(&self, run: &RunRecord) -> Result<()> {
         let ctx = self.ctx("update_run");
-        let approval = run.approval.as_ref().map(|a| to_json(a, "approval")).transpose()?;
+        let approval = approval_json(run)?;
         let client = self.client(&ctx).await?;
         let changed = client
             .execute(
@@ -707,7 +633,7 @@ impl Store for PgStore {
             .await
             .map_err(|e| ctx.db(e))?;
         if changed == 0 {
-            return Err(Error::not_found(format!("run {} not found", run.run_id)));
+            return Err(run_not_found(&run.run_id));
         }
         Ok(())
     }
@@ -733,13 +659,11 @@ impl Store for PgStore {
     }
 
     async fn take_over_claims(&self, run_id: &str, owner: &str) -> Result<u64> {
-        if owner.trim().is_empty() {
-            return Err(Error::invalid_input("take-over needs a non-blank owner"));
-        }
+        check_take_over(owner)?;
         let ctx = self.ctx("take_over_claims");
         let client = self.client(&ctx).await?;
         if client.query_opt(HAS_RUN, &[&run_id]).await.map_err(|e| ctx.db(e))?.is_none() {
-            return Err(Error::not_found(format!("run {run_id} not found")));
+            return Err(run_not_found(run_id));
         }
         client
             .execute("UPDATE step_claims SET owner = $1 WHERE run_id = $2", &[&owner, &run_id])
@@ -759,7 +683,7 @@ impl Store for PgStore {
         let ctx = self.ctx("claim_step");
         let client = self.client(&ctx).await?;
         if client.query_opt(HAS_RUN, &[&run_id]).await.map_err(|e| ctx.db(e))?.is_none() {
-            return Err(Error::not_found(format!("run {run_id} not found")));
+            return Err(run_not_found(run_id));
         }
         // One atomic statement: insert, or take over / extend when `may_claim` allows it.
         let claimed = client
@@ -780,7 +704,7 @@ impl Store for PgStore {
         let ctx = self.ctx("append_journal");
         let mut client = self.client(&ctx).await?;
         let tx = client.transaction().await.map_err(|e| ctx.db(e))?;
-        lock_parent(&tx, &ctx, LOCK_RUN, &draft.run_id, "run").await?;
+        lock_parent(&tx, &ctx, LOCK_RUN, &draft.run_id, run_not_found).await?;
         let dup = tx
             .query_opt(
                 "SELECT seq FROM journal WHERE run_id = $1 AND step_id = $2 AND phase = $3 AND attempt = $4",
@@ -796,19 +720,14 @@ impl Store for PgStore {
             .query_opt("SELECT seq, hash FROM journal WHERE run_id = $1 ORDER BY seq DESC LIMIT 1", &[&draft.run_id])
             .await
             .map_err(|e| ctx.db(e))?;
-        let (seq, prev_hash) = match head {
-            Some(r) => {
-                let seq: i64 = col(&ctx, &r, 0)?;
-                let next = u64::try_from(seq).ok().and_then(|s| s.checked_add(1)).ok_or_else(|| {
-                    Error::integrity(format!("journal of run {}: head entry #{seq} is unreadable", draft.run_id))
-                })?;
-                (next, col::<String>(&ctx, &r, 1)?)
-            }
-            None => (0, GENESIS_HASH.to_owned()),
+        let head = match head {
+            Some(r) => Some((col::<i64>(&ctx, &r, 0)?, col::<String>(&ctx, &r, 1)?)),
+            None => None,
         };
+        let (seq, prev_hash) = next_journal_link(&draft.run_id, head)?;
         let entry = JournalEntry::new(seq, draft, prev_hash);
         insert_journal(&*tx, &ctx, &entry).await?;
-        record_head(&*tx, &ctx, "journal", &entry.draft.run_id, entry.seq, &entry.hash).await?;
+        record_head(&*tx, &ctx, JOURNAL_CHAIN, &entry.draft.run_id, entry.seq, &entry.hash).await?;
         tx.commit().await.map_err(|e| ctx.db(e))?;
         Ok(entry)
     }
@@ -817,13 +736,11 @@ impl Store for PgStore {
         let ctx = self.ctx("journal");
         let mut client = self.client(&ctx).await?;
         let tx = Self::snapshot(&mut client, &ctx).await?;
-        lock_parent(&tx, &ctx, HAS_RUN, run_id, "run").await?;
+        lock_parent(&tx, &ctx, HAS_RUN, run_id, run_not_found).await?;
         let entries = journal_rows(&*tx, &ctx, run_id).await?;
-        let head = recorded_head(&*tx, &ctx, "journal", run_id).await?;
+        let head = recorded_head(&*tx, &ctx, JOURNAL_CHAIN, run_id).await?;
         tx.rollback().await.map_err(|e| ctx.db(e))?;
-        verify_journal(run_id, &entries)?;
-        verify_journal_head(run_id, &entries, head.as_ref())?;
-        Ok(entries)
+        verified_journal(run_id, entries, head.as_ref())
     }
 }
 
@@ -875,7 +792,7 @@ mod tests {
         for (i, m) in (1..).zip(MIGRATIONS) {
             assert_eq!(m.version, i, "migration {}", m.name);
         }
-        assert_eq!(MIGRATIONS.last().map(|m| i64::from(m.version)), Some(i64::from(PgStore::SCHEMA_VERSION)));
+        assert_eq!(MIGRATIONS.last().map(|m| u32::from(m.version)), Some(PgStore::SCHEMA_VERSION));
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! The PostgreSQL team store against a real PostgreSQL 15 (`scripts/services start`): the shared
-//! conformance suite (behaviour and tamper detection), migrations, and two OS processes racing over one
-//! journal.
+//! conformance suite (behaviour and tamper detection), migrations, two OS processes racing over one
+//! journal, and no password in any error.
+#![cfg(feature = "postgres")]
 
 mod common;
+
+use std::fmt::Write as _;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -11,7 +14,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use incident_core::ErrorKind;
 use incident_core::store::{JournalDraft, JournalPhase, RunRecord, RunStatus, Store, conformance};
-use incident_datastores::{ConnectionString, PgStore, PgStoreOptions};
+use incident_datastores::ConnectionString;
+use incident_store::{PgStore, PgStoreOptions};
 
 fn t0() -> DateTime<Utc> {
     DateTime::from_timestamp_nanos(1_795_701_600_000_000_000)
@@ -257,4 +261,54 @@ async fn two_processes_execute_each_step_exactly_once() {
     println!("(executed, refused) per worker: {owners:?} = {counts:?}");
     let _ = std::fs::remove_dir_all(&dir);
     drop_schema(&url, &schema).await;
+}
+
+const SEEDED: &str = "Zq8-seeded-Passw0rd";
+
+/// Everything an error shows: Display, Debug, and each source's Display and Debug.
+fn everything(e: &incident_core::Error) -> String {
+    let mut out = format!("{e}\n{e:?}\n");
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        let _ = writeln!(out, "{s}\n{s:?}");
+        src = s.source();
+    }
+    out
+}
+
+/// A dead loopback port.
+fn dead_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// (Moved from incident-datastores' `tests/redaction.rs` with the store.)
+#[tokio::test]
+async fn postgres_store_passwords_appear_nowhere() {
+    let Some(admin) = common::pg_admin_url() else {
+        return;
+    };
+    let real =
+        String::from_utf8_lossy(admin.config().get_password().expect("the test role has a password")).into_owned();
+    let secrets = [SEEDED, real.as_str()];
+    let port = admin.config().get_ports().first().copied().expect("port");
+    let user = admin.config().get_user().expect("user").to_owned();
+    let wrong = ConnectionString::parse(&format!("postgres://{user}:{SEEDED}@127.0.0.1:{port}/postgres")).expect("url");
+    let unreachable =
+        ConnectionString::parse(&format!("postgres://{user}:{SEEDED}@127.0.0.1:{}/postgres", dead_port()))
+            .expect("url");
+
+    let mut seen = String::new();
+    for url in [&wrong, &unreachable] {
+        let err = PgStore::connect_with(url, PgStoreOptions::default()).await.expect_err("cannot connect");
+        seen.push_str(&everything(&err));
+    }
+    let store = PgStore::connect_with(&admin, PgStoreOptions::with_schema("redaction_check")).await.expect("store");
+    let _ = writeln!(seen, "{store:?}");
+    let err = store.journal("no-such-run").await.expect_err("not found");
+    seen.push_str(&everything(&err));
+    for s in secrets {
+        assert!(!seen.contains(s), "postgres store outputs leak a password:\n{seen}");
+    }
+    drop_schema(&admin, "redaction_check").await;
 }

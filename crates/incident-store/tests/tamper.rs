@@ -279,7 +279,7 @@ async fn memory_store_detects_every_tampered_event_and_entry() {
 #[tokio::test]
 async fn sqlite_store_detects_every_tampered_event_and_entry() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = incident_core::store::SqliteStore::open(dir.path().join("tamper.db")).expect("open");
+    let store = incident_store::SqliteStore::open(dir.path().join("tamper.db")).expect("open");
     let events = every_event_tamper_is_detected(&store, &store).await;
     let entries = every_journal_tamper_is_detected(&store, &store).await;
     eprintln!("sqlite store: {events} timeline and {entries} journal tamperings detected");

@@ -1,4 +1,4 @@
-//! [`SqliteStore`]: the embedded default store, one SQLite file (feature `sqlite`).
+//! [`SqliteStore`]: the embedded store, one SQLite file (feature `sqlite`).
 //!
 //! See [`SqliteStore`] for concurrency, errors and the schema.
 
@@ -10,22 +10,20 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::conformance::RawAccess;
-use super::{
+use incident_core::incident::Incident;
+use incident_core::store::conformance::RawAccess;
+use incident_core::store::{
     JournalDraft, JournalEntry, RunRecord, StepClaim, Store, StoreWrite, canonical_timestamp, check_claim,
-    check_event_append, check_journal_draft, check_run, duplicate_journal_entry, may_claim, verify_journal,
-    verify_journal_head, verify_timeline_head,
+    check_event_append, check_journal_draft, check_run, check_take_over, duplicate_journal_entry, incident_not_found,
+    may_claim, run_exists, run_not_found,
 };
-use crate::incident::Incident;
-use crate::timeline::{Event, GENESIS_HASH, Timeline};
-use crate::{Error, ErrorKind, Result};
+use incident_core::timeline::{Event, Timeline};
+use incident_core::{Error, ErrorKind, Result};
 
-/// One schema migration.
-struct Migration {
-    version: u32,
-    name: &'static str,
-    sql: &'static str,
-}
+use crate::codec::{
+    IncidentRow, JOURNAL_CHAIN, JournalRow, Label, Migration, RecordedHead, RunRow, TIMELINE_CHAIN, event_row,
+    next_journal_link, parse_event, parse_incident, parse_time, to_i64, to_json, verified_journal, verified_timeline,
+};
 
 /// All migrations, in order, numbered from 1 without gaps. Never edit a released one: add the next.
 const MIGRATIONS: &[Migration] = &[
@@ -124,7 +122,7 @@ INSERT INTO heads (chain, id, seq, hash)
 ///
 /// # Errors
 ///
-/// SQLite errors map to [`ErrorKind::Unavailable`](crate::ErrorKind::Unavailable) (busy or locked past
+/// SQLite errors map to [`ErrorKind::Unavailable`](incident_core::ErrorKind::Unavailable) (busy or locked past
 /// the timeout: retryable; cannot open, I/O, disk full, read-only), `Integrity` (a corrupt file),
 /// `Conflict` (a constraint the checks did not anticipate) or `Internal`. Messages name the file and the
 /// operation; the SQLite error is the [`source`](std::error::Error::source), never part of the message.
@@ -133,7 +131,7 @@ INSERT INTO heads (chain, id, seq, hash)
 ///
 /// Versioned by `schema_migrations (version, name)`; numbered migrations run in order, all in one
 /// transaction, when the file is opened. A file from a newer build is refused
-/// ([`ErrorKind::PreconditionFailed`](crate::ErrorKind::PreconditionFailed)). Timestamps are stored as
+/// ([`ErrorKind::PreconditionFailed`](incident_core::ErrorKind::PreconditionFailed)). Timestamps are stored as
 /// [`canonical_timestamp`] text (nanosecond precision, sortable); JSON as text.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -173,7 +171,9 @@ impl Ctx {
         };
         Error::new(kind, format!("sqlite store {}: {}: {what}", self.label, self.op)).with_source(e)
     }
+}
 
+impl Label for Ctx {
     fn internal(&self, what: impl fmt::Display) -> Error {
         Error::internal(format!("sqlite store {}: {}: {what}", self.label, self.op))
     }
@@ -188,18 +188,6 @@ impl<T> SqlExt<T> for rusqlite::Result<T> {
     fn ctx(self, ctx: &Ctx) -> Result<T> {
         self.map_err(|e| ctx.sql(e))
     }
-}
-
-fn to_i64(n: u64, what: &str) -> Result<i64> {
-    i64::try_from(n).map_err(|_| Error::invalid_input(format!("{what} {n} is out of range")))
-}
-
-fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
-}
-
-fn to_json<T: serde::Serialize>(value: &T, what: &str) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| Error::internal(format!("cannot serialize {what}")).with_source(e))
 }
 
 impl SqliteStore {
@@ -315,23 +303,12 @@ fn migrate(conn: &mut Connection, ctx: &Ctx) -> Result<()> {
 fn require_incident(conn: &Connection, ctx: &Ctx, incident_id: &str) -> Result<()> {
     let found =
         conn.query_row("SELECT 1 FROM incidents WHERE id = ?1", [incident_id], |_| Ok(())).optional().ctx(ctx)?;
-    found.ok_or_else(|| Error::not_found(format!("incident {incident_id} not found")))
+    found.ok_or_else(|| incident_not_found(incident_id))
 }
 
 fn require_run(conn: &Connection, ctx: &Ctx, run_id: &str) -> Result<()> {
     let found = conn.query_row("SELECT 1 FROM runs WHERE run_id = ?1", [run_id], |_| Ok(())).optional().ctx(ctx)?;
-    found.ok_or_else(|| Error::not_found(format!("run {run_id} not found")))
-}
-
-fn parse_incident(ctx: &Ctx, json: &str) -> Result<Incident> {
-    serde_json::from_str(json).map_err(|e| ctx.internal("stored incident JSON is not a valid incident").with_source(e))
-}
-
-fn parse_event(incident_id: &str, row: i64, json: &str) -> Result<Event> {
-    serde_json::from_str(json).map_err(|e| {
-        Error::integrity(format!("timeline of {incident_id}: event row #{row} is not a valid event (edited?)"))
-            .with_source(e)
-    })
+    found.ok_or_else(|| run_not_found(run_id))
 }
 
 /// Event rows of an incident as `(row key, event)`, by key.
@@ -342,14 +319,7 @@ fn event_rows(conn: &Connection, ctx: &Ctx, incident_id: &str) -> Result<Vec<(u6
         .ctx(ctx)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .ctx(ctx)?;
-    rows.into_iter()
-        .map(|(row, json)| {
-            let key = u64::try_from(row).map_err(|_| {
-                Error::integrity(format!("timeline of {incident_id}: negative row key {row} (edited?)"))
-            })?;
-            Ok((key, parse_event(incident_id, row, &json)?))
-        })
-        .collect()
+    rows.into_iter().map(|(row, json)| event_row(incident_id, row, &json)).collect()
 }
 
 fn insert_event(conn: &Connection, ctx: &Ctx, incident_id: &str, row: u64, ev: &Event) -> Result<()> {
@@ -361,35 +331,16 @@ fn insert_event(conn: &Connection, ctx: &Ctx, incident_id: &str, row: u64, ev: &
     Ok(())
 }
 
-/// An `incidents` row, serialized before the blocking call.
-struct IncidentRow {
-    id: String,
-    json: String,
-    declared_at: String,
-}
-
-impl IncidentRow {
-    fn new(incident: &Incident) -> Result<Self> {
-        if incident.id.trim().is_empty() {
-            return Err(Error::invalid_input("incident id must not be blank"));
-        }
-        Ok(Self {
-            id: incident.id.clone(),
-            json: to_json(incident, "incident")?,
-            declared_at: canonical_timestamp(incident.declared_at),
-        })
-    }
-
-    fn upsert(&self, conn: &Connection, ctx: &Ctx) -> Result<()> {
-        let mut stmt = conn
-            .prepare_cached(
-                "INSERT INTO incidents (id, json, declared_at) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (id) DO UPDATE SET json = excluded.json, declared_at = excluded.declared_at",
-            )
-            .ctx(ctx)?;
-        stmt.execute(params![self.id, self.json, self.declared_at]).ctx(ctx)?;
-        Ok(())
-    }
+/// Insert or replace an `incidents` row (serialized before the blocking call).
+fn upsert_incident(conn: &Connection, ctx: &Ctx, row: &IncidentRow) -> Result<()> {
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO incidents (id, json, declared_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (id) DO UPDATE SET json = excluded.json, declared_at = excluded.declared_at",
+        )
+        .ctx(ctx)?;
+    stmt.execute(params![row.id, row.json, row.declared_at]).ctx(ctx)?;
+    Ok(())
 }
 
 /// Append `events` inside the caller's write transaction (see [`check_event_append`]).
@@ -407,7 +358,7 @@ fn append_events_in(conn: &Connection, ctx: &Ctx, incident_id: &str, events: &[E
         insert_event(conn, ctx, incident_id, ev.seq, ev)?;
     }
     if let Some(last) = events.last() {
-        record_head(conn, ctx, "timeline", incident_id, last.seq, &last.hash)?;
+        record_head(conn, ctx, TIMELINE_CHAIN, incident_id, last.seq, &last.hash)?;
     }
     Ok(())
 }
@@ -425,119 +376,45 @@ fn record_head(conn: &Connection, ctx: &Ctx, chain: &str, id: &str, seq: u64, ha
 }
 
 /// The recorded head of a chain, if any.
-fn recorded_head(conn: &Connection, ctx: &Ctx, chain: &str, id: &str) -> Result<Option<(u64, String)>> {
+fn recorded_head(conn: &Connection, ctx: &Ctx, chain: &str, id: &str) -> Result<RecordedHead> {
     let row: Option<(i64, String)> = conn
         .prepare_cached("SELECT seq, hash FROM heads WHERE chain = ?1 AND id = ?2")
         .ctx(ctx)?
         .query_row(params![chain, id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
         .ctx(ctx)?;
-    row.map(|(seq, hash)| {
-        u64::try_from(seq)
-            .map(|s| (s, hash))
-            .map_err(|_| Error::integrity(format!("{chain} of {id}: recorded head #{seq} is unreadable (edited?)")))
-    })
-    .transpose()
-}
-
-/// A `runs` row as text, converted after the query.
-struct RunRow {
-    run_id: String,
-    incident_id: Option<String>,
-    procedure: String,
-    plan: String,
-    approval: Option<String>,
-    status: String,
-    created_at: String,
-    updated_at: String,
+    row.map(|(seq, hash)| crate::codec::recorded_head(chain, id, seq, hash)).transpose()
 }
 
 const RUN_COLUMNS: &str = "run_id, incident_id, procedure, plan, approval, status, created_at, updated_at";
 
-impl RunRow {
-    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            run_id: r.get(0)?,
-            incident_id: r.get(1)?,
-            procedure: r.get(2)?,
-            plan: r.get(3)?,
-            approval: r.get(4)?,
-            status: r.get(5)?,
-            created_at: r.get(6)?,
-            updated_at: r.get(7)?,
-        })
-    }
-
-    fn into_record(self, ctx: &Ctx) -> Result<RunRecord> {
-        let bad = |field: &str| ctx.internal(format_args!("run {}: stored {field} is unreadable", self.run_id));
-        let plan = serde_json::from_str(&self.plan).map_err(|e| bad("plan").with_source(e))?;
-        let approval = match &self.approval {
-            Some(a) => Some(serde_json::from_str(a).map_err(|e| bad("approval").with_source(e))?),
-            None => None,
-        };
-        let status = self.status.parse().map_err(|e| bad("status").with_source(e))?;
-        let created_at = parse_time(&self.created_at).ok_or_else(|| bad("created_at"))?;
-        let updated_at = parse_time(&self.updated_at).ok_or_else(|| bad("updated_at"))?;
-        Ok(RunRecord {
-            run_id: self.run_id,
-            incident_id: self.incident_id,
-            procedure: self.procedure,
-            plan,
-            approval,
-            status,
-            created_at,
-            updated_at,
-        })
-    }
+/// A `runs` row ([`RUN_COLUMNS`]) as text, converted after the query.
+fn read_run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        run_id: r.get(0)?,
+        incident_id: r.get(1)?,
+        procedure: r.get(2)?,
+        plan: r.get(3)?,
+        approval: r.get(4)?,
+        status: r.get(5)?,
+        created_at: r.get(6)?,
+        updated_at: r.get(7)?,
+    })
 }
 
 /// A `journal` row as text, converted after the query.
-struct JournalRow {
-    seq: i64,
-    step_id: String,
-    phase: String,
-    attempt: i64,
-    owner: String,
-    at: String,
-    detail: String,
-    prev_hash: String,
-    hash: String,
-}
-
-impl JournalRow {
-    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            seq: r.get(0)?,
-            step_id: r.get(1)?,
-            phase: r.get(2)?,
-            attempt: r.get(3)?,
-            owner: r.get(4)?,
-            at: r.get(5)?,
-            detail: r.get(6)?,
-            prev_hash: r.get(7)?,
-            hash: r.get(8)?,
-        })
-    }
-
-    fn into_entry(self, run_id: &str) -> Result<JournalEntry> {
-        let unreadable =
-            || Error::integrity(format!("journal of run {run_id}: entry #{} is unreadable (edited?)", self.seq));
-        let seq = u64::try_from(self.seq).map_err(|_| unreadable())?;
-        let phase = self.phase.parse().map_err(|_| unreadable())?;
-        let attempt = u32::try_from(self.attempt).map_err(|_| unreadable())?;
-        let at = parse_time(&self.at).ok_or_else(unreadable)?;
-        let detail = serde_json::from_str(&self.detail).map_err(|e| unreadable().with_source(e))?;
-        let draft = JournalDraft {
-            run_id: run_id.to_owned(),
-            step_id: self.step_id,
-            phase,
-            attempt,
-            owner: self.owner,
-            at,
-            detail,
-        };
-        Ok(JournalEntry { seq, draft, prev_hash: self.prev_hash, hash: self.hash })
-    }
+fn read_journal_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalRow> {
+    Ok(JournalRow {
+        seq: r.get(0)?,
+        step_id: r.get(1)?,
+        phase: r.get(2)?,
+        attempt: r.get(3)?,
+        owner: r.get(4)?,
+        at: r.get(5)?,
+        detail: r.get(6)?,
+        prev_hash: r.get(7)?,
+        hash: r.get(8)?,
+    })
 }
 
 fn journal_rows(conn: &Connection, ctx: &Ctx, run_id: &str) -> Result<Vec<JournalEntry>> {
@@ -547,42 +424,20 @@ fn journal_rows(conn: &Connection, ctx: &Ctx, run_id: &str) -> Result<Vec<Journa
              WHERE run_id = ?1 ORDER BY seq",
         )
         .ctx(ctx)?;
-    let rows = stmt.query_map([run_id], JournalRow::read).ctx(ctx)?.collect::<rusqlite::Result<Vec<_>>>().ctx(ctx)?;
+    let rows = stmt.query_map([run_id], read_journal_row).ctx(ctx)?.collect::<rusqlite::Result<Vec<_>>>().ctx(ctx)?;
     rows.into_iter().map(|r| r.into_entry(run_id)).collect()
 }
-
-/// A chain's recorded head: the newest link's seq and hash.
-type RecordedHead = Option<(u64, String)>;
 
 /// The stored events of an incident and the head recorded with them (read inside the caller's transaction).
 fn timeline_rows(conn: &Connection, ctx: &Ctx, incident_id: &str) -> Result<(Vec<Event>, RecordedHead)> {
     require_incident(conn, ctx, incident_id)?;
     let events = event_rows(conn, ctx, incident_id)?.into_iter().map(|(_, ev)| ev).collect();
-    let head = recorded_head(conn, ctx, "timeline", incident_id)?;
+    let head = recorded_head(conn, ctx, TIMELINE_CHAIN, incident_id)?;
     Ok((events, head))
 }
 
-/// The timeline of `events`, its chain and recorded head verified.
-fn verified_timeline(incident_id: String, events: Vec<Event>, head: Option<&(u64, String)>) -> Result<Timeline> {
-    let timeline = Timeline::from_events(incident_id, events)?;
-    verify_timeline_head(&timeline, head)?;
-    Ok(timeline)
-}
-
-/// `entries` of a run's journal, their chain and recorded head verified.
-fn verified_journal(
-    run_id: &str,
-    entries: Vec<JournalEntry>,
-    head: Option<&(u64, String)>,
-) -> Result<Vec<JournalEntry>> {
-    verify_journal(run_id, &entries)?;
-    verify_journal_head(run_id, &entries, head)?;
-    Ok(entries)
-}
-
-fn insert_journal(conn: &Connection, ctx: &Ctx, entry: &JournalEntry) -> Result<()> {
-    let d = &entry.draft;
-    let detail = to_json(&d.detail, "journal detail")?;
+fn insert_journal(conn: &Connection, ctx: &Ctx, run_id: &str, entry: &JournalEntry) -> Result<()> {
+    let row = JournalRow::new(entry)?;
     let mut stmt = conn
         .prepare_cached(
             "INSERT INTO journal (run_id, seq, step_id, phase, attempt, owner, at, detail, prev_hash, hash) \
@@ -590,16 +445,16 @@ fn insert_journal(conn: &Connection, ctx: &Ctx, entry: &JournalEntry) -> Result<
         )
         .ctx(ctx)?;
     stmt.execute(params![
-        d.run_id,
-        to_i64(entry.seq, "journal seq")?,
-        d.step_id,
-        d.phase.as_str(),
-        d.attempt,
-        d.owner,
-        canonical_timestamp(d.at),
-        detail,
-        entry.prev_hash,
-        entry.hash,
+        run_id,
+        row.seq,
+        row.step_id,
+        row.phase,
+        row.attempt,
+        row.owner,
+        row.at,
+        row.detail,
+        row.prev_hash,
+        row.hash,
     ])
     .ctx(ctx)?;
     Ok(())
@@ -609,7 +464,7 @@ fn insert_journal(conn: &Connection, ctx: &Ctx, entry: &JournalEntry) -> Result<
 impl Store for SqliteStore {
     async fn save_incident(&self, incident: &Incident) -> Result<()> {
         let row = IncidentRow::new(incident)?;
-        self.call("save_incident", move |conn, ctx| row.upsert(conn, ctx)).await
+        self.call("save_incident", move |conn, ctx| upsert_incident(conn, ctx, &row)).await
     }
 
     async fn incident(&self, id: &str) -> Result<Option<Incident>> {
@@ -672,7 +527,7 @@ impl Store for SqliteStore {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(ctx)?;
             for op in &ops {
                 match op {
-                    Op::Save(row) => row.upsert(&tx, ctx)?,
+                    Op::Save(row) => upsert_incident(&tx, ctx, row)?,
                     Op::Append(id, events) => append_events_in(&tx, ctx, id, events)?,
                 }
             }
@@ -694,9 +549,7 @@ impl Store for SqliteStore {
 
     async fn create_run(&self, run: &RunRecord) -> Result<()> {
         check_run(run)?;
-        let run = run.clone();
-        let plan = to_json(&run.plan, "plan")?;
-        let approval = run.approval.as_ref().map(|a| to_json(a, "approval")).transpose()?;
+        let run = RunRow::new(run)?;
         self.call("create_run", move |conn, ctx| {
             let inserted = conn
                 .execute(
@@ -708,16 +561,16 @@ impl Store for SqliteStore {
                         run.run_id,
                         run.incident_id,
                         run.procedure,
-                        plan,
-                        approval,
-                        run.status.as_str(),
-                        canonical_timestamp(run.created_at),
-                        canonical_timestamp(run.updated_at),
+                        run.plan,
+                        run.approval,
+                        run.status,
+                        run.created_at,
+                        run.updated_at,
                     ],
                 )
                 .ctx(ctx)?;
             if inserted == 0 {
-                return Err(Error::conflict(format!("run {} already exists", run.run_id)));
+                return Err(run_exists(&run.run_id));
             }
             Ok(())
         })
@@ -727,7 +580,7 @@ impl Store for SqliteStore {
     async fn update_run(&self, run: &RunRecord) -> Result<()> {
         let run_id = run.run_id.clone();
         let status = run.status.as_str();
-        let approval = run.approval.as_ref().map(|a| to_json(a, "approval")).transpose()?;
+        let approval = crate::codec::approval_json(run)?;
         let updated_at = canonical_timestamp(run.updated_at);
         self.call("update_run", move |conn, ctx| {
             let changed = conn
@@ -737,7 +590,7 @@ impl Store for SqliteStore {
                 )
                 .ctx(ctx)?;
             if changed == 0 {
-                return Err(Error::not_found(format!("run {run_id} not found")));
+                return Err(run_not_found(&run_id));
             }
             Ok(())
         })
@@ -748,7 +601,7 @@ impl Store for SqliteStore {
         let run_id = run_id.to_owned();
         self.call("run", move |conn, ctx| {
             let row = conn
-                .query_row(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?1"), [&run_id], RunRow::read)
+                .query_row(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?1"), [&run_id], read_run_row)
                 .optional()
                 .ctx(ctx)?;
             row.map(|r| r.into_record(ctx)).transpose()
@@ -761,16 +614,14 @@ impl Store for SqliteStore {
             let mut stmt = conn
                 .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, run_id"))
                 .ctx(ctx)?;
-            let rows = stmt.query_map([], RunRow::read).ctx(ctx)?.collect::<rusqlite::Result<Vec<_>>>().ctx(ctx)?;
+            let rows = stmt.query_map([], read_run_row).ctx(ctx)?.collect::<rusqlite::Result<Vec<_>>>().ctx(ctx)?;
             rows.into_iter().map(|r| r.into_record(ctx)).collect()
         })
         .await
     }
 
     async fn take_over_claims(&self, run_id: &str, owner: &str) -> Result<u64> {
-        if owner.trim().is_empty() {
-            return Err(Error::invalid_input("take-over needs a non-blank owner"));
-        }
+        check_take_over(owner)?;
         let (run_id, owner) = (run_id.to_owned(), owner.to_owned());
         self.call("take_over_claims", move |conn, ctx| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(ctx)?;
@@ -851,18 +702,10 @@ impl Store for SqliteStore {
                 )
                 .optional()
                 .ctx(ctx)?;
-            let (seq, prev_hash) = match head {
-                Some((seq, hash)) => {
-                    let next = u64::try_from(seq).ok().and_then(|s| s.checked_add(1)).ok_or_else(|| {
-                        Error::integrity(format!("journal of run {}: head entry #{seq} is unreadable", draft.run_id))
-                    })?;
-                    (next, hash)
-                }
-                None => (0, GENESIS_HASH.to_owned()),
-            };
+            let (seq, prev_hash) = next_journal_link(&draft.run_id, head)?;
             let entry = JournalEntry::new(seq, draft, prev_hash);
-            insert_journal(&tx, ctx, &entry)?;
-            record_head(&tx, ctx, "journal", &entry.draft.run_id, entry.seq, &entry.hash)?;
+            insert_journal(&tx, ctx, &entry.draft.run_id, &entry)?;
+            record_head(&tx, ctx, JOURNAL_CHAIN, &entry.draft.run_id, entry.seq, &entry.hash)?;
             tx.commit().ctx(ctx)?;
             Ok(entry)
         })
@@ -875,7 +718,7 @@ impl Store for SqliteStore {
             let tx = conn.transaction().ctx(ctx)?;
             require_run(&tx, ctx, &run_id)?;
             let entries = journal_rows(&tx, ctx, &run_id)?;
-            let head = recorded_head(&tx, ctx, "journal", &run_id)?;
+            let head = recorded_head(&tx, ctx, JOURNAL_CHAIN, &run_id)?;
             drop(tx);
             verified_journal(&run_id, entries, head.as_ref())
         })
@@ -914,7 +757,7 @@ impl RawAccess for SqliteStore {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(ctx)?;
             tx.execute("DELETE FROM journal WHERE run_id = ?1", [&run_id]).ctx(ctx)?;
             for entry in &entries {
-                insert_journal(&tx, ctx, entry)?;
+                insert_journal(&tx, ctx, &entry.draft.run_id, entry)?;
             }
             tx.commit().ctx(ctx)
         })
@@ -922,10 +765,7 @@ impl RawAccess for SqliteStore {
     }
 }
 
-#[path = "sqlite_audit.rs"]
 mod audit;
-pub use audit::{AuditedIncident, AuditedRun, StoreAudit};
 
 #[cfg(test)]
-#[path = "sqlite_tests.rs"]
 mod tests;

@@ -5,9 +5,9 @@ use super::*;
 #[test]
 fn migrations_are_numbered_from_one_without_gaps() {
     for (i, m) in MIGRATIONS.iter().enumerate() {
-        assert_eq!(usize::try_from(m.version).expect("small"), i + 1, "migration {}", m.name);
+        assert_eq!(usize::from(m.version), i + 1, "migration {}", m.name);
     }
-    assert_eq!(MIGRATIONS.last().map(|m| m.version), Some(SqliteStore::SCHEMA_VERSION));
+    assert_eq!(MIGRATIONS.last().map(|m| u32::from(m.version)), Some(SqliteStore::SCHEMA_VERSION));
 }
 
 #[test]
@@ -69,9 +69,9 @@ fn error_mapping() {
 
 #[tokio::test]
 async fn write_batch_is_one_transaction() {
-    use crate::incident::{DeclareRequest, Incident};
-    use crate::timeline::EventKind;
     use chrono::TimeZone;
+    use incident_core::incident::{DeclareRequest, Incident};
+    use incident_core::timeline::EventKind;
 
     let store = SqliteStore::open_in_memory().expect("open");
     let at = Utc.with_ymd_and_hms(2026, 11, 26, 14, 0, 0).single().expect("time");
@@ -79,7 +79,7 @@ async fn write_batch_is_one_transaction() {
         let req = DeclareRequest {
             id: id.into(),
             title: "t".into(),
-            severity: crate::Severity::P1,
+            severity: incident_core::Severity::P1,
             components: vec![],
             impact: String::new(),
             customer_facing: true,
@@ -90,7 +90,7 @@ async fn write_batch_is_one_transaction() {
             detected_at: None,
             detection_source: None,
         };
-        Incident::declare(req, &crate::Policy::default(), at).expect("declare")
+        Incident::declare(req, &incident_core::Policy::default(), at).expect("declare")
     };
     let (a, ta) = declare("INC-A");
     let (b, mut tb) = declare("INC-B");
@@ -122,8 +122,8 @@ async fn write_batch_is_one_transaction() {
 
 #[test]
 fn a_version_1_file_gets_its_heads_backfilled_then_guards_its_tail() {
-    use crate::store::{JournalDraft, JournalPhase, RunRecord, RunStatus, Store as _};
-    let rt = crate::sim::runtime().expect("runtime");
+    use incident_core::store::{JournalDraft, JournalPhase, RunRecord, RunStatus, Store as _};
+    let rt = incident_core::sim::runtime().expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("v1.db");
     let store = SqliteStore::open(&path).expect("open");
@@ -169,4 +169,12 @@ fn a_version_1_file_gets_its_heads_backfilled_then_guards_its_tail() {
         err.message(),
         "journal of run r1: the newest entry is #1 but the recorded head is #2 (dropped from the end?)"
     );
+}
+
+#[tokio::test]
+async fn sqlite_in_memory_store_conformance() {
+    use incident_core::store::conformance;
+    let store = SqliteStore::open_in_memory().expect("open");
+    conformance::run_all(&store).await.unwrap_or_else(|e| panic!("{e}"));
+    conformance::run_tamper(&store, &store).await.unwrap_or_else(|e| panic!("{e}"));
 }
