@@ -44,6 +44,7 @@ export const {
   formatUtc,
   initialStatusPage,
   nextDrills,
+  parseAlerts,
   parseAlertmanager,
   parsePagerduty,
   parseProcedure,
