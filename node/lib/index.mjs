@@ -31,6 +31,7 @@ export const {
   ValidationChecklist,
   _classifyJson,
   _classifyRules,
+  _errorKinds,
   _panicForTests,
   _wireSchemas,
   approveGate,
