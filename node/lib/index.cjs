@@ -9,29 +9,23 @@
 
 const native = require('../native/index.js')
 
+// The codes and which are retryable are core's (`ErrorKind::ALL`, `ErrorKind::is_retryable`), read once.
+const kinds = native._errorKinds()
+const retryable = new Set(kinds.filter((k) => k.retryable).map((k) => k.code))
+
 /** Base class of every error this package throws; `code` is the stable kind. */
 class IncidentError extends Error {
   constructor(message, code, options) {
     super(message, options)
     this.name = 'IncidentError'
     this.code = code
-    this.retryable = code === 'unavailable' || code === 'timeout'
+    this.retryable = retryable.has(code)
   }
 }
 
-const KINDS = {
-  policy: 'PolicyError',
-  invalid_input: 'InvalidInputError',
-  not_found: 'NotFoundError',
-  conflict: 'ConflictError',
-  permission_denied: 'PermissionDeniedError',
-  timeout: 'TimeoutError',
-  unavailable: 'UnavailableError',
-  precondition_failed: 'PreconditionFailedError',
-  refused: 'RefusedError',
-  integrity: 'IntegrityError',
-  internal: 'InternalError',
-}
+// `invalid_input` → `InvalidInputError`, one class per core kind.
+const pascal = (code) => code.replace(/(^|_)([a-z])/g, (_, __, c) => c.toUpperCase())
+const KINDS = Object.fromEntries(kinds.map((k) => [k.code, `${pascal(k.code)}Error`]))
 
 const errors = { IncidentError }
 const byCode = {}

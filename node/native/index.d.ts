@@ -422,6 +422,12 @@ export declare function _classifyJson(facts: string, policy?: Policy | undefined
 export declare function _classifyRules(facts: string, policy?: Policy | undefined | null): number
 
 /**
+ * Every error code (`incident_core::ErrorKind::ALL`, as strings) with whether it is retryable
+ * (`ErrorKind::is_retryable`): the JS layer builds its error classes and `retryable` from this.
+ */
+export declare function _errorKinds(): Array<ErrorKindInfo>
+
+/**
  * Test hook: panics with `message` inside a `catch_unwind` export; the panic must surface as a thrown
  * `Error` (code `internal` after the JS layer), never abort the process.
  */
@@ -433,7 +439,7 @@ export declare function _wireSchemas(): Record<string, Record<string, unknown>>
 /** A parsed payload. */
 export interface AlertBatch {
   /** Where the payload came from. */
-  source: 'alertmanager' | 'pagerduty'
+  source: 'alertmanager' | 'pagerduty' | 'grafana' | 'cloudwatch' | 'datadog'
   /** Alertmanager group key. */
   groupKey?: string
   /** Alertmanager receiver. */
@@ -673,6 +679,14 @@ export interface DrillOptions {
   onEvent?: (event: import('../lib/wire').DrillEventJson) => void
 }
 
+/** One `incident_core::ErrorKind`. */
+export interface ErrorKindInfo {
+  /** The stable code (`invalid_input`, ...). */
+  code: string
+  /** Retrying the same call may succeed. */
+  retryable: boolean
+}
+
 /** Format an instant as the runbook's templates do (`2024-05-03 14:02 UTC`). */
 export declare function formatUtc(at: Date): string
 
@@ -715,8 +729,8 @@ export type IncidentStatus = 'investigating' | 'identified' | 'monitoring' | 're
 
 /** One alert after mapping. */
 export interface IngestedAlert {
-  /** `'alertmanager'` or `'pagerduty'`. */
-  source: 'alertmanager' | 'pagerduty'
+  /** Where it came from. */
+  source: 'alertmanager' | 'pagerduty' | 'grafana' | 'cloudwatch' | 'datadog'
   /** Fingerprint / dedup key. */
   id?: string
   /** Alert name. */
@@ -797,12 +811,20 @@ export interface Overdue {
 }
 
 /**
- * Parse an Alertmanager v4 webhook body (JSON string, Buffer, or the parsed object). Throws
+ * `parseAlerts('alertmanager', ...)`: parse an Alertmanager v4 webhook body (JSON string, Buffer, or the parsed object). Throws
  * `invalid_input` naming the field for a malformed payload, or when it exceeds the policy's limits.
  */
 export declare function parseAlertmanager(payload: string | Buffer | Record<string, unknown>, policy?: Policy): AlertBatch
 
-/** Parse a PagerDuty Events API v2 body (one event or an array; JSON string, Buffer, or parsed). */
+/**
+ * Parse a webhook body of `source` (`'alertmanager'`, `'pagerduty'`, `'grafana'`, `'cloudwatch'` (the SNS
+ * notification) or `'datadog'`) as a JSON string, Buffer, or the parsed value. Throws `invalid_input` for
+ * an unknown source, or naming the field for a malformed payload, or when it exceeds the policy's limits.
+ * `incident_core::ingest::parse` decides the dispatch.
+ */
+export declare function parseAlerts(source: 'alertmanager' | 'pagerduty' | 'grafana' | 'cloudwatch' | 'datadog', payload: string | Buffer | Record<string, unknown> | Array<Record<string, unknown>>, policy?: Policy): AlertBatch
+
+/** `parseAlerts('pagerduty', ...)`: parse a PagerDuty Events API v2 body (one event or an array; JSON string, Buffer, or parsed). */
 export declare function parsePagerduty(payload: string | Buffer | Record<string, unknown> | Array<Record<string, unknown>>, policy?: Policy): AlertBatch
 
 /** Parse a procedure document (JSON or YAML), validating the DAG. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
-import { parseAlertmanager, parsePagerduty, Detector } from 'incident-core'
+import { parseAlerts, parseAlertmanager, parsePagerduty, Policy, Detector } from 'incident-core'
 import { fixture, fixtureNames, rejects } from './helpers.mjs'
 
 const snake = (s) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
@@ -61,6 +61,34 @@ for (const [source, parse] of [['alertmanager', parseAlertmanager], ['pagerduty'
     await rejects(assert, () => parse(42), 'invalid_input', /received Number|non of these types/)
   })
 }
+
+// The one dispatcher (core's `ingest::parse`) on every source's shared fixtures.
+for (const source of ['alertmanager', 'pagerduty', 'grafana', 'cloudwatch', 'datadog']) {
+  test(`parseAlerts('${source}'): every fixture matches its .expected.json`, () => {
+    const stems = fixtureNames(source).filter((f) => f.endsWith('.expected.json')).map((f) => f.replace('.expected.json', ''))
+    assert.ok(stems.length >= 1)
+    for (const stem of stems) {
+      const expected = JSON.parse(fixture(source, `${stem}.expected.json`))
+      const body = fixture(source, `${stem}.json`)
+      for (const input of [body, Buffer.from(body), JSON.parse(body)]) {
+        const batch = parseAlerts(source, input)
+        assert.equal(batch.source, source)
+        assert.deepEqual(batch.alerts.map(project), expected.alerts.map(normalizeExpected), stem)
+        assert.equal(batch.truncatedAlerts, expected.truncated_alerts ?? 0, stem)
+      }
+      assert.deepEqual(parseAlerts(source, body, new Policy()), parseAlerts(source, body))
+    }
+  })
+}
+
+test('parseAlerts: the aliases agree; an unknown source throws invalid_input', async () => {
+  const am = fixture('alertmanager', 'firing-mixed.json')
+  assert.deepEqual(parseAlertmanager(am), parseAlerts('alertmanager', am))
+  const pd = fixture('pagerduty', 'batch-lifecycle.json')
+  assert.deepEqual(parsePagerduty(pd), parseAlerts('pagerduty', pd))
+  await rejects(assert, () => parseAlerts('nagios', am), 'invalid_input', /unknown alert source "nagios" .*alertmanager, pagerduty/)
+  await rejects(assert, () => parseAlerts('grafana', '{not json'), 'invalid_input', /grafana payload/)
+})
 
 test('ingested observations feed the detector', () => {
   const batch = parseAlertmanager(fixture('alertmanager', 'firing-mixed.json'))

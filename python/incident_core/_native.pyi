@@ -339,6 +339,11 @@ class AlertBatch:
 
 Payload = str | bytes | bytearray | Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
+def parse_alerts(
+    source: Literal["alertmanager", "pagerduty", "grafana", "cloudwatch", "datadog"] | str,
+    payload: Payload,
+    policy: Policy | None = None,
+) -> AlertBatch: ...
 def parse_alertmanager(payload: Payload, policy: Policy | None = None) -> AlertBatch: ...
 def parse_pagerduty(payload: Payload, policy: Policy | None = None) -> AlertBatch: ...
 

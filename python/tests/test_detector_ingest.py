@@ -91,6 +91,36 @@ def test_fixtures_match_expected(fixtures: Path, source: str, parse) -> None:  #
     assert checked >= 3
 
 
+ALERT_SOURCES = ("alertmanager", "pagerduty", "grafana", "cloudwatch", "datadog")
+
+
+@pytest.mark.parametrize("source", ALERT_SOURCES)
+def test_parse_alerts_every_source_matches_expected(fixtures: Path, source: str) -> None:
+    """The one dispatcher (core's `ingest::parse`) on every source's shared fixtures."""
+    stems = [f.name.removesuffix(".expected.json") for f in sorted((fixtures / source).glob("*.expected.json"))]
+    assert stems
+    for stem in stems:
+        expected = json.loads((fixtures / source / f"{stem}.expected.json").read_text())
+        raw = (fixtures / source / f"{stem}.json").read_bytes()
+        for payload in (raw, raw.decode(), json.loads(raw)):
+            batch = ic.parse_alerts(source, payload)
+            assert batch.source == source
+            assert _expected(batch) == expected["alerts"], stem
+            assert batch.truncated_alerts == expected.get("truncated_alerts", 0)
+        assert ic.parse_alerts(source, raw, ic.Policy()) == batch
+
+
+def test_parse_alerts_aliases_and_unknown_source(fixtures: Path) -> None:
+    raw = (fixtures / "alertmanager" / "firing-mixed.json").read_bytes()
+    assert ic.parse_alertmanager(raw) == ic.parse_alerts("alertmanager", raw)
+    raw = (fixtures / "pagerduty" / "batch-lifecycle.json").read_bytes()
+    assert ic.parse_pagerduty(raw) == ic.parse_alerts("pagerduty", raw)
+    with pytest.raises(ic.InvalidInputError, match="unknown alert source \"nagios\" .*alertmanager, pagerduty"):
+        ic.parse_alerts("nagios", raw)
+    with pytest.raises(ic.InvalidInputError, match="grafana payload"):
+        ic.parse_alerts("grafana", "{not json")
+
+
 def test_ingest_feeds_detector_and_classifier(fixtures: Path) -> None:
     batch = ic.parse_alertmanager((fixtures / "alertmanager" / "complete-outage.json").read_text())
     facts = [a.facts for a in batch.alerts if a.facts]

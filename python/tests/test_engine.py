@@ -148,7 +148,7 @@ def test_engine_bad_input(tmp_path: Path) -> None:
     with pytest.raises(ic.InvalidInputError, match="plan"):
         ic.Plan.from_json('{"run_id": 1}')
     plan = ic.procedure("application-rollback", PARAMS).plan(p)
-    with pytest.raises(ic.InvalidInputError, match="approver must be non-empty"):
+    with pytest.raises(ic.RefusedError, match="an approval must name who approved"):
         plan.approve("")
     if plan.needs_production_confirmation:
         with pytest.raises(ic.RefusedError):

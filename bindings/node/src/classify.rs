@@ -84,7 +84,7 @@ pub enum Rule {
 
 /// Parse a severity name (`'P0'`..`'P3'`).
 pub(crate) fn severity(s: &str) -> CoreResult<Severity> {
-    parse_enum("severity", s, &["P0", "P1", "P2", "P3"])
+    parse_enum("severity", s, &incident_core::Severity::NAMES)
 }
 
 /// What is known about an incident's impact. Every field is optional; absent booleans are `false`.
@@ -130,7 +130,7 @@ impl ImpactFacts {
     pub(crate) fn to_core(&self) -> CoreResult<core::ImpactFacts> {
         let outage = match self.outage.as_deref() {
             None => OutageScope::None,
-            Some(s) => parse_enum("facts.outage", s, &["none", "partial", "complete"])?,
+            Some(s) => parse_enum("facts.outage", s, &OutageScope::NAMES)?,
         };
         let b = |v: Option<bool>| v.unwrap_or(false);
         Ok(core::ImpactFacts {

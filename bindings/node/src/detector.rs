@@ -55,7 +55,7 @@ pub enum SignalKind {
     Resolved,
 }
 
-const RULES: &[&str] = &["service_unavailable", "error_rate", "performance_degradation", "data_integrity", "security"];
+const RULES: &[&str] = &incident_core::policy::DeclarationRule::NAMES;
 
 /// Parse a declaration rule name.
 pub(crate) fn rule(s: &str) -> CoreResult<DeclarationRule> {

@@ -90,11 +90,7 @@ impl ValidationChecklist {
     #[napi(strict, catch_unwind)]
     pub fn record(&self, env: Env, id: String, passed: bool, failure_reason: Option<String>) -> napi::Result<()> {
         let id: ChecklistId = parse_enum("checklist item", &id, &ChecklistId::NAMES).or_throw(&env)?;
-        let outcome = if passed {
-            CheckOutcome::Pass
-        } else {
-            CheckOutcome::Fail { reason: failure_reason.unwrap_or_else(|| "failed".into()) }
-        };
+        let outcome = CheckOutcome::from_check(passed, failure_reason);
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner).record(id, outcome).or_throw(&env)
     }
 

@@ -38,7 +38,7 @@ pub enum IncidentStatus {
 
 /// Parse a status name.
 pub(crate) fn status(s: &str) -> CoreResult<incident_core::Status> {
-    parse_enum("status", s, &["investigating", "identified", "monitoring", "resolved"])
+    parse_enum("status", s, &incident_core::Status::NAMES)
 }
 
 /// Everything needed to declare an incident.

@@ -1,4 +1,5 @@
-//! `parseAlertmanager` / `parsePagerduty`: webhook payloads → alerts with observations and facts.
+//! `parseAlerts(source, ...)` (and its aliases `parseAlertmanager` / `parsePagerduty`): webhook payloads → alerts
+//! with observations and facts.
 
 use std::collections::HashMap;
 
@@ -19,8 +20,8 @@ use crate::policy::Policy;
 #[napi(object)]
 #[derive(Debug, Clone)]
 pub struct IngestedAlert {
-    /// `'alertmanager'` or `'pagerduty'`.
-    #[napi(ts_type = "'alertmanager' | 'pagerduty'")]
+    /// Where it came from.
+    #[napi(ts_type = "'alertmanager' | 'pagerduty' | 'grafana' | 'cloudwatch' | 'datadog'")]
     pub source: String,
     /// Fingerprint / dedup key.
     pub id: Option<String>,
@@ -64,7 +65,7 @@ pub struct IngestedAlert {
 #[derive(Debug, Clone)]
 pub struct AlertBatch {
     /// Where the payload came from.
-    #[napi(ts_type = "'alertmanager' | 'pagerduty'")]
+    #[napi(ts_type = "'alertmanager' | 'pagerduty' | 'grafana' | 'cloudwatch' | 'datadog'")]
     pub source: String,
     /// Alertmanager group key.
     pub group_key: Option<String>,
@@ -125,7 +126,7 @@ fn parse(
     env: &Env,
     payload: Either3<String, Buffer, Object<'_>>,
     policy: Option<&Policy>,
-    f: fn(&[u8], &CorePolicy) -> incident_core::Result<CoreBatch>,
+    f: impl Fn(&[u8], &CorePolicy) -> incident_core::Result<CoreBatch>,
 ) -> napi::Result<AlertBatch> {
     let bytes = body(env, payload)?;
     let b = match policy {
@@ -135,7 +136,25 @@ fn parse(
     Ok(batch(&b.or_throw(env)?))
 }
 
-/// Parse an Alertmanager v4 webhook body (JSON string, Buffer, or the parsed object). Throws
+/// Parse a webhook body of `source` (`'alertmanager'`, `'pagerduty'`, `'grafana'`, `'cloudwatch'` (the SNS
+/// notification) or `'datadog'`) as a JSON string, Buffer, or the parsed value. Throws `invalid_input` for
+/// an unknown source, or naming the field for a malformed payload, or when it exceeds the policy's limits.
+/// `incident_core::ingest::parse` decides the dispatch.
+#[napi(
+    strict,
+    catch_unwind,
+    ts_args_type = "source: 'alertmanager' | 'pagerduty' | 'grafana' | 'cloudwatch' | 'datadog', payload: string | Buffer | Record<string, unknown> | Array<Record<string, unknown>>, policy?: Policy"
+)]
+pub fn parse_alerts(
+    env: Env,
+    source: String,
+    payload: Either3<String, Buffer, Object<'_>>,
+    policy: Option<&Policy>,
+) -> napi::Result<AlertBatch> {
+    parse(&env, payload, policy, |body, policy| core::parse(&source, body, policy))
+}
+
+/// `parseAlerts('alertmanager', ...)`: parse an Alertmanager v4 webhook body (JSON string, Buffer, or the parsed object). Throws
 /// `invalid_input` naming the field for a malformed payload, or when it exceeds the policy's limits.
 #[napi(strict, catch_unwind, ts_args_type = "payload: string | Buffer | Record<string, unknown>, policy?: Policy")]
 pub fn parse_alertmanager(
@@ -143,10 +162,10 @@ pub fn parse_alertmanager(
     payload: Either3<String, Buffer, Object<'_>>,
     policy: Option<&Policy>,
 ) -> napi::Result<AlertBatch> {
-    parse(&env, payload, policy, core::parse_alertmanager)
+    parse(&env, payload, policy, |body, policy| core::AlertSource::Alertmanager.parse(body, policy))
 }
 
-/// Parse a PagerDuty Events API v2 body (one event or an array; JSON string, Buffer, or parsed).
+/// `parseAlerts('pagerduty', ...)`: parse a PagerDuty Events API v2 body (one event or an array; JSON string, Buffer, or parsed).
 #[napi(
     catch_unwind,
     ts_args_type = "payload: string | Buffer | Record<string, unknown> | Array<Record<string, unknown>>, policy?: Policy"
@@ -156,5 +175,5 @@ pub fn parse_pagerduty(
     payload: Either3<String, Buffer, Object<'_>>,
     policy: Option<&Policy>,
 ) -> napi::Result<AlertBatch> {
-    parse(&env, payload, policy, core::parse_pagerduty)
+    parse(&env, payload, policy, |body, policy| core::AlertSource::Pagerduty.parse(body, policy))
 }

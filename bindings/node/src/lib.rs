@@ -30,6 +30,26 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
+/// Every error code (`incident_core::ErrorKind::ALL`, as strings) with whether it is retryable
+/// (`ErrorKind::is_retryable`): the JS layer builds its error classes and `retryable` from this.
+#[napi(strict, catch_unwind, js_name = "_errorKinds")]
+pub fn error_kinds() -> Vec<ErrorKindInfo> {
+    incident_core::ErrorKind::ALL
+        .into_iter()
+        .map(|k| ErrorKindInfo { code: k.as_str().to_owned(), retryable: k.is_retryable() })
+        .collect()
+}
+
+/// One `incident_core::ErrorKind`.
+#[napi(object)]
+#[derive(Debug, Clone)]
+pub struct ErrorKindInfo {
+    /// The stable code (`invalid_input`, ...).
+    pub code: String,
+    /// Retrying the same call may succeed.
+    pub retryable: bool,
+}
+
 /// Test hook: panics with `message` inside a `catch_unwind` export; the panic must surface as a thrown
 /// `Error` (code `internal` after the JS layer), never abort the process.
 #[napi(strict, catch_unwind, js_name = "_panicForTests")]

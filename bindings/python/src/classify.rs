@@ -12,7 +12,7 @@ use crate::severity::PySeverity;
 
 impl StrEnum for OutageScope {
     const WHAT: &'static str = "outage";
-    const ALLOWED: &'static [&'static str] = &["none", "partial", "complete"];
+    const ALLOWED: &'static [&'static str] = &OutageScope::NAMES;
 }
 
 /// What is known about an incident's impact. Every field is keyword-only and optional (booleans default

@@ -16,7 +16,7 @@ type At = Option<Wrap<Date>>;
 
 impl StrEnum for UpdateKind {
     const WHAT: &'static str = "update kind";
-    const ALLOWED: &'static [&'static str] = &["internal", "status_page"];
+    const ALLOWED: &'static [&'static str] = &UpdateKind::NAMES;
 }
 
 /// Format an instant as the runbook's templates do (`2024-05-03 14:02 UTC`).

@@ -11,8 +11,7 @@ use crate::policy::PyPolicy;
 
 impl StrEnum for DeclarationRule {
     const WHAT: &'static str = "declaration rule";
-    const ALLOWED: &'static [&'static str] =
-        &["service_unavailable", "error_rate", "performance_degradation", "data_integrity", "security"];
+    const ALLOWED: &'static [&'static str] = &DeclarationRule::NAMES;
 }
 
 /// One measurement or event about a service. Build one with the static constructors

@@ -115,11 +115,7 @@ impl PyValidationChecklist {
     #[pyo3(signature = (id, passed, reason = None))]
     fn record(&mut self, id: Wrap<ChecklistId>, passed: bool, reason: Option<String>) -> PyResult<()> {
         guard(|| {
-            let outcome = if passed {
-                CheckOutcome::Pass
-            } else {
-                CheckOutcome::Fail { reason: reason.unwrap_or_else(|| "failed".into()) }
-            };
+            let outcome = CheckOutcome::from_check(passed, reason);
             self.inner.record(id.0, outcome).or_raise()
         })
     }

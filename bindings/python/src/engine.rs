@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 use crate::backends::Target;
 use crate::convert::Wrap;
 use crate::drills::enum_str;
-use crate::error::{OrRaise, from_json_str, guard, invalid, to_json_string, to_py_obj};
+use crate::error::{OrRaise, from_json_str, guard, to_json_string, to_py_obj};
 use crate::incident::now_or;
 use crate::policy::{PyPolicy, or_default};
 use crate::runtime::{awaitable, block};
@@ -297,9 +297,7 @@ impl PyPlan {
         gates: Vec<String>,
     ) -> PyResult<PyApprovedPlan> {
         guard(|| {
-            if by.trim().is_empty() {
-                return Err(invalid("approver must be non-empty"));
-            }
+            // A blank `by` is core's `Refused` (Plan::approve), as in Node and the CLI.
             let mut a = Approval::new(by, now_or(at)).with_gates(gates);
             if confirm_production {
                 a = a.confirm_production();

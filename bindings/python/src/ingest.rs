@@ -1,4 +1,5 @@
-//! `parse_alertmanager` / `parse_pagerduty`: webhook payloads → alerts with observations and facts.
+//! `parse_alerts(source, ...)` (and its aliases `parse_alertmanager` / `parse_pagerduty`): webhook payloads →
+//! alerts with observations and facts.
 
 use std::collections::BTreeMap;
 
@@ -24,7 +25,7 @@ pub(crate) struct PyIngestedAlert {
 
 #[pymethods]
 impl PyIngestedAlert {
-    /// `"alertmanager"` or `"pagerduty"`.
+    /// The source: `"alertmanager"`, `"pagerduty"`, `"grafana"`, `"cloudwatch"` or `"datadog"`.
     #[getter]
     fn source(&self) -> String {
         enum_str(&self.inner.source)
@@ -143,7 +144,7 @@ pub(crate) struct PyAlertBatch {
 
 #[pymethods]
 impl PyAlertBatch {
-    /// `"alertmanager"` or `"pagerduty"`.
+    /// The source: `"alertmanager"`, `"pagerduty"`, `"grafana"`, `"cloudwatch"` or `"datadog"`.
     #[getter]
     fn source(&self) -> String {
         enum_str(&self.inner.source)
@@ -214,7 +215,7 @@ fn parse(
     py: Python<'_>,
     payload: &Bound<'_, PyAny>,
     policy: Option<&PyPolicy>,
-    f: fn(&[u8], &CorePolicy) -> incident_core::Result<CoreBatch>,
+    f: impl Fn(&[u8], &CorePolicy) -> incident_core::Result<CoreBatch> + Send + Sync,
 ) -> PyResult<PyAlertBatch> {
     guard(|| {
         let bytes = body(payload)?;
@@ -226,7 +227,22 @@ fn parse(
     })
 }
 
-/// Parse an Alertmanager v4 webhook body (`str`, `bytes` or the parsed dict). Raises `InvalidInputError`
+/// Parse a webhook body of `source` (`"alertmanager"`, `"pagerduty"`, `"grafana"`, `"cloudwatch"` (the SNS
+/// notification) or `"datadog"`) as `str`, `bytes` or the parsed dict / list. Raises
+/// `InvalidInputError` for an unknown source, or naming the field for a malformed payload, or when it
+/// exceeds the policy's ingest limits. `incident_core::ingest::parse` decides the dispatch.
+#[pyfunction]
+#[pyo3(signature = (source, payload, policy = None))]
+pub(crate) fn parse_alerts(
+    py: Python<'_>,
+    source: &str,
+    payload: &Bound<'_, PyAny>,
+    policy: Option<&PyPolicy>,
+) -> PyResult<PyAlertBatch> {
+    parse(py, payload, policy, |body, policy| core::parse(source, body, policy))
+}
+
+/// `parse_alerts("alertmanager", ...)`: parse an Alertmanager v4 webhook body (`str`, `bytes` or the parsed dict). Raises `InvalidInputError`
 /// naming the field for a malformed payload, or when it exceeds the policy's ingest limits.
 #[pyfunction]
 #[pyo3(signature = (payload, policy = None))]
@@ -235,10 +251,10 @@ pub(crate) fn parse_alertmanager(
     payload: &Bound<'_, PyAny>,
     policy: Option<&PyPolicy>,
 ) -> PyResult<PyAlertBatch> {
-    parse(py, payload, policy, core::parse_alertmanager)
+    parse(py, payload, policy, |body, policy| core::AlertSource::Alertmanager.parse(body, policy))
 }
 
-/// Parse a PagerDuty Events API v2 body (one event or a list; `str`, `bytes` or parsed).
+/// `parse_alerts("pagerduty", ...)`: parse a PagerDuty Events API v2 body (one event or a list; `str`, `bytes` or parsed).
 #[pyfunction]
 #[pyo3(signature = (payload, policy = None))]
 pub(crate) fn parse_pagerduty(
@@ -246,5 +262,5 @@ pub(crate) fn parse_pagerduty(
     payload: &Bound<'_, PyAny>,
     policy: Option<&PyPolicy>,
 ) -> PyResult<PyAlertBatch> {
-    parse(py, payload, policy, core::parse_pagerduty)
+    parse(py, payload, policy, |body, policy| core::AlertSource::Pagerduty.parse(body, policy))
 }

@@ -81,6 +81,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<detector::PyDetector>()?;
     m.add_class::<ingest::PyIngestedAlert>()?;
     m.add_class::<ingest::PyAlertBatch>()?;
+    m.add_function(wrap_pyfunction!(ingest::parse_alerts, m)?)?;
     m.add_function(wrap_pyfunction!(ingest::parse_alertmanager, m)?)?;
     m.add_function(wrap_pyfunction!(ingest::parse_pagerduty, m)?)?;
     m.add_class::<incident::PyDeclareRequest>()?;

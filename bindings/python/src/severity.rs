@@ -110,12 +110,12 @@ impl std::fmt::Display for PyStatus {
 
 impl StrEnum for CoreSeverity {
     const WHAT: &'static str = "severity";
-    const ALLOWED: &'static [&'static str] = &["P0", "P1", "P2", "P3"];
+    const ALLOWED: &'static [&'static str] = &CoreSeverity::NAMES;
 }
 
 impl StrEnum for CoreStatus {
     const WHAT: &'static str = "status";
-    const ALLOWED: &'static [&'static str] = &["investigating", "identified", "monitoring", "resolved"];
+    const ALLOWED: &'static [&'static str] = &CoreStatus::NAMES;
 }
 
 #[pymethods]

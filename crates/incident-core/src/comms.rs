@@ -214,6 +214,12 @@ pub enum UpdateKind {
 }
 
 impl UpdateKind {
+    /// Both kinds.
+    pub const ALL: [Self; 2] = [Self::Internal, Self::StatusPage];
+
+    /// Both kinds' wire names (`internal`, `status_page`): the allowed values the bindings list.
+    pub const NAMES: [&'static str; 2] = ["internal", "status_page"];
+
     /// The `kind` of a `message_sent` timeline event that counts as this update: `internal_update` or
     /// `status_page_update`.
     #[must_use]

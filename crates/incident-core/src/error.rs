@@ -37,6 +37,28 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in declaration order: the bindings build their error classes / codes from this.
+    pub const ALL: [Self; 11] = [
+        Self::Policy,
+        Self::InvalidInput,
+        Self::NotFound,
+        Self::Conflict,
+        Self::PermissionDenied,
+        Self::Timeout,
+        Self::Unavailable,
+        Self::PreconditionFailed,
+        Self::Refused,
+        Self::Integrity,
+        Self::Internal,
+    ];
+
+    /// Whether retrying the same request may succeed: `Unavailable` and `Timeout`. The one place the rule
+    /// lives (`Error::is_retryable`, Python's `retryable` and Node's `retryable` read it).
+    #[must_use]
+    pub const fn is_retryable(self) -> bool {
+        matches!(self, Self::Unavailable | Self::Timeout)
+    }
+
     /// The stable string used by the bindings (`err.code` in Node, the exception name in Python).
     #[must_use]
     pub const fn as_str(self) -> &'static str {
@@ -164,7 +186,7 @@ impl Error {
     /// Whether retrying the same request may succeed (throttling, unavailability, timeouts).
     #[must_use]
     pub fn is_retryable(&self) -> bool {
-        matches!(self.kind, ErrorKind::Unavailable | ErrorKind::Timeout)
+        self.kind.is_retryable()
     }
 
     /// Whether a mutating request may have reached the backend (see [`Error::request_maybe_sent`]).

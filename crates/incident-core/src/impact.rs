@@ -23,6 +23,12 @@ pub enum OutageScope {
 }
 
 impl OutageScope {
+    /// Every scope, least first.
+    pub const ALL: [Self; 3] = [Self::None, Self::Partial, Self::Complete];
+
+    /// Every scope's wire name (`none`, `partial`, `complete`): the allowed values the bindings list.
+    pub const NAMES: [&'static str; 3] = ["none", "partial", "complete"];
+
     /// `true` for [`OutageScope::None`].
     #[must_use]
     pub const fn is_none(&self) -> bool {

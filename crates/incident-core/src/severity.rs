@@ -24,6 +24,17 @@ impl Severity {
     /// All severities, most severe first.
     pub const ALL: [Self; 4] = [Self::P0, Self::P1, Self::P2, Self::P3];
 
+    /// Every severity's wire name, in [`Self::ALL`] order: the allowed values the bindings list.
+    pub const NAMES: [&'static str; 4] = {
+        let mut names = [""; 4];
+        let mut i = 0;
+        while i < Self::ALL.len() {
+            names[i] = Self::ALL[i].as_str();
+            i += 1;
+        }
+        names
+    };
+
     /// 0 for P0 … 3 for P3.
     #[must_use]
     pub const fn level(self) -> u8 {
@@ -108,6 +119,17 @@ pub enum Status {
 impl Status {
     /// All statuses in lifecycle order.
     pub const ALL: [Self; 4] = [Self::Investigating, Self::Identified, Self::Monitoring, Self::Resolved];
+
+    /// Every status's wire name, in [`Self::ALL`] order: the allowed values the bindings list.
+    pub const NAMES: [&'static str; 4] = {
+        let mut names = [""; 4];
+        let mut i = 0;
+        while i < Self::ALL.len() {
+            names[i] = Self::ALL[i].as_str();
+            i += 1;
+        }
+        names
+    };
 
     /// Lower-case name as in the runbook template (`investigating`, ...).
     #[must_use]

@@ -104,6 +104,18 @@ impl ChecklistId {
     }
 }
 
+impl std::str::FromStr for ChecklistId {
+    type Err = crate::Error;
+
+    /// One of [`ChecklistId::NAMES`]; anything else is [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)
+    /// listing them (the message the bindings give too).
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL.into_iter().find(|id| id.as_str() == s).ok_or_else(|| {
+            crate::Error::invalid_input(format!("checklist item: {s:?} is not one of {}", Self::NAMES.join(", ")))
+        })
+    }
+}
+
 /// The runbook's checklist, every item with the runbook's wording (the default of
 /// `policy.validation_checklist`).
 #[must_use]
@@ -141,6 +153,22 @@ pub enum CheckOutcome {
     /// Not checked (yet).
     #[default]
     NotChecked,
+}
+
+impl CheckOutcome {
+    /// The reason recorded when a failure names none.
+    pub const DEFAULT_FAILURE_REASON: &'static str = "failed";
+
+    /// `Pass` when `passed`, else `Fail` with `reason` (or [`CheckOutcome::DEFAULT_FAILURE_REASON`]): what the
+    /// bindings' `record(id, passed, reason?)` records.
+    #[must_use]
+    pub fn from_check(passed: bool, reason: Option<String>) -> Self {
+        if passed {
+            Self::Pass
+        } else {
+            Self::Fail { reason: reason.unwrap_or_else(|| Self::DEFAULT_FAILURE_REASON.to_owned()) }
+        }
+    }
 }
 
 /// One checklist line with its outcome.

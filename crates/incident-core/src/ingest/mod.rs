@@ -75,6 +75,18 @@ impl AlertSource {
     /// Every source.
     pub const ALL: [Self; 5] = [Self::Alertmanager, Self::Pagerduty, Self::Grafana, Self::Cloudwatch, Self::Datadog];
 
+    /// Every source's name, in [`AlertSource::ALL`] order: the values the bindings' `parse_alerts` / `parseAlerts`
+    /// and the CLI's `incident ingest SOURCE` accept.
+    pub const NAMES: [&'static str; 5] = {
+        let mut names = [""; 5];
+        let mut i = 0;
+        while i < Self::ALL.len() {
+            names[i] = Self::ALL[i].as_str();
+            i += 1;
+        }
+        names
+    };
+
     /// The snake_case name, as serialized (`alertmanager`, `pagerduty`, `grafana`, `cloudwatch`, `datadog`).
     #[must_use]
     pub const fn as_str(self) -> &'static str {
@@ -100,6 +112,29 @@ impl AlertSource {
             Self::Datadog => parse_datadog(body, policy),
         }
     }
+}
+
+impl std::str::FromStr for AlertSource {
+    type Err = Error;
+
+    /// One of [`AlertSource::NAMES`] (exact, lowercase); anything else is
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) listing the names.
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL.into_iter().find(|src| src.as_str() == s).ok_or_else(|| {
+            Error::invalid_input(format!("unknown alert source {s:?} (expected one of {})", Self::NAMES.join(", ")))
+        })
+    }
+}
+
+/// Parse a payload of the source named `source` (one of [`AlertSource::NAMES`]): the one dispatcher behind
+/// the bindings' `parse_alerts` / `parseAlerts`; typed callers (the CLI, the receiver) use
+/// [`AlertSource::parse`], which this calls.
+///
+/// # Errors
+/// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for an unknown source name, else as
+/// [`AlertSource::parse`].
+pub fn parse(source: &str, body: &[u8], policy: &Policy) -> Result<AlertBatch> {
+    source.parse::<AlertSource>()?.parse(body, policy)
 }
 
 impl std::fmt::Display for AlertSource {
@@ -498,7 +533,7 @@ pub(crate) mod fixtures {
 
     /// Check every `<stem>.json` against `<stem>.expected.json` (per alert: the fields every language's
     /// tests compare, and `truncated_alerts`). Returns how many fixtures were checked.
-    pub(crate) fn check_expectations(source: &str, parse: fn(&[u8], &Policy) -> Result<AlertBatch>) -> usize {
+    pub(crate) fn check_expectations(source: &str, parse: impl Fn(&[u8], &Policy) -> Result<AlertBatch>) -> usize {
         let policy = Policy::default();
         let mut checked = 0;
         for entry in std::fs::read_dir(path(source, "")).expect("dir") {
@@ -536,6 +571,25 @@ pub(crate) mod fixtures {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one name dispatcher: every source's fixtures through `parse(name, ..)`, names round-trip, and an
+    /// unknown name is `InvalidInput` listing the names.
+    #[test]
+    fn parse_dispatches_every_source_by_name() {
+        for source in AlertSource::ALL {
+            assert_eq!(source.as_str().parse::<AlertSource>().ok(), Some(source));
+            let name = source.as_str();
+            let checked = fixtures::check_expectations(name, |body, policy| parse(name, body, policy));
+            assert!(checked > 0, "{name}: no fixtures");
+        }
+        assert_eq!(AlertSource::NAMES, AlertSource::ALL.map(AlertSource::as_str));
+        let e = parse("nagios", b"{}", &Policy::default()).expect_err("unknown source");
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidInput);
+        assert_eq!(
+            e.to_string(),
+            "unknown alert source \"nagios\" (expected one of alertmanager, pagerduty, grafana, cloudwatch, datadog)"
+        );
+    }
 
     #[test]
     fn tidy_keeps_one_line_within_its_length_escapes_included() {

@@ -28,6 +28,17 @@ impl DeclarationRule {
     pub const ALL: [Self; 5] =
         [Self::ServiceUnavailable, Self::ErrorRate, Self::PerformanceDegradation, Self::DataIntegrity, Self::Security];
 
+    /// Every rule's wire name, in [`Self::ALL`] order: the allowed values the bindings list.
+    pub const NAMES: [&'static str; 5] = {
+        let mut names = [""; 5];
+        let mut i = 0;
+        while i < Self::ALL.len() {
+            names[i] = Self::ALL[i].as_str();
+            i += 1;
+        }
+        names
+    };
+
     /// The runbook's line (with the runbook's default numbers).
     #[must_use]
     pub const fn runbook_text(self) -> &'static str {
