@@ -37,7 +37,7 @@
 //!   also keeps the first one's position and reason (`error_rate is a ratio 0..1 (0.07 = 7 %), got 6`),
 //!   so a caller can tell the user instead of silently reporting "no incident".
 //! * **Implied facts.** A [`Declaration`] carries the [`ImpactFacts`] its signal implies, so
-//!   [`classify`](crate::classify::classify)`(&decl.facts)` gives its severity: unavailable → a partial
+//!   [`classify`]`(&decl.facts)` gives its severity: unavailable → a partial
 //!   outage (complete when any down sample of the window had `whole_service: true`); error rate →
 //!   customer-facing errors (non-customer-facing when the observation says `customer_facing: false`);
 //!   latency → `performance_degradation_pct` of the firing sample; integrity → data loss or corruption;

@@ -226,8 +226,9 @@ impl Plan {
     /// plan's digest.
     ///
     /// # Errors
-    /// `PreconditionFailed` naming the first field that differs (`plan field steps[0].inverse changed
-    /// after planning (digest mismatch)`), or saying the digest does not match.
+    /// `PreconditionFailed` naming the first field that differs, e.g.
+    /// `plan field steps[0].inverse changed after planning (digest mismatch)`; or saying the digest does
+    /// not match.
     pub fn verify_integrity(&self) -> Result<()> {
         let fields = self.fields();
         let map: BTreeMap<String, String> = fields.iter().cloned().collect();
