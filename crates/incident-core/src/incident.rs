@@ -575,6 +575,11 @@ impl Incident {
 
     /// Raise or lower the severity, with a mandatory reason (recorded in the timeline).
     ///
+    /// An impact text that states the severity (`P2 (Customer-facing errors)`, as declared from a
+    /// classification) is restated for the new one with the reason, keeping what was declared:
+    /// `P0 (all regions down; declared P2: Customer-facing errors)`, so updates never print a stale
+    /// severity. An impact written by a person is left as written.
+    ///
     /// # Errors
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for a blank reason;
     /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) when `to` is the current severity or the
@@ -594,8 +599,17 @@ impl Incident {
         if from == to {
             return Err(Error::conflict(format!("incident {} is already {to}", self.id)));
         }
+        let impact = self.impact.strip_prefix(&format!("{from} (")).and_then(|r| r.strip_suffix(')')).map(|was| {
+            // Restated once: a second change keeps the declared text, not the first restatement.
+            let declared =
+                was.split_once("; declared ").map_or_else(|| format!("{from}: {was}"), |(_, d)| d.to_owned());
+            format!("{to} ({reason}; declared {declared})")
+        });
         timeline.append(at, actor, EventKind::SeverityChanged { from, to, reason })?;
         self.severity = to;
+        if let Some(impact) = impact {
+            self.impact = impact;
+        }
         Ok(())
     }
 
@@ -670,6 +684,22 @@ pub(crate) mod tests {
 
     pub(crate) fn declared(severity: Severity) -> (Incident, Timeline) {
         Incident::declare(request(severity), &Policy::default(), at(14, 5)).expect("declare")
+    }
+
+    #[test]
+    fn a_severity_change_restates_a_classified_impact_and_keeps_a_written_one() {
+        let (mut inc, mut tl) = declared(Severity::P2);
+        inc.impact = "P2 (Customer-facing errors)".into();
+        inc.change_severity(Severity::P0, "all regions down", at(14, 40), "bob", &mut tl).expect("raise");
+        assert_eq!(inc.impact, "P0 (all regions down; declared P2: Customer-facing errors)");
+        assert!(inc.ticket().contains("Impact: P0 (all regions down; declared P2"), "{}", inc.ticket());
+        inc.change_severity(Severity::P1, "one region back", at(14, 50), "bob", &mut tl).expect("lower");
+        assert_eq!(inc.impact, "P1 (one region back; declared P2: Customer-facing errors)");
+
+        let (mut inc, mut tl) = declared(Severity::P2);
+        inc.impact = "30% of prediction requests fail".into();
+        inc.change_severity(Severity::P0, "revenue", at(14, 40), "bob", &mut tl).expect("raise");
+        assert_eq!(inc.impact, "30% of prediction requests fail");
     }
 
     #[test]
