@@ -602,7 +602,7 @@ impl Incident {
         let impact = self.impact.strip_prefix(&format!("{from} (")).and_then(|r| r.strip_suffix(')')).map(|was| {
             // Restated once: a second change keeps the declared text, not the first restatement.
             let declared =
-                was.split_once("; declared ").map_or_else(|| format!("{from}: {was}"), |(_, d)| d.to_owned());
+                was.rsplit_once("; declared ").map_or_else(|| format!("{from}: {was}"), |(_, d)| d.to_owned());
             format!("{to} ({reason}; declared {declared})")
         });
         timeline.append(at, actor, EventKind::SeverityChanged { from, to, reason })?;
@@ -695,6 +695,9 @@ pub(crate) mod tests {
         assert!(inc.ticket().contains("Impact: P0 (all regions down; declared P2"), "{}", inc.ticket());
         inc.change_severity(Severity::P1, "one region back", at(14, 50), "bob", &mut tl).expect("lower");
         assert_eq!(inc.impact, "P1 (one region back; declared P2: Customer-facing errors)");
+        inc.change_severity(Severity::P0, "x; declared y", at(14, 55), "bob", &mut tl).expect("reason with the marker");
+        inc.change_severity(Severity::P1, "calmer", at(14, 58), "bob", &mut tl).expect("lower again");
+        assert_eq!(inc.impact, "P1 (calmer; declared P2: Customer-facing errors)");
 
         let (mut inc, mut tl) = declared(Severity::P2);
         inc.impact = "30% of prediction requests fail".into();
