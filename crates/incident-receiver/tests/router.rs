@@ -1,13 +1,12 @@
 //! In-process tests of every route: authentication, body limits, malformed payloads, deduplication,
 //! restart on the same SQLite file, store failures, metrics, and SNS (signatures, handshake).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use hmac::Mac as _;
 use incident_core::incident::Incident;
@@ -20,10 +19,8 @@ use incident_store::SqliteStore;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
-fn fixture(path: &str) -> Vec<u8> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(path);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
+mod common;
+use common::{fixture, sign_v2};
 
 struct Reply {
     status: StatusCode,
@@ -469,33 +466,6 @@ async fn fake_sns() -> FakeSns {
         let _ = axum::serve(listener, app).await;
     });
     FakeSns { origin, confirmations, _task: task }
-}
-
-fn string_to_sign(m: &Value) -> String {
-    let keys: &[&str] = if m["Type"] == "Notification" {
-        &["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"]
-    } else {
-        &["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"]
-    };
-    keys.iter().filter_map(|k| m[*k].as_str().map(|v| format!("{k}\n{v}\n"))).collect()
-}
-
-/// Sign `m` (SignatureVersion 2) with the fixture key.
-fn sign_v2(m: &mut Value) {
-    use rustls_pki_types::pem::PemObject as _;
-    let key =
-        rustls_pki_types::PrivatePkcs8KeyDer::from_pem_slice(&fixture("sns/test-signing-key.pk8.pem")).expect("key");
-    let pair = ring::signature::RsaKeyPair::from_pkcs8(key.secret_pkcs8_der()).expect("rsa key");
-    let mut sig = vec![0; pair.public().modulus_len()];
-    pair.sign(
-        &ring::signature::RSA_PKCS1_SHA256,
-        &ring::rand::SystemRandom::new(),
-        string_to_sign(m).as_bytes(),
-        &mut sig,
-    )
-    .expect("sign");
-    m["SignatureVersion"] = json!("2");
-    m["Signature"] = json!(base64::engine::general_purpose::STANDARD.encode(sig));
 }
 
 /// A receiver trusting `topics`, its clock a few minutes after the fixtures were signed (inside the

@@ -3,12 +3,10 @@
 //! are neither confirmed nor fetched for, old and future messages are refused as replays, a failed
 //! certificate fetch is not repeated, and certificate fetches have a budget.
 
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use base64::Engine as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use incident_core::Policy;
 use incident_core::clock::ManualClock;
@@ -17,12 +15,10 @@ use incident_receiver::{Receiver, ReceiverConfig, SnsConfig};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
-const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:incident-alarms";
+mod common;
+use common::{fixture, sign_v2};
 
-fn fixture(path: &str) -> Vec<u8> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(path);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
+const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:incident-alarms";
 
 fn now() -> DateTime<Utc> {
     "2026-03-01T12:00:00Z".parse().expect("time")
@@ -75,33 +71,6 @@ async fn fake_sns() -> FakeSns {
     FakeSns { origin, hits, _task: task }
 }
 
-fn string_to_sign(m: &Value) -> String {
-    let keys: &[&str] = if m["Type"] == "Notification" {
-        &["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"]
-    } else {
-        &["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"]
-    };
-    keys.iter().filter_map(|k| m[*k].as_str().map(|v| format!("{k}\n{v}\n"))).collect()
-}
-
-/// Sign `m` (SignatureVersion 2) with the fixture key, as SNS would.
-fn sign(m: &mut Value) {
-    use rustls_pki_types::pem::PemObject as _;
-    let key =
-        rustls_pki_types::PrivatePkcs8KeyDer::from_pem_slice(&fixture("sns/test-signing-key.pk8.pem")).expect("key");
-    let pair = ring::signature::RsaKeyPair::from_pkcs8(key.secret_pkcs8_der()).expect("rsa key");
-    let mut sig = vec![0; pair.public().modulus_len()];
-    pair.sign(
-        &ring::signature::RSA_PKCS1_SHA256,
-        &ring::rand::SystemRandom::new(),
-        string_to_sign(m).as_bytes(),
-        &mut sig,
-    )
-    .expect("sign");
-    m["SignatureVersion"] = json!("2");
-    m["Signature"] = json!(base64::engine::general_purpose::STANDARD.encode(sig));
-}
-
 fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -118,7 +87,7 @@ fn confirmation(sns: &FakeSns, topic: &str) -> Value {
         "Timestamp": timestamp(now()),
         "SigningCertURL": sns.cert_url(),
     });
-    sign(&mut m);
+    sign_v2(&mut m);
     m
 }
 
@@ -127,7 +96,7 @@ fn notification(cert_url: &str, at: DateTime<Utc>) -> Value {
     let mut m: Value = serde_json::from_slice(&fixture("cloudwatch/ok.json")).expect("json");
     m["Timestamp"] = json!(timestamp(at));
     m["SigningCertURL"] = json!(cert_url);
-    sign(&mut m);
+    sign_v2(&mut m);
     m
 }
 
