@@ -1,39 +1,7 @@
 //! The `incident` binary as a user runs it: exit codes, one-line errors, outputs.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
-fn incident(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_incident"))
-        .args(args)
-        .env_remove("INCIDENT_POLICY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn incident");
-    if let Some(input) = stdin {
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().expect("wait")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A failed command prints exactly one line, naming the problem, and exits with `code`.
-fn assert_one_line_error(o: &Output, code: i32, needle: &str) {
-    assert_eq!(o.status.code(), Some(code), "stderr: {}", stderr(o));
-    let err = stderr(o);
-    assert_eq!(err.trim_end().lines().count(), 1, "one line expected: {err:?}");
-    assert!(err.contains(needle), "{err:?} should mention {needle:?}");
-}
+mod common;
+use common::{assert_one_line_error, incident, stderr, stdout};
 
 #[test]
 fn classify_from_stdin_text_and_json() {
