@@ -99,3 +99,25 @@ def test_wrong_types_and_values(call, exc, msg) -> None:  # type: ignore[no-unty
     with pytest.raises(exc) as e:
         call()
     assert msg in str(e.value)
+
+
+# (value echoed by the error, secret that must not appear, what must appear instead); the same cases as
+# node/test/errors.test.mjs.
+SECRET_CASES = [
+    ("postgres://app:Hunter2-Py-Secret@db.internal:5432/prod", "Hunter2-Py-Secret", "postgres://***@db.internal"),
+    ("host=db user=app password=Hunter2-Py-Secret", "Hunter2-Py-Secret", "password=***"),
+    ("xoxb-1234-Py-Slack-Token", "Py-Slack-Token", "***"),
+    ("AKIAIOSFODNN7EXAMPLE", "IOSFODNN7EXAMPLE", "AKIA***"),
+]
+
+
+@pytest.mark.parametrize(("value", "secret", "shown"), SECRET_CASES)
+def test_secrets_in_messages_are_scrubbed(value: str, secret: str, shown: str) -> None:
+    """A DSN password (or token) in an error message never reaches the caller: every message goes through
+    core's redaction rules (incident_core::redact::scrub) at the boundary, as Node's errors do."""
+    # An unknown severity is echoed in the message: a secret pasted in the wrong place.
+    with pytest.raises(ic.InvalidInputError) as e:
+        ic.stakeholders_for(value, True, True)
+    text = str(e.value) + repr(e.value)
+    assert secret not in text, text
+    assert shown in str(e.value), str(e.value)

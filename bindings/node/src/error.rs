@@ -1,7 +1,10 @@
 //! Error conversion: every `incident_core::Error` becomes a JS `Error` whose `code` is the stable
 //! [`ErrorKind`](incident_core::ErrorKind) string (`invalid_input`, `not_found`, ...) and whose `message`
-//! is the Rust message. Also the serde helpers every module uses to move values across the boundary.
+//! is the Rust message. The message and the `detail` (the cause) go through `incident_core::redact::scrub`
+//! here, at the boundary, as Python's do: a DSN password or a token never reaches a caller. Also the serde
+//! helpers every module uses to move values across the boundary.
 
+use incident_core::redact::scrub;
 use incident_core::{Error as CoreError, Result as CoreResult};
 use napi::bindgen_prelude::{JsObjectValue, JsValue, Object};
 use napi::{Env, Status};
@@ -15,11 +18,12 @@ pub(crate) fn js_error(env: &Env, e: &CoreError) -> napi::Error {
 }
 
 fn build(env: &Env, e: &CoreError) -> napi::Result<napi::Error> {
-    let mut obj: Object<'_> = env.create_error(napi::Error::new(Status::GenericFailure, e.message()))?;
+    let message = scrub(e.message());
+    let mut obj: Object<'_> = env.create_error(napi::Error::new(Status::GenericFailure, message))?;
     obj.set_named_property("code", e.kind().as_str())?;
     obj.set_named_property("retryable", e.is_retryable())?;
     if let Some(src) = std::error::Error::source(e) {
-        obj.set_named_property("detail", src.to_string())?;
+        obj.set_named_property("detail", scrub(&src.to_string()))?;
     }
     Ok(napi::Error::from(obj.to_unknown()))
 }

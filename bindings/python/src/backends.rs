@@ -72,7 +72,7 @@ impl PyAwsConfig {
             "AwsConfig(region={}, secondary_region={}, endpoint_url={}, profile={})",
             f(&self.inner.primary_region),
             f(&self.inner.secondary_region),
-            f(&self.inner.endpoint_url.as_deref().map(crate::error::scrub)),
+            f(&self.inner.endpoint_url.as_deref().map(incident_core::redact::scrub)),
             f(&self.inner.profile)
         )
     }

@@ -5,8 +5,9 @@
 //! `incident_core/exceptions.py`. `InvalidInputError` also subclasses `ValueError` and
 //! `IncidentTimeoutError` also subclasses the builtin `TimeoutError`, so generic handlers keep working.
 //! Every entry point runs inside [`guard`], which turns a Rust panic into `InternalError("panic: ...")`
-//! instead of PyO3's `PanicException` (a `BaseException`). Connection-string credentials are scrubbed from
-//! messages here, at the boundary.
+//! instead of PyO3's `PanicException` (a `BaseException`). Every message goes through
+//! `incident_core::redact::scrub` here, at the boundary (connection-string credentials, tokens, keys), the
+//! same rules as Node's errors.
 
 use std::panic::AssertUnwindSafe;
 
@@ -114,26 +115,6 @@ pub(crate) fn class_of(py: Python<'_>, kind: ErrorKind) -> PyResult<Bound<'_, Py
     })
 }
 
-/// Replace the credentials of `scheme://user:secret@host` with `***`.
-pub(crate) fn scrub(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find("://") {
-        let (head, tail) = rest.split_at(i + 3);
-        out.push_str(head);
-        let end = tail.find(|c: char| c.is_whitespace() || c == '/' || c == '"' || c == '\'').unwrap_or(tail.len());
-        match tail[..end].rfind('@') {
-            Some(at) => {
-                out.push_str("***");
-                rest = &tail[at..];
-            }
-            None => rest = tail,
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 /// Convert a core error to its Python exception (with `kind` and `retryable` attributes).
 pub(crate) fn to_py(e: &CoreError) -> PyErr {
     Python::attach(|py| {
@@ -144,7 +125,7 @@ pub(crate) fn to_py(e: &CoreError) -> PyErr {
                 msg = format!("{msg}: {s}");
             }
         }
-        let msg = scrub(&msg);
+        let msg = incident_core::redact::scrub(&msg);
         let ty = match class_of(py, e.kind()) {
             Ok(t) => t,
             Err(err) => return err,

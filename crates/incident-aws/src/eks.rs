@@ -46,7 +46,7 @@ impl fmt::Debug for EksCredentials {
             .field("region", &self.region)
             .field("endpoint", &self.endpoint)
             .field("certificate_authority_pem", &format_args!("<{} bytes>", self.certificate_authority_pem.len()))
-            .field("token", &"<redacted>")
+            .field("token", &incident_core::redact::MARK)
             .field("expires_at", &self.expires_at)
             .finish()
     }

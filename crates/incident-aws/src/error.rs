@@ -1,12 +1,12 @@
 //! Mapping of AWS SDK errors onto [`incident_core::ErrorKind`], with secrets scrubbed from every message.
 
 use std::fmt;
-use std::sync::Arc;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use incident_core::redact::Redactor;
 use incident_core::{Error, ErrorKind};
 
 /// Error codes AWS uses for throttling (retryable, `Unavailable`).
@@ -36,57 +36,11 @@ const DENIED: [&str; 10] = [
     "UnrecognizedClientException",
 ];
 
-/// Values that must never appear in a message (secret access keys, session tokens), plus a pattern
-/// scrub of access key ids. Cheap to clone; `Debug` prints no value.
-#[derive(Clone, Default)]
-pub(crate) struct Redactor {
-    secrets: Arc<Vec<String>>,
-}
-
-impl fmt::Debug for Redactor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Redactor({} secret(s))", self.secrets.len())
-    }
-}
-
-impl Redactor {
-    pub(crate) fn new(secrets: Vec<String>) -> Self {
-        Self { secrets: Arc::new(secrets.into_iter().filter(|s| s.len() >= 4).collect()) }
-    }
-
-    /// `text` with every known secret and every access key id replaced.
-    pub(crate) fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for s in self.secrets.iter() {
-            if out.contains(s.as_str()) {
-                out = out.replace(s.as_str(), "<redacted>");
-            }
-        }
-        scrub_key_ids(&out)
-    }
-}
-
-/// Replace AWS access key ids (`AKIA`/`ASIA` + 16 upper-case alphanumerics) with a marker.
-fn scrub_key_ids(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let rest = &text[i..];
-        if (rest.starts_with("AKIA") || rest.starts_with("ASIA"))
-            && rest.len() >= 20
-            && rest.as_bytes()[4..20].iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-        {
-            out.push_str(&rest[..4]);
-            out.push_str("<redacted>");
-            i += 20;
-        } else {
-            let ch = rest.chars().next().unwrap_or(' ');
-            out.push(ch);
-            i += ch.len_utf8();
-        }
-    }
-    out
+/// The values that must never appear in a message (secret access keys, session tokens) plus the pattern
+/// rules (access key ids, signatures, ...): `incident_core::redact`'s [`Redactor`].
+pub(crate) fn redactor(secrets: &[String]) -> Redactor {
+    // Very short values would blank unrelated text; real secret keys and tokens are long.
+    Redactor::new().with_secrets(secrets.iter().filter(|s| s.len() >= 4))
 }
 
 /// A scrubbed, owned copy of a lower-level error, kept as the `source` of our errors so the chain is
@@ -231,13 +185,5 @@ mod tests {
         assert_eq!(kind_of(Some("DBInstanceAlreadyExists"), Some(400)), ErrorKind::Conflict);
         assert_eq!(kind_of(Some("InvalidDBInstanceState"), Some(400)), ErrorKind::Conflict);
         assert_eq!(kind_of(Some("Weird"), None), ErrorKind::Internal);
-    }
-
-    #[test]
-    fn scrubs_secrets_and_key_ids() {
-        let r = Redactor::new(vec!["wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into()]);
-        let s = r.scrub("key AKIAIOSFODNN7EXAMPLE secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY end é");
-        assert_eq!(s, "key AKIA<redacted> secret <redacted> end é");
-        assert!(!format!("{r:?}").contains("wJalr"));
     }
 }

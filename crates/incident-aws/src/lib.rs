@@ -20,7 +20,7 @@ use incident_core::{Error, ErrorKind, Result};
 
 pub use eks::EksCredentials;
 
-use error::Redactor;
+use incident_core::redact::{MARK, Redactor};
 
 /// Static credentials (tests against moto, or a caller that already holds keys). `Debug` hides the
 /// secret.
@@ -37,9 +37,9 @@ pub struct StaticCredentials {
 impl fmt::Debug for StaticCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StaticCredentials")
-            .field("access_key_id", &"<redacted>")
-            .field("secret_access_key", &"<redacted>")
-            .field("session_token", &self.session_token.as_ref().map(|_| "<redacted>"))
+            .field("access_key_id", &MARK)
+            .field("secret_access_key", &MARK)
+            .field("session_token", &self.session_token.as_ref().map(|_| MARK))
             .finish()
     }
 }
@@ -137,7 +137,7 @@ impl AwsBackends {
             .credentials_provider()
             .ok_or_else(|| Error::new(ErrorKind::PermissionDenied, "no AWS credentials provider is configured"))?;
         let creds = provider.provide_credentials().await.map_err(|e| {
-            let redactor = Redactor::new(secrets.clone());
+            let redactor = error::redactor(&secrets);
             let why = redactor.scrub(&aws_smithy_types::error::display::DisplayErrorContext(&e).to_string());
             Error::new(
                 ErrorKind::PermissionDenied,
@@ -156,7 +156,7 @@ impl AwsBackends {
                 secondary: config.secondary_region,
                 endpoint_url: config.endpoint_url,
                 health: None,
-                redactor: Redactor::new(secrets),
+                redactor: error::redactor(&secrets),
             }),
         })
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use incident_aws::AwsConfig;
+use incident_core::redact::scrub_url_userinfo;
 use incident_core::sim::SimPlatform;
 use incident_core::store::Store;
 use incident_core::{Error, Result};
@@ -285,7 +286,7 @@ impl StoreSpec {
             }
             Some(s) => Err(Error::invalid_input(format!(
                 "store {}: unsupported scheme `{s}://` (give a SQLite file path or a postgres:// URL)",
-                redact_userinfo(spec)
+                scrub_url_userinfo(spec)
             ))),
             None => Ok(Self::Sqlite(PathBuf::from(spec))),
         }
@@ -300,25 +301,13 @@ fn url_scheme(text: &str) -> Option<&str> {
     (first_ok && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))).then_some(scheme)
 }
 
-/// `text` with the user-info part of a URL (`user:password@`) replaced by `***@`.
-pub(crate) fn redact_userinfo(text: &str) -> String {
-    let Some((scheme, rest)) = text.split_once("://") else {
-        return text.to_owned();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
-        None => text.to_owned(),
-    }
-}
-
 /// An endpoint override must be `http(s)://host[:port][/path]`: anything else would only fail later, on
 /// the first call, with a less helpful message.
 fn validate_endpoint_url(url: &str) -> Result<()> {
     let bad = |why: String| {
         Error::invalid_input(format!(
             "AWS endpoint URL {:?}: {why} (expected http:// or https:// and a host, e.g. http://127.0.0.1:5000)",
-            redact_userinfo(url)
+            scrub_url_userinfo(url)
         ))
     };
     if url.chars().any(char::is_whitespace) {
@@ -408,12 +397,5 @@ mod tests {
         }
         let e = validate_endpoint_url("gopher://key:s3cret@h").unwrap_err();
         assert!(!e.message().contains("s3cret"), "{e}");
-    }
-
-    #[test]
-    fn redaction() {
-        assert_eq!(redact_userinfo("redis://:pw@h:1/0"), "redis://***@h:1/0");
-        assert_eq!(redact_userinfo("x://h/a@b"), "x://h/a@b");
-        assert_eq!(redact_userinfo("plain"), "plain");
     }
 }

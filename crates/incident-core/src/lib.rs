@@ -16,6 +16,7 @@
 //! * [`delivery`], [`cadence`]: notifications recorded on the timeline, and the driver that keeps
 //!   updates on the runbook's cadence (providers live in `incident-notify`).
 //! * [`engine`]: typed actions, procedures, plans, the executor and its durable journal.
+//! * [`redact`]: the one set of rules that keep secrets out of messages (every crate and both bindings).
 //! * [`signing`]: Ed25519 signatures for plans and evidence manifests.
 //! * [`evidence`]: evidence bundles (a drill's output directory) and what verifying one proves; the
 //!   bundle's store is read through [`store::ArchiveStore`] (`incident_store::SqliteStore`).
@@ -87,6 +88,7 @@ pub mod incident;
 pub mod ingest;
 pub mod policy;
 pub mod postmortem;
+pub mod redact;
 pub mod render;
 mod severity;
 pub mod signing;

@@ -41,7 +41,7 @@ use tokio_postgres::Client;
 use tokio_postgres::types::ToSql;
 
 use crate::pg::{Notices, map_error, millis, with_client};
-use crate::secret::{ConnectionString, scrub_sql_passwords};
+use crate::secret::ConnectionString;
 
 /// The `application_name` of probe sessions (visible in `pg_stat_activity`).
 pub const PROBE_APPLICATION_NAME: &str = "incident-core probe";
@@ -250,7 +250,7 @@ impl PostgresProbe {
     /// Query text of another session, safe for a report: passwords blanked, one line, at most 120 chars.
     fn query_text(&self, q: &str) -> String {
         let one_line: String = q.split_whitespace().collect::<Vec<_>>().join(" ");
-        let mut s = self.config.url.scrub(&scrub_sql_passwords(&one_line));
+        let mut s = self.config.url.scrub(&one_line);
         if s.chars().count() > 120 {
             s = s.chars().take(117).collect::<String>() + "...";
         }

@@ -1,5 +1,6 @@
-//! Secrets that never print: [`Redacted`], [`ConnectionString`] (PostgreSQL), [`RedisUrl`], and the
-//! scrubbers every message of this crate goes through.
+//! Secrets that never print: [`ConnectionString`] (PostgreSQL) and [`RedisUrl`], parsed once, each with
+//! the [`Redactor`] of its password. The rules themselves are `incident_core::redact`'s ([`Redacted`] is
+//! re-exported from there).
 //!
 //! Three layers keep a password out of errors, log lines, reports and journal entries:
 //!
@@ -8,7 +9,8 @@
 //!    parsed parts with the password replaced by `***` (never from the raw text);
 //! 3. every text that comes from outside (a server error message, a query text from `pg_stat_activity`) is
 //!    passed through [`ConnectionString::scrub`], which removes the password in plain and percent-encoded
-//!    form, and through [`scrub_sql_passwords`], which blanks `PASSWORD '...'` literals of other sessions.
+//!    form and applies `incident_core::redact::scrub`'s patterns (which include blanking SQL
+//!    `PASSWORD '...'` literals of other sessions).
 //!
 //! Errors built here never carry the client library's error as text in the message; the library error is
 //! only reachable through [`std::error::Error::source`], and its texts (connection refused, password
@@ -17,126 +19,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+pub use incident_core::redact::Redacted;
+use incident_core::redact::{Redactor, percent_decode, url_password};
 use incident_core::{Error, Result};
 use tokio_postgres::config::Host;
-
-/// A value whose `Debug` and `Display` print `***`. Read it with [`Redacted::expose`].
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Redacted<T>(T);
-
-impl<T> Redacted<T> {
-    /// Wrap a secret.
-    pub const fn new(secret: T) -> Self {
-        Self(secret)
-    }
-
-    /// The secret itself: use it only to hand it to the client library.
-    pub const fn expose(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> fmt::Debug for Redacted<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl<T> fmt::Display for Redacted<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-/// Replace every occurrence of each secret in `text` with `***` (empty secrets are ignored).
-#[must_use]
-pub fn scrub(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_owned();
-    // Longest first, so a secret that contains another is removed whole.
-    let mut secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    for s in secrets {
-        if out.contains(s) {
-            out = out.replace(s, "***");
-        }
-    }
-    out
-}
-
-/// Blank the string literal after every `PASSWORD` keyword (any case) in SQL text, as in
-/// `ALTER ROLE x PASSWORD '...'` or `CREATE USER x WITH ENCRYPTED PASSWORD E'...'`. Used on query texts
-/// of other sessions before they go into a report.
-#[must_use]
-pub fn scrub_sql_passwords(sql: &str) -> String {
-    let lower = sql.to_ascii_lowercase();
-    let bytes = sql.as_bytes();
-    let mut out = String::with_capacity(sql.len());
-    let mut copied = 0;
-    let mut search = 0;
-    while let Some(found) = lower[search..].find("password") {
-        let kw_end = search + found + "password".len();
-        search = kw_end;
-        // Skip whitespace, an optional E/e prefix, then expect a quote.
-        let mut i = kw_end;
-        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i < bytes.len() && (bytes[i] == b'E' || bytes[i] == b'e') && bytes.get(i + 1) == Some(&b'\'') {
-            i += 1;
-        }
-        if bytes.get(i) != Some(&b'\'') {
-            continue;
-        }
-        // Find the closing quote ('' is an escaped quote); an unterminated literal runs to the end.
-        let mut j = i + 1;
-        while j < bytes.len() {
-            if bytes[j] == b'\'' {
-                if bytes.get(j + 1) == Some(&b'\'') {
-                    j += 2;
-                    continue;
-                }
-                break;
-            }
-            j += 1;
-        }
-        out.push_str(&sql[copied..=i]);
-        out.push_str("***");
-        copied = j.min(sql.len());
-        search = copied.max(search);
-    }
-    out.push_str(&sql[copied..]);
-    out
-}
-
-/// Percent-decode `s` (invalid escapes are kept as they are).
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = |b: u8| char::from(b).to_digit(16);
-            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                // Two hex digits are at most 0xFF.
-                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The raw password part of `scheme://user:password@host...` (as written, possibly percent-encoded).
-fn url_password(raw: &str) -> Option<&str> {
-    let rest = raw.split_once("://")?.1;
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let userinfo = &authority[..authority.rfind('@')?];
-    Some(userinfo.split_once(':')?.1)
-}
 
 /// A PostgreSQL connection string (URL `postgres://user:password@host:port/db?...` or key-value
 /// `host=... password=...`), parsed once. `Display` and `Debug` show
@@ -145,8 +31,9 @@ fn url_password(raw: &str) -> Option<&str> {
 pub struct ConnectionString {
     config: tokio_postgres::Config,
     raw: Redacted<String>,
-    /// Every form of the password that may appear in a text (plain, as written in the URL).
-    secrets: Vec<Redacted<String>>,
+    /// Every form of the password that may appear in a text (plain, as written in the URL), and the
+    /// raw string when there is a password.
+    redactor: Redactor,
     display: String,
 }
 
@@ -165,14 +52,19 @@ impl ConnectionString {
         })?;
         let mut secrets = Vec::new();
         if let Some(pw) = config.get_password() {
-            secrets.push(Redacted::new(String::from_utf8_lossy(pw).into_owned()));
+            secrets.push(String::from_utf8_lossy(pw).into_owned());
         }
-        if let Some(pw) = url_password(raw) {
-            secrets.push(Redacted::new(pw.to_owned()));
-            secrets.push(Redacted::new(percent_decode(pw)));
+        secrets.extend(url_password(raw).map(ToOwned::to_owned));
+        if !secrets.is_empty() {
+            secrets.push(raw.to_owned());
         }
         let display = display_of(&config);
-        Ok(Self { config, raw: Redacted::new(raw.to_owned()), secrets, display })
+        Ok(Self {
+            config,
+            raw: Redacted::new(raw.to_owned()),
+            redactor: Redactor::new().with_secrets(secrets),
+            display,
+        })
     }
 
     /// The parsed configuration (with the password), for the client library.
@@ -196,17 +88,14 @@ impl ConnectionString {
     /// Whether a password is set.
     #[must_use]
     pub fn has_password(&self) -> bool {
-        !self.secrets.is_empty()
+        !self.redactor.is_empty()
     }
 
-    /// Remove the password (plain or as written in the URL) and the whole raw string from `text`.
+    /// Remove the password (plain or as written in the URL) and the whole raw string from `text`, then
+    /// apply `incident_core::redact::scrub`'s patterns.
     #[must_use]
     pub fn scrub(&self, text: &str) -> String {
-        let mut secrets: Vec<&str> = self.secrets.iter().map(|s| s.expose().as_str()).collect();
-        if !secrets.is_empty() {
-            secrets.push(self.raw.expose());
-        }
-        scrub(text, &secrets)
+        self.redactor.scrub(text)
     }
 }
 
@@ -263,8 +152,8 @@ pub struct RedisUrl {
     username: Option<String>,
     password: Option<Redacted<String>>,
     db: u32,
-    raw: Redacted<String>,
-    raw_password: Option<Redacted<String>>,
+    /// The password (decoded and as written) and the raw URL when there is a password.
+    redactor: Redactor,
     display: String,
 }
 
@@ -322,16 +211,11 @@ impl RedisUrl {
         let host_display = if host.contains(':') { format!("[{host}]") } else { host.clone() };
         let db_display = if db == 0 { String::new() } else { format!("/{db}") };
         let display = format!("redis://{at}{host_display}:{port}{db_display}");
-        Ok(Self {
-            host,
-            port,
-            username,
-            password,
-            db,
-            raw: Redacted::new(raw.to_owned()),
-            raw_password: raw_password.map(Redacted::new),
-            display,
-        })
+        let redactor = match &raw_password {
+            Some(p) => Redactor::new().with_secrets([p.as_str(), raw]),
+            None => Redactor::new(),
+        };
+        Ok(Self { host, port, username, password, db, redactor, display })
     }
 
     /// Host name or address.
@@ -370,15 +254,11 @@ impl RedisUrl {
         &self.display
     }
 
-    /// Remove the password (plain or as written) and the raw URL from `text`.
+    /// Remove the password (plain or as written) and the raw URL from `text`, then apply
+    /// `incident_core::redact::scrub`'s patterns.
     #[must_use]
     pub fn scrub(&self, text: &str) -> String {
-        let mut secrets: Vec<&str> = self.password.iter().map(|p| p.expose().as_str()).collect();
-        secrets.extend(self.raw_password.iter().map(|p| p.expose().as_str()));
-        if !secrets.is_empty() {
-            secrets.push(self.raw.expose());
-        }
-        scrub(text, &secrets)
+        self.redactor.scrub(text)
     }
 }
 
@@ -447,21 +327,5 @@ mod tests {
         let u = RedisUrl::parse("redis://[::1]:6380").expect("ipv6");
         assert_eq!(u.to_string(), "redis://[::1]:6380");
         assert!(RedisUrl::parse("http://x").is_err());
-    }
-
-    #[test]
-    fn redacted_and_sql_scrubbing() {
-        let r = Redacted::new("pw".to_owned());
-        assert_eq!(format!("{r} {r:?}"), "*** ***");
-        assert_eq!(
-            scrub_sql_passwords("ALTER ROLE x WITH PASSWORD 'it''s secret' VALID UNTIL 'x'"),
-            "ALTER ROLE x WITH PASSWORD '***' VALID UNTIL 'x'"
-        );
-        assert_eq!(
-            scrub_sql_passwords("create user u encrypted password E'abc"),
-            "create user u encrypted password E'***"
-        );
-        assert_eq!(scrub_sql_passwords("SELECT password_hash FROM t"), "SELECT password_hash FROM t");
-        assert_eq!(scrub("a secret and secret2", &["secret", "secret2", ""]), "a *** and ***");
     }
 }

@@ -215,22 +215,7 @@ impl Default for RetryConfig {
 
 /// A config error naming the field, with quoted values scrubbed (they may be secrets).
 fn field_error(source: &str, path: &str, message: &str) -> Error {
-    let mut out = String::with_capacity(message.len());
-    let mut in_quote = false;
-    for c in message.chars() {
-        match (c, in_quote) {
-            ('"', false) => {
-                in_quote = true;
-                out.push_str("\"***");
-            }
-            ('"', true) => {
-                in_quote = false;
-                out.push('"');
-            }
-            (_, true) => {}
-            (c, false) => out.push(c),
-        }
-    }
+    let out = incident_core::redact::blank_quoted(message);
     let at = if path.is_empty() || path == "." { String::new() } else { format!(" field `{path}`") };
     Error::invalid_input(format!("notify config {source}:{at}: {out}"))
 }

@@ -11,7 +11,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 
 use crate::config::RetryConfig;
-use crate::secret::{Secret, redact_all};
+use crate::secret::{Secret, redactor};
 
 /// Largest response body read (bytes); the rest is dropped.
 const MAX_BODY: usize = 1 << 20;
@@ -126,7 +126,7 @@ impl<'a> Request<'a> {
     }
 
     fn redact(&self, text: &str) -> String {
-        redact_all(text, self.secrets.iter().copied())
+        redactor(self.secrets.iter().copied()).scrub(text)
     }
 }
 

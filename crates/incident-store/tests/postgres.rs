@@ -13,8 +13,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use incident_core::ErrorKind;
+use incident_core::backend::DatastoreProbe;
 use incident_core::store::{Store, conformance};
-use incident_datastores::ConnectionString;
+use incident_datastores::{ConnectionString, PostgresProbe, PostgresProbeConfig};
 use incident_store::{PgStore, PgStoreOptions};
 
 fn unique_schema(prefix: &str) -> String {
@@ -162,9 +163,14 @@ fn dead_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
-/// (Moved from incident-datastores' `tests/redaction.rs` with the store.)
+/// A seeded password (and the real one) appears in no output of the two PostgreSQL consumers: the
+/// datastore probe (the URL's forms, the probe's configuration and Debug, its report as Debug and JSON)
+/// and the team store (its errors with their source chains, its Debug), for a wrong password, an
+/// unreachable server and the real one. One table for what were two copies: incident-datastores'
+/// `postgres_passwords_appear_nowhere` and this file's `postgres_store_passwords_appear_nowhere` (the
+/// redaction rules themselves are `incident_core::redact`'s, tested there).
 #[tokio::test]
-async fn postgres_store_passwords_appear_nowhere() {
+async fn postgres_passwords_appear_nowhere() {
     let Some(admin) = common::pg_admin_url() else {
         return;
     };
@@ -178,17 +184,34 @@ async fn postgres_store_passwords_appear_nowhere() {
         ConnectionString::parse(&format!("postgres://{user}:{SEEDED}@127.0.0.1:{}/postgres", dead_port()))
             .expect("url");
 
+    // (case, URL, whether the store connects)
+    let table = [("wrong password", &wrong, false), ("unreachable", &unreachable, false), ("real", &admin, true)];
     let mut seen = String::new();
-    for url in [&wrong, &unreachable] {
-        let err = PgStore::connect_with(url, PgStoreOptions::default()).await.expect_err("cannot connect");
-        seen.push_str(&everything(&err));
+    for (case, url, connects) in table {
+        let _ = writeln!(seen, "[{case}]\n{url} {url:?} {}", url.redacted());
+        // The datastore probe.
+        let cfg = PostgresProbeConfig::new(url.clone());
+        let _ = writeln!(seen, "{cfg:?}");
+        let probe = PostgresProbe::new(cfg);
+        let _ = writeln!(seen, "{probe:?}");
+        let report = probe.probe().await.expect("a report");
+        let _ = writeln!(seen, "{report:?}\n{}", serde_json::to_string(&report).expect("json"));
+        // The team store.
+        let opened = PgStore::connect_with(url, PgStoreOptions::with_schema("redaction_check")).await;
+        if connects {
+            let store = opened.expect("store");
+            let _ = writeln!(seen, "{store:?}");
+            let err = store.journal("no-such-run").await.expect_err("not found");
+            seen.push_str(&everything(&err));
+        } else {
+            seen.push_str(&everything(&opened.expect_err("cannot connect")));
+        }
     }
-    let store = PgStore::connect_with(&admin, PgStoreOptions::with_schema("redaction_check")).await.expect("store");
-    let _ = writeln!(seen, "{store:?}");
-    let err = store.journal("no-such-run").await.expect_err("not found");
-    seen.push_str(&everything(&err));
+    assert!(seen.contains("password authentication failed for user"), "wrong password reported:\n{seen}");
+    assert!(seen.contains("connection refused"), "unreachable reported:\n{seen}");
+    assert!(seen.contains(&format!("postgres://{user}:***@127.0.0.1:{port}/postgres")), "{seen}");
     for s in secrets {
-        assert!(!seen.contains(s), "postgres store outputs leak a password:\n{seen}");
+        assert!(!seen.contains(s), "postgres outputs leak a password:\n{seen}");
     }
     drop_schema(&admin, "redaction_check").await;
 }
