@@ -30,7 +30,7 @@ use std::future::Future;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{JournalDraft, JournalEntry, JournalPhase, RunRecord, RunStatus, Store, journal_hash};
+use super::{JournalDraft, JournalEntry, JournalPhase, RunRecord, RunStatus, Store, StoreWrite, journal_hash};
 use crate::incident::{DeclareRequest, Incident};
 use crate::timeline::{Event, EventKind, GENESIS_HASH, Timeline};
 use crate::{Error, ErrorKind, Policy, Result, Severity};
@@ -59,6 +59,7 @@ pub async fn run_all(store: &dyn Store) -> Result<()> {
     check("incidents", incidents(store)).await?;
     check("timeline", timeline(store)).await?;
     check("timeline_conflicts", timeline_conflicts(store)).await?;
+    check("write_batch", write_batch(store)).await?;
     check("runs", runs(store)).await?;
     check("journal", journal(store)).await?;
     check("concurrent_journal_appends", concurrent_journal_appends(store)).await?;
@@ -187,6 +188,76 @@ fn draft(
         at,
         detail: serde_json::json!({"z": [1, 2.5, "three"], "a": {"nested": true, "é": "ü"}, "outcome": phase.as_str()}),
     }
+}
+
+/// [`Store::write_batch`] is all or nothing: a batch whose last write conflicts leaves none of its writes
+/// behind (a lifecycle operation's events and incident, or a receiver batch, land together or not at all).
+async fn write_batch(store: &dyn Store) -> Result<()> {
+    let (a, a_tl) = declare("conformance-batch-a", at(0))?;
+    let (b, b_tl) = declare("conformance-batch-b", at(0))?;
+    store
+        .write_batch(&[
+            StoreWrite::SaveIncident(a.clone()),
+            StoreWrite::AppendEvents { incident_id: a.id.clone(), events: a_tl.events().to_vec() },
+            StoreWrite::SaveIncident(b.clone()),
+            StoreWrite::AppendEvents { incident_id: b.id.clone(), events: b_tl.events().to_vec() },
+            StoreWrite::AppendEvents { incident_id: b.id.clone(), events: Vec::new() },
+        ])
+        .await?;
+    ensure_eq(&store.timeline(&b.id).await?, &b_tl, "batch: timeline written")?;
+    ensure_eq(&store.incident(&a.id).await?, &Some(a.clone()), "batch: incident written")?;
+
+    // Two appends onto one timeline in one batch chain onto each other.
+    let a2 = with_notes(&a_tl, 2, "batched")?;
+    let mut a_changed = a.clone();
+    a_changed.title = "changed in the batch".to_owned();
+    store
+        .write_batch(&[
+            StoreWrite::AppendEvents {
+                incident_id: a.id.clone(),
+                events: a2.events()[a_tl.len()..=a_tl.len()].to_vec(),
+            },
+            StoreWrite::AppendEvents { incident_id: a.id.clone(), events: a2.events()[a_tl.len() + 1..].to_vec() },
+            StoreWrite::SaveIncident(a_changed.clone()),
+        ])
+        .await?;
+    ensure_eq(&store.timeline(&a.id).await?, &a2, "batch: consecutive appends")?;
+
+    // The last write conflicts (the first note again): nothing of the batch is applied.
+    let (c, c_tl) = declare("conformance-batch-c", at(0))?;
+    let b2 = with_notes(&b_tl, 1, "kept out")?;
+    let mut a_again = a_changed.clone();
+    a_again.title = "must not be saved".to_owned();
+    let a3 = with_notes(&a2, 1, "must not be appended")?;
+    let bad = store
+        .write_batch(&[
+            StoreWrite::SaveIncident(c.clone()),
+            StoreWrite::AppendEvents { incident_id: c.id.clone(), events: c_tl.events().to_vec() },
+            StoreWrite::AppendEvents { incident_id: b.id.clone(), events: b2.events()[b_tl.len()..].to_vec() },
+            StoreWrite::AppendEvents { incident_id: a.id.clone(), events: a3.events()[a2.len()..].to_vec() },
+            StoreWrite::SaveIncident(a_again),
+            StoreWrite::AppendEvents { incident_id: a.id.clone(), events: a2.events()[a_tl.len()..].to_vec() },
+        ])
+        .await;
+    expect_kind(bad, ErrorKind::Conflict, "conformance-batch-a", "batch: conflicting last write")?;
+    ensure_eq(&store.incident(&c.id).await?, &None, "batch rolled back: new incident")?;
+    ensure_eq(&store.timeline(&b.id).await?, &b_tl, "batch rolled back: other timeline")?;
+    ensure_eq(&store.timeline(&a.id).await?, &a2, "batch rolled back: same timeline")?;
+    ensure_eq(&store.incident(&a.id).await?, &Some(a_changed), "batch rolled back: saved incident")?;
+
+    // An append to an incident nobody saved is NotFound, and rolls back the batch too.
+    let bad = store
+        .write_batch(&[
+            StoreWrite::SaveIncident(c.clone()),
+            StoreWrite::AppendEvents {
+                incident_id: "conformance-batch-none".to_owned(),
+                events: c_tl.events().to_vec(),
+            },
+        ])
+        .await;
+    expect_kind(bad, ErrorKind::NotFound, "conformance-batch-none", "batch: unsaved incident")?;
+    ensure_eq(&store.incident(&c.id).await?, &None, "batch rolled back after NotFound")?;
+    Ok(())
 }
 
 async fn incidents(store: &dyn Store) -> Result<()> {

@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 
 use super::conformance::RawAccess;
 use super::{
-    JournalDraft, JournalEntry, RunRecord, StepClaim, Store, check_claim, check_event_append, check_journal_draft,
-    check_run, duplicate_journal_entry, may_claim, verify_journal, verify_journal_head, verify_timeline_head,
+    JournalDraft, JournalEntry, RunRecord, StepClaim, Store, StoreWrite, check_claim, check_event_append,
+    check_journal_draft, check_run, duplicate_journal_entry, may_claim, verify_journal, verify_journal_head,
+    verify_timeline_head,
 };
 use crate::Result;
 use crate::incident::Incident;
@@ -106,6 +107,50 @@ impl Store for MemoryStore {
         }
         if let Some(last) = events.last() {
             inner.timeline_heads.insert(incident_id.to_owned(), (last.seq, last.hash.clone()));
+        }
+        Ok(())
+    }
+
+    /// All or nothing under one lock: every write is checked against the store plus the batch's earlier
+    /// writes before any is applied.
+    async fn write_batch(&self, writes: &[StoreWrite]) -> Result<()> {
+        let mut inner = self.lock();
+        let mut saved: Vec<&Incident> = Vec::new();
+        let mut appended: Vec<(&str, &[Event])> = Vec::new();
+        for w in writes {
+            match w {
+                StoreWrite::SaveIncident(incident) => {
+                    super::check_incident(incident)?;
+                    saved.push(incident);
+                }
+                StoreWrite::AppendEvents { events, .. } if events.is_empty() => {}
+                StoreWrite::AppendEvents { incident_id, events } => {
+                    if !saved.iter().any(|i| i.id == *incident_id) {
+                        inner.require_incident(incident_id)?;
+                    }
+                    let staged = appended.iter().rev().find(|(id, _)| id == incident_id).and_then(|(_, e)| e.last());
+                    let head =
+                        staged.or_else(|| inner.events.get(incident_id.as_str()).and_then(|r| r.values().next_back()));
+                    check_event_append(incident_id, head, events)?;
+                    appended.push((incident_id, events));
+                }
+            }
+        }
+        for w in writes {
+            match w {
+                StoreWrite::SaveIncident(incident) => {
+                    inner.incidents.insert(incident.id.clone(), incident.clone());
+                }
+                StoreWrite::AppendEvents { incident_id, events } => {
+                    let rows = inner.events.entry(incident_id.clone()).or_default();
+                    for ev in events {
+                        rows.insert(ev.seq, ev.clone());
+                    }
+                    if let Some(last) = events.last() {
+                        inner.timeline_heads.insert(incident_id.clone(), (last.seq, last.hash.clone()));
+                    }
+                }
+            }
         }
         Ok(())
     }

@@ -301,10 +301,13 @@ pub trait Store: Send + Sync {
 
     /// Apply `writes` in order, each with the semantics of its method; stop at the first error.
     ///
-    /// A store that can makes the whole batch one transaction (the SQLite store: all or nothing, one
-    /// commit and so one `fsync` per batch, which is what lets the alert receiver group-commit thousands
-    /// of alerts a second). The default applies the writes one by one, so after an error the writes
-    /// before it may have been applied: a caller re-reads what it needs.
+    /// A store that can makes the whole batch one transaction: the memory, SQLite and PostgreSQL stores
+    /// do (all or nothing; for SQLite one commit and so one `fsync` per batch, which is what lets the
+    /// alert receiver group-commit thousands of alerts a second), and the [`conformance`] suite checks
+    /// it. Optimistic writers (the receiver, [`crate::lifecycle`]) rely on it: their events and the
+    /// incident decided from them land together or not at all. The default applies the writes one by
+    /// one, so after an error the writes before it may have been applied: a caller re-reads what it
+    /// needs.
     async fn write_batch(&self, writes: &[StoreWrite]) -> Result<()> {
         for w in writes {
             match w {
