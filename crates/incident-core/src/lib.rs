@@ -9,6 +9,8 @@
 //! * [`detector`]: streaming declaration rules with sustained windows.
 //! * [`ingest`]: Alertmanager v4 and PagerDuty Events v2 payloads → observations and facts.
 //! * [`incident`], [`comms`], [`timeline`], [`postmortem`]: the lifecycle.
+//! * [`lifecycle`]: working a live incident from the store (list, show, ack, assign, severity, status,
+//!   note, mitigated, resolve, post-mortem), safe beside the receiver's writes.
 //! * [`drills`]: runbook "Testing and Validation": the monthly drill [`schedule`](drills::schedule) and the
 //!   validation [`checklist`](drills::checklist).
 //! * [`backend`]: the ports procedures act through (cluster, databases, DNS, probes, notifier, clock).
@@ -83,6 +85,7 @@ pub mod evidence;
 pub mod impact;
 pub mod incident;
 pub mod ingest;
+pub mod lifecycle;
 pub mod policy;
 pub mod postmortem;
 pub mod render;
