@@ -5,20 +5,26 @@
 //! timelines.
 //!
 //! Every operation takes the actor (a person: `--as alice`), reads the time from the injected
-//! [`Clock`], appends to the incident's hash-chained timeline through the [`Incident`] methods, and
-//! writes the new events and the incident with one [`Store::write_batch`] (all or nothing in every
-//! store).
+//! [`Clock`], and appends to the incident's hash-chained timeline through the [`Incident`] methods.
 //!
-//! # Concurrency: decided on what is stored, re-decided on conflict
+//! # Concurrency: decided on what is stored, never lost or duplicated
 //!
-//! An operation reads the timeline, then the incident (in that order: an incident read after its
-//! timeline is never older than it, so a decision made on a newer incident is caught below), decides
-//! on copies, and writes `[AppendEvents, SaveIncident]`. If another writer appended meanwhile (the
-//! receiver recording alerts, the cadence driver, another responder), the append does not chain onto
-//! the stored head, the store answers [`ErrorKind::Conflict`] and **nothing** is written; the operation
-//! then reads again and **decides again** on what is now stored, up to [`Incidents::max_attempts`]
-//! times. So an operation is never lost (it is re-applied on top of the other writer's events) and
-//! never duplicated (a write that conflicted wrote nothing; a decision is made on the current state):
+//! An operation is a *decision* made on copies of the stored incident and its verified timeline, and
+//! written, events and incident together, by [`Store::update_incident`]:
+//!
+//! * the SQLite and PostgreSQL stores make the decision inside their write transaction (SQLite's
+//!   `BEGIN IMMEDIATE`, PostgreSQL's `SELECT ... FOR UPDATE` of the incident's row), so no other writer
+//!   (the receiver recording alerts, the cadence driver, another responder, another process) writes
+//!   that incident in between, and a writer that never pauses cannot starve an operation;
+//! * any other store gets the optimistic default: read the timeline then the incident, decide, write
+//!   `[AppendEvents, SaveIncident]` with [`Store::write_batch`] (all or nothing); when another writer
+//!   appended first the store answers [`ErrorKind::Conflict`], nothing is written, and the operation
+//!   is read and **decided again** on what is now stored ([`Change::attempts`] counts the decisions),
+//!   at most [`UPDATE_ATTEMPTS`](crate::store::UPDATE_ATTEMPTS) times.
+//!
+//! The receiver is optimistic too (it keeps incidents in memory): its next commit after an operation
+//! conflicts, and it reloads and decides its batch again. Either way every decision is made on the
+//! current state:
 //!
 //! * an acknowledgement of an incident someone acknowledged meanwhile (or before) is an *answer*
 //!   ([`ChangeOutcome::Unchanged`], naming who and when), not a second `acknowledged` event; likewise
@@ -50,7 +56,7 @@
 //!   becomes an action item).
 //!
 //! ```
-//! use std::sync::Arc;
+//! use std::sync::{Arc, Mutex, PoisonError};
 //! use chrono::TimeZone;
 //! use incident_core::clock::ManualClock;
 //! use incident_core::incident::{DeclareRequest, Incident};
@@ -89,7 +95,7 @@
 //! # }
 //! ```
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -102,12 +108,9 @@ use crate::comms::{self, CadenceStatus, ResolvedInput, UpdateKind};
 use crate::delivery::{self, DeliveryRecord};
 use crate::incident::{Incident, Stakeholder};
 use crate::postmortem::{ActionItem, PostMortem, PostMortemInput};
-use crate::store::{RunRecord, RunStatus, Store, StoreWrite, incident_not_found};
+use crate::store::{IncidentUpdate, RunRecord, RunStatus, Store};
 use crate::timeline::{Event, EventKind, Metrics, Outcome, ResponseRole, Timeline};
-use crate::{Error, ErrorKind, HumanDuration, Policy, Result, Severity, Status};
-
-/// How many times an operation is decided when other writers keep appending first (default).
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 16;
+use crate::{Error, HumanDuration, Policy, Result, Severity, Status};
 
 /// Which operation a [`Change`] reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -334,6 +337,9 @@ pub struct IncidentView {
     pub timeline: Timeline,
 }
 
+/// The last decision of an operation and the incident it was made on, and how many times it was made.
+type LastDecision = (Option<(Decided, Incident)>, u32);
+
 /// What a decision says before anything is written.
 enum Decided {
     /// The copies were changed and events appended: write them.
@@ -348,15 +354,11 @@ pub struct Incidents {
     clock: Arc<dyn Clock>,
     notifier: Arc<dyn Notifier>,
     policy: Policy,
-    max_attempts: u32,
 }
 
 impl std::fmt::Debug for Incidents {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Incidents")
-            .field("clock", &self.clock)
-            .field("max_attempts", &self.max_attempts)
-            .finish_non_exhaustive()
+        f.debug_struct("Incidents").field("clock", &self.clock).finish_non_exhaustive()
     }
 }
 
@@ -379,7 +381,7 @@ impl Incidents {
     /// Operations on `store`'s incidents at `clock`'s time under `policy`; messages are recorded
     /// `skipped` until [`Incidents::with_notifier`] gives a notifier.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, policy: Policy) -> Self {
-        Self { store, clock, notifier: Arc::new(NoNotifier), policy, max_attempts: DEFAULT_MAX_ATTEMPTS }
+        Self { store, clock, notifier: Arc::new(NoNotifier), policy }
     }
 
     /// Send messages (the resolve's final message) through `notifier`.
@@ -387,19 +389,6 @@ impl Incidents {
     pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
         self.notifier = notifier;
         self
-    }
-
-    /// Decide an operation at most `n` times (at least once) when other writers keep appending first.
-    #[must_use]
-    pub fn with_max_attempts(mut self, n: u32) -> Self {
-        self.max_attempts = n.max(1);
-        self
-    }
-
-    /// How many times an operation is decided at most.
-    #[must_use]
-    pub fn max_attempts(&self) -> u32 {
-        self.max_attempts
     }
 
     /// The store.
@@ -437,7 +426,7 @@ impl Incidents {
     pub async fn load(&self, id: &str) -> Result<(Incident, Timeline)> {
         let id = non_blank("incident id", id)?;
         let timeline = self.store.timeline(&id).await?.with_max_events(self.policy.limits.max_events_per_incident);
-        let incident = self.store.incident(&id).await?.ok_or_else(|| incident_not_found(&id))?;
+        let incident = self.store.incident(&id).await?.ok_or_else(|| crate::store::incident_not_found(&id))?;
         Ok((incident, timeline))
     }
 
@@ -474,50 +463,53 @@ impl Incidents {
         Ok(runs)
     }
 
-    /// Decide `op` on the stored incident and write it (see the [module docs](self)).
-    async fn apply(
-        &self,
-        operation: Operation,
-        id: &str,
-        actor: &str,
-        mut decide: impl FnMut(&mut Incident, &mut Timeline, DateTime<Utc>, &str) -> Result<Decided> + Send,
-    ) -> Result<Change> {
+    /// Decide `op` on the stored incident and write it with [`Store::update_incident`] (see the
+    /// [module docs](self)).
+    async fn apply<F>(&self, operation: Operation, id: &str, actor: &str, mut decide: F) -> Result<Change>
+    where
+        F: FnMut(&mut Incident, &mut Timeline, DateTime<Utc>, &str) -> Result<Decided> + Send + 'static,
+    {
         let actor = non_blank("actor", actor)?;
         let id = non_blank("incident id", id)?;
-        for attempt in 1..=self.max_attempts {
-            let (stored, mut timeline) = self.load(&id).await?;
+        let last: Arc<Mutex<LastDecision>> = Arc::default();
+        let (clock, out, who) = (Arc::clone(&self.clock), Arc::clone(&last), actor.clone());
+        let max_events = self.policy.limits.max_events_per_incident;
+        let update: Box<IncidentUpdate> = Box::new(move |incident, timeline| {
+            timeline.set_max_events(max_events);
             // Writers' clocks differ slightly; the timeline never goes backwards.
-            let now = timeline.last().map_or_else(|| self.clock.now(), |last| self.clock.now().max(last.at));
-            let mut incident = stored.clone();
-            let before = timeline.len();
-            let change = |outcome, incident, events| Change {
-                operation,
-                actor: actor.clone(),
-                outcome,
-                incident,
-                events,
-                messages: Vec::new(),
-                attempts: attempt,
-            };
-            match decide(&mut incident, &mut timeline, now, &actor)? {
-                Decided::Unchanged(why) => return Ok(change(ChangeOutcome::Unchanged { why }, stored, Vec::new())),
-                Decided::Apply => {}
+            let now = timeline.last().map_or_else(|| clock.now(), |e| clock.now().max(e.at));
+            let stored = incident.clone();
+            let decided = decide(incident, timeline, now, &who);
+            let mut out = out.lock().unwrap_or_else(PoisonError::into_inner);
+            out.1 += 1;
+            let decided = decided?;
+            let write = matches!(decided, Decided::Apply);
+            out.0 = Some((decided, stored));
+            Ok(write)
+        });
+        let written = self.store.update_incident(&id, update).await?;
+        let (decided, attempts) = {
+            let mut last = last.lock().unwrap_or_else(PoisonError::into_inner);
+            (last.0.take(), last.1)
+        };
+        let change = |outcome, incident, events| Change {
+            operation,
+            actor: actor.clone(),
+            outcome,
+            incident,
+            events,
+            messages: Vec::new(),
+            attempts,
+        };
+        match (written, decided) {
+            (Some(w), _) => Ok(change(ChangeOutcome::Applied, w.incident, w.events)),
+            (None, Some((Decided::Unchanged(why), stored))) => {
+                Ok(change(ChangeOutcome::Unchanged { why }, stored, Vec::new()))
             }
-            let events = timeline.events()[before..].to_vec();
-            let writes = [
-                StoreWrite::AppendEvents { incident_id: id.clone(), events: events.clone() },
-                StoreWrite::SaveIncident(incident.clone()),
-            ];
-            match self.store.write_batch(&writes).await {
-                Ok(()) => return Ok(change(ChangeOutcome::Applied, incident, events)),
-                Err(e) if e.kind() == ErrorKind::Conflict => {}
-                Err(e) => return Err(e),
+            (None, _) => {
+                Err(Error::internal(format!("incident {id}: {} decided to write but nothing was", operation.as_str())))
             }
         }
-        Err(Error::conflict(format!(
-            "incident {id}: other writers appended first {} times in a row; nothing was recorded, try again",
-            self.max_attempts
-        )))
     }
 
     /// Acknowledge the incident (the first acknowledgement stops the response-time clock).
@@ -526,7 +518,7 @@ impl Incidents {
     /// [`ErrorKind::Conflict`] when it is resolved without ever being acknowledged; see the
     /// [module docs](self) for the rest.
     pub async fn ack(&self, id: &str, actor: &str) -> Result<Change> {
-        self.apply(Operation::Ack, id, actor, |incident, timeline, now, actor| {
+        self.apply(Operation::Ack, id, actor, move |incident, timeline, now, actor| {
             if let Some(at) = incident.acknowledged_at {
                 let by = timeline.find(|k| matches!(k, EventKind::Acknowledged)).map(|e| e.actor.clone());
                 let by = by.map(|b| format!(" by {b}")).unwrap_or_default();
@@ -548,7 +540,7 @@ impl Incidents {
     /// [`ErrorKind::InvalidInput`] for a blank person; [`ErrorKind::Conflict`] once resolved.
     pub async fn assign(&self, id: &str, role: ResponseRole, person: &str, actor: &str) -> Result<Change> {
         let person = non_blank("person", person)?;
-        self.apply(Operation::Assign, id, actor, |incident, timeline, now, actor| {
+        self.apply(Operation::Assign, id, actor, move |incident, timeline, now, actor| {
             let current = roles(incident, timeline);
             if current.holder(role) == Some(person.as_str()) {
                 return Ok(Decided::Unchanged(format!(
@@ -579,7 +571,7 @@ impl Incidents {
     /// [`ErrorKind::InvalidInput`] for a blank reason; [`ErrorKind::Conflict`] once resolved.
     pub async fn change_severity(&self, id: &str, to: Severity, reason: &str, actor: &str) -> Result<Change> {
         let reason = non_blank("severity change reason", reason)?;
-        self.apply(Operation::Severity, id, actor, |incident, timeline, now, actor| {
+        self.apply(Operation::Severity, id, actor, move |incident, timeline, now, actor| {
             if incident.severity == to && incident.status != Status::Resolved {
                 return Ok(Decided::Unchanged(format!("{} already is {to}", incident.id)));
             }
@@ -601,7 +593,7 @@ impl Incidents {
             )));
         }
         let message = non_blank("status message", message)?;
-        self.apply(Operation::Status, id, actor, |incident, timeline, now, actor| {
+        self.apply(Operation::Status, id, actor, move |incident, timeline, now, actor| {
             if incident.status == to {
                 return Ok(Decided::Unchanged(format!(
                     "{} already is {to}; the message was not recorded (add it as a note)",
@@ -620,7 +612,7 @@ impl Incidents {
     /// [`ErrorKind::InvalidInput`] for a blank note.
     pub async fn note(&self, id: &str, text: &str, actor: &str) -> Result<Change> {
         let text = non_blank("note", text)?;
-        self.apply(Operation::Note, id, actor, |_, timeline, now, actor| {
+        self.apply(Operation::Note, id, actor, move |_, timeline, now, actor| {
             timeline.append(now, actor, EventKind::Note { text: text.clone() })?;
             Ok(Decided::Apply)
         })
@@ -632,7 +624,7 @@ impl Incidents {
     /// # Errors
     /// [`ErrorKind::Conflict`] when resolved without ever being marked mitigated.
     pub async fn mitigated(&self, id: &str, actor: &str) -> Result<Change> {
-        self.apply(Operation::Mitigated, id, actor, |incident, timeline, now, actor| {
+        self.apply(Operation::Mitigated, id, actor, move |incident, timeline, now, actor| {
             if let Some(at) = incident.mitigated_at {
                 return Ok(Decided::Unchanged(format!("{} was already mitigated at {}", incident.id, format_utc(at))));
             }
@@ -652,7 +644,7 @@ impl Incidents {
         let root_cause = non_blank("root cause", &req.root_cause)?;
         let resolution = req.resolution.as_deref().map(|r| non_blank("resolution", r)).transpose()?;
         let mut change = self
-            .apply(Operation::Resolve, id, actor, |incident, timeline, now, actor| {
+            .apply(Operation::Resolve, id, actor, move |incident, timeline, now, actor| {
                 let resolution = resolution.clone().unwrap_or_else(|| default_resolution(incident, timeline));
                 incident.set_root_cause(&root_cause)?;
                 incident.set_resolution(&resolution)?;

@@ -11,6 +11,8 @@
 //!   of different runs do not wait for each other. `UNIQUE (run_id, step_id, phase, attempt)` and
 //!   `PRIMARY KEY (run_id, seq)` back this up.
 //! * **Timeline appends** lock the incident's row the same way.
+//! * **Read-decide-write** ([`Store::update_incident`]: a lifecycle operation) runs in one transaction
+//!   that locks the incident's row `FOR UPDATE` before reading it.
 //! * **Batches** ([`Store::write_batch`]: the receiver's group commit, a lifecycle operation's events and
 //!   incident) run in one transaction: all or nothing.
 //! * **Step claims** are one statement, `INSERT ... ON CONFLICT (run_id, step_id) DO UPDATE ... WHERE
@@ -45,9 +47,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod
 use incident_core::incident::Incident;
 use incident_core::store::conformance::RawAccess;
 use incident_core::store::{
-    JournalDraft, JournalEntry, RunRecord, Store, StoreWrite, canonical_timestamp, check_claim, check_event_append,
-    check_journal_draft, check_run, check_take_over, duplicate_journal_entry, incident_not_found, run_exists,
-    run_not_found,
+    IncidentUpdate, IncidentUpdated, JournalDraft, JournalEntry, RunRecord, Store, StoreWrite, canonical_timestamp,
+    check_claim, check_event_append, check_journal_draft, check_run, check_take_over, duplicate_journal_entry,
+    incident_not_found, run_exists, run_not_found,
 };
 use incident_core::timeline::{Event, Timeline};
 use incident_core::{Error, Result};
@@ -624,6 +626,37 @@ impl Store for PgStore {
         }
         // Dropping the transaction on an error above rolls it back.
         tx.commit().await.map_err(|e| ctx.db(e))
+    }
+
+    /// The decision runs inside one transaction that first locks the incident's row (`FOR UPDATE`):
+    /// appenders of the incident queue behind it, so a continuous writer cannot starve it.
+    async fn update_incident(
+        &self,
+        incident_id: &str,
+        mut update: Box<IncidentUpdate>,
+    ) -> Result<Option<IncidentUpdated>> {
+        let ctx = self.ctx("update_incident");
+        let mut client = self.client(&ctx).await?;
+        let tx = client.transaction().await.map_err(|e| ctx.db(e))?;
+        let row = tx
+            .query_opt("SELECT json::text FROM incidents WHERE id = $1 FOR UPDATE", &[&incident_id])
+            .await
+            .map_err(|e| ctx.db(e))?;
+        let Some(row) = row else { return Err(incident_not_found(incident_id)) };
+        let mut incident = parse_incident(&ctx, &col::<String>(&ctx, &row, 0)?)?;
+        let events = event_rows(&*tx, &ctx, incident_id).await?.into_iter().map(|(_, ev)| ev).collect();
+        let head = recorded_head(&*tx, &ctx, TIMELINE_CHAIN, incident_id).await?;
+        let mut timeline = verified_timeline(incident_id, events, head.as_ref())?;
+        let before = timeline.len();
+        // Dropping the transaction (no decision, an error) rolls it back.
+        if !update(&mut incident, &mut timeline)? {
+            return Ok(None);
+        }
+        let events = timeline.events()[before..].to_vec();
+        append_events_in(&tx, &ctx, incident_id, &events).await?;
+        upsert_incident(&*tx, &ctx, &IncidentRow::new(&incident)?).await?;
+        tx.commit().await.map_err(|e| ctx.db(e))?;
+        Ok(Some(IncidentUpdated { incident, events, attempts: 1 }))
     }
 
     async fn timeline(&self, incident_id: &str) -> Result<Timeline> {

@@ -30,7 +30,9 @@ use std::future::Future;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{JournalDraft, JournalEntry, JournalPhase, RunRecord, RunStatus, Store, StoreWrite, journal_hash};
+use super::{
+    IncidentUpdate, JournalDraft, JournalEntry, JournalPhase, RunRecord, RunStatus, Store, StoreWrite, journal_hash,
+};
 use crate::incident::{DeclareRequest, Incident};
 use crate::timeline::{Event, EventKind, GENESIS_HASH, Timeline};
 use crate::{Error, ErrorKind, Policy, Result, Severity};
@@ -60,6 +62,7 @@ pub async fn run_all(store: &dyn Store) -> Result<()> {
     check("timeline", timeline(store)).await?;
     check("timeline_conflicts", timeline_conflicts(store)).await?;
     check("write_batch", write_batch(store)).await?;
+    check("update_incident", update_incident(store)).await?;
     check("runs", runs(store)).await?;
     check("journal", journal(store)).await?;
     check("concurrent_journal_appends", concurrent_journal_appends(store)).await?;
@@ -257,6 +260,95 @@ async fn write_batch(store: &dyn Store) -> Result<()> {
         .await;
     expect_kind(bad, ErrorKind::NotFound, "conformance-batch-none", "batch: unsaved incident")?;
     ensure_eq(&store.incident(&c.id).await?, &None, "batch rolled back after NotFound")?;
+    Ok(())
+}
+
+/// [`Store::update_incident`]: the decision sees the stored incident and timeline; what it appends and
+/// the incident it changes are written together; `false` or an error writes nothing; and decisions made
+/// beside plain appenders, all at once, each land exactly once.
+async fn update_incident(store: &dyn Store) -> Result<()> {
+    let id = "conformance-update";
+    let note = |text: String| -> Box<IncidentUpdate> {
+        Box::new(move |_, tl: &mut Timeline| {
+            let when = tl.last().map_or_else(t0, |e| e.at);
+            tl.append(when, "carol", EventKind::Note { text: text.clone() })?;
+            Ok(true)
+        })
+    };
+    expect_kind(
+        store.update_incident("conformance-update-none", note("x".into())).await,
+        ErrorKind::NotFound,
+        "conformance-update-none",
+        "update of an unknown incident",
+    )?;
+    let (inc, tl) = declare(id, at(0))?;
+    store.save_incident(&inc).await?;
+    store.append_events(id, tl.events()).await?;
+
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let seen_in = std::sync::Arc::clone(&seen);
+    let ack: Box<IncidentUpdate> = Box::new(move |inc, tl| {
+        *seen_in.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((inc.clone(), tl.len()));
+        inc.acknowledge(at(60), "alice", tl)?;
+        Ok(true)
+    });
+    let written = store.update_incident(id, ack).await?.ok_or_else(|| Error::internal("ack not written"))?;
+    let seen = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    ensure_eq(&seen, &Some((inc.clone(), tl.len())), "update decides on the stored incident and timeline")?;
+    ensure_eq(&written.events.len(), &1, "update: events written")?;
+    ensure_eq(&store.incident(id).await?, &Some(written.incident.clone()), "update: incident written")?;
+    ensure_eq(&store.timeline(id).await?.last().cloned(), &written.events.last().cloned(), "update: timeline")?;
+
+    let nothing: Box<IncidentUpdate> = Box::new(|inc, tl| {
+        tl.append(at(61), "alice", EventKind::Note { text: "discarded".into() })?;
+        inc.title = "discarded".into();
+        Ok(false)
+    });
+    ensure_eq(&store.update_incident(id, nothing).await?, &None, "update deciding not to write")?;
+    let failing: Box<IncidentUpdate> = Box::new(|inc, tl| {
+        tl.append(at(61), "alice", EventKind::Note { text: "discarded".into() })?;
+        inc.acknowledge(at(61), "bob", tl).map(|()| true)
+    });
+    expect_kind(store.update_incident(id, failing).await, ErrorKind::Conflict, "already acknowledged", "update error")?;
+    let stored = store.timeline(id).await?;
+    ensure_eq(&stored.len(), &(tl.len() + 1), "nothing written by a declined or failed update")?;
+    ensure_eq(&store.incident(id).await?, &Some(written.incident), "incident unchanged by them")?;
+
+    // Eight decisions and eight plain appenders (retrying on Conflict) at once: sixteen notes, once each.
+    let plain = |i: usize| async move {
+        for _ in 0..64 {
+            let mut tl = store.timeline(id).await?;
+            let when = tl.last().map_or_else(t0, |e| e.at);
+            let ev = tl.append(when, "dave", EventKind::Note { text: format!("plain {i}") })?.clone();
+            match store.append_events(id, &[ev]).await {
+                Err(e) if e.kind() == ErrorKind::Conflict => tokio::task::yield_now().await,
+                other => return other,
+            }
+        }
+        Err(Error::internal("plain appender starved"))
+    };
+    let decided = |i: usize| async move { store.update_incident(id, note(format!("decided {i}"))).await.map(|_| ()) };
+    let results = futures::future::join_all((0..8).map(|i| async move {
+        let (a, b) = tokio::join!(plain(i), decided(i));
+        a.and(b)
+    }))
+    .await;
+    for r in results {
+        r?;
+    }
+    let tl = store.timeline(id).await?;
+    let mut notes: Vec<String> = tl
+        .events()
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Note { text } => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    notes.sort();
+    let mut want: Vec<String> = (0..8).flat_map(|i| [format!("decided {i}"), format!("plain {i}")]).collect();
+    want.sort();
+    ensure_eq(&notes, &want, "concurrent decisions and appends, once each")?;
     Ok(())
 }
 

@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 
 use super::conformance::RawAccess;
 use super::{
-    JournalDraft, JournalEntry, RunRecord, StepClaim, Store, StoreWrite, check_claim, check_event_append,
-    check_journal_draft, check_run, duplicate_journal_entry, may_claim, verify_journal, verify_journal_head,
-    verify_timeline_head,
+    IncidentUpdate, IncidentUpdated, JournalDraft, JournalEntry, RunRecord, StepClaim, Store, StoreWrite, check_claim,
+    check_event_append, check_journal_draft, check_run, duplicate_journal_entry, may_claim, verify_journal,
+    verify_journal_head, verify_timeline_head,
 };
 use crate::Result;
 use crate::incident::Incident;
@@ -109,6 +109,37 @@ impl Store for MemoryStore {
             inner.timeline_heads.insert(incident_id.to_owned(), (last.seq, last.hash.clone()));
         }
         Ok(())
+    }
+
+    /// The decision runs under the store's lock: no other writer in between.
+    async fn update_incident(
+        &self,
+        incident_id: &str,
+        mut update: Box<IncidentUpdate>,
+    ) -> Result<Option<IncidentUpdated>> {
+        let mut inner = self.lock();
+        let stored = inner.incidents.get(incident_id).cloned().ok_or_else(|| super::incident_not_found(incident_id))?;
+        let events: Vec<Event> =
+            inner.events.get(incident_id).map(|rows| rows.values().cloned().collect()).unwrap_or_default();
+        let mut timeline = Timeline::from_events(incident_id, events)?;
+        verify_timeline_head(&timeline, inner.timeline_heads.get(incident_id))?;
+        let before = timeline.len();
+        let mut incident = stored;
+        if !update(&mut incident, &mut timeline)? {
+            return Ok(None);
+        }
+        super::check_incident(&incident)?;
+        let new = timeline.events()[before..].to_vec();
+        let rows = inner.events.entry(incident_id.to_owned()).or_default();
+        check_event_append(incident_id, rows.values().next_back(), &new)?;
+        for ev in &new {
+            rows.insert(ev.seq, ev.clone());
+        }
+        if let Some(last) = new.last() {
+            inner.timeline_heads.insert(incident_id.to_owned(), (last.seq, last.hash.clone()));
+        }
+        inner.incidents.insert(incident_id.to_owned(), incident.clone());
+        Ok(Some(IncidentUpdated { incident, events: new, attempts: 1 }))
     }
 
     /// All or nothing under one lock: every write is checked against the store plus the batch's earlier
