@@ -112,6 +112,10 @@ use crate::store::{IncidentUpdate, RunRecord, RunStatus, Store};
 use crate::timeline::{Event, EventKind, Metrics, Outcome, ResponseRole, Timeline};
 use crate::{Error, HumanDuration, Policy, Result, Severity, Status};
 
+/// The statuses a responder sets by hand ([`Incidents::set_status`]); `resolved` is
+/// [`Incidents::resolve`].
+pub const MANUAL_STATUSES: [Status; 2] = [Status::Identified, Status::Monitoring];
+
 /// Which operation a [`Change`] reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -587,7 +591,7 @@ impl Incidents {
     /// [`ErrorKind::InvalidInput`] for another status (resolve with [`Incidents::resolve`]) or a blank
     /// message; [`ErrorKind::Conflict`] for a move the state machine forbids.
     pub async fn set_status(&self, id: &str, to: Status, message: &str, actor: &str) -> Result<Change> {
-        if !matches!(to, Status::Identified | Status::Monitoring) {
+        if !MANUAL_STATUSES.contains(&to) {
             return Err(Error::invalid_input(format!(
                 "status {to} cannot be set by hand (expected identified or monitoring; resolve with a root cause)"
             )));
