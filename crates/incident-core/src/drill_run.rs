@@ -11,6 +11,21 @@
 //!
 //! Every step lands on the incident's hash-chained timeline in the [`Store`]; the executor's steps
 //! land there too, so the post-mortem is reconstructed from one chain.
+//!
+//! # The same path as a real incident
+//!
+//! * **Detection and declaration**: the scenario's Alertmanager payload goes through the receiver's
+//!   rule for alert groups ([`crate::ingest::group::decide`]) when its alerts start firing; its signals
+//!   go through the [`Detector`]; whichever declares first declares, on the one declaration path
+//!   ([`crate::declare`]), with the receiver's [`basis`](crate::ingest::group::basis). For the same
+//!   alert at the same time, a drill and `incident serve` record the same first timeline events
+//!   (`crates/incident-receiver/tests/same_path.rs`). What the scenario's `incident` block says (title,
+//!   impact, customer flags) plays the responder who names the incident.
+//! * **Updates**: the [`CadenceDriver`] that `incident serve` runs, ticking this incident on the
+//!   simulator's clock: the status page when it falls due (customer-facing incidents only), internal
+//!   updates on the severity's cadence, failed deliveries retried; a status change is sent at once with
+//!   [`CadenceDriver::send_update`]. The `status-page` stage ends when the first status-page update is
+//!   delivered.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -20,16 +35,18 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Backends, Destination, Notification};
-use crate::classify::{Classification, Classifier, ImpactFacts};
-use crate::comms::{self, CadenceTracker, ResolvedInput, UpdateInput, UpdateKind};
+use crate::backend::{Backends, Clock, Destination, Notification, Notifier};
+use crate::cadence::{CadenceDriver, UpdateAttempt};
+use crate::classify::Classification;
+use crate::comms::{self, ResolvedInput, UpdateKind};
+use crate::declare::{Basis, Decided, Declared};
 use crate::detector::{Declaration, Detector, Observation, Signal};
 use crate::engine::{Approval, Executor, Plan, RunReport, StepKind};
-use crate::incident::{DeclareRequest, Incident};
-use crate::ingest;
+use crate::incident::Incident;
+use crate::ingest::{self, group};
 use crate::postmortem::{PostMortem, PostMortemInput};
 use crate::sim::{ExpectationOutcome, Scenario, SimPlatform};
-use crate::store::{RunStatus, Store};
+use crate::store::{RunStatus, Store, StoreWrite};
 use crate::timeline::{EventKind, Timeline};
 use crate::triage::{TriageOptions, TriageReport, triage};
 use crate::{Error, ErrorKind, HumanDuration, Policy, Result, Status};
@@ -236,11 +253,16 @@ impl Recorder {
     }
 }
 
+/// A stage begun: its name, start and budget.
+type Started = (String, DateTime<Utc>, Option<HumanDuration>);
+
 struct Run<'a> {
     backends: Backends,
     policy: &'a Policy,
     observer: &'a dyn DrillObserver,
     stages: Vec<StageResult>,
+    /// The status-page stage, open until the cadence driver delivers the first status-page update.
+    status_page: Option<Started>,
 }
 
 impl Run<'_> {
@@ -252,13 +274,13 @@ impl Run<'_> {
         self.observer.on_event(&DrillEvent::Log { at: self.now(), text: text.into() });
     }
 
-    fn start(&self, stage: &str, budget: Option<HumanDuration>) -> (String, DateTime<Utc>, Option<HumanDuration>) {
+    fn start(&self, stage: &str, budget: Option<HumanDuration>) -> Started {
         let at = self.now();
         self.observer.on_event(&DrillEvent::StageStarted { stage: stage.into(), budget, at });
         (stage.into(), at, budget)
     }
 
-    fn finish(&mut self, started: (String, DateTime<Utc>, Option<HumanDuration>), ok: bool) {
+    fn finish(&mut self, started: Started, ok: bool) {
         let (stage, started_at, budget) = started;
         let finished_at = self.now();
         let elapsed_secs = (finished_at - started_at).num_seconds();
@@ -339,15 +361,35 @@ pub async fn run_drill(
     observer: &dyn DrillObserver,
 ) -> Result<DrillReport> {
     let backends = platform.backends();
-    let mut run = Run { backends: backends.clone(), policy, observer, stages: Vec::new() };
+    let mut run = Run { backends: backends.clone(), policy, observer, stages: Vec::new(), status_page: None };
     let mut failures = Vec::new();
 
-    // 1. Detection: feed the scenario's signals to the detector in virtual time.
+    // 1. Detection. The scenario's alerts meet the receiver's rule for alert groups, as in production,
+    // when they start firing; the detector watches the scenario's signals in virtual time until it
+    // fires or an alert group declares, whichever comes first.
     let stage = run.start("detection", None);
+    let mut alerting: Option<(DateTime<Utc>, group::AlertGroup, group::Assessment)> = None;
+    if let Some(payload) = scenario.signals.alertmanager_json()? {
+        let batch = ingest::parse_alertmanager(payload.as_bytes(), policy)?;
+        for g in batch.groups() {
+            match group::decide(&g, None, policy) {
+                group::Decision::Declare { assessment } if alerting.is_none() => {
+                    let firing = g.alerts.iter().filter(|a| a.status == ingest::AlertStatus::Firing);
+                    let arrives = firing.filter_map(|a| a.starts_at).min().unwrap_or_else(|| run.now());
+                    alerting = Some((arrives, g, assessment));
+                }
+                group::Decision::Ignore { reason } => run.log(format!("receiver: no incident for {}: {reason}", g.key)),
+                _ => {}
+            }
+        }
+    }
     let mut detector = Detector::try_new(policy.declaration.clone())?;
     let mut baselines = BTreeMap::new();
     let mut declarations = Vec::new();
     for spec in scenario.signals.expand_observations()? {
+        if alerting.as_ref().is_some_and(|(arrives, ..)| platform.started_at() + spec.at.as_delta() > *arrives) {
+            break;
+        }
         platform.advance_to_offset(spec.at.as_std())?;
         let Some(signal) = signal_of(&spec, &mut baselines)? else { continue };
         let obs = Observation::new(spec.service.clone(), run.now(), signal);
@@ -362,67 +404,45 @@ pub async fn run_drill(
             break;
         }
     }
-    let mut facts = ImpactFacts::default();
-    for d in &declarations {
-        facts.merge(&d.facts);
-    }
-    let mut source = "detector".to_owned();
-    if let Some(payload) = scenario.signals.alertmanager_json()? {
-        let batch = ingest::parse_alertmanager(payload.as_bytes(), policy)?;
-        for a in batch.firing() {
+    let mut from_alerts: Option<(Basis, Classification)> = None;
+    if let Some((arrives, g, assessment)) = alerting {
+        if declarations.is_empty() && arrives > run.now() {
+            platform.advance_to_offset((arrives - platform.started_at()).to_std().unwrap_or_default())?;
+        }
+        for a in g.alerts.iter().filter(|a| a.status == ingest::AlertStatus::Firing) {
             run.log(format!(
                 "alertmanager: {} firing on {}",
                 a.name.as_deref().unwrap_or("alert"),
                 a.service.as_deref().unwrap_or("?")
             ));
-            if let Some(f) = &a.facts {
-                facts.merge(f);
-            }
         }
-        if declarations.is_empty() && batch.firing().next().is_some() {
-            source = "alertmanager".into();
-        }
+        run.log(format!("receiver: {}", assessment.reason));
+        from_alerts = Some((group::basis(&g, &assessment, policy, run.now()), assessment.classification));
     }
-    facts.customer_facing = Some(scenario.incident.customer_facing);
-    facts.customers_affected = Some(scenario.incident.customers_affected);
-    let classification = Classifier::from_policy(policy).try_classify(&facts)?;
-    let detected = !declarations.is_empty() || source == "alertmanager";
+    let detected = !declarations.is_empty() || from_alerts.is_some();
     run.finish(stage, detected);
-    let Some(severity) = classification.severity() else {
-        return Err(Error::invalid_input(format!(
-            "scenario {}: no declaration rule fired and the alerts classify as insufficient",
-            scenario.name
-        )));
-    };
-    run.log(format!("classified {classification}"));
+    let decided = decide(scenario, from_alerts, &declarations, policy)?;
+    run.log(format!("classified {}", decided.classification.map_or_else(String::new, |c| c.to_string())));
 
-    // 2. Declaration (the runbook's first 15 minutes start here).
+    // 2. Declaration (the runbook's first 15 minutes start here), on the one declaration path.
     let declared_at = run.now();
     let first_response = run.start("first-response", policy.stage_budget("immediate-actions", "first-response"));
     let id = opts
         .incident_id
         .clone()
         .unwrap_or_else(|| format!("DRILL-{}-{}", scenario.name, declared_at.format("%Y%m%d-%H%M")));
-    let req = DeclareRequest {
-        id: id.clone(),
-        title: scenario.incident.title.clone(),
-        severity,
-        components: scenario.incident.components.clone(),
-        impact: scenario.incident.impact.clone(),
-        customer_facing: scenario.incident.customer_facing,
-        customers_affected: scenario.incident.customers_affected,
-        on_call: opts.on_call.clone(),
-        commander: None,
-        started_at: declarations.first().map(|d| d.window_start).or(Some(platform.started_at())),
-        detected_at: declarations.first().map(|d| d.declared_at),
-        detection_source: Some(source),
-    };
-    let (incident, timeline) = Incident::declare(req, policy, declared_at)?;
+    let Declared { incident, timeline, classification } =
+        decided.declare(policy, id.clone(), &opts.on_call, declared_at)?;
+    let classification = classification.ok_or_else(|| Error::internal("a drill's severity is classified"))?;
     if store.incident(&incident.id).await?.is_some() {
         return Err(Error::conflict(format!("incident {} already exists in the store", incident.id)));
     }
-    store.save_incident(&incident).await?;
-    store.append_events(&incident.id, timeline.events()).await?;
+    store
+        .write_batch(&[
+            StoreWrite::SaveIncident(incident.clone()),
+            StoreWrite::AppendEvents { incident_id: incident.id.clone(), events: timeline.events().to_vec() },
+        ])
+        .await?;
     let rec = Recorder {
         store: Arc::clone(&store),
         incident: tokio::sync::Mutex::new(incident.clone()),
@@ -434,13 +454,23 @@ pub async fn run_drill(
     }
     let on_call = opts.on_call.clone();
     rec.apply(|i, tl| i.acknowledge(tl.last().map_or(declared_at, |e| e.at), &on_call, tl)).await?;
-    let service = incident.components.first().cloned().unwrap_or_else(|| incident.title.clone());
-    let mut cadence = CadenceTracker::new();
-    let status_page_budget = Some(policy.cadence.status_page_within);
-    let status_stage = run.start("status-page", status_page_budget);
-    run.notify(&rec, Destination::StatusPage, "status_page_initial", comms::initial_status_page(&service)?).await?;
-    cadence.record(UpdateKind::StatusPage, run.now());
-    run.finish(status_stage, true);
+    // Updates go out on the runbook's cadence through the cadence driver `incident serve` runs, ticking
+    // this incident only, on the simulator's clock.
+    let cadence = Cadence {
+        driver: CadenceDriver::new(
+            Arc::clone(&store),
+            Arc::clone(&backends.clock),
+            Arc::clone(&backends.notifier),
+            policy.clone(),
+        ),
+        incident_id: id.clone(),
+    };
+    if incident.customer_facing {
+        run.status_page = Some(run.start("status-page", Some(policy.cadence.status_page_within)));
+        cadence.send_now(&mut run, UpdateKind::StatusPage, None).await?;
+    } else {
+        run.log("status page: none (the incident is not customer-facing)");
+    }
 
     // 3. Triage.
     let cluster = backends.clusters.cluster(&backends.clusters.default_context()).await?;
@@ -492,13 +522,13 @@ pub async fn run_drill(
         Some(approval) => {
             run.log(format!("approved by {}", approval.by));
             let approved = plan.clone().approve(approval)?;
-            let run_report = mitigate(&mut run, &rec, &mut cadence, approved, &store, &id).await?;
+            let run_report = mitigate(&mut run, &cadence, approved, &store, &id).await?;
             for s in run_report.stages.iter().filter(|s| s.within_budget == Some(false)) {
                 failures.push(format!("stage {} over budget", s.stage));
             }
             if run_report.status == RunStatus::Succeeded {
                 expectations =
-                    monitor_verify_resolve(&mut run, &rec, &mut cadence, platform, scenario, opts, &run_report).await?;
+                    monitor_verify_resolve(&mut run, &rec, &cadence, platform, scenario, opts, &run_report).await?;
                 failures.extend(
                     expectations
                         .iter()
@@ -518,14 +548,17 @@ pub async fn run_drill(
     };
     let outcome =
         FlowResult { classification, declarations, triage: report, plan, run: run_report, expectations, failures };
+    if let Some(stage) = run.status_page.take() {
+        run.log("status page: no update was delivered");
+        run.finish(stage, false);
+    }
     finish_report(&rec, scenario, run.stages, outcome).await
 }
 
-/// Step 5: execute the approved plan, sending status updates on cadence while it runs.
+/// Step 5: execute the approved plan, with updates on cadence while it runs.
 async fn mitigate(
     run: &mut Run<'_>,
-    rec: &Recorder,
-    cadence: &mut CadenceTracker,
+    cadence: &Cadence,
     approved: crate::engine::ApprovedPlan,
     store: &Arc<dyn Store>,
     incident_id: &str,
@@ -534,10 +567,9 @@ async fn mitigate(
     let executor = Executor::new(run.backends.clone(), Arc::clone(store), run.policy.clone());
     let run_fut = executor.run(approved, Some(incident_id.to_owned()));
     tokio::pin!(run_fut);
+    let mut next_due = cadence.tick(&mut *run).await?;
     let run_report = loop {
-        let snapshot = rec.snapshot().await;
-        let status = cadence.status(run.policy, &snapshot, run.now());
-        let wait = next_send_time(&status).map(|t| (t - run.now()).to_std().unwrap_or(Duration::ZERO));
+        let wait = next_due.map(|t| (t - run.now()).to_std().unwrap_or(Duration::ZERO));
         let clock = Arc::clone(&run.backends.clock);
         let sleep = async move {
             match wait {
@@ -547,9 +579,7 @@ async fn mitigate(
         };
         tokio::select! {
             r = &mut run_fut => break r?,
-            () = sleep => {
-                send_due_updates(run, rec, cadence, "mitigation in progress").await?;
-            }
+            () = sleep => next_due = cadence.tick(&mut *run).await?,
         }
     };
     run.log(format!("run {}: {}", run_report.run_id, run_report.status));
@@ -563,7 +593,7 @@ async fn mitigate(
 async fn monitor_verify_resolve(
     run: &mut Run<'_>,
     rec: &Recorder,
-    cadence: &mut CadenceTracker,
+    cadence: &Cadence,
     platform: &SimPlatform,
     scenario: &Scenario,
     opts: &DrillOptions,
@@ -576,16 +606,15 @@ async fn monitor_verify_resolve(
         i.mark_mitigated(now, &on_call, tl)
     })
     .await?;
-    send_status_update_now(run, rec, cadence, "fix in place, monitoring").await?;
+    cadence.send_now(&mut *run, UpdateKind::Internal, Some("fix in place, monitoring")).await?;
     let stage = run.start("verification", None);
     let end = run.now() + TimeDelta::from_std(opts.monitor_for).unwrap_or(TimeDelta::zero());
+    let mut next_due = cadence.tick(&mut *run).await?;
     while run.now() < end {
-        let snapshot = rec.snapshot().await;
-        let status = cadence.status(run.policy, &snapshot, run.now());
-        let until = next_send_time(&status).unwrap_or(end).min(end);
+        let until = next_due.unwrap_or(end).min(end);
         run.backends.clock.sleep((until - run.now()).to_std().unwrap_or(Duration::from_secs(1))).await;
         if run.now() < end {
-            send_due_updates(run, rec, cadence, "monitoring").await?;
+            next_due = cadence.tick(&mut *run).await?;
         }
     }
     let expectations = platform.verify(&scenario.expect);
@@ -617,45 +646,81 @@ async fn monitor_verify_resolve(
     Ok(expectations)
 }
 
-/// Updates are sent this long before they fall due, so delivery latency never makes one late.
-const UPDATE_LEAD: TimeDelta = TimeDelta::minutes(1);
-
-/// When the next update should go out (its due time less [`UPDATE_LEAD`]).
-fn next_send_time(status: &comms::CadenceStatus) -> Option<DateTime<Utc>> {
-    [status.next_internal_due, status.next_status_page_due].into_iter().flatten().min().map(|t| t - UPDATE_LEAD)
+/// The cadence driver of `incident serve`, for the drill's incident only.
+struct Cadence {
+    driver: CadenceDriver<dyn Store, dyn Clock, dyn Notifier>,
+    incident_id: String,
 }
 
-async fn send_due_updates(run: &Run<'_>, rec: &Recorder, cadence: &mut CadenceTracker, details: &str) -> Result<()> {
-    let snapshot = rec.snapshot().await;
-    let now = run.now();
-    let status = cadence.status(run.policy, &snapshot, now);
-    let due = |t: Option<DateTime<Utc>>| t.is_some_and(|t| t - UPDATE_LEAD <= now);
-    if due(status.next_internal_due) {
-        let text = comms::status_update(&UpdateInput::for_incident(&snapshot, run.policy, now, details))?;
-        run.notify(rec, Destination::Channel { name: snapshot.channel.clone() }, "status_update", text).await?;
-        cadence.record(UpdateKind::Internal, now);
+impl Cadence {
+    /// Send what is due now; the time the next update falls due (less the driver's lead).
+    async fn tick(&self, run: &mut Run<'_>) -> Result<Option<DateTime<Utc>>> {
+        let report = self.driver.tick_one(&self.incident_id, run.now()).await?;
+        for a in report.sent.iter().chain(&report.skipped).chain(&report.failed) {
+            Self::attempted(run, a);
+        }
+        Ok(report.next_due)
     }
-    if due(status.next_status_page_due) {
-        let text = comms::status_update(&UpdateInput::for_incident(&snapshot, run.policy, now, ""))?;
-        run.notify(rec, Destination::StatusPage, "status_update", text).await?;
-        cadence.record(UpdateKind::StatusPage, now);
+
+    /// Send an update now (a status change is news).
+    async fn send_now(&self, run: &mut Run<'_>, kind: UpdateKind, details: Option<&str>) -> Result<()> {
+        let a = self.driver.send_update(&self.incident_id, kind, run.now(), details).await?;
+        Self::attempted(run, &a);
+        Ok(())
     }
-    Ok(())
+
+    /// Log an attempt; the first delivered status-page update ends the status-page stage.
+    fn attempted(run: &mut Run<'_>, a: &UpdateAttempt) {
+        run.log(format!("{} → {}: {}", a.kind.as_str(), a.channel, a.outcome));
+        if a.kind == UpdateKind::StatusPage && a.outcome == crate::timeline::Outcome::Succeeded {
+            if let Some(stage) = run.status_page.take() {
+                run.finish(stage, true);
+            }
+        }
+    }
 }
 
-/// A status change is news: send an internal update now, whatever the cadence says.
-async fn send_status_update_now(
-    run: &Run<'_>,
-    rec: &Recorder,
-    cadence: &mut CadenceTracker,
-    details: &str,
-) -> Result<()> {
-    let snapshot = rec.snapshot().await;
-    let now = run.now();
-    let text = comms::status_update(&UpdateInput::for_incident(&snapshot, run.policy, now, details))?;
-    run.notify(rec, Destination::Channel { name: snapshot.channel.clone() }, "status_update", text).await?;
-    cadence.record(UpdateKind::Internal, now);
-    Ok(())
+/// The severity of the drill's incident, decided once: the alert group's basis as the receiver would
+/// build it (else the detector's), with what the scenario says of the incident, classified unless the
+/// receiver's assessment already classified the same facts.
+fn decide(
+    scenario: &Scenario,
+    from_alerts: Option<(Basis, Classification)>,
+    declarations: &[Declaration],
+    policy: &Policy,
+) -> Result<Decided> {
+    let (mut basis, assessed) = match from_alerts {
+        Some((mut basis, classification)) => {
+            basis.add_declarations(declarations);
+            (basis, Some(classification))
+        }
+        None => match Basis::from_declarations(declarations) {
+            Some((basis, _)) => (basis, None),
+            None => {
+                return Err(Error::invalid_input(format!(
+                    "scenario {}: no declaration rule fired and no alert group warrants an incident",
+                    scenario.name
+                )));
+            }
+        },
+    };
+    let facts_before = basis.facts.clone();
+    let spec = &scenario.incident;
+    if let Some(title) = spec.title.as_deref().filter(|t| !t.trim().is_empty()) {
+        basis.title = title.to_owned();
+    }
+    basis.impact.clone_from(&spec.impact);
+    basis.components.extend(spec.components.iter().cloned());
+    if spec.customer_facing.is_some() {
+        basis.facts.customer_facing = spec.customer_facing;
+    }
+    if spec.customers_affected.is_some() {
+        basis.facts.customers_affected = spec.customers_affected;
+    }
+    match assessed {
+        Some(c) if basis.facts == facts_before && declarations.is_empty() => Decided::classified(basis, c),
+        _ => basis.decide(policy),
+    }
 }
 
 /// What the flow produced, for the report.

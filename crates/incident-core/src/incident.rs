@@ -27,9 +27,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::classify::{Classification, Classifier, ImpactFacts};
 use crate::clock::format_utc;
-use crate::detector::Declaration;
 use crate::policy::{Contact, Role};
 use crate::timeline::{EventKind, Metrics, Timeline};
 use crate::{Error, Policy, Result, Severity, Status, text};
@@ -69,88 +67,6 @@ pub struct DeclareRequest {
     /// What detected it (`prometheus`, `customer report`, ...); defaults to `manual`.
     #[serde(default)]
     pub detection_source: Option<String>,
-}
-
-/// What an incident is declared from: impact facts and the context of their detection.
-///
-/// `incident declare` builds it from fired detector declarations ([`Basis::from_declarations`]), the alert
-/// receiver from an alert group ([`crate::ingest::group`]); [`Basis::request`] turns either into a
-/// [`DeclareRequest`] the same way, so an incident reads the same whatever declared it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Basis {
-    /// Impact facts, merged (worst wins).
-    pub facts: ImpactFacts,
-    /// Affected services (sorted and deduplicated by [`Basis::request`]).
-    pub components: Vec<String>,
-    /// Brief description.
-    pub title: String,
-    /// When the issue began, if known.
-    pub started_at: Option<DateTime<Utc>>,
-    /// When it was detected (the declaration time when unknown).
-    pub detected_at: Option<DateTime<Utc>>,
-    /// What detected it (`detector`, `alertmanager`, ...).
-    pub detection_source: String,
-}
-
-impl Basis {
-    /// The basis of fired detector declarations, and the declaration time (the latest firing): facts
-    /// merged, components = their services, title `"{rule} on {service}"` of the earliest firing, which
-    /// also gives the start (its window start) and the detection time (when it fired). `None` for no
-    /// declarations.
-    #[must_use]
-    pub fn from_declarations(declarations: &[Declaration]) -> Option<(Self, DateTime<Utc>)> {
-        let first = declarations.iter().min_by_key(|d| d.declared_at)?;
-        let declared_at = declarations.iter().map(|d| d.declared_at).max().unwrap_or(first.declared_at);
-        let mut facts = ImpactFacts::default();
-        for d in declarations {
-            facts.merge(&d.facts);
-        }
-        let basis = Self {
-            facts,
-            components: declarations.iter().map(|d| d.service.clone()).collect(),
-            title: format!("{} on {}", first.rule.words(), first.service),
-            started_at: Some(first.window_start),
-            detected_at: Some(first.declared_at),
-            detection_source: "detector".into(),
-        };
-        Some((basis, declared_at))
-    }
-
-    /// Classify the facts with `policy`'s classifier and build the request: the severity is the
-    /// classification's, the impact its text (`P1 (Customer-facing errors)`), customer-facing unless the
-    /// facts say otherwise, customers affected when the facts say so.
-    ///
-    /// # Errors
-    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) when the facts are invalid or
-    /// insufficient to classify (no severity, so no incident).
-    pub fn request(
-        self,
-        policy: &Policy,
-        id: impl Into<String>,
-        on_call: impl Into<String>,
-    ) -> Result<(DeclareRequest, Classification)> {
-        let classification = Classifier::from_policy(policy).try_classify(&self.facts)?;
-        let severity = classification.require_severity()?;
-        let mut components = self.components;
-        components.retain(|c| !c.trim().is_empty());
-        components.sort();
-        components.dedup();
-        let req = DeclareRequest {
-            id: id.into(),
-            title: self.title,
-            severity,
-            components,
-            impact: classification.to_string(),
-            customer_facing: self.facts.customer_facing.unwrap_or(true),
-            customers_affected: self.facts.customers_affected.unwrap_or(false),
-            on_call: on_call.into(),
-            commander: None,
-            started_at: self.started_at,
-            detected_at: self.detected_at,
-            detection_source: Some(self.detection_source),
-        };
-        Ok((req, classification))
-    }
 }
 
 /// An incident id: `INC-YYYYMMDD-HHMM` of the declaration time (UTC), then `-{suffix}` when given (the

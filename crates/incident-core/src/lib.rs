@@ -8,6 +8,7 @@
 //! * [`classify`]: impact facts → [`Severity`] with the rules that fired.
 //! * [`detector`]: streaming declaration rules with sustained windows.
 //! * [`ingest`]: Alertmanager v4 and PagerDuty Events v2 payloads → observations and facts.
+//! * [`declare`]: the one declaration path every incident takes (CLI, receiver, drills).
 //! * [`incident`], [`comms`], [`timeline`], [`postmortem`]: the lifecycle.
 //! * [`lifecycle`]: working a live incident from the store (list, show, ack, assign, severity, status,
 //!   note, mitigated, resolve, post-mortem), safe beside the receiver's writes.
@@ -35,7 +36,7 @@
 //! |---|---|---|
 //! | Incident Severity Classification | [`classify`] (the P0–P3 criteria), [`Severity`], `policy.severities` (response time, escalation) | `incident classify` |
 //! | 1. Incident Detection and Alerting | [`ingest`] (Alertmanager, PagerDuty, Grafana, CloudWatch via SNS, Datadog), [`alert`]; "Initial Assessment": [`triage`] | `incident ingest`, `incident serve`, `incident triage` |
-//! | 2. Incident Declaration | [`detector`] (when to declare), [`incident`] (channel, stakeholders, ticket) | `incident declare` |
+//! | 2. Incident Declaration | [`detector`] (when to declare), [`declare`] (the one declaration path: detector, alert group, report or drill → severity decided once → incident), [`incident`] (channel, stakeholders, ticket) | `incident declare`, `incident serve`, `incident drill` |
 //! | 3. Incident Response | [`triage`] (investigation); [`engine`] and its [`library`](engine::library): `traffic-management`, `application-rollback`, `database-recovery` | `incident triage`, `incident procedure`, `incident plan`, `incident run`, `incident resume` |
 //! | 4. Communication During Incident | [`comms`] (templates, cadence), [`cadence`], [`delivery`] | `incident comms render initial\|update`, `incident comms cadence` |
 //! | 5. Resolution and Recovery | [`incident`] (resolve), [`comms::resolved_message`], verification [`engine::Check`]s | `incident comms render resolved` |
@@ -57,7 +58,7 @@
 //!
 //! The modules form a directed acyclic graph (`tests/layering.rs` fails on any cycle), so the crate reads
 //! bottom-up: `severity`, `duration`, `clock`, `error` → [`impact`] (the facts) and [`alert`] (alerts as
-//! recorded) → [`policy`] → [`classify`] → [`detector`] → [`timeline`] → [`incident`] → [`comms`],
+//! recorded) → [`policy`] → [`classify`] → [`detector`] → [`timeline`] → [`incident`] → [`declare`] → [`comms`],
 //! [`ingest`], [`cadence`] → [`engine`], [`drill_run`], [`evidence`]. [`drills`] (schedule and checklist data)
 //! sits just below [`policy`], which holds and re-exports its types. Types that two layers share live in the
 //! lower one and are re-exported where readers expect them (`classify::ImpactFacts`,
@@ -73,6 +74,7 @@ mod canon;
 pub mod classify;
 pub mod clock;
 pub mod comms;
+pub mod declare;
 pub mod delivery;
 pub mod detector;
 #[cfg(feature = "sim")]

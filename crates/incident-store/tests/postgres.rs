@@ -4,22 +4,18 @@
 #![cfg(feature = "postgres")]
 
 mod common;
+#[path = "common/race.rs"]
+mod race;
 
 use std::fmt::Write as _;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
-use chrono::{DateTime, TimeDelta, Utc};
 use incident_core::ErrorKind;
-use incident_core::store::{JournalDraft, JournalPhase, RunRecord, RunStatus, Store, conformance};
+use incident_core::store::{Store, conformance};
 use incident_datastores::ConnectionString;
 use incident_store::{PgStore, PgStoreOptions};
-
-fn t0() -> DateTime<Utc> {
-    DateTime::from_timestamp_nanos(1_795_701_600_000_000_000)
-}
 
 fn unique_schema(prefix: &str) -> String {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -97,43 +93,6 @@ async fn concurrent_openers_migrate_once() {
 const RACE_SCHEMA: &str = "INCIDENT_DATASTORES_RACE_SCHEMA";
 const RACE_DIR: &str = "INCIDENT_DATASTORES_RACE_DIR";
 const RACE_OWNER: &str = "INCIDENT_DATASTORES_RACE_OWNER";
-const RACE_RUN: &str = "race-run";
-const RACE_STEPS: u32 = 40;
-const RACE_WAIT: Duration = Duration::from_secs(60);
-
-fn run_record() -> RunRecord {
-    RunRecord {
-        run_id: RACE_RUN.to_owned(),
-        incident_id: None,
-        procedure: "restore-database".to_owned(),
-        plan: serde_json::json!({"steps": ["stop-writes", "restore"]}),
-        approval: None,
-        status: RunStatus::Running,
-        created_at: t0(),
-        updated_at: t0(),
-    }
-}
-
-fn draft(step: &str, phase: JournalPhase, owner: &str, secs: i64) -> JournalDraft {
-    JournalDraft {
-        run_id: RACE_RUN.to_owned(),
-        step_id: step.to_owned(),
-        phase,
-        attempt: 1,
-        owner: owner.to_owned(),
-        at: t0() + TimeDelta::seconds(secs),
-        detail: serde_json::json!({"phase": phase.as_str()}),
-    }
-}
-
-fn wait_for(path: &Path) {
-    let mut waited = Duration::ZERO;
-    while !path.exists() {
-        assert!(waited < RACE_WAIT, "timed out waiting for {}", path.display());
-        std::thread::sleep(Duration::from_millis(2));
-        waited += Duration::from_millis(2);
-    }
-}
 
 /// The worker: only does something when re-executed by the race test with the env variables set.
 #[tokio::test]
@@ -146,56 +105,7 @@ async fn race_worker() {
     let Some(url) = common::pg_admin_url() else {
         return;
     };
-    let dir = PathBuf::from(dir);
-    let store = store_in(&url, &schema).await;
-    std::fs::write(dir.join(format!("ready-{owner}")), b"").expect("ready file");
-    wait_for(&dir.join("go"));
-    let (mut won, mut refused) = (0u32, 0u32);
-    for i in 0..RACE_STEPS {
-        let step = format!("step-{i:02}");
-        let now = t0() + TimeDelta::seconds(i64::from(i));
-        if !store.claim_step(RACE_RUN, &step, &owner, now, now + TimeDelta::hours(1)).await.expect("claim") {
-            refused += 1;
-            continue;
-        }
-        won += 1;
-        let mut intent = draft(&step, JournalPhase::Intent, &owner, i64::from(i));
-        intent.detail = serde_json::json!({"pid": std::process::id()});
-        store.append_journal(intent).await.expect("intent");
-        // The side effect: O_APPEND writes of one short line are atomic between processes.
-        let line = format!("{step} {owner}\n");
-        std::io::Write::write_all(
-            &mut std::fs::OpenOptions::new().create(true).append(true).open(dir.join("executions.log")).expect("log"),
-            line.as_bytes(),
-        )
-        .expect("execute");
-        tokio::time::sleep(Duration::from_millis(3)).await;
-        store.append_journal(draft(&step, JournalPhase::Outcome, &owner, i64::from(i))).await.expect("outcome");
-    }
-    println!("worker {owner} executed {won} refused {refused}");
-}
-
-fn spawn_worker(schema: &str, dir: &Path, owner: &str) -> std::process::Child {
-    Command::new(std::env::current_exe().expect("current exe"))
-        .args(["race_worker", "--exact", "--nocapture", "--test-threads", "1"])
-        .env(RACE_SCHEMA, schema)
-        .env(RACE_DIR, dir)
-        .env(RACE_OWNER, owner)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn worker")
-}
-
-fn worker_counts(owner: &str, out: &Output) -> (u32, u32) {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "worker {owner} failed ({}):\n{stdout}\n{stderr}", out.status);
-    assert!(stdout.contains("test result: ok. 1 passed"), "worker {owner} did not run:\n{stdout}");
-    let line = stdout.split("worker ").find_map(|l| l.split_once(" executed ")).map(|(_, rest)| rest.to_owned());
-    let line = line.unwrap_or_else(|| panic!("no counts in worker output:\n{stdout}"));
-    let mut nums = line.split_whitespace().filter_map(|w| w.parse::<u32>().ok());
-    (nums.next().expect("executed"), nums.next().expect("refused"))
+    race::work(&store_in(&url, &schema).await, &PathBuf::from(dir), &owner).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,60 +115,30 @@ async fn two_processes_execute_each_step_exactly_once() {
     };
     let schema = unique_schema("race");
     let store = store_in(&url, &schema).await;
-    store.create_run(&run_record()).await.expect("run");
+    store.create_run(&race::run_record()).await.expect("run");
     let dir = std::env::temp_dir().join(format!("incident-pg-race-{schema}"));
     std::fs::create_dir_all(&dir).expect("dir");
-
-    let owners = ["worker-a", "worker-b"];
-    let children: Vec<_> = owners.iter().map(|o| spawn_worker(&schema, &dir, o)).collect();
-    let ready = tokio::task::spawn_blocking({
-        let dir = dir.clone();
-        move || {
-            for o in owners {
-                wait_for(&dir.join(format!("ready-{o}")));
-            }
-            std::fs::write(dir.join("go"), b"").expect("go file");
-        }
-    });
-    let outputs = tokio::task::spawn_blocking(move || {
-        children.into_iter().map(|c| c.wait_with_output().expect("wait for worker")).collect::<Vec<_>>()
-    });
-    ready.await.expect("barrier");
-    let outputs = outputs.await.expect("workers");
-    let counts: Vec<(u32, u32)> = owners.iter().zip(&outputs).map(|(o, out)| worker_counts(o, out)).collect();
-    assert_eq!(counts.iter().map(|c| c.0).sum::<u32>(), RACE_STEPS, "every step executed once: {counts:?}");
-    assert_eq!(counts.iter().map(|c| c.1).sum::<u32>(), RACE_STEPS, "every step refused to the other: {counts:?}");
-
-    let log = std::fs::read_to_string(dir.join("executions.log")).expect("executions log");
-    let mut executed: Vec<(&str, &str)> = log.lines().filter_map(|l| l.split_once(' ')).collect();
-    executed.sort_unstable();
-    assert_eq!(executed.len(), usize::try_from(RACE_STEPS).expect("small"), "executions:\n{log}");
-    let mut steps: Vec<&str> = executed.iter().map(|(s, _)| *s).collect();
-    steps.dedup();
-    assert_eq!(steps.len(), executed.len(), "a step ran twice:\n{log}");
-
-    // One unforked, verified journal: intent then outcome per step, both by the claim winner.
-    let journal = store.journal(RACE_RUN).await.expect("verified journal");
-    assert_eq!(journal.len(), 2 * executed.len());
+    race::race(&dir, |owner| {
+        Command::new(std::env::current_exe().expect("current exe"))
+            .args(["race_worker", "--exact", "--nocapture", "--test-threads", "1"])
+            .env(RACE_SCHEMA, &schema)
+            .env(RACE_DIR, &dir)
+            .env(RACE_OWNER, owner)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn worker")
+    })
+    .await;
     let client = common::connect(&url).await;
-    for (step, executor) in &executed {
-        let entries: Vec<_> = journal.iter().filter(|e| e.draft.step_id == *step).collect();
-        let phases: Vec<JournalPhase> = entries.iter().map(|e| e.draft.phase).collect();
-        assert_eq!(phases, [JournalPhase::Intent, JournalPhase::Outcome], "{step}");
-        let claim_owner: String = client
-            .query_one(
-                &format!("SELECT owner FROM {schema}.step_claims WHERE run_id = $1 AND step_id = $2"),
-                &[&RACE_RUN, step],
-            )
-            .await
-            .expect("claim row")
-            .get(0);
-        for e in &entries {
-            assert_eq!(e.draft.owner, claim_owner, "{step}: journal owner vs claim winner");
-        }
-        assert_eq!(*executor, claim_owner, "{step}: executor vs claim winner");
-    }
-    println!("(executed, refused) per worker: {owners:?} = {counts:?}");
+    let claims = client
+        .query(&format!("SELECT step_id, owner FROM {schema}.step_claims WHERE run_id = $1"), &[&race::RACE_RUN])
+        .await
+        .expect("claim rows")
+        .into_iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    race::check(&store, &dir, &claims).await;
     let _ = std::fs::remove_dir_all(&dir);
     drop_schema(&url, &schema).await;
 }

@@ -10,11 +10,16 @@ async fn memory_store_passes_conformance() {
     conformance::run_tamper(&store, &store).await.unwrap_or_else(|e| panic!("{e}"));
 }
 
+#[cfg(feature = "sqlite")]
+#[path = "common/race.rs"]
+mod race;
+
 /// The SQLite store (feature `sqlite`).
 #[cfg(feature = "sqlite")]
 mod sqlite {
-    use std::path::{Path, PathBuf};
-    use std::process::{Command, Output, Stdio};
+    use super::race;
+    use std::path::PathBuf;
+    use std::process::{Command, Stdio};
     use std::time::Duration;
 
     use chrono::{DateTime, TimeDelta, Utc};
@@ -233,91 +238,16 @@ mod sqlite {
     const RACE_DB: &str = "INCIDENT_CORE_STORE_RACE_DB";
     /// Owner identity of a worker.
     const RACE_OWNER: &str = "INCIDENT_CORE_STORE_RACE_OWNER";
-    const RACE_RUN: &str = "race-run";
-    const RACE_STEPS: u32 = 40;
-    const RACE_WAIT: Duration = Duration::from_secs(60);
-
-    fn wait_for(path: &Path) {
-        let mut waited = Duration::ZERO;
-        while !path.exists() {
-            assert!(waited < RACE_WAIT, "timed out waiting for {}", path.display());
-            std::thread::sleep(Duration::from_millis(2));
-            waited += Duration::from_millis(2);
-        }
-    }
 
     /// Worker mode: re-executed by `two_processes_execute_each_step_exactly_once` with the env vars set.
-    /// For each step: claim it; if won, journal the intent, "execute" (append a line to a shared side-effect
-    /// log), journal the outcome.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn race_worker() {
         let (Ok(db), Ok(owner)) = (std::env::var(RACE_DB), std::env::var(RACE_OWNER)) else {
             return;
         };
         let db = PathBuf::from(db);
-        let dir = db.parent().expect("db dir").to_path_buf();
         let store = SqliteStore::open(&db).expect("worker open");
-        std::fs::write(dir.join(format!("ready-{owner}")), b"").expect("ready file");
-        wait_for(&dir.join("go"));
-
-        let (mut won, mut refused) = (0, 0);
-        for i in 0..RACE_STEPS {
-            let step = format!("step-{i:02}");
-            let now = at(i64::from(i));
-            if !store.claim_step(RACE_RUN, &step, &owner, now, now + TimeDelta::hours(1)).await.expect("claim") {
-                refused += 1;
-                continue;
-            }
-            won += 1;
-            let mut intent = draft(RACE_RUN, &step, JournalPhase::Intent, &owner, i64::from(i));
-            intent.detail = serde_json::json!({"pid": std::process::id()});
-            store.append_journal(intent).await.expect("intent");
-            // The side effect: O_APPEND writes of one short line are atomic between processes.
-            let line = format!("{step} {owner}\n");
-            std::io::Write::write_all(
-                &mut std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(dir.join("executions.log"))
-                    .expect("log"),
-                line.as_bytes(),
-            )
-            .expect("execute");
-            // The step takes a moment, so the other worker overtakes and wins some steps.
-            tokio::time::sleep(Duration::from_millis(3)).await;
-            store
-                .append_journal(draft(RACE_RUN, &step, JournalPhase::Outcome, &owner, i64::from(i)))
-                .await
-                .expect("outcome");
-        }
-        println!("worker {owner} executed {won} refused {refused}");
-    }
-
-    fn spawn_worker(db: &Path, owner: &str) -> std::process::Child {
-        Command::new(std::env::current_exe().expect("current exe"))
-            .args(["sqlite::race_worker", "--exact", "--nocapture", "--test-threads", "1"])
-            .env(RACE_DB, db)
-            .env(RACE_OWNER, owner)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn worker")
-    }
-
-    fn check_worker(owner: &str, out: &Output) {
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "worker {owner} failed ({}):\n{stdout}\n{stderr}", out.status);
-        assert!(stdout.contains("test result: ok. 1 passed"), "worker {owner} did not run the worker test:\n{stdout}");
-    }
-
-    /// `(executed, refused)` as printed by a worker.
-    fn worker_counts(out: &Output) -> (u32, u32) {
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let line = stdout.split("worker ").find_map(|l| l.split_once(" executed ")).map(|(_, rest)| rest.to_owned());
-        let line = line.unwrap_or_else(|| panic!("no counts in worker output:\n{stdout}"));
-        let mut nums = line.split_whitespace().filter_map(|w| w.parse::<u32>().ok());
-        (nums.next().expect("executed"), nums.next().expect("refused"))
+        race::work(&store, db.parent().expect("db dir"), &owner).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -325,60 +255,25 @@ mod sqlite {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("race.db");
         let store = SqliteStore::open(&db).expect("open");
-        store.create_run(&run_record(RACE_RUN)).await.expect("run");
-
-        let owners = ["worker-a", "worker-b"];
-        let children: Vec<_> = owners.iter().map(|o| spawn_worker(&db, o)).collect();
-        let ready = tokio::task::spawn_blocking({
-            let dir = dir.path().to_path_buf();
-            move || {
-                for o in owners {
-                    wait_for(&dir.join(format!("ready-{o}")));
-                }
-                std::fs::write(dir.join("go"), b"").expect("go file");
-            }
-        });
-        let outputs = tokio::task::spawn_blocking(move || {
-            children.into_iter().map(|c| c.wait_with_output().expect("wait for worker")).collect::<Vec<_>>()
-        });
-        ready.await.expect("barrier");
-        let outputs = outputs.await.expect("workers");
-        for (owner, out) in owners.iter().zip(&outputs) {
-            check_worker(owner, out);
-        }
-        let counts: Vec<(u32, u32)> = outputs.iter().map(worker_counts).collect();
-        let executed_total: u32 = counts.iter().map(|c| c.0).sum();
-        let refused_total: u32 = counts.iter().map(|c| c.1).sum();
-        assert_eq!(executed_total, RACE_STEPS, "every step executed once: {counts:?}");
-        assert_eq!(refused_total, RACE_STEPS, "every step refused to the other worker (both contended): {counts:?}");
-
-        // Exactly one execution per step.
-        let log = std::fs::read_to_string(dir.path().join("executions.log")).expect("executions log");
-        let mut executed: Vec<(&str, &str)> = log.lines().filter_map(|l| l.split_once(' ')).collect();
-        executed.sort_unstable();
-        assert_eq!(executed.len(), usize::try_from(RACE_STEPS).expect("small"), "executions:\n{log}");
-        let mut steps: Vec<&str> = executed.iter().map(|(s, _)| *s).collect();
-        steps.dedup();
-        assert_eq!(steps.len(), executed.len(), "a step ran twice:\n{log}");
-
-        // One unforked, verified journal: one intent and one outcome per step, both by the claim winner.
-        let journal = store.journal(RACE_RUN).await.expect("verified journal");
-        assert_eq!(journal.len(), 2 * executed.len());
+        store.create_run(&race::run_record()).await.expect("run");
+        race::race(dir.path(), |owner| {
+            Command::new(std::env::current_exe().expect("current exe"))
+                .args(["sqlite::race_worker", "--exact", "--nocapture", "--test-threads", "1"])
+                .env(RACE_DB, &db)
+                .env(RACE_OWNER, owner)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn worker")
+        })
+        .await;
         let raw = Connection::open(&db).expect("raw connection");
-        for (step, executor) in &executed {
-            let entries: Vec<_> = journal.iter().filter(|e| e.draft.step_id == *step).collect();
-            let phases: Vec<JournalPhase> = entries.iter().map(|e| e.draft.phase).collect();
-            assert_eq!(phases, [JournalPhase::Intent, JournalPhase::Outcome], "{step}");
-            let claim_owner: String = raw
-                .query_row("SELECT owner FROM step_claims WHERE run_id = ?1 AND step_id = ?2", [RACE_RUN, step], |r| {
-                    r.get(0)
-                })
-                .expect("claim row");
-            for e in &entries {
-                assert_eq!(e.draft.owner, claim_owner, "{step}: journal owner vs claim winner");
-            }
-            assert_eq!(*executor, claim_owner, "{step}: executor vs claim winner");
-        }
-        println!("(executed, refused) per worker: {owners:?} = {counts:?}");
+        let mut stmt = raw.prepare("SELECT step_id, owner FROM step_claims WHERE run_id = ?1").expect("query");
+        let claims = stmt
+            .query_map([race::RACE_RUN], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("claim rows")
+            .collect::<Result<_, _>>()
+            .expect("claim rows");
+        race::check(&store, dir.path(), &claims).await;
     }
 }

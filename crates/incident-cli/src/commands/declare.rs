@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 use incident_core::classify::Classification;
+use incident_core::declare::Basis;
 use incident_core::detector::{Declaration, Detector, Observation};
-use incident_core::incident::{Basis, Incident, incident_id};
+use incident_core::incident::{Incident, incident_id};
 use incident_core::{Error, Policy, Result, render, text};
 use serde::Serialize;
 
@@ -178,8 +179,9 @@ fn declare_incident(policy: &Policy, declarations: &[Declaration], a: &DeclareAr
         basis.facts.customers_affected = Some(true);
     }
     let id = a.id.clone().unwrap_or_else(|| incident_id(declared_at, None));
-    let (req, classification) = basis.request(policy, id, a.on_call.clone())?;
-    let (incident, _timeline) = Incident::declare(req, policy, declared_at)?;
+    let declared = basis.decide(policy)?.declare(policy, id, &a.on_call, declared_at)?;
+    let (incident, classification) =
+        (declared.incident, declared.classification.ok_or_else(|| Error::internal("declared unclassified"))?);
     Ok(DeclaredIncident {
         channel: incident_core::incident::channel_name(incident.declared_at),
         ticket: incident.ticket(),

@@ -17,7 +17,8 @@
 //!   `internal_update` / `status_page_update` (what this driver records), `status_page_initial`, or
 //!   `status_update` (what drills record; to `status-page` it is a status-page update, elsewhere an
 //!   internal one).
-//! * A failed attempt is retried after [`CadenceOptions::retry_failed_after`], a skipped one (no provider
+//! * A failed attempt is retried after [`CadenceOptions::retry_failed_after`], even before the update
+//!   falls due (an update sent early with [`CadenceDriver::send_update`] that failed), a skipped one (no provider
 //!   configured) after [`CadenceOptions::retry_skipped_after`], a reminder repeated after
 //!   [`CadenceOptions::remind_every`], so a broken provider is visible on the timeline without flooding it.
 //! * Public status-page updates go out for customer-facing incidents only (see
@@ -344,6 +345,76 @@ where
         }
     }
 
+    /// Handle one open incident at `now`, as [`CadenceDriver::tick`] does for each (a drill ticks its own
+    /// incident only, never the store's other incidents).
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown incident; store and rendering errors (reported, not swallowed).
+    pub async fn tick_one(&self, incident_id: &str, now: DateTime<Utc>) -> Result<CadenceReport> {
+        let mut report = CadenceReport::new(now);
+        let incident = self.load(incident_id).await?;
+        if incident.status != Status::Resolved {
+            report.open_incidents = 1;
+            self.tick_incident(&incident, now, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    /// Send an update of `kind` for one incident now, whatever the cadence says (a status change is news;
+    /// `incident update`): rendered as a due update is, with `details` as the internal update's details
+    /// when given (else the timeline since the last update), delivered, recorded, and counted for the
+    /// cadence like any other.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown incident; `Conflict` for a resolved one; `Refused` for a status-page
+    /// update of an incident that gets none ([`CadenceOptions::status_page_only_customer_facing`]);
+    /// store errors. A failed delivery is not an error: it is in the returned attempt (and on the
+    /// timeline).
+    pub async fn send_update(
+        &self,
+        incident_id: &str,
+        kind: UpdateKind,
+        now: DateTime<Utc>,
+        details: Option<&str>,
+    ) -> Result<UpdateAttempt> {
+        let incident = self.load(incident_id).await?;
+        if incident.status == Status::Resolved {
+            return Err(crate::Error::conflict(format!(
+                "incident {incident_id} is resolved: its last message was the RESOLVED one"
+            )));
+        }
+        if kind == UpdateKind::StatusPage && self.options.status_page_only_customer_facing && !incident.customer_facing
+        {
+            return Err(crate::Error::refused(format!(
+                "incident {incident_id} is not customer-facing: it gets no public status-page update"
+            )));
+        }
+        let timeline = self.store.timeline(&incident.id).await?;
+        let history = History::from_timeline(&timeline);
+        let status = self.status(&history, &incident, now);
+        let due_at = match kind {
+            UpdateKind::Internal => status.next_internal_due,
+            UpdateKind::StatusPage => status.next_status_page_due,
+        }
+        .unwrap_or(now);
+        let details = details.map(str::trim).filter(|d| !d.is_empty());
+        let notification =
+            self.render(&incident, &timeline, &history, kind, CadenceMode::Send, due_at, now, details)?;
+        let record = delivery::deliver_and_record(
+            &*self.store,
+            &*self.notifier,
+            &*self.clock,
+            &self.options.actor,
+            notification,
+        )
+        .await?;
+        Ok(attempt(&incident, kind, false, due_at, &record))
+    }
+
+    async fn load(&self, incident_id: &str) -> Result<Incident> {
+        self.store.incident(incident_id).await?.ok_or_else(|| crate::store::incident_not_found(incident_id))
+    }
+
     async fn tick_incident(&self, incident: &Incident, now: DateTime<Utc>, report: &mut CadenceReport) -> Result<()> {
         let timeline = self.store.timeline(&incident.id).await?;
         let mut history = History::from_timeline(&timeline);
@@ -359,7 +430,10 @@ where
                 UpdateKind::Internal => self.options.internal,
                 UpdateKind::StatusPage => self.options.status_page,
             };
-            if now < due_at - lead || mode == CadenceMode::ReportOnly {
+            // An update someone sent early that failed (`send_update`) is retried like a due one.
+            let failed_early = mode == CadenceMode::Send
+                && history.get(kind).last_attempt.is_some_and(|a| a.outcome != Outcome::Skipped);
+            if (now < due_at - lead && !failed_early) || mode == CadenceMode::ReportOnly {
                 continue;
             }
             if let Some(retry_at) = self.retry_at(history.get(kind), mode) {
@@ -367,7 +441,7 @@ where
                     continue;
                 }
             }
-            let notification = self.render(incident, &timeline, &history, kind, mode, due_at, now)?;
+            let notification = self.render(incident, &timeline, &history, kind, mode, due_at, now, None)?;
             let record = delivery::deliver_and_record(
                 &*self.store,
                 &*self.notifier,
@@ -448,6 +522,7 @@ where
         mode: CadenceMode,
         due_at: DateTime<Utc>,
         now: DateTime<Utc>,
+        details: Option<&str>,
     ) -> Result<Notification> {
         let mut shown = incident.clone();
         if shown.impact.trim().is_empty() {
@@ -458,7 +533,10 @@ where
             UpdateKind::Internal => {
                 let since =
                     history.get(UpdateKind::Internal).last_sent.unwrap_or(incident.declared_at - TimeDelta::seconds(1));
-                let details = history::details_since(timeline, since, self.options.max_detail_lines);
+                let details = details.map_or_else(
+                    || history::details_since(timeline, since, self.options.max_detail_lines),
+                    str::to_owned,
+                );
                 comms::status_update(&UpdateInput::for_incident(&shown, &self.policy, now, &details))?
             }
             UpdateKind::StatusPage if history.get(UpdateKind::StatusPage).last_sent.is_none() => {

@@ -351,3 +351,58 @@ async fn loop_sleeps_until_the_next_due_update() {
     assert!(reports.iter().all(CadenceReport::is_clean));
     assert!(ticks <= 20, "sleeps until due (or the poll interval), not every second: {ticks} ticks");
 }
+
+#[tokio::test]
+async fn an_update_sent_now_counts_for_the_cadence_and_a_failed_one_is_retried_before_it_is_due() {
+    let fx = Fixture::new().await;
+    fx.declare("INC-1", Severity::P0, t(14, 0)).await;
+    let driver = fx.driver();
+
+    // A status change is news: the internal update goes out at 14:05 with the given details.
+    fx.clock.set(t(14, 5));
+    let a = driver.send_update("INC-1", UpdateKind::Internal, t(14, 5), Some("rolled back to v2.0.3")).await;
+    let a = a.expect("sent");
+    assert_eq!((a.outcome, a.due_at), (Outcome::Succeeded, t(14, 15)));
+    let sent = fx.notifier.take();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].text.ends_with("Details:\nrolled back to v2.0.3"), "{}", sent[0].text);
+    assert!(sent[0].text.contains("Next Update: 2026-11-26 14:20 UTC"), "{}", sent[0].text);
+    // It counts: the next internal update is due 15 minutes after it, not at 14:15.
+    let r = fx.tick_at(&driver, t(14, 14)).await;
+    assert_eq!(kinds(&r.sent), [("INC-1", UpdateKind::StatusPage)]);
+
+    // A status-page update sent early that fails is retried after retry_failed_after (2 min), before
+    // the next one falls due.
+    fx.notifier.script(Err(Error::unavailable("status page provider down")));
+    fx.clock.set(t(14, 16));
+    let a = driver.send_update("INC-1", UpdateKind::StatusPage, t(14, 16), None).await.expect("attempted");
+    assert_eq!(a.outcome, Outcome::Failed);
+    let r = fx.tick_at(&driver, t(14, 17)).await;
+    assert!(r.sent.is_empty() && r.failed.is_empty(), "not before the retry spacing");
+    assert_eq!(r.next_due, Some(t(14, 18)));
+    let r = fx.tick_at(&driver, t(14, 18)).await;
+    assert_eq!(kinds(&r.sent), [("INC-1", UpdateKind::StatusPage)]);
+}
+
+#[tokio::test]
+async fn send_update_refuses_what_must_not_go_out() {
+    let fx = Fixture::new().await;
+    let mut inc = fx.declare("INC-1", Severity::P1, t(14, 0)).await;
+    let driver = fx.driver();
+    let err = driver.send_update("INC-404", UpdateKind::Internal, t(14, 1), None).await.expect_err("unknown");
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+
+    inc.customer_facing = false;
+    fx.store.save_incident(&inc).await.expect("save");
+    let err = driver.send_update("INC-1", UpdateKind::StatusPage, t(14, 1), None).await.expect_err("internal");
+    assert_eq!(err.kind(), ErrorKind::Refused);
+
+    let mut tl = fx.store.timeline("INC-1").await.expect("timeline");
+    let n = tl.len();
+    inc.resolve(t(14, 2), "alice", &mut tl).expect("resolve");
+    fx.store.append_events("INC-1", &tl.events()[n..]).await.expect("append");
+    fx.store.save_incident(&inc).await.expect("save");
+    let err = driver.send_update("INC-1", UpdateKind::Internal, t(14, 3), None).await.expect_err("resolved");
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    assert!(fx.notifier.take().is_empty(), "nothing went out");
+}

@@ -40,8 +40,9 @@ use sha2::{Digest, Sha256};
 use super::{AlertBatch, AlertSource, AlertStatus, IngestedAlert, firing_facts};
 pub use crate::alert::{AlertRecord, describe_alerts};
 use crate::classify::{Classification, Classifier, ImpactFacts};
+use crate::declare::{Basis, Decided, ReceivedAlerts};
 use crate::detector::{Declaration, sustained};
-use crate::incident::{Basis, Incident, incident_id};
+use crate::incident::{Incident, incident_id};
 use crate::timeline::{EventKind, Timeline};
 use crate::{Policy, Result, Severity, Status};
 
@@ -333,7 +334,7 @@ pub fn decide(group: &AlertGroup, open: Option<(&GroupState, Severity)>, policy:
     if changes.is_empty() {
         return Decision::Duplicate;
     }
-    let classification = classifier.classify(&assess(group, policy).facts);
+    let classification = assess(group, policy).classification;
     let raise_to = classification.severity().filter(|s| *s > severity);
     let acknowledged = changes.iter().any(|c| c.status == AlertStatus::Acknowledged);
     // Only a resolution can make the group clear; then every alert's latest status must be resolved.
@@ -372,14 +373,40 @@ fn title(group: &AlertGroup, assessment: &Assessment) -> String {
     t
 }
 
-/// Declare the incident of a [`Decision::Declare`] at `now`: the request from the group ([`Basis`]:
-/// the assessment's facts, the firing alerts' services, started at the earliest `startsAt`, detected by
-/// `group.source`), [`Incident::declare`], then the group's alerts as the first
-/// [`EventKind::AlertsReceived`]. The id is `INC-YYYYMMDD-HHMM-xxxxxxxx`, the suffix a digest of the group
-/// key and `now`.
+/// The [`Basis`] of an incident declared from `group` at `now`: the assessment's facts, the firing
+/// alerts' services, the title (see [`declare`]), started and detected at the earliest firing `startsAt`,
+/// detected by `group.source`, and the group's alerts as recorded.
+#[must_use]
+pub fn basis(group: &AlertGroup, assessment: &Assessment, policy: &Policy, now: DateTime<Utc>) -> Basis {
+    let firing: Vec<&IngestedAlert> = group.alerts.iter().filter(|a| a.status == AlertStatus::Firing).collect();
+    let started_at = firing.iter().filter_map(|a| a.starts_at).min().map(|t| t.min(now));
+    let classifier = Classifier::from_policy(policy);
+    let mut basis = Basis::new(title(group, assessment), group.source.as_str());
+    basis.facts = assessment.facts.clone();
+    basis.components = firing.iter().filter_map(|a| a.service.clone()).collect();
+    basis.started_at = started_at;
+    basis.detected_at = started_at;
+    basis.alerts = Some(ReceivedAlerts {
+        source: group.source.as_str().to_owned(),
+        group_key: group.key.clone(),
+        alerts: group.alerts.iter().map(|a| record(a, &classifier)).collect(),
+    });
+    basis
+}
+
+/// The id of an incident the receiver declares from `group` at `now`: `INC-YYYYMMDD-HHMM-xxxxxxxx`, the
+/// suffix a digest of the group key and `now`, so concurrent declarations never collide.
+#[must_use]
+pub fn group_incident_id(group: &AlertGroup, now: DateTime<Utc>) -> String {
+    incident_id(now, Some(&short_digest(&[&group.key, &now.to_rfc3339()], 8)))
+}
+
+/// Declare the incident of a [`Decision::Declare`] at `now` on the one declaration path
+/// ([`crate::declare`]): [`basis`], the severity the assessment decided (not classified again), the id
+/// [`group_incident_id`]. The timeline ends with the group's alerts ([`EventKind::AlertsReceived`]).
 ///
 /// # Errors
-/// As [`Basis::request`] and [`Incident::declare`].
+/// As [`Decided::classified`] and [`Decided::declare`].
 pub fn declare(
     group: &AlertGroup,
     assessment: &Assessment,
@@ -387,27 +414,9 @@ pub fn declare(
     on_call: &str,
     now: DateTime<Utc>,
 ) -> Result<(Incident, Timeline)> {
-    let firing: Vec<&IngestedAlert> = group.alerts.iter().filter(|a| a.status == AlertStatus::Firing).collect();
-    let started_at = firing.iter().filter_map(|a| a.starts_at).min().map(|t| t.min(now));
-    let basis = Basis {
-        facts: assessment.facts.clone(),
-        components: firing.iter().filter_map(|a| a.service.clone()).collect(),
-        title: title(group, assessment),
-        started_at,
-        detected_at: started_at,
-        detection_source: group.source.as_str().to_owned(),
-    };
-    let suffix = short_digest(&[&group.key, &now.to_rfc3339()], 8);
-    let (req, _) = basis.request(policy, incident_id(now, Some(&suffix)), on_call)?;
-    let (incident, mut timeline) = Incident::declare(req, policy, now)?;
-    let classifier = Classifier::from_policy(policy);
-    let alerts = group.alerts.iter().map(|a| record(a, &classifier)).collect();
-    timeline.append(
-        now,
-        group.source.as_str(),
-        EventKind::AlertsReceived { source: group.source.as_str().to_owned(), group_key: group.key.clone(), alerts },
-    )?;
-    Ok((incident, timeline))
+    let decided = Decided::classified(basis(group, assessment, policy, now), assessment.classification)?;
+    let declared = decided.declare(policy, group_incident_id(group, now), on_call, now)?;
+    Ok((declared.incident, declared.timeline))
 }
 
 /// Apply a [`Decision::Update`] at `at`: the changes as [`EventKind::AlertsReceived`], then a severity

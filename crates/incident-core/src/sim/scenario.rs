@@ -473,22 +473,25 @@ fn parse_generator(text: &str) -> Result<Vec<ObservationSpec>> {
 }
 
 /// The incident's facts (ticket fields and classification inputs).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentSpec {
-    /// Ticket title without the `[PX]` prefix.
-    pub title: String,
-    /// Affected components.
+    /// Ticket title without the `[PX]` prefix, as the responder names it; absent: the title the alerts
+    /// or the detector give (`HighErrorRate on ml-inference-api`), as for a real incident.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Affected components, beyond the alerts' services.
     #[serde(default)]
     pub components: Vec<String>,
-    /// User impact text.
-    pub impact: String,
-    /// Customer-facing.
-    #[serde(default)]
-    pub customer_facing: bool,
-    /// Customers affected.
-    #[serde(default)]
-    pub customers_affected: bool,
+    /// User impact in the responder's words; absent: the classification's text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact: Option<String>,
+    /// Customer-facing (a fact for the classifier); absent: as the alerts say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_facing: Option<bool>,
+    /// Customers affected (a fact for the classifier); absent: as the alerts say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customers_affected: Option<bool>,
 }
 
 /// The procedure to run.

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{API, HEALTH_URL, NS, Params, app_selector, s, wait};
+use super::{API, HEALTH_URL, NS, Params, app_selector, s, verify_service, wait_rollout};
 use crate::engine::action::Action;
 use crate::engine::check::Check;
 use crate::engine::procedure::{Procedure, Step, StepKind};
@@ -76,6 +76,7 @@ impl ApplicationRollback {
     #[must_use]
     pub fn build(&self, _policy: &Policy) -> Procedure {
         let (ctx, ns, d) = (&self.context, &self.namespace, &self.deployment);
+        let (pods_healthy, http_health) = verify_service(ctx, ns, &self.selector, self.min_ready, &self.health_url);
         Procedure::new("application-rollback", "kubectl rollout undo, then verify the rollout, pods, health and errors")
             .step(Step::new(
                 "rollback",
@@ -87,38 +88,9 @@ impl ApplicationRollback {
                     to_revision: self.to_revision,
                 }),
             ))
-            .step(
-                Step::new(
-                    "wait-rollout",
-                    "rollback",
-                    wait(
-                        Check::RolloutComplete { context: ctx.clone(), namespace: ns.clone(), name: d.clone() },
-                        self.rollout_timeout,
-                    ),
-                )
-                .after(["rollback"]),
-            )
-            .step(
-                Step::new(
-                    "pods-healthy",
-                    "verification",
-                    StepKind::check(Check::PodsHealthy {
-                        context: ctx.clone(),
-                        namespace: ns.clone(),
-                        selector: self.selector.clone(),
-                        min_ready: self.min_ready,
-                    }),
-                )
-                .after(["wait-rollout"]),
-            )
-            .step(
-                Step::new(
-                    "http-health",
-                    "verification",
-                    StepKind::check(Check::HttpHealth { url: self.health_url.clone() }),
-                )
-                .after(["wait-rollout"]),
-            )
+            .step(wait_rollout("wait-rollout", "rollback", ctx, ns, d, self.rollout_timeout).after(["rollback"]))
+            .step(pods_healthy.after(["wait-rollout"]))
+            .step(http_health.after(["wait-rollout"]))
             .step(
                 Step::new(
                     "error-count",

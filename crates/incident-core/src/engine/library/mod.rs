@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::check::Check;
-use super::procedure::{Procedure, StepKind};
+use super::procedure::{Procedure, Step, StepKind};
 use crate::policy::Policy;
 use crate::{Error, HumanDuration, Result};
 
@@ -69,6 +69,37 @@ fn budget(policy: &Policy, procedure: &str, stage: &str) -> Option<HumanDuration
 
 fn wait(check: Check, timeout: HumanDuration) -> StepKind {
     StepKind::WaitUntil { check, timeout, interval: HumanDuration::from_secs(10) }
+}
+
+/// Step `id` of stage `stage`: wait up to `timeout` for the rollout of `deployment` to complete
+/// (`kubectl rollout status`).
+fn wait_rollout(
+    id: &str,
+    stage: &str,
+    context: &str,
+    namespace: &str,
+    deployment: &str,
+    timeout: HumanDuration,
+) -> Step {
+    let check = Check::RolloutComplete { context: s(context), namespace: s(namespace), name: s(deployment) };
+    Step::new(id, stage, wait(check, timeout))
+}
+
+/// The verification every service procedure ends with: at least `min_ready` pods matching `selector`
+/// are ready (`pods-healthy`), and the public health endpoint answers (`http-health`).
+fn verify_service(
+    context: &str,
+    namespace: &str,
+    selector: &BTreeMap<String, String>,
+    min_ready: u32,
+    health_url: &str,
+) -> (Step, Step) {
+    let pods =
+        Check::PodsHealthy { context: s(context), namespace: s(namespace), selector: selector.clone(), min_ready };
+    (
+        Step::new("pods-healthy", "verification", StepKind::check(pods)),
+        Step::new("http-health", "verification", StepKind::check(Check::HttpHealth { url: s(health_url) })),
+    )
 }
 
 /// A library procedure by name (or deprecated alias) with its runbook defaults.

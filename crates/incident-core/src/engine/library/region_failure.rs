@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{API, HEALTH_URL, NS, Params, app_selector, budget, s, wait};
+use super::{API, HEALTH_URL, NS, Params, app_selector, budget, s, verify_service, wait, wait_rollout};
 use crate::backend::{ChangeAction, Manifest, RecordChange, RecordSet};
 use crate::engine::action::Action;
 use crate::engine::check::Check;
@@ -262,41 +262,19 @@ impl RegionFailure {
                 );
             verify_after.push(s("wait-restored-available"));
         }
+        let (pods_healthy, http_health) = verify_service(ctx, ns, &self.selector, self.replicas, &self.health_url);
         p.step(
-            Step::new(
+            wait_rollout(
                 "wait-secondary-rollout",
                 "verification",
-                wait(
-                    Check::RolloutComplete {
-                        context: ctx.clone(),
-                        namespace: ns.clone(),
-                        name: self.deployment.clone(),
-                    },
-                    HumanDuration::from_mins(10),
-                ),
+                ctx,
+                ns,
+                &self.deployment,
+                HumanDuration::from_mins(10),
             )
             .after(["scale-secondary"]),
         )
-        .step(
-            Step::new(
-                "pods-healthy",
-                "verification",
-                StepKind::check(Check::PodsHealthy {
-                    context: ctx.clone(),
-                    namespace: ns.clone(),
-                    selector: self.selector.clone(),
-                    min_ready: self.replicas,
-                }),
-            )
-            .after(["wait-secondary-rollout"]),
-        )
-        .step(
-            Step::new(
-                "http-health",
-                "verification",
-                StepKind::check(Check::HttpHealth { url: self.health_url.clone() }),
-            )
-            .after(verify_after),
-        )
+        .step(pods_healthy.after(["wait-secondary-rollout"]))
+        .step(http_health.after(verify_after))
     }
 }

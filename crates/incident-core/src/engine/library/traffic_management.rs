@@ -1,10 +1,9 @@
 //! Runbook "Incident Response → Mitigation Strategies → Traffic Management".
 
-use super::{API, NS, Params, s, wait};
+use super::{API, NS, Params, s, wait_rollout};
 use crate::HumanDuration;
 use crate::Result;
 use crate::engine::action::Action;
-use crate::engine::check::Check;
 use crate::engine::procedure::{Procedure, Step, StepKind};
 use crate::policy::Policy;
 
@@ -97,19 +96,8 @@ impl TrafficManagement {
             ));
         }
         p.step(
-            Step::new(
-                "wait-scaled",
-                "verification",
-                wait(
-                    Check::RolloutComplete {
-                        context: ctx.clone(),
-                        namespace: ns.clone(),
-                        name: self.deployment.clone(),
-                    },
-                    HumanDuration::from_mins(10),
-                ),
-            )
-            .after(["scale-up"]),
+            wait_rollout("wait-scaled", "verification", ctx, ns, &self.deployment, HumanDuration::from_mins(10))
+                .after(["scale-up"]),
         )
     }
 }
