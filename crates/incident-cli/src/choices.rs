@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 use clap::ValueEnum;
 use clap::builder::PossibleValue;
 use incident_core::ingest::AlertSource;
+use incident_core::timeline::ResponseRole;
 use incident_core::{Severity, Status};
 
 /// `--severity P0|P1|P2|P3` (any case; the runbook's labels `critical`, `high`, `medium`, `low` too).
@@ -36,6 +37,38 @@ impl ValueEnum for StatusArg {
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
         Some(PossibleValue::new(self.0.as_str()))
+    }
+}
+
+/// `incident status ID identified|monitoring`: the statuses core lets a responder set by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ManualStatusArg(pub(crate) Status);
+
+impl ValueEnum for ManualStatusArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        static ALL: LazyLock<Vec<ManualStatusArg>> =
+            LazyLock::new(|| incident_core::lifecycle::MANUAL_STATUSES.into_iter().map(ManualStatusArg).collect());
+        &ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.0.as_str()))
+    }
+}
+
+/// `incident assign ID --role commander|communications|scribe`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ResponseRoleArg(pub(crate) ResponseRole);
+
+impl ValueEnum for ResponseRoleArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        static ALL: LazyLock<Vec<ResponseRoleArg>> =
+            LazyLock::new(|| ResponseRole::ALL.into_iter().map(ResponseRoleArg).collect());
+        &ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.0.as_str()).help(self.0.title()))
     }
 }
 
@@ -87,6 +120,10 @@ mod tests {
                 assert_eq!(s.parse::<Severity>().ok(), Some(sev), "{s}");
                 assert_eq!(SeverityArg::from_str(&s, true).ok(), Some(SeverityArg(sev)), "{s}");
             }
+        }
+        for role in ResponseRole::ALL {
+            assert_eq!(role.as_str().parse::<ResponseRole>().ok(), Some(role));
+            assert_eq!(ResponseRoleArg::from_str(role.as_str(), true).ok(), Some(ResponseRoleArg(role)));
         }
         for source in AlertSource::ALL {
             assert_eq!(AlertSourceArg::from_str(source.as_str(), false).ok(), Some(AlertSourceArg(source)));

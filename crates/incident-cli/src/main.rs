@@ -5,12 +5,14 @@
 //!
 //! Layout: one module per subcommand under [`commands`] (its clap arguments and its `run`), sharing only
 //! the helper modules here: [`input`], [`output`], [`clock`], [`backends`], [`keys`], [`params`],
-//! [`choices`]. The text printed for core values comes from `incident_core::render`.
+//! [`choices`], [`incidents`] (the store, actor and notifiers of the commands that work a live
+//! incident). The text printed for core values comes from `incident_core::render`.
 
 mod backends;
 mod choices;
 mod clock;
 mod commands;
+mod incidents;
 mod input;
 mod keys;
 mod output;

@@ -423,7 +423,24 @@ impl Incident {
     /// forbids the move; [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) when `at` precedes
     /// the last event or the timeline belongs to another incident.
     pub fn transition(&mut self, to: Status, at: DateTime<Utc>, actor: &str, timeline: &mut Timeline) -> Result<()> {
+        self.transition_with_message(to, None, at, actor, timeline)
+    }
+
+    /// [`Incident::transition`] with what the responder said (kept in the `status_changed` event).
+    ///
+    /// # Errors
+    /// As [`Incident::transition`]; [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for a
+    /// message that is given but blank.
+    pub fn transition_with_message(
+        &mut self,
+        to: Status,
+        message: Option<&str>,
+        at: DateTime<Utc>,
+        actor: &str,
+        timeline: &mut Timeline,
+    ) -> Result<()> {
         self.check_timeline(timeline)?;
+        let message = message.map(|m| non_blank("status message", m)).transpose()?;
         let from = self.status;
         if !transition_allowed(from, to) {
             let why = if from == to {
@@ -438,7 +455,7 @@ impl Incident {
                 self.id
             )));
         }
-        timeline.append(at, actor, EventKind::StatusChanged { from, to })?;
+        timeline.append(at, actor, EventKind::StatusChanged { from, to, message })?;
         if to == Status::Resolved {
             timeline.append(at, actor, EventKind::Resolved)?;
             self.resolved_at = Some(at);

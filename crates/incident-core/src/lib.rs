@@ -10,6 +10,8 @@
 //! * [`ingest`]: Alertmanager v4 and PagerDuty Events v2 payloads → observations and facts.
 //! * [`declare`]: the one declaration path every incident takes (CLI, receiver, drills).
 //! * [`incident`], [`comms`], [`timeline`], [`postmortem`]: the lifecycle.
+//! * [`lifecycle`]: working a live incident from the store (list, show, ack, assign, severity, status,
+//!   note, mitigated, resolve, post-mortem), safe beside the receiver's writes.
 //! * [`drills`]: runbook "Testing and Validation": the monthly drill [`schedule`](drills::schedule) and the
 //!   validation [`checklist`](drills::checklist).
 //! * [`backend`]: the ports procedures act through (cluster, databases, DNS, probes, notifier, clock).
@@ -86,6 +88,7 @@ pub mod evidence;
 pub mod impact;
 pub mod incident;
 pub mod ingest;
+pub mod lifecycle;
 pub mod policy;
 pub mod postmortem;
 pub mod redact;

@@ -135,6 +135,11 @@ pub enum EventKind {
         from: Status,
         /// New status.
         to: Status,
+        /// What the responder said with it (`incident status ID identified --message ...`); absent in
+        /// events recorded without one (and so in every event recorded before it was kept: their hashes
+        /// are unchanged).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
     },
     /// The severity was raised or lowered.
     SeverityChanged {
@@ -221,6 +226,17 @@ pub enum EventKind {
         /// The note.
         text: String,
     },
+    /// Someone took a response role other than incident commander (that one is
+    /// [`EventKind::CommanderAssigned`]): the communications lead or the scribe.
+    RoleAssigned {
+        /// Which role.
+        role: ResponseRole,
+        /// Who holds it now.
+        person: String,
+        /// Who held it before, if anyone.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous: Option<String>,
+    },
     /// Alerts of the incident's alert group arrived: new alerts and changed statuses only (a repeated
     /// notification adds nothing). See [`crate::ingest::group`].
     AlertsReceived {
@@ -254,6 +270,7 @@ impl EventKind {
             Self::EvidenceAdded { .. } => "evidence_added",
             Self::Note { .. } => "note",
             Self::AlertsReceived { .. } => "alerts_received",
+            Self::RoleAssigned { .. } => "role_assigned",
         }
     }
 
@@ -272,7 +289,8 @@ impl EventKind {
             Self::CommanderAssigned { commander, previous: None } => {
                 format!("Incident commander: {commander}")
             }
-            Self::StatusChanged { from, to } => format!("Status {from} -> {to}"),
+            Self::StatusChanged { from, to, message: None } => format!("Status {from} -> {to}"),
+            Self::StatusChanged { from, to, message: Some(m) } => format!("Status {from} -> {to}: {m}"),
             Self::SeverityChanged { from, to, reason } => {
                 format!("Severity {from} -> {to}: {reason}")
             }
@@ -303,7 +321,70 @@ impl EventKind {
             }
             Self::Note { text } => format!("Note: {text}"),
             Self::AlertsReceived { source, alerts, .. } => crate::alert::describe_alerts(source, alerts),
+            Self::RoleAssigned { role, person, previous: Some(prev) } => {
+                format!("{} handed over from {prev} to {person}", role.title())
+            }
+            Self::RoleAssigned { role, person, previous: None } => format!("{}: {person}", role.title()),
         }
+    }
+}
+
+/// A role in the response (runbook "Response": the incident commander leads, a communications lead
+/// keeps stakeholders and the status page informed, a scribe keeps the timeline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ResponseRole {
+    /// The incident commander (recorded as [`EventKind::CommanderAssigned`]).
+    Commander,
+    /// The communications lead.
+    Communications,
+    /// The scribe.
+    Scribe,
+}
+
+impl ResponseRole {
+    /// Every role.
+    pub const ALL: [Self; 3] = [Self::Commander, Self::Communications, Self::Scribe];
+
+    /// Their wire names: the allowed values the CLI and the bindings list.
+    pub const NAMES: [&'static str; 3] = ["commander", "communications", "scribe"];
+
+    /// The wire name (`commander`, `communications`, `scribe`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Commander => "commander",
+            Self::Communications => "communications",
+            Self::Scribe => "scribe",
+        }
+    }
+
+    /// Words for people: `Incident commander`, `Communications lead`, `Scribe`.
+    #[must_use]
+    pub const fn title(self) -> &'static str {
+        match self {
+            Self::Commander => "Incident commander",
+            Self::Communications => "Communications lead",
+            Self::Scribe => "Scribe",
+        }
+    }
+}
+
+impl std::fmt::Display for ResponseRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ResponseRole {
+    type Err = Error;
+
+    /// Parse the wire name; the error lists the allowed values.
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s.trim().to_ascii_lowercase()).ok_or_else(|| {
+            Error::invalid_input(format!("unknown role {s:?} (expected one of {})", Self::NAMES.join(", ")))
+        })
     }
 }
 
@@ -652,7 +733,7 @@ mod tests {
                 ticket: "Title: [P1] API errors".into(),
             },
             EventKind::Acknowledged,
-            EventKind::StatusChanged { from: Status::Investigating, to: Status::Identified },
+            EventKind::StatusChanged { from: Status::Investigating, to: Status::Identified, message: None },
             EventKind::Mitigated,
             EventKind::Resolved,
         ];
@@ -686,6 +767,35 @@ mod tests {
         let ev = tl.append(t(14, 0, 0), "alice", EventKind::Note { text: "hi".into() }).expect("append");
         let pre = r#"["incident-core/timeline/v1","INC-1",1,"2026-11-26T14:00:00.000000000Z","alice",{"text":"hi","type":"note"},"0000000000000000000000000000000000000000000000000000000000000000"]"#;
         assert_eq!(ev.hash, hex::encode(Sha256::digest(pre.as_bytes())));
+    }
+
+    #[test]
+    fn optional_fields_keep_old_hashes() {
+        // An event recorded before `message` existed hashes (and reads back) exactly as before.
+        let mut tl = Timeline::new("INC-1");
+        let kind = EventKind::StatusChanged { from: Status::Investigating, to: Status::Identified, message: None };
+        let ev = tl.append(t(14, 0, 0), "alice", kind).expect("append");
+        let pre = r#"["incident-core/timeline/v1","INC-1",1,"2026-11-26T14:00:00.000000000Z","alice",{"from":"investigating","to":"identified","type":"status_changed"},"0000000000000000000000000000000000000000000000000000000000000000"]"#;
+        assert_eq!(ev.hash, hex::encode(Sha256::digest(pre.as_bytes())));
+        let old: EventKind =
+            serde_json::from_str(r#"{"type":"status_changed","from":"investigating","to":"identified"}"#).expect("old");
+        assert_eq!(old, ev.kind);
+        let with = EventKind::StatusChanged {
+            from: Status::Identified,
+            to: Status::Monitoring,
+            message: Some("rolled back v2.3".into()),
+        };
+        assert_eq!(with.describe(), "Status identified -> monitoring: rolled back v2.3");
+        let role = EventKind::RoleAssigned { role: ResponseRole::Scribe, person: "carol".into(), previous: None };
+        assert_eq!(
+            serde_json::to_string(&role).expect("json"),
+            r#"{"type":"role_assigned","role":"scribe","person":"carol"}"#
+        );
+        assert_eq!(role.describe(), "Scribe: carol");
+        assert_eq!("Communications".parse::<ResponseRole>().expect("parse"), ResponseRole::Communications);
+        let err = "ic".parse::<ResponseRole>().expect_err("unknown");
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(err.message().contains("commander, communications, scribe"), "{err}");
     }
 
     #[test]

@@ -146,6 +146,10 @@ impl Writer {
                 continue;
             }
             let timeline = store.timeline(&incident.id).await?;
+            // Re-read after the timeline (see `ensure_loaded`): never an incident older than its timeline.
+            let Some(incident) = store.incident(&incident.id).await?.filter(|i| i.status != Status::Resolved) else {
+                continue;
+            };
             let Some(state) = GroupState::replay(&timeline) else { continue };
             groups
                 .entry(state.key.clone())
@@ -233,14 +237,18 @@ impl Writer {
     async fn ensure_loaded(&mut self, key: &str) -> Result<()> {
         if let Some(Entry::Unloaded(id)) = self.groups.get(key) {
             let id = id.clone();
-            let loaded = match self.store.incident(&id).await? {
-                Some(incident) => {
-                    let timeline = self.store.timeline(&id).await?;
+            // Timeline first, then the incident: an incident read after its timeline is never older than
+            // it (a lifecycle operation may write both in between), and a newer one makes this writer's
+            // next append conflict and reload. The other order could pair a stale incident with a current
+            // timeline, and a later save would overwrite what that operation recorded.
+            let loaded = match self.store.timeline(&id).await {
+                Ok(timeline) => self.store.incident(&id).await?.and_then(|incident| {
                     GroupState::replay(&timeline)
                         .filter(|s| s.key == key)
                         .map(|state| Entry::Loaded(Box::new(Slot { incident, timeline, state })))
-                }
-                None => None,
+                }),
+                Err(e) if e.kind() == ErrorKind::NotFound => None,
+                Err(e) => return Err(e),
             };
             match loaded {
                 Some(entry) => {

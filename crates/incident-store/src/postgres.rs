@@ -11,6 +11,10 @@
 //!   of different runs do not wait for each other. `UNIQUE (run_id, step_id, phase, attempt)` and
 //!   `PRIMARY KEY (run_id, seq)` back this up.
 //! * **Timeline appends** lock the incident's row the same way.
+//! * **Read-decide-write** ([`Store::update_incident`]: a lifecycle operation) runs in one transaction
+//!   that locks the incident's row `FOR UPDATE` before reading it.
+//! * **Batches** ([`Store::write_batch`]: the receiver's group commit, a lifecycle operation's events and
+//!   incident) run in one transaction: all or nothing.
 //! * **Step claims** are one statement, `INSERT ... ON CONFLICT (run_id, step_id) DO UPDATE ... WHERE
 //!   owner = excluded.owner OR lease_until <= now`, which PostgreSQL executes atomically against concurrent
 //!   claimers: exactly the rule of `incident_core::store::may_claim`.
@@ -43,9 +47,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod
 use incident_core::incident::Incident;
 use incident_core::store::conformance::RawAccess;
 use incident_core::store::{
-    JournalDraft, JournalEntry, RunRecord, Store, canonical_timestamp, check_claim, check_event_append,
-    check_journal_draft, check_run, check_take_over, duplicate_journal_entry, incident_not_found, run_exists,
-    run_not_found,
+    IncidentUpdate, IncidentUpdated, JournalDraft, JournalEntry, RunRecord, Store, StoreWrite, canonical_timestamp,
+    check_claim, check_event_append, check_journal_draft, check_run, check_take_over, duplicate_journal_entry,
+    incident_not_found, run_exists, run_not_found,
 };
 use incident_core::timeline::{Event, Timeline};
 use incident_core::{Error, Result};
@@ -499,6 +503,50 @@ async fn recorded_head<C: GenericClient>(client: &C, ctx: &Ctx<'_>, chain: &str,
     row.map(|r| crate::codec::recorded_head(chain, id, col(ctx, &r, 0)?, col(ctx, &r, 1)?)).transpose()
 }
 
+/// Insert or replace an incident's row (in the caller's transaction, if any).
+async fn upsert_incident<C: GenericClient>(client: &C, ctx: &Ctx<'_>, row: &IncidentRow) -> Result<()> {
+    client
+        .execute(
+            "INSERT INTO incidents (id, json, declared_at) VALUES ($1, $2::text::json, $3) \
+             ON CONFLICT (id) DO UPDATE SET json = excluded.json, declared_at = excluded.declared_at",
+            &[&row.id, &row.json, &row.declared_at],
+        )
+        .await
+        .map_err(|e| ctx.db(e))?;
+    Ok(())
+}
+
+/// Append `events` inside the caller's transaction (see [`check_event_append`]): the incident's row is
+/// locked first, so appenders of one incident queue behind each other and the head read is the head
+/// extended.
+async fn append_events_in(
+    tx: &deadpool_postgres::Transaction<'_>,
+    ctx: &Ctx<'_>,
+    incident_id: &str,
+    events: &[Event],
+) -> Result<()> {
+    lock_parent(tx, ctx, LOCK_INCIDENT, incident_id, incident_not_found).await?;
+    let head = tx
+        .query_opt(
+            "SELECT seq, json::text FROM events WHERE incident_id = $1 ORDER BY seq DESC LIMIT 1",
+            &[&incident_id],
+        )
+        .await
+        .map_err(|e| ctx.db(e))?;
+    let head = match head {
+        Some(r) => Some(parse_event(incident_id, col(ctx, &r, 0)?, &col::<String>(ctx, &r, 1)?)?),
+        None => None,
+    };
+    check_event_append(incident_id, head.as_ref(), events)?;
+    for ev in events {
+        insert_event(&**tx, ctx, incident_id, ev.seq, ev).await?;
+    }
+    if let Some(last) = events.last() {
+        record_head(&**tx, ctx, TIMELINE_CHAIN, incident_id, last.seq, &last.hash).await?;
+    }
+    Ok(())
+}
+
 impl PgStore {
     /// A consistent read-only snapshot transaction.
     async fn snapshot<'c>(
@@ -521,15 +569,7 @@ impl Store for PgStore {
         let row = IncidentRow::new(incident)?;
         let ctx = self.ctx("save_incident");
         let client = self.client(&ctx).await?;
-        client
-            .execute(
-                "INSERT INTO incidents (id, json, declared_at) VALUES ($1, $2::text::json, $3) \
-                 ON CONFLICT (id) DO UPDATE SET json = excluded.json, declared_at = excluded.declared_at",
-                &[&row.id, &row.json, &row.declared_at],
-            )
-            .await
-            .map_err(|e| ctx.db(e))?;
-        Ok(())
+        upsert_incident(&**client, &ctx, &row).await
     }
 
     async fn incident(&self, id: &str) -> Result<Option<Incident>> {
@@ -557,26 +597,66 @@ impl Store for PgStore {
         let ctx = self.ctx("append_events");
         let mut client = self.client(&ctx).await?;
         let tx = client.transaction().await.map_err(|e| ctx.db(e))?;
-        lock_parent(&tx, &ctx, LOCK_INCIDENT, incident_id, incident_not_found).await?;
-        let head = tx
-            .query_opt(
-                "SELECT seq, json::text FROM events WHERE incident_id = $1 ORDER BY seq DESC LIMIT 1",
-                &[&incident_id],
-            )
+        append_events_in(&tx, &ctx, incident_id, events).await?;
+        tx.commit().await.map_err(|e| ctx.db(e))
+    }
+
+    /// One transaction for the whole batch, as the SQLite store: all or nothing, one commit. Each append
+    /// locks its incident's row first, so a batch that appends and then saves an incident (a lifecycle
+    /// operation, the receiver) can never leave the saved incident behind the timeline it was decided
+    /// from, and a conflicting append rolls back every write before it.
+    async fn write_batch(&self, writes: &[StoreWrite]) -> Result<()> {
+        let writes: Vec<&StoreWrite> = writes
+            .iter()
+            .filter(|w| !matches!(w, StoreWrite::AppendEvents { events, .. } if events.is_empty()))
+            .collect();
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let ctx = self.ctx("write_batch");
+        let mut client = self.client(&ctx).await?;
+        let tx = client.transaction().await.map_err(|e| ctx.db(e))?;
+        for w in writes {
+            match w {
+                StoreWrite::SaveIncident(incident) => upsert_incident(&*tx, &ctx, &IncidentRow::new(incident)?).await?,
+                StoreWrite::AppendEvents { incident_id, events } => {
+                    append_events_in(&tx, &ctx, incident_id, events).await?;
+                }
+            }
+        }
+        // Dropping the transaction on an error above rolls it back.
+        tx.commit().await.map_err(|e| ctx.db(e))
+    }
+
+    /// The decision runs inside one transaction that first locks the incident's row (`FOR UPDATE`):
+    /// appenders of the incident queue behind it, so a continuous writer cannot starve it.
+    async fn update_incident(
+        &self,
+        incident_id: &str,
+        mut update: Box<IncidentUpdate>,
+    ) -> Result<Option<IncidentUpdated>> {
+        let ctx = self.ctx("update_incident");
+        let mut client = self.client(&ctx).await?;
+        let tx = client.transaction().await.map_err(|e| ctx.db(e))?;
+        let row = tx
+            .query_opt("SELECT json::text FROM incidents WHERE id = $1 FOR UPDATE", &[&incident_id])
             .await
             .map_err(|e| ctx.db(e))?;
-        let head = match head {
-            Some(r) => Some(parse_event(incident_id, col(&ctx, &r, 0)?, &col::<String>(&ctx, &r, 1)?)?),
-            None => None,
-        };
-        check_event_append(incident_id, head.as_ref(), events)?;
-        for ev in events {
-            insert_event(&*tx, &ctx, incident_id, ev.seq, ev).await?;
+        let Some(row) = row else { return Err(incident_not_found(incident_id)) };
+        let mut incident = parse_incident(&ctx, &col::<String>(&ctx, &row, 0)?)?;
+        let events = event_rows(&*tx, &ctx, incident_id).await?.into_iter().map(|(_, ev)| ev).collect();
+        let head = recorded_head(&*tx, &ctx, TIMELINE_CHAIN, incident_id).await?;
+        let mut timeline = verified_timeline(incident_id, events, head.as_ref())?;
+        let before = timeline.len();
+        // Dropping the transaction (no decision, an error) rolls it back.
+        if !update(&mut incident, &mut timeline)? {
+            return Ok(None);
         }
-        if let Some(last) = events.last() {
-            record_head(&*tx, &ctx, TIMELINE_CHAIN, incident_id, last.seq, &last.hash).await?;
-        }
-        tx.commit().await.map_err(|e| ctx.db(e))
+        let events = timeline.events()[before..].to_vec();
+        append_events_in(&tx, &ctx, incident_id, &events).await?;
+        upsert_incident(&*tx, &ctx, &IncidentRow::new(&incident)?).await?;
+        tx.commit().await.map_err(|e| ctx.db(e))?;
+        Ok(Some(IncidentUpdated { incident, events, attempts: 1 }))
     }
 
     async fn timeline(&self, incident_id: &str) -> Result<Timeline> {

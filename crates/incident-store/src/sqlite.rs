@@ -13,9 +13,9 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use incident_core::incident::Incident;
 use incident_core::store::conformance::RawAccess;
 use incident_core::store::{
-    JournalDraft, JournalEntry, RunRecord, StepClaim, Store, StoreWrite, canonical_timestamp, check_claim,
-    check_event_append, check_journal_draft, check_run, check_take_over, duplicate_journal_entry, incident_not_found,
-    may_claim, run_exists, run_not_found,
+    IncidentUpdate, IncidentUpdated, JournalDraft, JournalEntry, RunRecord, StepClaim, Store, StoreWrite,
+    canonical_timestamp, check_claim, check_event_append, check_journal_draft, check_run, check_take_over,
+    duplicate_journal_entry, incident_not_found, may_claim, run_exists, run_not_found,
 };
 use incident_core::timeline::{Event, Timeline};
 use incident_core::{Error, ErrorKind, Result};
@@ -532,6 +532,38 @@ impl Store for SqliteStore {
                 }
             }
             tx.commit().ctx(ctx)
+        })
+        .await
+    }
+
+    /// The decision runs inside one `BEGIN IMMEDIATE` transaction (the database's write lock, across
+    /// processes): no other writer in between, so a continuous writer cannot starve it.
+    async fn update_incident(
+        &self,
+        incident_id: &str,
+        mut update: Box<IncidentUpdate>,
+    ) -> Result<Option<IncidentUpdated>> {
+        let incident_id = incident_id.to_owned();
+        self.call("update_incident", move |conn, ctx| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(ctx)?;
+            let json: Option<String> = tx
+                .query_row("SELECT json FROM incidents WHERE id = ?1", [&incident_id], |r| r.get(0))
+                .optional()
+                .ctx(ctx)?;
+            let Some(json) = json else { return Err(incident_not_found(&incident_id)) };
+            let mut incident = parse_incident(ctx, &json)?;
+            let (events, head) = timeline_rows(&tx, ctx, &incident_id)?;
+            let mut timeline = verified_timeline(incident_id.clone(), events, head.as_ref())?;
+            let before = timeline.len();
+            // Dropping the transaction (no decision, an error) rolls it back.
+            if !update(&mut incident, &mut timeline)? {
+                return Ok(None);
+            }
+            let events = timeline.events()[before..].to_vec();
+            append_events_in(&tx, ctx, &incident_id, &events)?;
+            upsert_incident(&tx, ctx, &IncidentRow::new(&incident)?)?;
+            tx.commit().ctx(ctx)?;
+            Ok(Some(IncidentUpdated { incident, events, attempts: 1 }))
         })
         .await
     }

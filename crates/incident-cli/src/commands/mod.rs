@@ -1,12 +1,14 @@
 //! One module per subcommand, each with its clap arguments and its `run`; [`Command`] lists them and
 //! dispatches. Commands share code only through the crate's helper modules (`input`, `output`, `clock`,
-//! `backends`, `keys`, `params`), never with each other.
+//! `backends`, `keys`, `params`, `incidents`), never with each other.
 
 use clap::Subcommand;
 use incident_core::Result;
 
 use crate::output::Ctx;
 
+mod ack;
+mod assign;
 mod classify;
 mod comms;
 mod declare;
@@ -15,13 +17,20 @@ mod drills;
 mod evidence;
 mod ingest;
 mod keygen;
+mod list;
+mod mitigated;
+mod note;
 mod plan;
 mod policy;
 mod postmortem;
 mod procedure;
+mod resolve;
 mod resume;
 mod run;
 mod serve;
+mod severity;
+mod show;
+mod status;
 mod triage;
 
 #[derive(Debug, Subcommand)]
@@ -35,7 +44,8 @@ pub(crate) enum Command {
     Ingest(ingest::IngestArgs),
     /// Render the runbook's communication templates.
     Comms(comms::CommsArgs),
-    /// Build the post-mortem document from a drill's or incident's output directory.
+    /// The post-mortem document of an incident in the store (ID), or from a drill's or incident's output
+    /// directory (DIR).
     Postmortem(postmortem::PostmortemArgs),
     /// Monthly drill schedule.
     Drills(drills::DrillsArgs),
@@ -60,6 +70,24 @@ pub(crate) enum Command {
     /// Receive alerts (Alertmanager, PagerDuty, Grafana, CloudWatch via SNS, Datadog) and declare
     /// deduplicated incidents in the store; until SIGTERM or Ctrl-C.
     Serve(serve::ServeArgs),
+    /// Incidents in the store, newest first (`--open`, `--severity`, `--since`).
+    List(list::ListArgs),
+    /// One incident: summary, roles, stakeholders, updates due and overdue, metrics, runs, timeline.
+    Show(show::ShowArgs),
+    /// Acknowledge an incident.
+    Ack(ack::AckArgs),
+    /// Give a response role (incident commander, communications lead, scribe) to a person.
+    Assign(assign::AssignArgs),
+    /// Raise or lower an incident's severity, with a reason.
+    Severity(severity::SeverityArgs),
+    /// Move an incident to identified or monitoring, with a message.
+    Status(status::StatusArgs),
+    /// Add a note to an incident's timeline.
+    Note(note::NoteArgs),
+    /// Record that an incident's user impact stopped.
+    Mitigated(mitigated::MitigatedArgs),
+    /// Resolve an incident with its root cause and send the final RESOLVED message.
+    Resolve(resolve::ResolveArgs),
 }
 
 impl Command {
@@ -82,6 +110,15 @@ impl Command {
             Self::Triage(a) => triage::run(ctx, a),
             Self::Evidence(a) => evidence::run(ctx, a),
             Self::Serve(a) => serve::run(ctx, a),
+            Self::List(a) => list::run(ctx, a),
+            Self::Show(a) => show::run(ctx, a),
+            Self::Ack(a) => ack::run(ctx, a),
+            Self::Assign(a) => assign::run(ctx, a),
+            Self::Severity(a) => severity::run(ctx, a),
+            Self::Status(a) => status::run(ctx, a),
+            Self::Note(a) => note::run(ctx, a),
+            Self::Mitigated(a) => mitigated::run(ctx, a),
+            Self::Resolve(a) => resolve::run(ctx, a),
         }
     }
 }

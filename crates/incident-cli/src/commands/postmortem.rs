@@ -1,6 +1,10 @@
-//! `incident postmortem`: the post-mortem document from a drill's or incident's output directory.
+//! `incident postmortem`: the post-mortem document of an incident in the store (`incident postmortem
+//! ID`), or from a drill's or incident's output directory (`incident postmortem DIR`, as before).
+//!
+//! The two forms share one argument: a path to an existing directory is the directory form; anything
+//! else is an incident id looked up in `--store` / `INCIDENT_STORE`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use incident_core::Result;
@@ -8,26 +12,36 @@ use incident_core::incident::Incident;
 use incident_core::postmortem::{PostMortem, PostMortemInput};
 use incident_core::timeline::Timeline;
 
+use crate::incidents::{StoreArg, with_incidents};
 use crate::input::read_json;
 use crate::output::Ctx;
 
 /// `incident postmortem`.
 #[derive(Debug, Args)]
 pub(crate) struct PostmortemArgs {
-    /// Directory holding `incident.json` and `timeline.json` (e.g. a drill's `--out`).
-    dir: PathBuf,
+    /// An incident id in the store, or a directory holding `incident.json` and `timeline.json` (e.g. a
+    /// drill's `--out`).
+    #[arg(value_name = "ID|DIR")]
+    target: String,
     /// What the post-mortem meeting adds (root cause, action items, ...), JSON or YAML.
     #[arg(long)]
     input: Option<PathBuf>,
+    #[command(flatten)]
+    store: StoreArg,
 }
 
 pub(crate) fn run(ctx: &Ctx, a: &PostmortemArgs) -> Result<()> {
-    let incident: Incident = read_json(&a.dir.join("incident.json"))?;
-    let timeline: Timeline = read_json(&a.dir.join("timeline.json"))?;
     let input: PostMortemInput = match &a.input {
         Some(p) => read_json(p)?,
         None => PostMortemInput::default(),
     };
-    let pm = PostMortem::build(&incident, &timeline, input);
+    let dir = Path::new(&a.target);
+    let pm = if dir.is_dir() {
+        let incident: Incident = read_json(&dir.join("incident.json"))?;
+        let timeline: Timeline = read_json(&dir.join("timeline.json"))?;
+        PostMortem::build(&incident, &timeline, input)
+    } else {
+        with_incidents(ctx, &a.store, None, async |i| i.postmortem(&a.target, input).await)?
+    };
     ctx.emit(&pm, || pm.to_markdown())
 }

@@ -6,11 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
-use incident_backends::StoreSpec;
-use incident_core::store::Store;
 use incident_core::{Error, Result};
 use incident_receiver::{Auth, Receiver, ReceiverConfig, Secret, SnsConfig};
-use incident_store::SqliteStore;
 
 use crate::output::Ctx;
 
@@ -119,24 +116,6 @@ impl Cadence {
     }
 }
 
-/// Open the store `--store` names, with the CLI's one selection rule ([`StoreSpec::parse`]).
-async fn open_store(spec: &str) -> Result<(Arc<dyn Store>, String)> {
-    match StoreSpec::parse(spec)? {
-        StoreSpec::Sqlite(path) => {
-            let desc = format!("sqlite {}", path.display());
-            let store = tokio::task::spawn_blocking(move || SqliteStore::open(path))
-                .await
-                .map_err(|e| Error::internal("store open task failed").with_source(e))??;
-            Ok((Arc::new(store), desc))
-        }
-        StoreSpec::Postgres(url) => {
-            let desc = format!("postgres {url}");
-            Ok((Arc::new(incident_store::PgStore::connect(&url).await?), desc))
-        }
-        StoreSpec::Memory | StoreSpec::Open(_) => Err(Error::internal("store spec without a file or URL")),
-    }
-}
-
 fn auth(a: &ServeArgs) -> Result<Auth> {
     let mut auth = Auth::none();
     for f in &a.token_file {
@@ -184,7 +163,7 @@ pub(crate) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
         .build()
         .map_err(|e| Error::internal("cannot start a runtime").with_source(e))?;
     rt.block_on(async {
-        let (store, desc) = open_store(&a.store).await?;
+        let (store, desc) = crate::incidents::open_store(&a.store, true).await?;
         let policy = receiver_policy(ctx, a);
         let mut topics = policy.receiver.sns.topics.clone();
         topics.extend(a.sns_topic.iter().filter(|t| !policy.receiver.sns.topics.contains(t)).cloned());

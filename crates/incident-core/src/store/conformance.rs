@@ -30,7 +30,9 @@ use std::future::Future;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::{JournalDraft, JournalEntry, JournalPhase, RunRecord, RunStatus, Store, journal_hash};
+use super::{
+    IncidentUpdate, JournalDraft, JournalEntry, JournalPhase, RunRecord, RunStatus, Store, StoreWrite, journal_hash,
+};
 use crate::incident::{DeclareRequest, Incident};
 use crate::timeline::{Event, EventKind, GENESIS_HASH, Timeline};
 use crate::{Error, ErrorKind, Policy, Result, Severity};
@@ -59,6 +61,8 @@ pub async fn run_all(store: &dyn Store) -> Result<()> {
     check("incidents", incidents(store)).await?;
     check("timeline", timeline(store)).await?;
     check("timeline_conflicts", timeline_conflicts(store)).await?;
+    check("write_batch", write_batch(store)).await?;
+    check("update_incident", update_incident(store)).await?;
     check("runs", runs(store)).await?;
     check("journal", journal(store)).await?;
     check("concurrent_journal_appends", concurrent_journal_appends(store)).await?;
@@ -187,6 +191,165 @@ fn draft(
         at,
         detail: serde_json::json!({"z": [1, 2.5, "three"], "a": {"nested": true, "é": "ü"}, "outcome": phase.as_str()}),
     }
+}
+
+/// [`Store::write_batch`] is all or nothing: a batch whose last write conflicts leaves none of its writes
+/// behind (a lifecycle operation's events and incident, or a receiver batch, land together or not at all).
+async fn write_batch(store: &dyn Store) -> Result<()> {
+    let (a, a_tl) = declare("conformance-batch-a", at(0))?;
+    let (b, b_tl) = declare("conformance-batch-b", at(0))?;
+    store
+        .write_batch(&[
+            StoreWrite::SaveIncident(a.clone()),
+            StoreWrite::AppendEvents { incident_id: a.id.clone(), events: a_tl.events().to_vec() },
+            StoreWrite::SaveIncident(b.clone()),
+            StoreWrite::AppendEvents { incident_id: b.id.clone(), events: b_tl.events().to_vec() },
+            StoreWrite::AppendEvents { incident_id: b.id.clone(), events: Vec::new() },
+        ])
+        .await?;
+    ensure_eq(&store.timeline(&b.id).await?, &b_tl, "batch: timeline written")?;
+    ensure_eq(&store.incident(&a.id).await?, &Some(a.clone()), "batch: incident written")?;
+
+    // Two appends onto one timeline in one batch chain onto each other.
+    let a2 = with_notes(&a_tl, 2, "batched")?;
+    let mut a_changed = a.clone();
+    a_changed.title = "changed in the batch".to_owned();
+    store
+        .write_batch(&[
+            StoreWrite::AppendEvents {
+                incident_id: a.id.clone(),
+                events: a2.events()[a_tl.len()..=a_tl.len()].to_vec(),
+            },
+            StoreWrite::AppendEvents { incident_id: a.id.clone(), events: a2.events()[a_tl.len() + 1..].to_vec() },
+            StoreWrite::SaveIncident(a_changed.clone()),
+        ])
+        .await?;
+    ensure_eq(&store.timeline(&a.id).await?, &a2, "batch: consecutive appends")?;
+
+    // The last write conflicts (the first note again): nothing of the batch is applied.
+    let (c, c_tl) = declare("conformance-batch-c", at(0))?;
+    let b2 = with_notes(&b_tl, 1, "kept out")?;
+    let mut a_again = a_changed.clone();
+    a_again.title = "must not be saved".to_owned();
+    let a3 = with_notes(&a2, 1, "must not be appended")?;
+    let bad = store
+        .write_batch(&[
+            StoreWrite::SaveIncident(c.clone()),
+            StoreWrite::AppendEvents { incident_id: c.id.clone(), events: c_tl.events().to_vec() },
+            StoreWrite::AppendEvents { incident_id: b.id.clone(), events: b2.events()[b_tl.len()..].to_vec() },
+            StoreWrite::AppendEvents { incident_id: a.id.clone(), events: a3.events()[a2.len()..].to_vec() },
+            StoreWrite::SaveIncident(a_again),
+            StoreWrite::AppendEvents { incident_id: a.id.clone(), events: a2.events()[a_tl.len()..].to_vec() },
+        ])
+        .await;
+    expect_kind(bad, ErrorKind::Conflict, "conformance-batch-a", "batch: conflicting last write")?;
+    ensure_eq(&store.incident(&c.id).await?, &None, "batch rolled back: new incident")?;
+    ensure_eq(&store.timeline(&b.id).await?, &b_tl, "batch rolled back: other timeline")?;
+    ensure_eq(&store.timeline(&a.id).await?, &a2, "batch rolled back: same timeline")?;
+    ensure_eq(&store.incident(&a.id).await?, &Some(a_changed), "batch rolled back: saved incident")?;
+
+    // An append to an incident nobody saved is NotFound, and rolls back the batch too.
+    let bad = store
+        .write_batch(&[
+            StoreWrite::SaveIncident(c.clone()),
+            StoreWrite::AppendEvents {
+                incident_id: "conformance-batch-none".to_owned(),
+                events: c_tl.events().to_vec(),
+            },
+        ])
+        .await;
+    expect_kind(bad, ErrorKind::NotFound, "conformance-batch-none", "batch: unsaved incident")?;
+    ensure_eq(&store.incident(&c.id).await?, &None, "batch rolled back after NotFound")?;
+    Ok(())
+}
+
+/// [`Store::update_incident`]: the decision sees the stored incident and timeline; what it appends and
+/// the incident it changes are written together; `false` or an error writes nothing; and decisions made
+/// beside plain appenders, all at once, each land exactly once.
+async fn update_incident(store: &dyn Store) -> Result<()> {
+    let id = "conformance-update";
+    let note = |text: String| -> Box<IncidentUpdate> {
+        Box::new(move |_, tl: &mut Timeline| {
+            let when = tl.last().map_or_else(t0, |e| e.at);
+            tl.append(when, "carol", EventKind::Note { text: text.clone() })?;
+            Ok(true)
+        })
+    };
+    expect_kind(
+        store.update_incident("conformance-update-none", note("x".into())).await,
+        ErrorKind::NotFound,
+        "conformance-update-none",
+        "update of an unknown incident",
+    )?;
+    let (inc, tl) = declare(id, at(0))?;
+    store.save_incident(&inc).await?;
+    store.append_events(id, tl.events()).await?;
+
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let seen_in = std::sync::Arc::clone(&seen);
+    let ack: Box<IncidentUpdate> = Box::new(move |inc, tl| {
+        *seen_in.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((inc.clone(), tl.len()));
+        inc.acknowledge(at(60), "alice", tl)?;
+        Ok(true)
+    });
+    let written = store.update_incident(id, ack).await?.ok_or_else(|| Error::internal("ack not written"))?;
+    let seen = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    ensure_eq(&seen, &Some((inc.clone(), tl.len())), "update decides on the stored incident and timeline")?;
+    ensure_eq(&written.events.len(), &1, "update: events written")?;
+    ensure_eq(&store.incident(id).await?, &Some(written.incident.clone()), "update: incident written")?;
+    ensure_eq(&store.timeline(id).await?.last().cloned(), &written.events.last().cloned(), "update: timeline")?;
+
+    let nothing: Box<IncidentUpdate> = Box::new(|inc, tl| {
+        tl.append(at(61), "alice", EventKind::Note { text: "discarded".into() })?;
+        inc.title = "discarded".into();
+        Ok(false)
+    });
+    ensure_eq(&store.update_incident(id, nothing).await?, &None, "update deciding not to write")?;
+    let failing: Box<IncidentUpdate> = Box::new(|inc, tl| {
+        tl.append(at(61), "alice", EventKind::Note { text: "discarded".into() })?;
+        inc.acknowledge(at(61), "bob", tl).map(|()| true)
+    });
+    expect_kind(store.update_incident(id, failing).await, ErrorKind::Conflict, "already acknowledged", "update error")?;
+    let stored = store.timeline(id).await?;
+    ensure_eq(&stored.len(), &(tl.len() + 1), "nothing written by a declined or failed update")?;
+    ensure_eq(&store.incident(id).await?, &Some(written.incident), "incident unchanged by them")?;
+
+    // Eight decisions and eight plain appenders (retrying on Conflict) at once: sixteen notes, once each.
+    let plain = |i: usize| async move {
+        for _ in 0..64 {
+            let mut tl = store.timeline(id).await?;
+            let when = tl.last().map_or_else(t0, |e| e.at);
+            let ev = tl.append(when, "dave", EventKind::Note { text: format!("plain {i}") })?.clone();
+            match store.append_events(id, &[ev]).await {
+                Err(e) if e.kind() == ErrorKind::Conflict => tokio::task::yield_now().await,
+                other => return other,
+            }
+        }
+        Err(Error::internal("plain appender starved"))
+    };
+    let decided = |i: usize| async move { store.update_incident(id, note(format!("decided {i}"))).await.map(|_| ()) };
+    let results = futures::future::join_all((0..8).map(|i| async move {
+        let (a, b) = tokio::join!(plain(i), decided(i));
+        a.and(b)
+    }))
+    .await;
+    for r in results {
+        r?;
+    }
+    let tl = store.timeline(id).await?;
+    let mut notes: Vec<String> = tl
+        .events()
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Note { text } => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    notes.sort();
+    let mut want: Vec<String> = (0..8).flat_map(|i| [format!("decided {i}"), format!("plain {i}")]).collect();
+    want.sort();
+    ensure_eq(&notes, &want, "concurrent decisions and appends, once each")?;
+    Ok(())
 }
 
 async fn incidents(store: &dyn Store) -> Result<()> {

@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 
 use super::conformance::RawAccess;
 use super::{
-    JournalDraft, JournalEntry, RunRecord, StepClaim, Store, check_claim, check_event_append, check_journal_draft,
-    check_run, duplicate_journal_entry, may_claim, verify_journal, verify_journal_head, verify_timeline_head,
+    IncidentUpdate, IncidentUpdated, JournalDraft, JournalEntry, RunRecord, StepClaim, Store, StoreWrite, check_claim,
+    check_event_append, check_journal_draft, check_run, duplicate_journal_entry, may_claim, verify_journal,
+    verify_journal_head, verify_timeline_head,
 };
 use crate::Result;
 use crate::incident::Incident;
@@ -106,6 +107,81 @@ impl Store for MemoryStore {
         }
         if let Some(last) = events.last() {
             inner.timeline_heads.insert(incident_id.to_owned(), (last.seq, last.hash.clone()));
+        }
+        Ok(())
+    }
+
+    /// The decision runs under the store's lock: no other writer in between.
+    async fn update_incident(
+        &self,
+        incident_id: &str,
+        mut update: Box<IncidentUpdate>,
+    ) -> Result<Option<IncidentUpdated>> {
+        let mut inner = self.lock();
+        let stored = inner.incidents.get(incident_id).cloned().ok_or_else(|| super::incident_not_found(incident_id))?;
+        let events: Vec<Event> =
+            inner.events.get(incident_id).map(|rows| rows.values().cloned().collect()).unwrap_or_default();
+        let mut timeline = Timeline::from_events(incident_id, events)?;
+        verify_timeline_head(&timeline, inner.timeline_heads.get(incident_id))?;
+        let before = timeline.len();
+        let mut incident = stored;
+        if !update(&mut incident, &mut timeline)? {
+            return Ok(None);
+        }
+        super::check_incident(&incident)?;
+        let new = timeline.events()[before..].to_vec();
+        let rows = inner.events.entry(incident_id.to_owned()).or_default();
+        check_event_append(incident_id, rows.values().next_back(), &new)?;
+        for ev in &new {
+            rows.insert(ev.seq, ev.clone());
+        }
+        if let Some(last) = new.last() {
+            inner.timeline_heads.insert(incident_id.to_owned(), (last.seq, last.hash.clone()));
+        }
+        inner.incidents.insert(incident_id.to_owned(), incident.clone());
+        Ok(Some(IncidentUpdated { incident, events: new, attempts: 1 }))
+    }
+
+    /// All or nothing under one lock: every write is checked against the store plus the batch's earlier
+    /// writes before any is applied.
+    async fn write_batch(&self, writes: &[StoreWrite]) -> Result<()> {
+        let mut inner = self.lock();
+        let mut saved: Vec<&Incident> = Vec::new();
+        let mut appended: Vec<(&str, &[Event])> = Vec::new();
+        for w in writes {
+            match w {
+                StoreWrite::SaveIncident(incident) => {
+                    super::check_incident(incident)?;
+                    saved.push(incident);
+                }
+                StoreWrite::AppendEvents { events, .. } if events.is_empty() => {}
+                StoreWrite::AppendEvents { incident_id, events } => {
+                    if !saved.iter().any(|i| i.id == *incident_id) {
+                        inner.require_incident(incident_id)?;
+                    }
+                    let staged = appended.iter().rev().find(|(id, _)| id == incident_id).and_then(|(_, e)| e.last());
+                    let head =
+                        staged.or_else(|| inner.events.get(incident_id.as_str()).and_then(|r| r.values().next_back()));
+                    check_event_append(incident_id, head, events)?;
+                    appended.push((incident_id, events));
+                }
+            }
+        }
+        for w in writes {
+            match w {
+                StoreWrite::SaveIncident(incident) => {
+                    inner.incidents.insert(incident.id.clone(), incident.clone());
+                }
+                StoreWrite::AppendEvents { incident_id, events } => {
+                    let rows = inner.events.entry(incident_id.clone()).or_default();
+                    for ev in events {
+                        rows.insert(ev.seq, ev.clone());
+                    }
+                    if let Some(last) = events.last() {
+                        inner.timeline_heads.insert(incident_id.clone(), (last.seq, last.hash.clone()));
+                    }
+                }
+            }
         }
         Ok(())
     }

@@ -256,6 +256,26 @@ pub enum StoreWrite {
     },
 }
 
+/// A decision [`Store::update_incident`] makes on copies of a stored incident and its verified timeline:
+/// change them (appending events through the [`Incident`] methods) and return `true` to write them, or
+/// `false` to write nothing. An error writes nothing and is returned as is.
+pub type IncidentUpdate = dyn FnMut(&mut Incident, &mut Timeline) -> Result<bool> + Send + 'static;
+
+/// What [`Store::update_incident`] wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentUpdated {
+    /// The incident as saved.
+    pub incident: Incident,
+    /// The events appended.
+    pub events: Vec<Event>,
+    /// How many times the decision ran (1 for a store that runs it under its write lock; more for the
+    /// optimistic default when other writers appended first).
+    pub attempts: u32,
+}
+
+/// How many times the default [`Store::update_incident`] decides when other writers keep appending first.
+pub const UPDATE_ATTEMPTS: u32 = 16;
+
 /// Storage for incidents, timelines, runs and journals. Implementations must be safe under concurrent
 /// writers from several processes; see the [module docs](self) for the shared semantics.
 #[async_trait::async_trait]
@@ -299,12 +319,59 @@ pub trait Store: Send + Sync {
     /// The verified journal of a run (`Integrity` error when tampered with, `NotFound` for an unknown run).
     async fn journal(&self, run_id: &str) -> Result<Vec<JournalEntry>>;
 
+    /// Read incident `incident_id` and its verified timeline, run `update` on copies, and write the
+    /// events it appended and the incident, with no other write to that incident in between. Returns
+    /// `None` when `update` chose to write nothing.
+    ///
+    /// The SQLite and PostgreSQL stores run the decision inside their write transaction (the incident's
+    /// row locked), so a writer that appends continuously (an alert storm on the group) cannot starve
+    /// it. The default is optimistic: read, decide, [`Store::write_batch`]; on
+    /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) (another writer appended first, nothing was
+    /// written) read and decide again, at most [`UPDATE_ATTEMPTS`] times.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown incident; `update`'s error; the store's; `Conflict` when the default
+    /// lost to other writers [`UPDATE_ATTEMPTS`] times in a row.
+    async fn update_incident(
+        &self,
+        incident_id: &str,
+        mut update: Box<IncidentUpdate>,
+    ) -> Result<Option<IncidentUpdated>> {
+        for attempt in 1..=UPDATE_ATTEMPTS {
+            // Timeline first: an incident read after its timeline is never older than it.
+            let mut timeline = self.timeline(incident_id).await?;
+            let stored = self.incident(incident_id).await?.ok_or_else(|| incident_not_found(incident_id))?;
+            let before = timeline.len();
+            let mut incident = stored.clone();
+            if !update(&mut incident, &mut timeline)? {
+                return Ok(None);
+            }
+            let events = timeline.events()[before..].to_vec();
+            let writes = [
+                StoreWrite::AppendEvents { incident_id: incident_id.to_owned(), events: events.clone() },
+                StoreWrite::SaveIncident(incident.clone()),
+            ];
+            match self.write_batch(&writes).await {
+                Ok(()) => return Ok(Some(IncidentUpdated { incident, events, attempts: attempt })),
+                Err(e) if e.kind() == crate::ErrorKind::Conflict => tokio::task::yield_now().await,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::conflict(format!(
+            "incident {incident_id}: other writers appended first {UPDATE_ATTEMPTS} times in a row; nothing was \
+             recorded, try again"
+        )))
+    }
+
     /// Apply `writes` in order, each with the semantics of its method; stop at the first error.
     ///
-    /// A store that can makes the whole batch one transaction (the SQLite store: all or nothing, one
-    /// commit and so one `fsync` per batch, which is what lets the alert receiver group-commit thousands
-    /// of alerts a second). The default applies the writes one by one, so after an error the writes
-    /// before it may have been applied: a caller re-reads what it needs.
+    /// A store that can makes the whole batch one transaction: the memory, SQLite and PostgreSQL stores
+    /// do (all or nothing; for SQLite one commit and so one `fsync` per batch, which is what lets the
+    /// alert receiver group-commit thousands of alerts a second), and the [`conformance`] suite checks
+    /// it. Optimistic writers (the receiver, [`crate::lifecycle`]) rely on it: their events and the
+    /// incident decided from them land together or not at all. The default applies the writes one by
+    /// one, so after an error the writes before it may have been applied: a caller re-reads what it
+    /// needs.
     async fn write_batch(&self, writes: &[StoreWrite]) -> Result<()> {
         for w in writes {
             match w {

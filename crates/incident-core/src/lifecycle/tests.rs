@@ -1,0 +1,396 @@
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chrono::TimeDelta;
+
+use super::*;
+use crate::ErrorKind;
+use crate::clock::ManualClock;
+use crate::incident::tests::{at, declared};
+use crate::store::{MemoryStore, StoreWrite};
+
+/// Records what it is asked to deliver; delivers everything.
+#[derive(Default)]
+struct Recording(Mutex<Vec<Notification>>);
+
+#[async_trait::async_trait]
+impl Notifier for Recording {
+    async fn notify(&self, n: &Notification) -> Result<Delivery> {
+        self.0.lock().expect("lock").push(n.clone());
+        Ok(Delivery::Delivered { reference: Some("ts-1".into()) })
+    }
+}
+
+/// A memory store where another writer appends a note to the timeline just before each of the first
+/// `interfere` batches: the batch then conflicts, as when the receiver records alerts in between. It
+/// keeps the optimistic default of `Store::update_incident` (it does not override it), so operations
+/// are decided again.
+struct Contended {
+    inner: MemoryStore,
+    interfere: AtomicU32,
+    batches: AtomicU32,
+    /// What the other writer does to the stored incident and timeline (default: a note).
+    other: Box<OtherWriter>,
+}
+
+/// What the other writer of [`Contended`] does.
+type OtherWriter = dyn Fn(&mut Incident, &mut Timeline, DateTime<Utc>) -> Result<()> + Send + Sync;
+
+impl Contended {
+    fn new(inner: MemoryStore, interfere: u32) -> Self {
+        Self {
+            inner,
+            interfere: AtomicU32::new(interfere),
+            batches: AtomicU32::new(0),
+            other: Box::new(|_, tl, now| {
+                tl.append(now, "alertmanager", EventKind::Note { text: "alerts".into() }).map(|_| ())
+            }),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for Contended {
+    async fn save_incident(&self, i: &Incident) -> Result<()> {
+        self.inner.save_incident(i).await
+    }
+    async fn incident(&self, id: &str) -> Result<Option<Incident>> {
+        self.inner.incident(id).await
+    }
+    async fn incidents(&self) -> Result<Vec<Incident>> {
+        self.inner.incidents().await
+    }
+    async fn append_events(&self, id: &str, events: &[Event]) -> Result<()> {
+        self.inner.append_events(id, events).await
+    }
+    async fn timeline(&self, id: &str) -> Result<Timeline> {
+        self.inner.timeline(id).await
+    }
+    async fn create_run(&self, run: &RunRecord) -> Result<()> {
+        self.inner.create_run(run).await
+    }
+    async fn update_run(&self, run: &RunRecord) -> Result<()> {
+        self.inner.update_run(run).await
+    }
+    async fn run(&self, id: &str) -> Result<Option<RunRecord>> {
+        self.inner.run(id).await
+    }
+    async fn runs(&self) -> Result<Vec<RunRecord>> {
+        self.inner.runs().await
+    }
+    async fn claim_step(&self, r: &str, s: &str, o: &str, n: DateTime<Utc>, l: DateTime<Utc>) -> Result<bool> {
+        self.inner.claim_step(r, s, o, n, l).await
+    }
+    async fn take_over_claims(&self, r: &str, o: &str) -> Result<u64> {
+        self.inner.take_over_claims(r, o).await
+    }
+    async fn append_journal(&self, d: crate::store::JournalDraft) -> Result<crate::store::JournalEntry> {
+        self.inner.append_journal(d).await
+    }
+    async fn journal(&self, r: &str) -> Result<Vec<crate::store::JournalEntry>> {
+        self.inner.journal(r).await
+    }
+    async fn write_batch(&self, writes: &[StoreWrite]) -> Result<()> {
+        self.batches.fetch_add(1, Ordering::SeqCst);
+        let left = self.interfere.load(Ordering::SeqCst);
+        if left > 0 {
+            self.interfere.store(left - 1, Ordering::SeqCst);
+            if let Some(StoreWrite::AppendEvents { incident_id, .. }) = writes.first() {
+                let mut tl = self.inner.timeline(incident_id).await?;
+                let mut inc = self.inner.incident(incident_id).await?.expect("stored");
+                let n = tl.len();
+                let now = tl.last().map(|e| e.at).expect("declared");
+                (self.other)(&mut inc, &mut tl, now)?;
+                self.inner
+                    .write_batch(&[
+                        StoreWrite::AppendEvents {
+                            incident_id: incident_id.clone(),
+                            events: tl.events()[n..].to_vec(),
+                        },
+                        StoreWrite::SaveIncident(inc),
+                    ])
+                    .await?;
+            }
+        }
+        self.inner.write_batch(writes).await
+    }
+}
+
+async fn stored(severity: Severity) -> MemoryStore {
+    let (mut inc, tl) = declared(severity);
+    inc.impact = format!("{severity} (Customer-facing errors)");
+    let store = MemoryStore::new();
+    store.save_incident(&inc).await.expect("save");
+    store.append_events(&inc.id, tl.events()).await.expect("events");
+    store
+}
+
+fn clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(at(14, 10)))
+}
+
+fn count(tl: &Timeline, type_name: &str) -> usize {
+    tl.events().iter().filter(|e| e.kind.type_name() == type_name).count()
+}
+
+#[tokio::test]
+async fn a_whole_response_is_recorded_once_each() {
+    let store = Arc::new(stored(Severity::P1).await);
+    let clock = clock();
+    let notifier = Arc::new(Recording::default());
+    let incidents = Incidents::new(store.clone(), clock.clone(), Policy::default()).with_notifier(notifier.clone());
+
+    let c = incidents.ack("INC-1", "alice").await.expect("ack");
+    assert_eq!((c.outcome, c.events.len(), c.attempts), (ChangeOutcome::Applied, 1, 1));
+    assert_eq!(c.incident.acknowledged_at, Some(at(14, 10)));
+    clock.advance(TimeDelta::minutes(1));
+    let again = incidents.ack("INC-1", "bob").await.expect("second ack");
+    assert_eq!(
+        again.outcome,
+        ChangeOutcome::Unchanged { why: "INC-1 was already acknowledged by alice at 2026-11-26 14:10 UTC".into() }
+    );
+    assert!(again.events.is_empty());
+
+    incidents.assign("INC-1", ResponseRole::Commander, "bob", "alice").await.expect("handover");
+    incidents.assign("INC-1", ResponseRole::Communications, "carol", "bob").await.expect("comms");
+    incidents.assign("INC-1", ResponseRole::Scribe, " dave ", "bob").await.expect("scribe");
+    let same = incidents.assign("INC-1", ResponseRole::Scribe, "dave", "bob").await.expect("same scribe");
+    assert!(matches!(same.outcome, ChangeOutcome::Unchanged { .. }), "{same:?}");
+    incidents.assign("INC-1", ResponseRole::Scribe, "erin", "bob").await.expect("new scribe");
+
+    let c = incidents.change_severity("INC-1", Severity::P0, "all regions down", "bob").await.expect("raise");
+    assert_eq!(c.incident.severity, Severity::P0);
+    assert_eq!(c.incident.impact, "P0 (all regions down; declared P1: Customer-facing errors)");
+    let same = incidents.change_severity("INC-1", Severity::P0, "again", "bob").await.expect("same");
+    assert!(matches!(same.outcome, ChangeOutcome::Unchanged { .. }));
+
+    clock.advance(TimeDelta::minutes(5));
+    incidents.set_status("INC-1", Status::Identified, "bad deploy v2.3", "bob").await.expect("identified");
+    incidents.note("INC-1", "rolling back", "erin").await.expect("note");
+    incidents.set_status("INC-1", Status::Monitoring, "rolled back to v2.2", "bob").await.expect("monitoring");
+    incidents.mitigated("INC-1", "bob").await.expect("mitigated");
+    let twice = incidents.mitigated("INC-1", "bob").await.expect("mitigated twice");
+    assert!(matches!(twice.outcome, ChangeOutcome::Unchanged { .. }));
+
+    let view = incidents.show("INC-1").await.expect("show");
+    assert_eq!(
+        view.roles,
+        Roles { commander: "bob".into(), communications: Some("carol".into()), scribe: Some("erin".into()) }
+    );
+    assert!(view.cadence.next_internal_due.is_some());
+    assert!(view.stakeholders.iter().any(|s| s.role == crate::policy::Role::Cto), "P0 pages the CTO");
+
+    clock.advance(TimeDelta::minutes(20));
+    let c = incidents.resolve("INC-1", &ResolveRequest::new("bad config in v2.3"), "bob").await.expect("resolve");
+    assert_eq!(c.incident.status, Status::Resolved);
+    assert_eq!(c.incident.resolution.as_deref(), Some("rolled back to v2.2"), "the monitoring message");
+    assert_eq!(c.messages.len(), 2, "channel and status page: {:?}", c.messages);
+    assert!(c.messages.iter().all(|m| m.outcome == Outcome::Succeeded && m.kind == "resolved"));
+    let sent = notifier.0.lock().expect("lock").clone();
+    assert_eq!(sent.len(), 2);
+    assert!(sent[0].text.starts_with("Status: RESOLVED"), "{}", sent[0].text);
+    assert!(sent[0].text.contains("- Root cause: bad config in v2.3"), "{}", sent[0].text);
+    assert_eq!(sent[1].to, Destination::StatusPage);
+
+    let err = incidents.resolve("INC-1", &ResolveRequest::new("again"), "bob").await.expect_err("twice");
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    let err = incidents.ack("INC-1", "bob").await.map(|c| c.outcome).expect("acked before resolve: an answer");
+    assert!(matches!(err, ChangeOutcome::Unchanged { .. }));
+    let err = incidents.assign("INC-1", ResponseRole::Scribe, "zed", "bob").await.expect_err("resolved");
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    incidents.note("INC-1", "post-incident: add a canary", "bob").await.expect("notes after resolve");
+
+    let tl = store.timeline("INC-1").await.expect("timeline");
+    tl.verify().expect("chain");
+    for (kind, n) in [
+        ("acknowledged", 1),
+        ("commander_assigned", 2),
+        ("role_assigned", 3),
+        ("severity_changed", 1),
+        ("status_changed", 3),
+        ("note", 2),
+        ("mitigated", 1),
+        ("resolved", 1),
+        ("message_sent", 2),
+    ] {
+        assert_eq!(count(&tl, kind), n, "{kind}");
+    }
+    let actors: Vec<_> =
+        tl.events().iter().filter(|e| e.kind.type_name() == "role_assigned").map(|e| &e.actor).collect();
+    assert_eq!(actors, ["bob", "bob", "bob"]);
+
+    let pm = incidents.postmortem("INC-1", PostMortemInput::default()).await.expect("postmortem");
+    assert_eq!(pm.root_cause.as_deref(), Some("bad config in v2.3"));
+    assert_eq!(pm.timeline_events, tl.len());
+    assert_eq!(pm.timeline_head_hash, tl.head_hash());
+    assert_eq!(pm.metrics.mtta.map(HumanDuration::as_secs), Some(12 * 60), "declared detected 13:58, acked 14:10");
+    let md = pm.to_markdown();
+    assert!(md.contains("Status investigating -> identified: bad deploy v2.3"), "{md}");
+}
+
+#[tokio::test]
+async fn a_conflicting_write_is_decided_again() {
+    // Another writer appends just before the note's first write: the note lands after it, once.
+    let store = Arc::new(Contended::new(stored(Severity::P1).await, 1));
+    let incidents = Incidents::new(store.clone(), clock(), Policy::default());
+    let c = incidents.note("INC-1", "looking", "alice").await.expect("note");
+    assert_eq!(c.attempts, 2);
+    let tl = store.timeline("INC-1").await.expect("timeline");
+    let tail: Vec<_> = tl.events().iter().rev().take(2).map(|e| e.kind.describe()).collect();
+    assert_eq!(tail, ["Note: looking", "Note: alerts"]);
+
+    // The other writer acknowledges first (PagerDuty): the ack becomes an answer, with no second event.
+    let mut contended = Contended::new(stored(Severity::P1).await, 1);
+    contended.other = Box::new(|inc, tl, now| inc.acknowledge(now, "pagerduty", tl));
+    let store = Arc::new(contended);
+    let incidents = Incidents::new(store.clone(), clock(), Policy::default());
+    let c = incidents.ack("INC-1", "alice").await.expect("ack");
+    assert_eq!(c.attempts, 2);
+    let ChangeOutcome::Unchanged { why } = &c.outcome else { panic!("{c:?}") };
+    assert!(why.contains("by pagerduty"), "{why}");
+    let tl = store.timeline("INC-1").await.expect("timeline");
+    assert_eq!(count(&tl, "acknowledged"), 1);
+
+    // The other writer raises the severity (the receiver, on worse alerts): a handover decided again
+    // keeps that severity (the incident is re-read, not overwritten with the stale copy).
+    let mut contended = Contended::new(stored(Severity::P1).await, 2);
+    contended.other = Box::new(|inc, tl, now| {
+        if inc.severity == Severity::P1 {
+            inc.change_severity(Severity::P0, "alert group now classifies as P0", now, "alertmanager", tl)
+        } else {
+            tl.append(now, "alertmanager", EventKind::Note { text: "more alerts".into() }).map(|_| ())
+        }
+    });
+    let store = Arc::new(contended);
+    let incidents = Incidents::new(store.clone(), clock(), Policy::default());
+    let c = incidents.assign("INC-1", ResponseRole::Commander, "bob", "alice").await.expect("handover");
+    assert_eq!(c.attempts, 3);
+    let stored = store.incident("INC-1").await.expect("read").expect("stored");
+    assert_eq!((stored.severity, stored.commander.as_str()), (Severity::P0, "bob"));
+    store.timeline("INC-1").await.expect("timeline").verify().expect("chain");
+}
+
+#[tokio::test]
+async fn endless_contention_gives_up_without_writing() {
+    let store = Arc::new(Contended::new(stored(Severity::P2).await, u32::MAX));
+    let incidents = Incidents::new(store.clone(), clock(), Policy::default());
+    let err = incidents.mitigated("INC-1", "alice").await.expect_err("contended");
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    assert!(err.message().contains("16 times in a row"), "{err}");
+    assert_eq!(store.batches.load(Ordering::SeqCst), crate::store::UPDATE_ATTEMPTS);
+    let inc = store.incident("INC-1").await.expect("read").expect("stored");
+    assert_eq!(inc.mitigated_at, None);
+    assert_eq!(count(&store.timeline("INC-1").await.expect("timeline"), "mitigated"), 0);
+}
+
+#[tokio::test]
+async fn bad_input_is_typed() {
+    let store = Arc::new(stored(Severity::P1).await);
+    let incidents = Incidents::new(store, clock(), Policy::default());
+    let cases: Vec<(Result<Change>, ErrorKind, &str)> = vec![
+        (incidents.ack("INC-404", "alice").await, ErrorKind::NotFound, "incident INC-404 not found"),
+        (incidents.ack(" ", "alice").await, ErrorKind::InvalidInput, "incident id must not be empty"),
+        (incidents.ack("INC-1", "  ").await, ErrorKind::InvalidInput, "actor must not be empty"),
+        (
+            incidents.assign("INC-1", ResponseRole::Scribe, " ", "alice").await,
+            ErrorKind::InvalidInput,
+            "person must not be empty",
+        ),
+        (
+            incidents.change_severity("INC-1", Severity::P0, "", "alice").await,
+            ErrorKind::InvalidInput,
+            "severity change reason must not be empty",
+        ),
+        (
+            incidents.set_status("INC-1", Status::Resolved, "done", "alice").await,
+            ErrorKind::InvalidInput,
+            "cannot be set by hand",
+        ),
+        (
+            incidents.set_status("INC-1", Status::Identified, " ", "alice").await,
+            ErrorKind::InvalidInput,
+            "status message must not be empty",
+        ),
+        (incidents.note("INC-1", "", "alice").await, ErrorKind::InvalidInput, "note must not be empty"),
+        (
+            incidents.resolve("INC-1", &ResolveRequest::new(" "), "alice").await,
+            ErrorKind::InvalidInput,
+            "root cause must not be empty",
+        ),
+    ];
+    for (result, kind, message) in cases {
+        let err = result.expect_err(message);
+        assert_eq!(err.kind(), kind, "{err}");
+        assert!(err.message().contains(message), "{err} !~ {message}");
+    }
+    incidents.set_status("INC-1", Status::Monitoring, "fix deployed", "alice").await.expect("monitoring");
+    incidents.set_status("INC-1", Status::Identified, "fix did not hold", "alice").await.expect("back");
+    let same = incidents.set_status("INC-1", Status::Identified, "x", "alice").await.expect("same");
+    assert!(matches!(same.outcome, ChangeOutcome::Unchanged { .. }));
+    let err = incidents.postmortem("INC-404", PostMortemInput::default()).await.expect_err("unknown");
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn list_filters_and_runs_become_action_items() {
+    let store = Arc::new(stored(Severity::P1).await);
+    let (mut other, tl) = crate::incident::Incident::declare(
+        crate::incident::DeclareRequest {
+            id: "INC-2".into(),
+            started_at: None,
+            detected_at: None,
+            ..crate::incident::tests::request(Severity::P3)
+        },
+        &Policy::default(),
+        at(9, 0),
+    )
+    .expect("declare");
+    other.customer_facing = false;
+    store.save_incident(&other).await.expect("save");
+    store.append_events("INC-2", tl.events()).await.expect("events");
+    let clock = clock();
+    let incidents = Incidents::new(store.clone(), clock.clone(), Policy::default());
+    let ids = |v: Vec<Incident>| v.into_iter().map(|i| i.id).collect::<Vec<_>>();
+    assert_eq!(ids(incidents.list(&ListFilter::default()).await.expect("all")), ["INC-1", "INC-2"]);
+    let p3 = ListFilter { severity: Some(Severity::P3), ..ListFilter::default() };
+    assert_eq!(ids(incidents.list(&p3).await.expect("p3")), ["INC-2"]);
+    let recent = ListFilter { since: Some(HumanDuration::from_hours(1)), ..ListFilter::default() };
+    assert_eq!(ids(incidents.list(&recent).await.expect("recent")), ["INC-1"]);
+    incidents.resolve("INC-2", &ResolveRequest::new("disk").resolution("cleaned"), "alice").await.expect("resolve");
+    let open = ListFilter { open: true, ..ListFilter::default() };
+    assert_eq!(ids(incidents.list(&open).await.expect("open")), ["INC-1"]);
+    let c = incidents.show("INC-2").await.expect("show");
+    assert_eq!(c.incident.resolution.as_deref(), Some("cleaned"));
+    let tl = store.timeline("INC-2").await.expect("timeline");
+    let skipped: Vec<_> = tl
+        .events()
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::MessageSent { channel, outcome, .. } => Some((channel.clone(), *outcome)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(skipped, [("#incident-2026-11-26-0900".to_owned(), Outcome::Skipped)], "no status page: internal");
+
+    let run = |id: &str, status| RunRecord {
+        run_id: id.into(),
+        incident_id: Some("INC-1".into()),
+        procedure: "application-rollback".into(),
+        plan: serde_json::json!({}),
+        approval: None,
+        status,
+        created_at: at(14, 20),
+        updated_at: at(14, 30),
+    };
+    store.create_run(&run("r1", RunStatus::Compensated)).await.expect("run");
+    store.create_run(&run("r2", RunStatus::Succeeded)).await.expect("run");
+    let view = incidents.show("INC-1").await.expect("show");
+    assert_eq!(view.runs.len(), 2);
+    let input = PostMortemInput {
+        action_items: vec![ActionItem { description: "add a canary".into(), owner: "bob".into(), due: None }],
+        ..PostMortemInput::default()
+    };
+    let pm = incidents.postmortem("INC-1", input).await.expect("postmortem");
+    let items: Vec<_> = pm.action_items.iter().map(|a| a.description.as_str()).collect();
+    assert_eq!(items, ["Review run r1 (application-rollback): it ended compensated", "add a canary"]);
+}
