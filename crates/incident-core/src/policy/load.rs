@@ -226,6 +226,7 @@ impl Policy {
     /// [`ErrorKind::Policy`](crate::ErrorKind::Policy) for the first violation found.
     pub fn validate(&self) -> Result<()> {
         self.validate_severities()?;
+        self.validate_business_hours()?;
         self.validate_cadence()?;
         self.declaration.validate()?;
         self.validate_people()?;
@@ -310,6 +311,32 @@ impl Policy {
             if let Some(dup) = first_duplicate(p.escalation.iter()) {
                 return Err(field_err(&format!("severities.{s}.escalation"), format!("{} listed twice", dup.as_str())));
             }
+            for (i, role) in p.escalation_chain.iter().enumerate() {
+                if p.escalation.contains(role) || p.escalation_chain[..i].contains(role) {
+                    return Err(field_err(
+                        &format!("severities.{s}.escalation_chain[{i}]"),
+                        format!("{} is already paged at an earlier level", role.as_str()),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_business_hours(&self) -> Result<()> {
+        let b = &self.business_hours;
+        b.tz()?;
+        if b.weekdays.is_empty() {
+            return Err(field_err("business_hours.weekdays", "empty: name at least one working day"));
+        }
+        if let Some(dup) = first_duplicate(b.weekdays.iter()) {
+            return Err(field_err("business_hours.weekdays", format!("{dup:?} listed twice").to_lowercase()));
+        }
+        if b.start >= b.end {
+            return Err(field_err(
+                "business_hours.start",
+                format!("{} is not before end {} (a working day never spans midnight)", b.start, b.end),
+            ));
         }
         Ok(())
     }
@@ -735,6 +762,35 @@ mod tests {
         let msg = policy_err(Policy::from_toml_str(&doc(&slot(1, "fire-drill"), "15:00")));
         assert!(msg.starts_with("policy field `drills.schedule[0].drill`: unknown variant `fire-drill`"), "{msg}");
         Policy::from_toml_str(&doc(&slot(1, "database-failover"), "00:00")).expect("one drill at midnight");
+    }
+
+    #[test]
+    fn business_hours_and_escalation_chain_rules() {
+        for (doc, path, why) in [
+            ("[business_hours]\ntimezone = \"Mars/Olympus\"\n", "business_hours.timezone", "is not an IANA time zone"),
+            ("[business_hours]\nweekdays = []\n", "business_hours.weekdays", "empty"),
+            ("[business_hours]\nweekdays = [\"monday\", \"monday\"]\n", "business_hours.weekdays", "monday listed twice"),
+            ("[business_hours]\nstart = \"18:00\"\nend = \"09:00\"\n", "business_hours.start", "18:00 is not before end 09:00"),
+            ("[business_hours]\nstart = \"09:00\"\nend = \"09:00\"\n", "business_hours.start", "is not before end"),
+            ("[business_hours]\nstart = \"9am\"\n", "business_hours.start", "is not a time of day HH:MM"),
+            ("[business_hours]\nweekdays = [\"someday\"]\n", "business_hours.weekdays[0]", "unknown variant"),
+            ("[business_hours]\nholidays = [\"2026-02-30\"]\n", "business_hours.holidays[0]", ""),
+            ("[severities.P1]\nescalation_chain = [\"on_call_engineer\"]\n", "severities.P1.escalation_chain[0]", "already paged"),
+            ("[severities.P1]\nescalation_chain = [\"cto\", \"cto\"]\n", "severities.P1.escalation_chain[1]", "already paged"),
+        ] {
+            let msg = policy_err(Policy::from_toml_str(doc));
+            assert!(msg.starts_with(&format!("policy field `{path}`: ")), "{doc}: {msg}");
+            assert!(msg.contains(why), "{doc}: {msg}");
+        }
+        let p = Policy::from_toml_str(
+            "[business_hours]\ntimezone = \"Europe/Berlin\"\nweekdays = [\"sunday\"]\nstart = \"08:30\"\nend = \"12:00\"\nholidays = [\"2026-12-27\"]\n",
+        )
+        .expect("valid calendar");
+        assert_eq!(p.business_hours.tz().expect("tz"), chrono_tz::Europe::Berlin);
+        assert_eq!(p.business_hours.start.to_string(), "08:30");
+        // A policy file written before the chains existed still loads, with the default chain.
+        let p = Policy::from_toml_str("[severities.P1]\nescalation = [\"on_call_engineer\"]\n").expect("old file");
+        assert_eq!(p.severities.p1.escalation_chain, [crate::policy::Role::EngineeringManager, crate::policy::Role::Cto]);
     }
 
     #[test]

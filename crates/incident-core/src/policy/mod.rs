@@ -82,6 +82,9 @@ impl<T> PerSeverity<T> {
 pub struct Policy {
     /// Per-severity response time, escalation and criteria.
     pub severities: PerSeverity<SeverityPolicy>,
+    /// The business calendar: when `business_hours` severities page, and how their response time counts
+    /// (see [`crate::escalation`]).
+    pub business_hours: BusinessHours,
     /// When to declare an incident (runbook "When to Declare an Incident").
     pub declaration: DeclarationPolicy,
     /// Internal update cadence and the status-page deadline.
@@ -193,13 +196,152 @@ impl IntegrityCheck {
 pub struct SeverityPolicy {
     /// How soon responders must engage.
     pub response_time: HumanDuration,
-    /// Who is escalated to.
+    /// Who is paged first (the runbook's "Escalation" line), all at once.
     pub escalation: Vec<Role>,
-    /// When escalation happens.
+    /// When the first pages go out: `immediate` and `any_time` at declaration, `business_hours` at the
+    /// next business instant (and the response time then counts in business time).
     pub escalation_window: EscalationWindow,
+    /// Who is paged next, one role per level, each time the response time passes unacknowledged
+    /// (level 2, 3, ... after the first pages). Empty: nobody after the first pages.
+    #[serde(default)]
+    pub escalation_chain: Vec<Role>,
     /// The runbook's criteria for the level, for explanations and tickets.
     #[serde(default)]
     pub criteria: Vec<String>,
+}
+
+/// The business calendar (`business_hours` in policy files): an IANA time zone, the working weekdays,
+/// the local working hours and the holidays. Defaults: UTC, Monday to Friday, 09:00–18:00, no holidays.
+///
+/// ```toml
+/// [business_hours]
+/// timezone = "Europe/Berlin"
+/// weekdays = ["monday", "tuesday", "wednesday", "thursday", "friday"]
+/// start = "09:00"
+/// end = "18:00"
+/// holidays = ["2026-12-24", "2026-12-25"]
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusinessHours {
+    /// IANA time zone name (`Europe/Berlin`, `America/New_York`, `UTC`).
+    pub timezone: String,
+    /// Working weekdays (not empty).
+    pub weekdays: Vec<Weekday>,
+    /// Local start of the working day, `HH:MM` (24-hour).
+    #[schemars(with = "String")]
+    pub start: LocalTime,
+    /// Local end of the working day, `HH:MM`, after `start` (the working day never spans midnight).
+    #[schemars(with = "String")]
+    pub end: LocalTime,
+    /// Local dates that are not working days (`2026-12-25`).
+    pub holidays: Vec<chrono::NaiveDate>,
+}
+
+impl Default for BusinessHours {
+    fn default() -> Self {
+        Self {
+            timezone: "UTC".into(),
+            weekdays: vec![Weekday::Monday, Weekday::Tuesday, Weekday::Wednesday, Weekday::Thursday, Weekday::Friday],
+            start: LocalTime::hm(9, 0),
+            end: LocalTime::hm(18, 0),
+            holidays: Vec::new(),
+        }
+    }
+}
+
+impl BusinessHours {
+    /// The time zone.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Policy`](crate::ErrorKind::Policy) naming `business_hours.timezone` when it is not an
+    /// IANA time zone name.
+    pub fn tz(&self) -> crate::Result<chrono_tz::Tz> {
+        self.timezone.trim().parse::<chrono_tz::Tz>().map_err(|_| {
+            crate::Error::policy(format!(
+                "policy field `business_hours.timezone`: {:?} is not an IANA time zone (e.g. Europe/Berlin, \
+                 America/New_York, UTC)",
+                self.timezone
+            ))
+        })
+    }
+}
+
+/// A day of the week, as policy files write it (`monday` … `sunday`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Weekday {
+    /// Monday.
+    Monday,
+    /// Tuesday.
+    Tuesday,
+    /// Wednesday.
+    Wednesday,
+    /// Thursday.
+    Thursday,
+    /// Friday.
+    Friday,
+    /// Saturday.
+    Saturday,
+    /// Sunday.
+    Sunday,
+}
+
+impl From<Weekday> for chrono::Weekday {
+    fn from(d: Weekday) -> Self {
+        match d {
+            Weekday::Monday => Self::Mon,
+            Weekday::Tuesday => Self::Tue,
+            Weekday::Wednesday => Self::Wed,
+            Weekday::Thursday => Self::Thu,
+            Weekday::Friday => Self::Fri,
+            Weekday::Saturday => Self::Sat,
+            Weekday::Sunday => Self::Sun,
+        }
+    }
+}
+
+/// A local wall-clock time of day, `HH:MM` (24-hour) in policy files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct LocalTime(chrono::NaiveTime);
+
+impl LocalTime {
+    /// `hour:minute`; out-of-range values clamp to 23:59.
+    #[must_use]
+    pub fn hm(hour: u32, minute: u32) -> Self {
+        Self(
+            chrono::NaiveTime::from_hms_opt(hour.min(23), minute.min(59), 0)
+                .unwrap_or(chrono::NaiveTime::MIN),
+        )
+    }
+
+    /// The time of day.
+    #[must_use]
+    pub const fn time(self) -> chrono::NaiveTime {
+        self.0
+    }
+}
+
+impl TryFrom<String> for LocalTime {
+    type Error = String;
+    fn try_from(s: String) -> std::result::Result<Self, String> {
+        chrono::NaiveTime::parse_from_str(s.trim(), "%H:%M")
+            .map(Self)
+            .map_err(|_| format!("{s:?} is not a time of day HH:MM (24-hour, e.g. 09:00)"))
+    }
+}
+
+impl From<LocalTime> for String {
+    fn from(t: LocalTime) -> Self {
+        t.to_string()
+    }
+}
+
+impl std::fmt::Display for LocalTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.format("%H:%M"))
+    }
 }
 
 /// When escalation pages people.
@@ -534,6 +676,7 @@ impl Default for Policy {
                 response_time: mins(15),
                 escalation: vec![Role::OnCallEngineer, Role::EngineeringManager],
                 escalation_window: EscalationWindow::Immediate,
+                escalation_chain: vec![Role::Cto],
                 criteria: strings(&[
                     "Complete service outage",
                     "Data loss or corruption",
@@ -545,6 +688,7 @@ impl Default for Policy {
                 response_time: mins(30),
                 escalation: vec![Role::OnCallEngineer],
                 escalation_window: EscalationWindow::AnyTime,
+                escalation_chain: vec![Role::EngineeringManager, Role::Cto],
                 criteria: strings(&[
                     "Partial service outage",
                     "Performance degradation >50%",
@@ -556,6 +700,7 @@ impl Default for Policy {
                 response_time: HumanDuration::from_hours(2),
                 escalation: vec![Role::OnCallEngineer],
                 escalation_window: EscalationWindow::BusinessHours,
+                escalation_chain: vec![Role::EngineeringManager],
                 criteria: strings(&[
                     "Minor feature issues",
                     "Performance degradation <50%",
@@ -566,6 +711,7 @@ impl Default for Policy {
                 response_time: HumanDuration::from_hours(24),
                 escalation: vec![Role::OnCallEngineer],
                 escalation_window: EscalationWindow::BusinessHours,
+                escalation_chain: vec![Role::EngineeringManager],
                 criteria: strings(&["Cosmetic issues", "Documentation problems", "Non-urgent improvements"]),
             },
         };
@@ -637,6 +783,7 @@ impl Default for Policy {
         );
         Self {
             severities,
+            business_hours: BusinessHours::default(),
             declaration: DeclarationPolicy::default(),
             cadence: CadencePolicy::default(),
             stakeholders,
@@ -670,6 +817,14 @@ impl Policy {
     #[must_use]
     pub fn digest(&self) -> String {
         serde_json::to_value(self).map_or_else(|_| String::new(), |v| crate::canon::fingerprint(&v))
+    }
+
+    /// The escalation levels of `severity`: level 1 is `escalation` (all at once), then one level per
+    /// `escalation_chain` entry.
+    #[must_use]
+    pub fn escalation_levels(&self, severity: Severity) -> Vec<Vec<Role>> {
+        let p = self.severities.get(severity);
+        std::iter::once(p.escalation.clone()).chain(p.escalation_chain.iter().map(|r| vec![*r])).collect()
     }
 
     /// Response time for `severity`.
