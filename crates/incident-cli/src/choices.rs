@@ -136,3 +136,19 @@ mod tests {
         }
     }
 }
+
+/// `incident declare --reporter customer|internal|partner` (runbook "Manual Reporting").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReporterArg(pub(crate) incident_core::declare::ReportSource);
+
+impl ValueEnum for ReporterArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        static ALL: LazyLock<Vec<ReporterArg>> =
+            LazyLock::new(|| incident_core::declare::ReportSource::ALL.into_iter().map(ReporterArg).collect());
+        &ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.0.as_str()).help(self.0.words()))
+    }
+}

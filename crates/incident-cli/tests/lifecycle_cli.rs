@@ -117,7 +117,9 @@ fn a_receiver_declared_incident_is_worked_to_its_postmortem_while_alerts_keep_ar
     let config = dir.path().join("notify.toml");
     std::fs::write(
         &config,
-        format!("fallback_webhook = \"bridge\"\n[webhooks.bridge]\nurl = \"http://{hook}/hook\"\nsecret = \"hook-s3cret\"\n"),
+        format!(
+            "fallback_webhook = \"bridge\"\n[webhooks.bridge]\nurl = \"http://{hook}/hook\"\nsecret = \"hook-s3cret\"\n"
+        ),
     )
     .expect("config");
     let mut child = Command::new(env!("CARGO_BIN_EXE_incident"))

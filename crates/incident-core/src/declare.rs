@@ -25,8 +25,47 @@ use crate::alert::AlertRecord;
 use crate::classify::{Classification, Classifier, ImpactFacts};
 use crate::detector::Declaration;
 use crate::incident::{DeclareRequest, Incident};
+use crate::store::{Store, StoreWrite};
 use crate::timeline::{EventKind, Timeline};
 use crate::{Error, Policy, Result, Severity};
+
+/// Who reported an incident declared by hand (runbook "Manual Reporting"), recorded as its detection
+/// source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportSource {
+    /// A customer reported it (`customer report`).
+    Customer,
+    /// Someone inside the company did (`internal report`).
+    Internal,
+    /// A partner told us (`partner notification`).
+    Partner,
+}
+
+impl ReportSource {
+    /// Every source, in the runbook's order.
+    pub const ALL: [Self; 3] = [Self::Customer, Self::Internal, Self::Partner];
+
+    /// The short name (`customer`, `internal`, `partner`), as the CLI and policy files write it.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Customer => "customer",
+            Self::Internal => "internal",
+            Self::Partner => "partner",
+        }
+    }
+
+    /// The runbook's words, recorded as the detection source (`customer report`).
+    #[must_use]
+    pub const fn words(self) -> &'static str {
+        match self {
+            Self::Customer => "customer report",
+            Self::Internal => "internal report",
+            Self::Partner => "partner notification",
+        }
+    }
+}
 
 /// The alert group an incident is declared from, recorded as its first `alerts_received` event.
 #[derive(Debug, Clone, PartialEq)]
@@ -222,6 +261,26 @@ pub struct Declared {
     pub timeline: Timeline,
     /// The classification that decided the severity (`None`: reported by a person).
     pub classification: Option<Classification>,
+}
+
+impl Declared {
+    /// Store the new incident and its first events as one write.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) when the store already has an incident with
+    /// this id (nothing is written); store errors.
+    pub async fn record(&self, store: &dyn Store) -> Result<()> {
+        let id = &self.incident.id;
+        if store.incident(id).await?.is_some() {
+            return Err(Error::conflict(format!("incident {id} already exists in the store")));
+        }
+        store
+            .write_batch(&[
+                StoreWrite::SaveIncident(self.incident.clone()),
+                StoreWrite::AppendEvents { incident_id: id.clone(), events: self.timeline.events().to_vec() },
+            ])
+            .await
+    }
 }
 
 #[cfg(test)]

@@ -46,7 +46,7 @@ use crate::incident::Incident;
 use crate::ingest::{self, group};
 use crate::postmortem::{PostMortem, PostMortemInput};
 use crate::sim::{ExpectationOutcome, Scenario, SimPlatform};
-use crate::store::{RunStatus, Store, StoreWrite};
+use crate::store::{RunStatus, Store};
 use crate::timeline::{EventKind, Timeline};
 use crate::triage::{TriageOptions, TriageReport, triage};
 use crate::{Error, ErrorKind, HumanDuration, Policy, Result, Status};
@@ -431,18 +431,10 @@ pub async fn run_drill(
         .incident_id
         .clone()
         .unwrap_or_else(|| format!("DRILL-{}-{}", scenario.name, declared_at.format("%Y%m%d-%H%M")));
-    let Declared { incident, timeline, classification } =
-        decided.declare(policy, id.clone(), &opts.on_call, declared_at)?;
+    let declared = decided.declare(policy, id.clone(), &opts.on_call, declared_at)?;
+    declared.record(&*store).await?;
+    let Declared { incident, classification, .. } = declared;
     let classification = classification.ok_or_else(|| Error::internal("a drill's severity is classified"))?;
-    if store.incident(&incident.id).await?.is_some() {
-        return Err(Error::conflict(format!("incident {} already exists in the store", incident.id)));
-    }
-    store
-        .write_batch(&[
-            StoreWrite::SaveIncident(incident.clone()),
-            StoreWrite::AppendEvents { incident_id: incident.id.clone(), events: timeline.events().to_vec() },
-        ])
-        .await?;
     let rec = Recorder {
         store: Arc::clone(&store),
         incident: tokio::sync::Mutex::new(incident.clone()),

@@ -135,6 +135,8 @@ pub enum Operation {
     Mitigated,
     /// [`Incidents::resolve`].
     Resolve,
+    /// [`Incidents::declare`].
+    Declare,
 }
 
 impl Operation {
@@ -149,6 +151,7 @@ impl Operation {
             Self::Note => "note",
             Self::Mitigated => "mitigated",
             Self::Resolve => "resolve",
+            Self::Declare => "declare",
         }
     }
 }
@@ -405,6 +408,46 @@ impl Incidents {
     #[must_use]
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// Declare an incident now, on the one declaration path ([`crate::declare`]): `decided` (a
+    /// person's report, [`crate::declare::Basis::reported`], or a classified basis) becomes incident
+    /// `id` (default `INC-YYYYMMDD-HHMM` of now, with `-2`, `-3`... when that id is taken) with `on_call`
+    /// as incident commander, stored as one write, then the declaration notifications (channel intro,
+    /// ticket, a page per stakeholder) are sent, each delivered and recorded as `on_call`'s.
+    ///
+    /// # Errors
+    /// As [`crate::declare::Decided::declare`] (blank id, title or on-call: `InvalidInput`);
+    /// [`ErrorKind::Conflict`] when the given `id` is taken. A notification that could not be delivered
+    /// is reported in [`Change::messages`], not an error: the incident is declared.
+    pub async fn declare(&self, decided: crate::declare::Decided, id: Option<&str>, on_call: &str) -> Result<Change> {
+        let now = self.clock.now();
+        let explicit = id.is_some();
+        let base = id.map_or_else(|| crate::incident::incident_id(now, None), str::to_owned);
+        let mut attempt = 1u32;
+        let declared = loop {
+            let next = if attempt == 1 { base.clone() } else { format!("{base}-{attempt}") };
+            let declared = decided.clone().declare(&self.policy, next, on_call, now)?;
+            match declared.record(&*self.store).await {
+                Ok(()) => break declared,
+                Err(e) if e.kind() == crate::ErrorKind::Conflict && !explicit && attempt < 100 => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        };
+        let mut messages = Vec::new();
+        for n in declared.incident.declaration_notifications(&self.policy) {
+            let record = delivery::deliver_and_record(&*self.store, &*self.notifier, &*self.clock, on_call, n).await?;
+            messages.push(SentMessage::from_record(&record));
+        }
+        Ok(Change {
+            operation: Operation::Declare,
+            actor: declared.incident.commander.clone(),
+            outcome: ChangeOutcome::Applied,
+            incident: declared.incident,
+            events: declared.timeline.events().to_vec(),
+            messages,
+            attempts: attempt,
+        })
     }
 
     /// Incidents matching `filter`, newest declaration first.

@@ -1,16 +1,19 @@
 //! `incident declare`: the declaration rules over observations, and the incident when a rule is
-//! sustained.
+//! sustained; or, with `--severity` and `--reporter`, an incident a person reports (runbook "Manual
+//! Reporting"), declared into the store and announced (channel intro, ticket, pages).
 
 use std::path::PathBuf;
 
 use clap::Args;
 use incident_core::classify::Classification;
-use incident_core::declare::Basis;
+use incident_core::declare::{Basis, Decided, ReportSource};
 use incident_core::detector::{Declaration, Detector, Observation};
 use incident_core::incident::{Incident, incident_id};
-use incident_core::{Error, Policy, Result, render, text};
+use incident_core::{Error, Policy, Result, Severity, render, text};
 use serde::Serialize;
 
+use crate::choices::{ReporterArg, SeverityArg};
+use crate::incidents::{ActorArg, NotifyArg, StoreArg, with_incidents};
 use crate::input::{parse_doc, read_input};
 use crate::output::Ctx;
 
@@ -19,24 +22,48 @@ use crate::output::Ctx;
 pub(crate) struct DeclareArgs {
     /// Observations: a JSON array, JSON lines, or a YAML list; stdin when absent or `-`.
     file: Option<PathBuf>,
-    /// The on-call engineer (incident commander by default).
-    #[arg(long, default_value = "on-call")]
-    on_call: String,
+    /// The on-call engineer (incident commander by default): `on-call` for observations; for a report,
+    /// the person declaring (`--as`).
+    #[arg(long)]
+    on_call: Option<String>,
     /// Incident id (default: derived from the declaration time).
     #[arg(long)]
     id: Option<String>,
-    /// Incident title (default: the rule that fired).
+    /// Incident title (default: the rule that fired; required for a report).
     #[arg(long)]
     title: Option<String>,
     /// Customers are affected (customer support is notified).
     #[arg(long)]
     customers_affected: bool,
+    /// Declare by hand at this severity (a report, with --title and --reporter), into --store.
+    #[arg(long, value_enum, ignore_case = true, requires_all = ["title", "reporter"])]
+    severity: Option<SeverityArg>,
+    /// Who reported it (recorded as the detection source).
+    #[arg(long, value_enum, requires = "severity")]
+    reporter: Option<ReporterArg>,
+    /// An affected service (repeat for more; a report).
+    #[arg(long = "component", value_name = "SERVICE", requires = "severity")]
+    components: Vec<String>,
+    /// User impact in your words (a report; default: the severity and who reported it).
+    #[arg(long, requires = "severity")]
+    impact: Option<String>,
+    /// Not visible to customers (no public status page; a report).
+    #[arg(long, requires = "severity")]
+    internal_only: bool,
+    #[command(flatten)]
+    actor: ActorArg,
+    #[command(flatten)]
+    store: StoreArg,
+    #[command(flatten)]
+    notify: NotifyArg,
 }
 
 impl DeclareArgs {
     /// Typed free text is single-line ([`incident_core::text::single_line`]).
     fn check_text(&self) -> Result<()> {
-        text::single_line("--on-call", &self.on_call)?;
+        if let Some(on_call) = &self.on_call {
+            text::single_line("--on-call", on_call)?;
+        }
         if let Some(id) = &self.id {
             text::single_line("--id", id)?;
         }
@@ -118,6 +145,9 @@ fn parse_observations(name: &str, text: &str) -> Result<(Vec<Observation>, Optio
 
 pub(crate) fn run(ctx: &Ctx, a: &DeclareArgs) -> Result<()> {
     a.check_text()?;
+    if let (Some(severity), Some(reporter)) = (a.severity, a.reporter) {
+        return report(ctx, a, severity.0, reporter.0);
+    }
     let (name, text) = read_input(a.file.as_deref(), ctx.policy.limits.max_payload_bytes)?;
     let (observations, lines) = parse_observations(&name, &text)?;
     let mut detector = Detector::try_new(ctx.policy.declaration.clone())?;
@@ -179,7 +209,7 @@ fn declare_incident(policy: &Policy, declarations: &[Declaration], a: &DeclareAr
         basis.facts.customers_affected = Some(true);
     }
     let id = a.id.clone().unwrap_or_else(|| incident_id(declared_at, None));
-    let declared = basis.decide(policy)?.declare(policy, id, &a.on_call, declared_at)?;
+    let declared = basis.decide(policy)?.declare(policy, id, a.on_call.as_deref().unwrap_or("on-call"), declared_at)?;
     let (incident, classification) =
         (declared.incident, declared.classification.ok_or_else(|| Error::internal("declared unclassified"))?);
     Ok(DeclaredIncident {
@@ -190,4 +220,24 @@ fn declare_incident(policy: &Policy, declarations: &[Declaration], a: &DeclareAr
         incident,
         classification,
     })
+}
+
+/// A person's report: declared now into the store, announced, printed as the change it made.
+fn report(ctx: &Ctx, a: &DeclareArgs, severity: Severity, reporter: ReportSource) -> Result<()> {
+    if a.file.is_some() {
+        return Err(Error::invalid_input("a report (--severity) takes no observations file"));
+    }
+    let actor = a.actor.actor()?;
+    let title = a.title.as_deref().unwrap_or_default();
+    let mut basis = Basis::reported(title, reporter.words())?;
+    basis.components.clone_from(&a.components);
+    basis.impact.clone_from(&a.impact);
+    basis.facts.customer_facing = Some(!a.internal_only);
+    basis.facts.customers_affected = Some(a.customers_affected);
+    let decided = Decided::reported(basis, severity);
+    let on_call = a.on_call.clone().unwrap_or(actor);
+    let change = with_incidents(ctx, &a.store, a.notify.notify_config.as_deref(), async |i| {
+        i.declare(decided, a.id.as_deref(), &on_call).await
+    })?;
+    ctx.emit(&change, || render::change(&change))
 }

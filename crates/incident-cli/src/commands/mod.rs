@@ -38,7 +38,8 @@ pub(crate) enum Command {
     /// Classify impact facts (JSON or YAML, file or stdin) into a severity, with the rules that fired.
     Classify(classify::ClassifyArgs),
     /// Run the declaration rules over observations (JSON array, JSON lines or YAML; file or stdin) and
-    /// declare an incident when a rule is sustained.
+    /// declare an incident when a rule is sustained; or declare a person's report into the store
+    /// (`--title T --severity P1 --reporter customer|internal|partner`).
     Declare(declare::DeclareArgs),
     /// Ingest an alert payload (file or stdin) into observations, facts and a severity.
     Ingest(ingest::IngestArgs),

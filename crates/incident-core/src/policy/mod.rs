@@ -310,10 +310,7 @@ impl LocalTime {
     /// `hour:minute`; out-of-range values clamp to 23:59.
     #[must_use]
     pub fn hm(hour: u32, minute: u32) -> Self {
-        Self(
-            chrono::NaiveTime::from_hms_opt(hour.min(23), minute.min(59), 0)
-                .unwrap_or(chrono::NaiveTime::MIN),
-        )
+        Self(chrono::NaiveTime::from_hms_opt(hour.min(23), minute.min(59), 0).unwrap_or(chrono::NaiveTime::MIN))
     }
 
     /// The time of day.
