@@ -35,21 +35,22 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Backends, Clock, Destination, Notification, Notifier};
+use crate::backend::{Backends, Clock, Notifier};
 use crate::cadence::{CadenceDriver, UpdateAttempt};
 use crate::classify::Classification;
-use crate::comms::{self, ResolvedInput, UpdateKind};
-use crate::declare::{Basis, Decided, Declared};
+use crate::comms::UpdateKind;
+use crate::declare::{Basis, Decided};
 use crate::detector::{Declaration, Detector, Observation, Signal};
 use crate::engine::{Approval, Executor, Plan, RunReport, StepKind};
 use crate::incident::Incident;
 use crate::ingest::{self, group};
+use crate::lifecycle::{Change, Incidents, ResolveRequest};
 use crate::postmortem::{PostMortem, PostMortemInput};
 use crate::sim::{ExpectationOutcome, Scenario, SimPlatform};
 use crate::store::{RunStatus, Store};
 use crate::timeline::{EventKind, Timeline};
 use crate::triage::{TriageOptions, TriageReport, triage};
-use crate::{Error, ErrorKind, HumanDuration, Policy, Result, Status};
+use crate::{Error, HumanDuration, Policy, Result, Status};
 
 /// Re-exported from [`crate::engine::library`], where each procedure's params are parsed next to its
 /// builder.
@@ -212,44 +213,33 @@ impl Default for DrillOptions {
 // The run
 // -------------------------------------------------------------------------------------------------------
 
-/// Appends to the incident timeline in the store, tolerating concurrent appends by the executor.
-struct Recorder {
-    store: Arc<dyn Store>,
-    incident: tokio::sync::Mutex<Incident>,
-    /// `policy.limits.max_events_per_incident`.
-    max_events: u32,
+/// The drill's responder: works the incident through [`Incidents`] as a person does with `incident ack`,
+/// `status`, `mitigated` and `resolve`, while the executor and the cadence driver append to the same
+/// timeline.
+struct Responder {
+    incidents: Incidents,
+    id: String,
+    /// Who acts (the on-call engineer).
+    actor: String,
 }
 
-impl Recorder {
-    /// Apply `op` to a copy of the incident and the freshly loaded timeline; store the new events and the
-    /// incident. Retried when another writer appended in between.
-    async fn apply<T>(&self, op: impl Fn(&mut Incident, &mut Timeline) -> Result<T>) -> Result<T> {
-        let mut incident = self.incident.lock().await;
-        for _ in 0..16 {
-            let mut timeline = self.store.timeline(&incident.id).await?.with_max_events(self.max_events);
-            let stored = timeline.len();
-            let mut copy = incident.clone();
-            let value = op(&mut copy, &mut timeline)?;
-            let new = &timeline.events()[stored..];
-            match self.store.append_events(&copy.id, new).await {
-                Ok(()) => {
-                    self.store.save_incident(&copy).await?;
-                    *incident = copy;
-                    return Ok(value);
-                }
-                Err(e) if e.kind() == ErrorKind::Conflict => {}
-                Err(e) => return Err(e),
-            }
+impl Responder {
+    /// Record a check's result on the timeline.
+    async fn check(&self, at: DateTime<Utc>, actor: &str, name: &str, passed: bool, detail: String) -> Result<()> {
+        let (actor, name) = (actor.to_owned(), name.to_owned());
+        let kind = EventKind::CheckResult { name, passed, detail };
+        self.incidents
+            .store()
+            .update_incident(&self.id, Box::new(move |_, tl| tl.append(at, actor.as_str(), kind.clone()).map(|_| true)))
+            .await
+            .map(|_| ())
+    }
+
+    /// Log what an operation sent.
+    fn log_messages(run: &Run<'_>, change: &Change) {
+        for m in &change.messages {
+            run.log(format!("{} → {}: {}", m.kind, m.channel, m.outcome));
         }
-        Err(Error::conflict("incident timeline: too many concurrent appends"))
-    }
-
-    async fn event(&self, at: DateTime<Utc>, actor: &str, kind: EventKind) -> Result<()> {
-        self.apply(|_, tl| tl.append(at, actor, kind.clone()).map(|_| ())).await
-    }
-
-    async fn snapshot(&self) -> Incident {
-        self.incident.lock().await.clone()
     }
 }
 
@@ -288,19 +278,6 @@ impl Run<'_> {
         let result = StageResult { stage, started_at, finished_at, elapsed_secs, budget, within_budget, ok };
         self.observer.on_event(&DrillEvent::StageFinished { result: result.clone() });
         self.stages.push(result);
-    }
-
-    async fn notify(&self, rec: &Recorder, to: Destination, kind: &str, text: String) -> Result<()> {
-        let incident_id = rec.snapshot().await.id;
-        self.send(rec, Notification { incident_id, to, kind: kind.into(), text }).await
-    }
-
-    /// Deliver `n` and record the outcome (as [`crate::delivery`] words it) on the timeline.
-    async fn send(&self, rec: &Recorder, n: Notification) -> Result<()> {
-        let channel = crate::delivery::destination_label(&n.to);
-        let (outcome, detail, _) = crate::delivery::outcome_of(&self.backends.notifier.notify(&n).await);
-        self.log(format!("{} → {channel}: {outcome}", n.kind));
-        rec.event(self.now(), "incident-core", EventKind::MessageSent { channel, kind: n.kind, outcome, detail }).await
     }
 }
 
@@ -431,21 +408,15 @@ pub async fn run_drill(
         .incident_id
         .clone()
         .unwrap_or_else(|| format!("DRILL-{}-{}", scenario.name, declared_at.format("%Y%m%d-%H%M")));
-    let declared = decided.declare(policy, id.clone(), &opts.on_call, declared_at)?;
-    declared.record(&*store).await?;
-    let Declared { incident, classification, .. } = declared;
-    let classification = classification.ok_or_else(|| Error::internal("a drill's severity is classified"))?;
-    let rec = Recorder {
-        store: Arc::clone(&store),
-        incident: tokio::sync::Mutex::new(incident.clone()),
-        max_events: policy.limits.max_events_per_incident,
-    };
+    let classification = decided.classification.ok_or_else(|| Error::internal("a drill's severity is classified"))?;
+    let incidents = Incidents::new(Arc::clone(&store), Arc::clone(&backends.clock), policy.clone())
+        .with_notifier(Arc::clone(&backends.notifier));
+    let declared = incidents.declare(decided, Some(&id), &opts.on_call).await?;
+    let incident = declared.incident.clone();
     run.log(format!("declared {} {} — channel {}", incident.severity, incident.title, incident.channel));
-    for n in incident.declaration_notifications(policy) {
-        run.send(&rec, n).await?;
-    }
-    let on_call = opts.on_call.clone();
-    rec.apply(|i, tl| i.acknowledge(tl.last().map_or(declared_at, |e| e.at), &on_call, tl)).await?;
+    Responder::log_messages(&run, &declared);
+    let responder = Responder { incidents, id: id.clone(), actor: opts.on_call.clone() };
+    responder.incidents.ack(&id, &responder.actor).await?;
     // Updates go out on the runbook's cadence through the cadence driver `incident serve` runs, ticking
     // this incident only, on the simulator's clock.
     let cadence = Cadence {
@@ -476,24 +447,15 @@ pub async fn run_drill(
         report.degraded_deployments.len(),
         report.missing.len()
     ));
-    rec.event(
-        run.now(),
-        &opts.on_call,
-        EventKind::CheckResult {
-            name: "triage".into(),
-            passed: report.is_healthy(),
-            detail: format!(
-                "{} unhealthy pods, {} degraded deployments, {} warnings, partial={}",
-                report.unhealthy_pods.len(),
-                report.degraded_deployments.len(),
-                report.warning_events.len(),
-                report.is_partial()
-            ),
-        },
-    )
-    .await?;
-    let now = run.now();
-    rec.apply(|i, tl| i.transition(Status::Identified, now, &on_call, tl)).await?;
+    let summary = format!(
+        "{} unhealthy pods, {} degraded deployments, {} warnings, partial={}",
+        report.unhealthy_pods.len(),
+        report.degraded_deployments.len(),
+        report.warning_events.len(),
+        report.is_partial()
+    );
+    responder.check(run.now(), &opts.on_call, "triage", report.is_healthy(), summary.clone()).await?;
+    responder.incidents.set_status(&id, Status::Identified, &format!("triage: {summary}"), &responder.actor).await?;
     run.finish(first_response, true);
 
     // 4. Plan and approval.
@@ -520,7 +482,8 @@ pub async fn run_drill(
             }
             if run_report.status == RunStatus::Succeeded {
                 expectations =
-                    monitor_verify_resolve(&mut run, &rec, &cadence, platform, scenario, opts, &run_report).await?;
+                    monitor_verify_resolve(&mut run, &responder, &cadence, platform, scenario, opts, &run_report)
+                        .await?;
                 failures.extend(
                     expectations
                         .iter()
@@ -544,7 +507,7 @@ pub async fn run_drill(
         run.log("status page: no update was delivered");
         run.finish(stage, false);
     }
-    finish_report(&rec, scenario, run.stages, outcome).await
+    finish_report(&responder, scenario, run.stages, outcome).await
 }
 
 /// Step 5: execute the approved plan, with updates on cadence while it runs.
@@ -584,20 +547,17 @@ async fn mitigate(
 /// when they hold.
 async fn monitor_verify_resolve(
     run: &mut Run<'_>,
-    rec: &Recorder,
+    responder: &Responder,
     cadence: &Cadence,
     platform: &SimPlatform,
     scenario: &Scenario,
     opts: &DrillOptions,
     run_report: &RunReport,
 ) -> Result<Vec<ExpectationOutcome>> {
-    let on_call = opts.on_call.clone();
-    let now = run.now();
-    rec.apply(|i, tl| {
-        i.transition(Status::Monitoring, now, &on_call, tl)?;
-        i.mark_mitigated(now, &on_call, tl)
-    })
-    .await?;
+    let (id, actor) = (&responder.id, &responder.actor);
+    let fixed = format!("{} run {} succeeded", run_report.procedure, run_report.run_id);
+    responder.incidents.set_status(id, Status::Monitoring, &format!("fix in place: {fixed}"), actor).await?;
+    responder.incidents.mitigated(id, actor).await?;
     cadence.send_now(&mut *run, UpdateKind::Internal, Some("fix in place, monitoring")).await?;
     let stage = run.start("verification", None);
     let end = run.now() + TimeDelta::from_std(opts.monitor_for).unwrap_or(TimeDelta::zero());
@@ -611,29 +571,15 @@ async fn monitor_verify_resolve(
     }
     let expectations = platform.verify(&scenario.expect);
     for e in &expectations {
-        rec.event(
-            run.now(),
-            "incident-core",
-            EventKind::CheckResult { name: e.check.clone(), passed: e.ok, detail: e.detail.clone() },
-        )
-        .await?;
+        responder.check(run.now(), "incident-core", &e.check, e.ok, e.detail.clone()).await?;
     }
     let all_ok = expectations.iter().all(|e| e.ok);
     run.finish(stage, all_ok);
     if all_ok {
-        let now = run.now();
-        let root = scenario.description.clone();
-        let resolution = format!("{} (run {})", run_report.procedure, run_report.run_id);
-        rec.apply(|i, tl| {
-            i.set_root_cause(&root)?;
-            i.set_resolution(&resolution)?;
-            i.resolve(now, &on_call, tl)
-        })
-        .await?;
-        let incident = rec.snapshot().await;
-        let text = comms::resolved_message(&ResolvedInput::from_incident(&incident)?)?;
-        run.notify(rec, Destination::Channel { name: incident.channel.clone() }, "resolved", text.clone()).await?;
-        run.notify(rec, Destination::StatusPage, "resolved", text).await?;
+        let req = ResolveRequest::new(scenario.description.clone())
+            .resolution(format!("{} (run {})", run_report.procedure, run_report.run_id));
+        let resolved = responder.incidents.resolve(id, &req, actor).await?;
+        Responder::log_messages(run, &resolved);
     }
     Ok(expectations)
 }
@@ -727,14 +673,13 @@ struct FlowResult {
 }
 
 async fn finish_report(
-    rec: &Recorder,
+    responder: &Responder,
     scenario: &Scenario,
     stages: Vec<StageResult>,
     o: FlowResult,
 ) -> Result<DrillReport> {
     let FlowResult { classification, declarations, triage, plan, run, expectations, mut failures } = o;
-    let incident = rec.snapshot().await;
-    let timeline = rec.store.timeline(&incident.id).await?;
+    let (incident, timeline) = responder.incidents.load(&responder.id).await?;
     for s in &stages {
         if !s.ok {
             failures.push(format!("stage {} did not complete", s.stage));
