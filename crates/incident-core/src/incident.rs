@@ -188,15 +188,20 @@ pub fn stakeholders_for(
         if !holds || out.iter().any(|s| s.role == rule.role) {
             continue;
         }
-        let contact = policy
-            .contacts
-            .iter()
-            .find(|c| c.role == rule.role && (c.only_for.is_empty() || c.only_for.contains(&severity)))
-            .cloned();
+        let contact = contact_for(policy, rule.role, severity);
         let reason = if rule.reason.trim().is_empty() { rule.role.title().to_owned() } else { rule.reason.clone() };
         out.push(Stakeholder { role: rule.role, reason, contact });
     }
     out
+}
+
+/// The first of `policy`'s contacts for `role` valid at `severity` (its `only_for` empty or listing it).
+fn contact_for(policy: &Policy, role: Role, severity: Severity) -> Option<Contact> {
+    policy
+        .contacts
+        .iter()
+        .find(|c| c.role == role && (c.only_for.is_empty() || c.only_for.contains(&severity)))
+        .cloned()
 }
 
 /// One line describing how to reach `contact` (`+1-XXX-XXX-XXXX (PagerDuty)`, `support@slack.com`).
@@ -351,8 +356,31 @@ impl Incident {
         stakeholders_for(policy, self.severity, self.customer_facing, self.customers_affected)
     }
 
+    /// The emergency contacts that apply to this incident, to call rather than page
+    /// (`policy.emergency_contacts`: conditions as for stakeholders, plus words its title or components
+    /// must mention), each role once, with the contact valid at this severity.
+    #[must_use]
+    pub fn emergency_contacts(&self, policy: &Policy) -> Vec<Stakeholder> {
+        let text = format!("{} {}", self.title, self.components.join(" ")).to_lowercase();
+        let mut out: Vec<Stakeholder> = Vec::new();
+        for rule in &policy.emergency_contacts {
+            let w = &rule.when;
+            let holds = w.min_severity.is_none_or(|min| self.severity >= min)
+                && w.customer_facing.is_none_or(|v| v == self.customer_facing)
+                && w.customers_affected.is_none_or(|v| v == self.customers_affected)
+                && (rule.mentions.is_empty() || rule.mentions.iter().any(|m| text.contains(&m.to_lowercase())));
+            if !holds || out.iter().any(|s| s.role == rule.role) {
+                continue;
+            }
+            let contact = contact_for(policy, rule.role, self.severity);
+            let reason = if rule.reason.trim().is_empty() { rule.role.title().to_owned() } else { rule.reason.clone() };
+            out.push(Stakeholder { role: rule.role, reason, contact });
+        }
+        out
+    }
+
     /// The first message of the incident channel: what, where (channel and bridge), who (IC and
-    /// stakeholders with contacts) and the policy's resource links.
+    /// stakeholders with contacts), the emergency contacts that apply and the policy's resource links.
     #[must_use]
     pub fn channel_intro(&self, policy: &Policy) -> String {
         let mut s = String::new();
@@ -376,6 +404,15 @@ impl Incident {
         for st in self.stakeholders(policy) {
             let how = st.contact.as_ref().map_or_else(|| "(no contact on file)".to_owned(), describe_contact);
             let _ = writeln!(s, "- {}: {how}", st.reason);
+        }
+        let emergency = self.emergency_contacts(policy);
+        if !emergency.is_empty() {
+            let _ = writeln!(s);
+            let _ = writeln!(s, "Emergency contacts:");
+            for st in emergency {
+                let how = st.contact.as_ref().map_or_else(|| "(no contact on file)".to_owned(), describe_contact);
+                let _ = writeln!(s, "- {}: {how}", st.reason);
+            }
         }
         if !policy.resources.is_empty() {
             let _ = writeln!(s);
@@ -639,6 +676,34 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn emergency_contacts_appear_where_they_apply() {
+        let policy = Policy::default();
+        let (mut inc, _) = declared(Severity::P0);
+        inc.title = "Complete Region Failure: us-west-2 unreachable".into();
+        let roles: Vec<Role> = inc.emergency_contacts(&policy).iter().map(|s| s.role).collect();
+        assert_eq!(roles, [Role::AwsSupport]);
+        let intro = inc.channel_intro(&policy);
+        assert!(intro.contains("Emergency contacts:\n- AWS Support (Enterprise): cloud infrastructure at P0/P1: +1-XXX-XXX-XXXX (Enterprise)"), "{intro}");
+        // Customer-facing: customer success is a stakeholder, so it is paged.
+        let paged: Vec<String> =
+            inc.declaration_notifications(&policy).into_iter().map(|n| format!("{:?}", n.to)).collect();
+        assert!(paged.iter().any(|p| p.contains("CustomerSuccess")), "{paged:?}");
+
+        // A P2 about a dashboard, internal, nobody affected: no emergency contact, no section.
+        let (mut inc, _) = declared(Severity::P2);
+        inc.title = "Grafana dashboard slow".into();
+        inc.components = vec!["grafana".into()];
+        inc.customer_facing = false;
+        inc.customers_affected = false;
+        assert!(inc.emergency_contacts(&policy).is_empty());
+        assert!(!inc.channel_intro(&policy).contains("Emergency contacts"));
+        // Slack itself failing brings Slack support whatever the severity; AWS needs P0/P1.
+        inc.title = "Slack webhooks failing, EKS nodes fine".into();
+        let roles: Vec<Role> = inc.emergency_contacts(&policy).iter().map(|s| s.role).collect();
+        assert_eq!(roles, [Role::SlackSupport]);
+    }
+
+    #[test]
     fn declare_sets_defaults_and_timeline() {
         let (inc, tl) = declared(Severity::P1);
         assert_eq!(inc.commander, "alice");
@@ -829,6 +894,9 @@ pub(crate) mod tests {
                     }
                     if sev == Severity::P0 {
                         want.push(Role::Cto);
+                    }
+                    if facing {
+                        want.push(Role::CustomerSuccess);
                     }
                     assert_eq!(got, want, "{sev} facing={facing} affected={affected}");
                 }

@@ -93,6 +93,9 @@ pub struct Policy {
     pub stakeholders: Vec<StakeholderRule>,
     /// Role → how to reach them (runbook "Emergency Contacts").
     pub contacts: Vec<Contact>,
+    /// Whose contact the incident channel lists, to call rather than page (runbook "Emergency
+    /// Contacts": external services, customer communication), and when.
+    pub emergency_contacts: Vec<EmergencyContactRule>,
     /// Conference bridge announced in the channel.
     pub bridge: Option<String>,
     /// Dashboards, docs and consoles to link from channel and ticket (runbook "Tools and Resources").
@@ -531,6 +534,26 @@ pub struct StakeholderRule {
     pub reason: String,
 }
 
+/// "List `role`'s contact in the incident channel when `when` holds and the incident mentions one of
+/// `mentions`" (runbook "Emergency Contacts": the external services and customer communication are
+/// called when they apply, not paged).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmergencyContactRule {
+    /// Who.
+    pub role: Role,
+    /// When (all set conditions must hold; an empty condition always holds).
+    #[serde(default)]
+    pub when: StakeholderCondition,
+    /// Words of which at least one must appear (any case) in the incident's title or components; empty:
+    /// no such condition.
+    #[serde(default)]
+    pub mentions: Vec<String>,
+    /// Why, in the runbook's words.
+    #[serde(default)]
+    pub reason: String,
+}
+
 /// Conditions of a [`StakeholderRule`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
@@ -738,6 +761,32 @@ impl Default for Policy {
                 when: StakeholderCondition { min_severity: Some(Severity::P0), ..Default::default() },
                 reason: "CTO (P0 only)".into(),
             },
+            StakeholderRule {
+                role: Role::CustomerSuccess,
+                when: StakeholderCondition { customer_facing: Some(true), ..Default::default() },
+                reason: "Customer Success (customer-facing issues)".into(),
+            },
+        ];
+        let cloud = ["region", "aws", "rds", "route53", "eks", "ec2", "database", "failover"];
+        let emergency_contacts = vec![
+            EmergencyContactRule {
+                role: Role::AwsSupport,
+                when: StakeholderCondition { min_severity: Some(Severity::P1), ..Default::default() },
+                mentions: strings(&cloud),
+                reason: "AWS Support (Enterprise): cloud infrastructure at P0/P1".into(),
+            },
+            EmergencyContactRule {
+                role: Role::PagerdutySupport,
+                when: StakeholderCondition::default(),
+                mentions: strings(&["pagerduty", "paging", "alerting"]),
+                reason: "PagerDuty Support: paging itself is affected".into(),
+            },
+            EmergencyContactRule {
+                role: Role::SlackSupport,
+                when: StakeholderCondition::default(),
+                mentions: strings(&["slack"]),
+                reason: "Slack Support: the incident channel itself is affected".into(),
+            },
         ];
         let contacts = vec![
             contact(Role::OnCallEngineer, Some(PHONE), Some("PagerDuty"), None, &[]),
@@ -785,6 +834,7 @@ impl Default for Policy {
             cadence: CadencePolicy::default(),
             stakeholders,
             contacts,
+            emergency_contacts,
             bridge: Some(PHONE.into()),
             resources,
             drills: DrillPolicy::default(),
