@@ -155,7 +155,7 @@ def test_engine_bad_input(tmp_path: Path) -> None:
             plan.approve("alice", at=p.now)
     with pytest.raises(TypeError):
         ic.run_plan({}, p)  # type: ignore[arg-type]
-    with pytest.raises(ic.InvalidInputError, match="on_call must be non-empty"):
+    with pytest.raises(ic.InvalidInputError, match="on_call must not be empty"):
         ic.run_drill("bad-deploy", on_call="")
     with pytest.raises(ic.NotFoundError):
         ic.run_drill("no-such-scenario")

@@ -165,7 +165,7 @@ pub struct Observation {
 impl Observation {
     /// To the core type.
     pub(crate) fn to_core(&self) -> CoreResult<core::Observation> {
-        let mut o = core::Observation::new(self.service.clone(), self.at, self.signal.to_core()?);
+        let mut o = core::Observation::try_new(self.service.clone(), self.at, self.signal.to_core()?)?;
         o.customer_facing = self.customer_facing;
         Ok(o)
     }

@@ -188,6 +188,7 @@ pub fn run_drill(
             BackendSpec::new().with_sim(SimSpec::platform(platform.clone())).with_store(store).open(&policy),
         )?;
         let on_call = o.on_call.clone().unwrap_or_else(|| "on-call".into());
+        incident_core::text::non_blank("on_call", &on_call)?;
         let by = o.approver.clone().unwrap_or_else(|| on_call.clone());
         let approver: Box<dyn Approver> = match o.approve {
             None | Some(Either::A(true)) => Box::new(AutoApprove { by }),

@@ -109,10 +109,7 @@ impl PyObservation {
         customer_facing: Option<bool>,
     ) -> PyResult<Self> {
         guard(|| {
-            if service.trim().is_empty() {
-                return Err(invalid("observation service must be non-empty"));
-            }
-            let mut o = core::Observation::new(service, at.0, signal.inner.clone());
+            let mut o = core::Observation::try_new(service, at.0, signal.inner.clone()).or_raise()?;
             o.customer_facing = customer_facing;
             Ok(Self { inner: o })
         })

@@ -18,7 +18,7 @@ use crate::classify::PyClassification;
 use crate::convert::Wrap;
 use crate::detector::PyDeclaration;
 use crate::engine::{PyPlan, PyRunReport};
-use crate::error::{guard, invalid, to_json_string, to_py, to_py_obj};
+use crate::error::{guard, to_json_string, to_py, to_py_obj};
 use crate::incident::PyIncident;
 use crate::policy::{PyPolicy, or_default};
 use crate::postmortem::PyPostMortem;
@@ -248,9 +248,7 @@ struct DrillArgs {
 }
 
 fn work(a: DrillArgs, policy: Option<&PyPolicy>, event_loop: Option<Py<PyAny>>, raised: &Raised) -> PyResult<Work> {
-    if a.on_call.trim().is_empty() {
-        return Err(invalid("on_call must be non-empty"));
-    }
+    incident_core::text::non_blank("on_call", &a.on_call).map_err(|e| to_py(&e))?;
     if a.on_event.as_ref().is_some_and(|f| !Python::attach(|py| f.bind(py).is_callable())) {
         return Err(PyTypeError::new_err("on_event: expected a callable taking an event dict"));
     }
