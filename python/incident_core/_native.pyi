@@ -914,6 +914,7 @@ def run_drill(
     incident_id: str | None = None,
     monitor_for: timedelta | float | None = None,
     store: str | None = None,
+    evidence: PathLike | None = None,
     on_event: Callable[[DrillEvent], object] | None = None,
     policy: Policy | None = None,
 ) -> DrillReport: ...
@@ -926,6 +927,9 @@ def run_drill_async(
     incident_id: str | None = None,
     monitor_for: timedelta | float | None = None,
     store: str | None = None,
+    evidence: PathLike | None = None,
     on_event: Callable[[DrillEvent], object] | None = None,
     policy: Policy | None = None,
 ) -> Awaitable[DrillReport]: ...
+def verify_evidence(dir: PathLike, *, policy: Policy | None = None) -> dict[str, Any]: ...
+def verify_evidence_text(dir: PathLike, *, policy: Policy | None = None) -> str: ...
