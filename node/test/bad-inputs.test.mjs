@@ -20,6 +20,12 @@ const entries = {
   stage_budget: (i) => new Policy().stageBudgetSeconds(i.procedure, i.stage),
   triage: (i) => triage(SimPlatform.fromScenario('bad-deploy'), { namespace: i.namespace }),
   policy_format: (i) => Policy.parse(i.text, i.format),
+  signal: (i) =>
+    new Detector().observe({
+      service: 'api',
+      at: t0,
+      signal: i.kind === 'error_rate' ? { kind: 'error_rate', errorRate: i.value } : { kind: 'latency', observedMs: 10, baselineMs: i.value },
+    }),
 }
 
 const t0 = new Date('2026-12-06T12:00:00Z')

@@ -25,6 +25,7 @@ ENTRIES: dict[str, Callable[[dict[str, Any]], object]] = {
     "stage_budget": lambda i: ic.Policy().stage_budget(i["procedure"], i["stage"]),
     "triage": lambda i: ic.triage(ic.SimPlatform.from_scenario("bad-deploy"), namespace=i["namespace"]),
     "policy_format": lambda i: ic.Policy.parse(i["text"], i["format"]),
+    "signal": lambda i: ic.Signal.error_rate(i["value"]) if i["kind"] == "error_rate" else ic.Signal.latency(10, i["value"]),
 }
 
 

@@ -50,6 +50,14 @@ fn run(entry: &str, input: &Value) -> incident_core::Result<()> {
         "triage" => {
             TriageOptions { namespace: str_of(input, "namespace").to_owned(), ..TriageOptions::default() }.validate()
         }
+        "signal" => {
+            let v = input["value"].as_f64().expect("input.value");
+            match str_of(input, "kind") {
+                "error_rate" => Signal::ErrorRate(v),
+                _ => Signal::Latency { observed_ms: 10.0, baseline_ms: v },
+            }
+            .validate()
+        }
         "policy_format" => Policy::parse_as(str_of(input, "text"), str_of(input, "format")).map(drop),
         other => panic!("bad_inputs.json: unknown entry point {other:?}"),
     }
