@@ -4,20 +4,13 @@
 
 export * from '../native/index'
 export * from './wire'
+import type { ErrorKindJson } from './wire'
 
-/** The stable error codes, one per `incident_core::ErrorKind`. */
-export type ErrorCode =
-  | 'policy'
-  | 'invalid_input'
-  | 'not_found'
-  | 'conflict'
-  | 'permission_denied'
-  | 'timeout'
-  | 'unavailable'
-  | 'precondition_failed'
-  | 'refused'
-  | 'integrity'
-  | 'internal'
+/**
+ * The stable error codes, one per `incident_core::ErrorKind`: generated from core (`ErrorKindJson` in
+ * lib/wire.d.ts, from the Rust type's JSON Schema), not written here.
+ */
+export type ErrorCode = ErrorKindJson
 
 /** Every error this package throws or rejects with. `message` is the Rust message. */
 export declare class IncidentError extends Error {

@@ -63,6 +63,8 @@ export const {
   toIncidentError,
   transitionAllowed,
   triage,
+  verifyEvidence,
+  verifyEvidenceText,
   version,
 } = cjs
 

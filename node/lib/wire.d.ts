@@ -900,6 +900,16 @@ export interface IntegrityCheckJson {
   sql: string
 }
 
+/** The newest entry of a run's journal. */
+export interface JournalHeadJson {
+  /** Number of entries (the newest one's `seq` plus 1: entries are numbered from 0). */
+  entries: number
+  /** The newest entry's hash (the genesis hash when there is none). */
+  head: string
+  /** The run. */
+  run_id: string
+}
+
 /** Resource bounds. */
 export interface LimitsJson {
   /** Largest number of alerts in one payload. */
@@ -1179,6 +1189,9 @@ export interface PolicyJson {
   /** The validation checklist (runbook "Validation Checklist"). */
   validation_checklist?: Array<ChecklistItemJson>
 }
+
+/** The format of a policy document. */
+export type PolicyFormatJson = "toml" | "yaml" | "json"
 
 /** A post-mortem document. */
 export interface PostMortemJson {
@@ -1477,6 +1490,19 @@ export interface SignatureJson {
   value: string
 }
 
+/** What [`verify`] found about the manifest's signature. */
+export type SignatureCheckJson = {
+  status: "unsigned"
+} | {
+  /** The signer. */
+  key: PublicKeyJson
+  status: "trusted"
+} | {
+  /** The signer. */
+  key: PublicKeyJson
+  status: "valid"
+}
+
 /** Signatures required on plans before they run and on evidence manifests before they verify. */
 export interface SigningPolicyJson {
   /**
@@ -1769,6 +1795,16 @@ export interface TimelineEntryJson {
   text: string
 }
 
+/** The newest event of a timeline. */
+export interface TimelineHeadJson {
+  /** Number of events (the newest one's `seq`: events are numbered from 1). */
+  events: number
+  /** The newest event's hash (the genesis hash when there is none). */
+  head: string
+  /** The incident. */
+  incident_id: string
+}
+
 /** The triage report. */
 export interface TriageReportJson {
   /** API server health; `None` when it did not answer (see `missing`). */
@@ -1827,4 +1863,23 @@ export interface ValidationReportJson {
   items: Array<ValidationItemJson>
   /** Items not checked. */
   unchecked: Array<ChecklistIdJson>
+}
+
+/** What [`verify`] proved about a bundle (every check passed; a failed one is an error instead). */
+export interface VerificationJson {
+  /** The directory. */
+  dir: string
+  /** The files whose SHA-256 matched the manifest (every required file), sorted. */
+  files: Array<string>
+  /** [`FORMAT`]. */
+  format: string
+  /** Every journal: intact in `journal.sqlite`, ending at the head recorded there and in `report.json`. */
+  journals: Array<JournalHeadJson>
+  /** The manifest's signature. */
+  signature: SignatureCheckJson
+  /**
+   * The timeline: intact in `timeline.json` and `journal.sqlite`, the same in both, ending at the
+   * head `report.json` recorded.
+   */
+  timeline: TimelineHeadJson
 }

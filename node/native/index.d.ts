@@ -240,7 +240,10 @@ export declare class Policy {
   static jsonSchema(): Record<string, unknown>
   /** The response-time target of `severity`, in seconds. */
   responseTimeSeconds(severity: Severity): number
-  /** The stage budget of `procedure`'s `stage` in seconds, if the policy sets one. */
+  /**
+   * The stage budget of `procedure`'s `stage` in seconds, if the policy sets one; throws `invalid_input`
+   * for a blank procedure or stage.
+   */
   stageBudgetSeconds(procedure: string, stage: string): number | null
 }
 
@@ -672,6 +675,11 @@ export interface DrillOptions {
   /** Journal store: a SQLite file or a `postgres://` URL (in memory when absent). */
   store?: string
   /**
+   * A directory to write the evidence bundle to, as `incident drill --out DIR` (its `journal.sqlite`
+   * is then the store, so `store` must be absent); check it with `verifyEvidence`.
+   */
+  evidence?: string
+  /**
    * Called with each progress event, in order, before the Promise settles (`stage_started`,
    * `stage_finished` with the stage's score, `log`). If it throws, it is not called again and the drill
    * rejects with that error once it ends.
@@ -1044,6 +1052,18 @@ export interface ValidationItem {
   /** Why it failed. */
   reason?: string
 }
+
+/**
+ * Verify the evidence bundle in `dir` (a drill's `evidence` directory): its files against
+ * `manifest.sha256`, the timeline and journal hash chains, the heads `report.json` recorded, and the
+ * manifest's signature (required when the policy's `signing.trusted_keys` names a key). Returns what was
+ * proved (the wire JSON of `incident -o json evidence verify DIR`); a tampered bundle throws
+ * `code: 'integrity'`, the CLI's error kind too.
+ */
+export declare function verifyEvidence(dir: string, policy?: Policy | undefined | null): import('../lib/wire').VerificationJson
+
+/** The text `incident evidence verify DIR` prints for a bundle that verifies (core's renderer). */
+export declare function verifyEvidenceText(dir: string, policy?: Policy | undefined | null): string
 
 /** The package version (same as the Cargo workspace version). */
 export declare function version(): string

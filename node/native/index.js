@@ -892,4 +892,6 @@ module.exports.statusUpdate = nativeBinding.statusUpdate
 module.exports.statusUpdateFor = nativeBinding.statusUpdateFor
 module.exports.transitionAllowed = nativeBinding.transitionAllowed
 module.exports.triage = nativeBinding.triage
+module.exports.verifyEvidence = nativeBinding.verifyEvidence
+module.exports.verifyEvidenceText = nativeBinding.verifyEvidenceText
 module.exports.version = nativeBinding.version

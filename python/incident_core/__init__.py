@@ -73,6 +73,8 @@ from incident_core._native import (
     transition_allowed,
     triage,
     triage_async,
+    verify_evidence,
+    verify_evidence_text,
 )
 from incident_core.events import DrillEvent, LogEvent, StageFinishedEvent, StageResult, StageStartedEvent
 from incident_core.exceptions import (
@@ -174,4 +176,6 @@ __all__ = [
     "transition_allowed",
     "triage",
     "triage_async",
+    "verify_evidence",
+    "verify_evidence_text",
 ]

@@ -48,7 +48,7 @@ def test_detector_observe_all_and_signals() -> None:
     assert ic.Signal.data_integrity("checksum").kind == "data_integrity"
     with pytest.raises(ic.InvalidInputError, match="naive"):
         ic.Observation("db", T0.replace(tzinfo=None), ic.Signal.error_rate(0.1))
-    with pytest.raises(ic.InvalidInputError, match="non-empty"):
+    with pytest.raises(ic.InvalidInputError, match="observation service must not be empty"):
         ic.Observation(" ", T0, ic.Signal.error_rate(0.1))
 
 

@@ -155,7 +155,7 @@ def test_engine_bad_input(tmp_path: Path) -> None:
             plan.approve("alice", at=p.now)
     with pytest.raises(TypeError):
         ic.run_plan({}, p)  # type: ignore[arg-type]
-    with pytest.raises(ic.InvalidInputError, match="on_call must be non-empty"):
+    with pytest.raises(ic.InvalidInputError, match="on_call must not be empty"):
         ic.run_drill("bad-deploy", on_call="")
     with pytest.raises(ic.NotFoundError):
         ic.run_drill("no-such-scenario")
@@ -167,3 +167,22 @@ async def test_async_errors_are_raised_on_await() -> None:
         await ic.triage_async(p, context="nowhere")
     with pytest.raises(ic.NotFoundError):
         await ic.run_drill_async("no-such-scenario")
+
+
+def test_evidence_write_verify_and_tamper(tmp_path: Path) -> None:
+    """`run_drill(evidence=DIR)` writes the bundle `incident drill --out DIR` writes; `verify_evidence` is
+    `incident evidence verify DIR`; one edited file fails it with IntegrityError, the CLI's error kind."""
+    out = tmp_path / "bundle"
+    report = ic.run_drill("bad-deploy", evidence=out)
+    assert report.passed, report.failures
+    proof = ic.verify_evidence(out)
+    assert proof["dir"] == str(out) and "postmortem.md" in proof["files"], proof
+    assert proof["signature"] == {"status": "unsigned"}, proof
+    assert "evidence bundle verified" in ic.verify_evidence_text(out)
+    with pytest.raises(ic.InvalidInputError, match="exclusive"):
+        ic.run_drill("bad-deploy", evidence=tmp_path / "other", store=str(tmp_path / "j.sqlite"))
+    (out / "postmortem.md").write_text((out / "postmortem.md").read_text() + "\nedited afterwards\n")
+    with pytest.raises(ic.IntegrityError) as e:
+        ic.verify_evidence(out)
+    assert e.value.kind == "integrity"  # type: ignore[attr-defined]
+    assert "postmortem.md: SHA-256 mismatch" in str(e.value)

@@ -88,8 +88,8 @@ def test_panic_in_subprocess_exits_cleanly() -> None:
         (lambda: ic.channel_name("2024-05-03"), TypeError, "expected a timezone-aware datetime, not str"),  # type: ignore[arg-type]
         (lambda: ic.parse_alertmanager(12), TypeError, "payload must be str, bytes, a mapping or a list, not int"),  # type: ignore[arg-type]
         (lambda: ic.Policy(["x"]), TypeError, "policy overrides must be a mapping, not list"),  # type: ignore[arg-type]
-        (lambda: ic.Signal.error_rate(1.5), ic.InvalidInputError, "error rate must be a fraction in [0, 1], got 1.5"),
-        (lambda: ic.Signal.latency(10, 0), ic.InvalidInputError, "baseline_ms > 0"),
+        (lambda: ic.Signal.error_rate(1.5), ic.InvalidInputError, "error_rate is a ratio 0..1 (0.07 = 7 %), got 1.5"),
+        (lambda: ic.Signal.latency(10, 0), ic.InvalidInputError, "baseline_ms must be finite and > 0, got 0"),
         (lambda: ic.Signal.resolved("bogus"), ic.InvalidInputError, "declaration rule: \"bogus\" is not one of"),  # type: ignore[arg-type]
         (lambda: ic.next_drills(ic.SimPlatform.from_scenario("bad-deploy").now, -1), ic.InvalidInputError, "count must be >= 0, got -1"),
         (lambda: ic.Detector().observe("obs"), TypeError, "'str' object is not an instance of 'Observation'"),  # type: ignore[arg-type]

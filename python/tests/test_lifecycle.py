@@ -70,7 +70,7 @@ def test_illegal_transitions_and_bad_input() -> None:
     before = inc.to_json()
     with pytest.raises(ic.ConflictError):
         inc.transition("investigating", "alice")
-    with pytest.raises(ic.InvalidInputError, match="actor must be non-empty"):
+    with pytest.raises(ic.InvalidInputError, match="actor must not be empty"):
         inc.acknowledge(" ")
     with pytest.raises(ic.InvalidInputError, match='status: "closed" is not one of'):
         inc.transition("closed", "alice")  # type: ignore[arg-type]

@@ -94,7 +94,7 @@ impl Signal {
     /// To the core type.
     pub(crate) fn to_core(&self) -> CoreResult<core::Signal> {
         let k = self.kind.as_str();
-        Ok(match k {
+        let signal = match k {
             "availability" => core::Signal::Availability {
                 up: need(self.up, k, "up")?,
                 whole_service: self.whole_service.unwrap_or(false),
@@ -113,7 +113,11 @@ impl Signal {
                      security, resolved"
                 )));
             }
-        })
+        };
+        // A signal a caller built is checked by core, as Python's `Signal` constructors are (the detector
+        // only counts invalid samples of a stream).
+        signal.validate()?;
+        Ok(signal)
     }
 
     /// From the core type.
@@ -165,7 +169,7 @@ pub struct Observation {
 impl Observation {
     /// To the core type.
     pub(crate) fn to_core(&self) -> CoreResult<core::Observation> {
-        let mut o = core::Observation::new(self.service.clone(), self.at, self.signal.to_core()?);
+        let mut o = core::Observation::try_new(self.service.clone(), self.at, self.signal.to_core()?)?;
         o.customer_facing = self.customer_facing;
         Ok(o)
     }

@@ -10,8 +10,10 @@ use incident_core::drill_run::{
     DrillReport as CoreDrillReport, Silent,
 };
 use incident_core::engine::{Approval, Plan as CorePlan};
+use incident_core::evidence::DrillBundle;
 use incident_core::sim::SimPlatform as CoreSimPlatform;
 use incident_core::{Error as CoreError, Result as CoreResult};
+use incident_store::SqliteStore;
 use napi::bindgen_prelude::{AsyncTask, CallbackContext, Either, Either3, JsValue, PromiseRaw, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status, ValueType};
@@ -60,6 +62,9 @@ pub struct DrillOptions {
     pub monitor_for_seconds: Option<f64>,
     /// Journal store: a SQLite file or a `postgres://` URL (in memory when absent).
     pub store: Option<String>,
+    /// A directory to write the evidence bundle to, as `incident drill --out DIR` (its `journal.sqlite`
+    /// is then the store, so `store` must be absent); check it with `verifyEvidence`.
+    pub evidence: Option<String>,
     /// Called with each progress event, in order, before the Promise settles (`stage_started`,
     /// `stage_finished` with the stage's score, `log`). If it throws, it is not called again and the drill
     /// rejects with that error once it ends.
@@ -183,11 +188,23 @@ pub fn run_drill(
     spawn_with_callbacks(thrown, move |rt| {
         let scenario = incident_core::sim::Scenario::from_name_or_path(&scenario)?;
         let platform = CoreSimPlatform::from_scenario(&scenario)?;
-        let store = o.store.as_deref().map(StoreSpec::parse).transpose()?.unwrap_or_default();
+        if o.store.is_some() && o.evidence.is_some() {
+            return Err(incident_core::Error::invalid_input(
+                "store and evidence are exclusive: an evidence bundle's journal.sqlite is the drill's store",
+            ));
+        }
+        // As `incident drill --out DIR`: the drill writes to the bundle's store, which is then sealed,
+        // manifested and verified.
+        let bundle = o.evidence.as_deref().map(DrillBundle::<SqliteStore>::create).transpose()?;
+        let store = match &bundle {
+            Some(b) => StoreSpec::Open(Arc::new(b.store().clone())),
+            None => o.store.as_deref().map(StoreSpec::parse).transpose()?.unwrap_or_default(),
+        };
         let set = rt.block_on(
             BackendSpec::new().with_sim(SimSpec::platform(platform.clone())).with_store(store).open(&policy),
         )?;
         let on_call = o.on_call.clone().unwrap_or_else(|| "on-call".into());
+        incident_core::text::non_blank("on_call", &on_call)?;
         let by = o.approver.clone().unwrap_or_else(|| on_call.clone());
         let approver: Box<dyn Approver> = match o.approve {
             None | Some(Either::A(true)) => Box::new(AutoApprove { by }),
@@ -211,6 +228,10 @@ pub fn run_drill(
             approver.as_ref(),
             observer.as_ref(),
         ))?;
+        drop(set);
+        if let Some(b) = bundle {
+            b.finish(&report, None)?;
+        }
         Ok(DrillReport { inner: report })
     })
 }

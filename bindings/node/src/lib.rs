@@ -13,6 +13,7 @@ pub mod drill;
 pub mod drills;
 pub mod engine;
 mod error;
+pub mod evidence;
 pub mod incident;
 pub mod ingest;
 pub mod policy;

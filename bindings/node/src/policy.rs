@@ -5,7 +5,7 @@ use napi::Env;
 use napi_derive::napi;
 use serde_json::Value;
 
-use crate::error::{OrThrow, parse_enum};
+use crate::error::OrThrow;
 
 /// The format of a policy document.
 #[napi(string_enum)]
@@ -62,16 +62,7 @@ impl Policy {
     /// Parse a policy document in `format` over the defaults.
     #[napi(factory, strict, catch_unwind, ts_args_type = "text: string, format: PolicyFormat")]
     pub fn parse(env: Env, text: String, format: String) -> napi::Result<Self> {
-        let inner = match format.as_str() {
-            "toml" => CorePolicy::from_toml_str(&text),
-            "yaml" => CorePolicy::from_yaml_str(&text),
-            "json" => CorePolicy::from_json_str(&text),
-            other => {
-                parse_enum::<()>("policy format", other, &["toml", "yaml", "json"]).map(|()| CorePolicy::default())
-            }
-        }
-        .or_throw(&env)?;
-        Ok(Self { inner })
+        Ok(Self { inner: CorePolicy::parse_as(&text, &format).or_throw(&env)? })
     }
 
     /// Re-validate (policies built by this package are always valid; kept for symmetry with the CLI).
@@ -117,9 +108,11 @@ impl Policy {
         Ok(u32::try_from(self.inner.response_time(sev).as_secs()).unwrap_or(u32::MAX))
     }
 
-    /// The stage budget of `procedure`'s `stage` in seconds, if the policy sets one.
+    /// The stage budget of `procedure`'s `stage` in seconds, if the policy sets one; throws `invalid_input`
+    /// for a blank procedure or stage.
     #[napi(strict, catch_unwind)]
-    pub fn stage_budget_seconds(&self, procedure: String, stage: String) -> Option<u32> {
-        self.inner.stage_budget(&procedure, &stage).map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+    pub fn stage_budget_seconds(&self, env: Env, procedure: String, stage: String) -> napi::Result<Option<u32>> {
+        let budget = self.inner.try_stage_budget(&procedure, &stage).or_throw(&env)?;
+        Ok(budget.map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX)))
     }
 }

@@ -84,9 +84,6 @@ pub fn triage(
         let set = target?.open(None, &incident_core::Policy::default(), rt)?;
         let mut opts = CoreOptions::default();
         if let Some(ns) = o.namespace {
-            if ns.trim().is_empty() {
-                return Err(incident_core::Error::invalid_input("namespace must be non-empty"));
-            }
             opts.namespace = ns;
         }
         if let Some(t) = o.log_tail {

@@ -39,6 +39,10 @@ pub fn wire_schemas(env: Env) -> napi::Result<Value> {
         add::<backend::Notification>(&mut m, "Notification")?;
         add::<drills::ValidationReport>(&mut m, "ValidationReport")?;
         add::<incident_core::Policy>(&mut m, "Policy")?;
+        add::<incident_core::evidence::Verification>(&mut m, "Verification")?;
+        add::<incident_core::policy::PolicyFormat>(&mut m, "PolicyFormat")?;
+        // `ErrorCode` in lib/index.d.ts is this type: the codes are core's `ErrorKind::ALL`.
+        add::<incident_core::ErrorKind>(&mut m, "ErrorKind")?;
         Ok::<_, incident_core::Error>(())
     })();
     all.or_throw(&env)?;

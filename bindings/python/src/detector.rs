@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 
 use crate::classify::{PyClassification, PyImpactFacts};
 use crate::convert::{StrEnum, Wrap};
-use crate::error::{OrRaise, from_json_str, guard, invalid, to_json_string, to_py_obj};
+use crate::error::{OrRaise, from_json_str, guard, to_json_string, to_py_obj};
 use crate::policy::PyPolicy;
 
 impl StrEnum for DeclarationRule {
@@ -22,8 +22,10 @@ pub(crate) struct PySignal {
     pub(crate) inner: core::Signal,
 }
 
-fn finite(name: &str, v: f64) -> PyResult<f64> {
-    if v.is_finite() { Ok(v) } else { Err(invalid(format!("{name} must be a finite number, got {v}"))) }
+/// A signal a caller built, checked by core ([`core::Signal::validate`]).
+fn checked(inner: core::Signal) -> PyResult<PySignal> {
+    inner.validate().or_raise()?;
+    Ok(PySignal { inner })
 }
 
 #[pymethods]
@@ -37,23 +39,12 @@ impl PySignal {
     /// Error rate as a fraction in [0, 1] (`0.07` = 7 %).
     #[staticmethod]
     fn error_rate(rate: f64) -> PyResult<Self> {
-        guard(|| {
-            if !(0.0..=1.0).contains(&rate) {
-                return Err(invalid(format!("error rate must be a fraction in [0, 1], got {rate}")));
-            }
-            Ok(Self { inner: core::Signal::ErrorRate(rate) })
-        })
+        guard(|| checked(core::Signal::ErrorRate(rate)))
     }
     /// Latency against its baseline (same unit for both; `baseline_ms` > 0).
     #[staticmethod]
     fn latency(observed_ms: f64, baseline_ms: f64) -> PyResult<Self> {
-        guard(|| {
-            let (o, b) = (finite("observed_ms", observed_ms)?, finite("baseline_ms", baseline_ms)?);
-            if b <= 0.0 || o < 0.0 {
-                return Err(invalid(format!("latency needs observed_ms >= 0 and baseline_ms > 0, got {o} / {b}")));
-            }
-            Ok(Self { inner: core::Signal::Latency { observed_ms: o, baseline_ms: b } })
-        })
+        guard(|| checked(core::Signal::Latency { observed_ms, baseline_ms }))
     }
     /// A data-integrity check failed.
     #[staticmethod]
@@ -109,10 +100,7 @@ impl PyObservation {
         customer_facing: Option<bool>,
     ) -> PyResult<Self> {
         guard(|| {
-            if service.trim().is_empty() {
-                return Err(invalid("observation service must be non-empty"));
-            }
-            let mut o = core::Observation::new(service, at.0, signal.inner.clone());
+            let mut o = core::Observation::try_new(service, at.0, signal.inner.clone()).or_raise()?;
             o.customer_facing = customer_facing;
             Ok(Self { inner: o })
         })

@@ -9,7 +9,9 @@ use incident_core::drill_run::{
     self as core, Approver, AutoApprove, DrillEvent, DrillObserver, DrillOptions as CoreOptions,
     DrillReport as CoreDrillReport, Silent,
 };
+use incident_core::evidence::DrillBundle;
 use incident_core::sim::SimPlatform as CoreSimPlatform;
+use incident_store::SqliteStore;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyBool;
@@ -18,7 +20,7 @@ use crate::classify::PyClassification;
 use crate::convert::Wrap;
 use crate::detector::PyDeclaration;
 use crate::engine::{PyPlan, PyRunReport};
-use crate::error::{guard, invalid, to_json_string, to_py, to_py_obj};
+use crate::error::{guard, to_json_string, to_py, to_py_obj};
 use crate::incident::PyIncident;
 use crate::policy::{PyPolicy, or_default};
 use crate::postmortem::PyPostMortem;
@@ -244,15 +246,19 @@ struct DrillArgs {
     incident_id: Option<String>,
     monitor_for: Option<Wrap<std::time::Duration>>,
     store: Option<String>,
+    evidence: Option<std::path::PathBuf>,
     on_event: Option<Py<PyAny>>,
 }
 
 fn work(a: DrillArgs, policy: Option<&PyPolicy>, event_loop: Option<Py<PyAny>>, raised: &Raised) -> PyResult<Work> {
-    if a.on_call.trim().is_empty() {
-        return Err(invalid("on_call must be non-empty"));
-    }
+    incident_core::text::non_blank("on_call", &a.on_call).map_err(|e| to_py(&e))?;
     if a.on_event.as_ref().is_some_and(|f| !Python::attach(|py| f.bind(py).is_callable())) {
         return Err(PyTypeError::new_err("on_event: expected a callable taking an event dict"));
+    }
+    if a.store.is_some() && a.evidence.is_some() {
+        return Err(to_py(&incident_core::Error::invalid_input(
+            "store and evidence are exclusive: an evidence bundle's journal.sqlite is the drill's store",
+        )));
     }
     let store = a.store.as_deref().map(StoreSpec::parse).transpose().map_err(|e| to_py(&e))?;
     let policy = or_default(policy);
@@ -260,6 +266,13 @@ fn work(a: DrillArgs, policy: Option<&PyPolicy>, event_loop: Option<Py<PyAny>>, 
     Ok(Box::new(move |rt| {
         let scenario = incident_core::sim::Scenario::from_name_or_path(&a.scenario)?;
         let platform = CoreSimPlatform::from_scenario(&scenario)?;
+        // As `incident drill --out DIR`: the drill writes to the bundle's store, which is then sealed,
+        // manifested and verified.
+        let bundle = a.evidence.as_deref().map(DrillBundle::<SqliteStore>::create).transpose()?;
+        let store = match &bundle {
+            Some(b) => Some(StoreSpec::Open(Arc::new(b.store().clone()))),
+            None => store,
+        };
         let set = rt.block_on(
             BackendSpec::new()
                 .with_sim(SimSpec::platform(platform.clone()))
@@ -289,6 +302,10 @@ fn work(a: DrillArgs, policy: Option<&PyPolicy>, event_loop: Option<Py<PyAny>>, 
             approver.as_ref(),
             observer.as_ref(),
         ))?;
+        drop(set);
+        if let Some(b) = bundle {
+            b.finish(&report, None)?;
+        }
         Ok(PyDrillReport { inner: report })
     }))
 }
@@ -299,9 +316,11 @@ fn work(a: DrillArgs, policy: Option<&PyPolicy>, event_loop: Option<Py<PyAny>>, 
 /// gates), `False` declines, a callable `approve(plan) -> bool` decides (its exception propagates).
 /// `on_event`: called with each progress event (a dict; see `DrillEvent`); its first exception is raised
 /// when the drill ends. `store`: a SQLite path or a `postgres://` URL (in memory when `None`).
+/// `evidence`: a directory to write the evidence bundle to, as `incident drill --out DIR` (its
+/// `journal.sqlite` is then the store; check it with `verify_evidence`).
 #[pyfunction]
 #[pyo3(signature = (scenario, *, on_call = "on-call".to_owned(), approver = None, approve = Approve::Always(true),
-    incident_id = None, monitor_for = None, store = None, on_event = None, policy = None))]
+    incident_id = None, monitor_for = None, store = None, evidence = None, on_event = None, policy = None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run_drill(
     py: Python<'_>,
@@ -312,11 +331,13 @@ pub(crate) fn run_drill(
     incident_id: Option<String>,
     monitor_for: Option<Wrap<std::time::Duration>>,
     store: Option<String>,
+    evidence: Option<std::path::PathBuf>,
     on_event: Option<Py<PyAny>>,
     policy: Option<&PyPolicy>,
 ) -> PyResult<PyDrillReport> {
     guard(|| {
-        let args = DrillArgs { scenario, on_call, approver, approve, incident_id, monitor_for, store, on_event };
+        let args =
+            DrillArgs { scenario, on_call, approver, approve, incident_id, monitor_for, store, evidence, on_event };
         let raised = Raised::default();
         let w = work(args, policy, None, &raised)?;
         raised.finish(block(py, w))
@@ -326,7 +347,7 @@ pub(crate) fn run_drill(
 /// `await run_drill_async(...)`: `run_drill` on a worker thread; `approve` may be `async def`.
 #[pyfunction]
 #[pyo3(signature = (scenario, *, on_call = "on-call".to_owned(), approver = None, approve = Approve::Always(true),
-    incident_id = None, monitor_for = None, store = None, on_event = None, policy = None))]
+    incident_id = None, monitor_for = None, store = None, evidence = None, on_event = None, policy = None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run_drill_async<'py>(
     py: Python<'py>,
@@ -337,11 +358,13 @@ pub(crate) fn run_drill_async<'py>(
     incident_id: Option<String>,
     monitor_for: Option<Wrap<std::time::Duration>>,
     store: Option<String>,
+    evidence: Option<std::path::PathBuf>,
     on_event: Option<Py<PyAny>>,
     policy: Option<&PyPolicy>,
 ) -> PyResult<Bound<'py, PyAny>> {
     guard(|| {
-        let args = DrillArgs { scenario, on_call, approver, approve, incident_id, monitor_for, store, on_event };
+        let args =
+            DrillArgs { scenario, on_call, approver, approve, incident_id, monitor_for, store, evidence, on_event };
         let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?.unbind();
         let raised = Raised::default();
         let w = work(args, policy, Some(event_loop), &raised)?;

@@ -14,7 +14,7 @@ use crate::drills::enum_str;
 use crate::error::{OrRaise, from_json_str, from_value, guard, to_json_string, to_value};
 use crate::policy::{PyPolicy, or_default};
 use crate::severity::{PySeverity, PyStatus};
-use crate::timeline::{PyMetrics, PyTimeline, PyTimelineEvent, check_actor, event_kind, timeline_from_value};
+use crate::timeline::{PyMetrics, PyTimeline, PyTimelineEvent, event_kind, timeline_from_value};
 
 type Date = DateTime<Utc>;
 type At = Option<Wrap<Date>>;
@@ -273,37 +273,37 @@ impl PyIncident {
     /// The commander acknowledges (sets MTTA).
     #[pyo3(signature = (actor, at = None))]
     fn acknowledge(&mut self, actor: &str, at: At) -> PyResult<()> {
-        let a = check_actor(actor)?.to_owned();
+        let a = actor.to_owned();
         self.change(|i, t| i.acknowledge(now_or(at), &a, t))
     }
     /// Move to status `to` (the runbook's order; `resolved` needs root cause and resolution).
     #[pyo3(signature = (to, actor, at = None))]
     fn transition(&mut self, to: Wrap<Status>, actor: &str, at: At) -> PyResult<()> {
-        let a = check_actor(actor)?.to_owned();
+        let a = actor.to_owned();
         self.change(|i, t| i.transition(to.0, now_or(at), &a, t))
     }
     /// Record that impact is mitigated (sets MTTM).
     #[pyo3(signature = (actor, at = None))]
     fn mark_mitigated(&mut self, actor: &str, at: At) -> PyResult<()> {
-        let a = check_actor(actor)?.to_owned();
+        let a = actor.to_owned();
         self.change(|i, t| i.mark_mitigated(now_or(at), &a, t))
     }
     /// Resolve (sets MTTR).
     #[pyo3(signature = (actor, at = None))]
     fn resolve(&mut self, actor: &str, at: At) -> PyResult<()> {
-        let a = check_actor(actor)?.to_owned();
+        let a = actor.to_owned();
         self.change(|i, t| i.resolve(now_or(at), &a, t))
     }
     /// Change the severity, with a reason.
     #[pyo3(signature = (to, reason, actor, at = None))]
     fn change_severity(&mut self, to: Wrap<Severity>, reason: &str, actor: &str, at: At) -> PyResult<()> {
-        let a = check_actor(actor)?.to_owned();
+        let a = actor.to_owned();
         self.change(|i, t| i.change_severity(to.0, reason, now_or(at), &a, t))
     }
     /// Hand the commander role to `to`.
     #[pyo3(signature = (to, actor, at = None))]
     fn hand_over(&mut self, to: &str, actor: &str, at: At) -> PyResult<()> {
-        let a = check_actor(actor)?.to_owned();
+        let a = actor.to_owned();
         self.change(|i, t| i.hand_over(to, now_or(at), &a, t))
     }
     /// Set the root cause.
@@ -318,7 +318,7 @@ impl PyIncident {
     #[pyo3(signature = (kind, actor, at = None))]
     fn record(&mut self, kind: &Bound<'_, PyAny>, actor: &str, at: At) -> PyResult<PyTimelineEvent> {
         let kind = event_kind(kind)?;
-        let a = check_actor(actor)?.to_owned();
+        let a = actor.to_owned();
         self.change(|_, t| t.append(now_or(at), a.as_str(), kind).map(|_| ()))?;
         let last = self.timeline.events().last().cloned();
         last.map(PyTimelineEvent::from)

@@ -16,6 +16,7 @@ mod drill;
 mod drills;
 mod engine;
 mod error;
+mod evidence;
 mod incident;
 mod ingest;
 mod policy;
@@ -73,6 +74,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<classify::PyImpactFacts>()?;
     m.add_class::<classify::PyReason>()?;
     m.add_class::<classify::PyClassification>()?;
+    m.add_function(wrap_pyfunction!(evidence::verify_evidence, m)?)?;
+    m.add_function(wrap_pyfunction!(evidence::verify_evidence_text, m)?)?;
     m.add_function(wrap_pyfunction!(classify::classify, m)?)?;
     m.add_function(wrap_pyfunction!(classify::classification_rules, m)?)?;
     m.add_class::<detector::PySignal>()?;

@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::convert::Wrap;
-use crate::error::{OrRaise, guard, invalid, json_to_py, py_to_json, to_py_obj};
+use crate::error::{OrRaise, guard, json_to_py, py_to_json, to_py_obj};
 
 /// The incident-response policy: severities, declaration thresholds, comms cadence, routing, drills and
 /// guard rails. `Policy()` is the runbook's defaults; `Policy({...})`, files and documents override any
@@ -68,6 +68,14 @@ impl PyPolicy {
         guard(|| Ok(Self { inner: CorePolicy::from_json_str(text).or_raise()? }))
     }
 
+    /// Parse a policy document in `format` (`"toml"`, `"yaml"` or `"json"`) over the defaults; an unknown
+    /// format is `InvalidInputError` listing the formats (core's `PolicyFormat`), as in Node's
+    /// `Policy.parse`.
+    #[staticmethod]
+    fn parse(text: &str, format: &str) -> PyResult<Self> {
+        guard(|| Ok(Self { inner: CorePolicy::parse_as(text, format).or_raise()? }))
+    }
+
     /// Re-validate (policies built here are always valid; kept for symmetry with the CLI).
     fn validate(&self) -> PyResult<()> {
         guard(|| self.inner.validate().or_raise())
@@ -106,12 +114,7 @@ impl PyPolicy {
 
     /// The stage budget of `procedure`'s `stage`, if the policy sets one.
     fn stage_budget(&self, procedure: &str, stage: &str) -> PyResult<Option<chrono::TimeDelta>> {
-        guard(|| {
-            if procedure.is_empty() || stage.is_empty() {
-                return Err(invalid("procedure and stage must be non-empty"));
-            }
-            Ok(self.inner.stage_budget(procedure, stage).map(Into::into))
-        })
+        guard(|| Ok(self.inner.try_stage_budget(procedure, stage).or_raise()?.map(Into::into)))
     }
 
     fn __repr__(&self) -> String {

@@ -5,9 +5,7 @@ use incident_core::timeline::{self as core, Timeline as CoreTimeline};
 use pyo3::prelude::*;
 use serde_json::Value;
 
-use crate::error::{
-    OrRaise, from_json_str, from_value, guard, invalid, json_to_py, py_to_json, to_json_string, to_value,
-};
+use crate::error::{OrRaise, from_json_str, from_value, guard, json_to_py, py_to_json, to_json_string, to_value};
 
 /// One timeline entry.
 #[pyclass(name = "TimelineEvent", module = "incident_core._native", frozen, eq)]
@@ -198,11 +196,6 @@ impl PyTimeline {
     fn __repr__(&self) -> String {
         format!("Timeline(incident_id={:?}, events={})", self.inner.incident_id(), self.inner.len())
     }
-}
-
-/// Reject an empty actor.
-pub(crate) fn check_actor(a: &str) -> PyResult<&str> {
-    if a.trim().is_empty() { Err(invalid("actor must be non-empty")) } else { Ok(a) }
 }
 
 impl From<core::Event> for PyTimelineEvent {

@@ -80,9 +80,6 @@ fn work(
     log_tail: Option<u32>,
     log_deployments: Option<Vec<String>>,
 ) -> PyResult<Work> {
-    if namespace.as_deref().is_some_and(|n| n.trim().is_empty()) {
-        return Err(crate::error::invalid("namespace must be non-empty"));
-    }
     Ok(Box::new(move |rt: &Runtime| {
         let set = target.open(None, &incident_core::Policy::default(), rt)?;
         let mut opts = CoreOptions::default();

@@ -284,8 +284,10 @@ impl BackendSet {
     /// report with missing sections, not an error.
     ///
     /// # Errors
-    /// `NotFound` for an unknown context.
+    /// `InvalidInput` for options [`TriageOptions::validate`] refuses (a blank namespace); `NotFound` for an
+    /// unknown context.
     pub async fn triage(&self, opts: &TriageOptions, context: Option<&str>) -> Result<TriageReport> {
+        opts.validate()?;
         let context = context.map_or_else(|| self.backends.clusters.default_context(), str::to_owned);
         let cluster = self.backends.clusters.cluster(&context).await?;
         let probes: Vec<Arc<dyn DatastoreProbe>> = self.backends.probes.values().cloned().collect();

@@ -186,6 +186,16 @@ impl Observation {
         Self { service: service.into(), at, signal, customer_facing: None }
     }
 
+    /// [`Observation::new`] for a caller's input (what the bindings call).
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) when `service` is blank.
+    pub fn try_new(service: impl Into<String>, at: DateTime<Utc>, signal: Signal) -> Result<Self> {
+        let service = service.into();
+        crate::text::non_blank("observation service", &service)?;
+        Ok(Self::new(service, at, signal))
+    }
+
     /// Set whether the service is customer-facing.
     #[must_use]
     pub fn customer_facing(mut self, yes: bool) -> Self {

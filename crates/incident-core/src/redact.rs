@@ -366,7 +366,7 @@ pub fn scrub_sql_passwords(sql: &str) -> String {
     out
 }
 
-/// `Authorization: <scheme> <credentials>` and `Bearer <token>`: the credentials become `***` (the
+/// `Authorization: <scheme> <credentials>` and `Bearer <token>` (8+ characters): the credentials become `***` (the
 /// scheme is kept; AWS SigV4's `Credential=`/`Signature=` parts are handled by the key and key-id rules).
 fn scrub_auth_headers(text: &str) -> String {
     let bytes = text.as_bytes();
@@ -378,6 +378,9 @@ fn scrub_auth_headers(text: &str) -> String {
             i += 1;
             continue;
         }
+        // After a bare `Bearer ` only a token-like value (8+ characters) is blanked, so prose such as
+        // "a bearer token is required" is left alone.
+        let mut min_len = 1;
         let value_at = if starts_with_ci(bytes, i, "authorization") {
             let mut j = i + "authorization".len();
             while j < bytes.len() && bytes[j] == b' ' {
@@ -399,13 +402,14 @@ fn scrub_auth_headers(text: &str) -> String {
             }
             if word_end > j && bytes.get(word_end) == Some(&b' ') { word_end + 1 } else { j }
         } else if starts_with_ci(bytes, i, "bearer ") {
+            min_len = 8;
             i + "bearer ".len()
         } else {
             i += 1;
             continue;
         };
         let (start, end) = value_span(bytes, value_at, b",;");
-        if start == end || &text[start..end] == MARK {
+        if end - start < min_len || &text[start..end] == MARK {
             i = end.max(i + 1);
             continue;
         }

@@ -48,6 +48,16 @@ fn check(field: &str, value: &str, allow_newline: bool) -> Result<()> {
     }
 }
 
+/// `value` if it is not blank (empty or only whitespace): the rule for every required name a caller
+/// types (an actor, an on-call engineer, a service, a namespace, a procedure and stage). The bindings call
+/// it (or a core function that does) rather than checking themselves.
+///
+/// # Errors
+/// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput), `"{field} must not be empty"`.
+pub fn non_blank<'a>(field: &str, value: &'a str) -> Result<&'a str> {
+    if value.trim().is_empty() { Err(Error::invalid_input(format!("{field} must not be empty"))) } else { Ok(value) }
+}
+
 /// Refuse `value` if it holds a line break or a control character (typed input; see the module docs).
 ///
 /// # Errors

@@ -68,6 +68,16 @@ impl Default for TriageOptions {
     }
 }
 
+impl TriageOptions {
+    /// Check the options a caller gave (every front end's triage goes through it before reading anything).
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) when `namespace` is blank.
+    pub fn validate(&self) -> Result<()> {
+        crate::text::non_blank("namespace", &self.namespace).map(drop)
+    }
+}
+
 /// A deployment that is not fully available.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DeploymentHealth {

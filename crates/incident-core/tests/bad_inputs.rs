@@ -3,16 +3,24 @@
 //! (node/test/bad-inputs.test.mjs) runners check the same table against the bindings, so the three agree.
 
 use incident_core::comms::UpdateKind;
+use incident_core::detector::{Observation, Signal};
 use incident_core::drills::ChecklistId;
 use incident_core::impact::OutageScope;
+use incident_core::incident::{DeclareRequest, Incident};
 use incident_core::policy::DeclarationRule;
-use incident_core::{ErrorKind, Policy, Severity, Status, ingest};
+use incident_core::policy::PolicyFormat;
+use incident_core::triage::TriageOptions;
+use incident_core::{ErrorKind, Policy, Severity, Status, ingest, text};
 use serde_json::Value;
 
 fn table() -> Vec<Value> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/bad_inputs.json");
     let v: Value = serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json");
     v["cases"].as_array().expect("cases").clone()
+}
+
+fn t0() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(1_795_000_000, 0).expect("a valid time")
 }
 
 fn str_of<'a>(input: &'a Value, key: &str) -> &'a str {
@@ -28,6 +36,29 @@ fn run(entry: &str, input: &Value) -> incident_core::Result<()> {
         "severity" => str_of(input, "severity").parse::<Severity>().map(drop),
         "policy" => Policy::from_value(input["overrides"].clone()).map(drop),
         "checklist_record" => str_of(input, "id").parse::<ChecklistId>().map(drop),
+        "actor" => {
+            let req: DeclareRequest =
+                serde_json::from_str(r#"{"id":"INC-9","title":"x","severity":"P2","on_call":"alice"}"#).expect("req");
+            let (mut incident, mut timeline) = Incident::declare(req, &Policy::default(), t0()).expect("declare");
+            incident.acknowledge(t0(), str_of(input, "actor"), &mut timeline)
+        }
+        "on_call" => text::non_blank("on_call", str_of(input, "on_call")).map(drop),
+        "observation" => Observation::try_new(str_of(input, "service"), t0(), Signal::ErrorRate(0.1)).map(drop),
+        "stage_budget" => {
+            Policy::default().try_stage_budget(str_of(input, "procedure"), str_of(input, "stage")).map(drop)
+        }
+        "triage" => {
+            TriageOptions { namespace: str_of(input, "namespace").to_owned(), ..TriageOptions::default() }.validate()
+        }
+        "signal" => {
+            let v = input["value"].as_f64().expect("input.value");
+            match str_of(input, "kind") {
+                "error_rate" => Signal::ErrorRate(v),
+                _ => Signal::Latency { observed_ms: 10.0, baseline_ms: v },
+            }
+            .validate()
+        }
+        "policy_format" => Policy::parse_as(str_of(input, "text"), str_of(input, "format")).map(drop),
         other => panic!("bad_inputs.json: unknown entry point {other:?}"),
     }
 }
@@ -56,6 +87,7 @@ fn names_are_the_wire_names() {
     assert_eq!(wire(UpdateKind::ALL), UpdateKind::NAMES);
     assert_eq!(wire(ChecklistId::ALL), ChecklistId::NAMES);
     assert_eq!(wire(ingest::AlertSource::ALL), ingest::AlertSource::NAMES);
+    assert_eq!(wire(PolicyFormat::ALL), PolicyFormat::NAMES);
     assert_eq!(wire(ErrorKind::ALL), ErrorKind::ALL.map(ErrorKind::as_str));
     let retryable: Vec<_> = ErrorKind::ALL.into_iter().filter(|k| k.is_retryable()).collect();
     assert_eq!(retryable, [ErrorKind::Timeout, ErrorKind::Unavailable]);

@@ -23,6 +23,45 @@ use serde_json::{Map, Value};
 use super::{DEPRECATED_PROCEDURE_NAMES, DeclarationPolicy, Policy, canonical_procedure_name};
 use crate::{Error, HumanDuration, Result, Severity};
 
+/// The format of a policy document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyFormat {
+    /// TOML.
+    Toml,
+    /// YAML.
+    Yaml,
+    /// JSON.
+    Json,
+}
+
+impl PolicyFormat {
+    /// Every format.
+    pub const ALL: [Self; 3] = [Self::Toml, Self::Yaml, Self::Json];
+    /// The wire names of [`PolicyFormat::ALL`], in order (the bindings' allowed values).
+    pub const NAMES: [&'static str; 3] = ["toml", "yaml", "json"];
+
+    /// The wire name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Toml => "toml",
+            Self::Yaml => "yaml",
+            Self::Json => "json",
+        }
+    }
+}
+
+impl std::str::FromStr for PolicyFormat {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == s).ok_or_else(|| {
+            Error::invalid_input(format!("policy format: {s:?} is not one of {}", Self::NAMES.join(", ")))
+        })
+    }
+}
+
 fn field_err(path: &str, why: impl std::fmt::Display) -> Error {
     // Keys come from the file: escape line breaks so the message stays one line.
     let path: String = path
@@ -149,6 +188,20 @@ impl Policy {
         let value: Value = serde_json::from_str(text)
             .map_err(|e| Error::policy(format!("policy file (json): {}", one_line(&e.to_string()))))?;
         Self::from_value(value)
+    }
+
+    /// Parse a policy document in `format` (`toml`, `yaml` or `json`, see [`PolicyFormat`]) over the
+    /// defaults.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) listing the formats for an unknown
+    /// `format`; otherwise as [`Policy::from_toml_str`].
+    pub fn parse_as(text: &str, format: &str) -> Result<Self> {
+        match format.parse::<PolicyFormat>()? {
+            PolicyFormat::Toml => Self::from_toml_str(text),
+            PolicyFormat::Yaml => Self::from_yaml_str(text),
+            PolicyFormat::Json => Self::from_json_str(text),
+        }
     }
 
     /// Load an override file; the format comes from the extension (`.toml`, `.yaml`, `.yml`, `.json`).

@@ -17,6 +17,7 @@ pub mod receiver;
 pub use declaration::DeclarationRule;
 pub use guard::GuardRails;
 pub use ingest::IngestPolicy;
+pub use load::PolicyFormat;
 pub use receiver::{ReceiverPolicy, ReceiverSnsPolicy};
 
 /// The drill schedule and checklist types live with the rest of runbook "Testing and Validation" in
@@ -896,5 +897,15 @@ impl Policy {
             // A policy built in code may still key the budget by a deprecated name.
             DEPRECATED_PROCEDURE_NAMES.iter().filter(|(_, new)| *new == procedure).find_map(|(old, _)| under(old))
         })
+    }
+
+    /// [`Policy::stage_budget`] for a caller's input (what the bindings call).
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) when `procedure` or `stage` is blank.
+    pub fn try_stage_budget(&self, procedure: &str, stage: &str) -> crate::Result<Option<HumanDuration>> {
+        crate::text::non_blank("procedure", procedure)?;
+        crate::text::non_blank("stage", stage)?;
+        Ok(self.stage_budget(procedure, stage))
     }
 }

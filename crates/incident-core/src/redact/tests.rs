@@ -34,7 +34,8 @@ const PATTERNS: &[(&str, &str)] = &[
     ("authorization: Basic dXNlcjpwdw==, next", "authorization: Basic ***, next"),
     ("Authorization: Token t0k3n", "Authorization: Token ***"),
     ("Authorization:s3cr3t", "Authorization:***"),
-    ("sent bearer abc", "sent bearer ***"),
+    ("sent bearer abc.def.ghi", "sent bearer ***"),
+    ("a bearer token is required", "a bearer token is required"),
     (
         "Authorization: AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261206/us-east-1/rds/aws4_request, SignedHeaders=host, Signature=fe5f80f77d5fa3beca038a248ff027",
         "Authorization: AWS4-HMAC-SHA256 Credential=AKIA***/20261206/us-east-1/rds/aws4_request, SignedHeaders=host, Signature=***",
