@@ -103,6 +103,8 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+#[cfg(doc)]
+use crate::ErrorKind;
 use crate::backend::{Delivery, Destination, Notification, Notifier};
 use crate::cadence::{CadenceDriver, CadenceOptions, History, UpdateAttempt};
 use crate::clock::{Clock, format_utc};
