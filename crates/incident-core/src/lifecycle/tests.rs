@@ -403,3 +403,27 @@ async fn list_filters_and_runs_become_action_items() {
     let items: Vec<_> = pm.action_items.iter().map(|a| a.description.as_str()).collect();
     assert_eq!(items, ["Review run r1 (application-rollback): it ended compensated", "add a canary"]);
 }
+
+#[tokio::test]
+async fn what_people_read() {
+    let store = Arc::new(stored(Severity::P1).await);
+    let clock = clock();
+    let incidents = Incidents::new(store.clone(), clock.clone(), Policy::default());
+    let ack = incidents.ack("INC-1", "alice").await.expect("ack");
+    let again = incidents.ack("INC-1", "bob").await.expect("again");
+    clock.advance(TimeDelta::minutes(2));
+    incidents.assign("INC-1", ResponseRole::Scribe, "dave", "alice").await.expect("scribe");
+    incidents.set_status("INC-1", Status::Identified, "bad deploy v2.3", "alice").await.expect("identified");
+    let list = incidents.list(&ListFilter::default()).await.expect("list");
+    clock.advance(TimeDelta::minutes(40));
+    let view = incidents.show("INC-1").await.expect("show");
+    let resolved = incidents
+        .resolve("INC-1", &ResolveRequest::new("bad config").resolution("rolled back"), "alice")
+        .await
+        .expect("resolve");
+    insta::assert_snapshot!("ack", crate::render::change(&ack));
+    insta::assert_snapshot!("ack_again", crate::render::change(&again));
+    insta::assert_snapshot!("resolve", crate::render::change(&resolved));
+    insta::assert_snapshot!("list", crate::render::incident_list(&list));
+    insta::assert_snapshot!("show", crate::render::incident_view(&view));
+}
