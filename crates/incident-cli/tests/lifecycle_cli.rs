@@ -177,6 +177,12 @@ fn a_receiver_declared_incident_is_worked_to_its_postmortem_while_alerts_keep_ar
     assert_eq!(json["events"][0]["kind"]["type"], "role_assigned", "{json}");
     let out = ok(&incident(&store, &["severity", &id, "P0", "--reason", "all regions failing", "--as", "bob"]));
     assert!(out.contains("Severity P1 -> P0: all regions failing"), "{out}");
+    // The next update says P0.
+    let out = ok(&incident(&store, &["update", &id, "--as", "carol", "--notify-config", &config.to_string_lossy()]));
+    assert!(out.contains("internal update to #incident-") && out.contains(": succeeded"), "{out}");
+    let updates: Vec<String> =
+        bodies.lock().expect("lock").iter().filter(|b| b.contains("Next Update")).cloned().collect();
+    assert!(updates.iter().any(|b| b.contains("Impact: P0 (all regions failing")), "{updates:?}");
     ok(&incident(&store, &["status", &id, "identified", "--message", "bad deploy v2.3", "--as", "bob"]));
     ok(&incident(&store, &["note", &id, "rolling back to v2.2", "--as", "dave"]));
     ok(&incident(&store, &["status", &id, "monitoring", "--message", "rolled back to v2.2", "--as", "bob"]));

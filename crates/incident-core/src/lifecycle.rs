@@ -51,6 +51,8 @@
 //!   page when the incident is customer-facing, each delivered and recorded with
 //!   [`delivery::deliver_and_record`]. A delivery that fails is recorded and reported, not an error: the
 //!   incident is resolved.
+//! * **Update** ([`Incidents::update`]) posts the status-update template now through
+//!   [`CadenceDriver::send_update`], so it counts for the cadence exactly as the driver's own updates.
 //! * **Post-mortem** ([`Incidents::postmortem`]) is built from the store as a drill builds its own:
 //!   the incident, its verified timeline, and its procedure runs (a run that failed or was compensated
 //!   becomes an action item).
@@ -101,8 +103,10 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+#[cfg(doc)]
+use crate::ErrorKind;
 use crate::backend::{Delivery, Destination, Notification, Notifier};
-use crate::cadence::History;
+use crate::cadence::{CadenceDriver, CadenceOptions, History, UpdateAttempt};
 use crate::clock::{Clock, format_utc};
 use crate::comms::{self, CadenceStatus, ResolvedInput, UpdateKind};
 use crate::delivery::{self, DeliveryRecord};
@@ -716,6 +720,38 @@ impl Incidents {
             change.messages.push(SentMessage::from_record(&record));
         }
         Ok(change)
+    }
+
+    /// Post the runbook's status-update template now, whatever the cadence says, and count it for the
+    /// cadence: the internal update to the incident channel, and the public status-page update too when
+    /// the incident gets those (customer-facing, at a severity of `cadence.status_page_for`). Each is
+    /// [`CadenceDriver::send_update`] with `actor` as the recorded sender; `details` are the internal
+    /// update's details (default: the timeline since the last update). The text follows the current
+    /// severity and status (after `incident severity ID P0`, the impact line says P0).
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`] for a blank actor; [`ErrorKind::NotFound`]; [`ErrorKind::Conflict`]
+    /// once resolved. A delivery that fails is in the returned attempt (and on the timeline).
+    pub async fn update(&self, id: &str, details: Option<&str>, actor: &str) -> Result<Vec<UpdateAttempt>> {
+        let actor = non_blank("actor", actor)?;
+        let (incident, _) = self.load(id).await?;
+        let options = CadenceOptions { actor, ..CadenceOptions::default() };
+        let driver = CadenceDriver::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.clock),
+            Arc::clone(&self.notifier),
+            self.policy.clone(),
+        )
+        .with_options(options);
+        let mut kinds = vec![UpdateKind::Internal];
+        if incident.customer_facing && self.policy.cadence.status_page_for.contains(&incident.severity) {
+            kinds.push(UpdateKind::StatusPage);
+        }
+        let mut sent = Vec::new();
+        for kind in kinds {
+            sent.push(driver.send_update(&incident.id, kind, self.clock.now(), details).await?);
+        }
+        Ok(sent)
     }
 
     /// The post-mortem from the store: the incident, its timeline and its runs (a run that failed or was

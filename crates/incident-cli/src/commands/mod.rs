@@ -32,6 +32,7 @@ mod severity;
 mod show;
 mod status;
 mod triage;
+mod update;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
@@ -83,6 +84,8 @@ pub(crate) enum Command {
     Severity(severity::SeverityArgs),
     /// Move an incident to identified or monitoring, with a message.
     Status(status::StatusArgs),
+    /// Post the status-update template for an incident now (counts for the cadence).
+    Update(update::UpdateArgs),
     /// Add a note to an incident's timeline.
     Note(note::NoteArgs),
     /// Record that an incident's user impact stopped.
@@ -117,6 +120,7 @@ impl Command {
             Self::Assign(a) => assign::run(ctx, a),
             Self::Severity(a) => severity::run(ctx, a),
             Self::Status(a) => status::run(ctx, a),
+            Self::Update(a) => update::run(ctx, a),
             Self::Note(a) => note::run(ctx, a),
             Self::Mitigated(a) => mitigated::run(ctx, a),
             Self::Resolve(a) => resolve::run(ctx, a),

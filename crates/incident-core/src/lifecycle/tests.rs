@@ -163,6 +163,15 @@ async fn a_whole_response_is_recorded_once_each() {
     assert_eq!(c.incident.impact, "P0 (all regions down; declared P1: Customer-facing errors)");
     let same = incidents.change_severity("INC-1", Severity::P0, "again", "bob").await.expect("same");
     assert!(matches!(same.outcome, ChangeOutcome::Unchanged { .. }));
+    // The next update says P0, and counts for the (now P0, 15-minute) cadence.
+    let sent = incidents.update("INC-1", Some("failing over"), "carol").await.expect("update");
+    let kinds: Vec<_> = sent.iter().map(|a| (a.kind, a.outcome)).collect();
+    assert_eq!(kinds, [(UpdateKind::Internal, Outcome::Succeeded), (UpdateKind::StatusPage, Outcome::Succeeded)]);
+    let texts: Vec<String> = notifier.0.lock().expect("lock").drain(..).map(|n| n.text).collect();
+    assert!(texts[0].contains("Impact: P0 (all regions down; declared P1: Customer-facing errors)"), "{}", texts[0]);
+    assert!(texts[0].contains("failing over"), "{}", texts[0]);
+    let view = incidents.show("INC-1").await.expect("show");
+    assert_eq!(view.cadence.next_internal_due, Some(clock.now() + TimeDelta::minutes(15)));
 
     clock.advance(TimeDelta::minutes(5));
     incidents.set_status("INC-1", Status::Identified, "bad deploy v2.3", "bob").await.expect("identified");
@@ -211,7 +220,7 @@ async fn a_whole_response_is_recorded_once_each() {
         ("note", 2),
         ("mitigated", 1),
         ("resolved", 1),
-        ("message_sent", 2),
+        ("message_sent", 4),
     ] {
         assert_eq!(count(&tl, kind), n, "{kind}");
     }
@@ -393,4 +402,28 @@ async fn list_filters_and_runs_become_action_items() {
     let pm = incidents.postmortem("INC-1", input).await.expect("postmortem");
     let items: Vec<_> = pm.action_items.iter().map(|a| a.description.as_str()).collect();
     assert_eq!(items, ["Review run r1 (application-rollback): it ended compensated", "add a canary"]);
+}
+
+#[tokio::test]
+async fn what_people_read() {
+    let store = Arc::new(stored(Severity::P1).await);
+    let clock = clock();
+    let incidents = Incidents::new(store.clone(), clock.clone(), Policy::default());
+    let ack = incidents.ack("INC-1", "alice").await.expect("ack");
+    let again = incidents.ack("INC-1", "bob").await.expect("again");
+    clock.advance(TimeDelta::minutes(2));
+    incidents.assign("INC-1", ResponseRole::Scribe, "dave", "alice").await.expect("scribe");
+    incidents.set_status("INC-1", Status::Identified, "bad deploy v2.3", "alice").await.expect("identified");
+    let list = incidents.list(&ListFilter::default()).await.expect("list");
+    clock.advance(TimeDelta::minutes(40));
+    let view = incidents.show("INC-1").await.expect("show");
+    let resolved = incidents
+        .resolve("INC-1", &ResolveRequest::new("bad config").resolution("rolled back"), "alice")
+        .await
+        .expect("resolve");
+    insta::assert_snapshot!("ack", crate::render::change(&ack));
+    insta::assert_snapshot!("ack_again", crate::render::change(&again));
+    insta::assert_snapshot!("resolve", crate::render::change(&resolved));
+    insta::assert_snapshot!("list", crate::render::incident_list(&list));
+    insta::assert_snapshot!("show", crate::render::incident_view(&view));
 }

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use crate::cadence::UpdateAttempt;
 use crate::comms::format_utc;
 use crate::incident::{Incident, describe_contact};
 use crate::lifecycle::{Change, ChangeOutcome, IncidentView};
@@ -152,4 +153,23 @@ pub fn change(c: &Change) -> String {
         if i.acknowledged_at.is_some() { "" } else { ", not acknowledged" }
     );
     s
+}
+
+/// One line per update posted (`incident update`): kind, where, outcome, the recording event.
+#[must_use]
+pub fn update_attempts(incident_id: &str, attempts: &[UpdateAttempt]) -> String {
+    let mut s = String::new();
+    for a in attempts {
+        let detail = if a.detail.is_empty() { String::new() } else { format!(" ({})", neutralise(&a.detail)) };
+        let _ = writeln!(
+            s,
+            "{}: {} update to {}: {}{detail} (event #{})",
+            neutralise(incident_id),
+            a.kind,
+            neutralise(&a.channel),
+            a.outcome,
+            a.event_seq
+        );
+    }
+    s.trim_end().to_owned()
 }

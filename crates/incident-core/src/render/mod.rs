@@ -27,7 +27,7 @@ pub use declaration::{Declared, declared, no_declaration};
 #[cfg(feature = "sim")]
 pub use drill::{drill_event, drill_offset};
 pub use ingest::{alert_batch, group_decision};
-pub use lifecycle::{change, incident_list, incident_view};
+pub use lifecycle::{change, incident_list, incident_view, update_attempts};
 pub use procedures::procedure_list;
 pub use run::run_report;
 pub use schedule::drill_schedule;
