@@ -81,6 +81,7 @@ pub mod drills;
 mod duration;
 pub mod engine;
 mod error;
+pub mod escalation;
 pub mod evidence;
 pub mod impact;
 pub mod incident;

@@ -769,14 +769,30 @@ mod tests {
         for (doc, path, why) in [
             ("[business_hours]\ntimezone = \"Mars/Olympus\"\n", "business_hours.timezone", "is not an IANA time zone"),
             ("[business_hours]\nweekdays = []\n", "business_hours.weekdays", "empty"),
-            ("[business_hours]\nweekdays = [\"monday\", \"monday\"]\n", "business_hours.weekdays", "monday listed twice"),
-            ("[business_hours]\nstart = \"18:00\"\nend = \"09:00\"\n", "business_hours.start", "18:00 is not before end 09:00"),
+            (
+                "[business_hours]\nweekdays = [\"monday\", \"monday\"]\n",
+                "business_hours.weekdays",
+                "monday listed twice",
+            ),
+            (
+                "[business_hours]\nstart = \"18:00\"\nend = \"09:00\"\n",
+                "business_hours.start",
+                "18:00 is not before end 09:00",
+            ),
             ("[business_hours]\nstart = \"09:00\"\nend = \"09:00\"\n", "business_hours.start", "is not before end"),
             ("[business_hours]\nstart = \"9am\"\n", "business_hours.start", "is not a time of day HH:MM"),
             ("[business_hours]\nweekdays = [\"someday\"]\n", "business_hours.weekdays[0]", "unknown variant"),
             ("[business_hours]\nholidays = [\"2026-02-30\"]\n", "business_hours.holidays[0]", ""),
-            ("[severities.P1]\nescalation_chain = [\"on_call_engineer\"]\n", "severities.P1.escalation_chain[0]", "already paged"),
-            ("[severities.P1]\nescalation_chain = [\"cto\", \"cto\"]\n", "severities.P1.escalation_chain[1]", "already paged"),
+            (
+                "[severities.P1]\nescalation_chain = [\"on_call_engineer\"]\n",
+                "severities.P1.escalation_chain[0]",
+                "already paged",
+            ),
+            (
+                "[severities.P1]\nescalation_chain = [\"cto\", \"cto\"]\n",
+                "severities.P1.escalation_chain[1]",
+                "already paged",
+            ),
         ] {
             let msg = policy_err(Policy::from_toml_str(doc));
             assert!(msg.starts_with(&format!("policy field `{path}`: ")), "{doc}: {msg}");
@@ -790,7 +806,10 @@ mod tests {
         assert_eq!(p.business_hours.start.to_string(), "08:30");
         // A policy file written before the chains existed still loads, with the default chain.
         let p = Policy::from_toml_str("[severities.P1]\nescalation = [\"on_call_engineer\"]\n").expect("old file");
-        assert_eq!(p.severities.p1.escalation_chain, [crate::policy::Role::EngineeringManager, crate::policy::Role::Cto]);
+        assert_eq!(
+            p.severities.p1.escalation_chain,
+            [crate::policy::Role::EngineeringManager, crate::policy::Role::Cto]
+        );
     }
 
     #[test]
