@@ -233,6 +233,9 @@ impl EscalationStatus {
     }
 }
 
+/// Per `(level, target)`: when first delivered, and the newest unsuccessful attempt.
+type Records = BTreeMap<(u32, Target), (Option<DateTime<Utc>>, Option<Attempt>)>;
+
 /// The current schedule's start, severity, and whether it began at declaration.
 struct Epoch {
     since: DateTime<Utc>,
@@ -269,7 +272,7 @@ pub fn status_with(
         |channel: &str| ALL_ROLES.into_iter().find(|r| destination_label(&Destination::Page { role: *r }) == channel);
     let mut epoch =
         Epoch { since: incident.declared_at, severity: incident.severity, declaration: true, carried: BTreeSet::new() };
-    let mut records: BTreeMap<(u32, Target), (Option<DateTime<Utc>>, Option<Attempt>)> = BTreeMap::new();
+    let mut records: Records = BTreeMap::new();
     let mut paged_ever: BTreeSet<Role> = BTreeSet::new();
     let mut acknowledged_at = incident.acknowledged_at;
     let mut resolved = incident.status == Status::Resolved;
@@ -328,7 +331,7 @@ fn schedule(
     calendar: &BusinessCalendar,
     incident: &Incident,
     epoch: &Epoch,
-    records: &BTreeMap<(u32, Target), (Option<DateTime<Utc>>, Option<Attempt>)>,
+    records: &Records,
     acknowledged_at: Option<DateTime<Utc>>,
     resolved: bool,
     now: DateTime<Utc>,
