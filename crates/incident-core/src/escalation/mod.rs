@@ -57,7 +57,7 @@ use crate::delivery::destination_label;
 use crate::incident::Incident;
 use crate::policy::{EscalationWindow, Role};
 use crate::timeline::{EventKind, Outcome, Timeline};
-use crate::{HumanDuration, Policy, Result, Severity, Status};
+use crate::{HumanDuration, Policy, Result, Severity, Status, text};
 
 /// The `kind` of a page of level `level` (`escalation_page:2`).
 #[must_use]
@@ -429,6 +429,95 @@ const ALL_ROLES: [Role; 10] = [
     Role::PagerdutySupport,
     Role::SlackSupport,
 ];
+
+impl EscalationStatus {
+    /// The status as people read it (what `incident escalation ID` prints), at `now`.
+    #[must_use]
+    pub fn to_text(&self, policy: &Policy, now: DateTime<Utc>) -> String {
+        use std::fmt::Write as _;
+        let when = |t: DateTime<Utc>| {
+            let d = t - now;
+            let rel = if d > TimeDelta::zero() {
+                format!("in {}", HumanDuration::from_secs(d.num_seconds().unsigned_abs()))
+            } else if d < TimeDelta::zero() {
+                format!("{} ago", HumanDuration::from_secs(d.num_seconds().unsigned_abs()))
+            } else {
+                "now".to_owned()
+            };
+            format!("{} ({rel})", crate::clock::format_utc(t))
+        };
+        let roles = |r: &[Role]| r.iter().map(|r| r.title()).collect::<Vec<_>>().join(" + ");
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{}: [{}] escalation {} — response time {}, first pages {}",
+            text::neutralise(&self.incident_id),
+            self.severity,
+            self.state.as_str(),
+            describe_response(self),
+            self.window.phrase()
+        );
+        if self.business_time {
+            let b = &policy.business_hours;
+            let _ = writeln!(s, "Business hours: {}–{} {}", b.start, b.end, b.timezone);
+        }
+        let _ = writeln!(s, "Since: {}", crate::clock::format_utc(self.since));
+        match self.state {
+            EscalationState::Acknowledged => {
+                let at = self.acknowledged_at.map_or_else(|| "(time unknown)".to_owned(), crate::clock::format_utc);
+                let _ = writeln!(s, "Acknowledged: {at}; nobody else will be paged");
+            }
+            EscalationState::Resolved => {
+                let _ = writeln!(s, "Resolved: nobody else will be paged");
+            }
+            EscalationState::Exhausted => {
+                let _ = writeln!(
+                    s,
+                    "Unacknowledged past the last level (deadline {}): nobody left to page",
+                    when(self.deadline)
+                );
+            }
+            EscalationState::Waiting | EscalationState::Paging => {
+                let _ = writeln!(s, "Acknowledge by: {}", when(self.deadline));
+                if let Some(n) = &self.next {
+                    let _ = writeln!(s, "Next page: level {} ({}) at {}", n.level, roles(&n.roles), when(n.at));
+                }
+            }
+        }
+        let _ = writeln!(s, "Levels:");
+        for l in &self.levels {
+            let paged = if l.due_at > now {
+                "not yet due".to_owned()
+            } else {
+                l.targets
+                    .iter()
+                    .map(|t| {
+                        let what = match t.target {
+                            Target::Page { role } => role.title().to_owned(),
+                            Target::Mention => "channel mention".to_owned(),
+                        };
+                        match (t.sent_at, t.last_attempt) {
+                            (Some(at), _) => format!("{what} sent {}", crate::clock::format_utc(at)),
+                            (None, Some(a)) => format!("{what} {} {}", a.outcome, crate::clock::format_utc(a.at)),
+                            (None, None) if t.by_declaration => format!("{what} with the declaration"),
+                            (None, None) => format!("{what} pending"),
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            let _ = writeln!(
+                s,
+                "- {}. {} — due {}, acknowledge by {}: {paged}",
+                l.level,
+                roles(&l.roles),
+                crate::clock::format_utc(l.due_at),
+                crate::clock::format_utc(l.acknowledge_by)
+            );
+        }
+        s
+    }
+}
 
 /// The response time as people read it, with `business time` when it counts so.
 #[must_use]
