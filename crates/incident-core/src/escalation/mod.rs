@@ -40,6 +40,35 @@
 //! ([`page_kind`], [`mention_kind`]). The declaration's own `page` events count as level 1 when they page a
 //! level-1 role before any severity change. A target is *paged* once one of its events succeeded; the
 //! driver keeps no state of its own, so a restarted driver neither re-pages nor forgets.
+//!
+//! ```
+//! use chrono::{TimeDelta, TimeZone, Utc};
+//! use incident_core::escalation::{self, BusinessCalendar, EscalationState};
+//! use incident_core::incident::{DeclareRequest, Incident};
+//! use incident_core::policy::Role;
+//! use incident_core::{Policy, Severity};
+//!
+//! let policy = Policy::default(); // business hours Monday–Friday 09:00–18:00 UTC
+//! let calendar = BusinessCalendar::new(&policy.business_hours).unwrap();
+//! let friday_17 = Utc.with_ymd_and_hms(2026, 12, 4, 17, 0, 0).unwrap();
+//! let monday = |h| Utc.with_ymd_and_hms(2026, 12, 7, h, 0, 0).unwrap();
+//! assert_eq!(calendar.add(friday_17, TimeDelta::hours(2)), monday(10)); // a P2's response time
+//!
+//! // A P2 declared Friday 18:00 pages the on-call engineer Monday 09:00, due 11:00.
+//! let friday_18 = friday_17 + TimeDelta::hours(1);
+//! let req = DeclareRequest {
+//!     id: "INC-7".into(), title: "Slow batch scoring".into(), severity: Severity::P2,
+//!     components: vec![], impact: String::new(), customer_facing: false, customers_affected: false,
+//!     on_call: "alice".into(), commander: None, started_at: None, detected_at: None,
+//!     detection_source: None,
+//! };
+//! let (incident, timeline) = Incident::declare(req, &policy, friday_18).unwrap();
+//! let s = escalation::status(&policy, &incident, &timeline, friday_18).unwrap();
+//! assert_eq!(s.state, EscalationState::Waiting);
+//! let next = s.next.unwrap();
+//! assert_eq!((next.level, next.roles, next.at), (1, vec![Role::OnCallEngineer], monday(9)));
+//! assert_eq!(s.deadline, monday(11));
+//! ```
 
 mod driver;
 
