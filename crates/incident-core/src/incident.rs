@@ -332,8 +332,14 @@ impl Incident {
 
     /// What goes out when the incident is declared, in order (the runbook's "Incident Declaration" steps):
     /// the channel's first message (`channel_intro`), the ticket (`ticket`), then one `page` per
-    /// stakeholder of [`Incident::stakeholders`]. The first status-page update is the cadence driver's
-    /// (due within `cadence.status_page_within` of declaration).
+    /// stakeholder of [`Incident::stakeholders`], then a `page` for each level-1 escalation role
+    /// (`severities.*.escalation`) that is not a stakeholder. The first status-page update is the cadence
+    /// driver's (due within `cadence.status_page_within` of declaration).
+    ///
+    /// Paging follows the severity table ([`crate::escalation`]): for a `business_hours` severity declared
+    /// outside business hours ([`Policy::pages_at_declaration`]), the escalation roles (every level of its
+    /// chain) are left out: the escalation driver pages them at the next business instant (a P2 declared
+    /// Friday 18:00 pages Monday 09:00). The other stakeholders are still notified at once.
     #[must_use]
     pub fn declaration_notifications(&self, policy: &Policy) -> Vec<crate::backend::Notification> {
         use crate::backend::{Destination, Notification};
@@ -343,9 +349,26 @@ impl Incident {
             note(channel(), "channel_intro", self.channel_intro(policy)),
             note(channel(), "ticket", self.ticket()),
         ];
-        for s in self.stakeholders(policy) {
+        let levels = policy.escalation_levels(self.severity);
+        let page_now = policy.pages_at_declaration(self.severity, self.declared_at);
+        let held = |role: Role| !page_now && levels.iter().flatten().any(|r| *r == role);
+        let stakeholders = self.stakeholders(policy);
+        for s in stakeholders.iter().filter(|s| !held(s.role)) {
             let text = format!("[{}] {} — {}", self.severity, text::neutralise(&self.title), s.reason);
             out.push(note(Destination::Page { role: s.role }, "page", text));
+        }
+        if page_now {
+            let sp = policy.severities.get(self.severity);
+            for role in sp.escalation.iter().filter(|r| !stakeholders.iter().any(|s| s.role == **r)) {
+                let text = format!(
+                    "[{}] {} — escalation ({} {})",
+                    self.severity,
+                    text::neutralise(&self.title),
+                    self.severity,
+                    sp.escalation_window.phrase()
+                );
+                out.push(note(Destination::Page { role: *role }, "page", text));
+            }
         }
         out
     }

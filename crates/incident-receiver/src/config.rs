@@ -7,6 +7,7 @@ use std::time::Duration;
 use incident_core::backend::Notifier;
 use incident_core::cadence::CadenceOptions;
 use incident_core::clock::{Clock, SystemClock};
+use incident_core::escalation::EscalationOptions;
 use incident_core::store::Store;
 use incident_core::{Error, Policy, Result};
 
@@ -147,6 +148,12 @@ pub struct ReceiverConfig {
     pub cadence: Option<CadenceOptions>,
     /// How often the cadence driver looks at the open incidents (default 30 s).
     pub cadence_poll: Duration,
+    /// Run the escalation driver ([`incident_core::escalation`]) with these options over the store while
+    /// the receiver runs (needs `notifier`): business-hours first pages and the escalation chain's pages
+    /// when the response time passes unacknowledged, each recorded on the timeline.
+    pub escalation: Option<EscalationOptions>,
+    /// How often the escalation driver looks at the open incidents (default 30 s).
+    pub escalation_poll: Duration,
 }
 
 impl fmt::Debug for ReceiverConfig {
@@ -159,6 +166,7 @@ impl fmt::Debug for ReceiverConfig {
             .field("max_batch", &self.max_batch)
             .field("notifier", &self.notifier.is_some())
             .field("cadence", &self.cadence)
+            .field("escalation", &self.escalation)
             .finish_non_exhaustive()
     }
 }
@@ -179,6 +187,8 @@ impl ReceiverConfig {
             notifier: None,
             cadence: None,
             cadence_poll: Duration::from_secs(30),
+            escalation: None,
+            escalation_poll: Duration::from_secs(30),
         }
     }
 
@@ -194,6 +204,14 @@ impl ReceiverConfig {
     pub fn cadence(mut self, options: CadenceOptions, poll: Duration) -> Self {
         self.cadence = Some(options);
         self.cadence_poll = poll;
+        self
+    }
+
+    /// Run the escalation driver with `options`, looking every `poll`.
+    #[must_use]
+    pub fn escalation(mut self, options: EscalationOptions, poll: Duration) -> Self {
+        self.escalation = Some(options);
+        self.escalation_poll = poll;
         self
     }
 
@@ -240,6 +258,12 @@ impl ReceiverConfig {
         }
         if self.cadence.is_some() && self.cadence_poll < Duration::from_secs(1) {
             return Err(Error::invalid_input("receiver: cadence_poll must be at least 1s"));
+        }
+        if self.escalation.is_some() && self.notifier.is_none() {
+            return Err(Error::invalid_input("receiver: the escalation driver needs a notifier"));
+        }
+        if self.escalation.is_some() && self.escalation_poll < Duration::from_secs(1) {
+            return Err(Error::invalid_input("receiver: escalation_poll must be at least 1s"));
         }
         if let Some(t) =
             self.sns.topic_arns.iter().find(|t| !t.starts_with("arn:") || t.chars().any(char::is_whitespace))

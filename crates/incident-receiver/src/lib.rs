@@ -29,10 +29,11 @@ pub use writer::GroupResult;
 /// [`Receiver::router`] (or use [`serve`]), then call [`Receiver::shutdown`].
 pub struct Receiver {
     state: Arc<http::AppState>,
-    /// The writer and, when configured, the cadence driver.
+    /// The writer and, when configured, the cadence and escalation drivers.
     writer: JoinSet<()>,
     stop: Option<oneshot::Sender<()>>,
     cadence_stop: Option<oneshot::Sender<()>>,
+    escalation_stop: Option<oneshot::Sender<()>>,
     open_groups: usize,
 }
 
@@ -80,6 +81,21 @@ impl Receiver {
             }
             _ => None,
         };
+        let escalation_stop = match (&config.escalation, &config.notifier) {
+            (Some(options), Some(notifier)) => {
+                let driver = incident_core::escalation::EscalationDriver::new(
+                    Arc::clone(&config.store),
+                    Arc::clone(&config.clock),
+                    Arc::clone(notifier),
+                    config.policy.clone(),
+                )
+                .with_options(options.clone());
+                let (tx, rx) = oneshot::channel();
+                set.spawn(run_escalation(driver, Arc::clone(&config.clock), config.escalation_poll, rx));
+                Some(tx)
+            }
+            _ => None,
+        };
         let max_body = usize::try_from(config.policy.limits.max_payload_bytes).unwrap_or(usize::MAX);
         let body_timeout = config.policy.receiver.body_timeout.as_std();
         let state = Arc::new(http::AppState {
@@ -91,7 +107,7 @@ impl Receiver {
             jobs,
             metrics,
         });
-        Ok(Self { state, writer: set, stop: Some(stop), cadence_stop, open_groups })
+        Ok(Self { state, writer: set, stop: Some(stop), cadence_stop, escalation_stop, open_groups })
     }
 
     /// The routes: `POST /webhook/{alertmanager,pagerduty,grafana,cloudwatch,datadog}`, `GET /healthz`,
@@ -157,6 +173,9 @@ impl Receiver {
         if let Some(stop) = self.cadence_stop.take() {
             let _ = stop.send(());
         }
+        if let Some(stop) = self.escalation_stop.take() {
+            let _ = stop.send(());
+        }
         while let Some(r) = self.writer.join_next().await {
             r.map_err(|e| Error::internal("receiver writer task failed").with_source(e))?;
         }
@@ -190,6 +209,43 @@ async fn run_cadence(
                 }
             }
             Err(e) => tracing::warn!(error = %e, "receiver: cadence tick failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(poll) => {}
+            _ = &mut stop => return,
+        }
+    }
+}
+
+/// The escalation driver's loop, like the cadence driver's: one tick (never interrupted, so what it
+/// pages is recorded), then wait `poll` or until stopped.
+async fn run_escalation(
+    driver: incident_core::escalation::EscalationDriver<
+        dyn incident_core::store::Store,
+        dyn incident_core::clock::Clock,
+        dyn incident_core::backend::Notifier,
+    >,
+    clock: Arc<dyn incident_core::clock::Clock>,
+    poll: std::time::Duration,
+    mut stop: oneshot::Receiver<()>,
+) {
+    loop {
+        match driver.tick(clock.now()).await {
+            Ok(report) => {
+                for a in &report.sent {
+                    tracing::info!(incident = %a.incident_id, level = a.level, target = ?a.target, channel = %a.channel, "receiver: escalation page sent");
+                }
+                for a in report.skipped.iter().chain(&report.failed) {
+                    tracing::warn!(incident = %a.incident_id, level = a.level, target = ?a.target, channel = %a.channel, outcome = %a.outcome, detail = %a.detail, "receiver: escalation page not delivered");
+                }
+                for x in &report.exhausted {
+                    tracing::warn!(incident = %x.incident_id, severity = %x.severity, deadline = %x.deadline, "receiver: escalation exhausted, still unacknowledged");
+                }
+                for f in &report.errors {
+                    tracing::warn!(incident = %f.incident_id, kind = %f.kind, error = %f.message, "receiver: escalation failed for an incident");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "receiver: escalation tick failed"),
         }
         tokio::select! {
             () = tokio::time::sleep(poll) => {}

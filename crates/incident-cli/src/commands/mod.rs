@@ -14,6 +14,7 @@ mod comms;
 mod declare;
 mod drill;
 mod drills;
+mod escalation;
 mod evidence;
 mod ingest;
 mod keygen;
@@ -69,6 +70,9 @@ pub(crate) enum Command {
     Triage(triage::TriageArgs),
     /// Evidence bundles: verify the SHA-256 manifest and the timeline chain.
     Evidence(evidence::EvidenceArgs),
+    /// Where the paging of an incident stands: who was paged, the acknowledgement deadline, the next
+    /// level and when.
+    Escalation(escalation::EscalationArgs),
     /// Receive alerts (Alertmanager, PagerDuty, Grafana, CloudWatch via SNS, Datadog) and declare
     /// deduplicated incidents in the store; until SIGTERM or Ctrl-C.
     Serve(serve::ServeArgs),
@@ -113,6 +117,7 @@ impl Command {
             Self::Resume(a) => resume::run(ctx, a),
             Self::Triage(a) => triage::run(ctx, a),
             Self::Evidence(a) => evidence::run(ctx, a),
+            Self::Escalation(a) => escalation::run(ctx, a),
             Self::Serve(a) => serve::run(ctx, a),
             Self::List(a) => list::run(ctx, a),
             Self::Show(a) => show::run(ctx, a),

@@ -77,6 +77,14 @@ pub(crate) struct ServeArgs {
     /// How often the cadence driver looks at open incidents.
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     cadence_every: incident_core::HumanDuration,
+    /// Do not run the escalation driver (by default it pages business-hours severities at the next
+    /// business instant and escalates along the policy's chain when the response time passes
+    /// unacknowledged; `incident escalation ID` shows where an incident stands).
+    #[arg(long)]
+    no_escalation: bool,
+    /// How often the escalation driver looks at open incidents.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    escalation_every: incident_core::HumanDuration,
 }
 
 /// `--cadence`: what the cadence driver does with due updates.
@@ -185,6 +193,10 @@ pub(crate) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
         if let Some(options) = a.cadence.options() {
             config = config.cadence(options, a.cadence_every.as_std());
         }
+        if !a.no_escalation {
+            let options = incident_core::escalation::EscalationOptions::default();
+            config = config.escalation(options, a.escalation_every.as_std());
+        }
         let receiver = Receiver::start(config).await?;
         let listener = tokio::net::TcpListener::bind(a.listen)
             .await
@@ -192,11 +204,12 @@ pub(crate) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
         let local = listener.local_addr().map_err(|e| Error::unavailable(format!("listener: {e}")))?;
         eprintln!(
             "incident serve: listening on http://{local} ({desc}; {} open alert group(s); auth {}; notify {}; \
-             cadence {}; {sns})",
+             cadence {}; escalation {}; {sns})",
             receiver.open_groups_at_start(),
             if a.token_file.is_empty() && a.hmac_key_file.is_none() { "off" } else { "on" },
             if providers.is_empty() { "none configured".to_owned() } else { providers.join(", ") },
-            a.cadence.name()
+            a.cadence.name(),
+            if a.no_escalation { "off" } else { "on" }
         );
         receiver.serve(listener, incident_receiver::shutdown_signal()).await?;
         eprintln!("incident serve: stopped");

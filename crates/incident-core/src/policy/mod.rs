@@ -8,12 +8,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::{HumanDuration, Severity};
 
+pub mod calendar;
 pub mod declaration;
 pub mod guard;
 pub mod ingest;
 pub mod load;
 pub mod receiver;
 
+pub use calendar::BusinessCalendar;
 pub use declaration::DeclarationRule;
 pub use guard::GuardRails;
 pub use ingest::IngestPolicy;
@@ -873,6 +875,20 @@ impl Policy {
     pub fn escalation_levels(&self, severity: Severity) -> Vec<Vec<Role>> {
         let p = self.severities.get(severity);
         std::iter::once(p.escalation.clone()).chain(p.escalation_chain.iter().map(|r| vec![*r])).collect()
+    }
+
+    /// Whether the declaration itself pages the level-1 roles (`escalation`) of `severity` when declared
+    /// at `declared_at`: always for `immediate` / `any_time`, inside business hours for `business_hours`
+    /// (else the escalation driver pages them at the next business instant, see [`crate::escalation`]).
+    /// An invalid calendar pages at once (the safe side).
+    #[must_use]
+    pub fn pages_at_declaration(&self, severity: Severity, declared_at: chrono::DateTime<chrono::Utc>) -> bool {
+        match self.severities.get(severity).escalation_window {
+            EscalationWindow::Immediate | EscalationWindow::AnyTime => true,
+            EscalationWindow::BusinessHours => {
+                BusinessCalendar::new(&self.business_hours).map_or(true, |c| c.is_business_time(declared_at))
+            }
+        }
     }
 
     /// Response time for `severity`.
