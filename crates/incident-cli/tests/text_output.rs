@@ -455,28 +455,58 @@ fn drill_postmortem_evidence_text() {
         &[
             t(&["drill", "--list"]),
             t(&["drill", "bad-deploy", "--yes", "--out", &out]),
-            t(&["postmortem", &out]),
-            journal_head_redacted(&t(&["evidence", "verify", &out])),
+            concurrent_checks_sorted(&t(&["postmortem", &out])),
+            heads_redacted(&t(&["evidence", "verify", &out])),
         ],
     );
 }
 
-/// The journal records the entries of steps that run concurrently (the rollback's checks) in the order
-/// they finish, so its head hash differs from run to run while every line of text stays the same; the
-/// snapshot shows `[HEAD]` in its place (verify itself has checked it against report.json).
-fn journal_head_redacted(transcript: &str) -> String {
+/// Steps that run concurrently (the rollback's verification checks, at the same virtual time) land on
+/// the timeline in the order they finish, which differs from run to run: the post-mortem's adjacent
+/// `Check` lines of one procedure are sorted, and the timeline's head hash (which covers that order) is
+/// shown as `[HEAD]`.
+fn concurrent_checks_sorted(transcript: &str) -> String {
+    let is_check = |l: &str| l.starts_with("- ") && l.contains(" (procedure:") && l.contains(") Check ");
+    let mut out: Vec<String> = Vec::new();
+    let mut run: Vec<&str> = Vec::new();
+    for line in transcript.lines().chain([""]) {
+        if is_check(line) {
+            run.push(line);
+            continue;
+        }
+        run.sort_unstable();
+        out.extend(run.drain(..).map(str::to_owned));
+        out.push(match line.find("head hash `") {
+            Some(i) => format!("{}head hash `[HEAD]`.", &line[..i]),
+            None => line.to_owned(),
+        });
+    }
+    out.pop();
+    out.join("\n") + "\n"
+}
+
+/// The journal and the timeline record the entries of steps that run concurrently (the rollback's
+/// checks) in the order they finish, so their head hashes differ from run to run while every line of
+/// text stays the same; the snapshot shows `[HEAD]` in their place (verify itself has checked them
+/// against report.json).
+fn heads_redacted(transcript: &str) -> String {
     transcript
         .lines()
-        .map(|line| match (line.trim_start().starts_with("journal "), line.find(" head #")) {
-            (true, Some(i)) => {
-                let after = &line[i + " head #".len()..];
-                let n: String = after.chars().take_while(char::is_ascii_digit).collect();
-                let rest = &after[n.len()..];
-                let hash_len = rest.trim_start().chars().take_while(char::is_ascii_hexdigit).count();
-                let tail = &rest.trim_start()[hash_len..];
-                format!("{} head #{n} [HEAD]{tail}", &line[..i])
+        .map(|line| {
+            match (
+                line.trim_start().starts_with("journal ") || line.trim_start().starts_with("timeline "),
+                line.find(" head #"),
+            ) {
+                (true, Some(i)) => {
+                    let after = &line[i + " head #".len()..];
+                    let n: String = after.chars().take_while(char::is_ascii_digit).collect();
+                    let rest = &after[n.len()..];
+                    let hash_len = rest.trim_start().chars().take_while(char::is_ascii_hexdigit).count();
+                    let tail = &rest.trim_start()[hash_len..];
+                    format!("{} head #{n} [HEAD]{tail}", &line[..i])
+                }
+                _ => line.to_owned(),
             }
-            _ => line.to_owned(),
         })
         .collect::<Vec<_>>()
         .join("\n")

@@ -3,7 +3,7 @@
 //! A `Destination::Page { role }` notification becomes `POST <base>/v2/enqueue` with
 //!
 //! ```json
-//! {"routing_key": "...", "event_action": "trigger", "dedup_key": "INC-2026-0042",
+//! {"routing_key": "...", "event_action": "trigger", "dedup_key": "INC-2026-0042/cto/P0",
 //!  "client": "incident-core",
 //!  "payload": {"summary": "...", "source": "incident-core", "severity": "critical",
 //!              "timestamp": "2026-11-26T14:05:00Z", "component": "ml-inference-api",
@@ -12,7 +12,10 @@
 //!
 //! * `event_action`: `resolve` for kinds `resolved`/`resolve`, `acknowledge` for
 //!   `acknowledged`/`acknowledge`, `trigger` otherwise (only `trigger` carries a payload);
-//! * `dedup_key` is the incident id, so re-sending is idempotent and acknowledge/resolve find the alert;
+//! * `dedup_key` is `{incident id}/{role}/{severity}` (`INC-2026-0042/cto/P0`): re-sending a page is
+//!   idempotent, while each role paged is its own alert (one routing key for every role must not fold
+//!   the engineering manager's escalation page into the on-call's open alert) and a severity raise
+//!   pages again; acknowledge/resolve find the role's alert at the incident's current severity;
 //! * `routing_key`: the role's key from `routing_keys`, else `routing_key`; none → skipped;
 //! * `severity`: P0/P1 → `critical`, P2 → `error`, P3 → `warning`, from the incident in the store, else
 //!   from a `[P2]` prefix of the text, else `critical` (a page of unknown severity is urgent);
@@ -38,6 +41,17 @@ use crate::{IncidentContext, Secret};
 const MAX_SUMMARY: usize = 1024;
 /// The Events API's limit on `dedup_key`.
 const MAX_DEDUP_KEY: usize = 255;
+/// The longest `/{role}/{severity}` a dedup key adds to the incident id.
+const DEDUP_SUFFIX_MAX: usize = "/pagerduty_support/P0".len();
+
+/// `{incident}/{role}/{severity}` (see the [module docs](self)); without a known severity,
+/// `{incident}/{role}`.
+fn dedup_key(incident_id: &str, role: Role, severity: Option<Severity>) -> String {
+    match severity {
+        Some(s) => format!("{incident_id}/{}/{s}", role.as_str()),
+        None => format!("{incident_id}/{}", role.as_str()),
+    }
+}
 
 /// The PagerDuty notifier (see the [module docs](self)).
 #[derive(Debug)]
@@ -132,14 +146,14 @@ impl PagerDutyNotifier {
         incident: Option<&incident_core::incident::Incident>,
     ) -> Value {
         let action = event_action(&n.kind);
+        let severity = incident.map(|i| i.severity).or_else(|| severity_from_text(&n.text));
         let mut event = json!({
             "routing_key": routing_key.expose(),
             "event_action": action,
-            "dedup_key": n.incident_id,
+            "dedup_key": dedup_key(&n.incident_id, role, severity),
             "client": "incident-core",
         });
         if action == "trigger" {
-            let severity = incident.map(|i| i.severity).or_else(|| severity_from_text(&n.text));
             let first_line = n.text.lines().find(|l| !l.trim().is_empty()).unwrap_or(&n.incident_id);
             let summary: String = first_line.chars().take(MAX_SUMMARY).collect();
             let role_name = serde_json::to_value(role).unwrap_or(Value::Null);
@@ -178,9 +192,11 @@ impl Notifier for PagerDutyNotifier {
         let Some(key) = self.routing_keys.get(role).or(self.routing_key.as_ref()) else {
             return Ok(Delivery::Skipped { reason: format!("no PagerDuty routing key for role {}", role.title()) });
         };
-        if n.incident_id.trim().is_empty() || n.incident_id.len() > MAX_DEDUP_KEY {
+        if n.incident_id.trim().is_empty() || dedup_key(&n.incident_id, *role, Some(Severity::P0)).len() > MAX_DEDUP_KEY
+        {
             return Err(Error::invalid_input(format!(
-                "pagerduty: the incident id must be 1..={MAX_DEDUP_KEY} bytes to serve as dedup_key"
+                "pagerduty: the incident id must be 1..={} bytes to serve in a dedup_key",
+                MAX_DEDUP_KEY - DEDUP_SUFFIX_MAX
             )));
         }
         let incident = self.context.incident(&n.incident_id).await;

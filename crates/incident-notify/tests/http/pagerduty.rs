@@ -16,7 +16,7 @@ fn page(role: Role) -> Destination {
 }
 
 #[tokio::test]
-async fn trigger_acknowledge_resolve_with_the_incident_as_dedup_key() {
+async fn trigger_acknowledge_resolve_with_one_alert_per_incident_role_and_severity() {
     let p = Providers::start().await;
     let (store, _) = store_with(Severity::P0).await;
     let n = pagerduty(&p, clock()).with_context(IncidentContext::new(store));
@@ -24,7 +24,7 @@ async fn trigger_acknowledge_resolve_with_the_incident_as_dedup_key() {
         .notify(&note(page(Role::Cto), "page", "[P0] Inference API errors — CTO notified for P0\nmore text"))
         .await
         .expect("paged");
-    assert_eq!(d, Delivery::Delivered { reference: Some("pagerduty:INC-2026-0042".into()) });
+    assert_eq!(d, Delivery::Delivered { reference: Some("pagerduty:INC-2026-0042/cto/P0".into()) });
     n.notify(&note(page(Role::OnCallEngineer), "page", "[P0] Inference API errors")).await.expect("paged");
     n.notify(&note(page(Role::OnCallEngineer), "acknowledged", "ack")).await.expect("ack");
     n.notify(&note(page(Role::OnCallEngineer), "resolved", "Status: RESOLVED")).await.expect("resolved");
@@ -37,7 +37,10 @@ async fn trigger_acknowledge_resolve_with_the_incident_as_dedup_key() {
     assert_eq!(cto["routing_key"], PD_CTO_KEY, "the role's own routing key");
     assert_eq!(seen[1].json()["routing_key"], PD_KEY, "the default routing key");
     assert_eq!(cto["event_action"], "trigger");
-    assert_eq!(cto["dedup_key"], "INC-2026-0042");
+    assert_eq!(cto["dedup_key"], "INC-2026-0042/cto/P0");
+    // Each role paged is its own alert, even on one routing key (an escalation is never folded into
+    // the on-call's open alert).
+    assert_eq!(seen[1].json()["dedup_key"], "INC-2026-0042/on_call_engineer/P0");
     let payload = &cto["payload"];
     assert_eq!(payload["summary"], "[P0] Inference API errors — CTO notified for P0");
     assert_eq!(payload["source"], "incident-core");
@@ -48,7 +51,7 @@ async fn trigger_acknowledge_resolve_with_the_incident_as_dedup_key() {
     assert_eq!(payload["custom_details"]["channel"], "#incident-2026-11-26-1405");
     assert_eq!(
         seen[2].json(),
-        json!({"routing_key": PD_KEY, "event_action": "acknowledge", "dedup_key": "INC-2026-0042", "client": "incident-core"})
+        json!({"routing_key": PD_KEY, "event_action": "acknowledge", "dedup_key": "INC-2026-0042/on_call_engineer/P0", "client": "incident-core"})
     );
     assert_eq!(seen[3].json()["event_action"], "resolve");
     assert!(seen[3].json().get("payload").is_none());
@@ -65,8 +68,18 @@ async fn severity_maps_from_the_store_or_the_text() {
     }
     // Without a store: the text's [P2] prefix.
     let p = Providers::start().await;
-    pagerduty(&p, clock()).notify(&note(page(Role::OnCallEngineer), "page", "[P2] slow")).await.expect("paged");
+    let n = pagerduty(&p, clock());
+    n.notify(&note(page(Role::OnCallEngineer), "page", "[P2] slow")).await.expect("paged");
+    n.notify(&note(page(Role::OnCallEngineer), "page", "[P2] slow")).await.expect("re-sent");
+    n.notify(&note(page(Role::OnCallEngineer), "page", "[P0] now down")).await.expect("raised");
     assert_eq!(p.seen()[0].json()["payload"]["severity"], "error");
+    let keys: Vec<String> =
+        p.seen().iter().map(|s| s.json()["dedup_key"].as_str().unwrap_or_default().to_owned()).collect();
+    assert_eq!(
+        keys,
+        ["INC-2026-0042/on_call_engineer/P2", "INC-2026-0042/on_call_engineer/P2", "INC-2026-0042/on_call_engineer/P0"],
+        "re-sending is idempotent; a raise pages again"
+    );
     p.assert_well_formed();
 }
 

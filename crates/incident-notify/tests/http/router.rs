@@ -58,7 +58,7 @@ async fn every_destination_goes_to_its_provider_and_onto_the_timeline() {
         ]
     );
     assert_eq!(got[1].3, "statuspage:kctbh9vrtdwd/incidents/p31zjtct2jer");
-    assert_eq!(got[2].3, "pagerduty:INC-2026-0042");
+    assert_eq!(got[2].3, "pagerduty:INC-2026-0042/cto/P0");
     assert_eq!(got[4].3, "no webhook named partners configured");
 }
 
