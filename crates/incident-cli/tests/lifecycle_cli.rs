@@ -236,7 +236,7 @@ fn work_an_incident(
     }
 
     let out = ok(&incident(
-        &store,
+        store,
         &[
             "resolve",
             &id,
