@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use incident_core::store::Store as _;
 use incident_core::timeline::EventKind;
 use incident_core::{Severity, Status};
 use incident_store::SqliteStore;
@@ -65,8 +64,8 @@ fn capture_server() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
     (addr, bodies)
 }
 
-/// `incident ARGS` on `store`, as `alice` unless `--as` is given.
-fn incident(store: &Path, args: &[&str]) -> Output {
+/// `incident ARGS` on `store` (a SQLite file or a `postgres://` URL), as `alice` unless `--as` is given.
+fn incident(store: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_incident"));
     cmd.args(args)
         .env("INCIDENT_STORE", store)
@@ -95,11 +94,13 @@ impl Drop for Killed {
 
 /// The fixture's group (its P1 alerts) with one more firing alert (a new fingerprint): each post is
 /// recorded.
-fn alert(n: usize) -> Vec<u8> {
+fn alert(n: usize, tag: &str) -> Vec<u8> {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/alertmanager/firing-mixed.json");
     let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(fixture).expect("fixture")).expect("json");
     // Its first three alerts classify P1 (the others P0 and P2): declared P1, raised by hand later.
     doc["alerts"].as_array_mut().expect("alerts").truncate(3);
+    // A group of this run only (a shared PostgreSQL database keeps other runs' incidents).
+    doc["groupKey"] = format!("{}/{tag}", doc["groupKey"].as_str().expect("group key")).into();
     if n > 0 {
         let mut extra = doc["alerts"][0].clone();
         extra["fingerprint"] = format!("cli-extra-{n}").into();
@@ -109,12 +110,42 @@ fn alert(n: usize) -> Vec<u8> {
 }
 
 #[test]
-#[allow(clippy::too_many_lines)] // one incident, told in order
 fn a_receiver_declared_incident_is_worked_to_its_postmortem_while_alerts_keep_arriving() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = dir.path().join("incident.sqlite");
+    work_an_incident(dir.path(), store.as_os_str(), &|_| {
+        Box::new(SqliteStore::open(&store).expect("store")) as Box<dyn incident_core::store::Store>
+    });
+}
+
+/// The same on the PostgreSQL team store (`INCIDENT_TEST_PG_URL`, as the CLI's other PostgreSQL tests).
+#[test]
+fn the_same_on_the_postgres_team_store() {
+    let url = match std::env::var("INCIDENT_TEST_PG_URL") {
+        Ok(v) if !v.is_empty() => v,
+        _ if std::env::var("INCIDENT_SKIP_SERVICES").is_ok_and(|v| v == "1") => return,
+        _ => panic!("INCIDENT_TEST_PG_URL is not set: scripts/services start, then source its env file"),
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let parsed = incident_datastores::ConnectionString::parse(&url).expect("url");
+    // Connected on the runtime that then reads through it (the pool's connections are its tasks).
+    work_an_incident(dir.path(), url.as_ref(), &|rt| {
+        Box::new(rt.block_on(incident_store::PgStore::connect(&parsed)).expect("connect"))
+            as Box<dyn incident_core::store::Store>
+    });
+}
+
+/// Serve on `store`, declare, work the incident with the CLI while alerts keep arriving, then check
+/// the store through `open`.
+#[allow(clippy::too_many_lines)] // one incident, told in order
+fn work_an_incident(
+    dir: &Path,
+    store: &std::ffi::OsStr,
+    open: &dyn Fn(&tokio::runtime::Runtime) -> Box<dyn incident_core::store::Store>,
+) {
     let (hook, bodies) = capture_server();
-    let config = dir.path().join("notify.toml");
+    let config = dir.join("notify.toml");
+    let tag = format!("{}-{}", std::process::id(), dir.file_name().and_then(|n| n.to_str()).unwrap_or("run"));
     std::fs::write(
         &config,
         format!(
@@ -124,7 +155,7 @@ fn a_receiver_declared_incident_is_worked_to_its_postmortem_while_alerts_keep_ar
     .expect("config");
     let mut child = Command::new(env!("CARGO_BIN_EXE_incident"))
         .args(["serve", "--listen", "127.0.0.1:0", "--cadence", "off", "--store"])
-        .arg(&store)
+        .arg(store)
         .arg("--notify-config")
         .arg(&config)
         .env_remove("INCIDENT_POLICY")
@@ -143,19 +174,19 @@ fn a_receiver_declared_incident_is_worked_to_its_postmortem_while_alerts_keep_ar
         .to_owned();
     std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
 
-    let (status, text) = post(&addr, &alert(0));
+    let (status, text) = post(&addr, &alert(0, &tag));
     assert!(status == 200 && text.contains(r#""outcome":"declared""#), "{status} {text}");
     let id = text.split(r#""incident":""#).nth(1).and_then(|r| r.split('"').next()).expect("incident id").to_owned();
 
     // The receiver keeps receiving the group while the incident is worked.
     let stop = Arc::new(AtomicBool::new(false));
     let poster = {
-        let (stop, addr) = (Arc::clone(&stop), addr.clone());
+        let (stop, addr, tag) = (Arc::clone(&stop), addr.clone(), tag.clone());
         std::thread::spawn(move || {
             let mut n = 0;
             while !stop.load(Ordering::SeqCst) {
                 n += 1;
-                let (status, text) = post(&addr, &alert(n));
+                let (status, text) = post(&addr, &alert(n, &tag));
                 assert!(status == 200 || status == 503, "{status} {text}");
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -163,32 +194,33 @@ fn a_receiver_declared_incident_is_worked_to_its_postmortem_while_alerts_keep_ar
         })
     };
 
-    let list = ok(&incident(&store, &["list", "--open", "--since", "1h"]));
-    assert!(list.contains(&id) && list.contains("UNACKNOWLEDGED"), "{list}");
-    let out = ok(&incident(&store, &["ack", &id]));
+    let list = ok(&incident(store, &["list", "--open", "--since", "1h"]));
+    let line = list.lines().find(|l| l.starts_with(&id)).unwrap_or_else(|| panic!("{id} not in {list}"));
+    assert!(line.contains("[P1]") && line.contains("UNACKNOWLEDGED"), "{line}");
+    let out = ok(&incident(store, &["ack", &id]));
     assert!(out.starts_with(&format!("{id}: ack recorded")) && out.contains("alice: Acknowledged"), "{out}");
-    let out = ok(&incident(&store, &["ack", &id, "--as", "bob"]));
+    let out = ok(&incident(store, &["ack", &id, "--as", "bob"]));
     assert!(out.contains("unchanged: ") && out.contains("already acknowledged by alice"), "{out}");
-    ok(&incident(&store, &["assign", &id, "--role", "commander", "bob"]));
-    ok(&incident(&store, &["assign", &id, "--role", "communications", "carol", "--as", "bob"]));
-    let out = ok(&incident(&store, &["-o", "json", "assign", &id, "--role", "scribe", "dave", "--as", "bob"]));
+    ok(&incident(store, &["assign", &id, "--role", "commander", "bob"]));
+    ok(&incident(store, &["assign", &id, "--role", "communications", "carol", "--as", "bob"]));
+    let out = ok(&incident(store, &["-o", "json", "assign", &id, "--role", "scribe", "dave", "--as", "bob"]));
     let json: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(json["outcome"], "applied", "{json}");
     assert_eq!(json["events"][0]["kind"]["type"], "role_assigned", "{json}");
-    let out = ok(&incident(&store, &["severity", &id, "P0", "--reason", "all regions failing", "--as", "bob"]));
+    let out = ok(&incident(store, &["severity", &id, "P0", "--reason", "all regions failing", "--as", "bob"]));
     assert!(out.contains("Severity P1 -> P0: all regions failing"), "{out}");
     // The next update says P0.
-    let out = ok(&incident(&store, &["update", &id, "--as", "carol", "--notify-config", &config.to_string_lossy()]));
+    let out = ok(&incident(store, &["update", &id, "--as", "carol", "--notify-config", &config.to_string_lossy()]));
     assert!(out.contains("internal update to #incident-") && out.contains(": succeeded"), "{out}");
     let updates: Vec<String> =
         bodies.lock().expect("lock").iter().filter(|b| b.contains("Next Update")).cloned().collect();
     assert!(updates.iter().any(|b| b.contains("Impact: P0 (all regions failing")), "{updates:?}");
-    ok(&incident(&store, &["status", &id, "identified", "--message", "bad deploy v2.3", "--as", "bob"]));
-    ok(&incident(&store, &["note", &id, "rolling back to v2.2", "--as", "dave"]));
-    ok(&incident(&store, &["status", &id, "monitoring", "--message", "rolled back to v2.2", "--as", "bob"]));
-    ok(&incident(&store, &["mitigated", &id, "--as", "bob"]));
+    ok(&incident(store, &["status", &id, "identified", "--message", "bad deploy v2.3", "--as", "bob"]));
+    ok(&incident(store, &["note", &id, "rolling back to v2.2", "--as", "dave"]));
+    ok(&incident(store, &["status", &id, "monitoring", "--message", "rolled back to v2.2", "--as", "bob"]));
+    ok(&incident(store, &["mitigated", &id, "--as", "bob"]));
 
-    let show = ok(&incident(&store, &["show", &id]));
+    let show = ok(&incident(store, &["show", &id]));
     for want in [
         &format!("Incident {id}: [P0]") as &str,
         "Status: monitoring",
@@ -204,7 +236,7 @@ fn a_receiver_declared_incident_is_worked_to_its_postmortem_while_alerts_keep_ar
     }
 
     let out = ok(&incident(
-        &store,
+        store,
         &[
             "resolve",
             &id,
@@ -225,10 +257,10 @@ fn a_receiver_declared_incident_is_worked_to_its_postmortem_while_alerts_keep_ar
     assert!(resolved[0].contains("Root cause: bad config in v2.3"), "{}", resolved[0]);
     assert!(resolved[0].contains("Resolution: rolled back to v2.2"), "{}", resolved[0]);
 
-    let again = incident(&store, &["resolve", &id, "--root-cause", "x"]);
+    let again = incident(store, &["resolve", &id, "--root-cause", "x"]);
     assert_one_line_error(&again, 4, "resolved");
 
-    let pm = ok(&incident(&store, &["postmortem", &id]));
+    let pm = ok(&incident(store, &["postmortem", &id]));
     for want in ["bad config in v2.3", "MTTA", "Acknowledged", "Severity P1 -> P0: all regions failing", "Scribe: dave"]
     {
         assert!(pm.contains(want), "{want:?} not in\n{pm}");
@@ -237,7 +269,7 @@ fn a_receiver_declared_incident_is_worked_to_its_postmortem_while_alerts_keep_ar
 
     // The store: every operation once, on a verified chain, with the alerts that kept arriving.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
-    let reader = SqliteStore::open(&store).expect("store");
+    let reader = open(&rt);
     let tl = rt.block_on(reader.timeline(&id)).expect("timeline");
     tl.verify().expect("chain");
     let inc = rt.block_on(reader.incident(&id)).expect("read").expect("incident");
@@ -258,7 +290,7 @@ fn a_receiver_declared_incident_is_worked_to_its_postmortem_while_alerts_keep_ar
     assert_eq!(count("commander_assigned"), 2, "declared, then bob");
     let alerts = tl.events().iter().filter(|e| matches!(e.kind, EventKind::AlertsReceived { .. })).count();
     assert!(alerts > 1, "the group kept arriving: {alerts} alert events of {posted} posts");
-    let pm_md = ok(&incident(&store, &["postmortem", &id]));
+    let pm_md = ok(&incident(store, &["postmortem", &id]));
     assert!(pm_md.contains(&format!("{} events", tl.len())) || pm_md.contains(tl.head_hash()), "{pm_md}");
 }
 
