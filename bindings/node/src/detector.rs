@@ -109,8 +109,8 @@ impl Signal {
             "resolved" => core::Signal::Resolved { rule: rule(&need(self.rule.clone(), k, "rule")?)? },
             other => {
                 return Err(incident_core::Error::invalid_input(format!(
-                    "signal kind {other:?} is not one of availability, error_rate, latency, data_integrity, \
-                     security, resolved"
+                    "signal kind {other:?} is not one of {}",
+                    core::Signal::KINDS.join(", ")
                 )));
             }
         };

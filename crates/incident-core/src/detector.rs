@@ -96,6 +96,11 @@ pub enum Signal {
 }
 
 impl Signal {
+    /// The wire names of the kinds of signal, in declaration order (the key of each variant's JSON,
+    /// `{"error_rate": 0.07}`; the bindings' allowed values).
+    pub const KINDS: [&'static str; 6] =
+        ["availability", "error_rate", "latency", "data_integrity", "security", "resolved"];
+
     /// The declaration rule (series) this signal feeds.
     #[must_use]
     pub const fn rule(&self) -> DeclarationRule {

@@ -88,6 +88,22 @@ fn names_are_the_wire_names() {
     assert_eq!(wire(ChecklistId::ALL), ChecklistId::NAMES);
     assert_eq!(wire(ingest::AlertSource::ALL), ingest::AlertSource::NAMES);
     assert_eq!(wire(PolicyFormat::ALL), PolicyFormat::NAMES);
+    let one_of_each = [
+        Signal::Availability { up: true, whole_service: false },
+        Signal::ErrorRate(0.1),
+        Signal::Latency { observed_ms: 1.0, baseline_ms: 1.0 },
+        Signal::DataIntegrity { detail: String::new() },
+        Signal::Security { detail: String::new() },
+        Signal::Resolved { rule: DeclarationRule::ErrorRate },
+    ];
+    let keys: Vec<String> = one_of_each
+        .iter()
+        .map(|s| match serde_json::to_value(s).expect("ser") {
+            Value::Object(m) => m.keys().next().expect("a key").clone(),
+            other => panic!("{other}"),
+        })
+        .collect();
+    assert_eq!(keys, Signal::KINDS);
     assert_eq!(wire(ErrorKind::ALL), ErrorKind::ALL.map(ErrorKind::as_str));
     let retryable: Vec<_> = ErrorKind::ALL.into_iter().filter(|k| k.is_retryable()).collect();
     assert_eq!(retryable, [ErrorKind::Timeout, ErrorKind::Unavailable]);
