@@ -1,7 +1,7 @@
 //! Node.js bindings for `incident-core`, built with napi-rs v3.
 //!
 //! Glue only: one file per core module converts JS values to core types and back, and every core error
-//! becomes a JS `Error` with a stable `code` (see [`error`]). Sync exports carry `#[napi(strict, catch_unwind)]`
+//! becomes a JS `Error` with a stable `code` (see its `error` module). Sync exports carry `#[napi(strict, catch_unwind)]`
 //! so a Rust panic throws instead of aborting Node. Async exports run on a libuv worker thread inside
 //! the simulator's paused-clock runtime (see [`task`]).
 

@@ -1,11 +1,11 @@
 //! Python bindings for `incident-core`, built with PyO3 (module `incident_core._native`).
 //!
 //! Glue only: one file per core module converts Python values to core types and back; every core error
-//! becomes one exception class per error kind rooted at `IncidentError` ([`error`]); every entry point
+//! becomes one exception class per error kind rooted at `IncidentError` (module `error`); every entry point
 //! catches panics and raises `InternalError("panic: ...")`. Simulator-backed work runs on the
 //! simulator's paused-clock runtime, sync with the GIL released or awaitable through asyncio
-//! ([`runtime`]). Real backends (AWS, the PostgreSQL store, datastore probes) are chosen and connected by
-//! `incident-backends` ([`backends`]). No rule lives here.
+//! (module `runtime`). Real backends (AWS, the PostgreSQL store, datastore probes) are chosen and connected by
+//! `incident-backends` (module `backends`). No rule lives here.
 
 mod backends;
 mod classify;

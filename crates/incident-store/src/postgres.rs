@@ -183,7 +183,7 @@ fn valid_schema(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// A [`Store`] in PostgreSQL (see the [module docs](self)). Cloning is cheap; clones share the pool.
+/// A [`Store`] in PostgreSQL (see the crate docs). Cloning is cheap; clones share the pool.
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
