@@ -82,6 +82,13 @@ fn a_customer_report_is_declared_stored_announced_and_worked() {
         incident(&store, &["declare", "--title", "x", "--severity", "P2", "--reporter", "partner", "--id", &id]);
     assert_one_line_error(&taken, 4, "already exists");
 
+    // Unacknowledged, it is escalating: `show` says until when, and who is paged next.
+    let show = incident(&store, &["show", &id]);
+    assert!(show.status.success(), "{}", stderr(&show));
+    let text = stdout(&show);
+    assert!(text.contains("Escalation: paging (level 1), acknowledge by "), "{text}");
+    assert!(text.contains("; next: level 2 (Engineering manager) at "), "{text}");
+
     // It is worked like any other incident.
     let ack = json(&incident(&store, &["ack", &id, "--as", "dave", "-o", "json"]));
     assert_eq!(ack["outcome"], "applied");

@@ -340,6 +340,8 @@ pub struct IncidentView {
     /// Updates due and overdue (as the cadence driver sees them: no status page for an incident that is
     /// not customer-facing).
     pub cadence: CadenceStatus,
+    /// Paging and escalation (who was paged, the acknowledgement deadline, the next level).
+    pub escalation: crate::escalation::EscalationStatus,
     /// MTTD, MTTA, MTTM, MTTR so far.
     pub metrics: Metrics,
     /// Its procedure runs (plans, running, finished), newest first.
@@ -496,8 +498,10 @@ impl Incidents {
             cadence.overdue.retain(|o| o.kind != UpdateKind::StatusPage);
         }
         let runs = self.runs_of(&incident.id).await?.iter().map(RunSummary::of).collect();
+        let escalation = crate::escalation::status(&self.policy, &incident, &timeline, at)?;
         Ok(IncidentView {
             at,
+            escalation,
             roles: roles(&incident, &timeline),
             stakeholders: incident.stakeholders(&self.policy),
             metrics: incident.metrics(),

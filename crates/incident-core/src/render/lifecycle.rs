@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use crate::cadence::UpdateAttempt;
 use crate::comms::format_utc;
+use crate::escalation::EscalationState;
 use crate::incident::{Incident, describe_contact};
 use crate::lifecycle::{Change, ChangeOutcome, IncidentView};
 use crate::text::neutralise;
@@ -78,6 +79,22 @@ pub fn incident_view(v: &IncidentView) -> String {
     for line in super::cadence_status(&v.cadence).lines() {
         let _ = writeln!(s, "- {line}");
     }
+    let e = &v.escalation;
+    let _ = write!(s, "Escalation: {}", e.state.as_str());
+    match e.state {
+        EscalationState::Waiting | EscalationState::Paging => {
+            let _ = write!(s, " (level {}), acknowledge by {}", e.level, format_utc(e.deadline));
+            if let Some(n) = &e.next {
+                let who = n.roles.iter().map(|r| r.title()).collect::<Vec<_>>().join(" + ");
+                let _ = write!(s, "; next: level {} ({who}) at {}", n.level, format_utc(n.at));
+            }
+        }
+        EscalationState::Exhausted => {
+            let _ = write!(s, ": unacknowledged past the last level (since {})", format_utc(e.deadline));
+        }
+        EscalationState::Acknowledged | EscalationState::Resolved => {}
+    }
+    let _ = writeln!(s);
     let _ = writeln!(s);
     let m = &v.metrics;
     let metric = |d: Option<crate::HumanDuration>| d.map_or_else(|| "-".to_owned(), |d| d.to_string());
