@@ -201,6 +201,32 @@ export interface ApprovedPlanJson {
   plan_digest: string
 }
 
+/**
+ * The business calendar (`business_hours` in policy files): an IANA time zone, the working weekdays,
+ * the local working hours and the holidays. Defaults: UTC, Monday to Friday, 09:00–18:00, no holidays.
+ *
+ * ```toml
+ * [business_hours]
+ * timezone = "Europe/Berlin"
+ * weekdays = ["monday", "tuesday", "wednesday", "thursday", "friday"]
+ * start = "09:00"
+ * end = "18:00"
+ * holidays = ["2026-12-24", "2026-12-25"]
+ * ```
+ */
+export interface BusinessHoursJson {
+  /** Local end of the working day, `HH:MM`, after `start` (the working day never spans midnight). */
+  end?: string
+  /** Local dates that are not working days (`2026-12-25`). */
+  holidays?: Array<string>
+  /** Local start of the working day, `HH:MM` (24-hour). */
+  start?: string
+  /** IANA time zone name (`Europe/Berlin`, `America/New_York`, `UTC`). */
+  timezone?: string
+  /** Working weekdays (not empty). */
+  weekdays?: Array<WeekdayJson>
+}
+
 /** Communication cadence (runbook "Communication During Incident"). */
 export interface CadencePolicyJson {
   /** Internal update interval per severity; `null` means no fixed cadence (P3). */
@@ -562,6 +588,25 @@ export interface DrillSlotJson {
 }
 
 /**
+ * "List `role`'s contact in the incident channel when `when` holds and the incident mentions one of
+ * `mentions`" (runbook "Emergency Contacts": the external services and customer communication are
+ * called when they apply, not paged).
+ */
+export interface EmergencyContactRuleJson {
+  /**
+   * Words of which at least one must appear (any case) in the incident's title or components; empty:
+   * no such condition.
+   */
+  mentions?: Array<string>
+  /** Why, in the runbook's words. */
+  reason?: string
+  /** Who. */
+  role: RoleJson
+  /** When (all set conditions must hold; an empty condition always holds). */
+  when?: StakeholderConditionJson
+}
+
+/**
  * A stable classification of every error this crate (and its adapters) can return.
  *
  * Bindings map each kind one-to-one onto a host exception class (Python) or error `code` (Node), so the
@@ -620,6 +665,12 @@ export type EventKindJson = {
 } | {
   /** Old status. */
   from: StatusJson
+  /**
+   * What the responder said with it (`incident status ID identified --message ...`); absent in
+   * events recorded without one (and so in every event recorded before it was kept: their hashes
+   * are unchanged).
+   */
+  message?: string | null
   /** New status. */
   to: StatusJson
   type: "status_changed"
@@ -695,6 +746,14 @@ export type EventKindJson = {
   /** The note. */
   text: string
   type: "note"
+} | {
+  /** Who holds it now. */
+  person: string
+  /** Who held it before, if anyone. */
+  previous?: string | null
+  /** Which role. */
+  role: ResponseRoleJson
+  type: "role_assigned"
 } | {
   /** The alerts, as received. */
   alerts: Array<AlertRecordJson>
@@ -1153,6 +1212,11 @@ export interface PodJson {
 export interface PolicyJson {
   /** Conference bridge announced in the channel. */
   bridge?: string | null
+  /**
+   * The business calendar: when `business_hours` severities page, and how their response time counts
+   * (see [`crate::escalation`]).
+   */
+  business_hours?: BusinessHoursJson
   /** Internal update cadence and the status-page deadline. */
   cadence?: CadencePolicyJson
   /** Role → how to reach them (runbook "Emergency Contacts"). */
@@ -1161,6 +1225,11 @@ export interface PolicyJson {
   declaration?: DeclarationPolicyJson
   /** Monthly drill schedule (runbook "Monthly Drills"). */
   drills?: DrillPolicyJson
+  /**
+   * Whose contact the incident channel lists, to call rather than page (runbook "Emergency
+   * Contacts": external services, customer communication), and when.
+   */
+  emergency_contacts?: Array<EmergencyContactRuleJson>
   /** Guard rails the executor enforces. */
   guard_rails?: GuardRailsJson
   /** How alert payloads map onto observations and impact facts. */
@@ -1363,6 +1432,12 @@ export interface ResourceJson {
   url: string
 }
 
+/**
+ * A role in the response (runbook "Response": the incident commander leads, a communications lead
+ * keeps stakeholders and the status page informed, a scribe keeps the timeline).
+ */
+export type ResponseRoleJson = "commander" | "communications" | "scribe"
+
 /** Retry, backoff and deadlines for procedure steps. */
 export interface RetryPolicyJson {
   /** First backoff. */
@@ -1474,9 +1549,17 @@ export interface SeverityFactsJson {
 export interface SeverityPolicyJson {
   /** The runbook's criteria for the level, for explanations and tickets. */
   criteria?: Array<string>
-  /** Who is escalated to. */
+  /** Who is paged first (the runbook's "Escalation" line), all at once. */
   escalation: Array<RoleJson>
-  /** When escalation happens. */
+  /**
+   * Who is paged next, one role per level, each time the response time passes unacknowledged
+   * (level 2, 3, ... after the first pages). Empty: nobody after the first pages.
+   */
+  escalation_chain?: Array<RoleJson>
+  /**
+   * When the first pages go out: `immediate` and `any_time` at declaration, `business_hours` at the
+   * next business instant (and the response time then counts in business time).
+   */
   escalation_window: EscalationWindowJson
   /** How soon responders must engage. */
   response_time: HumanDurationJson
@@ -1883,3 +1966,6 @@ export interface VerificationJson {
    */
   timeline: TimelineHeadJson
 }
+
+/** A day of the week, as policy files write it (`monday` … `sunday`). */
+export type WeekdayJson = "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday" | "sunday"
