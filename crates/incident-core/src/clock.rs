@@ -14,6 +14,38 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     async fn sleep(&self, d: Duration);
 }
 
+/// The loop of the drivers that keep incidents on schedule ([`crate::cadence`], [`crate::escalation`]):
+/// `tick` at the clock's time, hand the result to `on_tick`, then sleep until the report's `next_due`
+/// (at most `poll`, at least one second), until `on_tick` breaks or `max_ticks` ticks ran. Returns the
+/// number of ticks. An error (a store outage) does not stop the loop unless `on_tick` says so.
+pub(crate) async fn drive<C, R, T, Fut, F>(
+    clock: &C,
+    poll: Duration,
+    max_ticks: Option<u64>,
+    mut tick: T,
+    next_due: fn(&R) -> Option<DateTime<Utc>>,
+    mut on_tick: F,
+) -> u64
+where
+    C: Clock + ?Sized,
+    T: FnMut(DateTime<Utc>) -> Fut,
+    Fut: std::future::Future<Output = crate::Result<R>>,
+    F: FnMut(crate::Result<R>) -> std::ops::ControlFlow<()>,
+{
+    let mut ticks = 0u64;
+    loop {
+        let now = clock.now();
+        let result = tick(now).await;
+        ticks += 1;
+        let due = result.as_ref().ok().and_then(next_due);
+        if on_tick(result).is_break() || max_ticks.is_some_and(|m| ticks >= m) {
+            return ticks;
+        }
+        let until_due = due.and_then(|t| (t - now).to_std().ok()).unwrap_or(poll);
+        clock.sleep(until_due.clamp(Duration::from_secs(1), poll.max(Duration::from_secs(1)))).await;
+    }
+}
+
 /// The real wall clock and tokio timers.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;

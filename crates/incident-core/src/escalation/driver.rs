@@ -216,22 +216,11 @@ where
 
     /// Tick at the clock's time, then sleep until something next falls due (at most `poll`, at least one
     /// second), until `on_tick` breaks or `max_ticks` ticks ran. Returns the number of ticks.
-    pub async fn run<F>(&self, poll: Duration, max_ticks: Option<u64>, mut on_tick: F) -> u64
+    pub async fn run<F>(&self, poll: Duration, max_ticks: Option<u64>, on_tick: F) -> u64
     where
         F: FnMut(Result<EscalationReport>) -> ControlFlow<()> + Send,
     {
-        let mut ticks = 0u64;
-        loop {
-            let now = self.clock.now();
-            let result = self.tick(now).await;
-            ticks += 1;
-            let next_due = result.as_ref().ok().and_then(|r| r.next_due);
-            if on_tick(result).is_break() || max_ticks.is_some_and(|m| ticks >= m) {
-                return ticks;
-            }
-            let until_due = next_due.and_then(|t| (t - now).to_std().ok()).unwrap_or(poll);
-            self.clock.sleep(until_due.clamp(Duration::from_secs(1), poll.max(Duration::from_secs(1)))).await;
-        }
+        crate::clock::drive(&*self.clock, poll, max_ticks, |now| self.tick(now), |r| r.next_due, on_tick).await
     }
 
     async fn tick_incident(
