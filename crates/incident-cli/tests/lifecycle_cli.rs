@@ -6,7 +6,7 @@
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -153,25 +153,14 @@ fn work_an_incident(
         ),
     )
     .expect("config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_incident"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--cadence", "off", "--store"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_incident"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--cadence", "off", "--store"])
         .arg(store)
         .arg("--notify-config")
         .arg(&config)
-        .env_remove("INCIDENT_POLICY")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn serve");
-    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+        .env_remove("INCIDENT_POLICY");
+    let (child, mut err, _, addr) = common::serve_announced(cmd);
     let serve = Killed(child);
-    let mut line = String::new();
-    err.read_line(&mut line).expect("first line");
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
     std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
 
     let (status, text) = post(&addr, &alert(0, &tag));

@@ -4,8 +4,10 @@
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
+
+mod common;
 
 fn incident() -> Command {
     Command::new(env!("CARGO_BIN_EXE_incident"))
@@ -38,26 +40,13 @@ fn serve_with(
     mut cmd: Command,
     args: &[&std::ffi::OsStr],
 ) -> (std::process::Child, BufReader<std::process::ChildStderr>, String, String) {
-    let mut child = cmd
-        .args(["serve", "--listen", "127.0.0.1:0"])
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
         .env_remove("INCIDENT_SLACK_TOKEN")
         .env_remove("INCIDENT_PAGERDUTY_ROUTING_KEY")
         .env_remove("INCIDENT_STATUSPAGE_API_KEY")
-        .env_remove("INCIDENT_WEBHOOK_URL")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    stderr.read_line(&mut line).expect("first line");
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_owned();
-    (child, stderr, line, addr)
+        .env_remove("INCIDENT_WEBHOOK_URL");
+    common::serve_announced(cmd)
 }
 
 #[test]
