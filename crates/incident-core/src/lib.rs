@@ -91,6 +91,7 @@ pub mod incident;
 pub mod ingest;
 pub mod lifecycle;
 pub mod policy;
+pub mod postincident;
 pub mod postmortem;
 pub mod redact;
 pub mod render;

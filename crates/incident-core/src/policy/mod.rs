@@ -124,6 +124,9 @@ pub struct Policy {
     pub signing: SigningPolicy,
     /// The alert receiver's connection timeouts and cap, and its SNS trust rules (`incident serve`).
     pub receiver: ReceiverPolicy,
+    /// The runbook's "Post-Incident Activities": their deadline after resolution and the post-mortem
+    /// meeting slot (see [`crate::postincident`]).
+    pub post_incident: crate::postincident::PostIncidentPolicy,
 }
 
 /// Signatures required on plans before they run and on evidence manifests before they verify.
@@ -857,6 +860,7 @@ impl Default for Policy {
             ],
             signing: SigningPolicy::default(),
             receiver: ReceiverPolicy::default(),
+            post_incident: crate::postincident::PostIncidentPolicy::default(),
         }
     }
 }
