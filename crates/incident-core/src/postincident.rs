@@ -36,6 +36,10 @@ use crate::policy::{BusinessCalendar, BusinessHours, LocalTime};
 use crate::timeline::{EventKind, Outcome, Timeline};
 use crate::{HumanDuration, Result};
 
+/// The webhook name of the issue tracker: the post-incident ticket goes to
+/// `Destination::Webhook { name: "tracker" }`, which `incident-notify` routes to its GitHub Issues or
+/// Jira Cloud provider, or to a webhook of that name for any other tracker.
+pub const TRACKER: &str = "tracker";
 /// `message_sent` kind of the post-incident ticket.
 pub const TICKET_KIND: &str = "postincident_ticket";
 /// `message_sent` kind of the post-mortem meeting invite posted to the incident channel.
