@@ -31,10 +31,11 @@ use chrono::{DateTime, NaiveDateTime, Offset as _, TimeDelta, TimeZone, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::Result;
 use crate::incident::Incident;
-use crate::policy::{BusinessCalendar, BusinessHours, LocalTime};
+pub use crate::policy::PostIncidentPolicy;
+use crate::policy::{BusinessCalendar, BusinessHours};
 use crate::timeline::{EventKind, Outcome, Timeline};
-use crate::{HumanDuration, Result};
 
 /// The webhook name of the issue tracker: the post-incident ticket goes to
 /// `Destination::Webhook { name: "tracker" }`, which `incident-notify` routes to its GitHub Issues or
@@ -48,41 +49,6 @@ pub const INVITE_KIND: &str = "postmortem_invite";
 pub const TIMELINE_EVIDENCE: &str = "timeline-metrics.json";
 /// `evidence_added` name of the written post-mortem document.
 pub const POSTMORTEM_EVIDENCE: &str = "postmortem.md";
-
-/// The `[post_incident]` policy section (see the [module docs](self)).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct PostIncidentPolicy {
-    /// How long after resolution every post-incident task is due (the runbook: 24 hours).
-    pub within: HumanDuration,
-    /// Local start of the post-mortem meeting (`business_hours.timezone`), `HH:MM`.
-    #[schemars(with = "String")]
-    pub meeting_at: LocalTime,
-    /// Length of the post-mortem meeting.
-    pub meeting_length: HumanDuration,
-    /// Link to the incident's timeline for the invite and the ticket; `{id}` is replaced by the incident
-    /// id. None: the invite names the `incident show ID` command.
-    pub timeline_url: Option<String>,
-}
-
-impl Default for PostIncidentPolicy {
-    fn default() -> Self {
-        Self {
-            within: HumanDuration::from_hours(24),
-            meeting_at: LocalTime::hm(10, 0),
-            meeting_length: HumanDuration::from_hours(1),
-            timeline_url: None,
-        }
-    }
-}
-
-impl PostIncidentPolicy {
-    /// Where the timeline of incident `id` is: the policy's URL, else the CLI command that shows it.
-    #[must_use]
-    pub fn timeline_link(&self, id: &str) -> String {
-        self.timeline_url.as_ref().map_or_else(|| format!("incident show {id}"), |u| u.replace("{id}", id))
-    }
-}
 
 /// One post-incident activity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
@@ -309,6 +275,86 @@ pub fn invite_ics(incident: &Incident, hours: &BusinessHours, policy: &PostIncid
         "END:VCALENDAR".to_owned(),
     ];
     Ok(lines.iter().map(|l| fold_line(l)).collect())
+}
+
+/// The post-incident ticket's text: the title line `Post-incident: [P1] title (ID)`, then what
+/// happened, the tasks and their deadline, the post-mortem meeting, and its `.ics` invite in a fenced
+/// block (trackers keep it with the ticket: a GitHub issue shows it, Jira makes it a code block).
+/// `invite` is [`invite_ics`]'s result: when it failed, the ticket says why instead.
+#[must_use]
+pub fn ticket_text(incident: &Incident, policy: &crate::Policy, invite: &Result<String>) -> String {
+    let p = &policy.post_incident;
+    let resolved = incident.resolved_at.map_or_else(|| "(not resolved)".to_owned(), crate::clock::format_utc);
+    let due = incident
+        .resolved_at
+        .and_then(|r| r.checked_add_signed(p.within.as_delta()))
+        .map_or_else(|| "(unknown)".to_owned(), crate::clock::format_utc);
+    let mut out = format!("Post-incident: [{}] {} ({})\n\n", incident.severity, incident.title, incident.id);
+    out.push_str(&format!("Incident: {}\nSeverity: {}\nResolved: {resolved}\n", incident.id, incident.severity));
+    out.push_str(&format!("Root cause: {}\n", incident.root_cause.as_deref().unwrap_or("(to be determined)")));
+    out.push_str(&format!("Resolution: {}\n", incident.resolution.as_deref().unwrap_or("(none given)")));
+    out.push_str(&format!(
+        "Impact: {}\n",
+        if incident.impact.trim().is_empty() { "(not yet assessed)" } else { &incident.impact }
+    ));
+    out.push_str(&format!("Channel: {}\nTimeline: {}\n\n", incident.channel, p.timeline_link(&incident.id)));
+    out.push_str(&format!("Post-incident tasks (due by {due}, within {} of resolution):\n", p.within));
+    for t in Task::ALL {
+        out.push_str(&format!("- [{}] {}\n", if t == Task::Ticket { "x" } else { " " }, t.title()));
+    }
+    out.push('\n');
+    match invite {
+        Ok(ics) => {
+            let start = incident
+                .resolved_at
+                .and_then(|r| meeting_start(r, &policy.business_hours, p).ok())
+                .map_or_else(String::new, |s| format!(" at {}", crate::clock::format_utc(s)));
+            out.push_str(&format!(
+                "Post-mortem meeting{start} (invite below, also posted to {}):\n\n",
+                incident.channel
+            ));
+            out.push_str("```ics\n");
+            out.push_str(&ics.replace("\r\n", "\n"));
+            out.push_str("```\n");
+        }
+        Err(e) => out.push_str(&format!("Post-mortem meeting: not scheduled ({e}); schedule it by hand.\n")),
+    }
+    out
+}
+
+/// The message posting the invite to the incident channel: one line saying when, then the `.ics` text.
+#[must_use]
+pub fn invite_message(incident: &Incident, policy: &crate::Policy, ics: &str) -> String {
+    let start = incident
+        .resolved_at
+        .and_then(|r| meeting_start(r, &policy.business_hours, &policy.post_incident).ok())
+        .map_or_else(String::new, |s| format!(" {}", crate::clock::format_utc(s)));
+    format!("Post-mortem meeting for {} scheduled{start}. Calendar invite (.ics):\n```\n{ics}```", incident.id)
+}
+
+/// The notifications [`Incidents::resolve`](crate::lifecycle::Incidents::resolve) sends for a resolved
+/// incident: the ticket (kind [`TICKET_KIND`] to `Destination::Webhook { name: "tracker" }`), then the
+/// invite (kind [`INVITE_KIND`] to the incident channel; none when the invite could not be built, which
+/// the ticket then says).
+#[must_use]
+pub fn notifications(incident: &Incident, policy: &crate::Policy) -> Vec<crate::backend::Notification> {
+    use crate::backend::{Destination, Notification};
+    let invite = invite_ics(incident, &policy.business_hours, &policy.post_incident);
+    let mut out = vec![Notification {
+        incident_id: incident.id.clone(),
+        to: Destination::Webhook { name: TRACKER.into() },
+        kind: TICKET_KIND.into(),
+        text: ticket_text(incident, policy, &invite),
+    }];
+    if let Ok(ics) = &invite {
+        out.push(Notification {
+            incident_id: incident.id.clone(),
+            to: Destination::Channel { name: incident.channel.clone() },
+            kind: INVITE_KIND.into(),
+            text: invite_message(incident, policy, ics),
+        });
+    }
+    out
 }
 
 #[cfg(test)]

@@ -2,9 +2,9 @@ use chrono::{TimeZone, Utc};
 
 use super::*;
 use crate::incident::{DeclareRequest, Incident};
-use crate::policy::Weekday;
+use crate::policy::{LocalTime, Weekday};
 use crate::timeline::Timeline;
-use crate::{Policy, Severity};
+use crate::{HumanDuration, Policy, Severity};
 
 fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).single().expect("valid time")
