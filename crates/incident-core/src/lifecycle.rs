@@ -218,7 +218,8 @@ pub struct Change {
     pub incident: Incident,
     /// The events the operation appended (none when unchanged).
     pub events: Vec<Event>,
-    /// Messages sent after the change (the resolve's final message), each recorded on the timeline.
+    /// Messages sent after the change (the resolve's final message, post-incident ticket and invite), each
+    /// recorded on the timeline.
     pub messages: Vec<SentMessage>,
     /// How many times the operation was decided (1 + the conflicts with other writers it re-decided).
     pub attempts: u32,
