@@ -14,6 +14,10 @@
 //!
 //! A message that failed or was skipped does not count: the task stays open (and becomes overdue).
 //!
+//! [`PostIncidentDriver`] reports each task once it is overdue: a reminder to the incident channel
+//! (kind `postincident_overdue:<task>`), recorded on the timeline and read back from it, so a restarted
+//! driver neither repeats nor forgets (a failed reminder is retried after 15 minutes).
+//!
 //! The meeting invite is an RFC 5545 calendar ([`invite_ics`]): one `VEVENT` whose `UID` derives from
 //! the incident id (re-sending updates the same meeting instead of adding a second), starting at
 //! [`PostIncidentPolicy::meeting_at`] local time on the first working day of the policy's
@@ -70,6 +74,18 @@ impl Task {
     /// Every task, in the runbook's order.
     pub const ALL: [Self; 5] =
         [Self::Ticket, Self::Meeting, Self::TimelineAndMetrics, Self::Evidence, Self::PostMortem];
+
+    /// The task's name (`ticket`, `meeting`, `timeline_and_metrics`, `evidence`, `post_mortem`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Ticket => "ticket",
+            Self::Meeting => "meeting",
+            Self::TimelineAndMetrics => "timeline_and_metrics",
+            Self::Evidence => "evidence",
+            Self::PostMortem => "post_mortem",
+        }
+    }
 
     /// The runbook's wording.
     #[must_use]
@@ -356,6 +372,9 @@ pub fn notifications(incident: &Incident, policy: &crate::Policy) -> Vec<crate::
     }
     out
 }
+
+mod driver;
+pub use driver::{OverdueReminder, PostIncidentDriver, PostIncidentOptions, PostIncidentReport, REMINDER_KIND};
 
 #[cfg(test)]
 mod tests;

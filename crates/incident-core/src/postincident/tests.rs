@@ -223,3 +223,76 @@ fn policy_section_parses_with_defaults() {
     assert_eq!(p.meeting_at, LocalTime::hm(10, 0));
     assert_eq!(Policy::default().post_incident.within, HumanDuration::from_hours(24));
 }
+
+mod driver {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::backend::{Delivery, Notification, Notifier};
+    use crate::clock::{Clock, ManualClock};
+    use crate::store::{MemoryStore, Store};
+
+    #[derive(Default)]
+    struct Recording(Mutex<Vec<Notification>>);
+
+    #[async_trait::async_trait]
+    impl Notifier for Recording {
+        async fn notify(&self, n: &Notification) -> crate::Result<Delivery> {
+            self.0.lock().expect("lock").push(n.clone());
+            Ok(Delivery::Delivered { reference: Some("ts".into()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn reminds_once_of_each_overdue_task_and_survives_a_restart() {
+        let resolved_at = at(2026, 12, 1, 12, 0);
+        let (incident, mut timeline) = resolved("API errors", resolved_at);
+        timeline
+            .append(
+                resolved_at,
+                "bot",
+                EventKind::MessageSent {
+                    channel: "webhook:tracker".into(),
+                    kind: TICKET_KIND.into(),
+                    outcome: Outcome::Succeeded,
+                    detail: "github:acme/platform#1".into(),
+                },
+            )
+            .expect("append");
+        let store = Arc::new(MemoryStore::new());
+        store.save_incident(&incident).await.expect("save");
+        store.append_events(&incident.id, timeline.events()).await.expect("events");
+        let clock = Arc::new(ManualClock::new(resolved_at + TimeDelta::hours(1)));
+        let notifier = Arc::new(Recording::default());
+        let driver = PostIncidentDriver::new(store.clone(), clock.clone(), notifier.clone(), Policy::default());
+
+        let r = driver.tick(clock.now()).await.expect("tick");
+        assert_eq!((r.resolved_incidents, r.overdue.len(), r.reminded.len()), (1, 0, 0));
+        assert_eq!(r.next_due, Some(at(2026, 12, 2, 12, 0) + TimeDelta::seconds(1)));
+
+        clock.set(at(2026, 12, 2, 12, 1));
+        let r = driver.tick(clock.now()).await.expect("tick");
+        let tasks: Vec<Task> = r.reminded.iter().map(|m| m.task).collect();
+        assert_eq!(
+            tasks,
+            [Task::Meeting, Task::TimelineAndMetrics, Task::Evidence, Task::PostMortem],
+            "not the ticket"
+        );
+        assert!(r.reminded.iter().all(|m| m.outcome == Outcome::Succeeded));
+        let sent = notifier.0.lock().expect("lock").clone();
+        assert_eq!(sent[0].to, crate::backend::Destination::Channel { name: incident.channel.clone() });
+        assert_eq!(sent[0].kind, "postincident_overdue:meeting");
+        assert!(sent[0].text.contains("Schedule post-mortem meeting") && sent[0].text.contains("2026-12-02 12:00 UTC"));
+
+        // A restarted driver reads the reminders back: nothing is sent twice.
+        let again = PostIncidentDriver::new(store.clone(), clock.clone(), notifier.clone(), Policy::default());
+        let r = again.tick(clock.now() + TimeDelta::hours(1)).await.expect("tick");
+        assert_eq!((r.overdue.len(), r.reminded.len()), (4, 0));
+        assert_eq!(notifier.0.lock().expect("lock").len(), 4);
+        store.timeline(&incident.id).await.expect("timeline").verify().expect("chain");
+
+        // Out of the lookback: not looked at.
+        let r = again.tick(resolved_at + TimeDelta::days(31)).await.expect("tick");
+        assert_eq!(r.resolved_incidents, 0);
+    }
+}
