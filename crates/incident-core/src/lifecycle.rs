@@ -49,8 +49,12 @@
 //!   `monitoring`, else a pointer to the timeline), resolves, then sends the runbook's final
 //!   `Status: RESOLVED` message ([`comms::resolved_message`]) to the incident channel, and to the status
 //!   page when the incident is customer-facing, each delivered and recorded with
-//!   [`delivery::deliver_and_record`]. A delivery that fails is recorded and reported, not an error: the
-//!   incident is resolved.
+//!   [`delivery::deliver_and_record`]. Then the runbook's post-incident activities start
+//!   ([`crate::postincident`]): the post-incident ticket goes to the issue tracker (kind
+//!   `postincident_ticket` to `Destination::Webhook { name: "tracker" }`, with the post-mortem `.ics`
+//!   invite in it) and the invite is posted to the incident channel (kind `postmortem_invite`), each
+//!   recorded the same way and reported in [`Change::messages`]. A delivery that fails is recorded and
+//!   reported, not an error: the incident is resolved.
 //! * **Update** ([`Incidents::update`]) posts the status-update template now through
 //!   [`CadenceDriver::send_update`], so it counts for the cadence exactly as the driver's own updates.
 //! * **Post-mortem** ([`Incidents::postmortem`]) is built from the store as a drill builds its own:
@@ -214,7 +218,8 @@ pub struct Change {
     pub incident: Incident,
     /// The events the operation appended (none when unchanged).
     pub events: Vec<Event>,
-    /// Messages sent after the change (the resolve's final message), each recorded on the timeline.
+    /// Messages sent after the change (the resolve's final message, post-incident ticket and invite), each
+    /// recorded on the timeline.
     pub messages: Vec<SentMessage>,
     /// How many times the operation was decided (1 + the conflicts with other writers it re-decided).
     pub attempts: u32,
@@ -719,6 +724,12 @@ impl Incidents {
         }
         for to in to {
             let n = Notification { incident_id: incident.id.clone(), to, kind: "resolved".into(), text: text.clone() };
+            let record =
+                delivery::deliver_and_record(&*self.store, &*self.notifier, &*self.clock, &change.actor, n).await?;
+            change.messages.push(SentMessage::from_record(&record));
+        }
+        // The runbook's post-incident activities: the ticket, then the post-mortem invite.
+        for n in crate::postincident::notifications(&change.incident, &self.policy) {
             let record =
                 delivery::deliver_and_record(&*self.store, &*self.notifier, &*self.clock, &change.actor, n).await?;
             change.messages.push(SentMessage::from_record(&record));

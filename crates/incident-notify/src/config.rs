@@ -19,6 +19,12 @@
 //! page_id = "kctbh9vrtdwd"            # or INCIDENT_STATUSPAGE_PAGE_ID
 //! api_key = "..."                     # or INCIDENT_STATUSPAGE_API_KEY
 //!
+//! [tracker]                         # the post-incident ticket (GitHub Issues or Jira Cloud)
+//! provider = "github"
+//! repo = "acme/platform"
+//! token = "..."                       # or INCIDENT_TRACKER_TOKEN
+//! labels = ["post-incident"]
+//!
 //! [webhooks.ops-bridge]
 //! url = "https://hooks.example.com/incident"
 //! secret = "..."                      # or INCIDENT_WEBHOOK_OPS_BRIDGE_SECRET
@@ -33,6 +39,7 @@
 //! | `INCIDENT_SLACK_TOKEN`, `INCIDENT_SLACK_BASE_URL` | `slack.token`, `slack.base_url` |
 //! | `INCIDENT_PAGERDUTY_ROUTING_KEY`, `INCIDENT_PAGERDUTY_BASE_URL` | `pagerduty.routing_key`, `pagerduty.base_url` |
 //! | `INCIDENT_STATUSPAGE_API_KEY`, `INCIDENT_STATUSPAGE_PAGE_ID`, `INCIDENT_STATUSPAGE_BASE_URL` | `statuspage.*` |
+//! | `INCIDENT_TRACKER_TOKEN`, `INCIDENT_TRACKER_BASE_URL` | `tracker.token`, `tracker.base_url` (the `[tracker]` section must exist) |
 //! | `INCIDENT_WEBHOOK_URL`, `INCIDENT_WEBHOOK_SECRET` | the webhook named `default` |
 //! | `INCIDENT_WEBHOOK_<NAME>_SECRET` | `webhooks.<name>.secret` (name upper-cased, `-` → `_`) |
 //!
@@ -52,6 +59,8 @@ use crate::Secret;
 pub const SLACK_BASE_URL: &str = "https://slack.com/api";
 /// Default PagerDuty Events API base URL (EU accounts: `https://events.eu.pagerduty.com`).
 pub const PAGERDUTY_BASE_URL: &str = "https://events.pagerduty.com";
+/// Default GitHub REST API base URL (GitHub Enterprise Server: `https://HOST/api/v3`).
+pub const GITHUB_BASE_URL: &str = "https://api.github.com";
 /// Default Statuspage API base URL.
 pub const STATUSPAGE_BASE_URL: &str = "https://api.statuspage.io";
 
@@ -84,6 +93,9 @@ pub struct NotifyConfig {
     /// Atlassian Statuspage (the public status page).
     #[serde(default)]
     pub statuspage: Option<StatuspageConfig>,
+    /// The issue tracker of the post-incident ticket (`Destination::Webhook { name: "tracker" }`).
+    #[serde(default)]
+    pub tracker: Option<TrackerConfig>,
     /// Signed webhooks by name (`Destination::Webhook { name }`).
     #[serde(default)]
     pub webhooks: BTreeMap<String, WebhookConfig>,
@@ -151,6 +163,105 @@ pub struct StatuspageConfig {
     /// Whether Statuspage notifies subscribers of each update (default true).
     #[serde(default = "yes")]
     pub deliver_notifications: bool,
+}
+
+/// Which issue tracker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackerProvider {
+    /// GitHub Issues (REST API).
+    Github,
+    /// Jira Cloud (REST API v3).
+    Jira,
+}
+
+fn default_issue_type() -> String {
+    "Task".into()
+}
+fn default_labels() -> Vec<String> {
+    vec!["post-incident".into()]
+}
+
+/// Issue tracker settings (see [`crate::tracker`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackerConfig {
+    /// `github` or `jira`.
+    pub provider: TrackerProvider,
+    /// Base URL: default `https://api.github.com` for GitHub; required for Jira
+    /// (`https://SITE.atlassian.net`).
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// GitHub: the repository, `owner/repo`.
+    #[serde(default)]
+    pub repo: Option<String>,
+    /// Jira: the project key (`OPS`).
+    #[serde(default)]
+    pub project: Option<String>,
+    /// Jira: the issue type name (default `Task`).
+    #[serde(default = "default_issue_type")]
+    pub issue_type: String,
+    /// Jira: the account email of the API token.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// GitHub token (fine-grained: Issues read/write) or Jira API token.
+    #[serde(default)]
+    pub token: Option<Secret>,
+    /// Labels of every ticket (default `["post-incident"]`).
+    #[serde(default = "default_labels")]
+    pub labels: Vec<String>,
+}
+
+impl TrackerConfig {
+    /// The base URL, with the provider's default.
+    #[must_use]
+    pub fn base_url(&self) -> String {
+        match (&self.base_url, self.provider) {
+            (Some(u), _) => u.clone(),
+            (None, TrackerProvider::Github) => GITHUB_BASE_URL.into(),
+            (None, TrackerProvider::Jira) => String::new(),
+        }
+    }
+
+    /// Check the fields the provider needs.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`](incident_core::ErrorKind::InvalidInput) naming the field.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |field: &str, why: &str| Error::invalid_input(format!("notify config: `tracker.{field}` {why}"));
+        if self.provider == TrackerProvider::Jira && self.base_url.is_none() {
+            return Err(bad("base_url", "is missing (Jira Cloud: https://SITE.atlassian.net)"));
+        }
+        check_url("tracker.base_url", &self.base_url())?;
+        let name_ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        match self.provider {
+            TrackerProvider::Github => {
+                let repo = self.repo.as_deref().unwrap_or("");
+                let valid = repo.split_once('/').is_some_and(|(o, r)| name_ok(o) && name_ok(r));
+                if !valid {
+                    return Err(bad("repo", "must be `owner/repo`"));
+                }
+            }
+            TrackerProvider::Jira => {
+                let project = self.project.as_deref().unwrap_or("");
+                if !name_ok(project) {
+                    return Err(bad("project", "must be a project key (`OPS`)"));
+                }
+                if self.email.as_deref().is_none_or(|e| !e.contains('@')) {
+                    return Err(bad("email", "must be the account email of the API token"));
+                }
+                if self.issue_type.trim().is_empty() {
+                    return Err(bad("issue_type", "must not be empty"));
+                }
+            }
+        }
+        if require(self.token.as_ref()).is_none() {
+            return Err(Error::invalid_input(
+                "notify config: `tracker.token` is missing (set it in the secrets file or INCIDENT_TRACKER_TOKEN)",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A generic signed webhook. `Debug` shows only the URL's origin: webhook URLs often embed a credential.
@@ -306,6 +417,14 @@ impl NotifyConfig {
                 s.base_url = url;
             }
         }
+        if let Some(t) = self.tracker.as_mut() {
+            if let Some(token) = var("INCIDENT_TRACKER_TOKEN") {
+                t.token = Some(Secret::new(token));
+            }
+            if let Some(url) = var("INCIDENT_TRACKER_BASE_URL") {
+                t.base_url = Some(url);
+            }
+        }
         if let (Some(url), Some(secret)) = (var("INCIDENT_WEBHOOK_URL"), var("INCIDENT_WEBHOOK_SECRET")) {
             self.webhooks.insert("default".into(), WebhookConfig { url, secret: Some(Secret::new(secret)) });
         }
@@ -351,6 +470,15 @@ impl NotifyConfig {
                 return Err(Error::invalid_input("notify config: `statuspage.page_id` must be alphanumeric"));
             }
             require(s.api_key.as_ref()).ok_or_else(|| missing("statuspage.api_key", "INCIDENT_STATUSPAGE_API_KEY"))?;
+        }
+        if let Some(t) = &self.tracker {
+            t.validate()?;
+            if self.webhooks.contains_key(incident_core::postincident::TRACKER) {
+                return Err(Error::invalid_input(
+                    "notify config: both `[tracker]` and `[webhooks.tracker]` are set; keep one (the webhook feeds \
+                     trackers other than GitHub and Jira)",
+                ));
+            }
         }
         for (name, hook) in &self.webhooks {
             check_url(&format!("webhooks.{name}.url"), &hook.url)?;

@@ -1,7 +1,8 @@
 //! Notifiers for `incident-core`: the [`Notifier`](incident_core::backend::Notifier) port implemented for
 //! the **Slack Web API** (incident channel, invites, messages, the pinned ticket), **PagerDuty Events API
 //! v2** (trigger / acknowledge / resolve, deduplicated per incident), **Atlassian Statuspage** (one
-//! public incident per incident, created then updated) and a **signed webhook** (HMAC-SHA256) for
+//! public incident per incident, created then updated), **GitHub Issues** and **Jira Cloud** (the
+//! post-incident ticket, [`tracker`]) and a **signed webhook** (HMAC-SHA256) for
 //! anything else, plus a [`Router`] that sends each destination to its provider and reports a
 //! destination without one as skipped, never silently.
 //!
@@ -66,9 +67,13 @@ mod router;
 mod secret;
 pub mod slack;
 pub mod statuspage;
+pub mod tracker;
 pub mod webhook;
 
-pub use config::{NotifyConfig, PagerDutyConfig, RetryConfig, SlackConfig, StatuspageConfig, WebhookConfig};
+pub use config::{
+    NotifyConfig, PagerDutyConfig, RetryConfig, SlackConfig, StatuspageConfig, TrackerConfig, TrackerProvider,
+    WebhookConfig,
+};
 pub use context::IncidentContext;
 pub use incident_core::delivery::{DeliveryRecord, deliver_and_record};
 pub use pagerduty::PagerDutyNotifier;
@@ -76,4 +81,5 @@ pub use router::Router;
 pub use secret::Secret;
 pub use slack::SlackNotifier;
 pub use statuspage::StatuspageNotifier;
+pub use tracker::TrackerNotifier;
 pub use webhook::WebhookNotifier;

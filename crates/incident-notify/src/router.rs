@@ -8,10 +8,13 @@ use incident_core::backend::{Clock, Delivery, Destination, Notification, Notifie
 use incident_core::delivery::destination_label;
 use incident_core::{Error, Result};
 
-use crate::{IncidentContext, NotifyConfig, PagerDutyNotifier, SlackNotifier, StatuspageNotifier, WebhookNotifier};
+use crate::{
+    IncidentContext, NotifyConfig, PagerDutyNotifier, SlackNotifier, StatuspageNotifier, TrackerNotifier,
+    WebhookNotifier,
+};
 
 /// Maps `Channel` → Slack, `StatusPage` → Statuspage, `Page` → PagerDuty, `Webhook { name }` → that
-/// webhook. A destination without a provider goes to the fallback webhook when one is set, else it is
+/// webhook; the configured issue tracker ([`crate::tracker`]) is the webhook named `tracker`. A destination without a provider goes to the fallback webhook when one is set, else it is
 /// [`Delivery::Skipped`] with a reason naming what to configure: never silently dropped.
 #[derive(Clone, Default)]
 pub struct Router {
@@ -55,6 +58,10 @@ impl Router {
         if let Some(c) = &config.statuspage {
             let n = StatuspageNotifier::new(c, retry, clock.clone())?.with_context(context.clone());
             router = router.with_statuspage(Arc::new(n));
+        }
+        if let Some(c) = &config.tracker {
+            let n = TrackerNotifier::new(c, retry, clock.clone())?.with_context(context.clone());
+            router = router.with_webhook(incident_core::postincident::TRACKER, Arc::new(n));
         }
         for (name, c) in &config.webhooks {
             router = router.with_webhook(name, Arc::new(WebhookNotifier::new(name, c, retry, clock.clone())?));

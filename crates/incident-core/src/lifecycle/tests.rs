@@ -193,13 +193,30 @@ async fn a_whole_response_is_recorded_once_each() {
     let c = incidents.resolve("INC-1", &ResolveRequest::new("bad config in v2.3"), "bob").await.expect("resolve");
     assert_eq!(c.incident.status, Status::Resolved);
     assert_eq!(c.incident.resolution.as_deref(), Some("rolled back to v2.2"), "the monitoring message");
-    assert_eq!(c.messages.len(), 2, "channel and status page: {:?}", c.messages);
-    assert!(c.messages.iter().all(|m| m.outcome == Outcome::Succeeded && m.kind == "resolved"));
+    let kinds: Vec<(&str, &str)> = c.messages.iter().map(|m| (m.kind.as_str(), m.channel.as_str())).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("resolved", "#incident-2026-11-26-1405"),
+            ("resolved", "status-page"),
+            ("postincident_ticket", "webhook:tracker"),
+            ("postmortem_invite", "#incident-2026-11-26-1405"),
+        ],
+        "final message, then the post-incident ticket and invite"
+    );
+    assert!(c.messages.iter().all(|m| m.outcome == Outcome::Succeeded));
     let sent = notifier.0.lock().expect("lock").clone();
-    assert_eq!(sent.len(), 2);
+    assert_eq!(sent.len(), 4);
     assert!(sent[0].text.starts_with("Status: RESOLVED"), "{}", sent[0].text);
     assert!(sent[0].text.contains("- Root cause: bad config in v2.3"), "{}", sent[0].text);
     assert_eq!(sent[1].to, Destination::StatusPage);
+    assert_eq!(sent[2].to, Destination::Webhook { name: crate::postincident::TRACKER.into() });
+    assert!(sent[2].text.starts_with("Post-incident: [P0] Inference API errors (INC-1)\n"), "{}", sent[2].text);
+    assert!(sent[2].text.contains("Root cause: bad config in v2.3"), "{}", sent[2].text);
+    assert!(sent[2].text.contains("```ics\nBEGIN:VCALENDAR\n"), "the invite is in the ticket: {}", sent[2].text);
+    // Resolved Thursday 2026-11-26 14:36 UTC: the meeting is Friday 10:00 (default UTC business hours).
+    assert!(sent[3].text.contains("DTSTART:20261127T100000Z\r\n"), "{}", sent[3].text);
+    assert!(sent[3].text.contains("SUMMARY:Post-mortem: [P0] Inference API errors\r\n"), "{}", sent[3].text);
 
     let err = incidents.resolve("INC-1", &ResolveRequest::new("again"), "bob").await.expect_err("twice");
     assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
@@ -220,7 +237,7 @@ async fn a_whole_response_is_recorded_once_each() {
         ("note", 2),
         ("mitigated", 1),
         ("resolved", 1),
-        ("message_sent", 4),
+        ("message_sent", 6),
     ] {
         assert_eq!(count(&tl, kind), n, "{kind}");
     }
@@ -379,7 +396,15 @@ async fn list_filters_and_runs_become_action_items() {
             _ => None,
         })
         .collect();
-    assert_eq!(skipped, [("#incident-2026-11-26-0900".to_owned(), Outcome::Skipped)], "no status page: internal");
+    assert_eq!(
+        skipped,
+        [
+            ("#incident-2026-11-26-0900".to_owned(), Outcome::Skipped),
+            ("webhook:tracker".to_owned(), Outcome::Skipped),
+            ("#incident-2026-11-26-0900".to_owned(), Outcome::Skipped),
+        ],
+        "no status page: internal; then the post-incident ticket and invite"
+    );
 
     let run = |id: &str, status| RunRecord {
         run_id: id.into(),
@@ -426,4 +451,49 @@ async fn what_people_read() {
     insta::assert_snapshot!("resolve", crate::render::change(&resolved));
     insta::assert_snapshot!("list", crate::render::incident_list(&list));
     insta::assert_snapshot!("show", crate::render::incident_view(&view));
+}
+
+/// Fails the post-incident ticket (the tracker is down), delivers the rest.
+#[derive(Default)]
+struct TrackerDown(Mutex<Vec<Notification>>);
+
+#[async_trait::async_trait]
+impl Notifier for TrackerDown {
+    async fn notify(&self, n: &Notification) -> Result<Delivery> {
+        self.0.lock().expect("lock").push(n.clone());
+        if n.to == (Destination::Webhook { name: crate::postincident::TRACKER.into() }) {
+            return Err(crate::Error::unavailable("github create issue: HTTP 503 Service Unavailable"));
+        }
+        Ok(Delivery::Delivered { reference: Some("ts-1".into()) })
+    }
+}
+
+#[tokio::test]
+async fn post_incident_ticket_and_invite_are_sent_on_resolve_and_read_back() {
+    use crate::postincident::{PostIncident, Task};
+    let store = Arc::new(stored(Severity::P1).await);
+    let clock = clock();
+    let notifier = Arc::new(TrackerDown::default());
+    let incidents = Incidents::new(store.clone(), clock.clone(), Policy::default()).with_notifier(notifier.clone());
+    clock.advance(TimeDelta::minutes(30));
+    let c = incidents.resolve("INC-1", &ResolveRequest::new("bad config"), "alice").await.expect("resolved anyway");
+    assert_eq!(c.incident.status, Status::Resolved);
+    let ticket = c.messages.iter().find(|m| m.kind == "postincident_ticket").expect("ticket reported");
+    assert_eq!(ticket.outcome, Outcome::Failed);
+    assert!(ticket.detail.contains("HTTP 503"), "{}", ticket.detail);
+    let invite = c.messages.iter().find(|m| m.kind == "postmortem_invite").expect("invite reported");
+    assert_eq!(invite.outcome, Outcome::Succeeded);
+
+    let (incident, tl) = incidents.load("INC-1").await.expect("load");
+    tl.verify().expect("chain");
+    let post = PostIncident::of(&incident, &tl, &incidents.policy().post_incident).expect("resolved");
+    let open: Vec<Task> = post.open().iter().map(|t| t.task).collect();
+    assert_eq!(
+        open,
+        [Task::Ticket, Task::TimelineAndMetrics, Task::Evidence, Task::PostMortem],
+        "the failed ticket is open"
+    );
+    let resolved_at = incident.resolved_at.expect("resolved_at");
+    assert!(post.overdue(resolved_at + TimeDelta::hours(24)).is_empty());
+    assert_eq!(post.overdue(resolved_at + TimeDelta::hours(25)).len(), 4);
 }

@@ -13,6 +13,7 @@ pub mod declaration;
 pub mod guard;
 pub mod ingest;
 pub mod load;
+mod post_incident;
 pub mod receiver;
 
 pub use calendar::BusinessCalendar;
@@ -20,6 +21,7 @@ pub use declaration::DeclarationRule;
 pub use guard::GuardRails;
 pub use ingest::IngestPolicy;
 pub use load::PolicyFormat;
+pub use post_incident::PostIncidentPolicy;
 pub use receiver::{ReceiverPolicy, ReceiverSnsPolicy};
 
 /// The drill schedule and checklist types live with the rest of runbook "Testing and Validation" in
@@ -124,6 +126,9 @@ pub struct Policy {
     pub signing: SigningPolicy,
     /// The alert receiver's connection timeouts and cap, and its SNS trust rules (`incident serve`).
     pub receiver: ReceiverPolicy,
+    /// The runbook's "Post-Incident Activities": their deadline after resolution and the post-mortem
+    /// meeting slot (see [`crate::postincident`]).
+    pub post_incident: PostIncidentPolicy,
 }
 
 /// Signatures required on plans before they run and on evidence manifests before they verify.
@@ -857,6 +862,7 @@ impl Default for Policy {
             ],
             signing: SigningPolicy::default(),
             receiver: ReceiverPolicy::default(),
+            post_incident: PostIncidentPolicy::default(),
         }
     }
 }

@@ -6,6 +6,7 @@ mod secrets;
 mod server;
 mod slack;
 mod statuspage;
+mod tracker;
 mod webhook;
 
 use std::sync::Arc;

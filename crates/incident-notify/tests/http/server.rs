@@ -1,4 +1,5 @@
-//! A real HTTP server on 127.0.0.1 that plays Slack, PagerDuty, Statuspage and a webhook receiver. It
+//! A real HTTP server on 127.0.0.1 that plays Slack, PagerDuty, Statuspage, GitHub Issues, Jira Cloud
+//! and a webhook receiver. It
 //! checks every request against the provider's documented shape (method, path, headers, JSON body),
 //! answers `400 {"problems": [...]}` when one is off (and records the problems), and otherwise answers
 //! from a per-operation script, or like the provider would.
@@ -22,6 +23,10 @@ pub(crate) const PD_CTO_KEY: &str = "R0UT1NGKEYPAGERDUTYCTOSECRET0002";
 pub(crate) const SP_KEY: &str = "sp-api-key-STATUSPAGESECRET";
 pub(crate) const SP_PAGE: &str = "kctbh9vrtdwd";
 pub(crate) const HOOK_SECRET: &str = "whsec-WEBHOOKSIGNINGSECRET";
+pub(crate) const GH_TOKEN: &str = "github_pat_11AAAGITHUBSECRETTOKEN";
+pub(crate) const GH_REPO: &str = "acme/platform";
+pub(crate) const JIRA_EMAIL: &str = "bot@acme.example";
+pub(crate) const JIRA_TOKEN: &str = "ATATT3xJIRASECRETTOKEN";
 
 /// One request as received.
 #[derive(Debug, Clone)]
@@ -193,6 +198,14 @@ fn default_answer(op: &str, body: &Value, query: &str, channels: &[(String, Stri
         ),
         "update" => ok(json!({"id": "p31zjtct2jer", "status": body["incident"]["status"]})),
         "webhook" => ok(json!({"received": true})),
+        "github.issue" => Answer::status(
+            201,
+            json!({"id": 1, "number": 1347, "html_url": "https://github.com/acme/platform/issues/1347", "title": body["title"]}),
+        ),
+        "jira.issue" => Answer::status(
+            201,
+            json!({"id": "10000", "key": "OPS-24", "self": "https://acme.atlassian.net/rest/api/3/issue/10000"}),
+        ),
         _ => Answer::status(404, json!({"error": "not found"})),
     }
 }
@@ -337,6 +350,65 @@ fn check(
         };
         return (op.into(), p);
     }
+    if path == format!("/repos/{GH_REPO}/issues") {
+        // GitHub REST: create an issue.
+        if method != Method::POST || !is_json(headers) {
+            p.push("issues are created with POST application/json".into());
+        }
+        if auth != format!("Bearer {GH_TOKEN}") {
+            p.push("Authorization must be `Bearer <token>`".into());
+        }
+        if headers.get("accept").and_then(|v| v.to_str().ok()) != Some("application/vnd.github+json") {
+            p.push("Accept must be application/vnd.github+json".into());
+        }
+        if headers.get("x-github-api-version").and_then(|v| v.to_str().ok()) != Some("2022-11-28") {
+            p.push("X-GitHub-Api-Version must be 2022-11-28".into());
+        }
+        if headers.get("user-agent").is_none() {
+            p.push("GitHub rejects requests without a User-Agent".into());
+        }
+        if str_field(body, "title").is_none() {
+            p.push("title is required".into());
+        }
+        if body.get("body").is_some_and(|b| !b.is_string()) {
+            p.push("body is a string".into());
+        }
+        if body.get("labels").is_some_and(|l| !l.as_array().is_some_and(|a| a.iter().all(Value::is_string))) {
+            p.push("labels is an array of names".into());
+        }
+        return ("github.issue".into(), p);
+    }
+    if path == "/rest/api/3/issue" {
+        // Jira Cloud REST v3: create an issue.
+        use base64::Engine as _;
+        let want =
+            format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{JIRA_EMAIL}:{JIRA_TOKEN}")));
+        if method != Method::POST || !is_json(headers) {
+            p.push("issues are created with POST application/json".into());
+        }
+        if auth != want {
+            p.push("Authorization must be basic auth of email:api token".into());
+        }
+        let f = &body["fields"];
+        if str_field(&f["project"], "key").is_none() && str_field(&f["project"], "id").is_none() {
+            p.push("fields.project.key (or id) is required".into());
+        }
+        if str_field(f, "summary").is_none_or(|s| s.chars().count() > 255 || s.contains('\n')) {
+            p.push("fields.summary is required: one line, at most 255 characters".into());
+        }
+        if str_field(&f["issuetype"], "name").is_none() && str_field(&f["issuetype"], "id").is_none() {
+            p.push("fields.issuetype.name (or id) is required".into());
+        }
+        if let Some(d) = f.get("description") {
+            p.extend(adf_problems(d));
+        }
+        if f.get("labels").is_some_and(|l| {
+            !l.as_array().is_some_and(|a| a.iter().all(|x| x.as_str().is_some_and(|s| !s.contains(' '))))
+        }) {
+            p.push("fields.labels is an array of names without spaces".into());
+        }
+        return ("jira.issue".into(), p);
+    }
     if path.starts_with("/hooks/") {
         if method != Method::POST || !is_json(headers) {
             p.push("webhooks are POST application/json".into());
@@ -357,4 +429,37 @@ fn check(
         return ("webhook".into(), p);
     }
     ("unknown".into(), vec![format!("unexpected request {method} {path}")])
+}
+
+/// What is wrong with an Atlassian Document Format document (the subset a description uses): a `doc` of
+/// version 1 whose blocks are paragraphs (text and hardBreak) or code blocks (text), no empty text.
+fn adf_problems(d: &Value) -> Vec<String> {
+    let mut p = Vec::new();
+    if d["type"] != "doc" || d["version"] != 1 {
+        p.push("description must be an ADF doc of version 1".into());
+    }
+    let Some(blocks) = d["content"].as_array() else {
+        p.push("description.content must be an array".into());
+        return p;
+    };
+    for b in blocks {
+        let inline_ok: &[&str] = match b["type"].as_str() {
+            Some("paragraph") => &["text", "hardBreak"],
+            Some("codeBlock") => &["text"],
+            other => {
+                p.push(format!("unexpected ADF block {other:?}"));
+                continue;
+            }
+        };
+        for n in b["content"].as_array().map_or(&[][..], Vec::as_slice) {
+            let t = n["type"].as_str().unwrap_or("");
+            if !inline_ok.contains(&t) {
+                p.push(format!("ADF node {t:?} not allowed here"));
+            }
+            if t == "text" && str_field(n, "text").is_none() {
+                p.push("ADF text nodes must not be empty".into());
+            }
+        }
+    }
+    p
 }
