@@ -97,6 +97,17 @@ fn a_customer_report_is_declared_stored_announced_and_worked() {
     let sent = timeline.events().iter().filter(|e| matches!(e.kind, EventKind::MessageSent { .. })).count();
     assert_eq!(sent, messages.len(), "every announcement recorded once");
     assert!(matches!(timeline.events().last().map(|e| &e.kind), Some(EventKind::Acknowledged)));
+
+    // Resolved, it owes the runbook's post-incident tasks within 24 hours; with no provider configured
+    // the ticket and the invite were skipped, so they are still open.
+    let resolved =
+        json(&incident(&store, &["resolve", &id, "--root-cause", "expired EU payment certificate", "-o", "json"]));
+    assert_eq!(resolved["incident"]["status"], "resolved");
+    let show = stdout(&incident(&store, &["show", &id]));
+    assert!(show.contains("Escalation: resolved"), "{show}");
+    assert!(show.contains("Post-incident tasks (due "), "{show}");
+    assert!(show.contains("- Create post-incident ticket: open"), "{show}");
+    assert!(show.contains("- Schedule post-mortem meeting: open"), "{show}");
 }
 
 #[test]

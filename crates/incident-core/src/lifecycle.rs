@@ -347,6 +347,8 @@ pub struct IncidentView {
     pub cadence: CadenceStatus,
     /// Paging and escalation (who was paged, the acknowledgement deadline, the next level).
     pub escalation: crate::escalation::EscalationStatus,
+    /// Once resolved: the post-incident tasks, their 24-hour deadline and which are done.
+    pub post_incident: Option<crate::postincident::PostIncident>,
     /// MTTD, MTTA, MTTM, MTTR so far.
     pub metrics: Metrics,
     /// Its procedure runs (plans, running, finished), newest first.
@@ -504,9 +506,11 @@ impl Incidents {
         }
         let runs = self.runs_of(&incident.id).await?.iter().map(RunSummary::of).collect();
         let escalation = crate::escalation::status(&self.policy, &incident, &timeline, at)?;
+        let post_incident = crate::postincident::PostIncident::of(&incident, &timeline, &self.policy.post_incident);
         Ok(IncidentView {
             at,
             escalation,
+            post_incident,
             roles: roles(&incident, &timeline),
             stakeholders: incident.stakeholders(&self.policy),
             metrics: incident.metrics(),

@@ -95,6 +95,18 @@ pub fn incident_view(v: &IncidentView) -> String {
         EscalationState::Acknowledged | EscalationState::Resolved => {}
     }
     let _ = writeln!(s);
+    if let Some(p) = &v.post_incident {
+        let due = p.tasks.first().map_or_else(String::new, |t| format!(" (due {})", format_utc(t.due)));
+        let _ = writeln!(s, "Post-incident tasks{due}:");
+        for t in &p.tasks {
+            let state = match t.done_at {
+                Some(at) => format!("done {}", format_utc(at)),
+                None if t.is_overdue(v.at) => "OVERDUE".to_owned(),
+                None => "open".to_owned(),
+            };
+            let _ = writeln!(s, "- {}: {state}", t.task.title());
+        }
+    }
     let _ = writeln!(s);
     let m = &v.metrics;
     let metric = |d: Option<crate::HumanDuration>| d.map_or_else(|| "-".to_owned(), |d| d.to_string());
