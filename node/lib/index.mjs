@@ -5,10 +5,13 @@ import cjs from './index.cjs'
 export const {
   ApprovedPlan,
   Backends,
+  Change,
   ConflictError,
   Detector,
   DrillReport,
   Incident,
+  IncidentView,
+  Incidents,
   IncidentError,
   IntegrityError,
   InternalError,

@@ -201,6 +201,14 @@ export interface ApprovedPlanJson {
   plan_digest: string
 }
 
+/** An attempt read back from the timeline. */
+export interface AttemptJson {
+  /** When it was recorded. */
+  at: string
+  /** How it went. */
+  outcome: OutcomeJson
+}
+
 /**
  * The business calendar (`business_hours` in policy files): an IANA time zone, the working weekdays,
  * the local working hours and the holidays. Defaults: UTC, Monday to Friday, 09:00–18:00, no holidays.
@@ -236,6 +244,38 @@ export interface CadencePolicyJson {
   /** The first status-page update is due this long after declaration (runbook: within 15 minutes). */
   status_page_within?: HumanDurationJson
 }
+
+/** What [`cadence_status`] found. */
+export interface CadenceStatusJson {
+  /** When the next internal update is due (`None`: no cadence, or resolved). */
+  next_internal_due?: string | null
+  /** When the next status-page update is due (`None`: not required, or resolved). */
+  next_status_page_due?: string | null
+  /** Updates already late, internal first. */
+  overdue: Array<OverdueJson>
+}
+
+/** What an operation did. */
+export type ChangeJson = {
+  /** Who asked. */
+  actor: string
+  /** How many times the operation was decided (1 + the conflicts with other writers it re-decided). */
+  attempts: number
+  /** The events the operation appended (none when unchanged). */
+  events: Array<EventJson>
+  /** The incident after the operation (as stored). */
+  incident: IncidentJson
+  /** Messages sent after the change (the resolve's final message), each recorded on the timeline. */
+  messages: Array<SentMessageJson>
+  /** The operation. */
+  operation: OperationJson
+} & ({
+  outcome: "applied"
+} | {
+  outcome: "unchanged"
+  /** What already holds, for people (`INC-1 was already acknowledged by bob at ...`). */
+  why: string
+})
 
 /** Route53 change action. */
 export type ChangeActionJson = "UPSERT" | "DELETE" | "CREATE"
@@ -614,6 +654,37 @@ export interface EmergencyContactRuleJson {
  */
 export type ErrorKindJson = "policy" | "invalid_input" | "not_found" | "conflict" | "permission_denied" | "timeout" | "unavailable" | "precondition_failed" | "refused" | "integrity" | "internal"
 
+/** Where the escalation of an incident stands. */
+export type EscalationStateJson = "waiting" | "paging" | "exhausted" | "acknowledged" | "resolved"
+
+/** What [`status`] found. */
+export interface EscalationStatusJson {
+  /** When it was acknowledged. */
+  acknowledged_at?: string | null
+  /** Whether the response time counts in business time. */
+  business_time: boolean
+  /** Acknowledge by: when the current level's response time ends (for `waiting`, level 1's). */
+  deadline: string
+  /** Incident id. */
+  incident_id: string
+  /** Levels due so far (0: none yet). */
+  level: number
+  /** Every level with its schedule and what the timeline says was sent. */
+  levels: Array<LevelStatusJson>
+  /** The next level, while there is one. */
+  next?: NextPageJson | null
+  /** Its response time (business time when `business_time`). */
+  response_time: HumanDurationJson
+  /** The severity the schedule follows. */
+  severity: SeverityJson
+  /** When the schedule started: declaration or the last severity change. */
+  since: string
+  /** Where it stands. */
+  state: EscalationStateJson
+  /** Its escalation window. */
+  window: EscalationWindowJson
+}
+
 /** When escalation pages people. */
 export type EscalationWindowJson = "immediate" | "any_time" | "business_hours"
 
@@ -913,6 +984,31 @@ export interface IncidentJson {
   title: string
 }
 
+/** Everything `incident show` prints about one incident. */
+export interface IncidentViewJson {
+  /** When it was read (the cadence is relative to it). */
+  at: string
+  /**
+   * Updates due and overdue (as the cadence driver sees them: no status page for an incident that is
+   * not customer-facing).
+   */
+  cadence: CadenceStatusJson
+  /** Paging and escalation (who was paged, the acknowledgement deadline, the next level). */
+  escalation: EscalationStatusJson
+  /** The incident. */
+  incident: IncidentJson
+  /** MTTD, MTTA, MTTM, MTTR so far. */
+  metrics: MetricsJson
+  /** Who holds the response roles. */
+  roles: RolesJson
+  /** Its procedure runs (plans, running, finished), newest first. */
+  runs: Array<RunSummaryJson>
+  /** Who is notified at its current severity ([`Incident::stakeholders`]). */
+  stakeholders: Array<StakeholderJson>
+  /** The verified timeline. */
+  timeline: TimelineJson
+}
+
 /** Label mapping for alert ingestion (Alertmanager v4 webhooks and PagerDuty Events v2). */
 export interface IngestPolicyJson {
   /** Annotation holding the latency baseline, same units as the value (default `baseline`). */
@@ -967,6 +1063,20 @@ export interface JournalHeadJson {
   head: string
   /** The run. */
   run_id: string
+}
+
+/** One escalation level. */
+export interface LevelStatusJson {
+  /** When its response time ends: the next level is paged then if nobody acknowledged. */
+  acknowledge_by: string
+  /** When it is (was) paged. */
+  due_at: string
+  /** 1 = the first pages. */
+  level: number
+  /** Who is paged. */
+  roles: Array<RoleJson>
+  /** Its pages and mention. */
+  targets: Array<TargetStatusJson>
 }
 
 /** Resource bounds. */
@@ -1033,6 +1143,16 @@ export interface MissingJson {
   section: string
 }
 
+/** The next level to be paged. */
+export interface NextPageJson {
+  /** When (if still unacknowledged). */
+  at: string
+  /** Its level. */
+  level: number
+  /** Who. */
+  roles: Array<RoleJson>
+}
+
 /** A node. */
 export interface NodeJson {
   /** All conditions. */
@@ -1083,11 +1203,24 @@ export interface ObjectRefJson {
   namespace?: string | null
 }
 
+/** Which operation a [`Change`] reports. */
+export type OperationJson = "ack" | "assign" | "severity" | "status" | "note" | "mitigated" | "resolve" | "declare"
+
 /** How much of a service is down. */
 export type OutageScopeJson = "none" | "partial" | "complete"
 
 /** The outcome of a message or an executed action. */
 export type OutcomeJson = "succeeded" | "failed" | "skipped" | "unknown"
+
+/** An update that is late. */
+export interface OverdueJson {
+  /** When it was due. */
+  due_at: string
+  /** Which update. */
+  kind: UpdateKindJson
+  /** How late it is at the time asked (whole seconds, at least 1 s). */
+  late_by: HumanDurationJson
+}
 
 /** Values kept per severity (`P0` … `P3` keys in files). */
 export interface PerSeverityJson {
@@ -1467,6 +1600,16 @@ export interface RevisionJson {
 /** A responder role from the runbook. */
 export type RoleJson = "on_call_engineer" | "engineering_manager" | "product_manager" | "customer_support" | "cto" | "support_team_lead" | "customer_success" | "aws_support" | "pagerduty_support" | "slack_support"
 
+/** Who holds the response roles of an incident. */
+export interface RolesJson {
+  /** The incident commander. */
+  commander: string
+  /** The communications lead, once assigned. */
+  communications?: string | null
+  /** The scribe, once assigned. */
+  scribe?: string | null
+}
+
 /** A deployment revision created since [`TriageOptions::since`]. */
 export interface RolloutJson {
   /** `namespace/name` of the deployment. */
@@ -1501,6 +1644,22 @@ export interface RunReportJson {
 /** Lifecycle of a procedure run. */
 export type RunStatusJson = "planned" | "running" | "succeeded" | "failed" | "compensated"
 
+/** A procedure run of an incident, as `incident show` lists it. */
+export interface RunSummaryJson {
+  /** Whether its plan was approved. */
+  approved: boolean
+  /** Created (planned). */
+  created_at: string
+  /** Procedure name. */
+  procedure: string
+  /** Run id. */
+  run_id: string
+  /** Where it stands. */
+  status: RunStatusJson
+  /** Last change. */
+  updated_at: string
+}
+
 /**
  * How much of the cluster triage read: an empty "pods not running" means something only next to
  * "50,000 pods checked".
@@ -1512,6 +1671,20 @@ export interface ScannedJson {
   nodes: number
   /** Pods read, all namespaces (0 when the pod list is missing). */
   pods: number
+}
+
+/** A message an operation sent (the resolve's final message), as delivered and recorded. */
+export interface SentMessageJson {
+  /** Where (`#incident-...`, `status-page`). */
+  channel: string
+  /** Provider reference, skip reason or error, as recorded. */
+  detail: string
+  /** The `message_sent` event that records it. */
+  event_seq: number
+  /** Message kind (`resolved`). */
+  kind: string
+  /** How it went. */
+  outcome: OutcomeJson
 }
 
 /** API server health: the `/livez` and `/readyz` endpoints and `/version` (componentstatuses is deprecated). */
@@ -1640,6 +1813,16 @@ export interface StageScoreJson {
   stage: string
   /** `elapsed <= budget` (unknown without budget or timing). */
   within_budget?: boolean | null
+}
+
+/** Someone to notify about an incident (runbook "Notify Stakeholders"). */
+export interface StakeholderJson {
+  /** How to reach them; `None` when the directory has no entry valid at this severity. */
+  contact?: ContactJson | null
+  /** Why they are notified (the rule's reason). */
+  reason: string
+  /** The role. */
+  role: RoleJson
 }
 
 /** Conditions of a [`StakeholderRule`]. */
@@ -1853,6 +2036,30 @@ export interface StepReportJson {
 /** Status of one step in a [`RunReport`]. */
 export type StepStatusJson = "succeeded" | "failed" | "skipped" | "compensated" | "not_started" | "reconciled" | "awaiting_approval"
 
+/** Where one escalation message goes. */
+export type TargetJson = {
+  /** The role. */
+  role: RoleJson
+  type: "page"
+} | {
+  type: "mention"
+}
+
+/** One target of one level. */
+export interface TargetStatusJson {
+  /**
+   * The declaration sends this one ([`Incident::declaration_notifications`]); the driver only steps in
+   * when it failed or was never recorded.
+   */
+  by_declaration: boolean
+  /** The newest unsuccessful attempt, if not delivered yet. */
+  last_attempt?: AttemptJson | null
+  /** When it was first delivered. */
+  sent_at?: string | null
+  /** Where it goes. */
+  target: TargetJson
+}
+
 /**
  * The append-only, hash-chained event log of one incident.
  *
@@ -1925,6 +2132,31 @@ export interface TriageReportJson {
   /** Warning events. */
   warning_events: Array<ClusterEventJson>
 }
+
+/** One update (or reminder) the driver tried to deliver. */
+export interface UpdateAttemptJson {
+  /** Where it went (`#incident-...`, `status-page`). */
+  channel: string
+  /** Provider reference, skip reason or error, as recorded. */
+  detail: string
+  /** When the update is (was) due. */
+  due_at: string
+  /** The error's kind, when it failed (`unavailable`, `permission_denied`, ...). */
+  error_kind?: string | null
+  /** Sequence number of the timeline event that records it. */
+  event_seq: number
+  /** Incident id. */
+  incident_id: string
+  /** Which update. */
+  kind: UpdateKindJson
+  /** How it went. */
+  outcome: OutcomeJson
+  /** A reminder rather than the update itself. */
+  reminder: boolean
+}
+
+/** Which update stream. */
+export type UpdateKindJson = "internal" | "status_page"
 
 /** One checklist line with its outcome. */
 export interface ValidationItemJson {

@@ -45,6 +45,20 @@ export declare class Backends {
   describe(): string
 }
 
+/** What an `Incidents` operation did: applied (with the events it appended) or unchanged (with why). */
+export declare class Change {
+  /** `applied` or `unchanged`. */
+  get outcome(): 'applied' | 'unchanged'
+  /** Why nothing was recorded (unchanged only). */
+  get why(): string | null
+  /** The incident's id. */
+  get incidentId(): string
+  /** The text `incident ack ID` (and the other commands) print. */
+  render(): string
+  /** The wire JSON (`incident ... -o json`: snake_case, RFC 3339 strings). */
+  toJSON(): import('../lib/wire').ChangeJson
+}
+
 /**
  * The streaming detector: feed observations in time order per service; it returns a declaration the
  * moment a rule has held for its window (each rule fires once per episode).
@@ -183,6 +197,76 @@ export declare class Incident {
   get timeline(): Timeline
   /** `{ incident, timeline }` in the wire JSON (snake_case, RFC 3339 strings). */
   toJSON(): { incident: import('../lib/wire').IncidentJson; timeline: import('../lib/wire').TimelineJson }
+}
+
+/**
+ * Lifecycle operations on the incidents of a store: list, show, acknowledge, assign, re-grade, move,
+ * annotate, mitigate, resolve, post updates, build the post-mortem, declare a person's report. Safe
+ * while `incident serve` writes the same incidents (core decides each operation on what is stored).
+ * Every method rejects with core's codes: `not_found` for an unknown incident, `invalid_input` for a
+ * blank actor, person, reason, message, note or root cause, `conflict` for what can no longer be done
+ * (resolving twice, changing a resolved incident).
+ */
+export declare class Incidents {
+  /**
+   * Open the store `store` (a SQLite file or a `postgres://` URL: the CLI's `--store` rule) under
+   * `policy` (default policy when absent), at the wall clock. A missing SQLite file is `not_found`
+   * unless `create` (as `incident serve` creates it). Rejects `invalid_input` for a bad spec,
+   * `unavailable` when the store is unreachable.
+   */
+  static open(store: string, policy?: Policy | undefined | null, create?: boolean | undefined | null): Promise<Incidents>
+  /**
+   * Incidents matching `filter` (`{ open?: boolean, severity?: 'P0'..'P3', since?: '24h' }`), newest
+   * declaration first, as wire JSON.
+   */
+  list(filter?: { open?: boolean; severity?: Severity; since?: string }): Promise<Array<import('../lib/wire').IncidentJson>>
+  /** The incident and its verified timeline, as an `Incident`. */
+  load(id: string): Promise<Incident>
+  /**
+   * Everything `incident show` prints: summary, roles, stakeholders, cadence due/overdue, escalation,
+   * metrics, runs and the timeline.
+   */
+  show(id: string): Promise<IncidentView>
+  /** Acknowledge as `actor` (a second acknowledgement is `unchanged`, naming who and when). */
+  ack(id: string, actor: string): Promise<Change>
+  /** Give `role` (`commander`, `communications`, `scribe`) to `person`. */
+  assign(id: string, role: 'commander' | 'communications' | 'scribe', person: string, actor: string): Promise<Change>
+  /** Raise or lower the severity, with a reason. */
+  changeSeverity(id: string, severity: Severity, reason: string, actor: string): Promise<Change>
+  /** Move to `identified` or `monitoring` with a message (resolve with `resolve`). */
+  setStatus(id: string, status: 'identified' | 'monitoring', message: string, actor: string): Promise<Change>
+  /** Add a note to the timeline (also once resolved). */
+  note(id: string, text: string, actor: string): Promise<Change>
+  /** Record that user impact stopped. */
+  mitigated(id: string, actor: string): Promise<Change>
+  /**
+   * Resolve with a root cause (and a resolution; default: the last `monitoring` message), then send
+   * the final `Status: RESOLVED` message. Rejects `conflict` when already resolved.
+   */
+  resolve(id: string, rootCause: string, actor: string, resolution?: string | undefined | null): Promise<Change>
+  /** Post the runbook's status update now (it counts for the cadence); the attempts as wire JSON. */
+  update(id: string, actor: string, details?: string | undefined | null): Promise<Array<import('../lib/wire').UpdateAttemptJson>>
+  /**
+   * The post-mortem from the store (failed or compensated runs become action items before those of
+   * `input`, which takes `buildPostMortem`'s shape).
+   */
+  postmortem(id: string, input?: { rootCause?: string; impact?: string; contributingFactors?: string[]; actionItems?: Array<{ description: string; owner?: string; due?: string }>; processImprovements?: string[] }): Promise<PostMortem>
+  /**
+   * Declare a person's report now (runbook "Manual Reporting"), as `incident declare --severity`:
+   * `reporter` is who reported it (`customer`, `internal`, `partner`), `customerFacing` defaults to
+   * true, the id to `INC-YYYYMMDD-HHMM`, the on-call commander to `actor`.
+   */
+  declare(report: { title: string; severity: Severity; reporter: 'customer' | 'internal' | 'partner'; components?: string[]; impact?: string; customerFacing?: boolean; customersAffected?: boolean; id?: string; onCall?: string }, actor: string): Promise<Change>
+}
+
+/** Everything `incident show` prints about one incident. */
+export declare class IncidentView {
+  /** The incident's id. */
+  get incidentId(): string
+  /** The text `incident show ID` prints. */
+  render(): string
+  /** The wire JSON (`incident show ID -o json`). */
+  toJSON(): import('../lib/wire').IncidentViewJson
 }
 
 /** A typed, inspectable plan of a procedure against live state. */

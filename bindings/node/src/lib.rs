@@ -15,6 +15,7 @@ pub mod engine;
 mod error;
 pub mod evidence;
 pub mod incident;
+pub mod incidents;
 pub mod ingest;
 pub mod policy;
 pub mod postmortem;

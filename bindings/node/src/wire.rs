@@ -20,7 +20,7 @@ fn add<T: JsonSchema>(m: &mut Map<String, Value>, name: &str) -> incident_core::
 /// `{ TypeName: JSON Schema }` of every wire type the package returns (see `lib/wire.d.ts`).
 #[napi(js_name = "_wireSchemas", catch_unwind, ts_return_type = "Record<string, Record<string, unknown>>")]
 pub fn wire_schemas(env: Env) -> napi::Result<Value> {
-    use incident_core::{backend, drill, drills, engine, incident, postmortem, sim, timeline, triage};
+    use incident_core::{backend, drill, drills, engine, incident, lifecycle, postmortem, sim, timeline, triage};
     let mut m = Map::new();
     let all = (|| {
         add::<engine::Plan>(&mut m, "Plan")?;
@@ -29,6 +29,9 @@ pub fn wire_schemas(env: Env) -> napi::Result<Value> {
         add::<engine::RunReport>(&mut m, "RunReport")?;
         add::<incident::Incident>(&mut m, "Incident")?;
         add::<timeline::Timeline>(&mut m, "Timeline")?;
+        add::<lifecycle::Change>(&mut m, "Change")?;
+        add::<lifecycle::IncidentView>(&mut m, "IncidentView")?;
+        add::<incident_core::cadence::UpdateAttempt>(&mut m, "UpdateAttempt")?;
         add::<postmortem::PostMortem>(&mut m, "PostMortem")?;
         add::<triage::TriageReport>(&mut m, "TriageReport")?;
         add::<drill::DrillReport>(&mut m, "DrillReport")?;

@@ -18,6 +18,7 @@ mod engine;
 mod error;
 mod evidence;
 mod incident;
+mod incidents;
 mod ingest;
 mod policy;
 mod postmortem;
@@ -90,6 +91,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<incident::PyDeclareRequest>()?;
     m.add_class::<incident::PyStakeholder>()?;
     m.add_class::<incident::PyIncident>()?;
+    m.add_class::<incidents::PyIncidents>()?;
+    m.add_class::<incidents::PyChange>()?;
+    m.add_class::<incidents::PyIncidentView>()?;
     m.add_function(wrap_pyfunction!(incident::channel_name, m)?)?;
     m.add_function(wrap_pyfunction!(incident::transition_allowed, m)?)?;
     m.add_function(wrap_pyfunction!(incident::stakeholders_for, m)?)?;

@@ -1,0 +1,369 @@
+//! `Incidents`: working a live incident in a store (`incident_core::lifecycle::Incidents`), as the CLI's
+//! `incident list | show | ack | assign | severity | status | note | mitigated | resolve | update |
+//! postmortem | declare` do.
+//!
+//! Conversion only: every rule and error is core's. The store (a SQLite file or a `postgres://` URL, the
+//! CLI's `--store` rule, `StoreSpec::parse`) is opened on a small real-time runtime owned by the object
+//! (the store does real I/O and the lifecycle reads the wall clock), and every call runs there from a
+//! libuv worker thread. Messages (the declaration's and the resolve's) are recorded `skipped`: no
+//! notifier is wired in the bindings yet.
+
+use std::sync::Arc;
+
+use incident_backends::StoreSpec;
+use incident_core::clock::{Clock, SystemClock};
+use incident_core::declare::{Basis, Decided, ReportSource};
+use incident_core::lifecycle::{
+    Change as CoreChange, IncidentView as CoreIncidentView, Incidents as CoreIncidents, ListFilter, ResolveRequest,
+};
+use incident_core::postmortem::PostMortemInput;
+use incident_core::store::Store;
+use incident_core::timeline::ResponseRole;
+use incident_core::{Error as CoreError, Result as CoreResult, Severity, Status};
+use napi::Env;
+use napi::bindgen_prelude::AsyncTask;
+use napi_derive::napi;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::{OrThrow, from_json, rename_keys, snake, to_json};
+use crate::incident::Incident;
+use crate::policy::{Policy, or_default};
+use crate::postmortem::PostMortem;
+use crate::task::{SimTask, spawn};
+
+/// The open lifecycle and the runtime its store lives on.
+struct Open {
+    incidents: CoreIncidents,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Open {
+    fn run<T>(&self, f: impl AsyncFnOnce(&CoreIncidents) -> CoreResult<T>) -> CoreResult<T> {
+        self.rt.block_on(f(&self.incidents))
+    }
+}
+
+fn runtime() -> CoreResult<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("incidents-store")
+        .enable_all()
+        .build()
+        .map_err(|e| CoreError::internal("cannot start the store runtime").with_source(e))
+}
+
+async fn open_store(spec: StoreSpec) -> CoreResult<Arc<dyn Store>> {
+    match spec {
+        StoreSpec::Sqlite(path) => {
+            let store = tokio::task::spawn_blocking(move || incident_store::SqliteStore::open(path))
+                .await
+                .map_err(|e| CoreError::internal("store open task failed").with_source(e))??;
+            Ok(Arc::new(store))
+        }
+        StoreSpec::Postgres(url) => Ok(Arc::new(incident_store::PgStore::connect(&url).await?)),
+        StoreSpec::Memory | StoreSpec::Open(_) => Err(CoreError::internal("store spec without a file or URL")),
+    }
+}
+
+/// A JSON string enum value (`'P0'`, `'commander'`, `'identified'`) as its core type.
+fn parse<T: serde::de::DeserializeOwned>(what: &str, v: &str) -> CoreResult<T> {
+    from_json(what, Value::String(v.to_owned()))
+}
+
+/// The report `declare` takes (camelCase keys in JS).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Report {
+    title: String,
+    severity: Severity,
+    reporter: ReportSource,
+    #[serde(default)]
+    components: Vec<String>,
+    impact: Option<String>,
+    customer_facing: Option<bool>,
+    #[serde(default)]
+    customers_affected: bool,
+    id: Option<String>,
+    on_call: Option<String>,
+}
+
+/// Lifecycle operations on the incidents of a store: list, show, acknowledge, assign, re-grade, move,
+/// annotate, mitigate, resolve, post updates, build the post-mortem, declare a person's report. Safe
+/// while `incident serve` writes the same incidents (core decides each operation on what is stored).
+/// Every method rejects with core's codes: `not_found` for an unknown incident, `invalid_input` for a
+/// blank actor, person, reason, message, note or root cause, `conflict` for what can no longer be done
+/// (resolving twice, changing a resolved incident).
+#[napi]
+pub struct Incidents {
+    inner: Arc<Open>,
+}
+
+#[napi]
+impl Incidents {
+    /// Open the store `store` (a SQLite file or a `postgres://` URL: the CLI's `--store` rule) under
+    /// `policy` (default policy when absent), at the wall clock. A missing SQLite file is `not_found`
+    /// unless `create` (as `incident serve` creates it). Rejects `invalid_input` for a bad spec,
+    /// `unavailable` when the store is unreachable.
+    #[napi(strict, ts_return_type = "Promise<Incidents>")]
+    pub fn open(store: String, policy: Option<&Policy>, create: Option<bool>) -> AsyncTask<SimTask<Incidents>> {
+        let policy = or_default(policy);
+        spawn(move |_| {
+            let spec = StoreSpec::parse(&store)?;
+            if let StoreSpec::Sqlite(path) = &spec {
+                if create != Some(true) && !path.exists() {
+                    return Err(CoreError::not_found(format!("store {} does not exist", path.display())));
+                }
+            }
+            let rt = runtime()?;
+            let store = rt.block_on(open_store(spec))?;
+            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+            let incidents = CoreIncidents::new(store, clock, policy);
+            Ok(Incidents { inner: Arc::new(Open { incidents, rt }) })
+        })
+    }
+
+    /// Incidents matching `filter` (`{ open?: boolean, severity?: 'P0'..'P3', since?: '24h' }`), newest
+    /// declaration first, as wire JSON.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "filter?: { open?: boolean; severity?: Severity; since?: string }",
+        ts_return_type = "Promise<Array<import('../lib/wire').IncidentJson>>"
+    )]
+    pub fn list(&self, filter: Option<Value>) -> AsyncTask<SimTask<Vec<Value>>> {
+        let inner = Arc::clone(&self.inner);
+        spawn(move |_| {
+            let filter: ListFilter = match filter {
+                None | Some(Value::Null) => ListFilter::default(),
+                Some(v) => from_json("list filter", rename_keys(v, snake))?,
+            };
+            let all = inner.run(async |i| i.list(&filter).await)?;
+            all.iter().map(to_json).collect()
+        })
+    }
+
+    /// The incident and its verified timeline, as an `Incident`.
+    #[napi(catch_unwind, ts_return_type = "Promise<Incident>")]
+    pub fn load(&self, id: String) -> AsyncTask<SimTask<Incident>> {
+        let inner = Arc::clone(&self.inner);
+        spawn(move |_| {
+            let (incident, timeline) = inner.run(async |i| i.load(&id).await)?;
+            Ok(Incident::wrap(incident, timeline))
+        })
+    }
+
+    /// Everything `incident show` prints: summary, roles, stakeholders, cadence due/overdue, escalation,
+    /// metrics, runs and the timeline.
+    #[napi(catch_unwind, ts_return_type = "Promise<IncidentView>")]
+    pub fn show(&self, id: String) -> AsyncTask<SimTask<IncidentView>> {
+        let inner = Arc::clone(&self.inner);
+        spawn(move |_| Ok(IncidentView { inner: inner.run(async |i| i.show(&id).await)? }))
+    }
+
+    /// Acknowledge as `actor` (a second acknowledgement is `unchanged`, naming who and when).
+    #[napi(catch_unwind, ts_return_type = "Promise<Change>")]
+    pub fn ack(&self, id: String, actor: String) -> AsyncTask<SimTask<Change>> {
+        self.change(async move |i| i.ack(&id, &actor).await)
+    }
+
+    /// Give `role` (`commander`, `communications`, `scribe`) to `person`.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "id: string, role: 'commander' | 'communications' | 'scribe', person: string, actor: string",
+        ts_return_type = "Promise<Change>"
+    )]
+    pub fn assign(&self, id: String, role: String, person: String, actor: String) -> AsyncTask<SimTask<Change>> {
+        self.change(async move |i| {
+            let role: ResponseRole = parse("role", &role)?;
+            i.assign(&id, role, &person, &actor).await
+        })
+    }
+
+    /// Raise or lower the severity, with a reason.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "id: string, severity: Severity, reason: string, actor: string",
+        ts_return_type = "Promise<Change>"
+    )]
+    pub fn change_severity(
+        &self,
+        id: String,
+        severity: String,
+        reason: String,
+        actor: String,
+    ) -> AsyncTask<SimTask<Change>> {
+        self.change(async move |i| {
+            let to: Severity = parse("severity", &severity)?;
+            i.change_severity(&id, to, &reason, &actor).await
+        })
+    }
+
+    /// Move to `identified` or `monitoring` with a message (resolve with `resolve`).
+    #[napi(
+        catch_unwind,
+        ts_args_type = "id: string, status: 'identified' | 'monitoring', message: string, actor: string",
+        ts_return_type = "Promise<Change>"
+    )]
+    pub fn set_status(&self, id: String, status: String, message: String, actor: String) -> AsyncTask<SimTask<Change>> {
+        self.change(async move |i| {
+            let to: Status = parse("status", &status)?;
+            i.set_status(&id, to, &message, &actor).await
+        })
+    }
+
+    /// Add a note to the timeline (also once resolved).
+    #[napi(catch_unwind, ts_return_type = "Promise<Change>")]
+    pub fn note(&self, id: String, text: String, actor: String) -> AsyncTask<SimTask<Change>> {
+        self.change(async move |i| i.note(&id, &text, &actor).await)
+    }
+
+    /// Record that user impact stopped.
+    #[napi(catch_unwind, ts_return_type = "Promise<Change>")]
+    pub fn mitigated(&self, id: String, actor: String) -> AsyncTask<SimTask<Change>> {
+        self.change(async move |i| i.mitigated(&id, &actor).await)
+    }
+
+    /// Resolve with a root cause (and a resolution; default: the last `monitoring` message), then send
+    /// the final `Status: RESOLVED` message. Rejects `conflict` when already resolved.
+    #[napi(catch_unwind, ts_return_type = "Promise<Change>")]
+    pub fn resolve(
+        &self,
+        id: String,
+        root_cause: String,
+        actor: String,
+        resolution: Option<String>,
+    ) -> AsyncTask<SimTask<Change>> {
+        self.change(async move |i| i.resolve(&id, &ResolveRequest { root_cause, resolution }, &actor).await)
+    }
+
+    /// Post the runbook's status update now (it counts for the cadence); the attempts as wire JSON.
+    #[napi(catch_unwind, ts_return_type = "Promise<Array<import('../lib/wire').UpdateAttemptJson>>")]
+    pub fn update(&self, id: String, actor: String, details: Option<String>) -> AsyncTask<SimTask<Vec<Value>>> {
+        let inner = Arc::clone(&self.inner);
+        spawn(move |_| {
+            let sent = inner.run(async |i| i.update(&id, details.as_deref(), &actor).await)?;
+            sent.iter().map(to_json).collect()
+        })
+    }
+
+    /// The post-mortem from the store (failed or compensated runs become action items before those of
+    /// `input`, which takes `buildPostMortem`'s shape).
+    #[napi(
+        catch_unwind,
+        ts_args_type = "id: string, input?: { rootCause?: string; impact?: string; contributingFactors?: string[]; actionItems?: Array<{ description: string; owner?: string; due?: string }>; processImprovements?: string[] }",
+        ts_return_type = "Promise<PostMortem>"
+    )]
+    pub fn postmortem(&self, id: String, input: Option<Value>) -> AsyncTask<SimTask<PostMortem>> {
+        let inner = Arc::clone(&self.inner);
+        spawn(move |_| {
+            let input: PostMortemInput = match input {
+                None | Some(Value::Null) => PostMortemInput::default(),
+                Some(v) => from_json("post-mortem input", rename_keys(v, snake))?,
+            };
+            Ok(PostMortem { inner: inner.run(async |i| i.postmortem(&id, input).await)? })
+        })
+    }
+
+    /// Declare a person's report now (runbook "Manual Reporting"), as `incident declare --severity`:
+    /// `reporter` is who reported it (`customer`, `internal`, `partner`), `customerFacing` defaults to
+    /// true, the id to `INC-YYYYMMDD-HHMM`, the on-call commander to `actor`.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "report: { title: string; severity: Severity; reporter: 'customer' | 'internal' | 'partner'; components?: string[]; impact?: string; customerFacing?: boolean; customersAffected?: boolean; id?: string; onCall?: string }, actor: string",
+        ts_return_type = "Promise<Change>"
+    )]
+    pub fn declare(&self, report: Value, actor: String) -> AsyncTask<SimTask<Change>> {
+        self.change(async move |i| {
+            let r: Report = from_json("report", rename_keys(report, snake))?;
+            let mut basis = Basis::reported(&r.title, r.reporter.words())?;
+            basis.components = r.components;
+            basis.impact = r.impact;
+            basis.facts.customer_facing = Some(r.customer_facing.unwrap_or(true));
+            basis.facts.customers_affected = Some(r.customers_affected);
+            let on_call = r.on_call.unwrap_or(actor);
+            i.declare(Decided::reported(basis, r.severity), r.id.as_deref(), &on_call).await
+        })
+    }
+}
+
+impl Incidents {
+    fn change<F>(&self, f: F) -> AsyncTask<SimTask<Change>>
+    where
+        F: AsyncFnOnce(&CoreIncidents) -> CoreResult<CoreChange> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        spawn(move |_| Ok(Change { inner: inner.run(f)? }))
+    }
+}
+
+/// What an `Incidents` operation did: applied (with the events it appended) or unchanged (with why).
+#[napi]
+pub struct Change {
+    inner: CoreChange,
+}
+
+#[napi]
+impl Change {
+    /// `applied` or `unchanged`.
+    #[napi(getter, catch_unwind, ts_return_type = "'applied' | 'unchanged'")]
+    pub fn outcome(&self) -> String {
+        match &self.inner.outcome {
+            incident_core::lifecycle::ChangeOutcome::Unchanged { .. } => "unchanged".to_owned(),
+            _ => "applied".to_owned(),
+        }
+    }
+
+    /// Why nothing was recorded (unchanged only).
+    #[napi(getter, catch_unwind)]
+    pub fn why(&self) -> Option<String> {
+        match &self.inner.outcome {
+            incident_core::lifecycle::ChangeOutcome::Unchanged { why } => Some(why.clone()),
+            _ => None,
+        }
+    }
+
+    /// The incident's id.
+    #[napi(getter, catch_unwind)]
+    pub fn incident_id(&self) -> String {
+        self.inner.incident.id.clone()
+    }
+
+    /// The text `incident ack ID` (and the other commands) print.
+    #[napi(strict, catch_unwind)]
+    pub fn render(&self) -> String {
+        incident_core::render::change(&self.inner)
+    }
+
+    /// The wire JSON (`incident ... -o json`: snake_case, RFC 3339 strings).
+    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "import('../lib/wire').ChangeJson")]
+    pub fn to_json(&self, env: Env) -> napi::Result<Value> {
+        to_json(&self.inner).or_throw(&env)
+    }
+}
+
+/// Everything `incident show` prints about one incident.
+#[napi]
+pub struct IncidentView {
+    inner: CoreIncidentView,
+}
+
+#[napi]
+impl IncidentView {
+    /// The incident's id.
+    #[napi(getter, catch_unwind)]
+    pub fn incident_id(&self) -> String {
+        self.inner.incident.id.clone()
+    }
+
+    /// The text `incident show ID` prints.
+    #[napi(strict, catch_unwind)]
+    pub fn render(&self) -> String {
+        incident_core::render::incident_view(&self.inner)
+    }
+
+    /// The wire JSON (`incident show ID -o json`).
+    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "import('../lib/wire').IncidentViewJson")]
+    pub fn to_json(&self, env: Env) -> napi::Result<Value> {
+        to_json(&self.inner).or_throw(&env)
+    }
+}

@@ -1,0 +1,626 @@
+//! `Incidents`: working a live incident in a store (`incident_core::lifecycle::Incidents`), as the CLI's
+//! `incident list | show | ack | assign | severity | status | note | mitigated | resolve | update |
+//! postmortem | declare` do.
+//!
+//! Conversion only: every rule and error is core's. The store (a SQLite file or a `postgres://` URL, the
+//! CLI's `--store` rule) is opened on a small real-time runtime owned by the object (the store does real
+//! I/O and the lifecycle reads the wall clock). Each method is sync with the GIL released, with an
+//! `*_async` twin run on the asyncio loop's default executor (module `runtime`). Messages (the
+//! declaration's and the resolve's) are recorded `skipped`: no notifier is wired in the bindings yet.
+
+use std::sync::Arc;
+
+use incident_backends::StoreSpec;
+use incident_core::clock::{Clock, SystemClock};
+use incident_core::declare::{Basis, Decided, ReportSource};
+use incident_core::lifecycle::{
+    Change as CoreChange, ChangeOutcome, IncidentView as CoreIncidentView, Incidents as CoreIncidents, ListFilter,
+    ResolveRequest,
+};
+use incident_core::postmortem::PostMortemInput;
+use incident_core::store::Store;
+use incident_core::timeline::ResponseRole;
+use incident_core::{Error as CoreError, Result as CoreResult, Severity as CoreSeverity, Status as CoreStatus};
+use pyo3::prelude::*;
+use serde_json::{Map, Value};
+use tokio::runtime::Runtime;
+
+use crate::convert::Wrap;
+use crate::error::{guard, json_to_py, py_to_json, to_json_string, to_py_obj};
+use crate::incident::PyIncident;
+use crate::policy::{PyPolicy, or_default};
+use crate::postmortem::PyPostMortem;
+use crate::runtime::{awaitable, block};
+
+/// The open lifecycle and the runtime its store lives on.
+struct Open {
+    incidents: CoreIncidents,
+    rt: Runtime,
+}
+
+impl Open {
+    fn run<T>(&self, f: impl AsyncFnOnce(&CoreIncidents) -> CoreResult<T>) -> CoreResult<T> {
+        self.rt.block_on(f(&self.incidents))
+    }
+}
+
+/// Wire JSON, converted to Python builtins when returned.
+struct Json(Value);
+
+impl<'py> IntoPyObject<'py> for Json {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json_to_py(py, &self.0)
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> CoreResult<Json> {
+    serde_json::to_value(v).map(Json).map_err(|e| CoreError::internal(format!("cannot serialize: {e}")))
+}
+
+/// A wire string (`"scribe"`, `"customer"`) as its core enum (`InvalidInputError` naming `what`).
+fn parse<T: serde::de::DeserializeOwned>(what: &str, v: &str) -> CoreResult<T> {
+    serde_json::from_value(Value::String(v.to_owned()))
+        .map_err(|e| CoreError::invalid_input(format!("{what}: {v:?}: {e}")))
+}
+
+async fn open_store(spec: StoreSpec) -> CoreResult<Arc<dyn Store>> {
+    match spec {
+        StoreSpec::Sqlite(path) => {
+            let store = tokio::task::spawn_blocking(move || incident_store::SqliteStore::open(path))
+                .await
+                .map_err(|e| CoreError::internal("store open task failed").with_source(e))??;
+            Ok(Arc::new(store))
+        }
+        StoreSpec::Postgres(url) => Ok(Arc::new(incident_store::PgStore::connect(&url).await?)),
+        StoreSpec::Memory | StoreSpec::Open(_) => Err(CoreError::internal("store spec without a file or URL")),
+    }
+}
+
+type Work<T> = Box<dyn FnOnce(&Runtime) -> CoreResult<T> + Send>;
+
+fn open_work(store: String, policy: Option<&PyPolicy>, create: bool) -> Work<PyIncidents> {
+    let policy = or_default(policy);
+    Box::new(move |_| {
+        let spec = StoreSpec::parse(&store)?;
+        if let StoreSpec::Sqlite(path) = &spec {
+            if !create && !path.exists() {
+                return Err(CoreError::not_found(format!("store {} does not exist", path.display())));
+            }
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("incidents-store")
+            .enable_all()
+            .build()
+            .map_err(|e| CoreError::internal("cannot start the store runtime").with_source(e))?;
+        let store = rt.block_on(open_store(spec))?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        Ok(PyIncidents { inner: Arc::new(Open { incidents: CoreIncidents::new(store, clock, policy), rt }) })
+    })
+}
+
+/// Lifecycle operations on the incidents of a store: list, show, acknowledge, assign, re-grade, move,
+/// annotate, mitigate, resolve, post updates, build the post-mortem, declare a person's report. Safe while
+/// `incident serve` writes the same incidents (core decides each operation on what is stored). Raises
+/// core's errors: `NotFoundError` for an unknown incident, `InvalidInputError` for a blank actor,
+/// person, reason, message, note or root cause, `ConflictError` for what can no longer be done
+/// (resolving twice, changing a resolved incident).
+#[pyclass(name = "Incidents", module = "incident_core._native", frozen)]
+pub(crate) struct PyIncidents {
+    inner: Arc<Open>,
+}
+
+impl PyIncidents {
+    fn work<T: Send + 'static>(
+        &self,
+        f: impl AsyncFnOnce(&CoreIncidents) -> CoreResult<T> + Send + 'static,
+    ) -> Work<T> {
+        let inner = Arc::clone(&self.inner);
+        Box::new(move |_| inner.run(f))
+    }
+
+    fn change(&self, f: impl AsyncFnOnce(&CoreIncidents) -> CoreResult<CoreChange> + Send + 'static) -> Work<PyChange> {
+        let inner = Arc::clone(&self.inner);
+        Box::new(move |_| Ok(PyChange { inner: inner.run(f)? }))
+    }
+
+    fn list_work(open: bool, severity: Option<Wrap<CoreSeverity>>, since: Option<String>) -> CoreResult<ListFilter> {
+        let mut m = Map::new();
+        m.insert("open".into(), Value::Bool(open));
+        if let Some(s) = severity {
+            m.insert("severity".into(), Value::String(s.0.as_str().to_owned()));
+        }
+        if let Some(s) = since {
+            m.insert("since".into(), Value::String(s));
+        }
+        serde_json::from_value(Value::Object(m)).map_err(|e| CoreError::invalid_input(format!("list filter: {e}")))
+    }
+
+    fn list_(&self, open: bool, severity: Option<Wrap<CoreSeverity>>, since: Option<String>) -> Work<Vec<Json>> {
+        let inner = Arc::clone(&self.inner);
+        Box::new(move |_| {
+            let filter = Self::list_work(open, severity, since)?;
+            inner.run(async |i| i.list(&filter).await)?.iter().map(to_json).collect()
+        })
+    }
+
+    fn update_(&self, id: String, actor: String, details: Option<String>) -> Work<Vec<Json>> {
+        let inner = Arc::clone(&self.inner);
+        Box::new(move |_| {
+            inner.run(async |i| i.update(&id, details.as_deref(), &actor).await)?.iter().map(to_json).collect()
+        })
+    }
+
+    fn postmortem_(&self, id: String, action_items: Option<&Bound<'_, PyAny>>) -> PyResult<Work<PyPostMortem>> {
+        let mut v = Map::new();
+        if let Some(items) = action_items {
+            v.insert("action_items".into(), py_to_json("action_items", items)?);
+        }
+        let input: PostMortemInput = crate::error::from_value("post-mortem input", Value::Object(v))?;
+        let inner = Arc::clone(&self.inner);
+        Ok(Box::new(move |_| Ok(PyPostMortem { inner: inner.run(async |i| i.postmortem(&id, input).await)? })))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn declare_(
+        &self,
+        title: String,
+        severity: CoreSeverity,
+        reporter: String,
+        actor: String,
+        components: Option<Vec<String>>,
+        impact: Option<String>,
+        customer_facing: bool,
+        customers_affected: bool,
+        id: Option<String>,
+        on_call: Option<String>,
+    ) -> Work<PyChange> {
+        self.change(async move |i| {
+            let reporter: ReportSource = parse("reporter", &reporter)?;
+            let mut basis = Basis::reported(&title, reporter.words())?;
+            basis.components = components.unwrap_or_default();
+            basis.impact = impact;
+            basis.facts.customer_facing = Some(customer_facing);
+            basis.facts.customers_affected = Some(customers_affected);
+            let on_call = on_call.unwrap_or(actor);
+            i.declare(Decided::reported(basis, severity), id.as_deref(), &on_call).await
+        })
+    }
+}
+
+#[pymethods]
+impl PyIncidents {
+    /// Open `store` (a SQLite file or a `postgres://` URL: the CLI's `--store` rule) under `policy`
+    /// (default policy when `None`), at the wall clock (GIL released). A missing SQLite file raises
+    /// `NotFoundError` unless `create` (as `incident serve` creates it). Raises `InvalidInputError` for a
+    /// bad spec, `UnavailableError` when the store is unreachable (never repeating a password).
+    #[staticmethod]
+    #[pyo3(signature = (store, *, policy = None, create = false))]
+    fn open(py: Python<'_>, store: std::path::PathBuf, policy: Option<&PyPolicy>, create: bool) -> PyResult<Self> {
+        guard(|| block(py, open_work(store.to_string_lossy().into_owned(), policy, create)))
+    }
+
+    /// `await Incidents.open_async(...)`.
+    #[staticmethod]
+    #[pyo3(signature = (store, *, policy = None, create = false))]
+    fn open_async<'py>(
+        py: Python<'py>,
+        store: std::path::PathBuf,
+        policy: Option<&PyPolicy>,
+        create: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| awaitable(py, open_work(store.to_string_lossy().into_owned(), policy, create)))
+    }
+
+    /// Incidents (wire dicts), newest declaration first: only open ones with `open`, only `severity`,
+    /// only those declared at most `since` ago (`"24h"`, `"30m"`).
+    #[pyo3(signature = (*, open = false, severity = None, since = None))]
+    fn list<'py>(
+        &self,
+        py: Python<'py>,
+        open: bool,
+        severity: Option<Wrap<CoreSeverity>>,
+        since: Option<String>,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        guard(|| block(py, self.list_(open, severity, since))?.into_iter().map(|j| j.into_pyobject(py)).collect())
+    }
+
+    /// `await incidents.list_async(...)`.
+    #[pyo3(signature = (*, open = false, severity = None, since = None))]
+    fn list_async<'py>(
+        &self,
+        py: Python<'py>,
+        open: bool,
+        severity: Option<Wrap<CoreSeverity>>,
+        since: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| awaitable(py, self.list_(open, severity, since)))
+    }
+
+    /// The incident and its verified timeline, as an `Incident`.
+    fn load(&self, py: Python<'_>, id: String) -> PyResult<PyIncident> {
+        guard(|| block(py, self.load_(id)))
+    }
+
+    /// `await incidents.load_async(id)`.
+    fn load_async<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| awaitable(py, self.load_(id)))
+    }
+
+    /// Everything `incident show` prints: summary, roles, stakeholders, cadence, escalation, metrics,
+    /// runs and the timeline.
+    fn show(&self, py: Python<'_>, id: String) -> PyResult<PyIncidentView> {
+        guard(|| block(py, self.show_(id)))
+    }
+
+    /// `await incidents.show_async(id)`.
+    fn show_async<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| awaitable(py, self.show_(id)))
+    }
+
+    /// Acknowledge as `actor` (a second acknowledgement is `unchanged`, naming who and when).
+    #[pyo3(signature = (id, *, actor))]
+    fn ack(&self, py: Python<'_>, id: String, actor: String) -> PyResult<PyChange> {
+        guard(|| block(py, self.change(async move |i| i.ack(&id, &actor).await)))
+    }
+
+    /// `await incidents.ack_async(id, actor=...)`.
+    #[pyo3(signature = (id, *, actor))]
+    fn ack_async<'py>(&self, py: Python<'py>, id: String, actor: String) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| awaitable(py, self.change(async move |i| i.ack(&id, &actor).await)))
+    }
+
+    /// Give `role` (`"commander"`, `"communications"`, `"scribe"`) to `person`.
+    #[pyo3(signature = (id, role, person, *, actor))]
+    fn assign(&self, py: Python<'_>, id: String, role: String, person: String, actor: String) -> PyResult<PyChange> {
+        guard(|| block(py, self.assign_(id, role, person, actor)))
+    }
+
+    /// `await incidents.assign_async(...)`.
+    #[pyo3(signature = (id, role, person, *, actor))]
+    fn assign_async<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        role: String,
+        person: String,
+        actor: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| awaitable(py, self.assign_(id, role, person, actor)))
+    }
+
+    /// Raise or lower the severity, with a reason.
+    #[pyo3(signature = (id, severity, *, reason, actor))]
+    fn change_severity(
+        &self,
+        py: Python<'_>,
+        id: String,
+        severity: Wrap<CoreSeverity>,
+        reason: String,
+        actor: String,
+    ) -> PyResult<PyChange> {
+        let to = severity.0;
+        guard(|| block(py, self.change(async move |i| i.change_severity(&id, to, &reason, &actor).await)))
+    }
+
+    /// `await incidents.change_severity_async(...)`.
+    #[pyo3(signature = (id, severity, *, reason, actor))]
+    fn change_severity_async<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        severity: Wrap<CoreSeverity>,
+        reason: String,
+        actor: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let to = severity.0;
+        guard(|| awaitable(py, self.change(async move |i| i.change_severity(&id, to, &reason, &actor).await)))
+    }
+
+    /// Move to `identified` or `monitoring` with a message (resolve with `resolve`).
+    #[pyo3(signature = (id, status, *, message, actor))]
+    fn set_status(
+        &self,
+        py: Python<'_>,
+        id: String,
+        status: Wrap<CoreStatus>,
+        message: String,
+        actor: String,
+    ) -> PyResult<PyChange> {
+        let to = status.0;
+        guard(|| block(py, self.change(async move |i| i.set_status(&id, to, &message, &actor).await)))
+    }
+
+    /// `await incidents.set_status_async(...)`.
+    #[pyo3(signature = (id, status, *, message, actor))]
+    fn set_status_async<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        status: Wrap<CoreStatus>,
+        message: String,
+        actor: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let to = status.0;
+        guard(|| awaitable(py, self.change(async move |i| i.set_status(&id, to, &message, &actor).await)))
+    }
+
+    /// Add a note to the timeline (also once resolved).
+    #[pyo3(signature = (id, text, *, actor))]
+    fn note(&self, py: Python<'_>, id: String, text: String, actor: String) -> PyResult<PyChange> {
+        guard(|| block(py, self.change(async move |i| i.note(&id, &text, &actor).await)))
+    }
+
+    /// `await incidents.note_async(...)`.
+    #[pyo3(signature = (id, text, *, actor))]
+    fn note_async<'py>(&self, py: Python<'py>, id: String, text: String, actor: String) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| awaitable(py, self.change(async move |i| i.note(&id, &text, &actor).await)))
+    }
+
+    /// Record that user impact stopped.
+    #[pyo3(signature = (id, *, actor))]
+    fn mitigated(&self, py: Python<'_>, id: String, actor: String) -> PyResult<PyChange> {
+        guard(|| block(py, self.change(async move |i| i.mitigated(&id, &actor).await)))
+    }
+
+    /// `await incidents.mitigated_async(...)`.
+    #[pyo3(signature = (id, *, actor))]
+    fn mitigated_async<'py>(&self, py: Python<'py>, id: String, actor: String) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| awaitable(py, self.change(async move |i| i.mitigated(&id, &actor).await)))
+    }
+
+    /// Resolve with a root cause (and a resolution; default: the last `monitoring` message), then send
+    /// the final `Status: RESOLVED` message. Raises `ConflictError` when already resolved.
+    #[pyo3(signature = (id, *, root_cause, actor, resolution = None))]
+    fn resolve(
+        &self,
+        py: Python<'_>,
+        id: String,
+        root_cause: String,
+        actor: String,
+        resolution: Option<String>,
+    ) -> PyResult<PyChange> {
+        let req = ResolveRequest { root_cause, resolution };
+        guard(|| block(py, self.change(async move |i| i.resolve(&id, &req, &actor).await)))
+    }
+
+    /// `await incidents.resolve_async(...)`.
+    #[pyo3(signature = (id, *, root_cause, actor, resolution = None))]
+    fn resolve_async<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        root_cause: String,
+        actor: String,
+        resolution: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let req = ResolveRequest { root_cause, resolution };
+        guard(|| awaitable(py, self.change(async move |i| i.resolve(&id, &req, &actor).await)))
+    }
+
+    /// Post the runbook's status update now (it counts for the cadence); the attempts as wire dicts.
+    #[pyo3(signature = (id, *, actor, details = None))]
+    fn update<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        actor: String,
+        details: Option<String>,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        guard(|| block(py, self.update_(id, actor, details))?.into_iter().map(|j| j.into_pyobject(py)).collect())
+    }
+
+    /// `await incidents.update_async(...)`.
+    #[pyo3(signature = (id, *, actor, details = None))]
+    fn update_async<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        actor: String,
+        details: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| awaitable(py, self.update_(id, actor, details)))
+    }
+
+    /// The post-mortem from the store (failed or compensated runs become action items before
+    /// `action_items`: `{"description", "owner"?, "due"?: "YYYY-MM-DD"}` dicts).
+    #[pyo3(signature = (id, *, action_items = None))]
+    fn postmortem(
+        &self,
+        py: Python<'_>,
+        id: String,
+        action_items: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyPostMortem> {
+        guard(|| block(py, self.postmortem_(id, action_items)?))
+    }
+
+    /// `await incidents.postmortem_async(...)`.
+    #[pyo3(signature = (id, *, action_items = None))]
+    fn postmortem_async<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        action_items: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| awaitable(py, self.postmortem_(id, action_items)?))
+    }
+
+    /// Declare a person's report now (runbook "Manual Reporting"), as `incident declare --severity`:
+    /// `reporter` is `"customer"`, `"internal"` or `"partner"`; the id defaults to
+    /// `INC-YYYYMMDD-HHMM`, the on-call commander to `actor`.
+    #[pyo3(signature = (title, severity, reporter, *, actor, components = None, impact = None,
+        customer_facing = true, customers_affected = false, id = None, on_call = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn declare(
+        &self,
+        py: Python<'_>,
+        title: String,
+        severity: Wrap<CoreSeverity>,
+        reporter: String,
+        actor: String,
+        components: Option<Vec<String>>,
+        impact: Option<String>,
+        customer_facing: bool,
+        customers_affected: bool,
+        id: Option<String>,
+        on_call: Option<String>,
+    ) -> PyResult<PyChange> {
+        let w = self.declare_(
+            title,
+            severity.0,
+            reporter,
+            actor,
+            components,
+            impact,
+            customer_facing,
+            customers_affected,
+            id,
+            on_call,
+        );
+        guard(|| block(py, w))
+    }
+
+    /// `await incidents.declare_async(...)`.
+    #[pyo3(signature = (title, severity, reporter, *, actor, components = None, impact = None,
+        customer_facing = true, customers_affected = false, id = None, on_call = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn declare_async<'py>(
+        &self,
+        py: Python<'py>,
+        title: String,
+        severity: Wrap<CoreSeverity>,
+        reporter: String,
+        actor: String,
+        components: Option<Vec<String>>,
+        impact: Option<String>,
+        customer_facing: bool,
+        customers_affected: bool,
+        id: Option<String>,
+        on_call: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let w = self.declare_(
+            title,
+            severity.0,
+            reporter,
+            actor,
+            components,
+            impact,
+            customer_facing,
+            customers_affected,
+            id,
+            on_call,
+        );
+        guard(|| awaitable(py, w))
+    }
+
+    fn __repr__(&self) -> String {
+        "Incidents(...)".to_owned()
+    }
+}
+
+impl PyIncidents {
+    fn load_(&self, id: String) -> Work<PyIncident> {
+        let inner = Arc::clone(&self.inner);
+        Box::new(move |_| {
+            let (incident, timeline) = inner.run(async |i| i.load(&id).await)?;
+            Ok(PyIncident::wrap(incident, timeline))
+        })
+    }
+
+    fn show_(&self, id: String) -> Work<PyIncidentView> {
+        let w = self.work(async move |i| i.show(&id).await);
+        Box::new(move |rt| Ok(PyIncidentView { inner: w(rt)? }))
+    }
+
+    fn assign_(&self, id: String, role: String, person: String, actor: String) -> Work<PyChange> {
+        self.change(async move |i| {
+            let role: ResponseRole = parse("role", &role)?;
+            i.assign(&id, role, &person, &actor).await
+        })
+    }
+}
+
+/// What an `Incidents` operation did: applied (with the events it appended) or unchanged (with why).
+#[pyclass(name = "Change", module = "incident_core._native", frozen)]
+pub(crate) struct PyChange {
+    inner: CoreChange,
+}
+
+#[pymethods]
+impl PyChange {
+    /// `"applied"` or `"unchanged"`.
+    #[getter]
+    fn outcome(&self) -> &'static str {
+        match &self.inner.outcome {
+            ChangeOutcome::Unchanged { .. } => "unchanged",
+            ChangeOutcome::Applied => "applied",
+        }
+    }
+    /// Why nothing was recorded (unchanged only).
+    #[getter]
+    fn why(&self) -> Option<String> {
+        match &self.inner.outcome {
+            ChangeOutcome::Unchanged { why } => Some(why.clone()),
+            ChangeOutcome::Applied => None,
+        }
+    }
+    /// The incident's id.
+    #[getter]
+    fn incident_id(&self) -> String {
+        self.inner.incident.id.clone()
+    }
+    /// The text the CLI prints for the operation.
+    fn render(&self) -> PyResult<String> {
+        guard(|| Ok(incident_core::render::change(&self.inner)))
+    }
+    /// The wire form as a dict (`incident ... -o json`).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| to_py_obj(py, &self.inner))
+    }
+    /// Wire JSON.
+    fn to_json(&self) -> PyResult<String> {
+        guard(|| to_json_string(&self.inner))
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "Change(operation={:?}, incident_id={:?}, outcome={:?})",
+            self.inner.operation.as_str(),
+            self.inner.incident.id,
+            self.outcome()
+        )
+    }
+}
+
+/// Everything `incident show` prints about one incident.
+#[pyclass(name = "IncidentView", module = "incident_core._native", frozen)]
+pub(crate) struct PyIncidentView {
+    inner: CoreIncidentView,
+}
+
+#[pymethods]
+impl PyIncidentView {
+    /// The incident's id.
+    #[getter]
+    fn incident_id(&self) -> String {
+        self.inner.incident.id.clone()
+    }
+    /// The text `incident show ID` prints.
+    fn render(&self) -> PyResult<String> {
+        guard(|| Ok(incident_core::render::incident_view(&self.inner)))
+    }
+    /// The wire form as a dict (`incident show ID -o json`).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| to_py_obj(py, &self.inner))
+    }
+    /// Wire JSON.
+    fn to_json(&self) -> PyResult<String> {
+        guard(|| to_json_string(&self.inner))
+    }
+    fn __repr__(&self) -> String {
+        format!("IncidentView(incident_id={:?})", self.inner.incident.id)
+    }
+}
