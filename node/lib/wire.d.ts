@@ -265,7 +265,10 @@ export type ChangeJson = {
   events: Array<EventJson>
   /** The incident after the operation (as stored). */
   incident: IncidentJson
-  /** Messages sent after the change (the resolve's final message), each recorded on the timeline. */
+  /**
+   * Messages sent after the change (the resolve's final message, post-incident ticket and invite), each
+   * recorded on the timeline.
+   */
   messages: Array<SentMessageJson>
   /** The operation. */
   operation: OperationJson
@@ -999,6 +1002,8 @@ export interface IncidentViewJson {
   incident: IncidentJson
   /** MTTD, MTTA, MTTM, MTTR so far. */
   metrics: MetricsJson
+  /** Once resolved: the post-incident tasks, their 24-hour deadline and which are done. */
+  post_incident?: PostIncidentJson | null
   /** Who holds the response roles. */
   roles: RolesJson
   /** Its procedure runs (plans, running, finished), newest first. */
@@ -1374,6 +1379,11 @@ export interface PolicyJson {
   integrity_checks?: Array<IntegrityCheckJson>
   /** Resource bounds on inputs and stored data. */
   limits?: LimitsJson
+  /**
+   * The runbook's "Post-Incident Activities": their deadline after resolution and the post-mortem
+   * meeting slot (see [`crate::postincident`]).
+   */
+  post_incident?: PostIncidentPolicyJson
   /** The alert receiver's connection timeouts and cap, and its SNS trust rules (`incident serve`). */
   receiver?: ReceiverPolicyJson
   /** Dashboards, docs and consoles to link from channel and ticket (runbook "Tools and Resources"). */
@@ -1394,6 +1404,29 @@ export interface PolicyJson {
 
 /** The format of a policy document. */
 export type PolicyFormatJson = "toml" | "yaml" | "json"
+
+/** The post-incident tasks of a resolved incident (see the [module docs](self)). */
+export interface PostIncidentJson {
+  /** When the incident was resolved. */
+  resolved_at: string
+  /** Every task, in the runbook's order. */
+  tasks: Array<TaskStatusJson>
+}
+
+/** The `[post_incident]` policy section (see [`crate::postincident`]). */
+export interface PostIncidentPolicyJson {
+  /** Local start of the post-mortem meeting (`business_hours.timezone`), `HH:MM`. */
+  meeting_at?: string
+  /** Length of the post-mortem meeting. */
+  meeting_length?: HumanDurationJson
+  /**
+   * Link to the incident's timeline for the invite and the ticket; `{id}` is replaced by the incident
+   * id. None: the invite names the `incident show ID` command.
+   */
+  timeline_url?: string | null
+  /** How long after resolution every post-incident task is due (the runbook: 24 hours). */
+  within?: HumanDurationJson
+}
 
 /** A post-mortem document. */
 export interface PostMortemJson {
@@ -2058,6 +2091,19 @@ export interface TargetStatusJson {
   sent_at?: string | null
   /** Where it goes. */
   target: TargetJson
+}
+
+/** One post-incident activity. */
+export type TaskJson = "ticket" | "meeting" | "timeline_and_metrics" | "evidence" | "post_mortem"
+
+/** A task, when it is due and when it was done. */
+export interface TaskStatusJson {
+  /** When the timeline shows it done. */
+  done_at?: string | null
+  /** Due by (resolution + `within`). */
+  due: string
+  /** The task. */
+  task: TaskJson
 }
 
 /**
