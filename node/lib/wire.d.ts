@@ -637,8 +637,8 @@ export interface DrillSlotJson {
  */
 export interface EmergencyContactRuleJson {
   /**
-   * Words of which at least one must appear (any case) in the incident's title or components; empty:
-   * no such condition.
+   * Words of which at least one must start a word (any case) of the incident's title or components
+   * (`region` matches "regional"); empty: no such condition.
    */
   mentions?: Array<string>
   /** Why, in the runbook's words. */

@@ -380,18 +380,25 @@ impl Incident {
     }
 
     /// The emergency contacts that apply to this incident, to call rather than page
-    /// (`policy.emergency_contacts`: conditions as for stakeholders, plus words its title or components
-    /// must mention), each role once, with the contact valid at this severity.
+    /// (`policy.emergency_contacts`: conditions as for stakeholders, plus words that must start a word of its
+    /// title or components), each role once, with the contact valid at this severity.
     #[must_use]
     pub fn emergency_contacts(&self, policy: &Policy) -> Vec<Stakeholder> {
+        // Words of the title and components; a mention matches the start of a word (`region` matches
+        // "regional", `aws` does not match "flaws").
         let text = format!("{} {}", self.title, self.components.join(" ")).to_lowercase();
+        let words: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
         let mut out: Vec<Stakeholder> = Vec::new();
         for rule in &policy.emergency_contacts {
             let w = &rule.when;
             let holds = w.min_severity.is_none_or(|min| self.severity >= min)
                 && w.customer_facing.is_none_or(|v| v == self.customer_facing)
                 && w.customers_affected.is_none_or(|v| v == self.customers_affected)
-                && (rule.mentions.is_empty() || rule.mentions.iter().any(|m| text.contains(&m.to_lowercase())));
+                && (rule.mentions.is_empty()
+                    || rule.mentions.iter().any(|m| {
+                        let m = m.to_lowercase();
+                        words.iter().any(|w| w.starts_with(m.as_str()))
+                    }));
             if !holds || out.iter().any(|s| s.role == rule.role) {
                 continue;
             }
@@ -720,6 +727,9 @@ pub(crate) mod tests {
         inc.customers_affected = false;
         assert!(inc.emergency_contacts(&policy).is_empty());
         assert!(!inc.channel_intro(&policy).contains("Emergency contacts"));
+        // A mention starts a word: "flaws" is not AWS.
+        inc.title = "Flaws in the dashboard legend".into();
+        assert!(inc.emergency_contacts(&policy).is_empty());
         // Slack itself failing brings Slack support whatever the severity; AWS needs P0/P1.
         inc.title = "Slack webhooks failing, EKS nodes fine".into();
         let roles: Vec<Role> = inc.emergency_contacts(&policy).iter().map(|s| s.role).collect();

@@ -553,8 +553,8 @@ pub struct EmergencyContactRule {
     /// When (all set conditions must hold; an empty condition always holds).
     #[serde(default)]
     pub when: StakeholderCondition,
-    /// Words of which at least one must appear (any case) in the incident's title or components; empty:
-    /// no such condition.
+    /// Words of which at least one must start a word (any case) of the incident's title or components
+    /// (`region` matches "regional"); empty: no such condition.
     #[serde(default)]
     pub mentions: Vec<String>,
     /// Why, in the runbook's words.
