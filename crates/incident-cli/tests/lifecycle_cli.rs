@@ -3,8 +3,6 @@
 //! `severity`, `status`, `note`, `mitigated`, `resolve` and `postmortem ID` work the same incident;
 //! then the store holds each operation once on a verified chain. Bad input gives typed errors.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
@@ -17,52 +15,6 @@ use incident_store::SqliteStore;
 
 mod common;
 use common::{assert_one_line_error, stderr, stdout};
-
-fn post(addr: &str, body: &[u8]) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-    let head = format!(
-        "POST /webhook/alertmanager HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: \
-         {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).expect("write");
-    s.write_all(body).expect("write body");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned())
-}
-
-/// A webhook endpoint that keeps every body it receives.
-fn capture_server() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
-    let bodies = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let kept = Arc::clone(&bodies);
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut s) = conn else { continue };
-            let mut reader = BufReader::new(s.try_clone().expect("clone"));
-            let mut len = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; len];
-            if reader.read_exact(&mut body).is_ok() {
-                kept.lock().expect("lock").push(String::from_utf8_lossy(&body).into_owned());
-            }
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        }
-    });
-    (addr, bodies)
-}
 
 /// `incident ARGS` on `store` (a SQLite file or a `postgres://` URL), as `alice` unless `--as` is given.
 fn incident(store: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Output {
@@ -143,7 +95,7 @@ fn work_an_incident(
     store: &std::ffi::OsStr,
     open: &dyn Fn(&tokio::runtime::Runtime) -> Box<dyn incident_core::store::Store>,
 ) {
-    let (hook, bodies) = capture_server();
+    let (hook, bodies) = common::capture_server();
     let config = dir.join("notify.toml");
     let tag = format!("{}-{}", std::process::id(), dir.file_name().and_then(|n| n.to_str()).unwrap_or("run"));
     std::fs::write(
@@ -163,7 +115,7 @@ fn work_an_incident(
     let serve = Killed(child);
     std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
 
-    let (status, text) = post(&addr, &alert(0, &tag));
+    let (status, text) = common::post(&addr, "/webhook/alertmanager", None, &alert(0, &tag));
     assert!(status == 200 && text.contains(r#""outcome":"declared""#), "{status} {text}");
     let id = text.split(r#""incident":""#).nth(1).and_then(|r| r.split('"').next()).expect("incident id").to_owned();
 
@@ -175,7 +127,7 @@ fn work_an_incident(
             let mut n = 0;
             while !stop.load(Ordering::SeqCst) {
                 n += 1;
-                let (status, text) = post(&addr, &alert(n, &tag));
+                let (status, text) = common::post(&addr, "/webhook/alertmanager", None, &alert(n, &tag));
                 assert!(status == 200 || status == 503, "{status} {text}");
                 std::thread::sleep(Duration::from_millis(20));
             }

@@ -1,7 +1,7 @@
 //! `incident serve`: a real process on loopback declares from a webhook into its SQLite store, stops
 //! gracefully on SIGTERM, and refuses an unauthenticated non-loopback address.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
@@ -11,22 +11,6 @@ mod common;
 
 fn incident() -> Command {
     Command::new(env!("CARGO_BIN_EXE_incident"))
-}
-
-fn post(addr: &str, path: &str, token: &str, body: &[u8]) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).expect("write");
-    s.write_all(body).expect("write body");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned())
 }
 
 /// `incident serve --listen 127.0.0.1:0 ARGS` (no notification provider from the environment): the
@@ -61,12 +45,12 @@ fn serve_declares_from_a_webhook_and_stops_on_sigterm() {
 
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/alertmanager/firing-mixed.json");
     let body = std::fs::read(fixture).expect("fixture");
-    let (status, text) = post(&addr, "/webhook/alertmanager", "cli-t0ken", &body);
+    let (status, text) = common::post(&addr, "/webhook/alertmanager", Some("cli-t0ken"), &body);
     assert_eq!(status, 200, "{text}");
     assert!(text.contains(r#""outcome":"declared""#), "{text}");
-    let (status, text) = post(&addr, "/webhook/alertmanager", "cli-t0ken", &body);
+    let (status, text) = common::post(&addr, "/webhook/alertmanager", Some("cli-t0ken"), &body);
     assert!(status == 200 && text.contains(r#""outcome":"duplicate""#), "{status} {text}");
-    let (status, _) = post(&addr, "/webhook/alertmanager", "wrong", &body);
+    let (status, _) = common::post(&addr, "/webhook/alertmanager", Some("wrong"), &body);
     assert_eq!(status, 401);
 
     let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
@@ -100,43 +84,13 @@ fn serve_refuses_a_public_address_without_authentication() {
     assert!(err.contains("refusing to serve 0.0.0.0:0 without authentication"), "{err}");
 }
 
-/// A plain HTTP server on loopback that answers 200 and keeps every request body.
-fn capture_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
-    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let kept = std::sync::Arc::clone(&bodies);
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut s) = conn else { continue };
-            let mut reader = BufReader::new(s.try_clone().expect("clone"));
-            let mut len = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; len];
-            if reader.read_exact(&mut body).is_ok() {
-                kept.lock().expect("lock").push(String::from_utf8_lossy(&body).into_owned());
-            }
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        }
-    });
-    (addr, bodies)
-}
-
 #[test]
 fn a_declared_incident_announces_itself_through_the_notifiers_and_records_each_outcome() {
     use incident_core::store::Store as _;
     use incident_core::timeline::{EventKind, Outcome};
     use incident_store::SqliteStore;
     let dir = tempfile::tempdir().expect("tempdir");
-    let (hook, bodies) = capture_server();
+    let (hook, bodies) = common::capture_server();
     // Only a webhook, as the fallback of every destination (no Slack or PagerDuty here).
     let config = dir.path().join("notify.toml");
     std::fs::write(
@@ -157,7 +111,8 @@ fn a_declared_incident_announces_itself_through_the_notifiers_and_records_each_o
     ]);
     assert!(line.contains("notify webhook:bridge") && line.contains("cadence remind"), "{line}");
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/alertmanager/firing-mixed.json");
-    let (status, text) = post(&addr, "/webhook/alertmanager", "", &std::fs::read(fixture).expect("fixture"));
+    let (status, text) =
+        common::post(&addr, "/webhook/alertmanager", Some(""), &std::fs::read(fixture).expect("fixture"));
     assert!(status == 200 && text.contains(r#""outcome":"declared""#), "{status} {text}");
     let id = text.split(r#""incident":""#).nth(1).and_then(|r| r.split('"').next()).expect("incident id").to_owned();
 
