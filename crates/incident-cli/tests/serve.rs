@@ -42,6 +42,7 @@ fn serve_declares_from_a_webhook_and_stops_on_sigterm() {
     let (mut child, mut stderr, line, addr) =
         serve(&["--store".as_ref(), store.as_os_str(), "--token-file".as_ref(), token.as_os_str()]);
     assert!(line.contains("auth on"), "{line}");
+    assert!(line.contains("escalation on; post-incident on;"), "{line}");
 
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/alertmanager/firing-mixed.json");
     let body = std::fs::read(fixture).expect("fixture");
@@ -69,6 +70,32 @@ fn serve_declares_from_a_webhook_and_stops_on_sigterm() {
         .expect("ingest");
     assert!(String::from_utf8_lossy(&out.stdout).contains("declare an incident"), "{out:?}");
     assert!(store.exists());
+}
+
+#[test]
+fn the_drivers_can_be_turned_off_and_their_polls_checked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("incident.sqlite");
+    let (mut child, _, line, _) = serve(&[
+        "--store".as_ref(),
+        store.as_os_str(),
+        "--no-escalation".as_ref(),
+        "--no-post-incident".as_ref(),
+        "--post-incident-every".as_ref(),
+        "5m".as_ref(),
+    ]);
+    assert!(line.contains("escalation off; post-incident off;"), "{line}");
+    let _ = child.kill();
+    let _ = child.wait();
+    // A poll under a second is refused before anything listens.
+    let out = incident()
+        .args(["serve", "--listen", "127.0.0.1:0", "--post-incident-every", "0s", "--store"])
+        .arg(&store)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("post_incident_poll must be at least 1s"), "{err}");
 }
 
 #[test]

@@ -8,6 +8,7 @@ use incident_core::backend::Notifier;
 use incident_core::cadence::CadenceOptions;
 use incident_core::clock::{Clock, SystemClock};
 use incident_core::escalation::EscalationOptions;
+use incident_core::postincident::PostIncidentOptions;
 use incident_core::store::Store;
 use incident_core::{Error, Policy, Result};
 
@@ -154,6 +155,13 @@ pub struct ReceiverConfig {
     pub escalation: Option<EscalationOptions>,
     /// How often the escalation driver looks at the open incidents (default 30 s).
     pub escalation_poll: Duration,
+    /// Run the post-incident driver ([`incident_core::postincident`]) with these options over the store
+    /// while the receiver runs (needs `notifier`): each post-incident task still open past the policy's
+    /// `post_incident.within` (24 h) of resolution is reminded in the incident channel once, recorded on
+    /// the timeline (a restarted receiver does not repeat it).
+    pub post_incident: Option<PostIncidentOptions>,
+    /// How often the post-incident driver looks at the resolved incidents (default 60 s).
+    pub post_incident_poll: Duration,
 }
 
 impl fmt::Debug for ReceiverConfig {
@@ -167,6 +175,7 @@ impl fmt::Debug for ReceiverConfig {
             .field("notifier", &self.notifier.is_some())
             .field("cadence", &self.cadence)
             .field("escalation", &self.escalation)
+            .field("post_incident", &self.post_incident)
             .finish_non_exhaustive()
     }
 }
@@ -189,6 +198,8 @@ impl ReceiverConfig {
             cadence_poll: Duration::from_secs(30),
             escalation: None,
             escalation_poll: Duration::from_secs(30),
+            post_incident: None,
+            post_incident_poll: Duration::from_secs(60),
         }
     }
 
@@ -212,6 +223,14 @@ impl ReceiverConfig {
     pub fn escalation(mut self, options: EscalationOptions, poll: Duration) -> Self {
         self.escalation = Some(options);
         self.escalation_poll = poll;
+        self
+    }
+
+    /// Run the post-incident driver with `options`, looking every `poll`.
+    #[must_use]
+    pub fn post_incident(mut self, options: PostIncidentOptions, poll: Duration) -> Self {
+        self.post_incident = Some(options);
+        self.post_incident_poll = poll;
         self
     }
 
@@ -253,17 +272,20 @@ impl ReceiverConfig {
         if self.on_call.trim().is_empty() {
             return Err(Error::invalid_input("receiver: on_call must not be empty"));
         }
-        if self.cadence.is_some() && self.notifier.is_none() {
-            return Err(Error::invalid_input("receiver: the cadence driver needs a notifier"));
-        }
-        if self.cadence.is_some() && self.cadence_poll < Duration::from_secs(1) {
-            return Err(Error::invalid_input("receiver: cadence_poll must be at least 1s"));
-        }
-        if self.escalation.is_some() && self.notifier.is_none() {
-            return Err(Error::invalid_input("receiver: the escalation driver needs a notifier"));
-        }
-        if self.escalation.is_some() && self.escalation_poll < Duration::from_secs(1) {
-            return Err(Error::invalid_input("receiver: escalation_poll must be at least 1s"));
+        for (name, on, poll) in [
+            ("cadence", self.cadence.is_some(), self.cadence_poll),
+            ("escalation", self.escalation.is_some(), self.escalation_poll),
+            ("post-incident", self.post_incident.is_some(), self.post_incident_poll),
+        ] {
+            if on && self.notifier.is_none() {
+                return Err(Error::invalid_input(format!("receiver: the {name} driver needs a notifier")));
+            }
+            if on && poll < Duration::from_secs(1) {
+                return Err(Error::invalid_input(format!(
+                    "receiver: {}_poll must be at least 1s",
+                    name.replace('-', "_")
+                )));
+            }
         }
         if let Some(t) =
             self.sns.topic_arns.iter().find(|t| !t.starts_with("arn:") || t.chars().any(char::is_whitespace))

@@ -29,11 +29,11 @@ pub use writer::GroupResult;
 /// [`Receiver::router`] (or use [`serve`]), then call [`Receiver::shutdown`].
 pub struct Receiver {
     state: Arc<http::AppState>,
-    /// The writer and, when configured, the cadence and escalation drivers.
+    /// The writer and, when configured, the cadence, escalation and post-incident drivers.
     writer: JoinSet<()>,
     stop: Option<oneshot::Sender<()>>,
-    cadence_stop: Option<oneshot::Sender<()>>,
-    escalation_stop: Option<oneshot::Sender<()>>,
+    /// Stops each running driver.
+    drivers: Vec<oneshot::Sender<()>>,
     open_groups: usize,
 }
 
@@ -66,36 +66,52 @@ impl Receiver {
         let (stop, stop_rx) = oneshot::channel();
         let mut set = JoinSet::new();
         set.spawn(writer.run(rx, config.max_batch, stop_rx));
-        let cadence_stop = match (&config.cadence, &config.notifier) {
-            (Some(options), Some(notifier)) => {
+        let mut drivers = Vec::new();
+        if let Some(notifier) = &config.notifier {
+            let (store, clock, policy) = (&config.store, &config.clock, &config.policy);
+            if let Some(options) = &config.cadence {
                 let driver = incident_core::cadence::CadenceDriver::new(
-                    Arc::clone(&config.store),
-                    Arc::clone(&config.clock),
+                    Arc::clone(store),
+                    Arc::clone(clock),
                     Arc::clone(notifier),
-                    config.policy.clone(),
+                    policy.clone(),
                 )
                 .with_options(options.clone());
-                let (tx, rx) = oneshot::channel();
-                set.spawn(run_cadence(driver, Arc::clone(&config.clock), config.cadence_poll, rx));
-                Some(tx)
+                let driver = Arc::new(driver);
+                drivers.push(spawn_driver(&mut set, Arc::clone(clock), config.cadence_poll, move |now| {
+                    let driver = Arc::clone(&driver);
+                    async move { log_cadence(driver.tick(now).await) }
+                }));
             }
-            _ => None,
-        };
-        let escalation_stop = match (&config.escalation, &config.notifier) {
-            (Some(options), Some(notifier)) => {
+            if let Some(options) = &config.escalation {
                 let driver = incident_core::escalation::EscalationDriver::new(
-                    Arc::clone(&config.store),
-                    Arc::clone(&config.clock),
+                    Arc::clone(store),
+                    Arc::clone(clock),
                     Arc::clone(notifier),
-                    config.policy.clone(),
+                    policy.clone(),
                 )
                 .with_options(options.clone());
-                let (tx, rx) = oneshot::channel();
-                set.spawn(run_escalation(driver, Arc::clone(&config.clock), config.escalation_poll, rx));
-                Some(tx)
+                let driver = Arc::new(driver);
+                drivers.push(spawn_driver(&mut set, Arc::clone(clock), config.escalation_poll, move |now| {
+                    let driver = Arc::clone(&driver);
+                    async move { log_escalation(driver.tick(now).await) }
+                }));
             }
-            _ => None,
-        };
+            if let Some(options) = &config.post_incident {
+                let driver = incident_core::postincident::PostIncidentDriver::new(
+                    Arc::clone(store),
+                    Arc::clone(clock),
+                    Arc::clone(notifier),
+                    policy.clone(),
+                )
+                .with_options(options.clone());
+                let driver = Arc::new(driver);
+                drivers.push(spawn_driver(&mut set, Arc::clone(clock), config.post_incident_poll, move |now| {
+                    let driver = Arc::clone(&driver);
+                    async move { log_post_incident(driver.tick(now).await) }
+                }));
+            }
+        }
         let max_body = usize::try_from(config.policy.limits.max_payload_bytes).unwrap_or(usize::MAX);
         let body_timeout = config.policy.receiver.body_timeout.as_std();
         let state = Arc::new(http::AppState {
@@ -107,7 +123,7 @@ impl Receiver {
             jobs,
             metrics,
         });
-        Ok(Self { state, writer: set, stop: Some(stop), cadence_stop, escalation_stop, open_groups })
+        Ok(Self { state, writer: set, stop: Some(stop), drivers, open_groups })
     }
 
     /// The routes: `POST /webhook/{alertmanager,pagerduty,grafana,cloudwatch,datadog}`, `GET /healthz`,
@@ -170,10 +186,7 @@ impl Receiver {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(stop) = self.cadence_stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(stop) = self.escalation_stop.take() {
+        for stop in self.drivers.drain(..) {
             let _ = stop.send(());
         }
         while let Some(r) = self.writer.join_next().await {
@@ -183,74 +196,83 @@ impl Receiver {
     }
 }
 
-/// The cadence driver's loop: one tick (never interrupted, so what it sends is recorded), then wait
-/// `poll` or until stopped.
-async fn run_cadence(
-    driver: incident_core::cadence::CadenceDriver<
-        dyn incident_core::store::Store,
-        dyn incident_core::clock::Clock,
-        dyn incident_core::backend::Notifier,
-    >,
+/// Start a driver's loop in `set`: one `tick` at the clock's now (never interrupted, so what it sends is
+/// recorded), then wait `poll` or until stopped. Returns what stops it.
+fn spawn_driver<F, Fut>(
+    set: &mut JoinSet<()>,
     clock: Arc<dyn incident_core::clock::Clock>,
     poll: std::time::Duration,
-    mut stop: oneshot::Receiver<()>,
-) {
-    loop {
-        match driver.tick(clock.now()).await {
-            Ok(report) => {
-                for a in report.sent.iter().chain(&report.skipped).chain(&report.failed) {
-                    tracing::info!(incident = %a.incident_id, kind = ?a.kind, reminder = a.reminder, channel = %a.channel, outcome = %a.outcome, "receiver: cadence update");
-                }
-                for o in &report.overdue {
-                    tracing::warn!(incident = %o.incident_id, kind = ?o.kind, due_at = %o.due_at, late_by = %o.late_by, "receiver: update overdue");
-                }
-                for f in &report.errors {
-                    tracing::warn!(incident = %f.incident_id, kind = %f.kind, error = %f.message, "receiver: cadence failed for an incident");
-                }
+    tick: F,
+) -> oneshot::Sender<()>
+where
+    F: Fn(chrono::DateTime<chrono::Utc>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let (tx, mut stop) = oneshot::channel();
+    set.spawn(async move {
+        loop {
+            tick(clock.now()).await;
+            tokio::select! {
+                () = tokio::time::sleep(poll) => {}
+                _ = &mut stop => return,
             }
-            Err(e) => tracing::warn!(error = %e, "receiver: cadence tick failed"),
         }
-        tokio::select! {
-            () = tokio::time::sleep(poll) => {}
-            _ = &mut stop => return,
+    });
+    tx
+}
+
+fn log_cadence(r: Result<incident_core::cadence::CadenceReport>) {
+    match r {
+        Ok(report) => {
+            for a in report.sent.iter().chain(&report.skipped).chain(&report.failed) {
+                tracing::info!(incident = %a.incident_id, kind = ?a.kind, reminder = a.reminder, channel = %a.channel, outcome = %a.outcome, "receiver: cadence update");
+            }
+            for o in &report.overdue {
+                tracing::warn!(incident = %o.incident_id, kind = ?o.kind, due_at = %o.due_at, late_by = %o.late_by, "receiver: update overdue");
+            }
+            for f in &report.errors {
+                tracing::warn!(incident = %f.incident_id, kind = %f.kind, error = %f.message, "receiver: cadence failed for an incident");
+            }
         }
+        Err(e) => tracing::warn!(error = %e, "receiver: cadence tick failed"),
     }
 }
 
-/// The escalation driver's loop, like the cadence driver's: one tick (never interrupted, so what it
-/// pages is recorded), then wait `poll` or until stopped.
-async fn run_escalation(
-    driver: incident_core::escalation::EscalationDriver<
-        dyn incident_core::store::Store,
-        dyn incident_core::clock::Clock,
-        dyn incident_core::backend::Notifier,
-    >,
-    clock: Arc<dyn incident_core::clock::Clock>,
-    poll: std::time::Duration,
-    mut stop: oneshot::Receiver<()>,
-) {
-    loop {
-        match driver.tick(clock.now()).await {
-            Ok(report) => {
-                for a in &report.sent {
-                    tracing::info!(incident = %a.incident_id, level = a.level, target = ?a.target, channel = %a.channel, "receiver: escalation page sent");
-                }
-                for a in report.skipped.iter().chain(&report.failed) {
-                    tracing::warn!(incident = %a.incident_id, level = a.level, target = ?a.target, channel = %a.channel, outcome = %a.outcome, detail = %a.detail, "receiver: escalation page not delivered");
-                }
-                for x in &report.exhausted {
-                    tracing::warn!(incident = %x.incident_id, severity = %x.severity, deadline = %x.deadline, "receiver: escalation exhausted, still unacknowledged");
-                }
-                for f in &report.errors {
-                    tracing::warn!(incident = %f.incident_id, kind = %f.kind, error = %f.message, "receiver: escalation failed for an incident");
+fn log_escalation(r: Result<incident_core::escalation::EscalationReport>) {
+    match r {
+        Ok(report) => {
+            for a in &report.sent {
+                tracing::info!(incident = %a.incident_id, level = a.level, target = ?a.target, channel = %a.channel, "receiver: escalation page sent");
+            }
+            for a in report.skipped.iter().chain(&report.failed) {
+                tracing::warn!(incident = %a.incident_id, level = a.level, target = ?a.target, channel = %a.channel, outcome = %a.outcome, detail = %a.detail, "receiver: escalation page not delivered");
+            }
+            for x in &report.exhausted {
+                tracing::warn!(incident = %x.incident_id, severity = %x.severity, deadline = %x.deadline, "receiver: escalation exhausted, still unacknowledged");
+            }
+            for f in &report.errors {
+                tracing::warn!(incident = %f.incident_id, kind = %f.kind, error = %f.message, "receiver: escalation failed for an incident");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "receiver: escalation tick failed"),
+    }
+}
+
+fn log_post_incident(r: Result<incident_core::postincident::PostIncidentReport>) {
+    match r {
+        Ok(report) => {
+            for a in &report.reminded {
+                if a.outcome == incident_core::timeline::Outcome::Succeeded {
+                    tracing::info!(incident = %a.incident_id, task = a.task.as_str(), due = %a.due, "receiver: post-incident task overdue, reminded");
+                } else {
+                    tracing::warn!(incident = %a.incident_id, task = a.task.as_str(), due = %a.due, outcome = %a.outcome, detail = %a.detail, "receiver: post-incident reminder not delivered");
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "receiver: escalation tick failed"),
+            for f in &report.errors {
+                tracing::warn!(incident = %f.incident_id, kind = %f.kind, error = %f.message, "receiver: post-incident driver failed for an incident");
+            }
         }
-        tokio::select! {
-            () = tokio::time::sleep(poll) => {}
-            _ = &mut stop => return,
-        }
+        Err(e) => tracing::warn!(error = %e, "receiver: post-incident tick failed"),
     }
 }
 

@@ -85,6 +85,14 @@ pub(crate) struct ServeArgs {
     /// How often the escalation driver looks at open incidents.
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     escalation_every: incident_core::HumanDuration,
+    /// Do not run the post-incident driver (by default it reminds the incident channel, once per task,
+    /// of each post-incident task still open past the policy's `post_incident.within`, 24h, after
+    /// resolution: ticket, post-mortem meeting, timeline and metrics, evidence, post-mortem).
+    #[arg(long)]
+    no_post_incident: bool,
+    /// How often the post-incident driver looks at resolved incidents.
+    #[arg(long, value_name = "DURATION", default_value = "1m")]
+    post_incident_every: incident_core::HumanDuration,
 }
 
 /// `--cadence`: what the cadence driver does with due updates.
@@ -197,6 +205,10 @@ pub(crate) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
             let options = incident_core::escalation::EscalationOptions::default();
             config = config.escalation(options, a.escalation_every.as_std());
         }
+        if !a.no_post_incident {
+            let options = incident_core::postincident::PostIncidentOptions::default();
+            config = config.post_incident(options, a.post_incident_every.as_std());
+        }
         let receiver = Receiver::start(config).await?;
         let listener = tokio::net::TcpListener::bind(a.listen)
             .await
@@ -204,12 +216,13 @@ pub(crate) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
         let local = listener.local_addr().map_err(|e| Error::unavailable(format!("listener: {e}")))?;
         eprintln!(
             "incident serve: listening on http://{local} ({desc}; {} open alert group(s); auth {}; notify {}; \
-             cadence {}; escalation {}; {sns})",
+             cadence {}; escalation {}; post-incident {}; {sns})",
             receiver.open_groups_at_start(),
             if a.token_file.is_empty() && a.hmac_key_file.is_none() { "off" } else { "on" },
             if providers.is_empty() { "none configured".to_owned() } else { providers.join(", ") },
             a.cadence.name(),
-            if a.no_escalation { "off" } else { "on" }
+            if a.no_escalation { "off" } else { "on" },
+            if a.no_post_incident { "off" } else { "on" }
         );
         receiver.serve(listener, incident_receiver::shutdown_signal()).await?;
         eprintln!("incident serve: stopped");
