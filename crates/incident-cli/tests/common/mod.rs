@@ -79,33 +79,101 @@ pub(crate) fn post(addr: &str, path: &str, token: Option<&str>, body: &[u8]) -> 
     (status, out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned())
 }
 
-/// A plain HTTP server on loopback that answers 200 and keeps every request body.
-pub(crate) fn capture_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+/// One request a fake server received.
+#[derive(Debug, Clone)]
+pub(crate) struct Captured {
+    pub(crate) method: String,
+    /// Path and query.
+    pub(crate) path: String,
+    /// Header names lower-cased, in order.
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
+}
+
+impl Captured {
+    /// The first header `name` (lower-case), if any.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON (`Null` when it is not).
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Serve HTTP/1.1 on `listener` in a thread: each request (one per connection) is handed to `handle`,
+/// which returns the status and JSON body to answer.
+fn serve_requests(listener: std::net::TcpListener, mut handle: impl FnMut(Captured) -> (u16, String) + Send + 'static) {
     use std::io::{BufRead as _, Read as _};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
-    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let kept = std::sync::Arc::clone(&bodies);
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(mut s) = conn else { continue };
             let mut reader = std::io::BufReader::new(s.try_clone().expect("clone"));
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                continue;
+            }
+            let mut parts = request_line.split_whitespace();
+            let method = parts.next().unwrap_or_default().to_owned();
+            let path = parts.next().unwrap_or_default().to_owned();
+            let mut headers = Vec::new();
             let mut len = 0usize;
             loop {
                 let mut line = String::new();
                 if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
                     break;
                 }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
+                if let Some((name, value)) = line.split_once(':') {
+                    let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_owned());
+                    if name == "content-length" {
+                        len = value.parse().unwrap_or(0);
+                    }
+                    headers.push((name, value));
                 }
             }
             let mut body = vec![0; len];
-            if reader.read_exact(&mut body).is_ok() {
-                kept.lock().expect("lock").push(String::from_utf8_lossy(&body).into_owned());
+            if reader.read_exact(&mut body).is_err() {
+                continue;
             }
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let body = String::from_utf8_lossy(&body).into_owned();
+            let (status, reply) = handle(Captured { method, path, headers, body });
+            let head = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                reply.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(reply.as_bytes());
         }
     });
+}
+
+/// A plain HTTP server on loopback that answers 200 and keeps every request body.
+pub(crate) fn capture_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = std::sync::Arc::clone(&bodies);
+    serve_requests(listener, move |c| {
+        kept.lock().expect("lock").push(c.body);
+        (200, String::new())
+    });
     (addr, bodies)
+}
+
+/// A provider fake on loopback: every request is kept, and answered with what `answer` returns for it
+/// (a status and a JSON body; the fake checks the request shape there).
+pub(crate) fn fake_server(
+    answer: impl Fn(&Captured) -> (u16, String) + Send + 'static,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Captured>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = std::sync::Arc::clone(&seen);
+    serve_requests(listener, move |c| {
+        let reply = answer(&c);
+        kept.lock().expect("lock").push(c);
+        reply
+    });
+    (addr, seen)
 }
