@@ -968,12 +968,28 @@ class IncidentView:
 class Incidents:
     """Lifecycle operations on the incidents of a store (SQLite file or ``postgres://`` URL), with core's
     errors: ``NotFoundError``, ``InvalidInputError``, ``ConflictError``. Sync methods release the GIL; each
-    has an ``*_async`` twin."""
+    has an ``*_async`` twin. Messages go through the notifiers of ``notify_config`` (the secrets file's path,
+    or a dict of its shape) and the ``INCIDENT_*`` environment, as the CLI's ``--notify-config``; without a
+    provider they are recorded ``skipped``."""
 
     @staticmethod
-    def open(store: PathLike, *, policy: Policy | None = None, create: bool = False) -> Incidents: ...
+    def open(
+        store: PathLike,
+        *,
+        policy: Policy | None = None,
+        create: bool = False,
+        notify_config: PathLike | Mapping[str, Any] | None = None,
+    ) -> Incidents: ...
     @staticmethod
-    def open_async(store: PathLike, *, policy: Policy | None = None, create: bool = False) -> Awaitable[Incidents]: ...
+    def open_async(
+        store: PathLike,
+        *,
+        policy: Policy | None = None,
+        create: bool = False,
+        notify_config: PathLike | Mapping[str, Any] | None = None,
+    ) -> Awaitable[Incidents]: ...
+    @property
+    def notifiers(self) -> list[str]: ...
     def list(
         self, *, open: bool = False, severity: SeverityLike | None = None, since: str | None = None
     ) -> _Rows: ...

@@ -5,8 +5,10 @@
 //! Conversion only: every rule and error is core's. The store (a SQLite file or a `postgres://` URL, the
 //! CLI's `--store` rule) is opened on a small real-time runtime owned by the object (the store does real
 //! I/O and the lifecycle reads the wall clock). Each method is sync with the GIL released, with an
-//! `*_async` twin run on the asyncio loop's default executor (module `runtime`). Messages (the
-//! declaration's and the resolve's) are recorded `skipped`: no notifier is wired in the bindings yet.
+//! `*_async` twin run on the asyncio loop's default executor (module `runtime`). Messages (declaration,
+//! update, severity change, resolve) go through the notifiers `notify_config` and the `INCIDENT_*`
+//! environment configure, assembled by `incident_notify::Router::for_store` exactly as the CLI's
+//! `--notify-config`; without a provider a message is recorded `skipped`.
 
 use std::sync::Arc;
 
@@ -21,6 +23,7 @@ use incident_core::postmortem::PostMortemInput;
 use incident_core::store::Store;
 use incident_core::timeline::ResponseRole;
 use incident_core::{Error as CoreError, Result as CoreResult, Severity as CoreSeverity, Status as CoreStatus};
+use incident_notify::{ConfigSource, Router};
 use pyo3::prelude::*;
 use serde_json::{Map, Value};
 use tokio::runtime::Runtime;
@@ -32,10 +35,11 @@ use crate::policy::{PyPolicy, or_default};
 use crate::postmortem::PyPostMortem;
 use crate::runtime::{awaitable, block};
 
-/// The open lifecycle and the runtime its store lives on.
+/// The open lifecycle, the runtime its store lives on, and the notifiers it sends through.
 struct Open {
     incidents: CoreIncidents,
     rt: Runtime,
+    providers: Vec<String>,
 }
 
 impl Open {
@@ -82,9 +86,28 @@ async fn open_store(spec: StoreSpec) -> CoreResult<Arc<dyn Store>> {
 
 type Work<T> = Box<dyn FnOnce(&Runtime) -> CoreResult<T> + Send>;
 
-fn open_work(store: String, policy: Option<&PyPolicy>, create: bool) -> Work<PyIncidents> {
+/// `notify_config`: a path (`str` or `os.PathLike`: the secrets file), a dict in the secrets file's shape,
+/// or `None` (the environment only).
+fn notify_source(notify_config: Option<&Bound<'_, PyAny>>) -> PyResult<ConfigSource> {
+    match notify_config {
+        None => Ok(ConfigSource::Env),
+        Some(o) if o.is_none() => Ok(ConfigSource::Env),
+        Some(o) => match o.extract::<std::path::PathBuf>() {
+            Ok(path) => Ok(ConfigSource::File(path)),
+            Err(_) => Ok(ConfigSource::Value(py_to_json("notify_config", o)?)),
+        },
+    }
+}
+
+fn open_work(
+    store: String,
+    policy: Option<&PyPolicy>,
+    create: bool,
+    notify_config: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Work<PyIncidents>> {
     let policy = or_default(policy);
-    Box::new(move |_| {
+    let notify = notify_source(notify_config)?;
+    Ok(Box::new(move |_| {
         let spec = StoreSpec::parse(&store)?;
         if let StoreSpec::Sqlite(path) = &spec {
             if !create && !path.exists() {
@@ -99,8 +122,11 @@ fn open_work(store: String, policy: Option<&PyPolicy>, create: bool) -> Work<PyI
             .map_err(|e| CoreError::internal("cannot start the store runtime").with_source(e))?;
         let store = rt.block_on(open_store(spec))?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        Ok(PyIncidents { inner: Arc::new(Open { incidents: CoreIncidents::new(store, clock, policy), rt }) })
-    })
+        let router = Router::for_store(&notify, |k| std::env::var(k).ok(), Arc::clone(&clock), Arc::clone(&store))?;
+        let providers = router.providers();
+        let incidents = CoreIncidents::new(store, clock, policy).with_notifier(Arc::new(router));
+        Ok(PyIncidents { inner: Arc::new(Open { incidents, rt, providers }) })
+    }))
 }
 
 /// Lifecycle operations on the incidents of a store: list, show, acknowledge, assign, re-grade, move,
@@ -195,25 +221,44 @@ impl PyIncidents {
 #[pymethods]
 impl PyIncidents {
     /// Open `store` (a SQLite file or a `postgres://` URL: the CLI's `--store` rule) under `policy`
-    /// (default policy when `None`), at the wall clock (GIL released). A missing SQLite file raises
+    /// (default policy when `None`), at the wall clock (GIL released), sending messages through the
+    /// notifiers of `notify_config`: the secrets file's path (TOML, or JSON when `.json`: `incident
+    /// serve --notify-config`) or a dict of the same shape; the `INCIDENT_*` environment variables
+    /// override either (and alone configure the providers when `None`). A missing SQLite file raises
     /// `NotFoundError` unless `create` (as `incident serve` creates it). Raises `InvalidInputError` for a
-    /// bad spec, `UnavailableError` when the store is unreachable (never repeating a password).
+    /// bad spec or a bad notify config (naming the field, never a secret), `UnavailableError` when the
+    /// store is unreachable (never repeating a password).
     #[staticmethod]
-    #[pyo3(signature = (store, *, policy = None, create = false))]
-    fn open(py: Python<'_>, store: std::path::PathBuf, policy: Option<&PyPolicy>, create: bool) -> PyResult<Self> {
-        guard(|| block(py, open_work(store.to_string_lossy().into_owned(), policy, create)))
+    #[pyo3(signature = (store, *, policy = None, create = false, notify_config = None))]
+    fn open(
+        py: Python<'_>,
+        store: std::path::PathBuf,
+        policy: Option<&PyPolicy>,
+        create: bool,
+        notify_config: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        guard(|| block(py, open_work(store.to_string_lossy().into_owned(), policy, create, notify_config)?))
     }
 
     /// `await Incidents.open_async(...)`.
     #[staticmethod]
-    #[pyo3(signature = (store, *, policy = None, create = false))]
+    #[pyo3(signature = (store, *, policy = None, create = false, notify_config = None))]
     fn open_async<'py>(
         py: Python<'py>,
         store: std::path::PathBuf,
         policy: Option<&PyPolicy>,
         create: bool,
+        notify_config: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        guard(|| awaitable(py, open_work(store.to_string_lossy().into_owned(), policy, create)))
+        guard(|| awaitable(py, open_work(store.to_string_lossy().into_owned(), policy, create, notify_config)?))
+    }
+
+    /// The notification providers messages go through (`"slack"`, `"pagerduty"`, `"statuspage"`,
+    /// `"webhook:<name>"`; the tracker is `"webhook:tracker"`); empty: every message is recorded
+    /// `skipped`.
+    #[getter]
+    fn notifiers(&self) -> Vec<String> {
+        self.inner.providers.clone()
     }
 
     /// Incidents (wire dicts), newest declaration first: only open ones with `open`, only `severity`,
@@ -517,8 +562,9 @@ impl PyIncidents {
         guard(|| awaitable(py, w))
     }
 
-    fn __repr__(&self) -> String {
-        "Incidents(...)".to_owned()
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let names = pyo3::types::PyList::new(py, &self.inner.providers)?;
+        Ok(format!("Incidents(notifiers={})", names.repr()?))
     }
 }
 

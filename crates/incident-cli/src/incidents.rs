@@ -94,8 +94,8 @@ pub(crate) async fn open(ctx: &Ctx, store: &StoreArg, notify: Option<&Path>) -> 
     let (store, _) = open_store(&store.store, false).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let incidents = Incidents::new(Arc::clone(&store), Arc::clone(&clock), ctx.policy.clone());
-    let config = incident_notify::NotifyConfig::load(notify, |k| std::env::var(k).ok())?;
-    let router = incident_notify::Router::from_config(&config, clock, incident_notify::IncidentContext::new(store))?;
+    let source = incident_notify::ConfigSource::from(notify);
+    let router = incident_notify::Router::for_store(&source, |k| std::env::var(k).ok(), clock, store)?;
     Ok(incidents.with_notifier(Arc::new(router)))
 }
 

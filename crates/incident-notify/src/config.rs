@@ -325,7 +325,7 @@ impl Default for RetryConfig {
 }
 
 /// A config error naming the field, with quoted values scrubbed (they may be secrets).
-fn field_error(source: &str, path: &str, message: &str) -> Error {
+pub(crate) fn field_error(source: &str, path: &str, message: &str) -> Error {
     let out = incident_core::redact::blank_quoted(message);
     let at = if path.is_empty() || path == "." { String::new() } else { format!(" field `{path}`") };
     Error::invalid_input(format!("notify config {source}:{at}: {out}"))

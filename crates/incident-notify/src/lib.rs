@@ -6,8 +6,9 @@
 //! anything else, plus a [`Router`] that sends each destination to its provider and reports a
 //! destination without one as skipped, never silently.
 //!
-//! * **Configuration** ([`NotifyConfig`]): a TOML/JSON secrets file and/or environment variables; base
-//!   URLs are configurable (EU and other regions, local test servers); credentials are [`Secret`]s that
+//! * **Configuration** ([`NotifyConfig`]): a TOML/JSON secrets file (or the same shape as a value, from
+//!   Python or Node) and/or environment variables, assembled into a [`Router`] for a store by
+//!   [`Router::for_store`] wherever notifiers are needed (CLI and bindings alike); base URLs are configurable (EU and other regions, local test servers); credentials are [`Secret`]s that
 //!   print as `***` and are scrubbed from every error and log line.
 //! * **Retries** ([`RetryConfig`]): `429` waits for `Retry-After`, `5xx`/timeouts/connection failures
 //!   back off exponentially within a budget of attempts and time; other `4xx` fail at once. Sleeps go
@@ -66,6 +67,7 @@ pub mod pagerduty;
 mod router;
 mod secret;
 pub mod slack;
+mod source;
 pub mod statuspage;
 pub mod tracker;
 pub mod webhook;
@@ -80,6 +82,7 @@ pub use pagerduty::PagerDutyNotifier;
 pub use router::Router;
 pub use secret::Secret;
 pub use slack::SlackNotifier;
+pub use source::ConfigSource;
 pub use statuspage::StatuspageNotifier;
 pub use tracker::TrackerNotifier;
 pub use webhook::WebhookNotifier;

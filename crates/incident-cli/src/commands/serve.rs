@@ -190,11 +190,11 @@ pub(crate) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
             test_hosts: a.sns_test_host.clone(),
         });
         config.on_call.clone_from(&a.on_call);
-        let notify = incident_notify::NotifyConfig::load(a.notify_config.as_deref(), |k| std::env::var(k).ok())?;
-        let router = incident_notify::Router::from_config(
-            &notify,
+        let router = incident_notify::Router::for_store(
+            &incident_notify::ConfigSource::from(a.notify_config.as_deref()),
+            |k| std::env::var(k).ok(),
             Arc::clone(&config.clock),
-            incident_notify::IncidentContext::new(Arc::clone(&config.store)),
+            Arc::clone(&config.store),
         )?;
         let providers = router.providers();
         config = config.notifier(Arc::new(router));
