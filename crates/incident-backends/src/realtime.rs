@@ -22,7 +22,7 @@ use incident_core::backend::{
     RecordSet,
 };
 use incident_core::incident::Incident;
-use incident_core::store::{JournalDraft, JournalEntry, RunRecord, Store};
+use incident_core::store::{EvidenceInfo, EvidenceItem, JournalDraft, JournalEntry, RunRecord, Store};
 use incident_core::timeline::{Event, Timeline};
 use incident_core::{Error, Result};
 use incident_store::PgStore;
@@ -174,6 +174,18 @@ impl Store for Realtime<PgStore> {
     async fn journal(&self, run_id: &str) -> Result<Vec<JournalEntry>> {
         let id = run_id.to_owned();
         self.call(|s| async move { s.journal(&id).await }).await
+    }
+    async fn add_evidence(&self, incident_id: &str, events: &[Event], items: &[EvidenceItem]) -> Result<()> {
+        let (id, events, items) = (incident_id.to_owned(), events.to_vec(), items.to_vec());
+        self.call(|s| async move { s.add_evidence(&id, &events, &items).await }).await
+    }
+    async fn evidence(&self, incident_id: &str) -> Result<Vec<EvidenceInfo>> {
+        let id = incident_id.to_owned();
+        self.call(|s| async move { s.evidence(&id).await }).await
+    }
+    async fn evidence_item(&self, incident_id: &str, name: &str) -> Result<Option<EvidenceItem>> {
+        let (id, name) = (incident_id.to_owned(), name.to_owned());
+        self.call(|s| async move { s.evidence_item(&id, &name).await }).await
     }
 }
 

@@ -812,5 +812,8 @@ fn default_resolution(incident: &Incident, timeline: &Timeline) -> String {
         .unwrap_or_else(|| format!("see the timeline of {}", incident.id))
 }
 
+mod evidence;
+pub use evidence::{EvidenceDraft, Preserved};
+
 #[cfg(test)]
 mod tests;

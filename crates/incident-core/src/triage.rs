@@ -372,7 +372,11 @@ impl TriageReport {
     }
 }
 
-async fn deadline<T>(d: Duration, section: &str, fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+pub(crate) async fn deadline<T>(
+    d: Duration,
+    section: &str,
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
     match tokio::time::timeout(d, fut).await {
         Ok(r) => r,
         Err(_) => Err(Error::timeout(format!("{section}: no answer within {}s", d.as_secs()))),

@@ -11,8 +11,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use incident_core::incident::Incident;
 use incident_core::store::{
-    GENESIS_HASH, JournalDraft, JournalEntry, RunRecord, canonical_timestamp, check_incident, verify_journal,
-    verify_journal_head, verify_timeline_head,
+    EvidenceInfo, EvidenceItem, GENESIS_HASH, JournalDraft, JournalEntry, RunRecord, canonical_timestamp,
+    check_incident, verify_journal, verify_journal_head, verify_timeline_head,
 };
 use incident_core::timeline::{Event, Timeline};
 use incident_core::{Error, Result};
@@ -244,4 +244,58 @@ pub(crate) fn verified_journal(
     verify_journal(run_id, &entries)?;
     verify_journal_head(run_id, &entries, head)?;
     Ok(entries)
+}
+
+/// An `evidence` row (`name, media_type, sha256, captured_at, content`; `incident_id` is the key).
+pub(crate) struct EvidenceRow {
+    pub(crate) name: String,
+    pub(crate) media_type: String,
+    pub(crate) sha256: String,
+    pub(crate) captured_at: String,
+    pub(crate) content: Vec<u8>,
+}
+
+impl EvidenceRow {
+    /// The row of `item`.
+    pub(crate) fn new(item: &EvidenceItem) -> Self {
+        Self {
+            name: item.name.clone(),
+            media_type: item.media_type.clone(),
+            sha256: item.sha256.clone(),
+            captured_at: canonical_timestamp(item.captured_at),
+            content: item.bytes.clone(),
+        }
+    }
+
+    /// The item of `incident_id` this row holds, its content checked against its hash; `Integrity` when a
+    /// field does not decode or the content does not match.
+    pub(crate) fn into_item(self, incident_id: &str) -> Result<EvidenceItem> {
+        let captured_at = parse_time(&self.captured_at).ok_or_else(|| {
+            Error::integrity(format!("evidence of {incident_id}: {}: captured_at is unreadable (edited?)", self.name))
+        })?;
+        let item = EvidenceItem {
+            name: self.name,
+            media_type: self.media_type,
+            sha256: self.sha256,
+            captured_at,
+            bytes: self.content,
+        };
+        incident_core::store::verify_evidence_content(incident_id, &item)?;
+        Ok(item)
+    }
+}
+
+/// A listed `evidence` row without content (`name, media_type, sha256, captured_at, length`).
+pub(crate) fn evidence_info(
+    incident_id: &str,
+    name: String,
+    media_type: String,
+    sha256: String,
+    captured_at: &str,
+    size: i64,
+) -> Result<EvidenceInfo> {
+    let unreadable = || Error::integrity(format!("evidence of {incident_id}: {name}: the row is unreadable (edited?)"));
+    let captured_at = parse_time(captured_at).ok_or_else(unreadable)?;
+    let size = u64::try_from(size).map_err(|_| unreadable())?;
+    Ok(EvidenceInfo { name, media_type, sha256, size, captured_at })
 }

@@ -47,9 +47,9 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod
 use incident_core::incident::Incident;
 use incident_core::store::conformance::RawAccess;
 use incident_core::store::{
-    IncidentUpdate, IncidentUpdated, JournalDraft, JournalEntry, RunRecord, Store, StoreWrite, canonical_timestamp,
-    check_claim, check_event_append, check_journal_draft, check_run, check_take_over, duplicate_journal_entry,
-    incident_not_found, run_exists, run_not_found,
+    EvidenceInfo, EvidenceItem, IncidentUpdate, IncidentUpdated, JournalDraft, JournalEntry, RunRecord, Store,
+    StoreWrite, canonical_timestamp, check_claim, check_event_append, check_journal_draft, check_run, check_take_over,
+    duplicate_journal_entry, incident_not_found, run_exists, run_not_found,
 };
 use incident_core::timeline::{Event, Timeline};
 use incident_core::{Error, Result};
@@ -58,8 +58,8 @@ use incident_datastores::pg::{classify, millis};
 use tokio_postgres::{GenericClient, IsolationLevel, NoTls, Row};
 
 use crate::codec::{
-    IncidentRow, JOURNAL_CHAIN, JournalRow, Label, Migration, RecordedHead, RunRow, TIMELINE_CHAIN, approval_json,
-    event_row, next_journal_link, parse_event, parse_incident, verified_journal, verified_timeline,
+    EvidenceRow, IncidentRow, JOURNAL_CHAIN, JournalRow, Label, Migration, RecordedHead, RunRow, TIMELINE_CHAIN,
+    approval_json, event_row, next_journal_link, parse_event, parse_incident, verified_journal, verified_timeline,
 };
 
 /// All migrations, in order, numbered from 1 without gaps. Never edit a released one: add the next.
@@ -135,6 +135,21 @@ INSERT INTO heads (chain, id, seq, hash)
     SELECT DISTINCT ON (incident_id) 'timeline', incident_id, seq, hash FROM events ORDER BY incident_id, seq DESC;
 INSERT INTO heads (chain, id, seq, hash)
     SELECT DISTINCT ON (run_id) 'journal', run_id, seq, hash FROM journal ORDER BY run_id, seq DESC;
+"#,
+    },
+    Migration {
+        version: 3,
+        name: "evidence: items captured for an incident, each recorded by an evidence_added event",
+        sql: r#"
+CREATE TABLE evidence (
+    incident_id TEXT COLLATE "C" NOT NULL REFERENCES incidents (id),
+    name        TEXT COLLATE "C" NOT NULL,
+    media_type  TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    captured_at TEXT COLLATE "C" NOT NULL,
+    content     BYTEA NOT NULL,
+    PRIMARY KEY (incident_id, name)
+);
 "#,
     },
 ];
@@ -246,7 +261,7 @@ fn col<'a, T: tokio_postgres::types::FromSql<'a>>(ctx: &Ctx<'_>, row: &'a Row, i
 
 impl PgStore {
     /// The schema version this build writes (the highest migration).
-    pub const SCHEMA_VERSION: u32 = 2;
+    pub const SCHEMA_VERSION: u32 = 3;
 
     /// Connect with default [`PgStoreOptions`] and run pending migrations.
     ///
@@ -374,6 +389,11 @@ async fn lock_parent(
 ) -> Result<()> {
     let found = tx.query_opt(sql, &[&id]).await.map_err(|e| ctx.db(e))?;
     found.map(|_| ()).ok_or_else(|| not_found(id))
+}
+
+/// `NotFound` unless the incident is stored (without locking it).
+async fn lock_free_parent(tx: &deadpool_postgres::Transaction<'_>, ctx: &Ctx<'_>, incident_id: &str) -> Result<()> {
+    lock_parent(tx, ctx, HAS_INCIDENT, incident_id, incident_not_found).await
 }
 
 const LOCK_INCIDENT: &str = "SELECT 1 FROM incidents WHERE id = $1 FOR NO KEY UPDATE";
@@ -516,6 +536,20 @@ async fn upsert_incident<C: GenericClient>(client: &C, ctx: &Ctx<'_>, row: &Inci
     Ok(())
 }
 
+const EVIDENCE_COLUMNS: &str = "name, media_type, sha256, captured_at, content";
+
+/// An `evidence` row ([`EVIDENCE_COLUMNS`]) of `incident_id`, its content checked against its hash.
+fn evidence_from_row(ctx: &Ctx<'_>, incident_id: &str, r: &Row) -> Result<EvidenceItem> {
+    EvidenceRow {
+        name: col(ctx, r, 0)?,
+        media_type: col(ctx, r, 1)?,
+        sha256: col(ctx, r, 2)?,
+        captured_at: col(ctx, r, 3)?,
+        content: col(ctx, r, 4)?,
+    }
+    .into_item(incident_id)
+}
+
 /// Append `events` inside the caller's transaction (see [`check_event_append`]): the incident's row is
 /// locked first, so appenders of one incident queue behind each other and the head read is the head
 /// extended.
@@ -626,6 +660,88 @@ impl Store for PgStore {
         }
         // Dropping the transaction on an error above rolls it back.
         tx.commit().await.map_err(|e| ctx.db(e))
+    }
+
+    /// One transaction that first locks the incident's row: the events, their recorded head and the items.
+    async fn add_evidence(&self, incident_id: &str, events: &[Event], items: &[EvidenceItem]) -> Result<()> {
+        let ctx = self.ctx("add_evidence");
+        let mut client = self.client(&ctx).await?;
+        let tx = client.transaction().await.map_err(|e| ctx.db(e))?;
+        lock_parent(&tx, &ctx, LOCK_INCIDENT, incident_id, incident_not_found).await?;
+        let head = tx
+            .query_opt(
+                "SELECT seq, json::text FROM events WHERE incident_id = $1 ORDER BY seq DESC LIMIT 1",
+                &[&incident_id],
+            )
+            .await
+            .map_err(|e| ctx.db(e))?;
+        let head = match head {
+            Some(r) => Some(parse_event(incident_id, col(&ctx, &r, 0)?, &col::<String>(&ctx, &r, 1)?)?),
+            None => None,
+        };
+        let names: Vec<String> = tx
+            .query("SELECT name FROM evidence WHERE incident_id = $1", &[&incident_id])
+            .await
+            .map_err(|e| ctx.db(e))?
+            .iter()
+            .map(|r| col(&ctx, r, 0))
+            .collect::<Result<_>>()?;
+        incident_core::store::check_evidence_add(incident_id, head.as_ref(), events, items, &|n| {
+            names.iter().any(|s| s == n)
+        })?;
+        append_events_in(&tx, &ctx, incident_id, events).await?;
+        for item in items {
+            let row = EvidenceRow::new(item);
+            tx.execute(
+                &format!("INSERT INTO evidence (incident_id, {EVIDENCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"),
+                &[&incident_id, &row.name, &row.media_type, &row.sha256, &row.captured_at, &row.content],
+            )
+            .await
+            .map_err(|e| ctx.db(e))?;
+        }
+        tx.commit().await.map_err(|e| ctx.db(e))
+    }
+
+    async fn evidence(&self, incident_id: &str) -> Result<Vec<EvidenceInfo>> {
+        let ctx = self.ctx("evidence");
+        let mut client = self.client(&ctx).await?;
+        let tx = Self::snapshot(&mut client, &ctx).await?;
+        lock_free_parent(&tx, &ctx, incident_id).await?;
+        let rows = tx
+            .query(
+                "SELECT name, media_type, sha256, captured_at, octet_length(content)::bigint FROM evidence \
+                 WHERE incident_id = $1 ORDER BY name",
+                &[&incident_id],
+            )
+            .await
+            .map_err(|e| ctx.db(e))?;
+        rows.iter()
+            .map(|r| {
+                crate::codec::evidence_info(
+                    incident_id,
+                    col(&ctx, r, 0)?,
+                    col(&ctx, r, 1)?,
+                    col(&ctx, r, 2)?,
+                    &col::<String>(&ctx, r, 3)?,
+                    col(&ctx, r, 4)?,
+                )
+            })
+            .collect()
+    }
+
+    async fn evidence_item(&self, incident_id: &str, name: &str) -> Result<Option<EvidenceItem>> {
+        let ctx = self.ctx("evidence_item");
+        let mut client = self.client(&ctx).await?;
+        let tx = Self::snapshot(&mut client, &ctx).await?;
+        lock_free_parent(&tx, &ctx, incident_id).await?;
+        let row = tx
+            .query_opt(
+                &format!("SELECT {EVIDENCE_COLUMNS} FROM evidence WHERE incident_id = $1 AND name = $2"),
+                &[&incident_id, &name],
+            )
+            .await
+            .map_err(|e| ctx.db(e))?;
+        row.map(|r| evidence_from_row(&ctx, incident_id, &r)).transpose()
     }
 
     /// The decision runs inside one transaction that first locks the incident's row (`FOR UPDATE`):

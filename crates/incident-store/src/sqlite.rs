@@ -13,16 +13,17 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use incident_core::incident::Incident;
 use incident_core::store::conformance::RawAccess;
 use incident_core::store::{
-    IncidentUpdate, IncidentUpdated, JournalDraft, JournalEntry, RunRecord, StepClaim, Store, StoreWrite,
-    canonical_timestamp, check_claim, check_event_append, check_journal_draft, check_run, check_take_over,
-    duplicate_journal_entry, incident_not_found, may_claim, run_exists, run_not_found,
+    EvidenceInfo, EvidenceItem, IncidentUpdate, IncidentUpdated, JournalDraft, JournalEntry, RunRecord, StepClaim,
+    Store, StoreWrite, canonical_timestamp, check_claim, check_event_append, check_journal_draft, check_run,
+    check_take_over, duplicate_journal_entry, incident_not_found, may_claim, run_exists, run_not_found,
 };
 use incident_core::timeline::{Event, Timeline};
 use incident_core::{Error, ErrorKind, Result};
 
 use crate::codec::{
-    IncidentRow, JOURNAL_CHAIN, JournalRow, Label, Migration, RecordedHead, RunRow, TIMELINE_CHAIN, event_row,
-    next_journal_link, parse_event, parse_incident, parse_time, to_i64, to_json, verified_journal, verified_timeline,
+    EvidenceRow, IncidentRow, JOURNAL_CHAIN, JournalRow, Label, Migration, RecordedHead, RunRow, TIMELINE_CHAIN,
+    event_row, next_journal_link, parse_event, parse_incident, parse_time, to_i64, to_json, verified_journal,
+    verified_timeline,
 };
 
 /// All migrations, in order, numbered from 1 without gaps. Never edit a released one: add the next.
@@ -100,6 +101,21 @@ INSERT INTO heads (chain, id, seq, hash)
 INSERT INTO heads (chain, id, seq, hash)
     SELECT 'journal', run_id, seq, hash FROM journal j
     WHERE seq = (SELECT MAX(seq) FROM journal WHERE run_id = j.run_id);
+",
+    },
+    Migration {
+        version: 3,
+        name: "evidence: items captured for an incident, each recorded by an evidence_added event",
+        sql: r"
+CREATE TABLE evidence (
+    incident_id TEXT NOT NULL REFERENCES incidents (id),
+    name        TEXT NOT NULL,
+    media_type  TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    captured_at TEXT NOT NULL,
+    content     BLOB NOT NULL,
+    PRIMARY KEY (incident_id, name)
+) STRICT;
 ",
     },
 ];
@@ -195,7 +211,7 @@ impl SqliteStore {
     pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
     /// The schema version this build writes (the highest migration).
-    pub const SCHEMA_VERSION: u32 = 2;
+    pub const SCHEMA_VERSION: u32 = 3;
 
     /// Open (creating if needed) the store at `path`: WAL mode, busy timeout, foreign keys, and pending
     /// migrations. Blocking (file I/O, possibly waiting for another process's lock): call it at start-up
@@ -361,6 +377,83 @@ fn append_events_in(conn: &Connection, ctx: &Ctx, incident_id: &str, events: &[E
         record_head(conn, ctx, TIMELINE_CHAIN, incident_id, last.seq, &last.hash)?;
     }
     Ok(())
+}
+
+/// The newest stored event of an incident.
+fn head_event(conn: &Connection, ctx: &Ctx, incident_id: &str) -> Result<Option<Event>> {
+    let head: Option<(i64, String)> = conn
+        .prepare_cached("SELECT seq, json FROM events WHERE incident_id = ?1 ORDER BY seq DESC LIMIT 1")
+        .ctx(ctx)?
+        .query_row([incident_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .ctx(ctx)?;
+    head.map(|(row, json)| parse_event(incident_id, row, &json)).transpose()
+}
+
+/// The stored evidence names of an incident.
+fn evidence_names(conn: &Connection, ctx: &Ctx, incident_id: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached("SELECT name FROM evidence WHERE incident_id = ?1").ctx(ctx)?;
+    stmt.query_map([incident_id], |r| r.get(0)).ctx(ctx)?.collect::<rusqlite::Result<Vec<_>>>().ctx(ctx)
+}
+
+fn insert_evidence(conn: &Connection, ctx: &Ctx, incident_id: &str, row: &EvidenceRow) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO evidence (incident_id, name, media_type, sha256, captured_at, content) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .ctx(ctx)?
+    .execute(params![incident_id, row.name, row.media_type, row.sha256, row.captured_at, row.content])
+    .ctx(ctx)?;
+    Ok(())
+}
+
+/// An `evidence` row (`name, media_type, sha256, captured_at, content`).
+fn read_evidence_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EvidenceRow> {
+    Ok(EvidenceRow {
+        name: r.get(0)?,
+        media_type: r.get(1)?,
+        sha256: r.get(2)?,
+        captured_at: r.get(3)?,
+        content: r.get(4)?,
+    })
+}
+
+/// The evidence of an incident without content, by name.
+fn evidence_list(conn: &Connection, ctx: &Ctx, incident_id: &str) -> Result<Vec<EvidenceInfo>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT name, media_type, sha256, captured_at, length(content) FROM evidence WHERE incident_id = ?1 \
+             ORDER BY name",
+        )
+        .ctx(ctx)?;
+    let rows = stmt
+        .query_map([incident_id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })
+        .ctx(ctx)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .ctx(ctx)?;
+    rows.into_iter()
+        .map(|(name, media, sha, at, size)| crate::codec::evidence_info(incident_id, name, media, sha, &at, size))
+        .collect()
+}
+
+/// Every evidence item of an incident with content, by name (for the audit).
+fn evidence_items(conn: &Connection, ctx: &Ctx, incident_id: &str) -> Result<Vec<EvidenceItem>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT name, media_type, sha256, captured_at, content FROM evidence WHERE incident_id = ?1 ORDER BY name",
+        )
+        .ctx(ctx)?;
+    let rows =
+        stmt.query_map([incident_id], read_evidence_row).ctx(ctx)?.collect::<rusqlite::Result<Vec<_>>>().ctx(ctx)?;
+    rows.into_iter().map(|r| r.into_item(incident_id)).collect()
 }
 
 /// Record the newest link of a chain (in the append's transaction).
@@ -564,6 +657,55 @@ impl Store for SqliteStore {
             upsert_incident(&tx, ctx, &IncidentRow::new(&incident)?)?;
             tx.commit().ctx(ctx)?;
             Ok(Some(IncidentUpdated { incident, events, attempts: 1 }))
+        })
+        .await
+    }
+
+    /// One `BEGIN IMMEDIATE` transaction: the events, their recorded head and the items.
+    async fn add_evidence(&self, incident_id: &str, events: &[Event], items: &[EvidenceItem]) -> Result<()> {
+        let incident_id = incident_id.to_owned();
+        let events = events.to_vec();
+        let items = items.to_vec();
+        self.call("add_evidence", move |conn, ctx| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(ctx)?;
+            require_incident(&tx, ctx, &incident_id)?;
+            let head = head_event(&tx, ctx, &incident_id)?;
+            let names = evidence_names(&tx, ctx, &incident_id)?;
+            incident_core::store::check_evidence_add(&incident_id, head.as_ref(), &events, &items, &|n| {
+                names.iter().any(|s| s == n)
+            })?;
+            append_events_in(&tx, ctx, &incident_id, &events)?;
+            for item in &items {
+                insert_evidence(&tx, ctx, &incident_id, &EvidenceRow::new(item))?;
+            }
+            tx.commit().ctx(ctx)
+        })
+        .await
+    }
+
+    async fn evidence(&self, incident_id: &str) -> Result<Vec<EvidenceInfo>> {
+        let incident_id = incident_id.to_owned();
+        self.call("evidence", move |conn, ctx| {
+            require_incident(conn, ctx, &incident_id)?;
+            evidence_list(conn, ctx, &incident_id)
+        })
+        .await
+    }
+
+    async fn evidence_item(&self, incident_id: &str, name: &str) -> Result<Option<EvidenceItem>> {
+        let (incident_id, name) = (incident_id.to_owned(), name.to_owned());
+        self.call("evidence_item", move |conn, ctx| {
+            require_incident(conn, ctx, &incident_id)?;
+            let row = conn
+                .query_row(
+                    "SELECT name, media_type, sha256, captured_at, content FROM evidence \
+                     WHERE incident_id = ?1 AND name = ?2",
+                    [&incident_id, &name],
+                    read_evidence_row,
+                )
+                .optional()
+                .ctx(ctx)?;
+            row.map(|r| r.into_item(&incident_id)).transpose()
         })
         .await
     }

@@ -55,6 +55,7 @@ use crate::signing::{PublicKey, Signature, Trust};
 use crate::store::JournalEntry;
 use crate::timeline::Timeline;
 
+pub mod capture;
 mod manifest;
 mod verify;
 #[cfg(feature = "sim")]

@@ -90,6 +90,25 @@ impl Store for Contended {
     async fn journal(&self, r: &str) -> Result<Vec<crate::store::JournalEntry>> {
         self.inner.journal(r).await
     }
+    async fn evidence(&self, id: &str) -> Result<Vec<crate::store::EvidenceInfo>> {
+        self.inner.evidence(id).await
+    }
+    async fn evidence_item(&self, id: &str, name: &str) -> Result<Option<crate::store::EvidenceItem>> {
+        self.inner.evidence_item(id, name).await
+    }
+    /// Interferes like `write_batch`: another writer's note lands first, so the events conflict.
+    async fn add_evidence(&self, id: &str, events: &[Event], items: &[crate::store::EvidenceItem]) -> Result<()> {
+        let left = self.interfere.load(Ordering::SeqCst);
+        if left > 0 {
+            self.interfere.store(left - 1, Ordering::SeqCst);
+            let mut tl = self.inner.timeline(id).await?;
+            let n = tl.len();
+            let now = tl.last().map(|e| e.at).expect("declared");
+            tl.append(now, "alertmanager", EventKind::Note { text: "alerts".into() })?;
+            self.inner.append_events(id, &tl.events()[n..]).await?;
+        }
+        self.inner.add_evidence(id, events, items).await
+    }
     async fn write_batch(&self, writes: &[StoreWrite]) -> Result<()> {
         self.batches.fetch_add(1, Ordering::SeqCst);
         let left = self.interfere.load(Ordering::SeqCst);
@@ -496,4 +515,62 @@ async fn post_incident_ticket_and_invite_are_sent_on_resolve_and_read_back() {
     let resolved_at = incident.resolved_at.expect("resolved_at");
     assert!(post.overdue(resolved_at + TimeDelta::hours(24)).is_empty());
     assert_eq!(post.overdue(resolved_at + TimeDelta::hours(25)).len(), 4);
+}
+
+#[tokio::test]
+async fn evidence_is_redacted_hashed_into_the_timeline_bounded_and_stored_once() {
+    let store = Arc::new(stored(Severity::P1).await);
+    let mut policy = Policy::default();
+    policy.evidence.max_item_bytes = 64;
+    let incidents = Incidents::new(store.clone(), clock(), policy);
+    let id = store.incidents().await.expect("list")[0].id.clone();
+    let logs = EvidenceDraft::text("declared-0001/logs.txt", "text/plain", "db password=hunter2 ok\n");
+    let done = incidents.preserve(&id, vec![logs.clone()], "alice").await.expect("preserve");
+    assert_eq!(done.added.len(), 1);
+    assert!(done.already_stored.is_empty());
+    let item = incidents.evidence_item(&id, "declared-0001/logs.txt").await.expect("read");
+    assert_eq!(String::from_utf8(item.bytes.clone()).expect("text"), "db password=*** ok\n", "redacted before hashing");
+    assert_eq!(item.sha256, crate::store::sha256_hex(&item.bytes));
+    let tl = store.timeline(&id).await.expect("timeline");
+    let last = tl.last().expect("event");
+    assert_eq!(last.kind, EventKind::EvidenceAdded { name: item.name.clone(), sha256: item.sha256.clone() });
+    assert_eq!(last.actor, "alice");
+
+    // Again: already stored, nothing appended.
+    let again = incidents.preserve(&id, vec![logs], "bob").await.expect("again");
+    assert!(again.added.is_empty() && again.events.is_empty());
+    assert_eq!(again.already_stored, vec!["declared-0001/logs.txt".to_owned()]);
+    assert_eq!(store.timeline(&id).await.expect("timeline").len(), tl.len());
+
+    // Bounded, named, text.
+    let big = EvidenceDraft::text("big.txt", "text/plain", "x".repeat(65));
+    let err = incidents.preserve(&id, vec![big], "alice").await.expect_err("too big");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.message().contains("evidence.max_item_bytes (64)"), "{err}");
+    let bad = EvidenceDraft::text("../x", "text/plain", "x");
+    assert_eq!(incidents.preserve(&id, vec![bad], "alice").await.expect_err("name").kind(), ErrorKind::InvalidInput);
+    let bin = EvidenceDraft { name: "b.bin".into(), media_type: "application/octet-stream".into(), bytes: vec![0xff] };
+    assert_eq!(incidents.preserve(&id, vec![bin], "alice").await.expect_err("bin").kind(), ErrorKind::InvalidInput);
+    let twice = vec![EvidenceDraft::text("a.txt", "text/plain", "1"), EvidenceDraft::text("a.txt", "text/plain", "2")];
+    assert_eq!(incidents.preserve(&id, twice, "alice").await.expect_err("twice").kind(), ErrorKind::InvalidInput);
+    let err = incidents.preserve("INC-404", vec![EvidenceDraft::text("a.txt", "t", "1")], "alice").await;
+    assert_eq!(err.expect_err("unknown").kind(), ErrorKind::NotFound);
+    assert_eq!(incidents.evidence(&id).await.expect("list").len(), 1);
+}
+
+#[tokio::test]
+async fn evidence_written_while_another_writer_appends_is_decided_again() {
+    let store = Arc::new(Contended::new(stored(Severity::P1).await, 2));
+    let id = store.inner.incidents().await.expect("list")[0].id.clone();
+    let incidents = Incidents::new(store.clone(), clock(), Policy::default());
+    let done = incidents
+        .preserve(&id, vec![EvidenceDraft::text("declared-0001/triage.txt", "text/plain", "ok")], "alice")
+        .await
+        .expect("preserve");
+    assert_eq!(done.added.len(), 1);
+    assert_eq!(done.attempts, 3, "decided again after each of the two conflicts");
+    assert_eq!(incidents.evidence(&id).await.expect("list").len(), 1);
+    let tl = store.inner.timeline(&id).await.expect("timeline");
+    assert_eq!(count(&tl, "note"), 2);
+    assert_eq!(count(&tl, "evidence_added"), 1);
 }

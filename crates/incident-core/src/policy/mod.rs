@@ -10,6 +10,7 @@ use crate::{HumanDuration, Severity};
 
 pub mod calendar;
 pub mod declaration;
+mod evidence;
 pub mod guard;
 pub mod ingest;
 pub mod load;
@@ -18,6 +19,7 @@ pub mod receiver;
 
 pub use calendar::BusinessCalendar;
 pub use declaration::DeclarationRule;
+pub use evidence::EvidencePolicy;
 pub use guard::GuardRails;
 pub use ingest::IngestPolicy;
 pub use load::PolicyFormat;
@@ -129,6 +131,8 @@ pub struct Policy {
     /// The runbook's "Post-Incident Activities": their deadline after resolution and the post-mortem
     /// meeting slot (see [`crate::postincident`]).
     pub post_incident: PostIncidentPolicy,
+    /// Bounds of the evidence captured for real incidents (see [`crate::evidence`]).
+    pub evidence: EvidencePolicy,
 }
 
 /// Signatures required on plans before they run and on evidence manifests before they verify.
@@ -863,6 +867,7 @@ impl Default for Policy {
             signing: SigningPolicy::default(),
             receiver: ReceiverPolicy::default(),
             post_incident: PostIncidentPolicy::default(),
+            evidence: EvidencePolicy::default(),
         }
     }
 }

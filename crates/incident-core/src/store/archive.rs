@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{JournalEntry, RunRecord, Store};
+use super::{EvidenceItem, JournalEntry, RunRecord, Store};
 use crate::Result;
 use crate::incident::Incident;
 use crate::timeline::Timeline;
@@ -25,6 +25,9 @@ pub struct AuditedIncident {
     pub incident: Incident,
     /// Its timeline: chain intact and ending at the head recorded with the last append.
     pub timeline: Timeline,
+    /// Its evidence items, by name: each one's content matches its hash, which an `evidence_added` event
+    /// of the timeline records ([`check_evidence_recorded`](super::check_evidence_recorded)).
+    pub evidence: Vec<EvidenceItem>,
 }
 
 /// A run of a [`StoreAudit`].
@@ -60,7 +63,8 @@ pub trait ArchiveStore: Store + Clone + Sized + 'static {
     fn seal(&self) -> Result<()>;
 
     /// Read everything and verify it: every timeline and journal chain, each against the head recorded
-    /// with its last append, and no rows belonging to no incident or run.
+    /// with its last append, every evidence item against its content and its timeline, and no rows
+    /// belonging to no incident or run.
     ///
     /// # Errors
     /// `Integrity` naming the first problem.

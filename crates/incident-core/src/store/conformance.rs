@@ -31,7 +31,8 @@ use std::future::Future;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{
-    IncidentUpdate, JournalDraft, JournalEntry, JournalPhase, RunRecord, RunStatus, Store, StoreWrite, journal_hash,
+    EvidenceItem, IncidentUpdate, JournalDraft, JournalEntry, JournalPhase, RunRecord, RunStatus, Store, StoreWrite,
+    journal_hash,
 };
 use crate::incident::{DeclareRequest, Incident};
 use crate::timeline::{Event, EventKind, GENESIS_HASH, Timeline};
@@ -67,6 +68,7 @@ pub async fn run_all(store: &dyn Store) -> Result<()> {
     check("journal", journal(store)).await?;
     check("concurrent_journal_appends", concurrent_journal_appends(store)).await?;
     check("claims", claims(store)).await?;
+    check("evidence", evidence(store)).await?;
     Ok(())
 }
 
@@ -724,5 +726,97 @@ async fn journal_tamper(store: &dyn Store, raw: &dyn RawAccess) -> Result<()> {
 
     raw.put_raw_journal(run, rows).await?;
     ensure_eq(&store.journal(run).await?, &appended, "journal after restoring the rows")?;
+    Ok(())
+}
+
+/// Evidence items: written with their `evidence_added` events in one transaction, listed by name, read
+/// back with their content; a duplicate name is `Conflict`, a wrong hash or an item no event records is
+/// `InvalidInput`, a stale timeline head is `Conflict`, and none of those writes anything.
+async fn evidence(store: &dyn Store) -> Result<()> {
+    let (inc, declared) = declare("conformance-inc-evidence", at(0))?;
+    store.save_incident(&inc).await?;
+    store.append_events(&inc.id, declared.events()).await?;
+    ensure_eq(&store.evidence(&inc.id).await?, &Vec::new(), "no evidence yet")?;
+
+    let when = at(60);
+    let a = EvidenceItem::new("declared-0001/triage.json", "application/json", b"{\"ok\":true}".to_vec(), when);
+    let b = EvidenceItem::new("declared-0001/logs.txt", "text/plain; charset=utf-8", "l\u{e9}ne 1\n".into(), when);
+    let mut tl = declared.clone();
+    tl.append(when, "bob", a.event_kind())?;
+    tl.append(when, "bob", b.event_kind())?;
+    let n = declared.len();
+    store.add_evidence(&inc.id, &tl.events()[n..], &[a.clone(), b.clone()]).await?;
+    ensure_eq(&store.timeline(&inc.id).await?, &tl, "timeline after add_evidence")?;
+    ensure_eq(&store.evidence(&inc.id).await?, &vec![b.info(), a.info()], "evidence listed by name")?;
+    ensure_eq(&store.evidence_item(&inc.id, &a.name).await?, &Some(a.clone()), "item round trip")?;
+    ensure_eq(&store.evidence_item(&inc.id, "nope.txt").await?, &None, "unknown item")?;
+
+    // A duplicate name: Conflict, and neither its event nor anything else is written.
+    let mut next = tl.clone();
+    let dup = EvidenceItem::new(a.name.clone(), "application/json", b"{}".to_vec(), at(61));
+    next.append(at(61), "bob", dup.event_kind())?;
+    let len = tl.len();
+    expect_kind(
+        store.add_evidence(&inc.id, &next.events()[len..], &[dup]).await,
+        ErrorKind::Conflict,
+        "declared-0001/triage.json is already stored",
+        "duplicate evidence name",
+    )?;
+    // A hash that does not match the content.
+    let mut forged = EvidenceItem::new("forged.txt", "text/plain", b"real".to_vec(), at(61));
+    let mut next = tl.clone();
+    next.append(at(61), "bob", forged.event_kind())?;
+    forged.bytes = b"edited".to_vec();
+    expect_kind(
+        store.add_evidence(&inc.id, &next.events()[len..], &[forged]).await,
+        ErrorKind::InvalidInput,
+        "does not match the content",
+        "wrong evidence hash",
+    )?;
+    // An item no event records.
+    let lone = EvidenceItem::new("lone.txt", "text/plain", b"x".to_vec(), at(61));
+    let next = with_notes(&tl, 1, "unrelated")?;
+    expect_kind(
+        store.add_evidence(&inc.id, &next.events()[len..], &[lone]).await,
+        ErrorKind::InvalidInput,
+        "no evidence_added event",
+        "evidence without its event",
+    )?;
+    // A bad name.
+    let bad = EvidenceItem::new("../etc/passwd", "text/plain", b"x".to_vec(), at(61));
+    let mut next = tl.clone();
+    next.append(at(61), "bob", bad.event_kind())?;
+    expect_kind(
+        store.add_evidence(&inc.id, &next.events()[len..], &[bad]).await,
+        ErrorKind::InvalidInput,
+        "relative path",
+        "evidence name with ..",
+    )?;
+    // A stale head (another writer appended first): Conflict, nothing written.
+    let stale = EvidenceItem::new("stale.txt", "text/plain", b"x".to_vec(), at(61));
+    let mut next = declared.clone();
+    next.append(at(61), "bob", stale.event_kind())?;
+    expect_kind(
+        store.add_evidence(&inc.id, &next.events()[n..], &[stale]).await,
+        ErrorKind::Conflict,
+        "expected seq",
+        "evidence on a stale head",
+    )?;
+    ensure_eq(&store.timeline(&inc.id).await?, &tl, "timeline after refused evidence")?;
+    ensure_eq(&store.evidence(&inc.id).await?.len(), &2, "evidence count after refused writes")?;
+
+    let (ghost, ghost_tl) = declare("conformance-inc-evidence-ghost", at(0))?;
+    expect_kind(
+        store.add_evidence(&ghost.id, ghost_tl.events(), &[]).await,
+        ErrorKind::NotFound,
+        "conformance-inc-evidence-ghost",
+        "evidence of an unsaved incident",
+    )?;
+    expect_kind(
+        store.evidence(&ghost.id).await,
+        ErrorKind::NotFound,
+        "conformance-inc-evidence-ghost",
+        "evidence list of an unsaved incident",
+    )?;
     Ok(())
 }

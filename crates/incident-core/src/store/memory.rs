@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 
 use super::conformance::RawAccess;
 use super::{
-    IncidentUpdate, IncidentUpdated, JournalDraft, JournalEntry, RunRecord, StepClaim, Store, StoreWrite, check_claim,
-    check_event_append, check_journal_draft, check_run, duplicate_journal_entry, may_claim, verify_journal,
-    verify_journal_head, verify_timeline_head,
+    EvidenceInfo, EvidenceItem, IncidentUpdate, IncidentUpdated, JournalDraft, JournalEntry, RunRecord, StepClaim,
+    Store, StoreWrite, check_claim, check_event_append, check_journal_draft, check_run, duplicate_journal_entry,
+    may_claim, verify_journal, verify_journal_head, verify_timeline_head,
 };
 use crate::Result;
 use crate::incident::Incident;
@@ -40,6 +40,8 @@ struct Inner {
     /// (seq, hash).
     timeline_heads: HashMap<String, (u64, String)>,
     journal_heads: HashMap<String, (u64, String)>,
+    /// Evidence items per incident, by name.
+    evidence: HashMap<String, BTreeMap<String, EvidenceItem>>,
 }
 
 impl MemoryStore {
@@ -184,6 +186,46 @@ impl Store for MemoryStore {
             }
         }
         Ok(())
+    }
+
+    async fn add_evidence(&self, incident_id: &str, events: &[Event], items: &[EvidenceItem]) -> Result<()> {
+        let mut inner = self.lock();
+        inner.require_incident(incident_id)?;
+        let head = inner.events.get(incident_id).and_then(|r| r.values().next_back());
+        let stored = inner.evidence.get(incident_id);
+        super::check_evidence_add(incident_id, head, events, items, &|name| {
+            stored.is_some_and(|s| s.contains_key(name))
+        })?;
+        let rows = inner.events.entry(incident_id.to_owned()).or_default();
+        for ev in events {
+            rows.insert(ev.seq, ev.clone());
+        }
+        if let Some(last) = events.last() {
+            inner.timeline_heads.insert(incident_id.to_owned(), (last.seq, last.hash.clone()));
+        }
+        let stored = inner.evidence.entry(incident_id.to_owned()).or_default();
+        for item in items {
+            stored.insert(item.name.clone(), item.clone());
+        }
+        Ok(())
+    }
+
+    async fn evidence(&self, incident_id: &str) -> Result<Vec<EvidenceInfo>> {
+        let inner = self.lock();
+        inner.require_incident(incident_id)?;
+        Ok(inner.evidence.get(incident_id).map(|s| s.values().map(EvidenceItem::info).collect()).unwrap_or_default())
+    }
+
+    async fn evidence_item(&self, incident_id: &str, name: &str) -> Result<Option<EvidenceItem>> {
+        let item = {
+            let inner = self.lock();
+            inner.require_incident(incident_id)?;
+            inner.evidence.get(incident_id).and_then(|s| s.get(name)).cloned()
+        };
+        if let Some(item) = &item {
+            super::verify_evidence_content(incident_id, item)?;
+        }
+        Ok(item)
     }
 
     async fn timeline(&self, incident_id: &str) -> Result<Timeline> {

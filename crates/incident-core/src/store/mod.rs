@@ -62,9 +62,14 @@ use crate::{Error, Result};
 
 mod archive;
 pub mod conformance;
+mod evidence;
 mod memory;
 
 pub use archive::{ArchiveStore, AuditedIncident, AuditedRun, StoreAudit};
+pub use evidence::{
+    EvidenceInfo, EvidenceItem, MAX_NAME_BYTES, check_evidence_add, check_evidence_name, check_evidence_recorded,
+    evidence_exists, evidence_unsupported, sha256_hex, verify_evidence_content,
+};
 pub use memory::MemoryStore;
 
 /// Domain-separation tag and format version of the journal hash preimage.
@@ -318,6 +323,42 @@ pub trait Store: Send + Sync {
     async fn append_journal(&self, draft: JournalDraft) -> Result<JournalEntry>;
     /// The verified journal of a run (`Integrity` error when tampered with, `NotFound` for an unknown run).
     async fn journal(&self, run_id: &str) -> Result<Vec<JournalEntry>>;
+
+    /// Append `events` to the timeline of `incident_id` and store `items` as its evidence, in one
+    /// transaction (all or nothing). Every item must be recorded by an `evidence_added` event of `events`
+    /// with its name and SHA-256 (see [`check_evidence_add`]), so the timeline's hash chain covers its
+    /// content. The default refuses ([`evidence_unsupported`]): the memory, SQLite and PostgreSQL stores
+    /// implement it.
+    ///
+    /// # Errors
+    /// `NotFound` for an unsaved incident; `Conflict` when the events do not continue the stored timeline
+    /// (another writer appended first: nothing was written) or a name is already stored; `InvalidInput`
+    /// for a bad name, a hash that does not match the content or an item no event records;
+    /// `PreconditionFailed` from a store that keeps no evidence.
+    async fn add_evidence(&self, incident_id: &str, events: &[Event], items: &[EvidenceItem]) -> Result<()> {
+        let _ = (incident_id, events, items);
+        Err(evidence_unsupported())
+    }
+
+    /// The evidence items of an incident (without content), by name. The default (a store that keeps
+    /// none) returns none.
+    ///
+    /// # Errors
+    /// `NotFound` for an unsaved incident (the real stores); the store's.
+    async fn evidence(&self, incident_id: &str) -> Result<Vec<EvidenceInfo>> {
+        let _ = incident_id;
+        Ok(Vec::new())
+    }
+
+    /// One evidence item with its content, `None` when the incident has none of that name.
+    ///
+    /// # Errors
+    /// `NotFound` for an unsaved incident (the real stores); `Integrity` when the stored content does not
+    /// match its hash; the store's.
+    async fn evidence_item(&self, incident_id: &str, name: &str) -> Result<Option<EvidenceItem>> {
+        let _ = (incident_id, name);
+        Ok(None)
+    }
 
     /// Read incident `incident_id` and its verified timeline, run `update` on copies, and write the
     /// events it appended and the incident, with no other write to that incident in between. Returns

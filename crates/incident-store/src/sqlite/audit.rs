@@ -8,9 +8,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use incident_core::incident::Incident;
 use incident_core::store::{ArchiveStore, AuditedIncident, AuditedRun, StoreAudit};
 use incident_core::{Error, ErrorKind, Result};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::{Ctx, RUN_COLUMNS, RunRow, SqlExt, SqliteStore, journal_rows, read_run_row, recorded_head, timeline_rows};
+use super::{
+    Ctx, RUN_COLUMNS, RunRow, SqlExt, SqliteStore, evidence_items, journal_rows, read_run_row, recorded_head,
+    timeline_rows,
+};
 use crate::codec::{JOURNAL_CHAIN, verified_journal, verified_timeline};
 
 /// `path` as an SQLite URI filename (`file:` with `%`, `?` and `#` escaped).
@@ -72,8 +75,8 @@ impl SqliteStore {
                 _ => ctx.sql(e),
             })?;
         // Nothing is migrated read-only. The reads (and the audit) use only what migrations 1 and 2
-        // created, so files from version 2 on stay readable; a migration that changes those tables must
-        // revisit this range.
+        // created, plus migration 3's evidence table when it exists, so files from version 2 on stay
+        // readable; a migration that changes those tables must revisit this range.
         let version = version.unwrap_or(0);
         if !(i64::from(Self::MIN_READ_ONLY_VERSION)..=i64::from(Self::SCHEMA_VERSION)).contains(&version) {
             return Err(Error::precondition(format!(
@@ -121,6 +124,29 @@ impl SqliteStore {
         let tx = conn.transaction().ctx(&ctx)?;
         quick_check(&tx, &ctx)?;
         orphans(&tx, &ctx)?;
+        // Files of schema version 2 (before evidence items) have no evidence table.
+        let has_evidence = tx
+            .query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'evidence'", [], |_| Ok(()))
+            .optional()
+            .ctx(&ctx)?
+            .is_some();
+        if has_evidence {
+            let orphan: Option<String> = tx
+                .query_row(
+                    "SELECT DISTINCT incident_id FROM evidence WHERE incident_id NOT IN (SELECT id FROM incidents) \
+                     ORDER BY incident_id LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()
+                .ctx(&ctx)?;
+            if let Some(id) = orphan {
+                return Err(Error::integrity(format!(
+                    "sqlite store {}: evidence of {id}, which is not a stored incident (deleted?)",
+                    self.label
+                )));
+            }
+        }
         let rows: Vec<(String, String)> = tx
             .prepare("SELECT id, json FROM incidents ORDER BY id")
             .ctx(&ctx)?
@@ -144,8 +170,10 @@ impl SqliteStore {
                 )));
             }
             let (events, head) = timeline_rows(&tx, &ctx, &id)?;
-            let timeline = verified_timeline(id, events, head.as_ref())?;
-            incidents.push(AuditedIncident { incident, timeline });
+            let timeline = verified_timeline(id.clone(), events, head.as_ref())?;
+            let evidence = if has_evidence { evidence_items(&tx, &ctx, &id)? } else { Vec::new() };
+            incident_core::store::check_evidence_recorded(&timeline, &evidence)?;
+            incidents.push(AuditedIncident { incident, timeline, evidence });
         }
         let rows: Vec<RunRow> = tx
             .prepare(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY run_id"))

@@ -152,9 +152,10 @@ fn a_version_1_file_gets_its_heads_backfilled_then_guards_its_tail() {
         rt.block_on(store.append_journal(draft)).expect("append");
     }
     drop(store);
-    // What a file written before migration 2 looks like: no heads.
+    // What a file written before migration 2 looks like: no heads (and no evidence table, migration 3).
     let conn = Connection::open(&path).expect("raw");
-    conn.execute_batch("DROP TABLE heads; DELETE FROM schema_migrations WHERE version = 2;").expect("downgrade");
+    conn.execute_batch("DROP TABLE heads; DROP TABLE evidence; DELETE FROM schema_migrations WHERE version >= 2;")
+        .expect("downgrade");
     drop(conn);
     let store = SqliteStore::open(&path).expect("migrates to 2");
     assert_eq!(rt.block_on(store.journal("r1")).expect("backfilled head").len(), 3);
