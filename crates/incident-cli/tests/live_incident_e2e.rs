@@ -146,6 +146,19 @@ async fn fresh_database(admin: &str, name: &str) -> String {
     query.map_or_else(|| format!("{server}/{name}"), |q| format!("{server}/{name}?{q}"))
 }
 
+/// Drops the test's database when dropped (also after a failed assertion).
+struct DropDatabase {
+    admin: String,
+    name: String,
+}
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        rt.block_on(admin_sql(&self.admin, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)));
+    }
+}
+
 async fn admin_sql(admin: &str, sql: &str) {
     let parsed = incident_datastores::ConnectionString::parse(admin).expect("INCIDENT_TEST_PG_URL");
     let (client, conn) = parsed.config().connect(tokio_postgres::NoTls).await.expect("connect to PostgreSQL");
@@ -337,6 +350,7 @@ fn a_live_incident_from_alertmanager_to_its_postmortem_on_postgres() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db_name = format!("t_live_incident_{}", std::process::id());
     let db = rt.block_on(fresh_database(&admin, &db_name));
+    let drop_database = DropDatabase { admin: admin.clone(), name: db_name };
     let fakes = fakes(dir.path());
     let notify = fakes.config.to_str().expect("utf8").to_owned();
     let token_file = dir.path().join("token");
@@ -387,9 +401,7 @@ fn a_live_incident_from_alertmanager_to_its_postmortem_on_postgres() {
     let id = rt.block_on(async {
         for _ in 0..300 {
             let all = store.incidents().await.expect("incidents");
-            if let Some(i) =
-                all.iter().find(|i| i.components.iter().any(|c| *c == service) || i.title.contains(&service))
-            {
+            if let Some(i) = all.iter().find(|i| i.components.contains(&service) || i.title.contains(&service)) {
                 return i.id.clone();
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -608,5 +620,5 @@ fn a_live_incident_from_alertmanager_to_its_postmortem_on_postgres() {
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "time went backwards:\n{}", describe(&tl));
 
     drop(store);
-    rt.block_on(admin_sql(&admin, &format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")));
+    drop(drop_database);
 }

@@ -72,6 +72,110 @@ fn serve_declares_from_a_webhook_and_stops_on_sigterm() {
     assert!(store.exists());
 }
 
+/// `incident serve` runs the post-incident driver: an incident resolved 25 hours ago (wall clock) with
+/// its tasks open gets one reminder per open task through the notifiers, on its timeline; a second
+/// `serve` on the same store repeats none.
+#[test]
+fn serve_reminds_overdue_post_incident_tasks_once() {
+    use incident_core::clock::{Clock as _, ManualClock, SystemClock};
+    use incident_core::incident::{DeclareRequest, Incident};
+    use incident_core::lifecycle::{Incidents, ResolveRequest};
+    use incident_core::postincident::REMINDER_KIND;
+    use incident_core::store::Store as _;
+    use incident_core::timeline::{EventKind, Outcome};
+    use incident_store::SqliteStore;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("incident.sqlite");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let resolved_at = SystemClock.now() - chrono::TimeDelta::hours(25);
+    let id = rt.block_on(async {
+        let db = std::sync::Arc::new(SqliteStore::open(&store).expect("store"));
+        let req = DeclareRequest {
+            id: "INC-PI".into(),
+            title: "Inference API errors".into(),
+            severity: incident_core::Severity::P1,
+            components: vec!["ml-inference-api".into()],
+            impact: String::new(),
+            customer_facing: false,
+            customers_affected: false,
+            on_call: "alice".into(),
+            commander: None,
+            started_at: None,
+            detected_at: None,
+            detection_source: None,
+        };
+        let at = resolved_at - chrono::TimeDelta::hours(1);
+        let (inc, tl) = Incident::declare(req, &incident_core::Policy::default(), at).expect("declare");
+        db.save_incident(&inc).await.expect("save");
+        db.append_events(&inc.id, tl.events()).await.expect("events");
+        // Resolved without notifiers: no ticket, no invite; every post-incident task open.
+        let clock = std::sync::Arc::new(ManualClock::new(resolved_at));
+        let incidents = Incidents::new(db, clock, incident_core::Policy::default());
+        incidents.resolve(&inc.id, &ResolveRequest::new("bad config"), "alice").await.expect("resolve");
+        inc.id
+    });
+    let (hook, bodies) = common::capture_server();
+    let config = dir.path().join("notify.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "fallback_webhook = \"bridge\"\n[webhooks.bridge]\nurl = \"http://{hook}/hook\"\nsecret = \"hook-s3cret\"\n"
+        ),
+    )
+    .expect("config");
+    let reminders = |tl: &incident_core::timeline::Timeline| -> Vec<(String, Outcome)> {
+        tl.events()
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::MessageSent { kind, outcome, .. } if kind.starts_with(REMINDER_KIND) => {
+                    Some((kind.clone(), *outcome))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let reader = SqliteStore::open(&store).expect("store");
+    let mut first = Vec::new();
+    for round in 0..2 {
+        let (mut child, mut log, line, _) = serve(&[
+            "--store".as_ref(),
+            store.as_os_str(),
+            "--notify-config".as_ref(),
+            config.as_os_str(),
+            "--cadence".as_ref(),
+            "off".as_ref(),
+            "--post-incident-every".as_ref(),
+            "1s".as_ref(),
+        ]);
+        assert!(line.contains("post-incident on"), "{line}");
+        let mut polls = 0;
+        let sent = loop {
+            let sent = reminders(&rt.block_on(reader.timeline(&id)).expect("timeline"));
+            polls += 1;
+            // First: until the five are there (at most 30 s); then three seconds (three driver ticks).
+            if (round == 0 && (sent.len() >= 5 || polls > 300)) || (round == 1 && polls > 30) {
+                break sent;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let _ = child.wait();
+        let mut rest = String::new();
+        log.read_to_string(&mut rest).expect("log");
+        if round == 0 {
+            assert_eq!(sent.len(), 5, "a reminder per task: {sent:?}\n{rest}");
+            assert!(sent.iter().all(|(_, o)| *o == Outcome::Succeeded), "{sent:?}");
+            first = sent;
+        } else {
+            assert_eq!(sent, first, "the restarted serve repeats none");
+        }
+    }
+    let bodies = bodies.lock().expect("lock").clone();
+    let delivered = bodies.iter().filter(|b| b.contains(REMINDER_KIND)).count();
+    assert_eq!(delivered, 5, "{bodies:#?}");
+    assert!(bodies.iter().any(|b| b.contains("Post-incident task overdue for INC-PI")), "{bodies:#?}");
+}
+
 #[test]
 fn the_drivers_can_be_turned_off_and_their_polls_checked() {
     let dir = tempfile::tempdir().expect("tempdir");
