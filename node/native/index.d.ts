@@ -209,12 +209,18 @@ export declare class Incident {
  */
 export declare class Incidents {
   /**
-   * Open the store `store` (a SQLite file or a `postgres://` URL: the CLI's `--store` rule) under
-   * `policy` (default policy when absent), at the wall clock. A missing SQLite file is `not_found`
-   * unless `create` (as `incident serve` creates it). Rejects `invalid_input` for a bad spec,
-   * `unavailable` when the store is unreachable.
+   * Open a store at the wall clock: `Incidents.open({ store, policy?, create?, notifyConfig? })`
+   * (see `IncidentsOptions`), or `Incidents.open(store, policy?, create?)` (no `notifyConfig`: the
+   * `INCIDENT_*` environment only). A missing SQLite file is `not_found` unless `create`. Rejects
+   * `invalid_input` for a bad spec or a bad notify config (naming the field, never a secret),
+   * `unavailable` when the store is unreachable (never repeating a password).
    */
-  static open(store: string, policy?: Policy | undefined | null, create?: boolean | undefined | null): Promise<Incidents>
+  static open(options: string | IncidentsOptions, policy?: Policy | undefined | null, create?: boolean | undefined | null): Promise<Incidents>
+  /**
+   * The notification providers messages go through (`slack`, `pagerduty`, `statuspage`,
+   * `webhook:<name>`; the tracker is `webhook:tracker`); empty: every message is recorded `skipped`.
+   */
+  get notifiers(): Array<string>
   /**
    * Incidents matching `filter` (`{ open?: boolean, severity?: 'P0'..'P3', since?: '24h' }`), newest
    * declaration first, as wire JSON.
@@ -814,6 +820,22 @@ export interface ImpactFacts {
   customerFacing?: boolean
   /** Whether customers are affected. */
   customersAffected?: boolean
+}
+
+/** What `Incidents.open` takes. */
+export interface IncidentsOptions {
+  /** The store: a SQLite file or a `postgres://` URL (the CLI's `--store` rule). */
+  store: string
+  /** The policy (the default policy when absent). */
+  policy?: Policy
+  /** Create a missing SQLite file (as `incident serve` does) instead of rejecting `not_found`. */
+  create?: boolean
+  /**
+   * The notifiers: the secrets file's path (TOML, or JSON when `.json`: `incident serve
+   * --notify-config`) or an object of the same shape (snake_case keys, as in the file). The
+   * `INCIDENT_*` environment variables override either, and alone configure the providers when absent.
+   */
+  notifyConfig?: string | Record<string, unknown>
 }
 
 /** An incident's status. */

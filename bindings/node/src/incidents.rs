@@ -5,8 +5,10 @@
 //! Conversion only: every rule and error is core's. The store (a SQLite file or a `postgres://` URL, the
 //! CLI's `--store` rule, `StoreSpec::parse`) is opened on a small real-time runtime owned by the object
 //! (the store does real I/O and the lifecycle reads the wall clock), and every call runs there from a
-//! libuv worker thread. Messages (the declaration's and the resolve's) are recorded `skipped`: no
-//! notifier is wired in the bindings yet.
+//! libuv worker thread. Messages (declaration, update, severity change, resolve) go through the
+//! notifiers `notifyConfig` and the `INCIDENT_*` environment configure, assembled by
+//! `incident_notify::Router::for_store` exactly as the CLI's `--notify-config`; without a provider a
+//! message is recorded `skipped`.
 
 use std::sync::Arc;
 
@@ -20,8 +22,9 @@ use incident_core::postmortem::PostMortemInput;
 use incident_core::store::Store;
 use incident_core::timeline::ResponseRole;
 use incident_core::{Error as CoreError, Result as CoreResult, Severity, Status};
+use incident_notify::{ConfigSource, Router};
 use napi::Env;
-use napi::bindgen_prelude::AsyncTask;
+use napi::bindgen_prelude::{AsyncTask, ClassInstance, Either};
 use napi_derive::napi;
 use serde::Deserialize;
 use serde_json::Value;
@@ -32,10 +35,38 @@ use crate::policy::{Policy, or_default};
 use crate::postmortem::PostMortem;
 use crate::task::{SimTask, spawn};
 
-/// The open lifecycle and the runtime its store lives on.
+/// The open lifecycle, the runtime its store lives on, and the notifiers it sends through.
 struct Open {
     incidents: CoreIncidents,
     rt: tokio::runtime::Runtime,
+    providers: Vec<String>,
+}
+
+/// What `Incidents.open` takes.
+// `policy` is read synchronously while `open` is called, on the JS thread: the `'static` of its
+// `ClassInstance` never outlives that call.
+#[napi(object, object_to_js = false)]
+pub struct IncidentsOptions {
+    /// The store: a SQLite file or a `postgres://` URL (the CLI's `--store` rule).
+    pub store: String,
+    /// The policy (the default policy when absent).
+    pub policy: Option<ClassInstance<'static, Policy>>,
+    /// Create a missing SQLite file (as `incident serve` does) instead of rejecting `not_found`.
+    pub create: Option<bool>,
+    /// The notifiers: the secrets file's path (TOML, or JSON when `.json`: `incident serve
+    /// --notify-config`) or an object of the same shape (snake_case keys, as in the file). The
+    /// `INCIDENT_*` environment variables override either, and alone configure the providers when absent.
+    #[napi(ts_type = "string | Record<string, unknown>")]
+    pub notify_config: Option<Value>,
+}
+
+/// `notifyConfig` as a config source (the conversion only; incident-notify reads and validates it).
+fn notify_source(v: Option<Value>) -> ConfigSource {
+    match v {
+        None | Some(Value::Null) => ConfigSource::Env,
+        Some(Value::String(path)) => ConfigSource::File(path.into()),
+        Some(other) => ConfigSource::Value(other),
+    }
 }
 
 impl Open {
@@ -101,13 +132,27 @@ pub struct Incidents {
 
 #[napi]
 impl Incidents {
-    /// Open the store `store` (a SQLite file or a `postgres://` URL: the CLI's `--store` rule) under
-    /// `policy` (default policy when absent), at the wall clock. A missing SQLite file is `not_found`
-    /// unless `create` (as `incident serve` creates it). Rejects `invalid_input` for a bad spec,
-    /// `unavailable` when the store is unreachable.
-    #[napi(strict, ts_return_type = "Promise<Incidents>")]
-    pub fn open(store: String, policy: Option<&Policy>, create: Option<bool>) -> AsyncTask<SimTask<Incidents>> {
-        let policy = or_default(policy);
+    /// Open a store at the wall clock: `Incidents.open({ store, policy?, create?, notifyConfig? })`
+    /// (see `IncidentsOptions`), or `Incidents.open(store, policy?, create?)` (no `notifyConfig`: the
+    /// `INCIDENT_*` environment only). A missing SQLite file is `not_found` unless `create`. Rejects
+    /// `invalid_input` for a bad spec or a bad notify config (naming the field, never a secret),
+    /// `unavailable` when the store is unreachable (never repeating a password).
+    #[napi(
+        ts_args_type = "options: string | IncidentsOptions, policy?: Policy | undefined | null, create?: boolean | undefined | null",
+        ts_return_type = "Promise<Incidents>"
+    )]
+    pub fn open(
+        options: Either<String, IncidentsOptions>,
+        policy: Option<&Policy>,
+        create: Option<bool>,
+    ) -> AsyncTask<SimTask<Incidents>> {
+        let (store, policy, create, notify) = match options {
+            Either::A(store) => (store, or_default(policy), create, ConfigSource::Env),
+            Either::B(o) => {
+                let policy = o.policy.as_deref().map_or_else(|| or_default(policy), |p| p.inner.clone());
+                (o.store, policy, o.create.or(create), notify_source(o.notify_config))
+            }
+        };
         spawn(move |_| {
             let spec = StoreSpec::parse(&store)?;
             if let StoreSpec::Sqlite(path) = &spec {
@@ -118,9 +163,18 @@ impl Incidents {
             let rt = runtime()?;
             let store = rt.block_on(open_store(spec))?;
             let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-            let incidents = CoreIncidents::new(store, clock, policy);
-            Ok(Incidents { inner: Arc::new(Open { incidents, rt }) })
+            let router = Router::for_store(&notify, |k| std::env::var(k).ok(), Arc::clone(&clock), Arc::clone(&store))?;
+            let providers = router.providers();
+            let incidents = CoreIncidents::new(store, clock, policy).with_notifier(Arc::new(router));
+            Ok(Incidents { inner: Arc::new(Open { incidents, rt, providers }) })
         })
+    }
+
+    /// The notification providers messages go through (`slack`, `pagerduty`, `statuspage`,
+    /// `webhook:<name>`; the tracker is `webhook:tracker`); empty: every message is recorded `skipped`.
+    #[napi(getter, catch_unwind)]
+    pub fn notifiers(&self) -> Vec<String> {
+        self.inner.providers.clone()
     }
 
     /// Incidents matching `filter` (`{ open?: boolean, severity?: 'P0'..'P3', since?: '24h' }`), newest

@@ -36,8 +36,8 @@ use incident_core::{Error, Result};
 use crate::{IncidentContext, NotifyConfig, Router};
 
 /// Where a notify config comes from; the `INCIDENT_*` environment variables override each (see
-/// [`crate::config`]).
-#[derive(Debug, Clone, Default)]
+/// [`crate::config`]). `Debug` never prints a value's content (it holds credentials).
+#[derive(Clone, Default)]
 pub enum ConfigSource {
     /// The environment only (no file): a provider is enabled by its credential variable.
     #[default]
@@ -45,8 +45,17 @@ pub enum ConfigSource {
     /// A secrets file: JSON when it ends in `.json`, TOML otherwise (`--notify-config FILE`).
     File(PathBuf),
     /// The config itself, in the secrets file's shape (snake_case keys): a Python dict, a JS object.
-    /// `Debug` of the enclosing value may print it: never format a source holding secrets.
     Value(serde_json::Value),
+}
+
+impl std::fmt::Debug for ConfigSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Env => f.write_str("Env"),
+            Self::File(path) => f.debug_tuple("File").field(path).finish(),
+            Self::Value(_) => f.write_str("Value(***)"),
+        }
+    }
 }
 
 impl From<Option<PathBuf>> for ConfigSource {
@@ -151,5 +160,7 @@ mod tests {
         let none = NotifyConfig::from_source(&ConfigSource::Env, |_| None).expect("empty");
         assert!(none.slack.is_none() && none.webhooks.is_empty());
         assert!(matches!(ConfigSource::from(None::<PathBuf>), ConfigSource::Env));
+        let source = ConfigSource::Value(json!({"slack": {"token": TOKEN}}));
+        assert_eq!(format!("{source:?}"), "Value(***)");
     }
 }
