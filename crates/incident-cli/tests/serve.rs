@@ -80,7 +80,7 @@ fn serve_reminds_overdue_post_incident_tasks_once() {
     use incident_core::clock::{Clock as _, ManualClock, SystemClock};
     use incident_core::incident::{DeclareRequest, Incident};
     use incident_core::lifecycle::{Incidents, ResolveRequest};
-    use incident_core::postincident::REMINDER_KIND;
+    use incident_core::postincident::{PostIncident, REMINDER_KIND};
     use incident_core::store::Store as _;
     use incident_core::timeline::{EventKind, Outcome};
     use incident_store::SqliteStore;
@@ -135,6 +135,13 @@ fn serve_reminds_overdue_post_incident_tasks_once() {
             .collect()
     };
     let reader = SqliteStore::open(&store).expect("store");
+    // The post-incident tasks still open.
+    let open = |reader: &SqliteStore| {
+        let inc = rt.block_on(reader.incident(&id)).expect("load").expect("stored");
+        let tl = rt.block_on(reader.timeline(&id)).expect("timeline");
+        let post = PostIncident::of(&inc, &tl, &incident_core::Policy::default().post_incident).expect("resolved");
+        post.open().len()
+    };
     let mut first = Vec::new();
     for round in 0..2 {
         let (mut child, mut log, line, _) = serve(&[
@@ -152,8 +159,8 @@ fn serve_reminds_overdue_post_incident_tasks_once() {
         let sent = loop {
             let sent = reminders(&rt.block_on(reader.timeline(&id)).expect("timeline"));
             polls += 1;
-            // First: until the five are there (at most 30 s); then three seconds (three driver ticks).
-            if (round == 0 && (sent.len() >= 5 || polls > 300)) || (round == 1 && polls > 30) {
+            // First: until every open task is reminded (at most 30 s); then three seconds (three ticks).
+            if (round == 0 && (sent.len() >= open(&reader) || polls > 300)) || (round == 1 && polls > 30) {
                 break sent;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -163,7 +170,9 @@ fn serve_reminds_overdue_post_incident_tasks_once() {
         let mut rest = String::new();
         log.read_to_string(&mut rest).expect("log");
         if round == 0 {
-            assert_eq!(sent.len(), 5, "a reminder per task: {sent:?}\n{rest}");
+            // (A driver that does a task itself, e.g. gathers timeline and metrics, leaves it unreminded.)
+            assert!(sent.len() >= 2, "ticket and meeting at least: {sent:?}\n{rest}");
+            assert_eq!(sent.len(), open(&reader), "a reminder per open task: {sent:?}\n{rest}");
             assert!(sent.iter().all(|(_, o)| *o == Outcome::Succeeded), "{sent:?}");
             first = sent;
         } else {
@@ -172,7 +181,7 @@ fn serve_reminds_overdue_post_incident_tasks_once() {
     }
     let bodies = bodies.lock().expect("lock").clone();
     let delivered = bodies.iter().filter(|b| b.contains(REMINDER_KIND)).count();
-    assert_eq!(delivered, 5, "{bodies:#?}");
+    assert_eq!(delivered, first.len(), "{bodies:#?}");
     assert!(bodies.iter().any(|b| b.contains("Post-incident task overdue for INC-PI")), "{bodies:#?}");
 }
 
