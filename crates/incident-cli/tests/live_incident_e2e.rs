@@ -426,18 +426,17 @@ fn a_live_incident_from_alertmanager_to_its_postmortem_on_postgres() {
 
     // Back to the real time: 35 minutes after the declaration, past the 30-minute response time.
     clock.set_offset(TimeDelta::zero());
-    let escalated = format!("{id}/engineering_manager/P1");
+    let escalated = format!("{id}/engineering_manager/P1/escalation-2");
     let tl = rt.block_on(until(store.as_ref(), &id, 60, "the escalation page", |tl| {
         messages(tl)
             .iter()
             .any(|(c, k, o, _)| c == "page:Engineering manager" && k == "escalation_page:2" && *o == Outcome::Succeeded)
     }));
     let pd = fakes.pagerduty.lock().expect("lock").clone();
-    // (The declaration's stakeholder pages reached the engineering manager under the same dedup key.)
-    let to_manager: Vec<&Captured> = pd
-        .iter()
-        .filter(|c| c.json()["dedup_key"] == escalated.as_str() && c.json()["payload"]["class"] == "escalation_page:2")
-        .collect();
+    // The declaration's stakeholder page reached the engineering manager as `{id}/engineering_manager/P1`;
+    // the escalation is its own alert, so PagerDuty notifies the manager again instead of folding it.
+    assert!(pd.iter().any(|c| c.json()["dedup_key"] == format!("{id}/engineering_manager/P1").as_str()));
+    let to_manager: Vec<&Captured> = pd.iter().filter(|c| c.json()["dedup_key"] == escalated.as_str()).collect();
     assert_eq!(to_manager.len(), 1, "the engineering manager escalated to once: {pd:#?}");
     assert_eq!(to_manager[0].json()["event_action"], "trigger");
     assert!(describe(&tl).contains("escalation_page:2"), "{}", describe(&tl));
@@ -462,8 +461,23 @@ fn a_live_incident_from_alertmanager_to_its_postmortem_on_postgres() {
         })
     };
 
-    let out = incident(&db, &["ack", &id, "--as", "alice"]);
+    let out = incident(&db, &["ack", &id, "--as", "alice", "--notify-config", &notify]);
     assert!(out.starts_with(&format!("{id}: ack recorded")), "{out}");
+    // The acknowledgement stops every page the incident opened (PagerDuty's own escalation must not run
+    // on): each alert of the on-call engineer and the engineering manager is acknowledged.
+    let opened = |action: &str| -> std::collections::BTreeSet<String> {
+        fakes
+            .pagerduty
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|c| c.json()["event_action"] == action)
+            .filter_map(|c| c.json()["dedup_key"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let triggered = opened("trigger");
+    assert!(triggered.contains(&escalated), "{triggered:?}");
+    assert_eq!(opened("acknowledge"), triggered, "every alert opened is acknowledged");
     incident(&db, &["assign", &id, "--role", "communications", "carol", "--as", "alice"]);
     let out = incident(&db, &["severity", &id, "P0", "--reason", "all regions failing", "--as", "alice"]);
     assert!(out.contains("Severity P1 -> P0: all regions failing"), "{out}");
@@ -513,6 +527,9 @@ fn a_live_incident_from_alertmanager_to_its_postmortem_on_postgres() {
         &["resolve", &id, "--root-cause", "bad config in v2.3", "--as", "alice", "--notify-config", &notify],
     );
     assert!(out.contains("message resolved to #incident-") && out.contains(": succeeded"), "{out}");
+
+    // The resolution resolves every alert the incident opened in PagerDuty.
+    assert_eq!(opened("resolve"), opened("trigger"), "every alert opened is resolved");
 
     // The post-incident ticket reached the tracker fake in GitHub's documented shape.
     let tickets: Vec<Captured> = fakes.tracker.lock().expect("lock").clone();

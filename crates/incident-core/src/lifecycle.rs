@@ -37,6 +37,11 @@
 //!
 //! # Decisions
 //!
+//! * **Pages stop** when the incident is acknowledged or resolved: every role the incident paged
+//!   ([`crate::escalation::paged_roles`]) gets an `acknowledged` (after [`Incidents::ack`]) or
+//!   `resolved` (after [`Incidents::resolve`]) notification to its `Destination::Page`, recorded like
+//!   any message; the PagerDuty notifier acknowledges or resolves every alert opened for that role, so
+//!   PagerDuty's own escalation does not run on beside the incident's.
 //! * **Severity** may be raised or lowered, always with a reason (the runbook re-grades as facts
 //!   change). A lowered incident whose alerts still classify worse is raised again by the receiver on
 //!   the group's next change, with the receiver's reason on the timeline: the alerts are fresh evidence.
@@ -218,7 +223,8 @@ pub struct Change {
     pub incident: Incident,
     /// The events the operation appended (none when unchanged).
     pub events: Vec<Event>,
-    /// Messages sent after the change (the resolve's final message, post-incident ticket and invite), each
+    /// Messages sent after the change (an acknowledgement or resolution to every role the incident paged,
+    /// the resolve's final message, post-incident ticket and invite), each
     /// recorded on the timeline.
     pub messages: Vec<SentMessage>,
     /// How many times the operation was decided (1 + the conflicts with other writers it re-decided).
@@ -582,20 +588,46 @@ impl Incidents {
     /// [`ErrorKind::Conflict`] when it is resolved without ever being acknowledged; see the
     /// [module docs](self) for the rest.
     pub async fn ack(&self, id: &str, actor: &str) -> Result<Change> {
-        self.apply(Operation::Ack, id, actor, move |incident, timeline, now, actor| {
-            if let Some(at) = incident.acknowledged_at {
-                let by = timeline.find(|k| matches!(k, EventKind::Acknowledged)).map(|e| e.actor.clone());
-                let by = by.map(|b| format!(" by {b}")).unwrap_or_default();
-                return Ok(Decided::Unchanged(format!(
-                    "{} was already acknowledged{by} at {}",
-                    incident.id,
-                    format_utc(at)
-                )));
-            }
-            incident.acknowledge(now, actor, timeline)?;
-            Ok(Decided::Apply)
-        })
-        .await
+        let mut change = self
+            .apply(Operation::Ack, id, actor, move |incident, timeline, now, actor| {
+                if let Some(at) = incident.acknowledged_at {
+                    let by = timeline.find(|k| matches!(k, EventKind::Acknowledged)).map(|e| e.actor.clone());
+                    let by = by.map(|b| format!(" by {b}")).unwrap_or_default();
+                    return Ok(Decided::Unchanged(format!(
+                        "{} was already acknowledged{by} at {}",
+                        incident.id,
+                        format_utc(at)
+                    )));
+                }
+                incident.acknowledge(now, actor, timeline)?;
+                Ok(Decided::Apply)
+            })
+            .await?;
+        if change.outcome == ChangeOutcome::Applied {
+            let text =
+                format!("[{}] {} acknowledged by {}", change.incident.severity, change.incident.id, change.actor);
+            self.release_pages(&mut change, "acknowledged", &text).await?;
+        }
+        Ok(change)
+    }
+
+    /// Tell every role this incident paged that it was acknowledged or resolved (`kind`), so their
+    /// pages stop: one notification per paged role, each recorded (the PagerDuty notifier acknowledges
+    /// or resolves every alert the incident opened for that role).
+    async fn release_pages(&self, change: &mut Change, kind: &str, text: &str) -> Result<()> {
+        let timeline = self.store.timeline(&change.incident.id).await?;
+        for role in crate::escalation::paged_roles(&timeline) {
+            let n = Notification {
+                incident_id: change.incident.id.clone(),
+                to: Destination::Page { role },
+                kind: kind.into(),
+                text: text.to_owned(),
+            };
+            let record =
+                delivery::deliver_and_record(&*self.store, &*self.notifier, &*self.clock, &change.actor, n).await?;
+            change.messages.push(SentMessage::from_record(&record));
+        }
+        Ok(())
     }
 
     /// Give `role` to `person`: the commander role is a handover, the others are recorded.
@@ -732,6 +764,13 @@ impl Incidents {
                 delivery::deliver_and_record(&*self.store, &*self.notifier, &*self.clock, &change.actor, n).await?;
             change.messages.push(SentMessage::from_record(&record));
         }
+        let paged = format!(
+            "[{}] {} resolved: {}",
+            change.incident.severity,
+            change.incident.id,
+            crate::text::neutralise(&change.incident.title)
+        );
+        self.release_pages(&mut change, "resolved", &paged).await?;
         // The runbook's post-incident activities: the ticket, then the post-mortem invite.
         for n in crate::postincident::notifications(&change.incident, &self.policy) {
             let record =

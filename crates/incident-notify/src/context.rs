@@ -52,6 +52,36 @@ impl IncidentContext {
         }
     }
 
+    /// Every distinct delivered reference starting with `prefix` of messages to `channel` (a
+    /// [`destination_label`](incident_core::delivery::destination_label)) whose kind passes `kind`,
+    /// oldest first.
+    ///
+    /// # Errors
+    /// The store's errors, except `NotFound` (no timeline: no reference).
+    pub(crate) async fn references(
+        &self,
+        id: &str,
+        channel: &str,
+        prefix: &str,
+        kind: impl Fn(&str) -> bool,
+    ) -> Result<Vec<String>> {
+        let Some(store) = &self.store else { return Ok(Vec::new()) };
+        let timeline = match store.timeline(id).await {
+            Ok(t) => t,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e.context(format_args!("incident {id}: reading earlier deliveries"))),
+        };
+        let mut out: Vec<String> = Vec::new();
+        for ev in timeline.events() {
+            if let EventKind::MessageSent { outcome: Outcome::Succeeded, detail, kind: k, channel: c } = &ev.kind {
+                if c == channel && detail.starts_with(prefix) && kind(k) && !out.contains(detail) {
+                    out.push(detail.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The newest delivered reference starting with `prefix` on the incident's timeline, of messages of
     /// `kind` when given.
     ///

@@ -15,7 +15,12 @@
 //! * `dedup_key` is `{incident id}/{role}/{severity}` (`INC-2026-0042/cto/P0`): re-sending a page is
 //!   idempotent, while each role paged is its own alert (one routing key for every role must not fold
 //!   the engineering manager's escalation page into the on-call's open alert) and a severity raise
-//!   pages again; acknowledge/resolve find the role's alert at the incident's current severity;
+//!   pages again. An escalation page of level 2 or more (kind `escalation_page:N`) adds
+//!   `/escalation-N`: a role the declaration already paged (the engineering manager of a P1) is paged
+//!   again when the on-call did not answer, instead of PagerDuty folding it into the open alert;
+//! * acknowledge/resolve go to every alert the incident opened for the role: the `pagerduty:` references
+//!   of its succeeded pages on the timeline (through the [`IncidentContext`]), else the role's key at the
+//!   incident's current severity; the reference is the keys, comma-separated;
 //! * `routing_key`: the role's key from `routing_keys`, else `routing_key`; none → skipped;
 //! * `severity`: P0/P1 → `critical`, P2 → `error`, P3 → `warning`, from the incident in the store, else
 //!   from a `[P2]` prefix of the text, else `critical` (a page of unknown severity is urgent);
@@ -28,6 +33,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use incident_core::backend::{Clock, Delivery, Destination, Notification, Notifier};
+use incident_core::delivery::destination_label;
+use incident_core::escalation;
 use incident_core::policy::Role;
 use incident_core::{Error, Result, Severity};
 use reqwest::{Method, Url};
@@ -41,15 +48,21 @@ use crate::{IncidentContext, Secret};
 const MAX_SUMMARY: usize = 1024;
 /// The Events API's limit on `dedup_key`.
 const MAX_DEDUP_KEY: usize = 255;
-/// The longest `/{role}/{severity}` a dedup key adds to the incident id.
-const DEDUP_SUFFIX_MAX: usize = "/pagerduty_support/P0".len();
+/// The longest `/{role}/{severity}/escalation-{level}` a dedup key adds to the incident id.
+const DEDUP_SUFFIX_MAX: usize = "/pagerduty_support/P0/escalation-4294967295".len();
+/// The reference prefix of a delivered page.
+const REFERENCE: &str = "pagerduty:";
 
-/// `{incident}/{role}/{severity}` (see the [module docs](self)); without a known severity,
-/// `{incident}/{role}`.
-fn dedup_key(incident_id: &str, role: Role, severity: Option<Severity>) -> String {
-    match severity {
+/// `{incident}/{role}/{severity}`, plus `/escalation-{level}` for an escalation page of level 2 or
+/// more (see the [module docs](self)); without a known severity, `{incident}/{role}`.
+fn dedup_key(incident_id: &str, role: Role, severity: Option<Severity>, kind: &str) -> String {
+    let base = match severity {
         Some(s) => format!("{incident_id}/{}/{s}", role.as_str()),
         None => format!("{incident_id}/{}", role.as_str()),
+    };
+    match escalation::parse_kind(kind) {
+        Some((true, level)) if level >= 2 => format!("{base}/escalation-{level}"),
+        _ => base,
     }
 }
 
@@ -150,7 +163,7 @@ impl PagerDutyNotifier {
         let mut event = json!({
             "routing_key": routing_key.expose(),
             "event_action": action,
-            "dedup_key": dedup_key(&n.incident_id, role, severity),
+            "dedup_key": dedup_key(&n.incident_id, role, severity, &n.kind),
             "client": "incident-core",
         });
         if action == "trigger" {
@@ -192,8 +205,7 @@ impl Notifier for PagerDutyNotifier {
         let Some(key) = self.routing_keys.get(role).or(self.routing_key.as_ref()) else {
             return Ok(Delivery::Skipped { reason: format!("no PagerDuty routing key for role {}", role.title()) });
         };
-        if n.incident_id.trim().is_empty() || dedup_key(&n.incident_id, *role, Some(Severity::P0)).len() > MAX_DEDUP_KEY
-        {
+        if n.incident_id.trim().is_empty() || n.incident_id.len() + DEDUP_SUFFIX_MAX > MAX_DEDUP_KEY {
             return Err(Error::invalid_input(format!(
                 "pagerduty: the incident id must be 1..={} bytes to serve in a dedup_key",
                 MAX_DEDUP_KEY - DEDUP_SUFFIX_MAX
@@ -201,9 +213,28 @@ impl Notifier for PagerDutyNotifier {
         }
         let incident = self.context.incident(&n.incident_id).await;
         let event = self.event(n, *role, key, incident.as_ref());
-        let dedup_key = self.enqueue(key, &event).await?;
-        tracing::info!(incident = %n.incident_id, action = event_action(&n.kind), role = role.title(), "paged");
-        Ok(Delivery::Delivered { reference: Some(format!("pagerduty:{dedup_key}")) })
+        let action = event_action(&n.kind);
+        if action == "trigger" {
+            let dedup_key = self.enqueue(key, &event).await?;
+            tracing::info!(incident = %n.incident_id, action, role = role.title(), "paged");
+            return Ok(Delivery::Delivered { reference: Some(format!("{REFERENCE}{dedup_key}")) });
+        }
+        // Acknowledge or resolve every alert the incident opened for the role.
+        let channel = destination_label(&n.to);
+        let opened = self.context.references(&n.incident_id, &channel, REFERENCE, escalation::is_page_kind).await?;
+        let mut keys: Vec<String> =
+            opened.iter().filter_map(|r| r.strip_prefix(REFERENCE)).map(str::to_owned).collect();
+        if keys.is_empty() {
+            keys.extend(event.get("dedup_key").and_then(Value::as_str).map(str::to_owned));
+        }
+        let mut done = Vec::with_capacity(keys.len());
+        for k in keys {
+            let mut event = event.clone();
+            event["dedup_key"] = json!(k);
+            done.push(self.enqueue(key, &event).await?);
+        }
+        tracing::info!(incident = %n.incident_id, action, role = role.title(), alerts = done.len(), "page closed");
+        Ok(Delivery::Delivered { reference: Some(format!("{REFERENCE}{}", done.join(","))) })
     }
 }
 

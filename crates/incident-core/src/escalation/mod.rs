@@ -112,6 +112,30 @@ pub fn parse_kind(kind: &str) -> Option<(bool, u32)> {
     }
 }
 
+/// Whether a message `kind` pages (`page`, the declaration's stakeholder page, or `escalation_page:N`),
+/// as opposed to the acknowledgement or resolution of a page sent before.
+#[must_use]
+pub fn is_page_kind(kind: &str) -> bool {
+    kind == "page" || matches!(parse_kind(kind), Some((true, _)))
+}
+
+/// The roles this incident has paged successfully (any severity, any level), in role order: who must
+/// hear that the incident was acknowledged or resolved, so their pager stops.
+#[must_use]
+pub fn paged_roles(timeline: &Timeline) -> Vec<Role> {
+    let mut roles = BTreeSet::new();
+    for ev in timeline.events() {
+        if let EventKind::MessageSent { channel, kind, outcome: Outcome::Succeeded, .. } = &ev.kind {
+            if is_page_kind(kind) {
+                roles.extend(
+                    ALL_ROLES.into_iter().find(|r| destination_label(&Destination::Page { role: *r }) == *channel),
+                );
+            }
+        }
+    }
+    roles.into_iter().collect()
+}
+
 /// Where one escalation message goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -329,7 +353,7 @@ pub fn status_with(
                         .map(|role| (1, Target::Page { role })),
                     None => None,
                 };
-                if *outcome == Outcome::Succeeded {
+                if *outcome == Outcome::Succeeded && is_page_kind(kind) {
                     if let Some(role) = role_of(channel) {
                         paged_ever.insert(role);
                     }

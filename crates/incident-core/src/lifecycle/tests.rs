@@ -574,3 +574,65 @@ async fn evidence_written_while_another_writer_appends_is_decided_again() {
     assert_eq!(count(&tl, "note"), 2);
     assert_eq!(count(&tl, "evidence_added"), 1);
 }
+
+#[tokio::test]
+async fn acknowledging_and_resolving_stop_every_role_paged() {
+    use crate::policy::Role;
+    let store = Arc::new(stored(Severity::P1).await);
+    let clock = clock();
+    let notifier = Arc::new(Recording::default());
+    let incidents = Incidents::new(store.clone(), clock.clone(), Policy::default()).with_notifier(notifier.clone());
+    let (inc, _) = incidents.load("INC-1").await.expect("load");
+    let page = |role, kind: &str| Notification {
+        incident_id: inc.id.clone(),
+        to: Destination::Page { role },
+        kind: kind.into(),
+        text: "[P1] paged".into(),
+    };
+    // Paged at declaration and escalated to; a channel message is not a page.
+    for n in [
+        page(Role::OnCallEngineer, "page"),
+        page(Role::EngineeringManager, "escalation_page:2"),
+        Notification {
+            incident_id: inc.id.clone(),
+            to: Destination::Channel { name: inc.channel.clone() },
+            kind: "page".into(),
+            text: "x".into(),
+        },
+    ] {
+        let sent = delivery::deliver_and_record(&*store, &*notifier, &*clock, "t", n).await.expect("recorded");
+        assert_eq!(sent.outcome, Outcome::Succeeded);
+    }
+    notifier.0.lock().expect("lock").clear();
+    let sent = |notifier: &Recording| -> Vec<(Destination, String)> {
+        notifier.0.lock().expect("lock").drain(..).map(|n| (n.to, n.kind)).collect()
+    };
+    let ack = incidents.ack("INC-1", "alice").await.expect("ack");
+    let want = |kind: &str| {
+        vec![
+            (Destination::Page { role: Role::OnCallEngineer }, kind.to_owned()),
+            (Destination::Page { role: Role::EngineeringManager }, kind.to_owned()),
+        ]
+    };
+    assert_eq!(sent(&notifier), want("acknowledged"));
+    assert_eq!(ack.messages.len(), 2, "{:?}", ack.messages);
+    // A second acknowledgement is an answer and sends nothing.
+    incidents.ack("INC-1", "bob").await.expect("ack again");
+    assert_eq!(sent(&notifier), Vec::new());
+    incidents.resolve("INC-1", &ResolveRequest::new("bad config"), "alice").await.expect("resolve");
+    let resolved: Vec<_> =
+        sent(&notifier).into_iter().filter(|(to, _)| matches!(to, Destination::Page { .. })).collect();
+    assert_eq!(resolved, want("resolved"));
+    // The acknowledgements are recorded, and are not pages: escalation does not count them as paged.
+    let tl = store.timeline("INC-1").await.expect("timeline");
+    assert_eq!(crate::escalation::paged_roles(&tl), [Role::OnCallEngineer, Role::EngineeringManager]);
+    let closing = tl
+        .events()
+        .iter()
+        .filter(|e| {
+            matches!(&e.kind, EventKind::MessageSent { kind, channel, .. }
+            if (kind == "acknowledged" || kind == "resolved") && channel.starts_with("page:"))
+        })
+        .count();
+    assert_eq!(closing, 4);
+}

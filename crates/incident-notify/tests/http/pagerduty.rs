@@ -58,6 +58,54 @@ async fn trigger_acknowledge_resolve_with_one_alert_per_incident_role_and_severi
 }
 
 #[tokio::test]
+async fn an_escalation_page_is_its_own_alert_and_acknowledge_closes_every_alert_of_the_role() {
+    use incident_core::delivery::deliver_and_record;
+    let p = Providers::start().await;
+    let (store, _) = store_with(Severity::P1).await;
+    let clock = clock();
+    let n = pagerduty(&p, clock.clone()).with_context(IncidentContext::new(store.clone()));
+    let (em, on_call) = (page(Role::EngineeringManager), page(Role::OnCallEngineer));
+    // The declaration pages the P1's stakeholders; 30 minutes later the manager is escalated to.
+    for (to, kind) in [(&on_call, "page"), (&em, "page"), (&em, "escalation_page:2")] {
+        let r = deliver_and_record(&*store, &n, &*clock, "t", note(to.clone(), kind, "[P1] errors")).await;
+        assert_eq!(r.expect("recorded").outcome, incident_core::timeline::Outcome::Succeeded);
+    }
+    let ack = deliver_and_record(&*store, &n, &*clock, "alice", note(em.clone(), "acknowledged", "ack")).await;
+    let ack = ack.expect("recorded");
+    assert_eq!(
+        ack.detail,
+        "pagerduty:INC-2026-0042/engineering_manager/P1,INC-2026-0042/engineering_manager/P1/escalation-2"
+    );
+    let seen: Vec<(String, String)> = p
+        .seen()
+        .iter()
+        .map(|s| {
+            let v = s.json();
+            (
+                v["event_action"].as_str().unwrap_or_default().to_owned(),
+                v["dedup_key"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let k = |s: &str| format!("INC-2026-0042/{s}");
+    assert_eq!(
+        seen,
+        [
+            ("trigger".to_owned(), k("on_call_engineer/P1")),
+            ("trigger".to_owned(), k("engineering_manager/P1")),
+            // Not folded into the manager's open alert: PagerDuty notifies again.
+            ("trigger".to_owned(), k("engineering_manager/P1/escalation-2")),
+            ("acknowledge".to_owned(), k("engineering_manager/P1")),
+            ("acknowledge".to_owned(), k("engineering_manager/P1/escalation-2")),
+        ]
+    );
+    p.assert_well_formed();
+    // A role never paged (no reference on the timeline): its key at the current severity.
+    n.notify(&note(page(Role::Cto), "resolved", "done")).await.expect("resolved");
+    assert_eq!(p.seen().last().expect("sent").json()["dedup_key"], k("cto/P1"));
+}
+
+#[tokio::test]
 async fn severity_maps_from_the_store_or_the_text() {
     for (sev, want) in [(Severity::P1, "critical"), (Severity::P2, "error"), (Severity::P3, "warning")] {
         let p = Providers::start().await;
