@@ -8,6 +8,7 @@ use incident_core::backend::Notifier;
 use incident_core::cadence::CadenceOptions;
 use incident_core::clock::{Clock, SystemClock};
 use incident_core::escalation::EscalationOptions;
+use incident_core::evidence::EvidenceOptions;
 use incident_core::store::Store;
 use incident_core::{Error, Policy, Result};
 
@@ -154,6 +155,10 @@ pub struct ReceiverConfig {
     pub escalation: Option<EscalationOptions>,
     /// How often the escalation driver looks at the open incidents (default 30 s).
     pub escalation_poll: Duration,
+    /// The evidence driver: the cluster it reads and its options (`None`: not started).
+    pub evidence: Option<(Arc<dyn incident_core::backend::Cluster>, EvidenceOptions)>,
+    /// How often the evidence driver looks for declarations and status changes without evidence.
+    pub evidence_poll: Duration,
 }
 
 impl fmt::Debug for ReceiverConfig {
@@ -167,6 +172,7 @@ impl fmt::Debug for ReceiverConfig {
             .field("notifier", &self.notifier.is_some())
             .field("cadence", &self.cadence)
             .field("escalation", &self.escalation)
+            .field("evidence", &self.evidence.as_ref().map(|(c, o)| (c.context().to_owned(), o)))
             .finish_non_exhaustive()
     }
 }
@@ -189,6 +195,8 @@ impl ReceiverConfig {
             cadence_poll: Duration::from_secs(30),
             escalation: None,
             escalation_poll: Duration::from_secs(30),
+            evidence: None,
+            evidence_poll: Duration::from_secs(15),
         }
     }
 
@@ -212,6 +220,20 @@ impl ReceiverConfig {
     pub fn escalation(mut self, options: EscalationOptions, poll: Duration) -> Self {
         self.escalation = Some(options);
         self.escalation_poll = poll;
+        self
+    }
+
+    /// Start the evidence driver ([`incident_core::evidence::EvidenceDriver`]): every `poll`, each
+    /// declaration and status change without evidence gets a capture from `cluster`.
+    #[must_use]
+    pub fn evidence(
+        mut self,
+        cluster: Arc<dyn incident_core::backend::Cluster>,
+        options: EvidenceOptions,
+        poll: Duration,
+    ) -> Self {
+        self.evidence = Some((cluster, options));
+        self.evidence_poll = poll;
         self
     }
 
@@ -261,6 +283,9 @@ impl ReceiverConfig {
         }
         if self.escalation.is_some() && self.notifier.is_none() {
             return Err(Error::invalid_input("receiver: the escalation driver needs a notifier"));
+        }
+        if self.evidence.is_some() && self.evidence_poll < Duration::from_secs(1) {
+            return Err(Error::invalid_input("receiver: evidence_poll must be at least 1s"));
         }
         if self.escalation.is_some() && self.escalation_poll < Duration::from_secs(1) {
             return Err(Error::invalid_input("receiver: escalation_poll must be at least 1s"));

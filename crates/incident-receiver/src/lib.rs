@@ -34,6 +34,7 @@ pub struct Receiver {
     stop: Option<oneshot::Sender<()>>,
     cadence_stop: Option<oneshot::Sender<()>>,
     escalation_stop: Option<oneshot::Sender<()>>,
+    evidence_stop: Option<oneshot::Sender<()>>,
     open_groups: usize,
 }
 
@@ -96,6 +97,21 @@ impl Receiver {
             }
             _ => None,
         };
+        let evidence_stop = match &config.evidence {
+            Some((cluster, options)) => {
+                let driver = incident_core::evidence::EvidenceDriver::new(
+                    Arc::clone(&config.store),
+                    Arc::clone(cluster),
+                    Arc::clone(&config.clock),
+                    config.policy.clone(),
+                )
+                .with_options(options.clone());
+                let (tx, rx) = oneshot::channel();
+                set.spawn(run_evidence(driver, Arc::clone(&config.clock), config.evidence_poll, rx));
+                Some(tx)
+            }
+            None => None,
+        };
         let max_body = usize::try_from(config.policy.limits.max_payload_bytes).unwrap_or(usize::MAX);
         let body_timeout = config.policy.receiver.body_timeout.as_std();
         let state = Arc::new(http::AppState {
@@ -107,7 +123,7 @@ impl Receiver {
             jobs,
             metrics,
         });
-        Ok(Self { state, writer: set, stop: Some(stop), cadence_stop, escalation_stop, open_groups })
+        Ok(Self { state, writer: set, stop: Some(stop), cadence_stop, escalation_stop, evidence_stop, open_groups })
     }
 
     /// The routes: `POST /webhook/{alertmanager,pagerduty,grafana,cloudwatch,datadog}`, `GET /healthz`,
@@ -174,6 +190,9 @@ impl Receiver {
             let _ = stop.send(());
         }
         if let Some(stop) = self.escalation_stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(stop) = self.evidence_stop.take() {
             let _ = stop.send(());
         }
         while let Some(r) = self.writer.join_next().await {
@@ -246,6 +265,36 @@ async fn run_escalation(
                 }
             }
             Err(e) => tracing::warn!(error = %e, "receiver: escalation tick failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(poll) => {}
+            _ = &mut stop => return,
+        }
+    }
+}
+
+/// The evidence driver's loop, like the cadence driver's: one tick (never interrupted, so what it
+/// captures is recorded), then wait `poll` or until stopped.
+async fn run_evidence(
+    driver: incident_core::evidence::EvidenceDriver,
+    clock: Arc<dyn incident_core::clock::Clock>,
+    poll: std::time::Duration,
+    mut stop: oneshot::Receiver<()>,
+) {
+    loop {
+        match driver.tick(clock.now()).await {
+            Ok(report) => {
+                for c in &report.captured {
+                    tracing::info!(incident = %c.incident_id, trigger = %c.prefix, items = c.items.len(), failed = c.failed.len(), "receiver: evidence captured");
+                    for f in &c.failed {
+                        tracing::warn!(incident = %c.incident_id, trigger = %c.prefix, what = %f.what, kind = %f.kind, reason = %f.reason, "receiver: evidence partly missing");
+                    }
+                }
+                for f in &report.errors {
+                    tracing::warn!(incident = %f.incident_id, kind = %f.kind, error = %f.message, "receiver: evidence failed for an incident");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "receiver: evidence tick failed"),
         }
         tokio::select! {
             () = tokio::time::sleep(poll) => {}
