@@ -251,7 +251,11 @@ fn check_listing(dir: &Path, allowed: &[&str]) -> Result<()> {
                  required files only)"
             )));
         }
-        if !file_type.is_file() {
+        if name == EVIDENCE_DIR && allowed.contains(&EVIDENCE_DIR) {
+            if !file_type.is_dir() {
+                return Err(Error::integrity(format!("{name} is not a directory")));
+            }
+        } else if !file_type.is_file() {
             return Err(Error::integrity(format!("{name} is not a regular file")));
         }
     }
