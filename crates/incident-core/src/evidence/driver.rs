@@ -55,6 +55,8 @@ pub struct Captured {
     pub incident_id: String,
     /// The trigger's prefix (`declared-0001`).
     pub prefix: String,
+    /// The deployments targeted, `namespace/name`.
+    pub targets: Vec<String>,
     /// Items stored.
     pub items: Vec<String>,
     /// What could not be read (also in the capture's `capture.json`).
@@ -140,6 +142,7 @@ impl EvidenceDriver {
         Ok(Captured {
             incident_id: incident.id.clone(),
             prefix: trigger_prefix(event),
+            targets: got.targets,
             items: preserved.added.into_iter().map(|i| i.name).collect(),
             failed: got.failed,
         })
