@@ -110,3 +110,67 @@ pub(crate) fn executor_owner() -> String {
         .unwrap_or_else(|| "localhost".into());
     format!("{host}:{}", std::process::id())
 }
+
+/// The cluster flags of commands where a cluster is optional (`incident serve`: the evidence driver runs
+/// only with one) or the only backend (`incident evidence capture`): `--kube/--kubeconfig/--kube-context`
+/// and `--eks` (with `--aws`), as `incident triage` takes them.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct ClusterArgs {
+    /// Read a real Kubernetes cluster (kube-rs) from the kubeconfig ($KUBECONFIG or ~/.kube/config).
+    #[arg(long)]
+    kube: bool,
+    /// Kubeconfig file (implies --kube).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context (default: its current-context; implies --kube).
+    #[arg(long, value_name = "CONTEXT")]
+    kube_context: Option<String>,
+    /// Serve kube context CONTEXT from EKS cluster CLUSTER in REGION (needs --aws); repeatable.
+    #[arg(long, value_name = "CONTEXT=REGION/CLUSTER", requires = "aws")]
+    eks: Vec<String>,
+    /// Use AWS's standard configuration chain (for --eks).
+    #[arg(long)]
+    aws: bool,
+    /// AWS region (default: the chain's region).
+    #[arg(long, requires = "aws")]
+    aws_region: Option<String>,
+    /// AWS shared-config profile.
+    #[arg(long, requires = "aws")]
+    aws_profile: Option<String>,
+    /// Endpoint override for every AWS service (moto, LocalStack).
+    #[arg(long, requires = "aws")]
+    aws_endpoint_url: Option<String>,
+}
+
+impl ClusterArgs {
+    /// Whether a cluster was given.
+    pub(crate) fn given(&self) -> bool {
+        self.kube || self.kubeconfig.is_some() || self.kube_context.is_some() || !self.eks.is_empty()
+    }
+
+    /// The default cluster of these flags, `None` when none was given; the backend set is returned too
+    /// (it keeps the network runtime alive).
+    pub(crate) async fn open(
+        &self,
+        policy: &incident_core::Policy,
+    ) -> Result<Option<(BackendSet, std::sync::Arc<dyn incident_core::backend::Cluster>)>> {
+        if !self.given() {
+            return Ok(None);
+        }
+        let mut spec =
+            BackendSpec::new().with_kube_flags(self.kube, self.kubeconfig.clone(), self.kube_context.clone());
+        spec = spec.with_eks_specs(&self.eks)?;
+        if self.aws {
+            spec = spec.with_aws(incident_backends::AwsConfig {
+                primary_region: self.aws_region.clone(),
+                endpoint_url: self.aws_endpoint_url.clone(),
+                profile: self.aws_profile.clone(),
+                ..incident_backends::AwsConfig::default()
+            });
+        }
+        let set = spec.open(policy).await?;
+        let clusters = &set.backends().clusters;
+        let cluster = clusters.cluster(&clusters.default_context()).await?;
+        Ok(Some((set, cluster)))
+    }
+}

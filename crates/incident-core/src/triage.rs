@@ -733,5 +733,9 @@ fn top(u: &Usage, nodes: &mut [Node], pods: &[Pod], n: usize) -> (Vec<Node>, Vec
 /// Run futures with at most `limit` in flight, results in input order.
 async fn bounded<T, F: std::future::Future<Output = T>>(limit: usize, futs: impl IntoIterator<Item = F>) -> Vec<T> {
     use futures::StreamExt as _;
+    // Collected first: a stream over a lazy `map` would hold its closure across awaits, and rustc cannot
+    // then prove the whole triage future `Send` for a spawned task (the evidence driver's; see
+    // rust-lang/rust#102211).
+    let futs: Vec<F> = futs.into_iter().collect();
     futures::stream::iter(futs).buffered(limit.max(1)).collect().await
 }

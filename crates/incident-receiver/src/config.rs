@@ -8,6 +8,7 @@ use incident_core::backend::Notifier;
 use incident_core::cadence::CadenceOptions;
 use incident_core::clock::{Clock, SystemClock};
 use incident_core::escalation::EscalationOptions;
+use incident_core::evidence::EvidenceOptions;
 use incident_core::postincident::PostIncidentOptions;
 use incident_core::store::Store;
 use incident_core::{Error, Policy, Result};
@@ -162,6 +163,10 @@ pub struct ReceiverConfig {
     pub post_incident: Option<PostIncidentOptions>,
     /// How often the post-incident driver looks at the resolved incidents (default 60 s).
     pub post_incident_poll: Duration,
+    /// The evidence driver: the cluster it reads and its options (`None`: not started).
+    pub evidence: Option<(Arc<dyn incident_core::backend::Cluster>, EvidenceOptions)>,
+    /// How often the evidence driver looks for declarations and status changes without evidence.
+    pub evidence_poll: Duration,
 }
 
 impl fmt::Debug for ReceiverConfig {
@@ -176,6 +181,7 @@ impl fmt::Debug for ReceiverConfig {
             .field("cadence", &self.cadence)
             .field("escalation", &self.escalation)
             .field("post_incident", &self.post_incident)
+            .field("evidence", &self.evidence.as_ref().map(|(c, o)| (c.context().to_owned(), o)))
             .finish_non_exhaustive()
     }
 }
@@ -200,6 +206,8 @@ impl ReceiverConfig {
             escalation_poll: Duration::from_secs(30),
             post_incident: None,
             post_incident_poll: Duration::from_secs(60),
+            evidence: None,
+            evidence_poll: Duration::from_secs(15),
         }
     }
 
@@ -231,6 +239,20 @@ impl ReceiverConfig {
     pub fn post_incident(mut self, options: PostIncidentOptions, poll: Duration) -> Self {
         self.post_incident = Some(options);
         self.post_incident_poll = poll;
+        self
+    }
+
+    /// Start the evidence driver ([`incident_core::evidence::EvidenceDriver`]): every `poll`, each
+    /// declaration and status change without evidence gets a capture from `cluster`.
+    #[must_use]
+    pub fn evidence(
+        mut self,
+        cluster: Arc<dyn incident_core::backend::Cluster>,
+        options: EvidenceOptions,
+        poll: Duration,
+    ) -> Self {
+        self.evidence = Some((cluster, options));
+        self.evidence_poll = poll;
         self
     }
 
@@ -286,6 +308,9 @@ impl ReceiverConfig {
                     name.replace('-', "_")
                 )));
             }
+        }
+        if self.evidence.is_some() && self.evidence_poll < Duration::from_secs(1) {
+            return Err(Error::invalid_input("receiver: evidence_poll must be at least 1s"));
         }
         if let Some(t) =
             self.sns.topic_arns.iter().find(|t| !t.starts_with("arn:") || t.chars().any(char::is_whitespace))

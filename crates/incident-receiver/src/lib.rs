@@ -29,7 +29,7 @@ pub use writer::GroupResult;
 /// [`Receiver::router`] (or use [`serve`]), then call [`Receiver::shutdown`].
 pub struct Receiver {
     state: Arc<http::AppState>,
-    /// The writer and, when configured, the cadence, escalation and post-incident drivers.
+    /// The writer and, when configured, the cadence, escalation, post-incident and evidence drivers.
     writer: JoinSet<()>,
     stop: Option<oneshot::Sender<()>>,
     /// Stops each running driver.
@@ -111,6 +111,20 @@ impl Receiver {
                     async move { log_post_incident(driver.tick(now).await) }
                 }));
             }
+        }
+        if let Some((cluster, options)) = &config.evidence {
+            let driver = incident_core::evidence::EvidenceDriver::new(
+                Arc::clone(&config.store),
+                Arc::clone(cluster),
+                Arc::clone(&config.clock),
+                config.policy.clone(),
+            )
+            .with_options(options.clone());
+            let driver = Arc::new(driver);
+            drivers.push(spawn_driver(&mut set, Arc::clone(&config.clock), config.evidence_poll, move |now| {
+                let driver = Arc::clone(&driver);
+                async move { log_evidence(driver.tick(now).await) }
+            }));
         }
         let max_body = usize::try_from(config.policy.limits.max_payload_bytes).unwrap_or(usize::MAX);
         let body_timeout = config.policy.receiver.body_timeout.as_std();
@@ -273,6 +287,23 @@ fn log_post_incident(r: Result<incident_core::postincident::PostIncidentReport>)
             }
         }
         Err(e) => tracing::warn!(error = %e, "receiver: post-incident tick failed"),
+    }
+}
+
+fn log_evidence(r: Result<incident_core::evidence::EvidenceReport>) {
+    match r {
+        Ok(report) => {
+            for c in &report.captured {
+                tracing::info!(incident = %c.incident_id, trigger = %c.prefix, items = c.items.len(), failed = c.failed.len(), "receiver: evidence captured");
+                for f in &c.failed {
+                    tracing::warn!(incident = %c.incident_id, trigger = %c.prefix, what = %f.what, kind = %f.kind, reason = %f.reason, "receiver: evidence partly missing");
+                }
+            }
+            for f in &report.errors {
+                tracing::warn!(incident = %f.incident_id, kind = %f.kind, error = %f.message, "receiver: evidence failed for an incident");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "receiver: evidence tick failed"),
     }
 }
 

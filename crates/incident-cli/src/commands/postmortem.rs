@@ -12,7 +12,7 @@ use incident_core::incident::Incident;
 use incident_core::postmortem::{PostMortem, PostMortemInput};
 use incident_core::timeline::Timeline;
 
-use crate::incidents::{StoreArg, with_incidents};
+use crate::incidents::{ActorArg, StoreArg, with_incidents};
 use crate::input::read_json;
 use crate::output::Ctx;
 
@@ -26,8 +26,14 @@ pub(crate) struct PostmortemArgs {
     /// What the post-mortem meeting adds (root cause, action items, ...), JSON or YAML.
     #[arg(long)]
     input: Option<PathBuf>,
+    /// Store the rendered `postmortem.md` as an evidence item of the incident (hashed into its timeline;
+    /// marks the post-incident task "Write the post-mortem" done). Only for an incident id.
+    #[arg(long)]
+    record: bool,
     #[command(flatten)]
     store: StoreArg,
+    #[command(flatten)]
+    actor: ActorArg,
 }
 
 pub(crate) fn run(ctx: &Ctx, a: &PostmortemArgs) -> Result<()> {
@@ -36,12 +42,43 @@ pub(crate) fn run(ctx: &Ctx, a: &PostmortemArgs) -> Result<()> {
         None => PostMortemInput::default(),
     };
     let dir = Path::new(&a.target);
+    if a.record && dir.is_dir() {
+        return Err(incident_core::Error::invalid_input(
+            "--record stores the post-mortem of an incident in the store: give its id, not a directory",
+        ));
+    }
+    let actor = if a.record { Some(a.actor.actor()?) } else { None };
     let pm = if dir.is_dir() {
         let incident: Incident = read_json(&dir.join("incident.json"))?;
         let timeline: Timeline = read_json(&dir.join("timeline.json"))?;
         PostMortem::build(&incident, &timeline, input)
     } else {
-        with_incidents(ctx, &a.store, None, async |i| i.postmortem(&a.target, input).await)?
+        with_incidents(ctx, &a.store, None, async |i| {
+            let pm = i.postmortem(&a.target, input).await?;
+            if let Some(actor) = &actor {
+                let doc = incident_core::lifecycle::EvidenceDraft::text(
+                    incident_core::postincident::POSTMORTEM_EVIDENCE,
+                    "text/markdown; charset=utf-8",
+                    pm.to_markdown(),
+                );
+                let done = i.preserve(&a.target, vec![doc], actor).await?;
+                if done.added.is_empty() {
+                    eprintln!(
+                        "incident postmortem: {} already has a recorded {} (evidence names are kept once)",
+                        a.target,
+                        incident_core::postincident::POSTMORTEM_EVIDENCE
+                    );
+                } else {
+                    eprintln!(
+                        "incident postmortem: recorded {} of {} (sha256 {})",
+                        incident_core::postincident::POSTMORTEM_EVIDENCE,
+                        a.target,
+                        done.added[0].sha256
+                    );
+                }
+            }
+            Ok(pm)
+        })?
     };
     ctx.emit(&pm, || pm.to_markdown())
 }

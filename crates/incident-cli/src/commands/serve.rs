@@ -93,6 +93,17 @@ pub(crate) struct ServeArgs {
     /// How often the post-incident driver looks at resolved incidents.
     #[arg(long, value_name = "DURATION", default_value = "1m")]
     post_incident_every: incident_core::HumanDuration,
+    /// The cluster the evidence driver reads: with one, every declaration and status change (from here,
+    /// the CLI, Python or Node) gets its evidence captured into the store (triage, warning events, log
+    /// lines of the incident's components); without, evidence is off.
+    #[command(flatten)]
+    cluster: crate::backends::ClusterArgs,
+    /// Namespace of components named without one, for the evidence capture.
+    #[arg(long = "evidence-namespace", value_name = "NAMESPACE", default_value = "ml-platform")]
+    evidence_namespace: String,
+    /// How often the evidence driver looks for declarations and status changes without evidence.
+    #[arg(long, value_name = "DURATION", default_value = "15s")]
+    evidence_every: incident_core::HumanDuration,
 }
 
 /// `--cadence`: what the cadence driver does with due updates.
@@ -209,6 +220,14 @@ pub(crate) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
             let options = incident_core::postincident::PostIncidentOptions::default();
             config = config.post_incident(options, a.post_incident_every.as_std());
         }
+        // Kept alive while serving: it owns the network runtime of the cluster client.
+        let cluster = a.cluster.open(&config.policy).await?;
+        let evidence = cluster.is_some();
+        if let Some((_, cluster)) = &cluster {
+            let mut options = incident_core::evidence::EvidenceOptions::from_policy(&config.policy);
+            options.capture.namespace.clone_from(&a.evidence_namespace);
+            config = config.evidence(Arc::clone(cluster), options, a.evidence_every.as_std());
+        }
         let receiver = Receiver::start(config).await?;
         let listener = tokio::net::TcpListener::bind(a.listen)
             .await
@@ -216,15 +235,17 @@ pub(crate) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
         let local = listener.local_addr().map_err(|e| Error::unavailable(format!("listener: {e}")))?;
         eprintln!(
             "incident serve: listening on http://{local} ({desc}; {} open alert group(s); auth {}; notify {}; \
-             cadence {}; escalation {}; post-incident {}; {sns})",
+             cadence {}; escalation {}; post-incident {}; evidence {}; {sns})",
             receiver.open_groups_at_start(),
             if a.token_file.is_empty() && a.hmac_key_file.is_none() { "off" } else { "on" },
             if providers.is_empty() { "none configured".to_owned() } else { providers.join(", ") },
             a.cadence.name(),
             if a.no_escalation { "off" } else { "on" },
-            if a.no_post_incident { "off" } else { "on" }
+            if a.no_post_incident { "off" } else { "on" },
+            if evidence { "on" } else { "off" }
         );
         receiver.serve(listener, incident_receiver::shutdown_signal()).await?;
+        drop(cluster);
         eprintln!("incident serve: stopped");
         Ok(())
     })

@@ -257,7 +257,11 @@ pub async fn capture(
         max_concurrency: usize::try_from(opts.max_concurrency.max(1)).unwrap_or(1),
         ..TriageOptions::default()
     };
-    let report = triage(cluster, &[], &triage_opts, now).await;
+    // Boxed as `Send` here, where every lifetime is concrete: spawning a task that awaits triage's
+    // future directly trips rustc's higher-ranked `Send` inference (rust-lang/rust#102211).
+    let triaged: std::pin::Pin<Box<dyn std::future::Future<Output = crate::triage::TriageReport> + Send + '_>> =
+        Box::pin(triage(cluster, &[], &triage_opts, now));
+    let report = triaged.await;
     for m in &report.missing {
         failed.push(CaptureFailure { what: format!("triage: {}", m.section), reason: m.reason.clone(), kind: m.kind });
     }

@@ -12,11 +12,12 @@ use crate::{Error, Result};
 
 const SIGNED_BY: &str = "# signed-by: ";
 
-/// A parsed manifest: who it says signed it, and each required file's SHA-256.
+/// A parsed manifest: who it says signed it, and each file's SHA-256 (the required files, and the
+/// evidence items `evidence/<name>` of an incident bundle).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Manifest {
     pub(super) signed_by: Option<PublicKey>,
-    /// File name → lower-case hex SHA-256; exactly the required files.
+    /// File name → lower-case hex SHA-256; the required files and any `evidence/<name>`.
     pub(super) files: BTreeMap<String, String>,
 }
 
@@ -41,7 +42,6 @@ pub(super) fn sha256_file(path: &Path) -> std::io::Result<String> {
 
 impl Manifest {
     /// The text: header, optional signed-by line, then `<sha256>  <name>` lines sorted by name.
-    #[cfg(any(feature = "sim", test))]
     pub(super) fn render(&self) -> String {
         use std::fmt::Write as _;
         let mut out = format!("{MANIFEST_HEADER}\n");
@@ -90,10 +90,16 @@ impl Manifest {
             if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
                 return Err(fail(format!("line {n}: {hash:?} is not a lower-case hex SHA-256")));
             }
-            if !REQUIRED_FILES.contains(&name) {
+            let evidence_file = name
+                .strip_prefix(super::EVIDENCE_DIR)
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|item| crate::store::check_evidence_name(item).is_ok());
+            if !REQUIRED_FILES.contains(&name) && !evidence_file {
                 return Err(fail(format!(
-                    "line {n} lists {name:?}, which is not a file of an evidence bundle (expected: {})",
-                    REQUIRED_FILES.join(", ")
+                    "line {n} lists {name:?}, which is not a file of an evidence bundle (expected: {}, and \
+                     evidence items under {}/)",
+                    REQUIRED_FILES.join(", "),
+                    super::EVIDENCE_DIR
                 )));
             }
             if files.insert(name.to_owned(), hash.to_owned()).is_some() {

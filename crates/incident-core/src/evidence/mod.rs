@@ -56,11 +56,15 @@ use crate::store::JournalEntry;
 use crate::timeline::Timeline;
 
 pub mod capture;
+mod collect;
+mod driver;
 mod manifest;
 mod verify;
 #[cfg(feature = "sim")]
 mod write;
 
+pub use collect::collect;
+pub use driver::{Captured, EvidenceDriver, EvidenceOptions, EvidenceReport};
 pub use verify::verify;
 #[cfg(feature = "sim")]
 pub use write::DrillBundle;
@@ -107,8 +111,15 @@ const REPORT_COPIES: [(&str, &str); 6] = [
 /// The key of `report.json`'s evidence section.
 const REPORT_KEY: &str = "evidence";
 
+/// The directory of an incident bundle's evidence items: item `declared-0001/logs.txt` is the file
+/// `evidence/declared-0001/logs.txt`, listed in the manifest under that path.
+pub const EVIDENCE_DIR: &str = "evidence";
+
+/// `report.json`'s `kind` of a bundle collected from the store for a real incident
+/// (`incident evidence collect`); a drill's report has no `kind`.
+pub const INCIDENT_KIND: &str = "incident";
+
 /// Files a previous drill may have left in the directory (replaced by the next one).
-#[cfg(feature = "sim")]
 const SIDE_FILES: [&str; 3] = ["journal.sqlite-wal", "journal.sqlite-shm", "journal.sqlite-journal"];
 
 /// The newest event of a timeline.
@@ -206,6 +217,18 @@ pub struct Verification {
     pub journals: Vec<JournalHead>,
     /// The manifest's signature.
     pub signature: SignatureCheck,
+    /// What the bundle is of: `drill` (`incident drill --out`) or `incident` (`incident evidence
+    /// collect`).
+    #[serde(default = "drill_kind")]
+    pub kind: String,
+    /// The evidence items (`evidence/<name>`), each matching the hash an `evidence_added` event of the
+    /// timeline records and an item stored in `journal.sqlite`, sorted.
+    #[serde(default)]
+    pub evidence: Vec<String>,
+}
+
+fn drill_kind() -> String {
+    "drill".to_owned()
 }
 
 /// The first 12 hex digits of a hash, for text.
@@ -245,7 +268,19 @@ impl Verification {
             );
         }
         if self.journals.is_empty() {
-            s.push_str("  journal    no run (the plan was not approved)\n");
+            if self.kind == INCIDENT_KIND {
+                s.push_str("  journal    no procedure run\n");
+            } else {
+                s.push_str("  journal    no run (the plan was not approved)\n");
+            }
+        }
+        if !self.evidence.is_empty() {
+            let _ = writeln!(
+                s,
+                "  evidence   {} item(s) under {EVIDENCE_DIR}/, each matching its evidence_added hash on the timeline \
+                 and its copy in {JOURNAL}",
+                self.evidence.len()
+            );
         }
         let _ = write!(s, "  signature  {}", self.signature);
         s
@@ -269,6 +304,39 @@ impl fmt::Display for SignatureCheck {
             ),
         }
     }
+}
+
+/// Make `dir` ready for a new bundle: create it if needed, refuse one holding anything that is not a
+/// bundle's, and remove a previous bundle's files (its `evidence/` directory included). Blocking.
+fn prepare_dir(dir: &std::path::Path) -> crate::Result<()> {
+    use crate::Error;
+    std::fs::create_dir_all(dir).map_err(|e| Error::invalid_input(format!("cannot create {}: {e}", dir.display())))?;
+    let list = |e: std::io::Error| Error::unavailable(format!("cannot list {}: {e}", dir.display()));
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(list)? {
+        names.push(entry.map_err(list)?.file_name().to_string_lossy().into_owned());
+    }
+    names.sort();
+    let ours = |n: &str| {
+        REQUIRED_FILES.contains(&n) || [MANIFEST, SIGNATURE, EVIDENCE_DIR].contains(&n) || SIDE_FILES.contains(&n)
+    };
+    if let Some(foreign) = names.iter().find(|n| !ours(n)) {
+        return Err(Error::invalid_input(format!(
+            "{} holds {foreign}, which is not part of an evidence bundle: write the bundle to an empty or new \
+             directory",
+            dir.display()
+        )));
+    }
+    for name in &names {
+        let path = dir.join(name);
+        let removed = if name == EVIDENCE_DIR && path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.map_err(|e| Error::unavailable(format!("cannot replace {}: {e}", path.display())))?;
+    }
+    Ok(())
 }
 
 /// The trust to verify with when nothing is configured but a signature is present: its own key, which

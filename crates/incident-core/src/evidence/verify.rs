@@ -7,8 +7,8 @@ use serde::de::DeserializeOwned;
 
 use super::manifest::{Manifest, sha256_file};
 use super::{
-    FORMAT, JOURNAL, JournalHead, MANIFEST, REPORT_COPIES, REPORT_KEY, REQUIRED_FILES, RecordedHeads, SIGNATURE,
-    SignatureCheck, TimelineHead, Verification, self_trust, short,
+    EVIDENCE_DIR, FORMAT, INCIDENT_KIND, JOURNAL, JournalHead, MANIFEST, REPORT_COPIES, REPORT_KEY, REQUIRED_FILES,
+    RecordedHeads, SIGNATURE, SignatureCheck, TimelineHead, Verification, self_trust, short,
 };
 use crate::incident::Incident;
 use crate::signing::{Signature, Trust};
@@ -82,10 +82,18 @@ fn check<S: ArchiveStore>(dir: &Path, trust: &Trust) -> Result<Verification> {
     if manifest.signed_by.is_some() {
         allowed.push(SIGNATURE);
     }
+    let listed_evidence: Vec<&str> = manifest.files.keys().map(String::as_str).filter(|n| is_evidence(n)).collect();
+    if !listed_evidence.is_empty() {
+        allowed.push(EVIDENCE_DIR);
+    }
     check_listing(dir, &allowed)?;
+    check_evidence_listing(dir, &listed_evidence)?;
     for (name, expected) in &manifest.files {
         let actual = match sha256_file(&dir.join(name)) {
             Ok(h) => h,
+            Err(e) if e.kind() == IoKind::NotFound && is_evidence(name) => {
+                return Err(Error::integrity(format!("the evidence file {name} listed in {MANIFEST} is missing")));
+            }
             Err(e) if e.kind() == IoKind::NotFound => {
                 return Err(Error::integrity(format!("the required file {name} is missing")));
             }
@@ -117,6 +125,16 @@ fn check<S: ArchiveStore>(dir: &Path, trust: &Trust) -> Result<Verification> {
         return Err(Error::integrity(format!("incident.json differs from the incident stored in {JOURNAL}")));
     }
     check_journals(&report, &recorded, &audit)?;
+    let evidence = check_evidence(&manifest, &timeline, &audit)?;
+    let kind = match report.get("kind") {
+        None => "drill".to_owned(),
+        Some(serde_json::Value::String(k)) if k == INCIDENT_KIND || k == "drill" => k.clone(),
+        Some(other) => {
+            return Err(Error::integrity(format!(
+                "report.json: unknown bundle kind {other} (expected drill or incident)"
+            )));
+        }
+    };
 
     let mut journals = recorded.journals;
     journals.sort_by(|a, b| a.run_id.cmp(&b.run_id));
@@ -127,7 +145,82 @@ fn check<S: ArchiveStore>(dir: &Path, trust: &Trust) -> Result<Verification> {
         timeline: recorded.timeline,
         journals,
         signature,
+        kind,
+        evidence,
     })
+}
+
+fn is_evidence(name: &str) -> bool {
+    name.strip_prefix(EVIDENCE_DIR).is_some_and(|r| r.starts_with('/'))
+}
+
+/// Every file under `evidence/` is a regular file the manifest lists (directories only as its path).
+fn check_evidence_listing(dir: &Path, listed: &[&str]) -> Result<()> {
+    let root = dir.join(EVIDENCE_DIR);
+    if !root.exists() {
+        return Ok(());
+    }
+    let read = |e: std::io::Error| Error::unavailable(format!("cannot list {EVIDENCE_DIR}/: {e}"));
+    let mut stack = vec![(root, EVIDENCE_DIR.to_owned())];
+    while let Some((path, rel)) = stack.pop() {
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(&path).map_err(read)? {
+            let entry = entry.map_err(read)?;
+            entries.push((entry.file_name().to_string_lossy().into_owned(), entry.file_type().map_err(read)?));
+        }
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, file_type) in entries {
+            let child = format!("{rel}/{name}");
+            if file_type.is_dir() {
+                stack.push((path.join(&name), child));
+            } else if !file_type.is_file() {
+                return Err(Error::integrity(format!("{child} is not a regular file")));
+            } else if !listed.contains(&child.as_str()) {
+                return Err(Error::integrity(format!(
+                    "{child} is not part of the evidence bundle ({MANIFEST} does not list it)"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The evidence files and the items stored in `journal.sqlite` are the same set, and each file's hash
+/// (checked against the manifest already) is the one an `evidence_added` event of the timeline records
+/// for its name.
+fn check_evidence(manifest: &Manifest, timeline: &Timeline, audit: &StoreAudit) -> Result<Vec<String>> {
+    let stored: Vec<&crate::store::EvidenceItem> = audit.incidents.iter().flat_map(|i| &i.evidence).collect();
+    let mut names = Vec::new();
+    for (file, hash) in manifest.files.iter().filter(|(n, _)| is_evidence(n)) {
+        let name = &file[EVIDENCE_DIR.len() + 1..];
+        let recorded = timeline.events().iter().any(|e| {
+            matches!(&e.kind, crate::timeline::EventKind::EvidenceAdded { name: n, sha256 } if n == name && sha256 == hash)
+        });
+        if !recorded {
+            return Err(Error::integrity(format!(
+                "{file}: no evidence_added event of timeline.json records {name} with sha256 {hash} (edited or \
+                 added?)"
+            )));
+        }
+        match stored.iter().find(|i| i.name == name) {
+            Some(item) if item.sha256 == *hash => {}
+            Some(_) => {
+                return Err(Error::integrity(format!("{file} differs from the item {name} stored in {JOURNAL}")));
+            }
+            None => {
+                return Err(Error::integrity(format!("{file}: {JOURNAL} stores no evidence item {name}")));
+            }
+        }
+        names.push(name.to_owned());
+    }
+    if let Some(missing) = stored.iter().find(|i| !names.contains(&i.name)) {
+        return Err(Error::integrity(format!(
+            "{JOURNAL} stores the evidence item {}, but {EVIDENCE_DIR}/{} is not in the bundle (deleted?)",
+            missing.name, missing.name
+        )));
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// `manifest.sig`, if present.
@@ -158,7 +251,11 @@ fn check_listing(dir: &Path, allowed: &[&str]) -> Result<()> {
                  required files only)"
             )));
         }
-        if !file_type.is_file() {
+        if name == EVIDENCE_DIR && allowed.contains(&EVIDENCE_DIR) {
+            if !file_type.is_dir() {
+                return Err(Error::integrity(format!("{name} is not a directory")));
+            }
+        } else if !file_type.is_file() {
             return Err(Error::integrity(format!("{name} is not a regular file")));
         }
     }

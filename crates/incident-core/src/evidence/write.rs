@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use super::manifest::{Manifest, sha256_file};
 use super::{
-    FORMAT, JOURNAL, JournalHead, MANIFEST, REPORT_KEY, REQUIRED_FILES, RecordedHeads, SIDE_FILES, SIGNATURE,
-    TimelineHead, Verification, verify,
+    FORMAT, JOURNAL, JournalHead, MANIFEST, REPORT_KEY, REQUIRED_FILES, RecordedHeads, SIGNATURE, TimelineHead,
+    Verification, verify,
 };
 use crate::drill_run::DrillReport;
 use crate::signing::{SigningKey, Trust};
@@ -58,28 +58,7 @@ impl<S: ArchiveStore> DrillBundle<S> {
     /// previous bundle's file cannot be removed or the store cannot be opened.
     pub fn create(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Error::invalid_input(format!("cannot create {}: {e}", dir.display())))?;
-        let list = |e: std::io::Error| Error::unavailable(format!("cannot list {}: {e}", dir.display()));
-        let mut names = Vec::new();
-        for entry in std::fs::read_dir(&dir).map_err(list)? {
-            names.push(entry.map_err(list)?.file_name().to_string_lossy().into_owned());
-        }
-        names.sort();
-        let ours =
-            |n: &str| REQUIRED_FILES.contains(&n) || [MANIFEST, SIGNATURE].contains(&n) || SIDE_FILES.contains(&n);
-        if let Some(foreign) = names.iter().find(|n| !ours(n)) {
-            return Err(Error::invalid_input(format!(
-                "{} holds {foreign}, which is not part of an evidence bundle: write the bundle to an empty or new \
-                 directory",
-                dir.display()
-            )));
-        }
-        for name in &names {
-            let path = dir.join(name);
-            std::fs::remove_file(&path)
-                .map_err(|e| Error::unavailable(format!("cannot replace {}: {e}", path.display())))?;
-        }
+        super::prepare_dir(&dir)?;
         let store = S::create(&dir.join(JOURNAL))?;
         Ok(Self { dir, store })
     }

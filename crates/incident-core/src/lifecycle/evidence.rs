@@ -4,9 +4,10 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::{Incidents, non_blank};
-use crate::store::{EvidenceInfo, EvidenceItem, UPDATE_ATTEMPTS, check_evidence_name};
+use crate::clock::Clock;
+use crate::store::{EvidenceInfo, EvidenceItem, Store, UPDATE_ATTEMPTS, check_evidence_name};
 use crate::timeline::Event;
-use crate::{Error, ErrorKind, Result};
+use crate::{Error, ErrorKind, Policy, Result};
 
 /// Evidence to preserve: a name unique per incident (a relative path, `declared-0003/triage.json`), a
 /// media type and the content (text: it is redacted before it is hashed).
@@ -78,72 +79,7 @@ impl Incidents {
     /// `PreconditionFailed` from a store that keeps no evidence; `Conflict` when other writers won
     /// [`UPDATE_ATTEMPTS`] times in a row.
     pub async fn preserve(&self, id: &str, items: Vec<EvidenceDraft>, actor: &str) -> Result<Preserved> {
-        let actor = non_blank("actor", actor)?;
-        let id = non_blank("incident id", id)?;
-        let max = self.policy.evidence.max_item_bytes;
-        let mut drafts = Vec::with_capacity(items.len());
-        for (i, d) in items.into_iter().enumerate() {
-            check_evidence_name(&d.name)?;
-            if drafts.iter().any(|(n, _, _): &(String, String, Vec<u8>)| *n == d.name) {
-                return Err(Error::invalid_input(format!("evidence name {} given twice (item {})", d.name, i + 1)));
-            }
-            let text = String::from_utf8(d.bytes).map_err(|_| {
-                Error::invalid_input(format!(
-                    "evidence {}: not UTF-8 text (evidence is redacted before it is stored, so it must be text)",
-                    d.name
-                ))
-            })?;
-            let redacted = crate::redact::scrub(&text).into_bytes();
-            let size = u64::try_from(redacted.len()).unwrap_or(u64::MAX);
-            if size > max {
-                return Err(Error::invalid_input(format!(
-                    "evidence {}: {size} bytes, more than evidence.max_item_bytes ({max})",
-                    d.name
-                )));
-            }
-            drafts.push((d.name, d.media_type, redacted));
-        }
-        for attempt in 1..=UPDATE_ATTEMPTS {
-            let mut timeline =
-                self.store.timeline(&id).await?.with_max_events(self.policy.limits.max_events_per_incident);
-            let stored: Vec<String> = self.store.evidence(&id).await?.into_iter().map(|i| i.name).collect();
-            let before = timeline.len();
-            let now = timeline.last().map_or_else(|| self.clock.now(), |e| self.clock.now().max(e.at));
-            let mut added = Vec::new();
-            let mut already_stored = Vec::new();
-            for (name, media_type, bytes) in &drafts {
-                if stored.contains(name) {
-                    already_stored.push(name.clone());
-                    continue;
-                }
-                let item = EvidenceItem::new(name.clone(), media_type.clone(), bytes.clone(), now);
-                timeline.append(now, actor.as_str(), item.event_kind())?;
-                added.push(item);
-            }
-            let events = timeline.events()[before..].to_vec();
-            if !added.is_empty() {
-                match self.store.add_evidence(&id, &events, &added).await {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == ErrorKind::Conflict => {
-                        tokio::task::yield_now().await;
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            return Ok(Preserved {
-                incident_id: id,
-                actor,
-                added: added.iter().map(EvidenceItem::info).collect(),
-                already_stored,
-                events,
-                attempts: attempt,
-            });
-        }
-        Err(Error::conflict(format!(
-            "incident {id}: other writers appended first {UPDATE_ATTEMPTS} times in a row; no evidence was \
-             recorded, try again"
-        )))
+        preserve_in(&*self.store, &*self.clock, &self.policy, id, items, actor).await
     }
 
     /// The evidence items of incident `id` (without content), by name.
@@ -166,4 +102,80 @@ impl Incidents {
             .await?
             .ok_or_else(|| Error::not_found(format!("incident {id} has no evidence named {name}")))
     }
+}
+
+/// [`Incidents::preserve`] on any store and clock (the post-incident driver's are generic).
+pub(crate) async fn preserve_in<S: Store + ?Sized, C: Clock + ?Sized>(
+    store: &S,
+    clock: &C,
+    policy: &Policy,
+    id: &str,
+    items: Vec<EvidenceDraft>,
+    actor: &str,
+) -> Result<Preserved> {
+    let actor = non_blank("actor", actor)?;
+    let id = non_blank("incident id", id)?;
+    let max = policy.evidence.max_item_bytes;
+    let mut drafts = Vec::with_capacity(items.len());
+    for (i, d) in items.into_iter().enumerate() {
+        check_evidence_name(&d.name)?;
+        if drafts.iter().any(|(n, _, _): &(String, String, Vec<u8>)| *n == d.name) {
+            return Err(Error::invalid_input(format!("evidence name {} given twice (item {})", d.name, i + 1)));
+        }
+        let text = String::from_utf8(d.bytes).map_err(|_| {
+            Error::invalid_input(format!(
+                "evidence {}: not UTF-8 text (evidence is redacted before it is stored, so it must be text)",
+                d.name
+            ))
+        })?;
+        let redacted = crate::redact::scrub(&text).into_bytes();
+        let size = u64::try_from(redacted.len()).unwrap_or(u64::MAX);
+        if size > max {
+            return Err(Error::invalid_input(format!(
+                "evidence {}: {size} bytes, more than evidence.max_item_bytes ({max})",
+                d.name
+            )));
+        }
+        drafts.push((d.name, d.media_type, redacted));
+    }
+    for attempt in 1..=UPDATE_ATTEMPTS {
+        let mut timeline = store.timeline(&id).await?.with_max_events(policy.limits.max_events_per_incident);
+        let stored: Vec<String> = store.evidence(&id).await?.into_iter().map(|i| i.name).collect();
+        let before = timeline.len();
+        let now = timeline.last().map_or_else(|| clock.now(), |e| clock.now().max(e.at));
+        let mut added = Vec::new();
+        let mut already_stored = Vec::new();
+        for (name, media_type, bytes) in &drafts {
+            if stored.contains(name) {
+                already_stored.push(name.clone());
+                continue;
+            }
+            let item = EvidenceItem::new(name.clone(), media_type.clone(), bytes.clone(), now);
+            timeline.append(now, actor.as_str(), item.event_kind())?;
+            added.push(item);
+        }
+        let events = timeline.events()[before..].to_vec();
+        if !added.is_empty() {
+            match store.add_evidence(&id, &events, &added).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::Conflict => {
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        return Ok(Preserved {
+            incident_id: id,
+            actor,
+            added: added.iter().map(EvidenceItem::info).collect(),
+            already_stored,
+            events,
+            attempts: attempt,
+        });
+    }
+    Err(Error::conflict(format!(
+        "incident {id}: other writers appended first {UPDATE_ATTEMPTS} times in a row; no evidence was \
+         recorded, try again"
+    )))
 }

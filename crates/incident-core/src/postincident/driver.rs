@@ -1,5 +1,8 @@
-//! [`PostIncidentDriver`]: reports post-incident tasks that are past their deadline, once each, as a
-//! reminder in the incident channel recorded on the timeline. Stateless like the escalation driver: what
+//! [`PostIncidentDriver`]: gathers the timeline and metrics of a resolved incident as the evidence item
+//! [`TIMELINE_EVIDENCE`](super::TIMELINE_EVIDENCE) (`timeline-metrics.json`: the timeline and the MTTD,
+//! MTTA, MTTM, MTTR metrics, which marks [`Task::TimelineAndMetrics`] done), and reports post-incident
+//! tasks that are past their deadline, once each, as a reminder in the incident channel recorded on the
+//! timeline. Stateless like the escalation driver: what
 //! was reported is read back from the timeline, so a restarted driver neither repeats nor forgets.
 
 use std::sync::Arc;
@@ -69,6 +72,9 @@ pub struct PostIncidentReport {
     pub overdue: Vec<(String, Task, DateTime<Utc>)>,
     /// The reminders sent by this tick.
     pub reminded: Vec<OverdueReminder>,
+    /// Incidents whose `timeline-metrics.json` this tick gathered.
+    #[serde(default)]
+    pub gathered: Vec<String>,
     /// Incidents that could not be handled.
     pub errors: Vec<IncidentFailure>,
     /// The next deadline of a task still open (the next tick worth running).
@@ -136,6 +142,7 @@ where
             resolved_incidents: 0,
             overdue: Vec::new(),
             reminded: Vec::new(),
+            gathered: Vec::new(),
             errors: Vec::new(),
             next_due: None,
         };
@@ -161,8 +168,45 @@ where
         now: DateTime<Utc>,
         report: &mut PostIncidentReport,
     ) -> Result<()> {
-        let timeline = self.store.timeline(&incident.id).await?;
-        let Some(post) = PostIncident::of(incident, &timeline, &self.policy.post_incident) else { return Ok(()) };
+        let mut timeline = self.store.timeline(&incident.id).await?;
+        let Some(mut post) = PostIncident::of(incident, &timeline, &self.policy.post_incident) else { return Ok(()) };
+        if post.tasks.iter().any(|t| t.task == Task::TimelineAndMetrics && t.done_at.is_none()) {
+            let gathered = serde_json::json!({
+                "incident_id": incident.id,
+                "gathered_at": now,
+                "metrics": incident.metrics(),
+                "timeline": timeline,
+            });
+            let done = match crate::lifecycle::EvidenceDraft::json(super::TIMELINE_EVIDENCE, &gathered) {
+                Ok(draft) => {
+                    crate::lifecycle::preserve_in(
+                        &*self.store,
+                        &*self.clock,
+                        &self.policy,
+                        &incident.id,
+                        vec![draft],
+                        &self.options.actor,
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            };
+            // A gathering that fails (a store that keeps no evidence, a timeline larger than
+            // `evidence.max_item_bytes`) is reported; the reminders still go out.
+            match done {
+                Ok(done) if !done.added.is_empty() => {
+                    report.gathered.push(incident.id.clone());
+                    timeline = self.store.timeline(&incident.id).await?;
+                    post = PostIncident::of(incident, &timeline, &self.policy.post_incident).unwrap_or(post);
+                }
+                Ok(_) => {}
+                Err(e) => report.errors.push(IncidentFailure {
+                    incident_id: incident.id.clone(),
+                    kind: e.kind(),
+                    message: format!("gathering {}: {e}", super::TIMELINE_EVIDENCE),
+                }),
+            }
+        }
         for t in post.tasks.iter().filter(|t| t.done_at.is_none()) {
             if !t.is_overdue(now) {
                 let at = t.due + chrono::TimeDelta::seconds(1);

@@ -269,14 +269,25 @@ mod driver {
         let r = driver.tick(clock.now()).await.expect("tick");
         assert_eq!((r.resolved_incidents, r.overdue.len(), r.reminded.len()), (1, 0, 0));
         assert_eq!(r.next_due, Some(at(2026, 12, 2, 12, 0) + TimeDelta::seconds(1)));
+        // The timeline and metrics are gathered at once, as an evidence item: that task is done.
+        assert_eq!(r.gathered, vec![incident.id.clone()]);
+        let item = store.evidence_item(&incident.id, TIMELINE_EVIDENCE).await.expect("read").expect("gathered");
+        let json: serde_json::Value = serde_json::from_slice(&item.bytes).expect("json");
+        assert_eq!(json["incident_id"], incident.id.as_str());
+        assert!(json["metrics"].is_object() && json["timeline"]["events"].is_array(), "{json}");
+        let tl = store.timeline(&incident.id).await.expect("timeline");
+        let post = PostIncident::of(&incident, &tl, &Policy::default().post_incident).expect("resolved");
+        assert!(post.tasks.iter().any(|t| t.task == Task::TimelineAndMetrics && t.done_at.is_some()));
+        let r = driver.tick(clock.now()).await.expect("tick");
+        assert!(r.gathered.is_empty(), "gathered once");
 
         clock.set(at(2026, 12, 2, 12, 1));
         let r = driver.tick(clock.now()).await.expect("tick");
         let tasks: Vec<Task> = r.reminded.iter().map(|m| m.task).collect();
         assert_eq!(
             tasks,
-            [Task::Meeting, Task::TimelineAndMetrics, Task::Evidence, Task::PostMortem],
-            "not the ticket"
+            [Task::Meeting, Task::Evidence, Task::PostMortem],
+            "not the ticket, nor the gathered timeline and metrics"
         );
         assert!(r.reminded.iter().all(|m| m.outcome == Outcome::Succeeded));
         let sent = notifier.0.lock().expect("lock").clone();
@@ -287,8 +298,8 @@ mod driver {
         // A restarted driver reads the reminders back: nothing is sent twice.
         let again = PostIncidentDriver::new(store.clone(), clock.clone(), notifier.clone(), Policy::default());
         let r = again.tick(clock.now() + TimeDelta::hours(1)).await.expect("tick");
-        assert_eq!((r.overdue.len(), r.reminded.len()), (4, 0));
-        assert_eq!(notifier.0.lock().expect("lock").len(), 4);
+        assert_eq!((r.overdue.len(), r.reminded.len()), (3, 0));
+        assert_eq!(notifier.0.lock().expect("lock").len(), 3);
         store.timeline(&incident.id).await.expect("timeline").verify().expect("chain");
 
         // Out of the lookback: not looked at.
