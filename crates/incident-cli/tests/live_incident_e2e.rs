@@ -10,8 +10,9 @@
 //! (wall clock, `--store postgres://...`, `--notify-config` to the fakes) acknowledges, assigns the
 //! communications lead, raises to P0, posts an update (Slack sees P0), marks mitigated; the alerts
 //! clear; it resolves with the root cause and the GitHub fake receives the post-incident ticket in the
-//! documented shape; `incident -o json postmortem ID` matches the store. The timeline holds every step
-//! once, every alert once, on a verified chain, its times never going backwards.
+//! documented shape; `incident -o json postmortem ID --record` matches the store; `incident evidence
+//! collect` writes the incident's bundle, `verify` passes, and fails once `timeline.json` is edited. The
+//! timeline holds every step once, every alert once, on a verified chain, its times never going backwards.
 //!
 //! Skipped only when `INCIDENT_SKIP_SERVICES=1` (needs PostgreSQL from `scripts/services` and
 //! Alertmanager from `scripts/alertmanager`).
@@ -27,7 +28,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use incident_core::clock::{Clock, SystemClock};
 use incident_core::escalation::EscalationOptions;
 use incident_core::ingest::group::CLEAR_CHECK;
-use incident_core::postincident::{INVITE_KIND, PostIncidentOptions, TICKET_KIND};
+use incident_core::postincident::{INVITE_KIND, POSTMORTEM_EVIDENCE, PostIncidentOptions, TICKET_KIND};
 use incident_core::store::Store;
 use incident_core::timeline::{EventKind, Outcome, Timeline};
 use incident_core::{Severity, Status};
@@ -548,13 +549,37 @@ fn a_live_incident_from_alertmanager_to_its_postmortem_on_postgres() {
     std::fs::write(&input, json!({"action_items": [item]}).to_string()).expect("input");
     let pm: Value = serde_json::from_str(&incident(
         &db,
-        &["-o", "json", "postmortem", &id, "--input", input.to_str().expect("utf8")],
+        &["-o", "json", "postmortem", &id, "--input", input.to_str().expect("utf8"), "--record"],
     ))
     .expect("postmortem json");
 
-    // EVIDENCE (integrator, after merging s28-evidence): `incident evidence collect ID --out DIR` then
-    // `incident evidence verify DIR` pass, and fail after tampering with the bundle. Not part of this
-    // branch: nothing here stands in for it.
+    // The evidence bundle of the incident, from the store: it verifies, and fails once tampered with.
+    let bundle = dir.path().join("bundle");
+    let bundle_s = bundle.to_str().expect("utf8");
+    let proof: Value =
+        serde_json::from_str(&incident(&db, &["-o", "json", "evidence", "collect", &id, "--out", bundle_s]))
+            .expect("collect json");
+    assert_eq!(proof["kind"], "incident", "{proof:#}");
+    let items: Vec<&str> = proof["evidence"].as_array().expect("evidence").iter().filter_map(|v| v.as_str()).collect();
+    assert!(items.iter().any(|i| i.ends_with("postmortem.md")), "the recorded post-mortem: {items:?}");
+    let verify = || {
+        Command::new(env!("CARGO_BIN_EXE_incident"))
+            .args(["evidence", "verify", bundle_s])
+            .env_remove("INCIDENT_POLICY")
+            .output()
+            .expect("run incident")
+    };
+    let o = verify();
+    assert!(o.status.success() && stdout(&o).contains("evidence bundle verified"), "{}{}", stdout(&o), stderr(&o));
+    let timeline_json = bundle.join("timeline.json");
+    let original = std::fs::read_to_string(&timeline_json).expect("timeline.json");
+    // Someone else acknowledged it, says the edited copy.
+    let edited = original.replacen("\"alice\"", "\"mallory\"", 1);
+    assert_ne!(edited, original, "the edit changes the timeline");
+    std::fs::write(&timeline_json, edited).expect("tamper");
+    let o = verify();
+    assert_eq!(o.status.code(), Some(5), "an integrity error: {}", stderr(&o));
+    assert!(stderr(&o).contains("timeline.json"), "names the file: {}", stderr(&o));
 
     // No new incident from the repeats after the resolution; the receiver stops.
     std::thread::sleep(Duration::from_secs(3));
@@ -591,9 +616,14 @@ fn a_live_incident_from_alertmanager_to_its_postmortem_on_postgres() {
         let want = json!({"seq": e.seq, "at": e.at, "actor": e.actor, "text": e.kind.describe()});
         assert_eq!(*entry, want);
     }
-    // Only the post-incident driver may have written since (gathering, reminders).
+    // Only the post-incident driver (gathering, reminders) and `--record` (the post-mortem it rendered,
+    // as evidence) may have written since.
     let driver = PostIncidentOptions::default().actor;
-    assert!(tl.events()[entries.len()..].iter().all(|e| e.actor == driver), "{}", describe(&tl));
+    let recorded =
+        |k: &EventKind| matches!(k, EventKind::EvidenceAdded { name, .. } if name.ends_with(POSTMORTEM_EVIDENCE));
+    let after = &tl.events()[entries.len()..];
+    assert!(after.iter().all(|e| e.actor == driver || recorded(&e.kind)), "{}", describe(&tl));
+    assert_eq!(after.iter().filter(|e| recorded(&e.kind)).count(), 1, "{}", describe(&tl));
 
     // Every step once, every alert once, times never going backwards.
     let count = |t: &str| tl.events().iter().filter(|e| e.kind.type_name() == t).count();
