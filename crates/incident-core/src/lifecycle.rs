@@ -852,7 +852,6 @@ fn default_resolution(incident: &Incident, timeline: &Timeline) -> String {
 }
 
 mod evidence;
-pub(crate) use evidence::preserve_in;
 pub use evidence::{EvidenceDraft, Preserved};
 
 #[cfg(test)]
