@@ -76,7 +76,7 @@ pub struct EvidenceReport {
     pub errors: Vec<IncidentFailure>,
 }
 
-/// Captures evidence at declarations and status changes (see the [module docs](self)).
+/// Captures evidence at declarations and status changes (see the [module docs](super)).
 pub struct EvidenceDriver {
     incidents: Incidents,
     cluster: Arc<dyn Cluster>,

@@ -81,7 +81,7 @@ pub struct PostIncidentReport {
     pub next_due: Option<DateTime<Utc>>,
 }
 
-/// Reports overdue post-incident tasks (see the [module docs](self)).
+/// Reports overdue post-incident tasks (see the [module docs](super)).
 pub struct PostIncidentDriver<S: ?Sized, C: ?Sized, N: ?Sized> {
     store: Arc<S>,
     clock: Arc<C>,
