@@ -93,6 +93,7 @@ pub mod lifecycle;
 pub mod policy;
 pub mod postincident;
 pub mod postmortem;
+pub mod preserve;
 pub mod redact;
 pub mod render;
 mod severity;

@@ -813,8 +813,7 @@ fn default_resolution(incident: &Incident, timeline: &Timeline) -> String {
 }
 
 mod evidence;
-pub(crate) use evidence::preserve_in;
-pub use evidence::{EvidenceDraft, Preserved};
+pub use crate::preserve::{EvidenceDraft, Preserved};
 
 #[cfg(test)]
 mod tests;

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::Cluster;
 use crate::incident::Incident;
-use crate::lifecycle::EvidenceDraft;
+use crate::preserve::EvidenceDraft;
 use crate::timeline::{Event, EventKind, Timeline};
 use crate::triage::{TriageOptions, deadline, triage};
 use crate::{ErrorKind, Policy};

@@ -177,9 +177,9 @@ where
                 "metrics": incident.metrics(),
                 "timeline": timeline,
             });
-            let done = match crate::lifecycle::EvidenceDraft::json(super::TIMELINE_EVIDENCE, &gathered) {
+            let done = match crate::preserve::EvidenceDraft::json(super::TIMELINE_EVIDENCE, &gathered) {
                 Ok(draft) => {
-                    crate::lifecycle::preserve_in(
+                    crate::preserve::preserve(
                         &*self.store,
                         &*self.clock,
                         &self.policy,
