@@ -7,7 +7,7 @@
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
 use common::{stderr, stdout};
@@ -145,9 +145,10 @@ fn evidence_is_captured_from_a_real_cluster_collected_and_verified() {
     let moved = json(&incident(&store, &["status", &id, "identified", "--message", "bad deploy api:1", "-o", "json"]));
     let seq = moved["events"][0]["seq"].as_u64().expect("seq");
     let want = format!("status_changed-{seq:04}/triage.json");
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut polls = 0;
     while !evidence_names(&store, &id).contains(&want) {
-        assert!(Instant::now() < deadline, "serve captured no {want}: {:?}", evidence_names(&store, &id));
+        polls += 1;
+        assert!(polls < 200, "serve captured no {want} in 60 s: {:?}", evidence_names(&store, &id));
         std::thread::sleep(Duration::from_millis(300));
     }
     drop(serve);

@@ -213,7 +213,7 @@ fn check_evidence(manifest: &Manifest, timeline: &Timeline, audit: &StoreAudit) 
         }
         names.push(name.to_owned());
     }
-    if let Some(missing) = stored.iter().find(|i| !names.iter().any(|n| *n == i.name)) {
+    if let Some(missing) = stored.iter().find(|i| !names.contains(&i.name)) {
         return Err(Error::integrity(format!(
             "{JOURNAL} stores the evidence item {}, but {EVIDENCE_DIR}/{} is not in the bundle (deleted?)",
             missing.name, missing.name
