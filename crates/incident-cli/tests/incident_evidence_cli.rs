@@ -145,12 +145,10 @@ fn evidence_is_captured_from_a_real_cluster_collected_and_verified() {
     let moved = json(&incident(&store, &["status", &id, "identified", "--message", "bad deploy api:1", "-o", "json"]));
     let seq = moved["events"][0]["seq"].as_u64().expect("seq");
     let want = format!("status_changed-{seq:04}/triage.json");
-    // At most 60 s (200 looks, 300 ms apart).
-    for look in 0.. {
-        if evidence_names(&store, &id).contains(&want) {
-            break;
-        }
-        assert!(look < 200, "serve captured no {want}: {:?}", evidence_names(&store, &id));
+    let mut polls = 0;
+    while !evidence_names(&store, &id).contains(&want) {
+        polls += 1;
+        assert!(polls < 200, "serve captured no {want} in 60 s: {:?}", evidence_names(&store, &id));
         std::thread::sleep(Duration::from_millis(300));
     }
     drop(serve);

@@ -20,7 +20,9 @@
 //! * [`engine`]: typed actions, procedures, plans, the executor and its durable journal.
 //! * [`redact`]: the one set of rules that keep secrets out of messages (every crate and both bindings).
 //! * [`signing`]: Ed25519 signatures for plans and evidence manifests.
-//! * [`evidence`]: evidence bundles (a drill's output directory) and what verifying one proves; the
+//! * [`preserve`]: evidence items into the store (redacted, bounded, hashed into the timeline).
+//! * [`evidence`]: evidence bundles (a drill's output directory, or a real incident's collected from the
+//!   store), the evidence capture and driver of real incidents, and what verifying a bundle proves; the
 //!   bundle's store is read through [`store::ArchiveStore`] (`incident_store::SqliteStore`).
 //! * [`render`]: the text the `incident` command prints (classification, declaration, cadence, runs), for
 //!   every front end.
@@ -41,7 +43,7 @@
 //! | 3. Incident Response | [`triage`] (investigation); [`engine`] and its [`library`](engine::library): `traffic-management`, `application-rollback`, `database-recovery`; [`lifecycle`] (working the stored incident: acknowledge, roles, severity, status, notes) | `incident triage`, `incident procedure`, `incident plan`, `incident run`, `incident resume`, `incident list`, `incident show`, `incident ack`, `incident assign`, `incident severity`, `incident status`, `incident note` |
 //! | 4. Communication During Incident | [`comms`] (templates, cadence), [`cadence`], [`delivery`] | `incident comms render initial\|update`, `incident comms cadence`, `incident update` |
 //! | 5. Resolution and Recovery | [`incident`] (resolve), [`lifecycle`] (mitigated, resolve and the final message), [`comms::resolved_message`], verification [`engine::Check`]s | `incident comms render resolved`, `incident mitigated`, `incident resolve` |
-//! | 6. Post-Incident Activities | [`postincident`] (the ticket, the post-mortem invite, tasks due within 24 h), [`postmortem`] (from the store: [`lifecycle::Incidents::postmortem`]), [`timeline`], [`evidence`] | `incident postmortem ID\|DIR`, `incident evidence verify` |
+//! | 6. Post-Incident Activities | [`postincident`] (the ticket, the post-mortem invite, tasks due within 24 h), [`postmortem`] (from the store: [`lifecycle::Incidents::postmortem`]), [`timeline`], [`evidence`], [`preserve`] | `incident postmortem ID\|DIR [--record]`, `incident evidence capture\|collect\|verify` |
 //! | Complete Region Failure | [`engine::library::RegionFailure`] (`engine/library/region_failure.rs`), procedure and scenario `region-failure` | `incident procedure show region-failure`, `incident plan region-failure`, `incident drill region-failure` |
 //! | Database Corruption | [`engine::library::DatabaseCorruption`] (`engine/library/database_corruption.rs`), procedure and scenario `database-corruption` | `incident procedure show database-corruption`, `incident plan database-corruption`, `incident drill database-corruption` |
 //! | Emergency Contacts | [`policy`] (`contacts`, [`policy::Role`]), used by [`incident`] for who is told | `incident policy show` |

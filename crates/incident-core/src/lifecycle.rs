@@ -852,7 +852,7 @@ fn default_resolution(incident: &Incident, timeline: &Timeline) -> String {
 }
 
 mod evidence;
-pub use evidence::{EvidenceDraft, Preserved};
+pub use crate::preserve::{EvidenceDraft, Preserved};
 
 #[cfg(test)]
 mod tests;

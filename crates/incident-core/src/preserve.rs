@@ -1,8 +1,7 @@
-//! Preserving evidence: items stored with their `evidence_added` events in one transaction, each redacted
-//! ([`crate::redact::scrub`]), bounded by `evidence.max_item_bytes` and hashed into the timeline.
-//! [`Incidents::preserve`](crate::lifecycle::Incidents::preserve) is this on the lifecycle's store and
-//! clock; the drivers call [`preserve`] on theirs. A module of its own so that the drivers below the
-//! lifecycle (post-incident, evidence) can preserve without depending on it.
+//! Evidence into the store: [`preserve`] redacts each item's text ([`crate::redact::scrub`]), bounds it
+//! (`evidence.max_item_bytes`), hashes it and writes it with its `evidence_added` timeline event in one
+//! transaction ([`Store::add_evidence`]). Used by [`Incidents::preserve`](crate::lifecycle::Incidents::preserve),
+//! the evidence driver and the post-incident driver.
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -11,11 +10,6 @@ use crate::clock::Clock;
 use crate::store::{EvidenceInfo, EvidenceItem, Store, UPDATE_ATTEMPTS, check_evidence_name};
 use crate::timeline::Event;
 use crate::{Error, ErrorKind, Policy, Result};
-
-fn non_blank(what: &str, value: &str) -> Result<String> {
-    let v = value.trim();
-    if v.is_empty() { Err(Error::invalid_input(format!("{what} must not be empty"))) } else { Ok(v.to_owned()) }
-}
 
 /// Evidence to preserve: a name unique per incident (a relative path, `declared-0003/triage.json`), a
 /// media type and the content (text: it is redacted before it is hashed).
@@ -56,7 +50,7 @@ impl EvidenceDraft {
     }
 }
 
-/// What [`preserve`] did.
+/// What [`Incidents::preserve`] did.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Preserved {
     /// The incident.
@@ -73,9 +67,9 @@ pub struct Preserved {
     pub attempts: u32,
 }
 
-/// Store `items` as evidence of incident `id` in `store` at `clock`'s time under `policy`: what
-/// [`Incidents::preserve`](crate::lifecycle::Incidents::preserve) does, on any store and clock (the
-/// post-incident and evidence drivers' are generic).
+/// Store `items` as evidence of incident `id` on `store` at `clock`'s time, as `actor`: see
+/// [`Incidents::preserve`](crate::lifecycle::Incidents::preserve), which is this on its store (the
+/// post-incident driver, generic over its store, calls it directly).
 ///
 /// # Errors
 /// As [`Incidents::preserve`](crate::lifecycle::Incidents::preserve).
@@ -87,8 +81,8 @@ pub async fn preserve<S: Store + ?Sized, C: Clock + ?Sized>(
     items: Vec<EvidenceDraft>,
     actor: &str,
 ) -> Result<Preserved> {
-    let actor = non_blank("actor", actor)?;
-    let id = non_blank("incident id", id)?;
+    let actor = crate::text::non_blank("actor", actor)?.trim().to_owned();
+    let id = crate::text::non_blank("incident id", id)?.trim().to_owned();
     let max = policy.evidence.max_item_bytes;
     let mut drafts = Vec::with_capacity(items.len());
     for (i, d) in items.into_iter().enumerate() {

@@ -10,8 +10,9 @@
 //!
 //! No feature is on by default: enable the stores you use (`incident-store = { features = ["sqlite"] }`).
 //!
-//! Both stores share one row codec (how incidents, events, runs, journal entries and recorded heads
-//! become columns and come back, with the same messages when a stored row does not decode) and pass the
+//! Both stores share one row codec (how incidents, events, runs, journal entries, recorded heads and
+//! evidence items become columns and come back, with the same messages when a stored row does not
+//! decode) and pass the
 //! one conformance suite, `incident_core::store::conformance`, like the memory store:
 //! `cargo test -p incident-store --all-features` runs it against memory, SQLite and PostgreSQL (the
 //! PostgreSQL tests read `INCIDENT_TEST_PG_URL` from `scripts/services start`'s env file, and fail with

@@ -1,5 +1,9 @@
-//! Evidence bundles: the directory a drill writes (`incident drill --out DIR`), and the check that it is
-//! intact and self-consistent ([`verify`], `incident evidence verify DIR`). The rules live here; the bundle's
+//! Evidence bundles: the directory a drill writes (`incident drill --out DIR`) or [`collect`] writes for a
+//! real incident from the store (`incident evidence collect ID --out DIR`), and the check that it is
+//! intact and self-consistent ([`verify`], `incident evidence verify DIR`). Also the evidence of real
+//! incidents: [`capture`] (what is read from the cluster at a declaration or status change) and
+//! [`EvidenceDriver`] (`incident serve` with a cluster), whose items
+//! [`crate::preserve`] stores, each hashed into the timeline. The rules live here; the bundle's
 //! `journal.sqlite` is read through the [`ArchiveStore`](crate::store::ArchiveStore) port, which
 //! `incident_store::SqliteStore` implements (feature `sqlite` of `incident-store`).
 //!
@@ -18,6 +22,18 @@
 //! | `manifest.sha256` | the manifest (below) |
 //! | `manifest.sig` | with a signing key: the manifest's Ed25519 signature ([`Signature`] as JSON) |
 //!
+//! A bundle of a real incident ([`collect`]) has the same files, in their incident form, plus one file per
+//! evidence item:
+//!
+//! | file | content (incident form) |
+//! |---|---|
+//! | `report.json` | `"kind": "incident"` ([`INCIDENT_KIND`]), the incident, timeline, triage, plan, run, post-mortem, `evidence_items` (name, media type, sha256, size, captured at) and the `evidence` section ([`RecordedHeads`]); a drill's report has no `kind` |
+//! | `triage.json`, `triage.txt` | the newest captured triage (the last `*/triage.json` item on the timeline), `null` / empty when none |
+//! | `plan.json`, `run.json` | the newest run of the incident and its plan, `null` when none |
+//! | `postmortem.md`, `postmortem.json` | the post-mortem built from the store |
+//! | `journal.sqlite` | a sealed export of the incident, its timeline, its runs and journals, and its evidence items |
+//! | `evidence/<name>` | each evidence item (`evidence/declared-0001/logs.txt`), listed in the manifest |
+//!
 //! # The manifest
 //!
 //! `manifest.sha256` is what `sha256sum -c manifest.sha256` reads (it skips `#` lines): a header line
@@ -28,8 +44,9 @@
 //!
 //! # What [`verify`] proves
 //!
-//! 1. **Files**: the manifest exists, is not empty and lists exactly the required set; every required
-//!    file is present and matches its hash; no other file is in the directory.
+//! 1. **Files**: the manifest exists, is not empty and lists exactly the required set (plus the
+//!    evidence files of an incident bundle); every listed file is present and matches its hash; no other
+//!    file is in the directory.
 //! 2. **Signature**: with a trusted key configured ([`Trust`]), `manifest.sig` must be present, made by a
 //!    trusted key and match the manifest; a bundle whose manifest says it is signed must carry its
 //!    signature (and one that carries a signature must say so) whether or not a key is trusted.
@@ -41,6 +58,11 @@
 //!    the store holds exactly the recorded incident and runs; `incident.json`, `timeline.json`,
 //!    `triage.json`, `plan.json`, `run.json` and `postmortem.json` equal their copies in `report.json`,
 //!    and `incident.json` equals the incident stored in `journal.sqlite`.
+//!
+//! 5. **Evidence**: every `evidence/*` file is listed in the manifest, matches the SHA-256 an
+//!    `evidence_added` event of `timeline.json` records for its name, and is an item `journal.sqlite`
+//!    stores (its audit checks each stored item against its content and its timeline); every stored item
+//!    is in the bundle.
 //!
 //! Without a signature, verification shows the files agree with each other and were not cut or edited
 //! piecemeal: someone who rewrites *every* file consistently (new chains, new heads, a new manifest)

@@ -1,7 +1,8 @@
-//! [`Incidents::preserve`]: evidence items into the store, each hashed into the timeline.
+//! [`Incidents::preserve`]: evidence items into the store, each hashed into the timeline (the rules are
+//! in [`crate::preserve`]).
 
 use super::{Incidents, non_blank};
-pub use crate::preserve::{EvidenceDraft, Preserved};
+use crate::preserve::{EvidenceDraft, Preserved, preserve};
 use crate::store::{EvidenceInfo, EvidenceItem};
 use crate::{Error, Result};
 
@@ -19,7 +20,7 @@ impl Incidents {
     /// `PreconditionFailed` from a store that keeps no evidence; `Conflict` when other writers won
     /// [`UPDATE_ATTEMPTS`](crate::store::UPDATE_ATTEMPTS) times in a row.
     pub async fn preserve(&self, id: &str, items: Vec<EvidenceDraft>, actor: &str) -> Result<Preserved> {
-        crate::preserve::preserve(&*self.store, &*self.clock, &self.policy, id, items, actor).await
+        preserve(&*self.store, &*self.clock, &self.policy, id, items, actor).await
     }
 
     /// The evidence items of incident `id` (without content), by name.
