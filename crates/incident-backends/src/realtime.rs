@@ -22,7 +22,10 @@ use incident_core::backend::{
     RecordSet,
 };
 use incident_core::incident::Incident;
-use incident_core::store::{EvidenceInfo, EvidenceItem, JournalDraft, JournalEntry, RunRecord, Store};
+use incident_core::store::{
+    EvidenceInfo, EvidenceItem, IncidentUpdate, IncidentUpdated, JournalDraft, JournalEntry, RunRecord, Store,
+    StoreWrite,
+};
 use incident_core::timeline::{Event, Timeline};
 use incident_core::{Error, Result};
 use incident_store::PgStore;
@@ -186,6 +189,16 @@ impl Store for Realtime<PgStore> {
     async fn evidence_item(&self, incident_id: &str, name: &str) -> Result<Option<EvidenceItem>> {
         let (id, name) = (incident_id.to_owned(), name.to_owned());
         self.call(|s| async move { s.evidence_item(&id, &name).await }).await
+    }
+    // The two below must reach PostgreSQL's own implementations (one transaction; the decision inside
+    // the row lock), not the trait's optimistic, one-write-at-a-time defaults.
+    async fn write_batch(&self, writes: &[StoreWrite]) -> Result<()> {
+        let writes = writes.to_vec();
+        self.call(|s| async move { s.write_batch(&writes).await }).await
+    }
+    async fn update_incident(&self, incident_id: &str, update: Box<IncidentUpdate>) -> Result<Option<IncidentUpdated>> {
+        let id = incident_id.to_owned();
+        self.call(|s| async move { s.update_incident(&id, update).await }).await
     }
 }
 
