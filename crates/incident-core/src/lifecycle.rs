@@ -853,7 +853,7 @@ fn default_resolution(incident: &Incident, timeline: &Timeline) -> String {
 
 mod evidence;
 pub(crate) use evidence::preserve_in;
-pub use evidence::{EvidenceDraft, Preserved};
+pub use evidence::{EvidenceDraft, Preserved, RecordedPostMortem};
 
 #[cfg(test)]
 mod tests;
