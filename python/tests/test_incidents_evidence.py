@@ -37,7 +37,7 @@ def test_evidence_from_declaration_to_a_verified_bundle(tmp_path: Path) -> None:
     )
     assert [a["name"] for a in done["added"]] == ["manual/logs.txt", "manual/notes.md"]
     assert done["already_stored"] == [] and len(done["events"]) == 2
-    assert done["events"][0]["type"] == "evidence_added" and done["events"][0]["actor"] == "bob"
+    assert done["events"][0]["kind"]["type"] == "evidence_added" and done["events"][0]["actor"] == "bob"
 
     listed = incidents.evidence(iid)
     assert [i["name"] for i in listed] == ["manual/logs.txt", "manual/notes.md"]
