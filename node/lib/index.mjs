@@ -24,6 +24,7 @@ export const {
   PostMortem,
   PreconditionFailedError,
   Procedure,
+  RecordedPostMortem,
   RefusedError,
   RunReport,
   SimPlatform,

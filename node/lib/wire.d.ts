@@ -266,7 +266,8 @@ export type ChangeJson = {
   /** The incident after the operation (as stored). */
   incident: IncidentJson
   /**
-   * Messages sent after the change (the resolve's final message, post-incident ticket and invite), each
+   * Messages sent after the change (an acknowledgement or resolution to every role the incident paged,
+   * the resolve's final message, post-incident ticket and invite), each
    * recorded on the timeline.
    */
   messages: Array<SentMessageJson>
@@ -838,6 +839,42 @@ export type EventKindJson = {
   type: "alerts_received"
 }
 
+/** An evidence item without its content (what listing an incident's evidence returns). */
+export interface EvidenceInfoJson {
+  /** When it was captured. */
+  captured_at: string
+  /** Media type. */
+  media_type: string
+  /** Unique per incident. */
+  name: string
+  /** Lower-case hex SHA-256 of the content. */
+  sha256: string
+  /** Content length, bytes. */
+  size: number
+}
+
+/**
+ * The `[evidence]` policy section.
+ *
+ * ```toml
+ * [evidence]
+ * max_item_bytes = 1048576
+ * log_lines = 200
+ * ```
+ */
+export interface EvidencePolicyJson {
+  /**
+   * Log lines kept per deployment of an incident's components in a capture's `logs.txt` (default 200,
+   * the newest).
+   */
+  log_lines?: number
+  /**
+   * Largest evidence item stored, bytes, after redaction (default 1 MiB): a larger one is refused
+   * (`InvalidInput`); the capture cuts logs to fit.
+   */
+  max_item_bytes?: number
+}
+
 /** One checked expectation. */
 export interface ExpectationOutcomeJson {
   /** What was checked. */
@@ -1368,6 +1405,8 @@ export interface PolicyJson {
    * Contacts": external services, customer communication), and when.
    */
   emergency_contacts?: Array<EmergencyContactRuleJson>
+  /** Bounds of the evidence captured for real incidents (see [`crate::evidence`]). */
+  evidence?: EvidencePolicyJson
   /** Guard rails the executor enforces. */
   guard_rails?: GuardRailsJson
   /** How alert payloads map onto observations and impact facts. */
@@ -1478,6 +1517,22 @@ export interface PostMortemJson {
   title: string
 }
 
+/** What [`Incidents::preserve`] did. */
+export interface PreservedJson {
+  /** Who preserved it. */
+  actor: string
+  /** The items stored now (redacted, hashed), in the order given. */
+  added: Array<EvidenceInfoJson>
+  /** Names that were already stored (someone preserved them first): not written again. */
+  already_stored: Array<string>
+  /** How many times the write was decided (1 + the conflicts with other writers it re-decided). */
+  attempts: number
+  /** The `evidence_added` events appended. */
+  events: Array<EventJson>
+  /** The incident. */
+  incident_id: string
+}
+
 /** Health of one datastore. */
 export interface ProbeReportJson {
   /** Named findings (`connections: 12/100`, ...). */
@@ -1586,6 +1641,21 @@ export interface RecordSetJson {
   values: Array<string>
   /** Weight for weighted records. */
   weight?: number | null
+}
+
+/**
+ * What [`Incidents::record_postmortem`] did: the post-mortem built from the store and the
+ * preservation of its `postmortem.md`.
+ */
+export interface RecordedPostMortemJson {
+  /** The post-mortem, as [`Incidents::postmortem`] builds it. */
+  postmortem: PostMortemJson
+  /**
+   * The preservation of its markdown as the evidence item [`POSTMORTEM_EVIDENCE`]: one item in
+   * [`Preserved::added`], or its name in [`Preserved::already_stored`] when one was recorded before
+   * (evidence names are kept once; the first one stays).
+   */
+  preserved: PreservedJson
 }
 
 /** A named link. */
@@ -2230,12 +2300,22 @@ export interface ValidationReportJson {
 export interface VerificationJson {
   /** The directory. */
   dir: string
+  /**
+   * The evidence items (`evidence/<name>`), each matching the hash an `evidence_added` event of the
+   * timeline records and an item stored in `journal.sqlite`, sorted.
+   */
+  evidence?: Array<string>
   /** The files whose SHA-256 matched the manifest (every required file), sorted. */
   files: Array<string>
   /** [`FORMAT`]. */
   format: string
   /** Every journal: intact in `journal.sqlite`, ending at the head recorded there and in `report.json`. */
   journals: Array<JournalHeadJson>
+  /**
+   * What the bundle is of: `drill` (`incident drill --out`) or `incident` (`incident evidence
+   * collect`).
+   */
+  kind?: string
   /** The manifest's signature. */
   signature: SignatureCheckJson
   /**

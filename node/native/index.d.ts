@@ -258,6 +258,38 @@ export declare class Incidents {
    */
   postmortem(id: string, input?: { rootCause?: string; impact?: string; contributingFactors?: string[]; actionItems?: Array<{ description: string; owner?: string; due?: string }>; processImprovements?: string[] }): Promise<PostMortem>
   /**
+   * Build the post-mortem from the store (as `postmortem`) and record its markdown as the evidence item
+   * `postmortem.md` as `actor`, hashed into the timeline: the post-incident task "Write the
+   * post-mortem" is then done (`show`). A post-mortem recorded before is kept, not replaced
+   * (`alreadyRecorded`). As `incident postmortem ID --record`.
+   */
+  recordPostmortem(id: string, actor: string, input?: { rootCause?: string; impact?: string; contributingFactors?: string[]; actionItems?: Array<{ description: string; owner?: string; due?: string }>; processImprovements?: string[] }): Promise<RecordedPostMortem>
+  /**
+   * The evidence items of the incident, without content (wire JSON: `name`, `media_type`, `sha256`,
+   * `size`, `captured_at`), by name.
+   */
+  evidence(id: string): Promise<Array<import('../lib/wire').EvidenceInfoJson>>
+  /**
+   * The content of one evidence item, as stored (redacted). Rejects `not_found` for an unknown
+   * incident or item, `integrity` when the stored content does not match its hash.
+   */
+  evidenceItem(id: string, name: string): Promise<Buffer>
+  /**
+   * Preserve evidence items as `actor`: each redacted, bounded by `evidence.max_item_bytes`, hashed
+   * and stored with its `evidence_added` event. Resolves to what was done (wire JSON: `added`,
+   * `already_stored`: names preserved before, not written again, `events`, `attempts`). Rejects
+   * `invalid_input` for a blank actor, a bad or repeated name, content that is not UTF-8 text or too
+   * large, `not_found` for an unknown incident.
+   */
+  preserve(id: string, items: Array<EvidenceDraftInput>, actor: string): Promise<import('../lib/wire').PreservedJson>
+  /**
+   * Write the evidence bundle of the incident to the directory `out` (`incident evidence collect ID
+   * --out DIR`: the drill bundle's format, every evidence item under `evidence/`; a previous bundle
+   * there is replaced, anything else refused), the manifest signed with the key file `signingKey` when
+   * given, and verify it. Resolves to what was proved (as `verifyEvidence`).
+   */
+  collectEvidence(id: string, out: string, signingKey?: string | undefined | null): Promise<import('../lib/wire').VerificationJson>
+  /**
    * Declare a person's report now (runbook "Manual Reporting"), as `incident declare --severity`:
    * `reporter` is who reported it (`customer`, `internal`, `partner`), `customerFacing` defaults to
    * true, the id to `INC-YYYYMMDD-HHMM`, the on-call commander to `actor`.
@@ -378,6 +410,20 @@ export declare class Procedure {
    * plan (before → after per step, inverses, guard-rail findings). Nothing is mutated.
    */
   plan(platform: SimPlatform | Backends, policy?: Policy | undefined | null): Promise<Plan>
+}
+
+/** What `recordPostmortem` did: the post-mortem and the preservation of its `postmortem.md`. */
+export declare class RecordedPostMortem {
+  /** The post-mortem built from the store. */
+  get postmortem(): PostMortem
+  /** Whether a `postmortem.md` was recorded before (nothing was written now). */
+  get alreadyRecorded(): boolean
+  /** The line `incident postmortem ID --record` reports. */
+  get message(): string
+  /** The preservation (wire JSON: `added`, `already_stored`, `events`, `attempts`). */
+  get preserved(): import('../lib/wire').PreservedJson
+  /** The wire JSON (`{ postmortem, preserved }`). */
+  toJSON(): import('../lib/wire').RecordedPostMortemJson
 }
 
 /** The outcome of a run. */
@@ -783,6 +829,16 @@ export interface ErrorKindInfo {
   code: string
   /** Retrying the same call may succeed. */
   retryable: boolean
+}
+
+/** One evidence item `preserve` takes. */
+export interface EvidenceDraftInput {
+  /** Unique per incident: a relative path of ASCII letters, digits, `.`, `_`, `-` (`manual/logs.txt`). */
+  name: string
+  /** Media type (`text/plain`, `application/json`). */
+  mediaType: string
+  /** The content: text, a string or a Buffer of UTF-8 (it is redacted before it is hashed). */
+  content: string | Buffer
 }
 
 /** Format an instant as the runbook's templates do (`2024-05-03 14:02 UTC`). */

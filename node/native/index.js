@@ -847,6 +847,7 @@ module.exports.Plan = nativeBinding.Plan
 module.exports.Policy = nativeBinding.Policy
 module.exports.PostMortem = nativeBinding.PostMortem
 module.exports.Procedure = nativeBinding.Procedure
+module.exports.RecordedPostMortem = nativeBinding.RecordedPostMortem
 module.exports.RunReport = nativeBinding.RunReport
 module.exports.SimPlatform = nativeBinding.SimPlatform
 module.exports.Timeline = nativeBinding.Timeline

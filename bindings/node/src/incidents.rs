@@ -1,6 +1,7 @@
 //! `Incidents`: working a live incident in a store (`incident_core::lifecycle::Incidents`), as the CLI's
 //! `incident list | show | ack | assign | severity | status | note | mitigated | resolve | update |
-//! postmortem | declare` do.
+//! postmortem [--record] | declare | evidence collect` do, and the evidence items of an incident (list,
+//! read, preserve).
 //!
 //! Conversion only: every rule and error is core's. The store (a SQLite file or a `postgres://` URL, the
 //! CLI's `--store` rule, `StoreSpec::parse`) is opened on a small real-time runtime owned by the object
@@ -16,15 +17,17 @@ use incident_backends::StoreSpec;
 use incident_core::clock::{Clock, SystemClock};
 use incident_core::declare::{Basis, Decided, ReportSource};
 use incident_core::lifecycle::{
-    Change as CoreChange, IncidentView as CoreIncidentView, Incidents as CoreIncidents, ListFilter, ResolveRequest,
+    Change as CoreChange, EvidenceDraft, IncidentView as CoreIncidentView, Incidents as CoreIncidents, ListFilter,
+    RecordedPostMortem as CoreRecordedPostMortem, ResolveRequest,
 };
 use incident_core::postmortem::PostMortemInput;
+use incident_core::signing::SigningKey;
 use incident_core::store::Store;
 use incident_core::timeline::ResponseRole;
 use incident_core::{Error as CoreError, Result as CoreResult, Severity, Status};
 use incident_notify::{ConfigSource, Router};
 use napi::Env;
-use napi::bindgen_prelude::{AsyncTask, ClassInstance, Either};
+use napi::bindgen_prelude::{AsyncTask, Buffer, ClassInstance, Either};
 use napi_derive::napi;
 use serde::Deserialize;
 use serde_json::Value;
@@ -100,6 +103,45 @@ async fn open_store(spec: StoreSpec) -> CoreResult<Arc<dyn Store>> {
 /// A JSON string enum value (`'P0'`, `'commander'`, `'identified'`) as its core type.
 fn parse<T: serde::de::DeserializeOwned>(what: &str, v: &str) -> CoreResult<T> {
     from_json(what, Value::String(v.to_owned()))
+}
+
+/// One evidence item `preserve` takes.
+#[napi(object, object_to_js = false)]
+pub struct EvidenceDraftInput {
+    /// Unique per incident: a relative path of ASCII letters, digits, `.`, `_`, `-` (`manual/logs.txt`).
+    pub name: String,
+    /// Media type (`text/plain`, `application/json`).
+    pub media_type: String,
+    /// The content: text, a string or a Buffer of UTF-8 (it is redacted before it is hashed).
+    pub content: Either<String, Buffer>,
+}
+
+/// A wire JSON object a Promise resolves to (`serde_json::Value` is not a napi `TypeName`; its objects
+/// are ordered by key already, as this map is).
+type JsonObject = std::collections::BTreeMap<String, Value>;
+
+fn object<T: serde::Serialize>(v: &T) -> CoreResult<JsonObject> {
+    match to_json(v)? {
+        Value::Object(m) => Ok(m.into_iter().collect()),
+        _ => Err(CoreError::internal("wire JSON is not an object")),
+    }
+}
+
+/// `--signing-key FILE`'s reading: an Ed25519 private key (PKCS#8 PEM or DER); never printed.
+fn read_signing_key(path: Option<String>) -> CoreResult<Option<SigningKey>> {
+    path.map(|p| {
+        let bytes =
+            std::fs::read(&p).map_err(|e| CoreError::invalid_input(format!("cannot read the signing key {p}: {e}")))?;
+        SigningKey::parse(&bytes).map_err(|e| e.context(&p))
+    })
+    .transpose()
+}
+
+fn postmortem_input(input: Option<Value>) -> CoreResult<PostMortemInput> {
+    match input {
+        None | Some(Value::Null) => Ok(PostMortemInput::default()),
+        Some(v) => from_json("post-mortem input", rename_keys(v, snake)),
+    }
 }
 
 /// The report `declare` takes (camelCase keys in JS).
@@ -310,11 +352,94 @@ impl Incidents {
     pub fn postmortem(&self, id: String, input: Option<Value>) -> AsyncTask<SimTask<PostMortem>> {
         let inner = Arc::clone(&self.inner);
         spawn(move |_| {
-            let input: PostMortemInput = match input {
-                None | Some(Value::Null) => PostMortemInput::default(),
-                Some(v) => from_json("post-mortem input", rename_keys(v, snake))?,
-            };
+            let input = postmortem_input(input)?;
             Ok(PostMortem { inner: inner.run(async |i| i.postmortem(&id, input).await)? })
+        })
+    }
+
+    /// Build the post-mortem from the store (as `postmortem`) and record its markdown as the evidence item
+    /// `postmortem.md` as `actor`, hashed into the timeline: the post-incident task "Write the
+    /// post-mortem" is then done (`show`). A post-mortem recorded before is kept, not replaced
+    /// (`alreadyRecorded`). As `incident postmortem ID --record`.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "id: string, actor: string, input?: { rootCause?: string; impact?: string; contributingFactors?: string[]; actionItems?: Array<{ description: string; owner?: string; due?: string }>; processImprovements?: string[] }",
+        ts_return_type = "Promise<RecordedPostMortem>"
+    )]
+    pub fn record_postmortem(
+        &self,
+        id: String,
+        actor: String,
+        input: Option<Value>,
+    ) -> AsyncTask<SimTask<RecordedPostMortem>> {
+        let inner = Arc::clone(&self.inner);
+        spawn(move |_| {
+            let input = postmortem_input(input)?;
+            Ok(RecordedPostMortem { inner: inner.run(async |i| i.record_postmortem(&id, input, &actor).await)? })
+        })
+    }
+
+    /// The evidence items of the incident, without content (wire JSON: `name`, `media_type`, `sha256`,
+    /// `size`, `captured_at`), by name.
+    #[napi(catch_unwind, ts_return_type = "Promise<Array<import('../lib/wire').EvidenceInfoJson>>")]
+    pub fn evidence(&self, id: String) -> AsyncTask<SimTask<Vec<Value>>> {
+        let inner = Arc::clone(&self.inner);
+        spawn(move |_| inner.run(async |i| i.evidence(&id).await)?.iter().map(to_json).collect())
+    }
+
+    /// The content of one evidence item, as stored (redacted). Rejects `not_found` for an unknown
+    /// incident or item, `integrity` when the stored content does not match its hash.
+    #[napi(catch_unwind, ts_return_type = "Promise<Buffer>")]
+    pub fn evidence_item(&self, id: String, name: String) -> AsyncTask<SimTask<Buffer>> {
+        let inner = Arc::clone(&self.inner);
+        spawn(move |_| Ok(Buffer::from(inner.run(async |i| i.evidence_item(&id, &name).await)?.bytes)))
+    }
+
+    /// Preserve evidence items as `actor`: each redacted, bounded by `evidence.max_item_bytes`, hashed
+    /// and stored with its `evidence_added` event. Resolves to what was done (wire JSON: `added`,
+    /// `already_stored`: names preserved before, not written again, `events`, `attempts`). Rejects
+    /// `invalid_input` for a blank actor, a bad or repeated name, content that is not UTF-8 text or too
+    /// large, `not_found` for an unknown incident.
+    #[napi(catch_unwind, ts_return_type = "Promise<import('../lib/wire').PreservedJson>")]
+    pub fn preserve(
+        &self,
+        id: String,
+        items: Vec<EvidenceDraftInput>,
+        actor: String,
+    ) -> AsyncTask<SimTask<JsonObject>> {
+        let drafts: Vec<EvidenceDraft> = items
+            .into_iter()
+            .map(|d| EvidenceDraft {
+                name: d.name,
+                media_type: d.media_type,
+                bytes: match d.content {
+                    Either::A(s) => s.into_bytes(),
+                    Either::B(b) => b.to_vec(),
+                },
+            })
+            .collect();
+        let inner = Arc::clone(&self.inner);
+        spawn(move |_| object(&inner.run(async |i| i.preserve(&id, drafts, &actor).await)?))
+    }
+
+    /// Write the evidence bundle of the incident to the directory `out` (`incident evidence collect ID
+    /// --out DIR`: the drill bundle's format, every evidence item under `evidence/`; a previous bundle
+    /// there is replaced, anything else refused), the manifest signed with the key file `signingKey` when
+    /// given, and verify it. Resolves to what was proved (as `verifyEvidence`).
+    #[napi(catch_unwind, ts_return_type = "Promise<import('../lib/wire').VerificationJson>")]
+    pub fn collect_evidence(
+        &self,
+        id: String,
+        out: String,
+        signing_key: Option<String>,
+    ) -> AsyncTask<SimTask<JsonObject>> {
+        let inner = Arc::clone(&self.inner);
+        spawn(move |_| {
+            let key = read_signing_key(signing_key)?;
+            let proof = inner.run(async |i| {
+                incident_core::evidence::collect::<incident_store::SqliteStore>(i, &id, &out, key.as_ref()).await
+            })?;
+            object(&proof)
         })
     }
 
@@ -390,6 +515,45 @@ impl Change {
 
     /// The wire JSON (`incident ... -o json`: snake_case, RFC 3339 strings).
     #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "import('../lib/wire').ChangeJson")]
+    pub fn to_json(&self, env: Env) -> napi::Result<Value> {
+        to_json(&self.inner).or_throw(&env)
+    }
+}
+
+/// What `recordPostmortem` did: the post-mortem and the preservation of its `postmortem.md`.
+#[napi]
+pub struct RecordedPostMortem {
+    inner: CoreRecordedPostMortem,
+}
+
+#[napi]
+impl RecordedPostMortem {
+    /// The post-mortem built from the store.
+    #[napi(getter, catch_unwind)]
+    pub fn postmortem(&self) -> PostMortem {
+        PostMortem { inner: self.inner.postmortem.clone() }
+    }
+
+    /// Whether a `postmortem.md` was recorded before (nothing was written now).
+    #[napi(getter, catch_unwind)]
+    pub fn already_recorded(&self) -> bool {
+        self.inner.already_recorded()
+    }
+
+    /// The line `incident postmortem ID --record` reports.
+    #[napi(getter, catch_unwind)]
+    pub fn message(&self) -> String {
+        self.inner.message()
+    }
+
+    /// The preservation (wire JSON: `added`, `already_stored`, `events`, `attempts`).
+    #[napi(getter, catch_unwind, ts_return_type = "import('../lib/wire').PreservedJson")]
+    pub fn preserved(&self, env: Env) -> napi::Result<Value> {
+        to_json(&self.inner.preserved).or_throw(&env)
+    }
+
+    /// The wire JSON (`{ postmortem, preserved }`).
+    #[napi(js_name = "toJSON", catch_unwind, ts_return_type = "import('../lib/wire').RecordedPostMortemJson")]
     pub fn to_json(&self, env: Env) -> napi::Result<Value> {
         to_json(&self.inner).or_throw(&env)
     }

@@ -33,6 +33,9 @@ pub fn wire_schemas(env: Env) -> napi::Result<Value> {
         add::<lifecycle::IncidentView>(&mut m, "IncidentView")?;
         add::<incident_core::cadence::UpdateAttempt>(&mut m, "UpdateAttempt")?;
         add::<postmortem::PostMortem>(&mut m, "PostMortem")?;
+        add::<incident_core::store::EvidenceInfo>(&mut m, "EvidenceInfo")?;
+        add::<lifecycle::Preserved>(&mut m, "Preserved")?;
+        add::<lifecycle::RecordedPostMortem>(&mut m, "RecordedPostMortem")?;
         add::<triage::TriageReport>(&mut m, "TriageReport")?;
         add::<drill::DrillReport>(&mut m, "DrillReport")?;
         add::<drill::StageResult>(&mut m, "StageResult")?;

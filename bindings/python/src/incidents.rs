@@ -1,6 +1,7 @@
 //! `Incidents`: working a live incident in a store (`incident_core::lifecycle::Incidents`), as the CLI's
 //! `incident list | show | ack | assign | severity | status | note | mitigated | resolve | update |
-//! postmortem | declare` do.
+//! postmortem [--record] | declare | evidence collect` do, and the evidence items of an incident (list,
+//! read, preserve).
 //!
 //! Conversion only: every rule and error is core's. The store (a SQLite file or a `postgres://` URL, the
 //! CLI's `--store` rule) is opened on a small real-time runtime owned by the object (the store does real
@@ -16,10 +17,12 @@ use incident_backends::StoreSpec;
 use incident_core::clock::{Clock, SystemClock};
 use incident_core::declare::{Basis, Decided, ReportSource};
 use incident_core::lifecycle::{
-    Change as CoreChange, ChangeOutcome, IncidentView as CoreIncidentView, Incidents as CoreIncidents, ListFilter,
-    ResolveRequest,
+    Change as CoreChange, ChangeOutcome, EvidenceDraft, IncidentView as CoreIncidentView, Incidents as CoreIncidents,
+    ListFilter, ResolveRequest,
 };
 use incident_core::postmortem::PostMortemInput;
+use incident_core::signing::SigningKey;
+use incident_core::store::EvidenceItem;
 use incident_core::store::Store;
 use incident_core::timeline::ResponseRole;
 use incident_core::{Error as CoreError, Result as CoreResult, Severity as CoreSeverity, Status as CoreStatus};
@@ -29,7 +32,7 @@ use serde_json::{Map, Value};
 use tokio::runtime::Runtime;
 
 use crate::convert::Wrap;
-use crate::error::{guard, json_to_py, py_to_json, to_json_string, to_py_obj};
+use crate::error::{guard, invalid, json_to_py, py_to_json, to_json_string, to_py, to_py_obj};
 use crate::incident::PyIncident;
 use crate::policy::{PyPolicy, or_default};
 use crate::postmortem::PyPostMortem;
@@ -59,6 +62,65 @@ impl<'py> IntoPyObject<'py> for Json {
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         json_to_py(py, &self.0)
     }
+}
+
+/// An evidence item read back: its info (wire dict) with `content` (`bytes`).
+struct Item(EvidenceItem);
+
+impl<'py> IntoPyObject<'py> for Item {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let d = to_py_obj(py, &self.0.info())?;
+        d.set_item("content", pyo3::types::PyBytes::new(py, &self.0.bytes))?;
+        Ok(d)
+    }
+}
+
+/// `items` of `preserve`: an iterable of mappings `{"name", "media_type", "content": str | bytes}`.
+fn drafts(items: &Bound<'_, PyAny>) -> PyResult<Vec<EvidenceDraft>> {
+    let mut out = Vec::new();
+    for (i, item) in items.try_iter()?.enumerate() {
+        let item = item?;
+        let field = |k: &str| {
+            item.get_item(k)
+                .map_err(|_| invalid(format!("evidence item {}: no {k:?} (name, media_type, content)", i + 1)))
+        };
+        let text = |k: &str| {
+            field(k)?.extract::<String>().map_err(|_| invalid(format!("evidence item {}: {k} must be a str", i + 1)))
+        };
+        let (name, media_type) = (text("name")?, text("media_type")?);
+        let content = field("content")?;
+        let bytes = if let Ok(s) = content.extract::<String>() {
+            s.into_bytes()
+        } else if let Ok(b) = content.cast::<pyo3::types::PyBytes>() {
+            b.as_bytes().to_vec()
+        } else {
+            return Err(invalid(format!("evidence item {}: content must be str or bytes", i + 1)));
+        };
+        out.push(EvidenceDraft { name, media_type, bytes });
+    }
+    Ok(out)
+}
+
+/// `signing_key`: the path of an Ed25519 private key (PKCS#8 PEM or DER), as the CLI's `--signing-key`.
+fn read_signing_key(path: Option<std::path::PathBuf>) -> PyResult<Option<SigningKey>> {
+    path.map(|p| {
+        let bytes =
+            std::fs::read(&p).map_err(|e| invalid(format!("cannot read the signing key {}: {e}", p.display())))?;
+        SigningKey::parse(&bytes).map_err(|e| to_py(&e.context(p.display())))
+    })
+    .transpose()
+}
+
+fn action_items_input(action_items: Option<&Bound<'_, PyAny>>) -> PyResult<PostMortemInput> {
+    let mut v = Map::new();
+    if let Some(items) = action_items {
+        v.insert("action_items".into(), py_to_json("action_items", items)?);
+    }
+    crate::error::from_value("post-mortem input", Value::Object(v))
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> CoreResult<Json> {
@@ -182,11 +244,7 @@ impl PyIncidents {
     }
 
     fn postmortem_(&self, id: String, action_items: Option<&Bound<'_, PyAny>>) -> PyResult<Work<PyPostMortem>> {
-        let mut v = Map::new();
-        if let Some(items) = action_items {
-            v.insert("action_items".into(), py_to_json("action_items", items)?);
-        }
-        let input: PostMortemInput = crate::error::from_value("post-mortem input", Value::Object(v))?;
+        let input = action_items_input(action_items)?;
         let inner = Arc::clone(&self.inner);
         Ok(Box::new(move |_| Ok(PyPostMortem { inner: inner.run(async |i| i.postmortem(&id, input).await)? })))
     }
@@ -494,6 +552,116 @@ impl PyIncidents {
         guard(|| awaitable(py, self.postmortem_(id, action_items)?))
     }
 
+    /// Build the post-mortem from the store (as `postmortem`) and record its markdown as the evidence item
+    /// `postmortem.md` as `actor`, hashed into the timeline: the post-incident task "Write the post-mortem"
+    /// is then done (`show`). Returns `(PostMortem, preserved)`: `preserved` is the wire dict of what was
+    /// stored (`added`: one item; or `already_stored: ["postmortem.md"]` when one was recorded before: it
+    /// is kept, not replaced), as `incident postmortem ID --record`.
+    #[pyo3(signature = (id, *, actor, action_items = None))]
+    fn record_postmortem<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        actor: String,
+        action_items: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(PyPostMortem, Bound<'py, PyAny>)> {
+        guard(|| {
+            let (pm, preserved) = block(py, self.record_postmortem_(id, actor, action_items)?)?;
+            Ok((pm, preserved.into_pyobject(py)?))
+        })
+    }
+
+    /// `await incidents.record_postmortem_async(...)`.
+    #[pyo3(signature = (id, *, actor, action_items = None))]
+    fn record_postmortem_async<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        actor: String,
+        action_items: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| awaitable(py, self.record_postmortem_(id, actor, action_items)?))
+    }
+
+    /// The evidence items of the incident, without content: wire dicts (`name`, `media_type`, `sha256`,
+    /// `size`, `captured_at`), by name.
+    fn evidence<'py>(&self, py: Python<'py>, id: String) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        guard(|| block(py, self.evidence_(id))?.into_iter().map(|j| j.into_pyobject(py)).collect())
+    }
+
+    /// `await incidents.evidence_async(id)`.
+    fn evidence_async<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| awaitable(py, self.evidence_(id)))
+    }
+
+    /// One evidence item with its content: the wire dict of `evidence` plus `content` (`bytes`, as
+    /// stored: redacted). Raises `NotFoundError` for an unknown incident or item, `IntegrityError` when
+    /// the stored content does not match its hash.
+    fn evidence_item<'py>(&self, py: Python<'py>, id: String, name: String) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| block(py, self.evidence_item_(id, name))?.into_pyobject(py))
+    }
+
+    /// `await incidents.evidence_item_async(id, name)`.
+    fn evidence_item_async<'py>(&self, py: Python<'py>, id: String, name: String) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| awaitable(py, self.evidence_item_(id, name)))
+    }
+
+    /// Preserve evidence items as `actor`: `items` are mappings `{"name", "media_type", "content"}`
+    /// (`content` text, `str` or UTF-8 `bytes`), each redacted, bounded by `evidence.max_item_bytes`,
+    /// hashed and stored with its `evidence_added` event. Returns the wire dict of what was done (`added`,
+    /// `already_stored`: names preserved before, not written again, `events`, `attempts`). Raises
+    /// `InvalidInputError` for a blank actor, a bad or repeated name, content that is not text or too
+    /// large, `NotFoundError` for an unknown incident.
+    #[pyo3(signature = (id, items, *, actor))]
+    fn preserve<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        items: &Bound<'_, PyAny>,
+        actor: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| block(py, self.preserve_(id, items, actor)?)?.into_pyobject(py))
+    }
+
+    /// `await incidents.preserve_async(...)`.
+    #[pyo3(signature = (id, items, *, actor))]
+    fn preserve_async<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        items: &Bound<'_, PyAny>,
+        actor: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| awaitable(py, self.preserve_(id, items, actor)?))
+    }
+
+    /// Write the evidence bundle of the incident to `out` (`incident evidence collect ID --out DIR`: the
+    /// drill bundle's format, every evidence item under `evidence/`; a previous bundle there is replaced,
+    /// anything else refused), the manifest signed with the key at `signing_key` when given, and verify
+    /// it. Returns what was proved (the dict `verify_evidence` returns).
+    #[pyo3(signature = (id, out, *, signing_key = None))]
+    fn collect_evidence<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        out: std::path::PathBuf,
+        signing_key: Option<std::path::PathBuf>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| block(py, self.collect_(id, out, signing_key)?)?.into_pyobject(py))
+    }
+
+    /// `await incidents.collect_evidence_async(...)`.
+    #[pyo3(signature = (id, out, *, signing_key = None))]
+    fn collect_evidence_async<'py>(
+        &self,
+        py: Python<'py>,
+        id: String,
+        out: std::path::PathBuf,
+        signing_key: Option<std::path::PathBuf>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| awaitable(py, self.collect_(id, out, signing_key)?))
+    }
+
     /// Declare a person's report now (runbook "Manual Reporting"), as `incident declare --severity`:
     /// `reporter` is `"customer"`, `"internal"` or `"partner"`; the id defaults to
     /// `INC-YYYYMMDD-HHMM`, the on-call commander to `actor`.
@@ -580,6 +748,49 @@ impl PyIncidents {
     fn show_(&self, id: String) -> Work<PyIncidentView> {
         let w = self.work(async move |i| i.show(&id).await);
         Box::new(move |rt| Ok(PyIncidentView { inner: w(rt)? }))
+    }
+
+    fn record_postmortem_(
+        &self,
+        id: String,
+        actor: String,
+        action_items: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Work<(PyPostMortem, Json)>> {
+        let input = action_items_input(action_items)?;
+        let w = self.work(async move |i| i.record_postmortem(&id, input, &actor).await);
+        Ok(Box::new(move |rt| {
+            let done = w(rt)?;
+            Ok((PyPostMortem { inner: done.postmortem }, to_json(&done.preserved)?))
+        }))
+    }
+
+    fn evidence_(&self, id: String) -> Work<Vec<Json>> {
+        let w = self.work(async move |i| i.evidence(&id).await);
+        Box::new(move |rt| w(rt)?.iter().map(to_json).collect())
+    }
+
+    fn evidence_item_(&self, id: String, name: String) -> Work<Item> {
+        let w = self.work(async move |i| i.evidence_item(&id, &name).await);
+        Box::new(move |rt| Ok(Item(w(rt)?)))
+    }
+
+    fn preserve_(&self, id: String, items: &Bound<'_, PyAny>, actor: String) -> PyResult<Work<Json>> {
+        let items = drafts(items)?;
+        let w = self.work(async move |i| i.preserve(&id, items, &actor).await);
+        Ok(Box::new(move |rt| to_json(&w(rt)?)))
+    }
+
+    fn collect_(
+        &self,
+        id: String,
+        out: std::path::PathBuf,
+        signing_key: Option<std::path::PathBuf>,
+    ) -> PyResult<Work<Json>> {
+        let key = read_signing_key(signing_key)?;
+        let w = self.work(async move |i| {
+            incident_core::evidence::collect::<incident_store::SqliteStore>(i, &id, &out, key.as_ref()).await
+        });
+        Ok(Box::new(move |rt| to_json(&w(rt)?)))
     }
 
     fn assign_(&self, id: String, role: String, person: String, actor: String) -> Work<PyChange> {

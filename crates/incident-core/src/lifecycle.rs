@@ -853,6 +853,7 @@ fn default_resolution(incident: &Incident, timeline: &Timeline) -> String {
 
 mod evidence;
 pub use crate::preserve::{EvidenceDraft, Preserved};
+pub use evidence::RecordedPostMortem;
 
 #[cfg(test)]
 mod tests;

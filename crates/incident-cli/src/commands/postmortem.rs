@@ -53,31 +53,13 @@ pub(crate) fn run(ctx: &Ctx, a: &PostmortemArgs) -> Result<()> {
         let timeline: Timeline = read_json(&dir.join("timeline.json"))?;
         PostMortem::build(&incident, &timeline, input)
     } else {
-        with_incidents(ctx, &a.store, None, async |i| {
-            let pm = i.postmortem(&a.target, input).await?;
-            if let Some(actor) = &actor {
-                let doc = incident_core::lifecycle::EvidenceDraft::text(
-                    incident_core::postincident::POSTMORTEM_EVIDENCE,
-                    "text/markdown; charset=utf-8",
-                    pm.to_markdown(),
-                );
-                let done = i.preserve(&a.target, vec![doc], actor).await?;
-                if done.added.is_empty() {
-                    eprintln!(
-                        "incident postmortem: {} already has a recorded {} (evidence names are kept once)",
-                        a.target,
-                        incident_core::postincident::POSTMORTEM_EVIDENCE
-                    );
-                } else {
-                    eprintln!(
-                        "incident postmortem: recorded {} of {} (sha256 {})",
-                        incident_core::postincident::POSTMORTEM_EVIDENCE,
-                        a.target,
-                        done.added[0].sha256
-                    );
-                }
+        with_incidents(ctx, &a.store, None, async |i| match &actor {
+            Some(actor) => {
+                let recorded = i.record_postmortem(&a.target, input, actor).await?;
+                eprintln!("incident postmortem: {}", recorded.message());
+                Ok(recorded.postmortem)
             }
-            Ok(pm)
+            None => i.postmortem(&a.target, input).await,
         })?
     };
     ctx.emit(&pm, || pm.to_markdown())

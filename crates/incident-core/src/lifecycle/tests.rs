@@ -559,6 +559,38 @@ async fn evidence_is_redacted_hashed_into_the_timeline_bounded_and_stored_once()
 }
 
 #[tokio::test]
+async fn the_postmortem_is_recorded_once_as_evidence_and_marks_its_task_done() {
+    use crate::postincident::{POSTMORTEM_EVIDENCE, PostIncident, Task};
+    let store = Arc::new(stored(Severity::P1).await);
+    let incidents = Incidents::new(store.clone(), clock(), Policy::default());
+    let id = store.incidents().await.expect("list")[0].id.clone();
+    incidents.resolve(&id, &ResolveRequest::new("a bad deploy"), "alice").await.expect("resolve");
+    let err = incidents.record_postmortem(&id, PostMortemInput::default(), " ").await.expect_err("blank actor");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    let err = incidents.record_postmortem("INC-404", PostMortemInput::default(), "bob").await.expect_err("unknown");
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+
+    let done = incidents.record_postmortem(&id, PostMortemInput::default(), "bob").await.expect("record");
+    assert!(!done.already_recorded());
+    assert_eq!(done.preserved.added.len(), 1);
+    let item = incidents.evidence_item(&id, POSTMORTEM_EVIDENCE).await.expect("stored");
+    assert_eq!(String::from_utf8(item.bytes).expect("text"), crate::redact::scrub(&done.postmortem.to_markdown()));
+    assert_eq!(done.message(), format!("recorded {POSTMORTEM_EVIDENCE} of {id} (sha256 {})", item.sha256));
+    let (incident, tl) = incidents.load(&id).await.expect("load");
+    let post = PostIncident::of(&incident, &tl, &incidents.policy().post_incident).expect("resolved");
+    assert!(post.tasks.iter().any(|t| t.task == Task::PostMortem && t.done_at.is_some()), "{post:?}");
+
+    let again = incidents.record_postmortem(&id, PostMortemInput::default(), "carol").await.expect("again");
+    assert!(again.already_recorded());
+    assert_eq!(again.preserved.already_stored, vec![POSTMORTEM_EVIDENCE.to_owned()]);
+    assert_eq!(
+        again.message(),
+        format!("{id} already has a recorded {POSTMORTEM_EVIDENCE} (evidence names are kept once)")
+    );
+    assert_eq!(incidents.load(&id).await.expect("load").1.len(), tl.len(), "nothing appended");
+}
+
+#[tokio::test]
 async fn evidence_written_while_another_writer_appends_is_decided_again() {
     let store = Arc::new(Contended::new(stored(Severity::P1).await, 2));
     let id = store.inner.incidents().await.expect("list")[0].id.clone();
