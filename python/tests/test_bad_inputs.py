@@ -1,4 +1,4 @@
-"""The shared bad-input table (tests/fixtures/bad_inputs.json): the same bad input raises the same error kind
+"""The shared bad-input table (crates/incident-core/tests/fixtures/bad_inputs.json): the same bad input raises the same error kind
 here as in Rust (crates/incident-core/tests/bad_inputs.rs) and Node (node/test/bad-inputs.test.mjs). The
 bindings only convert core's error; the kinds are decided in core."""
 
