@@ -152,7 +152,7 @@ def main() -> None:
     print(f"classify (pure Python, dict)      {t_py * 1e6:7.3f} us/call")
     print(f"empty native call (version())     {t_empty * 1e6:7.3f} us/call   (binding floor)")
 
-    src = json.loads((ROOT / "tests/fixtures/alertmanager/firing-mixed.json").read_text())
+    src = json.loads((ROOT / "crates/incident-core/tests/fixtures/alertmanager/firing-mixed.json").read_text())
     alerts = src["alerts"]
     big = copy.deepcopy(src)
     big["alerts"] = [copy.deepcopy(alerts[i % len(alerts)]) for i in range(500)]

@@ -1,13 +1,15 @@
 //! Classify an Alertmanager payload and declare an incident from it.
 //!
-//! `cargo run -p incident-examples --example classify -- tests/fixtures/alertmanager/firing-mixed.json`
+//! `cargo run -p incident-examples --example classify -- crates/incident-core/tests/fixtures/alertmanager/firing-mixed.json`
 
 use incident_core::classify::{Classifier, ImpactFacts};
 use incident_core::incident::{DeclareRequest, Incident};
 use incident_core::{Policy, Result, ingest};
 
 fn main() -> Result<()> {
-    let path = std::env::args().nth(1).unwrap_or_else(|| "tests/fixtures/alertmanager/firing-mixed.json".into());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "crates/incident-core/tests/fixtures/alertmanager/firing-mixed.json".into());
     let payload = std::fs::read(&path).map_err(|e| incident_core::Error::invalid_input(format!("{path}: {e}")))?;
     let policy = Policy::default();
     let batch = ingest::parse_alertmanager(&payload, &policy)?;

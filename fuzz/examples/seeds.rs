@@ -115,11 +115,11 @@ fn main() -> Res<()> {
     alert_seeds(&out)
 }
 
-/// Seeds of the alert targets derived from `tests/fixtures/` (the fixture files themselves are seeded by
+/// Seeds of the alert targets derived from `crates/incident-core/tests/fixtures/` (the fixture files themselves are seeded by
 /// `scripts/fuzz`): the bare CloudWatch alarms inside the SNS notifications, SNS confirmations and the
 /// `sns_signing` line format, and the Datadog and Grafana variants the fixtures lack.
 fn alert_seeds(out: &Path) -> Res<()> {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/incident-core/tests/fixtures");
     let mut notifications = Vec::new();
     for (dir, name) in [("cloudwatch", "alarm.json"), ("cloudwatch", "ok.json"), ("sns", "notification-v1.json")] {
         let body: serde_json::Value = serde_json::from_slice(&std::fs::read(fixtures.join(dir).join(name))?)?;

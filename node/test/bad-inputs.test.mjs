@@ -1,4 +1,4 @@
-// The shared bad-input table (tests/fixtures/bad_inputs.json): the same bad input throws the same error code
+// The shared bad-input table (crates/incident-core/tests/fixtures/bad_inputs.json): the same bad input throws the same error code
 // here as in Rust (crates/incident-core/tests/bad_inputs.rs) and Python (python/tests/test_bad_inputs.py).
 // The bindings only convert core's error; the kinds are decided in core.
 import assert from 'node:assert/strict'

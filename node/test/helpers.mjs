@@ -1,10 +1,10 @@
-// Shared helpers of the node tests: fixture paths (tests/fixtures is shared by Rust, Python and Node).
+// Shared helpers of the node tests: fixture paths (crates/incident-core/tests/fixtures is shared by Rust, Python and Node).
 import { readFileSync, readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-export const fixtures = join(root, 'tests', 'fixtures')
+export const fixtures = join(root, 'crates', 'incident-core', 'tests', 'fixtures')
 
 export function fixture(...parts) {
   return readFileSync(join(fixtures, ...parts), 'utf8')

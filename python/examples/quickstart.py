@@ -6,7 +6,7 @@ from pathlib import Path
 
 import incident_core as ic
 
-payload = json.loads((Path(__file__).parents[2] / "tests/fixtures/alertmanager/firing-mixed.json").read_text())
+payload = json.loads((Path(__file__).parents[2] / "crates/incident-core/tests/fixtures/alertmanager/firing-mixed.json").read_text())
 for alert in ic.parse_alertmanager(payload).alerts:
     print(alert.name, alert.classification())
 print(ic.classify(ic.ImpactFacts(outage="partial", customer_facing_errors=True)).severity)  # Severity.P1

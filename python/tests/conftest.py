@@ -1,4 +1,4 @@
-"""Shared helpers: the cross-language fixtures in tests/fixtures of the repository, and the real services of
+"""Shared helpers: the cross-language fixtures in crates/incident-core/tests/fixtures of the repository, and the real services of
 `scripts/services start` (PostgreSQL 15, Redis 7, moto)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "tests" / "fixtures"
+FIXTURES = ROOT / "crates" / "incident-core" / "tests" / "fixtures"
 T0 = datetime(2024, 5, 3, 14, 0, tzinfo=timezone.utc)
 
 

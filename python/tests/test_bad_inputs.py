@@ -1,4 +1,4 @@
-"""The shared bad-input table (tests/fixtures/bad_inputs.json): the same bad input raises the same error kind
+"""The shared bad-input table (crates/incident-core/tests/fixtures/bad_inputs.json): the same bad input raises the same error kind
 here as in Rust (crates/incident-core/tests/bad_inputs.rs) and Node (node/test/bad-inputs.test.mjs). The
 bindings only convert core's error; the kinds are decided in core."""
 
@@ -33,7 +33,7 @@ def _declared() -> ic.Incident:
     req = ic.DeclareRequest("INC-9", "x", ic.Severity.P2, "alice", started_at=T0, detected_at=T0)
     return ic.Incident.declare(req, now=T0)
 
-CASES = json.loads((Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "bad_inputs.json").read_text())["cases"]
+CASES = json.loads((Path(__file__).resolve().parents[2] / "crates" / "incident-core" / "tests" / "fixtures" / "bad_inputs.json").read_text())["cases"]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c['entry']}-{i}" for i, c in enumerate(CASES)])

@@ -47,7 +47,8 @@ impl Drop for Killed {
 /// The fixture's group (its P1 alerts) with one more firing alert (a new fingerprint): each post is
 /// recorded.
 fn alert(n: usize, tag: &str) -> Vec<u8> {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/alertmanager/firing-mixed.json");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../incident-core/tests/fixtures/alertmanager/firing-mixed.json");
     let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(fixture).expect("fixture")).expect("json");
     // Its first three alerts classify P1 (the others P0 and P2): declared P1, raised by hand later.
     doc["alerts"].as_array_mut().expect("alerts").truncate(3);

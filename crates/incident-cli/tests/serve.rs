@@ -44,7 +44,8 @@ fn serve_declares_from_a_webhook_and_stops_on_sigterm() {
     assert!(line.contains("auth on"), "{line}");
     assert!(line.contains("escalation on; post-incident on;"), "{line}");
 
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/alertmanager/firing-mixed.json");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../incident-core/tests/fixtures/alertmanager/firing-mixed.json");
     let body = std::fs::read(fixture).expect("fixture");
     let (status, text) = common::post(&addr, "/webhook/alertmanager", Some("cli-t0ken"), &body);
     assert_eq!(status, 200, "{text}");
@@ -65,7 +66,10 @@ fn serve_declares_from_a_webhook_and_stops_on_sigterm() {
     // `incident ingest` shows the decision the receiver made, from the same core rule.
     let out = incident()
         .args(["ingest", "alertmanager"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/alertmanager/firing-mixed.json"))
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../incident-core/tests/fixtures/alertmanager/firing-mixed.json"),
+        )
         .output()
         .expect("ingest");
     assert!(String::from_utf8_lossy(&out.stdout).contains("declare an incident"), "{out:?}");
@@ -250,7 +254,8 @@ fn a_declared_incident_announces_itself_through_the_notifiers_and_records_each_o
         config.as_os_str(),
     ]);
     assert!(line.contains("notify webhook:bridge") && line.contains("cadence remind"), "{line}");
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/alertmanager/firing-mixed.json");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../incident-core/tests/fixtures/alertmanager/firing-mixed.json");
     let (status, text) =
         common::post(&addr, "/webhook/alertmanager", Some(""), &std::fs::read(fixture).expect("fixture"));
     assert!(status == 200 && text.contains(r#""outcome":"declared""#), "{status} {text}");

@@ -277,13 +277,13 @@ fn ingest_text() {
     check(
         "ingest",
         &[
-            run(&["ingest", "alertmanager", "tests/fixtures/alertmanager/complete-outage.json"]),
-            run(&["ingest", "alertmanager", "tests/fixtures/alertmanager/firing-mixed.json"]),
-            run(&["ingest", "alertmanager", "tests/fixtures/alertmanager/resolved.json"]),
-            run(&["ingest", "pagerduty", "tests/fixtures/pagerduty/batch-lifecycle.json"]),
-            run(&["ingest", "grafana", "tests/fixtures/grafana/firing.json"]),
-            run(&["ingest", "cloudwatch", "tests/fixtures/cloudwatch/alarm.json"]),
-            run(&["ingest", "datadog", "tests/fixtures/datadog/triggered.json"]),
+            run(&["ingest", "alertmanager", "crates/incident-core/tests/fixtures/alertmanager/complete-outage.json"]),
+            run(&["ingest", "alertmanager", "crates/incident-core/tests/fixtures/alertmanager/firing-mixed.json"]),
+            run(&["ingest", "alertmanager", "crates/incident-core/tests/fixtures/alertmanager/resolved.json"]),
+            run(&["ingest", "pagerduty", "crates/incident-core/tests/fixtures/pagerduty/batch-lifecycle.json"]),
+            run(&["ingest", "grafana", "crates/incident-core/tests/fixtures/grafana/firing.json"]),
+            run(&["ingest", "cloudwatch", "crates/incident-core/tests/fixtures/cloudwatch/alarm.json"]),
+            run(&["ingest", "datadog", "crates/incident-core/tests/fixtures/datadog/triggered.json"]),
         ],
     );
 }
@@ -383,8 +383,8 @@ fn policy_and_drills_text() {
         "policy_and_drills",
         &[
             run(&["policy", "show"]),
-            run(&["policy", "validate", "tests/fixtures/policy/override.toml"]),
-            run(&["policy", "validate", "tests/fixtures/policy/invalid-threshold.toml"]),
+            run(&["policy", "validate", "crates/incident-core/tests/fixtures/policy/override.toml"]),
+            run(&["policy", "validate", "crates/incident-core/tests/fixtures/policy/invalid-threshold.toml"]),
             run(&["drills", "next", "--from", "2026-11-26T00:00:00Z", "-n", "5"]),
             run(&["drills", "checklist"]),
         ],

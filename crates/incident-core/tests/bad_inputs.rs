@@ -14,7 +14,7 @@ use incident_core::{ErrorKind, Policy, Severity, Status, ingest, text};
 use serde_json::Value;
 
 fn table() -> Vec<Value> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/bad_inputs.json");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bad_inputs.json");
     let v: Value = serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json");
     v["cases"].as_array().expect("cases").clone()
 }

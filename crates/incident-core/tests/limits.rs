@@ -22,7 +22,7 @@ use incident_core::triage::{TriageOptions, triage};
 use incident_core::{Error, ErrorKind, HumanDuration, Policy, Result, Severity};
 
 fn fixture(path: &str) -> Vec<u8> {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(path);
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 

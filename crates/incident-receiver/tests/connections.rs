@@ -81,7 +81,8 @@ async fn request(addr: &str, method: &str, path: &str, body: &[u8]) -> (u16, Str
 }
 
 fn webhook_body() -> Vec<u8> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/alertmanager/firing-mixed.json");
+    let p =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../incident-core/tests/fixtures/alertmanager/firing-mixed.json");
     std::fs::read(p).expect("fixture")
 }
 

@@ -278,12 +278,12 @@ impl PgStore {
     /// `InvalidInput` for a bad schema name, `Unavailable`/`Timeout`/`PermissionDenied` when the server
     /// cannot be used, `PreconditionFailed` when the schema was written by a newer build.
     pub async fn connect_with(url: &ConnectionString, options: PgStoreOptions) -> Result<Self> {
-        if let Some(s) = &options.schema {
-            if !valid_schema(s) {
-                return Err(Error::invalid_input(format!(
-                    "postgres store schema {s:?}: use lower-case letters, digits and _ (at most 63)"
-                )));
-            }
+        if let Some(s) = &options.schema
+            && !valid_schema(s)
+        {
+            return Err(Error::invalid_input(format!(
+                "postgres store schema {s:?}: use lower-case letters, digits and _ (at most 63)"
+            )));
         }
         let mut config = url.config().clone();
         config.application_name("incident-core store");

@@ -81,25 +81,26 @@ impl DrillObserver for Live {
             DrillEvent::StageStarted { at, .. } | DrillEvent::Log { at, .. } => *at,
             DrillEvent::StageFinished { result } => result.finished_at,
         };
-        if let DrillEvent::StageFinished { result } = event {
-            if let Some(bar) = self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
-                bar.set_position(u64::try_from(result.elapsed_secs).unwrap_or(0));
-                bar.finish_with_message(format!("{}s", result.elapsed_secs));
-            }
+        if let DrillEvent::StageFinished { result } = event
+            && let Some(bar) = self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+        {
+            bar.set_position(u64::try_from(result.elapsed_secs).unwrap_or(0));
+            bar.finish_with_message(format!("{}s", result.elapsed_secs));
         }
         self.line(&render::drill_event(&self.offset(at), event));
-        if let DrillEvent::StageStarted { stage, budget, .. } = event {
-            if !self.quiet && !self.bars.is_hidden() {
-                let len = budget.map_or(1, |b| b.as_secs().max(1));
-                let bar = self.bars.add(ProgressBar::new(len));
-                bar.set_style(
-                    ProgressStyle::with_template("  {prefix:<16} [{bar:30}] {msg}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> "),
-                );
-                bar.set_prefix(stage.clone());
-                *self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(bar);
-            }
+        if let DrillEvent::StageStarted { stage, budget, .. } = event
+            && !self.quiet
+            && !self.bars.is_hidden()
+        {
+            let len = budget.map_or(1, |b| b.as_secs().max(1));
+            let bar = self.bars.add(ProgressBar::new(len));
+            bar.set_style(
+                ProgressStyle::with_template("  {prefix:<16} [{bar:30}] {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar.set_prefix(stage.clone());
+            *self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(bar);
         }
     }
 }

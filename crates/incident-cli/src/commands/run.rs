@@ -61,13 +61,13 @@ pub(crate) fn run(ctx: &Ctx, a: &RunArgs) -> Result<()> {
     let key = signing_key(a.signing_key.as_deref())?;
     let trust = ctx.policy.signing.trust(key.as_ref());
     plan.verify(&trust)?;
-    if let Some(expected) = &a.expect_digest {
-        if !expected.trim().eq_ignore_ascii_case(&plan.digest) {
-            return Err(Error::precondition(format!(
-                "plan {} has digest {}, not the approved {expected}: refused",
-                plan.run_id, plan.digest
-            )));
-        }
+    if let Some(expected) = &a.expect_digest
+        && !expected.trim().eq_ignore_ascii_case(&plan.digest)
+    {
+        return Err(Error::precondition(format!(
+            "plan {} has digest {}, not the approved {expected}: refused",
+            plan.run_id, plan.digest
+        )));
     }
     let by = a.approve_by.clone().ok_or_else(|| {
         Error::refused(format!("plan {} is not approved: pass --approve-by NAME to execute it", plan.run_id))

@@ -528,7 +528,7 @@ pub(crate) mod fixtures {
 
     /// `tests/fixtures/<source>/<name>`.
     pub(crate) fn path(source: &str, name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(source).join(name)
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(source).join(name)
     }
 
     /// Check every `<stem>.json` against `<stem>.expected.json` (per alert: the fields every language's

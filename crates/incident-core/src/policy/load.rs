@@ -629,7 +629,7 @@ mod tests {
     }
 
     fn fixture(name: &str) -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/policy").join(name)
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/policy").join(name)
     }
 
     #[test]
@@ -729,7 +729,7 @@ mod tests {
             assert_eq!(
                 Policy::from_path(&fixture(name)).expect(name),
                 p,
-                "tests/fixtures/policy/{name} is stale: rerun with INCIDENT_BLESS_FIXTURES=1 and review the diff"
+                "crates/incident-core/tests/fixtures/policy/{name} is stale: rerun with INCIDENT_BLESS_FIXTURES=1 and review the diff"
             );
         }
     }
@@ -969,7 +969,7 @@ mod tests {
         .expect("parse policy.schema.json");
         assert_eq!(
             schema, golden,
-            "tests/fixtures/policy/policy.schema.json is stale: rerun with INCIDENT_BLESS_FIXTURES=1 and review the diff"
+            "crates/incident-core/tests/fixtures/policy/policy.schema.json is stale: rerun with INCIDENT_BLESS_FIXTURES=1 and review the diff"
         );
     }
 }

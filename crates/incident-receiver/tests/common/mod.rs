@@ -7,9 +7,9 @@ use std::path::Path;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-/// A file under the repository's `tests/fixtures/`.
+/// A file under the repository's shared fixtures (`crates/incident-core/tests/fixtures/`).
 pub(crate) fn fixture(path: &str) -> Vec<u8> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(path);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../incident-core/tests/fixtures").join(path);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
