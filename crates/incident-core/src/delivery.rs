@@ -61,10 +61,7 @@ use chrono::{DateTime, Utc};
 use crate::backend::{Clock, Delivery, Destination, Notification, Notifier};
 use crate::store::Store;
 use crate::timeline::{Event, EventKind, Outcome};
-use crate::{Error, ErrorKind, Result};
-
-/// How many times [`append_event`] reloads the timeline when another writer appended first.
-const MAX_APPEND_ATTEMPTS: usize = 16;
+use crate::{Error, Result};
 
 /// The `channel` of a `message_sent` event for `to`: the channel name (`#incident-...`), `status-page`,
 /// `page:<role title>` or `webhook:<name>` (the labels the drill records).
@@ -179,14 +176,16 @@ where
     Ok(DeliveryRecord { notification, channel, outcome, reference, detail, error: result.err(), event })
 }
 
-/// Append one event to a stored timeline, reloading and retrying when another writer appended first.
+/// Append one event to a stored timeline with [`Store::update_incident`]: the SQLite and PostgreSQL
+/// stores decide inside their write transaction (the incident's row locked), so an alert storm on the
+/// same incident cannot starve the record of a message already sent; other stores retry optimistically.
 ///
 /// The event is stamped `at`, or the newest stored event's time when that is later (writers' clocks
 /// may differ slightly; the timeline never goes backwards).
 ///
 /// # Errors
 /// The store's errors (`NotFound` for an unsaved incident, `Integrity` for a tampered timeline);
-/// [`ErrorKind::Conflict`] after too many concurrent appends.
+/// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) when an optimistic store lost to other writers too many times in a row.
 pub async fn append_event<S: Store + ?Sized>(
     store: &S,
     incident_id: &str,
@@ -194,22 +193,23 @@ pub async fn append_event<S: Store + ?Sized>(
     actor: &str,
     kind: EventKind,
 ) -> Result<Event> {
-    for _ in 0..MAX_APPEND_ATTEMPTS {
-        let mut timeline = store.timeline(incident_id).await?;
+    let actor = actor.to_owned();
+    let update: Box<crate::store::IncidentUpdate> = Box::new(move |_incident, timeline| {
         let at = timeline.last().map_or(at, |last| at.max(last.at));
-        let event = timeline.append(at, actor, kind.clone())?.clone();
-        match store.append_events(incident_id, std::slice::from_ref(&event)).await {
-            Ok(()) => return Ok(event),
-            Err(e) if e.kind() == ErrorKind::Conflict => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Err(Error::conflict(format!("timeline of {incident_id}: too many concurrent appends")))
+        timeline.append(at, actor.as_str(), kind.clone())?;
+        Ok(true)
+    });
+    let written = store.update_incident(incident_id, update).await?;
+    written
+        .and_then(|w| w.events.into_iter().last())
+        .ok_or_else(|| Error::internal(format!("timeline of {incident_id}: the appended event was not returned")))
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
+
+    use crate::ErrorKind;
 
     use super::*;
     use crate::clock::ManualClock;
