@@ -22,7 +22,6 @@ use incident_core::lifecycle::{
 };
 use incident_core::postmortem::PostMortemInput;
 use incident_core::signing::SigningKey;
-use incident_core::store::Store;
 use incident_core::timeline::ResponseRole;
 use incident_core::{Error as CoreError, Result as CoreResult, Severity, Status};
 use incident_notify::{ConfigSource, Router};
@@ -85,19 +84,6 @@ fn runtime() -> CoreResult<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .map_err(|e| CoreError::internal("cannot start the store runtime").with_source(e))
-}
-
-async fn open_store(spec: StoreSpec) -> CoreResult<Arc<dyn Store>> {
-    match spec {
-        StoreSpec::Sqlite(path) => {
-            let store = tokio::task::spawn_blocking(move || incident_store::SqliteStore::open(path))
-                .await
-                .map_err(|e| CoreError::internal("store open task failed").with_source(e))??;
-            Ok(Arc::new(store))
-        }
-        StoreSpec::Postgres(url) => Ok(Arc::new(incident_store::PgStore::connect(&url).await?)),
-        StoreSpec::Memory | StoreSpec::Open(_) => Err(CoreError::internal("store spec without a file or URL")),
-    }
 }
 
 /// A JSON string enum value (`'P0'`, `'commander'`, `'identified'`) as its core type.
@@ -203,7 +189,7 @@ impl Incidents {
                 }
             }
             let rt = runtime()?;
-            let store = rt.block_on(open_store(spec))?;
+            let store = rt.block_on(spec.open_here())?.0;
             let clock: Arc<dyn Clock> = Arc::new(SystemClock);
             let router = Router::for_store(&notify, |k| std::env::var(k).ok(), Arc::clone(&clock), Arc::clone(&store))?;
             let providers = router.providers();

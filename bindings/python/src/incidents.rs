@@ -23,7 +23,6 @@ use incident_core::lifecycle::{
 use incident_core::postmortem::PostMortemInput;
 use incident_core::signing::SigningKey;
 use incident_core::store::EvidenceItem;
-use incident_core::store::Store;
 use incident_core::timeline::ResponseRole;
 use incident_core::{Error as CoreError, Result as CoreResult, Severity as CoreSeverity, Status as CoreStatus};
 use incident_notify::{ConfigSource, Router};
@@ -133,19 +132,6 @@ fn parse<T: serde::de::DeserializeOwned>(what: &str, v: &str) -> CoreResult<T> {
         .map_err(|e| CoreError::invalid_input(format!("{what}: {v:?}: {e}")))
 }
 
-async fn open_store(spec: StoreSpec) -> CoreResult<Arc<dyn Store>> {
-    match spec {
-        StoreSpec::Sqlite(path) => {
-            let store = tokio::task::spawn_blocking(move || incident_store::SqliteStore::open(path))
-                .await
-                .map_err(|e| CoreError::internal("store open task failed").with_source(e))??;
-            Ok(Arc::new(store))
-        }
-        StoreSpec::Postgres(url) => Ok(Arc::new(incident_store::PgStore::connect(&url).await?)),
-        StoreSpec::Memory | StoreSpec::Open(_) => Err(CoreError::internal("store spec without a file or URL")),
-    }
-}
-
 type Work<T> = Box<dyn FnOnce(&Runtime) -> CoreResult<T> + Send>;
 
 /// `notify_config`: a path (`str` or `os.PathLike`: the secrets file), a dict in the secrets file's shape,
@@ -182,7 +168,7 @@ fn open_work(
             .enable_all()
             .build()
             .map_err(|e| CoreError::internal("cannot start the store runtime").with_source(e))?;
-        let store = rt.block_on(open_store(spec))?;
+        let store = rt.block_on(spec.open_here())?.0;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let router = Router::for_store(&notify, |k| std::env::var(k).ok(), Arc::clone(&clock), Arc::clone(&store))?;
         let providers = router.providers();

@@ -293,6 +293,33 @@ impl StoreSpec {
     }
 }
 
+impl StoreSpec {
+    /// Open the store on the current Tokio runtime (SQLite on a blocking thread, PostgreSQL connected on
+    /// this runtime; a memory store; an open store as it is), with a line describing it
+    /// (`sqlite PATH`, `postgres URL` without the password). The CLI's lifecycle commands and the Python
+    /// and Node `Incidents` open their store with this.
+    ///
+    /// # Errors
+    /// The store's (`Unavailable`, `Integrity`, `PreconditionFailed` for a newer schema, ...).
+    pub async fn open_here(self) -> Result<(Arc<dyn Store>, String)> {
+        match self {
+            Self::Memory => Ok((Arc::new(incident_core::store::MemoryStore::new()), "memory".to_owned())),
+            Self::Sqlite(path) => {
+                let desc = format!("sqlite {}", path.display());
+                let store = tokio::task::spawn_blocking(move || incident_store::SqliteStore::open(path))
+                    .await
+                    .map_err(|e| Error::internal("store open task failed").with_source(e))??;
+                Ok((Arc::new(store), desc))
+            }
+            Self::Postgres(url) => {
+                let desc = format!("postgres {url}");
+                Ok((Arc::new(incident_store::PgStore::connect(&url).await?), desc))
+            }
+            Self::Open(store) => Ok((store, "open store".to_owned())),
+        }
+    }
+}
+
 /// `scheme` of `scheme://...`, when `text` starts like a URL.
 fn url_scheme(text: &str) -> Option<&str> {
     let (scheme, _) = text.split_once("://")?;

@@ -12,7 +12,6 @@ use incident_core::clock::{Clock, SystemClock};
 use incident_core::lifecycle::Incidents;
 use incident_core::store::Store;
 use incident_core::{Error, Result};
-use incident_store::SqliteStore;
 
 use crate::output::Ctx;
 
@@ -56,27 +55,18 @@ pub(crate) struct NotifyArg {
 /// Open the store `spec` names with the CLI's one selection rule ([`StoreSpec::parse`]), and a line
 /// describing it. `create`: a missing SQLite file is created (`incident serve`) rather than refused.
 pub(crate) async fn open_store(spec: &str, create: bool) -> Result<(Arc<dyn Store>, String)> {
-    match StoreSpec::parse(spec)? {
-        StoreSpec::Sqlite(path) => {
-            if !create && !path.exists() {
-                return Err(Error::not_found(format!(
-                    "store {} does not exist (give --store or INCIDENT_STORE: the file `incident serve` writes, or \
-                     postgres://...)",
-                    path.display()
-                )));
-            }
-            let desc = format!("sqlite {}", path.display());
-            let store = tokio::task::spawn_blocking(move || SqliteStore::open(path))
-                .await
-                .map_err(|e| Error::internal("store open task failed").with_source(e))??;
-            Ok((Arc::new(store), desc))
-        }
-        StoreSpec::Postgres(url) => {
-            let desc = format!("postgres {url}");
-            Ok((Arc::new(incident_store::PgStore::connect(&url).await?), desc))
-        }
-        StoreSpec::Memory | StoreSpec::Open(_) => Err(Error::internal("store spec without a file or URL")),
+    let spec = StoreSpec::parse(spec)?;
+    if let StoreSpec::Sqlite(path) = &spec
+        && !create
+        && !path.exists()
+    {
+        return Err(Error::not_found(format!(
+            "store {} does not exist (give --store or INCIDENT_STORE: the file `incident serve` writes, or \
+             postgres://...)",
+            path.display()
+        )));
     }
+    spec.open_here().await
 }
 
 /// A runtime for one command (real time: the store and the notifiers do real I/O).

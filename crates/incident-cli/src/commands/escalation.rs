@@ -7,7 +7,6 @@ use clap::Args;
 use incident_backends::StoreSpec;
 use incident_core::store::Store;
 use incident_core::{Error, Result};
-use incident_store::SqliteStore;
 
 use crate::clock::time_or_now;
 use crate::output::Ctx;
@@ -27,21 +26,13 @@ pub(crate) struct EscalationArgs {
 
 /// Open the store `--store` names (a SQLite file must exist: this command only reads).
 async fn open_store(spec: &str) -> Result<Arc<dyn Store>> {
-    match StoreSpec::parse(spec)? {
-        StoreSpec::Sqlite(path) => {
-            if !path.exists() {
-                return Err(Error::not_found(format!("store {}: no such file", path.display())));
-            }
-            let store = tokio::task::spawn_blocking(move || SqliteStore::open(path))
-                .await
-                .map_err(|e| Error::internal("store open task failed").with_source(e))??;
-            Ok(Arc::new(store))
-        }
-        StoreSpec::Postgres(url) => Ok(Arc::new(incident_store::PgStore::connect(&url).await?)),
-        StoreSpec::Memory | StoreSpec::Open(_) => {
-            Err(Error::invalid_input(format!("store {spec:?}: give a SQLite file or a postgres:// URL")))
-        }
+    let spec = StoreSpec::parse(spec)?;
+    if let StoreSpec::Sqlite(path) = &spec
+        && !path.exists()
+    {
+        return Err(Error::not_found(format!("store {}: no such file", path.display())));
     }
+    Ok(spec.open_here().await?.0)
 }
 
 pub(crate) fn run(ctx: &Ctx, a: &EscalationArgs) -> Result<()> {
