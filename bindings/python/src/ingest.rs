@@ -264,3 +264,49 @@ pub(crate) fn parse_pagerduty(
 ) -> PyResult<PyAlertBatch> {
     parse(py, payload, policy, |body, policy| core::AlertSource::Pagerduty.parse(body, policy))
 }
+
+/// `parse_alerts("grafana", ...)`: parse a Grafana alerting webhook body (`str`, `bytes` or the parsed dict).
+#[pyfunction]
+#[pyo3(signature = (payload, policy = None))]
+pub(crate) fn parse_grafana(
+    py: Python<'_>,
+    payload: &Bound<'_, PyAny>,
+    policy: Option<&PyPolicy>,
+) -> PyResult<PyAlertBatch> {
+    parse(py, payload, policy, |body, policy| core::AlertSource::Grafana.parse(body, policy))
+}
+
+/// `parse_alerts("cloudwatch", ...)`: parse an Amazon SNS notification whose `Message` is a CloudWatch alarm
+/// (the SNS signature is not checked here; a subscription confirmation raises `InvalidInputError`).
+#[pyfunction]
+#[pyo3(signature = (payload, policy = None))]
+pub(crate) fn parse_cloudwatch(
+    py: Python<'_>,
+    payload: &Bound<'_, PyAny>,
+    policy: Option<&PyPolicy>,
+) -> PyResult<PyAlertBatch> {
+    parse(py, payload, policy, |body, policy| core::AlertSource::Cloudwatch.parse(body, policy))
+}
+
+/// Parse a bare CloudWatch alarm document (the SNS `Message`, e.g. from an EventBridge or SQS consumer that
+/// already unwrapped it): `incident_core::ingest::cloudwatch::parse_alarm`.
+#[pyfunction]
+#[pyo3(signature = (payload, policy = None))]
+pub(crate) fn parse_cloudwatch_alarm(
+    py: Python<'_>,
+    payload: &Bound<'_, PyAny>,
+    policy: Option<&PyPolicy>,
+) -> PyResult<PyAlertBatch> {
+    parse(py, payload, policy, core::cloudwatch::parse_alarm)
+}
+
+/// `parse_alerts("datadog", ...)`: parse a Datadog webhook body (`str`, `bytes` or the parsed dict).
+#[pyfunction]
+#[pyo3(signature = (payload, policy = None))]
+pub(crate) fn parse_datadog(
+    py: Python<'_>,
+    payload: &Bound<'_, PyAny>,
+    policy: Option<&PyPolicy>,
+) -> PyResult<PyAlertBatch> {
+    parse(py, payload, policy, |body, policy| core::AlertSource::Datadog.parse(body, policy))
+}
