@@ -120,6 +120,44 @@ impl PySimPlatform {
     fn notifications<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         guard(|| to_py_obj(py, &self.inner.notifications()))
     }
+    /// Virtual time since the simulated world started.
+    #[getter]
+    fn elapsed(&self) -> chrono::TimeDelta {
+        self.inner.elapsed()
+    }
+    /// Move virtual time to `started_at + offset` (never backwards; a `timedelta` or seconds).
+    fn advance_to_offset(&self, offset: Wrap<std::time::Duration>) -> PyResult<()> {
+        guard(|| self.inner.advance_to_offset(offset.0).or_raise())
+    }
+    /// Mutations made through the backends only (`origin == "api"`), as dicts.
+    fn api_operations<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| to_py_obj(py, &self.inner.api_operations()))
+    }
+    /// The active faults as a dict (latency, error rates, dark regions).
+    fn faults<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| to_py_obj(py, &self.inner.faults()))
+    }
+    /// Replace the active faults (a dict in the shape `faults()` returns; missing keys take core's
+    /// defaults). `InvalidInputError` naming a bad field or a rate outside 0..=1.
+    fn set_faults(&self, faults: &Bound<'_, PyAny>) -> PyResult<()> {
+        guard(|| {
+            let faults = crate::error::from_value("faults", crate::error::py_to_json("faults", faults)?)?;
+            self.inner.set_faults(faults).or_raise()
+        })
+    }
+    /// Roll out `image` to a deployment's container, as a CI deploy would; returns the new revision.
+    /// `NotFoundError` for an unknown context or deployment.
+    #[pyo3(signature = (context, namespace, deployment, image, change_cause = None))]
+    fn deploy_image(
+        &self,
+        context: &str,
+        namespace: &str,
+        deployment: &str,
+        image: &str,
+        change_cause: Option<&str>,
+    ) -> PyResult<u64> {
+        guard(|| self.inner.deploy_image(context, namespace, deployment, image, change_cause).or_raise())
+    }
     fn __repr__(&self) -> String {
         format!("SimPlatform(scenario={:?}, now={})", self.inner.scenario_name(), self.inner.now().to_rfc3339())
     }

@@ -110,9 +110,16 @@ impl PyIngestedAlert {
     fn warnings(&self) -> Vec<String> {
         self.inner.warnings.clone()
     }
-    /// The classification of `facts` (insufficient without facts).
-    fn classification(&self) -> PyResult<PyClassification> {
-        guard(|| Ok(PyClassification::wrap(self.inner.classification())))
+    /// The classification of `facts` (insufficient without facts), under `policy` (its degradation
+    /// threshold) or the runbook's defaults.
+    #[pyo3(signature = (policy = None))]
+    fn classification(&self, policy: Option<&PyPolicy>) -> PyResult<PyClassification> {
+        guard(|| {
+            Ok(PyClassification::wrap(match policy {
+                None => self.inner.classification(),
+                Some(p) => self.inner.classify_with(&incident_core::classify::Classifier::from_policy(&p.inner)),
+            }))
+        })
     }
     /// Wire JSON.
     fn to_json(&self) -> PyResult<String> {
@@ -176,6 +183,18 @@ impl PyAlertBatch {
     }
     fn __len__(&self) -> usize {
         self.inner.alerts.len()
+    }
+    /// The alerts still firing.
+    fn firing(&self) -> Vec<PyIngestedAlert> {
+        self.inner.firing().map(|a| PyIngestedAlert { inner: a.clone() }).collect()
+    }
+    /// The impact facts of the firing alerts merged (what a declaration from this batch classifies).
+    fn firing_facts(&self) -> PyResult<PyImpactFacts> {
+        guard(|| Ok(PyImpactFacts::wrap(self.inner.firing_facts())))
+    }
+    /// The detector observations the alerts carry, in order.
+    fn observations(&self) -> Vec<PyObservation> {
+        self.inner.observations().map(|o| PyObservation { inner: o.clone() }).collect()
     }
     /// Wire JSON.
     fn to_json(&self) -> PyResult<String> {
