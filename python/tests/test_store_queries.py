@@ -40,6 +40,8 @@ def test_timeline_runs_run_and_journal(tmp_path: Path) -> None:
 
     runs = incidents.runs()
     assert [r["run_id"] for r in runs] == [report.run_id]
+    assert incidents.runs(incident_id=iid) == runs
+    assert incidents.runs(incident_id="INC-OTHER") == []
     run = incidents.run(report.run_id)
     assert run == runs[0]
     assert (run["incident_id"], run["procedure"], run["status"]) == (iid, "application-rollback", "succeeded")
@@ -99,5 +101,6 @@ async def test_async_twins(tmp_path: Path) -> None:
     run_id = _run(store, "INC-A").run_id
     assert (await incidents.timeline_async("INC-A")) == incidents.timeline("INC-A")
     assert (await incidents.runs_async()) == incidents.runs()
+    assert (await incidents.runs_async(incident_id="INC-A")) == incidents.runs()
     assert (await incidents.run_async(run_id))["run_id"] == run_id
     assert (await incidents.journal_async(run_id)) == incidents.journal(run_id)

@@ -42,6 +42,7 @@ def test_top_and_recent_events_bound_the_lists() -> None:
 def test_error_patterns_replace_the_default() -> None:
     assert all(s["error_lines"] == 0 for s in _report(error_patterns=["no-such-text-in-any-log"])["logs"])
     assert any(s["error_lines"] > 0 for s in _report(error_patterns=["ERROR"])["logs"])  # case-insensitive
+    assert _report(error_patterns=[]) == _report()  # empty keeps the default, as the CLI
 
 
 def test_log_selectors_and_deployments() -> None:
@@ -101,6 +102,9 @@ def test_max_concurrency_bounds_the_log_reads() -> None:
     assert len(_sample_times(_report())) == 1
     assert len(_sample_times(_report(max_concurrency=1))) == 3
     assert len(_sample_times(_report(max_concurrency=3))) == 1
+    # the default is the policy's limits.max_concurrency, as in `incident triage`
+    assert len(_sample_times(_report(policy=ic.Policy({"limits": {"max_concurrency": 1}})))) == 3
+    assert len(_sample_times(_report(policy=ic.Policy({"limits": {"max_concurrency": 1}}), max_concurrency=8))) == 1
 
 
 async def test_async_twin_takes_the_same_options() -> None:

@@ -210,15 +210,18 @@ impl PyIncidents {
         guard(|| awaitable(py, query::timeline(&self.inner, id)))
     }
 
-    /// Every procedure run the store holds, as wire dicts (`run_id`, `incident_id`, `procedure`, `plan`,
-    /// `approval`, `status`, `created_at`, `updated_at`); an incident's own runs are in `show(id)`.
-    fn runs<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        guard(|| block(py, query::runs(&self.inner))?.into_iter().map(|j| j.into_pyobject(py)).collect())
+    /// The procedure runs the store holds, newest first, as wire dicts (`run_id`, `incident_id`,
+    /// `procedure`, `plan`, `approval`, `status`, `created_at`, `updated_at`); with `incident_id`, only
+    /// that incident's runs (those `show(id)` lists).
+    #[pyo3(signature = (*, incident_id = None))]
+    fn runs<'py>(&self, py: Python<'py>, incident_id: Option<String>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        guard(|| block(py, query::runs(&self.inner, incident_id))?.into_iter().map(|j| j.into_pyobject(py)).collect())
     }
 
-    /// `await incidents.runs_async()`.
-    fn runs_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        guard(|| awaitable(py, query::runs(&self.inner)))
+    /// `await incidents.runs_async(...)`.
+    #[pyo3(signature = (*, incident_id = None))]
+    fn runs_async<'py>(&self, py: Python<'py>, incident_id: Option<String>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| awaitable(py, query::runs(&self.inner, incident_id)))
     }
 
     /// One run as a wire dict (as in `runs()`). Raises `NotFoundError` for an unknown run id.

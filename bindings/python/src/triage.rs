@@ -11,6 +11,7 @@ use tokio::runtime::Runtime;
 use crate::backends::Target;
 use crate::convert::{Since, Span};
 use crate::error::{from_json_str, guard, to_json_string, to_py_obj};
+use crate::policy::{PyPolicy, or_default};
 use crate::runtime::{awaitable, block};
 
 /// A triage report.
@@ -93,10 +94,15 @@ struct Options {
     max_concurrency: Option<usize>,
 }
 
-fn work(target: Target, o: Options) -> Work {
+fn work(target: Target, o: Options, policy: incident_core::Policy) -> Work {
     Box::new(move |rt: &Runtime| {
-        let set = target.open(None, &incident_core::Policy::default(), rt)?;
-        let d = CoreOptions::default();
+        let set = target.open(None, &policy, rt)?;
+        // As the CLI's `incident triage`: the policy's concurrency limit, and an empty pattern list keeps
+        // core's default.
+        let d = CoreOptions {
+            max_concurrency: usize::try_from(policy.limits.max_concurrency).unwrap_or(usize::MAX),
+            ..CoreOptions::default()
+        };
         let opts = CoreOptions {
             namespace: o.namespace.unwrap_or(d.namespace),
             log_deployments: o.log_deployments.unwrap_or(d.log_deployments),
@@ -104,7 +110,7 @@ fn work(target: Target, o: Options) -> Work {
             since: o.since.map(|s| s.at(set.now())).transpose()?,
             git_repo: o.git_repo,
             log_tail: o.log_tail.unwrap_or(d.log_tail),
-            error_patterns: o.error_patterns.unwrap_or(d.error_patterns),
+            error_patterns: o.error_patterns.filter(|p| !p.is_empty()).unwrap_or(d.error_patterns),
             recent_events: o.recent_events.unwrap_or(d.recent_events),
             top: o.top.unwrap_or(d.top),
             call_deadline: o.call_deadline.map_or(d.call_deadline, |s| s.0),
@@ -120,15 +126,17 @@ fn work(target: Target, o: Options) -> Work {
 /// `log_deployments` (`NAME` or `NAMESPACE/NAME`; every deployment of `namespace` when empty),
 /// `log_selectors` (`app=api` or `NAMESPACE/app=api,tier=web`), `since` (a `datetime`, or how long ago
 /// as a `timedelta`, seconds or `"2h"`: rollouts, warning events and commits since then), `git_repo` (a
-/// local repository whose commits since `since` are listed), `error_patterns` (case-insensitive, default
-/// `["error"]`), `top` (10 pods/nodes by memory), `recent_events` (20), `call_deadline` (per backend
-/// call, 10 s; `timedelta`, seconds or `"10s"`), `max_concurrency` (16 pods' logs read at once). A partly
+/// local repository whose commits since `since` are listed), `error_patterns` (case-insensitive; default
+/// and when empty `["error"]`), `top` (10 pods/nodes by memory), `recent_events` (20), `call_deadline` (per
+/// backend call, 10 s; `timedelta`, seconds or `"10s"`), `max_concurrency` (pods' logs read at once:
+/// `policy.limits.max_concurrency`, as the CLI), `policy` (the runbook's defaults when `None`; a
+/// `SimPlatform` is opened under it, `Backends` keep the policy they were connected with). A partly
 /// unavailable cluster or an unreachable datastore is a report with findings, not an error; an unknown
 /// context raises `NotFoundError`, a blank namespace or a malformed duration `InvalidInputError`.
 #[pyfunction]
 #[pyo3(signature = (platform, *, namespace = None, context = None, log_tail = None, log_deployments = None,
     log_selectors = None, since = None, git_repo = None, error_patterns = None, top = None, recent_events = None,
-    call_deadline = None, max_concurrency = None))]
+    call_deadline = None, max_concurrency = None, policy = None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn triage(
     py: Python<'_>,
@@ -145,6 +153,7 @@ pub(crate) fn triage(
     recent_events: Option<usize>,
     call_deadline: Option<Span>,
     max_concurrency: Option<usize>,
+    policy: Option<&PyPolicy>,
 ) -> PyResult<PyTriageReport> {
     let o = Options {
         namespace,
@@ -160,14 +169,14 @@ pub(crate) fn triage(
         call_deadline,
         max_concurrency,
     };
-    guard(|| block(py, work(platform, o)))
+    guard(|| block(py, work(platform, o, or_default(policy))))
 }
 
 /// `await triage_async(platform, ...)`: `triage` on a worker thread (the same options).
 #[pyfunction]
 #[pyo3(signature = (platform, *, namespace = None, context = None, log_tail = None, log_deployments = None,
     log_selectors = None, since = None, git_repo = None, error_patterns = None, top = None, recent_events = None,
-    call_deadline = None, max_concurrency = None))]
+    call_deadline = None, max_concurrency = None, policy = None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn triage_async<'py>(
     py: Python<'py>,
@@ -184,6 +193,7 @@ pub(crate) fn triage_async<'py>(
     recent_events: Option<usize>,
     call_deadline: Option<Span>,
     max_concurrency: Option<usize>,
+    policy: Option<&PyPolicy>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let o = Options {
         namespace,
@@ -199,5 +209,5 @@ pub(crate) fn triage_async<'py>(
         call_deadline,
         max_concurrency,
     };
-    guard(|| awaitable(py, work(platform, o)))
+    guard(|| awaitable(py, work(platform, o, or_default(policy))))
 }

@@ -13,10 +13,17 @@ pub(super) fn timeline(inner: &Arc<Open>, id: String) -> Work<PyTimeline> {
     Box::new(move |_| Ok(PyTimeline { inner: inner.run(async |i| i.load(&id).await)?.1 }))
 }
 
-/// Every run the store holds (`Store::runs`), as wire dicts.
-pub(super) fn runs(inner: &Arc<Open>) -> Work<Vec<Json>> {
+/// The runs the store holds (`Store::runs`), as wire dicts; with `incident_id`, only that incident's (those
+/// `show` lists).
+pub(super) fn runs(inner: &Arc<Open>, incident_id: Option<String>) -> Work<Vec<Json>> {
     let inner = Arc::clone(inner);
-    Box::new(move |_| inner.run(async |i| i.store().runs().await)?.iter().map(to_json).collect())
+    Box::new(move |_| {
+        let mut runs = inner.run(async |i| i.store().runs().await)?;
+        if let Some(id) = incident_id {
+            runs.retain(|r| r.incident_id.as_deref() == Some(id.as_str()));
+        }
+        runs.iter().map(to_json).collect()
+    })
 }
 
 /// Run `run_id` (`Store::run`), as a wire dict; core's `run_not_found` for an unknown id.
