@@ -1,8 +1,8 @@
 """incident_core: the ML platform's incident-response runbook as a typed, executable library.
 
 The rules live in the Rust core (``incident-core``); this package is its PyO3 binding. Policy, severity
-classification, the declaration detector, Alertmanager/PagerDuty ingest, the incident lifecycle, comms
-templates and cadence, timelines and post-mortems, drills, triage and procedures (plan, approve, run,
+classification, the declaration detector, Alertmanager/PagerDuty/Grafana/CloudWatch/Datadog ingest, the
+incident lifecycle, store queries (timelines, runs, journals), comms templates and cadence, timelines and post-mortems, drills, triage and procedures (plan, approve, run,
 resume) on the embedded simulator or on real backends (``Backends.connect``: a Kubernetes cluster from a
 kubeconfig, AWS, a PostgreSQL team store, real PostgreSQL / Redis probes). Backend-bound calls have a sync
 form that releases the GIL and an ``*_async`` twin for asyncio.
@@ -57,6 +57,10 @@ from incident_core._native import (
     next_drills,
     parse_alerts,
     parse_alertmanager,
+    parse_cloudwatch,
+    parse_cloudwatch_alarm,
+    parse_datadog,
+    parse_grafana,
     parse_pagerduty,
     parse_procedure,
     procedure,
@@ -80,6 +84,15 @@ from incident_core._native import (
     verify_evidence_text,
 )
 from incident_core.events import DrillEvent, LogEvent, StageFinishedEvent, StageResult, StageStartedEvent
+from incident_core.procedures import (
+    PROCEDURE_PARAMS,
+    ApplicationRollbackParams,
+    DatabaseCorruptionParams,
+    DatabaseRecoveryParams,
+    RegionFailureParams,
+    TrafficManagementParams,
+)
+from incident_core.records import EvidenceVerification, JournalEntry, RunRecord
 from incident_core.exceptions import (
     ConflictError,
     IncidentError,
@@ -99,6 +112,7 @@ __version__: str = _native.__version__
 
 __all__ = [
     "AlertBatch",
+    "ApplicationRollbackParams",
     "ApprovedPlan",
     "AwsConfig",
     "Backends",
@@ -107,25 +121,30 @@ __all__ = [
     "Change",
     "Classification",
     "ConflictError",
+    "DatabaseCorruptionParams",
+    "DatabaseRecoveryParams",
     "Declaration",
     "DeclareRequest",
     "Detector",
     "DrillEvent",
     "DrillReport",
+    "EvidenceVerification",
     "ImpactFacts",
     "Incident",
     "IncidentError",
+    "IncidentTimeoutError",
     "IncidentView",
     "Incidents",
-    "IncidentTimeoutError",
     "IngestedAlert",
     "IntegrityError",
     "InternalError",
     "InvalidInputError",
+    "JournalEntry",
     "LogEvent",
     "Metrics",
     "NotFoundError",
     "Observation",
+    "PROCEDURE_PARAMS",
     "PermissionDeniedError",
     "Plan",
     "Policy",
@@ -135,18 +154,21 @@ __all__ = [
     "Procedure",
     "Reason",
     "RefusedError",
+    "RegionFailureParams",
+    "RunRecord",
     "RunReport",
     "ScheduledDrill",
     "Severity",
     "Signal",
     "SimPlatform",
-    "Stakeholder",
     "StageFinishedEvent",
     "StageResult",
     "StageStartedEvent",
+    "Stakeholder",
     "Status",
     "Timeline",
     "TimelineEvent",
+    "TrafficManagementParams",
     "TriageReport",
     "UnavailableError",
     "ValidationChecklist",
@@ -161,8 +183,12 @@ __all__ = [
     "format_utc",
     "initial_status_page",
     "next_drills",
-    "parse_alerts",
     "parse_alertmanager",
+    "parse_alerts",
+    "parse_cloudwatch",
+    "parse_cloudwatch_alarm",
+    "parse_datadog",
+    "parse_grafana",
     "parse_pagerduty",
     "parse_procedure",
     "procedure",

@@ -2,8 +2,6 @@
 //! runs (run / resume / approve a gate) against a journal store (a SQLite file, or an in-memory store
 //! shared by the process). Sync functions release the GIL; `*_async` twins are awaitable (see `runtime`).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use incident_core::drill_run as drill;
 use incident_core::engine::{
@@ -15,7 +13,7 @@ use incident_core::{Policy as CorePolicy, Result as CoreResult};
 use pyo3::prelude::*;
 
 use crate::backends::Target;
-use crate::convert::Wrap;
+use crate::convert::{ProcedureParams, Wrap};
 use crate::drills::enum_str;
 use crate::error::{OrRaise, from_json_str, guard, to_json_string, to_py_obj};
 use crate::incident::now_or;
@@ -122,6 +120,44 @@ impl PySimPlatform {
     fn notifications<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         guard(|| to_py_obj(py, &self.inner.notifications()))
     }
+    /// Virtual time since the simulated world started.
+    #[getter]
+    fn elapsed(&self) -> chrono::TimeDelta {
+        self.inner.elapsed()
+    }
+    /// Move virtual time to `started_at + offset` (never backwards; a `timedelta` or seconds).
+    fn advance_to_offset(&self, offset: Wrap<std::time::Duration>) -> PyResult<()> {
+        guard(|| self.inner.advance_to_offset(offset.0).or_raise())
+    }
+    /// Mutations made through the backends only (`origin == "api"`), as dicts.
+    fn api_operations<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| to_py_obj(py, &self.inner.api_operations()))
+    }
+    /// The active faults as a dict (latency, error rates, dark regions).
+    fn faults<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| to_py_obj(py, &self.inner.faults()))
+    }
+    /// Replace the active faults (a dict in the shape `faults()` returns; missing keys take core's
+    /// defaults). `InvalidInputError` naming a bad field or a rate outside 0..=1.
+    fn set_faults(&self, faults: &Bound<'_, PyAny>) -> PyResult<()> {
+        guard(|| {
+            let faults = crate::error::from_value("faults", crate::error::py_to_json("faults", faults)?)?;
+            self.inner.set_faults(faults).or_raise()
+        })
+    }
+    /// Roll out `image` to a deployment's container, as a CI deploy would; returns the new revision.
+    /// `NotFoundError` for an unknown context or deployment.
+    #[pyo3(signature = (context, namespace, deployment, image, change_cause = None))]
+    fn deploy_image(
+        &self,
+        context: &str,
+        namespace: &str,
+        deployment: &str,
+        image: &str,
+        change_cause: Option<&str>,
+    ) -> PyResult<u64> {
+        guard(|| self.inner.deploy_image(context, namespace, deployment, image, change_cause).or_raise())
+    }
     fn __repr__(&self) -> String {
         format!("SimPlatform(scenario={:?}, now={})", self.inner.scenario_name(), self.inner.now().to_rfc3339())
     }
@@ -134,20 +170,22 @@ pub(crate) struct PyProcedure {
     inner: CoreProcedure,
 }
 
-/// A library procedure built from string parameters (`context`, `namespace`, `deployment`, ...; see the
-/// CLI's `incident plan --param`). `NotFoundError` for an unknown procedure, `InvalidInputError` naming an
-/// unknown or malformed parameter.
+/// A library procedure over its runbook defaults, with typed parameters (one `TypedDict` per procedure in
+/// `incident_core.procedures`, e.g. `ApplicationRollbackParams(deployment="api", to_revision=3,
+/// rollout_timeout=timedelta(minutes=5))`; plain strings as in the CLI's `incident plan --param k=v`
+/// work too). Core's `procedure_from_spec` builds and checks it: `NotFoundError` for an unknown
+/// procedure, `InvalidInputError` naming the procedure and an unknown or malformed parameter (listing
+/// the known ones); a value of the wrong Python type is a `TypeError` naming the key.
 #[pyfunction]
 #[pyo3(signature = (name, params = None, policy = None))]
 pub(crate) fn procedure(
     name: &str,
-    params: Option<BTreeMap<String, String>>,
+    params: Option<ProcedureParams>,
     policy: Option<&PyPolicy>,
 ) -> PyResult<PyProcedure> {
     guard(|| {
-        Ok(PyProcedure {
-            inner: drill::procedure_from_spec(name, &params.unwrap_or_default(), &or_default(policy)).or_raise()?,
-        })
+        let params = params.unwrap_or_default().0;
+        Ok(PyProcedure { inner: drill::procedure_from_spec(name, &params, &or_default(policy)).or_raise()? })
     })
 }
 

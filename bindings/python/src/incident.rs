@@ -116,6 +116,11 @@ impl PyStakeholder {
     fn title(&self) -> &'static str {
         self.inner.role.title()
     }
+    /// One label for people: the role named once (`"Engineering manager (P0/P1 only)"`).
+    #[getter]
+    fn label(&self) -> String {
+        self.inner.label()
+    }
     /// Why they are notified.
     #[getter]
     fn reason(&self) -> String {
@@ -276,11 +281,15 @@ impl PyIncident {
         let a = actor.to_owned();
         self.change(|i, t| i.acknowledge(now_or(at), &a, t))
     }
-    /// Move to status `to` (the runbook's order; `resolved` needs root cause and resolution).
-    #[pyo3(signature = (to, actor, at = None))]
-    fn transition(&mut self, to: Wrap<Status>, actor: &str, at: At) -> PyResult<()> {
+    /// Move to status `to` (the runbook's order; `resolved` needs root cause and resolution), with what
+    /// the responder said (`message`, kept in the `status_changed` event; blank is `InvalidInputError`).
+    #[pyo3(signature = (to, actor, at = None, message = None))]
+    fn transition(&mut self, to: Wrap<Status>, actor: &str, at: At, message: Option<String>) -> PyResult<()> {
         let a = actor.to_owned();
-        self.change(|i, t| i.transition(to.0, now_or(at), &a, t))
+        match message {
+            None => self.change(|i, t| i.transition(to.0, now_or(at), &a, t)),
+            Some(m) => self.change(|i, t| i.transition_with_message(to.0, Some(m.as_str()), now_or(at), &a, t)),
+        }
     }
     /// Record that impact is mitigated (sets MTTM).
     #[pyo3(signature = (actor, at = None))]
@@ -332,6 +341,22 @@ impl PyIncident {
     #[pyo3(signature = (policy = None))]
     fn stakeholders(&self, policy: Option<&PyPolicy>) -> PyResult<Vec<PyStakeholder>> {
         guard(|| Ok(stakeholders(self.incident.stakeholders(&or_default(policy)))))
+    }
+    /// The emergency contacts that apply under `policy`, to call rather than page.
+    #[pyo3(signature = (policy = None))]
+    fn emergency_contacts(&self, policy: Option<&PyPolicy>) -> PyResult<Vec<PyStakeholder>> {
+        guard(|| Ok(stakeholders(self.incident.emergency_contacts(&or_default(policy)))))
+    }
+    /// The notifications declaring it sends under `policy` (dicts: destination, subject, body, ...);
+    /// escalation roles of a business-hours severity declared out of hours are left to the escalation
+    /// driver.
+    #[pyo3(signature = (policy = None))]
+    fn declaration_notifications<'py>(
+        &self,
+        py: Python<'py>,
+        policy: Option<&PyPolicy>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| crate::error::to_py_obj(py, &self.incident.declaration_notifications(&or_default(policy))))
     }
     /// The first message of the incident channel.
     #[pyo3(signature = (policy = None))]

@@ -11,171 +11,28 @@
 //! environment configure, assembled by `incident_notify::Router::for_store` exactly as the CLI's
 //! `--notify-config`; without a provider a message is recorded `skipped`.
 
+mod query;
+mod support;
+
 use std::sync::Arc;
 
-use incident_backends::StoreSpec;
-use incident_core::clock::{Clock, SystemClock};
 use incident_core::declare::{Basis, Decided, ReportSource};
 use incident_core::lifecycle::{
-    Change as CoreChange, ChangeOutcome, EvidenceDraft, IncidentView as CoreIncidentView, Incidents as CoreIncidents,
-    ListFilter, ResolveRequest,
+    Change as CoreChange, ChangeOutcome, IncidentView as CoreIncidentView, Incidents as CoreIncidents, ListFilter,
+    ResolveRequest,
 };
-use incident_core::postmortem::PostMortemInput;
-use incident_core::signing::SigningKey;
-use incident_core::store::EvidenceItem;
 use incident_core::timeline::ResponseRole;
-use incident_core::{Error as CoreError, Result as CoreResult, Severity as CoreSeverity, Status as CoreStatus};
-use incident_notify::{ConfigSource, Router};
+use incident_core::{Result as CoreResult, Severity as CoreSeverity, Status as CoreStatus};
 use pyo3::prelude::*;
-use serde_json::{Map, Value};
-use tokio::runtime::Runtime;
 
-use crate::convert::Wrap;
-use crate::error::{guard, invalid, json_to_py, py_to_json, to_json_string, to_py, to_py_obj};
+use crate::convert::{Span, Wrap};
+use crate::error::{guard, to_json_string, to_py_obj};
 use crate::incident::PyIncident;
-use crate::policy::{PyPolicy, or_default};
+use crate::policy::PyPolicy;
 use crate::postmortem::PyPostMortem;
 use crate::runtime::{awaitable, block};
-
-/// The open lifecycle, the runtime its store lives on, and the notifiers it sends through.
-struct Open {
-    incidents: CoreIncidents,
-    rt: Runtime,
-    providers: Vec<String>,
-}
-
-impl Open {
-    fn run<T>(&self, f: impl AsyncFnOnce(&CoreIncidents) -> CoreResult<T>) -> CoreResult<T> {
-        self.rt.block_on(f(&self.incidents))
-    }
-}
-
-/// Wire JSON, converted to Python builtins when returned.
-struct Json(Value);
-
-impl<'py> IntoPyObject<'py> for Json {
-    type Target = PyAny;
-    type Output = Bound<'py, PyAny>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        json_to_py(py, &self.0)
-    }
-}
-
-/// An evidence item read back: its info (wire dict) with `content` (`bytes`).
-struct Item(EvidenceItem);
-
-impl<'py> IntoPyObject<'py> for Item {
-    type Target = PyAny;
-    type Output = Bound<'py, PyAny>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let d = to_py_obj(py, &self.0.info())?;
-        d.set_item("content", pyo3::types::PyBytes::new(py, &self.0.bytes))?;
-        Ok(d)
-    }
-}
-
-/// `items` of `preserve`: an iterable of mappings `{"name", "media_type", "content": str | bytes}`.
-fn drafts(items: &Bound<'_, PyAny>) -> PyResult<Vec<EvidenceDraft>> {
-    let mut out = Vec::new();
-    for (i, item) in items.try_iter()?.enumerate() {
-        let item = item?;
-        let field = |k: &str| {
-            item.get_item(k)
-                .map_err(|_| invalid(format!("evidence item {}: no {k:?} (name, media_type, content)", i + 1)))
-        };
-        let text = |k: &str| {
-            field(k)?.extract::<String>().map_err(|_| invalid(format!("evidence item {}: {k} must be a str", i + 1)))
-        };
-        let (name, media_type) = (text("name")?, text("media_type")?);
-        let content = field("content")?;
-        let bytes = if let Ok(s) = content.extract::<String>() {
-            s.into_bytes()
-        } else if let Ok(b) = content.cast::<pyo3::types::PyBytes>() {
-            b.as_bytes().to_vec()
-        } else {
-            return Err(invalid(format!("evidence item {}: content must be str or bytes", i + 1)));
-        };
-        out.push(EvidenceDraft { name, media_type, bytes });
-    }
-    Ok(out)
-}
-
-/// `signing_key`: the path of an Ed25519 private key (PKCS#8 PEM or DER), as the CLI's `--signing-key`.
-fn read_signing_key(path: Option<std::path::PathBuf>) -> PyResult<Option<SigningKey>> {
-    path.map(|p| {
-        let bytes =
-            std::fs::read(&p).map_err(|e| invalid(format!("cannot read the signing key {}: {e}", p.display())))?;
-        SigningKey::parse(&bytes).map_err(|e| to_py(&e.context(p.display())))
-    })
-    .transpose()
-}
-
-fn action_items_input(action_items: Option<&Bound<'_, PyAny>>) -> PyResult<PostMortemInput> {
-    let mut v = Map::new();
-    if let Some(items) = action_items {
-        v.insert("action_items".into(), py_to_json("action_items", items)?);
-    }
-    crate::error::from_value("post-mortem input", Value::Object(v))
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> CoreResult<Json> {
-    serde_json::to_value(v).map(Json).map_err(|e| CoreError::internal(format!("cannot serialize: {e}")))
-}
-
-/// A wire string (`"scribe"`, `"customer"`) as its core enum (`InvalidInputError` naming `what`).
-fn parse<T: serde::de::DeserializeOwned>(what: &str, v: &str) -> CoreResult<T> {
-    serde_json::from_value(Value::String(v.to_owned()))
-        .map_err(|e| CoreError::invalid_input(format!("{what}: {v:?}: {e}")))
-}
-
-type Work<T> = Box<dyn FnOnce(&Runtime) -> CoreResult<T> + Send>;
-
-/// `notify_config`: a path (`str` or `os.PathLike`: the secrets file), a dict in the secrets file's shape,
-/// or `None` (the environment only).
-fn notify_source(notify_config: Option<&Bound<'_, PyAny>>) -> PyResult<ConfigSource> {
-    match notify_config {
-        None => Ok(ConfigSource::Env),
-        Some(o) if o.is_none() => Ok(ConfigSource::Env),
-        Some(o) => match o.extract::<std::path::PathBuf>() {
-            Ok(path) => Ok(ConfigSource::File(path)),
-            Err(_) => Ok(ConfigSource::Value(py_to_json("notify_config", o)?)),
-        },
-    }
-}
-
-fn open_work(
-    store: String,
-    policy: Option<&PyPolicy>,
-    create: bool,
-    notify_config: Option<&Bound<'_, PyAny>>,
-) -> PyResult<Work<PyIncidents>> {
-    let policy = or_default(policy);
-    let notify = notify_source(notify_config)?;
-    Ok(Box::new(move |_| {
-        let spec = StoreSpec::parse(&store)?;
-        if let StoreSpec::Sqlite(path) = &spec {
-            if !create && !path.exists() {
-                return Err(CoreError::not_found(format!("store {} does not exist", path.display())));
-            }
-        }
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("incidents-store")
-            .enable_all()
-            .build()
-            .map_err(|e| CoreError::internal("cannot start the store runtime").with_source(e))?;
-        let store = rt.block_on(spec.open_here())?.0;
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let router = Router::for_store(&notify, |k| std::env::var(k).ok(), Arc::clone(&clock), Arc::clone(&store))?;
-        let providers = router.providers();
-        let incidents = CoreIncidents::new(store, clock, policy).with_notifier(Arc::new(router));
-        Ok(PyIncidents { inner: Arc::new(Open { incidents, rt, providers }) })
-    }))
-}
+use crate::timeline::PyTimeline;
+use support::{Item, Json, Open, Work, action_items_input, drafts, open_work, parse, read_signing_key, to_json};
 
 /// Lifecycle operations on the incidents of a store: list, show, acknowledge, assign, re-grade, move,
 /// annotate, mitigate, resolve, post updates, build the post-mortem, declare a person's report. Safe while
@@ -202,24 +59,14 @@ impl PyIncidents {
         Box::new(move |_| Ok(PyChange { inner: inner.run(f)? }))
     }
 
-    fn list_work(open: bool, severity: Option<Wrap<CoreSeverity>>, since: Option<String>) -> CoreResult<ListFilter> {
-        let mut m = Map::new();
-        m.insert("open".into(), Value::Bool(open));
-        if let Some(s) = severity {
-            m.insert("severity".into(), Value::String(s.0.as_str().to_owned()));
-        }
-        if let Some(s) = since {
-            m.insert("since".into(), Value::String(s));
-        }
-        serde_json::from_value(Value::Object(m)).map_err(|e| CoreError::invalid_input(format!("list filter: {e}")))
-    }
-
-    fn list_(&self, open: bool, severity: Option<Wrap<CoreSeverity>>, since: Option<String>) -> Work<Vec<Json>> {
+    fn list_(&self, open: bool, severity: Option<Wrap<CoreSeverity>>, since: Option<Span>) -> Work<Vec<Json>> {
         let inner = Arc::clone(&self.inner);
-        Box::new(move |_| {
-            let filter = Self::list_work(open, severity, since)?;
-            inner.run(async |i| i.list(&filter).await)?.iter().map(to_json).collect()
-        })
+        let filter = ListFilter {
+            open,
+            severity: severity.map(|s| s.0),
+            since: since.map(|s| incident_core::HumanDuration::from_secs(s.0.as_secs())),
+        };
+        Box::new(move |_| inner.run(async |i| i.list(&filter).await)?.iter().map(to_json).collect())
     }
 
     fn update_(&self, id: String, actor: String, details: Option<String>) -> Work<Vec<Json>> {
@@ -306,14 +153,15 @@ impl PyIncidents {
     }
 
     /// Incidents (wire dicts), newest declaration first: only open ones with `open`, only `severity`,
-    /// only those declared at most `since` ago (`"24h"`, `"30m"`).
+    /// only those declared at most `since` ago (`"24h"`, `"30m"`, a `timedelta` or seconds; whole seconds
+    /// count).
     #[pyo3(signature = (*, open = false, severity = None, since = None))]
     fn list<'py>(
         &self,
         py: Python<'py>,
         open: bool,
         severity: Option<Wrap<CoreSeverity>>,
-        since: Option<String>,
+        since: Option<Span>,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
         guard(|| block(py, self.list_(open, severity, since))?.into_iter().map(|j| j.into_pyobject(py)).collect())
     }
@@ -325,7 +173,7 @@ impl PyIncidents {
         py: Python<'py>,
         open: bool,
         severity: Option<Wrap<CoreSeverity>>,
-        since: Option<String>,
+        since: Option<Span>,
     ) -> PyResult<Bound<'py, PyAny>> {
         guard(|| awaitable(py, self.list_(open, severity, since)))
     }
@@ -349,6 +197,54 @@ impl PyIncidents {
     /// `await incidents.show_async(id)`.
     fn show_async<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
         guard(|| awaitable(py, self.show_(id)))
+    }
+
+    /// The verified timeline of incident `id` (as `load(id).timeline`). Raises `NotFoundError` for an
+    /// unknown incident, `IntegrityError` for a tampered timeline.
+    fn timeline(&self, py: Python<'_>, id: String) -> PyResult<PyTimeline> {
+        guard(|| block(py, query::timeline(&self.inner, id)))
+    }
+
+    /// `await incidents.timeline_async(id)`.
+    fn timeline_async<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| awaitable(py, query::timeline(&self.inner, id)))
+    }
+
+    /// The procedure runs the store holds, newest first, as wire dicts (`run_id`, `incident_id`,
+    /// `procedure`, `plan`, `approval`, `status`, `created_at`, `updated_at`); with `incident_id`, only
+    /// that incident's runs (those `show(id)` lists).
+    #[pyo3(signature = (*, incident_id = None))]
+    fn runs<'py>(&self, py: Python<'py>, incident_id: Option<String>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        guard(|| block(py, query::runs(&self.inner, incident_id))?.into_iter().map(|j| j.into_pyobject(py)).collect())
+    }
+
+    /// `await incidents.runs_async(...)`.
+    #[pyo3(signature = (*, incident_id = None))]
+    fn runs_async<'py>(&self, py: Python<'py>, incident_id: Option<String>) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| awaitable(py, query::runs(&self.inner, incident_id)))
+    }
+
+    /// One run as a wire dict (as in `runs()`). Raises `NotFoundError` for an unknown run id.
+    fn run<'py>(&self, py: Python<'py>, run_id: String) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| block(py, query::run(&self.inner, run_id))?.into_pyobject(py))
+    }
+
+    /// `await incidents.run_async(run_id)`.
+    fn run_async<'py>(&self, py: Python<'py>, run_id: String) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| awaitable(py, query::run(&self.inner, run_id)))
+    }
+
+    /// The write-ahead journal of a run, oldest first: wire dicts (`seq`, `run_id`, `step_id`, `phase`
+    /// `"intent"`/`"outcome"`, `attempt`, `owner`, `at`, `detail`, `prev_hash`, `hash`), the hash chain
+    /// verified by the store. Raises `NotFoundError` for an unknown run, `IntegrityError` for a broken
+    /// chain.
+    fn journal<'py>(&self, py: Python<'py>, run_id: String) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        guard(|| block(py, query::journal(&self.inner, run_id))?.into_iter().map(|j| j.into_pyobject(py)).collect())
+    }
+
+    /// `await incidents.journal_async(run_id)`.
+    fn journal_async<'py>(&self, py: Python<'py>, run_id: String) -> PyResult<Bound<'py, PyAny>> {
+        guard(|| awaitable(py, query::journal(&self.inner, run_id)))
     }
 
     /// Acknowledge as `actor` (a second acknowledgement is `unchanged`, naming who and when).

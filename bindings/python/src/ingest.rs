@@ -110,9 +110,16 @@ impl PyIngestedAlert {
     fn warnings(&self) -> Vec<String> {
         self.inner.warnings.clone()
     }
-    /// The classification of `facts` (insufficient without facts).
-    fn classification(&self) -> PyResult<PyClassification> {
-        guard(|| Ok(PyClassification::wrap(self.inner.classification())))
+    /// The classification of `facts` (insufficient without facts), under `policy` (its degradation
+    /// threshold) or the runbook's defaults.
+    #[pyo3(signature = (policy = None))]
+    fn classification(&self, policy: Option<&PyPolicy>) -> PyResult<PyClassification> {
+        guard(|| {
+            Ok(PyClassification::wrap(match policy {
+                None => self.inner.classification(),
+                Some(p) => self.inner.classify_with(&incident_core::classify::Classifier::from_policy(&p.inner)),
+            }))
+        })
     }
     /// Wire JSON.
     fn to_json(&self) -> PyResult<String> {
@@ -176,6 +183,18 @@ impl PyAlertBatch {
     }
     fn __len__(&self) -> usize {
         self.inner.alerts.len()
+    }
+    /// The alerts still firing.
+    fn firing(&self) -> Vec<PyIngestedAlert> {
+        self.inner.firing().map(|a| PyIngestedAlert { inner: a.clone() }).collect()
+    }
+    /// The impact facts of the firing alerts merged (what a declaration from this batch classifies).
+    fn firing_facts(&self) -> PyResult<PyImpactFacts> {
+        guard(|| Ok(PyImpactFacts::wrap(self.inner.firing_facts())))
+    }
+    /// The detector observations the alerts carry, in order.
+    fn observations(&self) -> Vec<PyObservation> {
+        self.inner.observations().map(|o| PyObservation { inner: o.clone() }).collect()
     }
     /// Wire JSON.
     fn to_json(&self) -> PyResult<String> {
@@ -263,4 +282,50 @@ pub(crate) fn parse_pagerduty(
     policy: Option<&PyPolicy>,
 ) -> PyResult<PyAlertBatch> {
     parse(py, payload, policy, |body, policy| core::AlertSource::Pagerduty.parse(body, policy))
+}
+
+/// `parse_alerts("grafana", ...)`: parse a Grafana alerting webhook body (`str`, `bytes` or the parsed dict).
+#[pyfunction]
+#[pyo3(signature = (payload, policy = None))]
+pub(crate) fn parse_grafana(
+    py: Python<'_>,
+    payload: &Bound<'_, PyAny>,
+    policy: Option<&PyPolicy>,
+) -> PyResult<PyAlertBatch> {
+    parse(py, payload, policy, |body, policy| core::AlertSource::Grafana.parse(body, policy))
+}
+
+/// `parse_alerts("cloudwatch", ...)`: parse an Amazon SNS notification whose `Message` is a CloudWatch alarm
+/// (the SNS signature is not checked here; a subscription confirmation raises `InvalidInputError`).
+#[pyfunction]
+#[pyo3(signature = (payload, policy = None))]
+pub(crate) fn parse_cloudwatch(
+    py: Python<'_>,
+    payload: &Bound<'_, PyAny>,
+    policy: Option<&PyPolicy>,
+) -> PyResult<PyAlertBatch> {
+    parse(py, payload, policy, |body, policy| core::AlertSource::Cloudwatch.parse(body, policy))
+}
+
+/// Parse a bare CloudWatch alarm document (the SNS `Message`, e.g. from an EventBridge or SQS consumer that
+/// already unwrapped it): `incident_core::ingest::cloudwatch::parse_alarm`.
+#[pyfunction]
+#[pyo3(signature = (payload, policy = None))]
+pub(crate) fn parse_cloudwatch_alarm(
+    py: Python<'_>,
+    payload: &Bound<'_, PyAny>,
+    policy: Option<&PyPolicy>,
+) -> PyResult<PyAlertBatch> {
+    parse(py, payload, policy, core::cloudwatch::parse_alarm)
+}
+
+/// `parse_alerts("datadog", ...)`: parse a Datadog webhook body (`str`, `bytes` or the parsed dict).
+#[pyfunction]
+#[pyo3(signature = (payload, policy = None))]
+pub(crate) fn parse_datadog(
+    py: Python<'_>,
+    payload: &Bound<'_, PyAny>,
+    policy: Option<&PyPolicy>,
+) -> PyResult<PyAlertBatch> {
+    parse(py, payload, policy, |body, policy| core::AlertSource::Datadog.parse(body, policy))
 }

@@ -88,6 +88,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ingest::parse_alerts, m)?)?;
     m.add_function(wrap_pyfunction!(ingest::parse_alertmanager, m)?)?;
     m.add_function(wrap_pyfunction!(ingest::parse_pagerduty, m)?)?;
+    m.add_function(wrap_pyfunction!(ingest::parse_grafana, m)?)?;
+    m.add_function(wrap_pyfunction!(ingest::parse_cloudwatch, m)?)?;
+    m.add_function(wrap_pyfunction!(ingest::parse_cloudwatch_alarm, m)?)?;
+    m.add_function(wrap_pyfunction!(ingest::parse_datadog, m)?)?;
     m.add_class::<incident::PyDeclareRequest>()?;
     m.add_class::<incident::PyStakeholder>()?;
     m.add_class::<incident::PyIncident>()?;

@@ -117,6 +117,45 @@ impl PyPolicy {
         guard(|| Ok(self.inner.try_stage_budget(procedure, stage).or_raise()?.map(Into::into)))
     }
 
+    /// SHA-256 (hex) of the policy's canonical JSON: what every plan records as the policy it was planned
+    /// under.
+    fn digest(&self) -> PyResult<String> {
+        guard(|| Ok(self.inner.digest()))
+    }
+
+    /// The escalation levels of `severity`: level 1 pages `escalation` at once, then one level per
+    /// `escalation_chain` entry; each level is a list of role names (`"engineering_manager"`, ...).
+    fn escalation_levels(&self, severity: Wrap<incident_core::Severity>) -> PyResult<Vec<Vec<String>>> {
+        guard(|| {
+            Ok(self
+                .inner
+                .escalation_levels(severity.0)
+                .into_iter()
+                .map(|level| level.into_iter().map(|r| r.as_str().to_owned()).collect())
+                .collect())
+        })
+    }
+
+    /// Whether declaring an incident of `severity` at `declared_at` (a timezone-aware `datetime`) pages the
+    /// level-1 roles at once (else the escalation driver pages them at the next business instant).
+    fn pages_at_declaration(
+        &self,
+        severity: Wrap<incident_core::Severity>,
+        declared_at: Wrap<chrono::DateTime<chrono::Utc>>,
+    ) -> PyResult<bool> {
+        guard(|| Ok(self.inner.pages_at_declaration(severity.0, declared_at.0)))
+    }
+
+    /// The directory's contact entry for `role` (a dict), or `None`. `InvalidInputError` for an unknown
+    /// role name.
+    fn contact<'py>(&self, py: Python<'py>, role: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+        guard(|| {
+            let role: incident_core::policy::Role =
+                crate::error::from_value("role", serde_json::Value::String(role.to_owned()))?;
+            self.inner.contact(role).map(|c| to_py_obj(py, c)).transpose()
+        })
+    }
+
     fn __repr__(&self) -> String {
         use incident_core::Severity as S;
         let r = |s| self.inner.response_time(s).to_string();

@@ -132,6 +132,12 @@ impl PySeverity {
         self.core().level()
     }
 
+    /// The runbook's name for the level: `"Critical"`, `"High"`, `"Medium"`, `"Low"`.
+    #[getter]
+    fn label(&self) -> &'static str {
+        self.core().label()
+    }
+
     /// Parse `"P0"`..`"P3"` (raises `InvalidInputError` listing the allowed values).
     #[staticmethod]
     fn parse(value: Wrap<CoreSeverity>) -> PyResult<Self> {
