@@ -36,6 +36,8 @@ pub fn wire_schemas(env: Env) -> napi::Result<Value> {
         add::<incident_core::store::EvidenceInfo>(&mut m, "EvidenceInfo")?;
         add::<lifecycle::Preserved>(&mut m, "Preserved")?;
         add::<lifecycle::RecordedPostMortem>(&mut m, "RecordedPostMortem")?;
+        add::<incident_core::store::RunRecord>(&mut m, "RunRecord")?;
+        add::<incident_core::store::JournalEntry>(&mut m, "JournalEntry")?;
         add::<triage::TriageReport>(&mut m, "TriageReport")?;
         add::<drill::DrillReport>(&mut m, "DrillReport")?;
         add::<drill::StageResult>(&mut m, "StageResult")?;
