@@ -229,6 +229,27 @@ export declare class Incidents {
   /** The incident and its verified timeline, as an `Incident`. */
   load(id: string): Promise<Incident>
   /**
+   * The incident's timeline, verified (its hash chain and the head the store recorded): the
+   * timeline of `load`, without the incident. Rejects `not_found` for an unknown incident,
+   * `integrity` for a tampered timeline.
+   */
+  timeline(id: string): Promise<Timeline>
+  /**
+   * The procedure runs of the store as stored (wire JSON: `run_id`, `incident_id`, `procedure`, the
+   * `plan`, the `approval`, `status`, `created_at`, `updated_at`), newest first; with `{ incidentId }`
+   * only that incident's runs (those `show` lists).
+   */
+  runs(filter?: RunsFilter | undefined | null): Promise<Array<import('../lib/wire').RunRecordJson>>
+  /** One run as stored (wire JSON, as `runs`). Rejects `not_found` for an unknown run. */
+  run(runId: string): Promise<import('../lib/wire').RunRecordJson>
+  /**
+   * The journal of run `runId`, verified by the store as it reads it (hash chain and recorded head):
+   * every step's intent and outcome, oldest first (wire JSON: `seq`, `run_id`, `step_id`, `phase`,
+   * `attempt`, `owner`, `at`, `detail`, `prev_hash`, `hash`). Rejects `not_found` for an unknown run,
+   * `integrity` for a tampered journal.
+   */
+  journal(runId: string): Promise<Array<import('../lib/wire').JournalEntryJson>>
+  /**
    * Everything `incident show` prints: summary, roles, stakeholders, cadence due/overdue, escalation,
    * metrics, runs and the timeline.
    */
@@ -591,6 +612,32 @@ export interface AlertBatch {
   alerts: Array<IngestedAlert>
 }
 
+/**
+ * Runbook "Rollback Procedures" with typed parameters (as `procedure('application-rollback', params)`).
+ * Throws `invalid_input` naming a malformed parameter.
+ */
+export declare function applicationRollback(params?: ApplicationRollbackParams | undefined | null, policy?: Policy | undefined | null): Procedure
+
+/** Parameters of `applicationRollback` (runbook "Rollback Procedures"). */
+export interface ApplicationRollbackParams {
+  /** Kubeconfig context. */
+  context?: string
+  /** Namespace. */
+  namespace?: string
+  /** Deployment to roll back (its pods, `app=<deployment>`, are checked afterwards). */
+  deployment?: string
+  /** Revision to return to (the previous one when absent): an integer >= 0. */
+  toRevision?: number
+  /** Fewest healthy pods accepted afterwards (default 1). */
+  minReady?: number
+  /** `curl -f` health URL. */
+  healthUrl?: string
+  /** Most log lines matching "error" tolerated after the rollback (default 0). */
+  maxErrors?: number
+  /** How long to wait for the rollout, a duration such as `'10m'` (the default) or `'1h30m'`. */
+  rolloutTimeout?: string
+}
+
 /** Approve approval-gate `stepId` of a paused run (then `resumeRun`). */
 export declare function approveGate(runId: string, stepId: string, by: string, platform: SimPlatform | Backends, options?: RunOptions | undefined | null): Promise<void>
 
@@ -722,6 +769,61 @@ export declare function classificationRules(): Array<Reason>
  * is given). Throws `invalid_input` for out-of-range facts (e.g. a negative degradation).
  */
 export declare function classify(facts: ImpactFacts, policy?: Policy | undefined | null): Classification
+
+/**
+ * Runbook "Database Corruption" with typed parameters (as `procedure('database-corruption', params)`).
+ * Throws `invalid_input` naming a malformed parameter.
+ */
+export declare function databaseCorruption(params?: DatabaseCorruptionParams | undefined | null, policy?: Policy | undefined | null): Procedure
+
+/** Parameters of `databaseCorruption` (runbook "Database Corruption"). */
+export interface DatabaseCorruptionParams {
+  /** Kubeconfig context. */
+  context?: string
+  /** Namespace. */
+  namespace?: string
+  /** The write services stopped during the restore: names, or one comma-separated string. */
+  deployment?: string | Array<string>
+  /** The config map switched to the restored instance. */
+  configMap?: string
+  /** AWS region. */
+  region?: string
+  /** The corrupted instance restored from. */
+  sourceInstance?: string
+  /** The new instance. */
+  targetInstance?: string
+  /** The last known good instant restored to: a `Date` or RFC 3339. */
+  restoreTime?: Date | string
+  /** Datastore probe that must report healthy afterwards. */
+  probe?: string
+}
+
+/**
+ * Runbook "Database Recovery" with typed parameters (as `procedure('database-recovery', params)`).
+ * Throws `invalid_input` naming a malformed parameter.
+ */
+export declare function databaseRecovery(params?: DatabaseRecoveryParams | undefined | null, policy?: Policy | undefined | null): Procedure
+
+/** Parameters of `databaseRecovery` (runbook "Database Recovery"). */
+export interface DatabaseRecoveryParams {
+  /**
+   * `point-in-time` (default: restore `sourceInstance` to `targetInstance`) or `promote-read-replica`
+   * (promote `replicaInstance`).
+   */
+  mode?: 'point-in-time' | 'promote-read-replica'
+  /** AWS region (`us-west-2`). */
+  region?: string
+  /** Point in time: the instance restored from. */
+  sourceInstance?: string
+  /** Point in time: the new instance. */
+  targetInstance?: string
+  /** Point in time: the instant restored to (latest restorable when absent): a `Date` or RFC 3339. */
+  restoreTime?: Date | string
+  /** Promotion: the read replica promoted. */
+  replicaInstance?: string
+  /** How long to wait for the instance to be available, a duration such as `'60m'` (the default). */
+  availableTimeout?: string
+}
 
 /** A rule held long enough: declare an incident. */
 export interface Declaration {
@@ -994,6 +1096,32 @@ export declare function parseAlertmanager(payload: string | Buffer | Record<stri
  */
 export declare function parseAlerts(source: 'alertmanager' | 'pagerduty' | 'grafana' | 'cloudwatch' | 'datadog', payload: string | Buffer | Record<string, unknown> | Array<Record<string, unknown>>, policy?: Policy): AlertBatch
 
+/**
+ * `parseAlerts('cloudwatch', ...)`: parse an Amazon SNS notification whose `Message` is a CloudWatch alarm
+ * (`incident_core::ingest::cloudwatch::parse`; the SNS signature is not checked here, as in core). Throws
+ * `invalid_input` naming the field: `sns message: ...` for the envelope, `cloudwatch alarm: ...` for the
+ * alarm, and for a message that carries no alarm (a subscription confirmation).
+ */
+export declare function parseCloudwatch(payload: string | Buffer | Record<string, unknown>, policy?: Policy): AlertBatch
+
+/**
+ * Parse a bare CloudWatch alarm document (the SNS `Message`, without the envelope;
+ * `incident_core::ingest::cloudwatch::parse_alarm`). Throws `invalid_input` naming the field.
+ */
+export declare function parseCloudwatchAlarm(payload: string | Buffer | Record<string, unknown>, policy?: Policy): AlertBatch
+
+/**
+ * `parseAlerts('datadog', ...)`: parse a Datadog webhook body (JSON string, Buffer, or the parsed object;
+ * `incident_core::ingest::datadog::parse`). Throws `invalid_input` naming the field.
+ */
+export declare function parseDatadog(payload: string | Buffer | Record<string, unknown>, policy?: Policy): AlertBatch
+
+/**
+ * `parseAlerts('grafana', ...)`: parse a Grafana alerting webhook body (JSON string, Buffer, or the parsed
+ * object; `incident_core::ingest::grafana::parse`). Throws `invalid_input` naming the field.
+ */
+export declare function parseGrafana(payload: string | Buffer | Record<string, unknown>, policy?: Policy): AlertBatch
+
 /** `parseAlerts('pagerduty', ...)`: parse a PagerDuty Events API v2 body (one event or an array; JSON string, Buffer, or parsed). */
 export declare function parsePagerduty(payload: string | Buffer | Record<string, unknown> | Array<Record<string, unknown>>, policy?: Policy): AlertBatch
 
@@ -1021,6 +1149,46 @@ export interface Reason {
   severity: Severity
   /** The runbook's bullet text. */
   text: string
+}
+
+/**
+ * Runbook "Complete Region Failure" with typed parameters (as `procedure('region-failure', params)`).
+ * Throws `invalid_input` naming a malformed parameter.
+ */
+export declare function regionFailure(params?: RegionFailureParams | undefined | null, policy?: Policy | undefined | null): Procedure
+
+/** Parameters of `regionFailure` (runbook "Complete Region Failure"). */
+export interface RegionFailureParams {
+  /** The failed region (informational). */
+  primaryRegion?: string
+  /** The failed side's kube context (informational). */
+  primaryContext?: string
+  /** The region failed over to. */
+  secondaryRegion?: string
+  /** The kube context of the secondary region. */
+  secondaryContext?: string
+  /** Namespace. */
+  namespace?: string
+  /** Deployment scaled up in the secondary region. */
+  deployment?: string
+  /** Replicas in the secondary region (runbook `--replicas=20`): an integer >= 0. */
+  replicas?: number
+  /** The read replica promoted. */
+  replicaInstance?: string
+  /** Restore this snapshot too (with `restoreTarget`). */
+  snapshot?: string
+  /** The instance the snapshot is restored to. */
+  restoreTarget?: string
+  /** The instance whose snapshot is restored. */
+  snapshotInstance?: string
+  /** Route53 hosted zone (`Z123456789`). */
+  zoneId?: string
+  /** The DNS record switched. */
+  recordName?: string
+  /** The DNS record's new value. */
+  target?: string
+  /** `curl -f` health URL. */
+  healthUrl?: string
 }
 
 /** The resolved message from explicit fields. */
@@ -1081,6 +1249,12 @@ export interface RunOptions {
  * of every step. Resolves with the report (a failed or compensated run is a report, not a rejection).
  */
 export declare function runPlan(approved: ApprovedPlan, platform: SimPlatform | Backends, options?: RunOptions | undefined | null, policy?: Policy | undefined | null): Promise<RunReport>
+
+/** What `Incidents.runs` takes. */
+export interface RunsFilter {
+  /** Only the runs of this incident. */
+  incidentId?: string
+}
 
 /** Names of the built-in simulator scenarios (`bad-deploy`, ...). */
 export declare function scenarioNames(): Array<string>
@@ -1181,26 +1355,88 @@ export interface TimelineEvent {
   hash: string
 }
 
+/**
+ * Runbook "Traffic Management" with typed parameters (as `procedure('traffic-management', params)`).
+ * Throws `invalid_input` naming a malformed parameter.
+ */
+export declare function trafficManagement(params?: TrafficManagementParams | undefined | null, policy?: Policy | undefined | null): Procedure
+
+/** Parameters of `trafficManagement` (runbook "Traffic Management"); every field defaults to the runbook. */
+export interface TrafficManagementParams {
+  /** Kubeconfig context (`ml-platform-primary`). */
+  context?: string
+  /** Namespace (`ml-platform`). */
+  namespace?: string
+  /** Deployment to scale (`ml-inference-api`). */
+  deployment?: string
+  /** Replicas to scale to (runbook `--replicas=10`): an integer >= 0. */
+  replicas?: number
+  /** Service whose endpoints must be ready. */
+  service?: string
+  /** A degraded pod to delete, if any. */
+  degradedPod?: string
+}
+
 /** Whether the runbook allows moving from status `from` to `to`. */
 export declare function transitionAllowed(from: IncidentStatus, to: IncidentStatus): boolean
 
 /**
  * Triage `platform`'s cluster: a `SimPlatform`, or `Backends` (real PostgreSQL / Redis probes replace the
  * simulator's). Never rejects for a partly unavailable cluster or an unreachable datastore: those are in
- * the report; rejects `not_found` for an unknown context, `invalid_input` for a bad option.
+ * the report; rejects `not_found` for an unknown context, `invalid_input` for a bad option (naming it).
  */
-export declare function triage(platform: SimPlatform | Backends, options?: TriageOptions | undefined | null): Promise<TriageReport>
+export declare function triage(platform: SimPlatform | Backends, options?: TriageOptions | undefined | null, policy?: Policy | undefined | null): Promise<TriageReport>
 
-/** What to triage. */
+/**
+ * What to triage: every field of `incident_core::triage::TriageOptions` (camelCase), filled as the
+ * CLI's `incident triage` fills it. Absent fields keep core's defaults.
+ */
 export interface TriageOptions {
-  /** Namespace of the critical services (default `ml-platform`). */
+  /** Namespace of the critical services (default `ml-platform`; `-n`). */
   namespace?: string
-  /** Kube context (default: the platform's default). */
+  /** Kube context (default: the platform's default; `--context`). */
   context?: string
-  /** Log lines read per pod (default 100): an integer in 0..=4294967295. */
+  /** Log lines read per pod (default 100; `--tail`): an integer in 0..=4294967295. */
   logTail?: number
-  /** Deployments whose logs are scanned (all of the namespace when absent). */
+  /**
+   * Deployments whose logs are scanned, each `NAME` (in `namespace`) or `NAMESPACE/NAME` (all of the
+   * namespace when neither this nor `logSelectors` is given; `--logs-deployment`).
+   */
   logDeployments?: Array<string>
+  /**
+   * Pods whose logs are scanned, by label selector: `app=api[,tier=web]` (in `namespace`) or
+   * `NAMESPACE/app=api` (`--logs-selector`).
+   */
+  logSelectors?: Array<string>
+  /**
+   * Case-insensitive substrings counted as errors in the logs (default `['error']`;
+   * `--error-pattern`). An empty array keeps the default, as the CLI does.
+   */
+  errorPatterns?: Array<string>
+  /**
+   * Report recent changes (rollouts, warning events, commits of `gitRepo`) since this instant: a
+   * `Date`, or a duration before the platform's now such as `'2h'` (`--since 2h`).
+   */
+  since?: Date | string
+  /**
+   * A local git repository whose commits since `since` are listed (`--git-repo`; core reads it only
+   * with `since`).
+   */
+  gitRepo?: string
+  /** How many recent events to keep (default 20): an integer >= 0. */
+  recentEvents?: number
+  /** How many top pods and nodes by memory to keep (default 10): an integer >= 0. */
+  top?: number
+  /**
+   * Deadline of each backend call: a duration such as `'10s'` (`--call-deadline`), or a number of
+   * seconds (default 10 s).
+   */
+  callDeadline?: string | number
+  /**
+   * Pods whose logs are read concurrently at most (default: the policy's `limits.max_concurrency`, as
+   * the CLI): an integer >= 0 (core reads 0 as 1).
+   */
+  maxConcurrency?: number
 }
 
 /** One checklist line with its outcome. */
