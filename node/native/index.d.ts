@@ -75,6 +75,8 @@ export declare class Detector {
   observeAll(observations: Array<Observation>): Array<Declaration>
   /** Counters. */
   stats(): DetectorStats
+  /** Number of services the detector holds state for. */
+  get serviceCount(): number
   /** Whether `rule` has fired for `service` in its current episode. */
   isDeclared(service: string, rule: DeclarationRule): boolean
   /** When `rule`'s current window for `service` started, if it is open. */
@@ -166,8 +168,12 @@ export declare class Incident {
   get resolution(): string | null
   /** The commander acknowledges (sets MTTA). */
   acknowledge(actor: string, at?: Date | undefined | null): void
-  /** Move to status `to` (the runbook's order; `resolved` needs root cause and resolution). */
-  transition(to: IncidentStatus, actor: string, at?: Date): void
+  /**
+   * Move to status `to` (the runbook's order; `resolved` needs root cause and resolution), with what
+   * the responder said when `message` is given (kept in the `status_changed` event; a blank message
+   * throws `invalid_input`).
+   */
+  transition(to: IncidentStatus, actor: string, at?: Date | null, message?: string | null): void
   /** Record that impact is mitigated (sets MTTM). */
   markMitigated(actor: string, at?: Date | undefined | null): void
   /** Resolve (sets MTTR). */
@@ -189,6 +195,12 @@ export declare class Incident {
   ticket(): string
   /** Who to notify under `policy`, with contacts. */
   stakeholders(policy?: Policy | undefined | null): Array<Stakeholder>
+  /**
+   * The emergency contacts to call rather than page for this incident (the policy's
+   * `emergency_contacts` whose conditions hold: severity, customer impact, words of the title or
+   * components), each role once.
+   */
+  emergencyContacts(policy?: Policy | undefined | null): Array<Stakeholder>
   /** The first message of the incident channel. */
   channelIntro(policy?: Policy | undefined | null): string
   /** MTTD/MTTA/MTTM/MTTR so far. */
@@ -384,6 +396,22 @@ export declare class Policy {
   /** The response-time target of `severity`, in seconds. */
   responseTimeSeconds(severity: Severity): number
   /**
+   * SHA-256 (lower-case hex) of the policy's canonical JSON: what every plan records as the policy it
+   * was planned under.
+   */
+  digest(): string
+  /**
+   * The escalation levels of `severity`: level 1 is its `escalation` roles (paged at once), then one
+   * level per `escalation_chain` entry (role names such as `incident_commander`).
+   */
+  escalationLevels(severity: Severity): Array<Array<string>>
+  /**
+   * Whether declaring a `severity` incident at `declaredAt` pages its level-1 roles at once (always for
+   * `immediate` / `any_time` windows; inside business hours for `business_hours`, else the escalation
+   * driver pages at the next business instant).
+   */
+  pagesAtDeclaration(severity: Severity, declaredAt: Date): boolean
+  /**
    * The stage budget of `procedure`'s `stage` in seconds, if the policy sets one; throws `invalid_input`
    * for a blank procedure or stage.
    */
@@ -494,6 +522,24 @@ export declare class SimPlatform {
   regionGoesDark(region: string): void
   /** Bring a dark region back. */
   regionRecovers(region: string): void
+  /** Virtual seconds since the start. */
+  get elapsedSeconds(): number
+  /**
+   * Roll out `image` to a deployment's single container, as a CI deploy would (logged with origin
+   * `scenario`, so it is not an `apiOperations()` change). Returns the new revision number. Throws
+   * `not_found` for an unknown context or deployment.
+   */
+  deployImage(context: string, namespace: string, deployment: string, image: string, changeCause?: string | undefined | null): number
+  /** The active faults, in the scenario file's shape (snake_case; `latency_spike` as text such as `2s`). */
+  faults(): { error_rate: number; throttle_rate: number; timeout_rate: number; latency_spike_rate: number; latency_spike: string; seed: number; dark_regions: string[] }
+  /**
+   * Replace the active faults (dark regions included) with `faults`, in the scenario file's shape
+   * (camelCase or snake_case keys; absent fields take core's defaults: no faults). Throws
+   * `invalid_input` naming an unknown field or a rate outside 0..=1.
+   */
+  setFaults(faults: { errorRate?: number; throttleRate?: number; timeoutRate?: number; latencySpikeRate?: number; latencySpike?: string | number; seed?: number; darkRegions?: string[] }): void
+  /** The mutations made through the backends only (origin `api`: what procedures changed), wire JSON. */
+  apiOperations(): Array<import('../lib/wire').SimOpJson>
   /** Resolve a DNS name as the simulated Route53 answers it (in-sync changes only). */
   resolve(name: string): string | null
   /**

@@ -120,6 +120,63 @@ impl SimPlatform {
         self.inner.region_recovers(&region).or_throw(&env)
     }
 
+    /// Virtual seconds since the start.
+    #[napi(getter, catch_unwind)]
+    pub fn elapsed_seconds(&self) -> f64 {
+        #[allow(clippy::cast_precision_loss)] // milliseconds of a simulation fit an f64 exactly
+        let ms = self.inner.elapsed().num_milliseconds() as f64;
+        ms / 1000.0
+    }
+
+    /// Roll out `image` to a deployment's single container, as a CI deploy would (logged with origin
+    /// `scenario`, so it is not an `apiOperations()` change). Returns the new revision number. Throws
+    /// `not_found` for an unknown context or deployment.
+    #[napi(strict, catch_unwind)]
+    pub fn deploy_image(
+        &self,
+        env: Env,
+        context: String,
+        namespace: String,
+        deployment: String,
+        image: String,
+        change_cause: Option<String>,
+    ) -> napi::Result<f64> {
+        let rev = self
+            .inner
+            .deploy_image(&context, &namespace, &deployment, &image, change_cause.as_deref())
+            .or_throw(&env)?;
+        #[allow(clippy::cast_precision_loss)] // revision numbers are small
+        Ok(rev as f64)
+    }
+
+    /// The active faults, in the scenario file's shape (snake_case; `latency_spike` as text such as `2s`).
+    #[napi(
+        strict,
+        catch_unwind,
+        ts_return_type = "{ error_rate: number; throttle_rate: number; timeout_rate: number; latency_spike_rate: number; latency_spike: string; seed: number; dark_regions: string[] }"
+    )]
+    pub fn faults(&self, env: Env) -> napi::Result<Value> {
+        to_json(&self.inner.faults()).or_throw(&env)
+    }
+
+    /// Replace the active faults (dark regions included) with `faults`, in the scenario file's shape
+    /// (camelCase or snake_case keys; absent fields take core's defaults: no faults). Throws
+    /// `invalid_input` naming an unknown field or a rate outside 0..=1.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "faults: { errorRate?: number; throttleRate?: number; timeoutRate?: number; latencySpikeRate?: number; latencySpike?: string | number; seed?: number; darkRegions?: string[] }"
+    )]
+    pub fn set_faults(&self, env: Env, faults: Value) -> napi::Result<()> {
+        let faults = from_json("faults", crate::error::rename_keys(faults, crate::error::snake)).or_throw(&env)?;
+        self.inner.set_faults(faults).or_throw(&env)
+    }
+
+    /// The mutations made through the backends only (origin `api`: what procedures changed), wire JSON.
+    #[napi(strict, catch_unwind, ts_return_type = "Array<import('../lib/wire').SimOpJson>")]
+    pub fn api_operations(&self, env: Env) -> napi::Result<Value> {
+        to_json(&self.inner.api_operations()).or_throw(&env)
+    }
+
     /// Resolve a DNS name as the simulated Route53 answers it (in-sync changes only).
     #[napi(strict, catch_unwind)]
     pub fn resolve(&self, name: String) -> Option<String> {
