@@ -1097,7 +1097,7 @@ export interface IntegrityCheckJson {
   sql: string
 }
 
-/** A stored, hash-chained journal entry. */
+/** A stored, hash-chained journal entry of a run. */
 export interface JournalEntryJson {
   /** When. */
   at: string
@@ -1109,7 +1109,7 @@ export interface JournalEntryJson {
   hash: string
   /** Executor identity that wrote it. */
   owner: string
-  /** Phase. */
+  /** `intent` (written before any backend call) or `outcome` (after). */
   phase: JournalPhaseJson
   /** Hash of the previous entry (64 zeros for the first). */
   prev_hash: string
@@ -1753,14 +1753,14 @@ export type RuleIdJson = "complete_outage" | "data_loss_or_corruption" | "securi
 
 /** A procedure run as stored. */
 export interface RunRecordJson {
-  /** The approval (serialized), once approved. */
-  approval?: unknown
+  /** The approval, once approved. */
+  approval?: ApprovalJson | null
   /** Created. */
   created_at: string
   /** Incident the run belongs to, if any. */
   incident_id?: string | null
-  /** The plan (serialized `engine::Plan`). */
-  plan: unknown
+  /** The plan. */
+  plan: PlanJson
   /** Procedure name. */
   procedure: string
   /** Run id. */

@@ -362,6 +362,18 @@ export declare class Plan {
   toString(): string
   /** Wire JSON (steps with `before`/`after`/`inverse`, findings). */
   toJSON(): import('../lib/wire').PlanJson
+  /**
+   * Sign the plan's digest with the Ed25519 private key in the file `signingKey` (PKCS#8 PEM or DER,
+   * from `incident keygen`), as `incident plan --signing-key`: a machine whose policy trusts the key
+   * runs it. Throws `invalid_input` for an unreadable or non-Ed25519 key (never showing it).
+   */
+  sign(signingKey: string): void
+  /**
+   * Check the plan as `incident run` does before anything else: its content matches its digest, and it
+   * is signed by a trusted key when the policy's `signing.trusted_keys` (or the key file
+   * `signingKey`'s public half) names any. Throws `precondition_failed` otherwise.
+   */
+  verify(policy?: Policy | undefined | null, signingKey?: string | undefined | null): void
   /** Approve the plan. Throws `refused` when a guard rail refuses it or production is not confirmed. */
   approve(options: ApproveOptions): ApprovedPlan
 }
@@ -1288,6 +1300,12 @@ export interface RunOptions {
   owner?: string
   /** Resume only: the executor that left steps in flight is dead; take over its claims. */
   takeOver?: boolean
+  /**
+   * An Ed25519 private key file (PKCS#8 PEM or DER) whose public half is trusted besides the policy's
+   * `signing.trusted_keys`, as `incident run --signing-key`: with any trusted key, only plans signed by
+   * one run (`precondition_failed` otherwise).
+   */
+  signingKey?: string
 }
 
 /**

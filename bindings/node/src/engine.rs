@@ -391,6 +391,27 @@ impl Plan {
         to_json(&self.inner).or_throw(&env)
     }
 
+    /// Sign the plan's digest with the Ed25519 private key in the file `signingKey` (PKCS#8 PEM or DER,
+    /// from `incident keygen`), as `incident plan --signing-key`: a machine whose policy trusts the key
+    /// runs it. Throws `invalid_input` for an unreadable or non-Ed25519 key (never showing it).
+    #[napi(strict, catch_unwind)]
+    pub fn sign(&mut self, env: Env, signing_key: String) -> napi::Result<()> {
+        let key = crate::incidents::read_signing_key(Some(signing_key)).or_throw(&env)?;
+        if let Some(key) = key {
+            self.inner.sign(&key);
+        }
+        Ok(())
+    }
+
+    /// Check the plan as `incident run` does before anything else: its content matches its digest, and it
+    /// is signed by a trusted key when the policy's `signing.trusted_keys` (or the key file
+    /// `signingKey`'s public half) names any. Throws `precondition_failed` otherwise.
+    #[napi(strict, catch_unwind)]
+    pub fn verify(&self, env: Env, policy: Option<&Policy>, signing_key: Option<String>) -> napi::Result<()> {
+        let key = crate::incidents::read_signing_key(signing_key).or_throw(&env)?;
+        self.inner.verify(&or_default(policy).signing.trust(key.as_ref())).or_throw(&env)
+    }
+
     /// Approve the plan. Throws `refused` when a guard rail refuses it or production is not confirmed.
     #[napi(strict, catch_unwind)]
     pub fn approve(&self, env: Env, options: ApproveOptions) -> napi::Result<ApprovedPlan> {
@@ -442,13 +463,21 @@ pub struct RunOptions {
     pub owner: Option<String>,
     /// Resume only: the executor that left steps in flight is dead; take over its claims.
     pub take_over: Option<bool>,
+    /// An Ed25519 private key file (PKCS#8 PEM or DER) whose public half is trusted besides the policy's
+    /// `signing.trusted_keys`, as `incident run --signing-key`: with any trusted key, only plans signed by
+    /// one run (`precondition_failed` otherwise).
+    pub signing_key: Option<String>,
 }
 
 impl RunOptions {
-    fn executor(&self, set: &incident_backends::BackendSet, policy: CorePolicy) -> Executor {
+    /// The executor of `incident run` / `incident resume`: the owner, and plans checked against the
+    /// policy's trusted keys (and `signingKey`'s).
+    fn executor(&self, set: &incident_backends::BackendSet, policy: CorePolicy) -> CoreResult<Executor> {
+        let key = crate::incidents::read_signing_key(self.signing_key.clone())?;
+        let trust = policy.signing.trust(key.as_ref());
         let owner = self.owner.clone().unwrap_or_else(|| format!("node:{}", std::process::id()));
-        let exec = set.executor(policy, owner);
-        if self.take_over.unwrap_or(false) { exec.taking_over() } else { exec }
+        let exec = set.executor(policy, owner).trusting(trust);
+        Ok(if self.take_over.unwrap_or(false) { exec.taking_over() } else { exec })
     }
 }
 
@@ -465,7 +494,7 @@ pub fn run_plan(
     let target = Target::of(&platform, o.store.as_deref());
     spawn(move |rt| {
         let set = target?.open(o.store.as_deref(), &policy, rt)?;
-        let exec = o.executor(&set, policy);
+        let exec = o.executor(&set, policy)?;
         Ok(RunReport { inner: rt.block_on(exec.run(approved, o.incident_id.clone()))? })
     })
 }
@@ -483,7 +512,7 @@ pub fn resume_run(
     let target = Target::of(&platform, o.store.as_deref());
     spawn(move |rt| {
         let set = target?.open(o.store.as_deref(), &policy, rt)?;
-        let exec = o.executor(&set, policy);
+        let exec = o.executor(&set, policy)?;
         Ok(RunReport { inner: rt.block_on(exec.resume(&run_id))? })
     })
 }
@@ -502,7 +531,7 @@ pub fn approve_gate(
     spawn(move |rt| {
         let policy = CorePolicy::default();
         let set = target?.open(o.store.as_deref(), &policy, rt)?;
-        rt.block_on(o.executor(&set, policy).approve_gate(&run_id, &step_id, &by))
+        rt.block_on(o.executor(&set, policy)?.approve_gate(&run_id, &step_id, &by))
     })
 }
 

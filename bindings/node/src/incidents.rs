@@ -123,7 +123,7 @@ fn object<T: serde::Serialize>(v: &T) -> CoreResult<JsonObject> {
 }
 
 /// `--signing-key FILE`'s reading: an Ed25519 private key (PKCS#8 PEM or DER); never printed.
-fn read_signing_key(path: Option<String>) -> CoreResult<Option<SigningKey>> {
+pub(crate) fn read_signing_key(path: Option<String>) -> CoreResult<Option<SigningKey>> {
     path.map(|p| {
         let bytes =
             std::fs::read(&p).map_err(|e| CoreError::invalid_input(format!("cannot read the signing key {p}: {e}")))?;

@@ -128,7 +128,7 @@ impl FromStr for RunStatus {
 }
 
 /// A procedure run as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     /// Run id.
     pub run_id: String,
@@ -189,7 +189,7 @@ impl FromStr for JournalPhase {
 }
 
 /// A journal entry to append; the store assigns `seq` and the hash chain.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JournalDraft {
     /// Run id.
     pub run_id: String,
@@ -208,7 +208,7 @@ pub struct JournalDraft {
 }
 
 /// A stored, hash-chained journal entry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JournalEntry {
     /// Position in the run's journal, from 0.
     pub seq: u64,
