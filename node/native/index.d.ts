@@ -201,6 +201,12 @@ export declare class Incident {
    * components), each role once.
    */
   emergencyContacts(policy?: Policy | undefined | null): Array<Stakeholder>
+  /**
+   * The notifications declaring it sends under `policy` (wire JSON: `to`, `kind`, `text`), as the
+   * receiver sends them; the escalation roles of a business-hours severity declared out of hours are
+   * left to the escalation driver.
+   */
+  declarationNotifications(policy?: Policy | undefined | null): Array<import('../lib/wire').NotificationJson>
   /** The first message of the incident channel. */
   channelIntro(policy?: Policy | undefined | null): string
   /** MTTD/MTTA/MTTM/MTTR so far. */
@@ -423,6 +429,11 @@ export declare class Policy {
    * driver pages at the next business instant).
    */
   pagesAtDeclaration(severity: Severity, declaredAt: Date): boolean
+  /**
+   * The contact directory's entry for `role` (`incident_commander`, `aws_support`, ...; the wire JSON of
+   * `policy.contacts[]`), or `null`. Throws `invalid_input` for an unknown role.
+   */
+  contact(role: string): import('../lib/wire').ContactJson | null
   /**
    * The stage budget of `procedure`'s `stage` in seconds, if the policy sets one; throws `invalid_input`
    * for a blank procedure or stage.

@@ -1,7 +1,7 @@
 // Entry points bound for API parity beside the list: Incident.transition with a message,
-// Incident.emergencyContacts, Detector.serviceCount, Policy.digest / escalationLevels /
-// pagesAtDeclaration, and the simulator's deployImage, faults / setFaults, elapsedSeconds and
-// apiOperations (core's sim::SimPlatform).
+// Incident.emergencyContacts / declarationNotifications, Detector.serviceCount, Policy.contact / digest /
+// escalationLevels / pagesAtDeclaration, and the simulator's deployImage, faults / setFaults,
+// elapsedSeconds and apiOperations (core's sim::SimPlatform).
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 
@@ -117,4 +117,21 @@ test('Policy.digest, escalationLevels and pagesAtDeclaration answer as core', as
   assert.equal(p.pagesAtDeclaration('P2', fridayMorning), true)
   assert.equal(p.pagesAtDeclaration('P2', fridayEvening), false)
   await rejects(assert, () => p.pagesAtDeclaration('P2', 'friday'), 'invalid_input')
+})
+
+test('Policy.contact and Incident.declarationNotifications answer from the policy', async () => {
+  const p = new Policy()
+  const cto = p.contact('cto')
+  assert.equal(cto.role, 'cto')
+  assert.deepEqual(cto.only_for, ['P0'])
+  assert.deepEqual(p.toJSON().contacts.find((c) => c.role === 'cto'), cto)
+  assert.equal(new Policy({ contacts: [] }).contact('cto'), null)
+  await rejects(assert, () => p.contact('janitor'), 'invalid_input', /role/)
+
+  const inc = declare('ml-inference-api 5xx', 'P0')
+  const notes = inc.declarationNotifications()
+  assert.ok(notes.length >= 2)
+  assert.ok(notes.every((n) => n.incident_id === 'INC-2024-0099' && typeof n.text === 'string'))
+  assert.ok(notes.some((n) => n.to.type === 'channel'), JSON.stringify(notes.map((n) => n.to)))
+  assert.ok(notes.length > declare('ml-inference-api 5xx', 'P3').declarationNotifications().length, 'a P0 tells more people')
 })

@@ -385,6 +385,15 @@ impl Incident {
         self.get(|i| i.emergency_contacts(&p)).iter().map(stakeholder).collect()
     }
 
+    /// The notifications declaring it sends under `policy` (wire JSON: `to`, `kind`, `text`), as the
+    /// receiver sends them; the escalation roles of a business-hours severity declared out of hours are
+    /// left to the escalation driver.
+    #[napi(catch_unwind, ts_return_type = "Array<import('../lib/wire').NotificationJson>")]
+    pub fn declaration_notifications(&self, env: Env, policy: Option<&Policy>) -> napi::Result<serde_json::Value> {
+        let p = or_default(policy);
+        crate::error::to_json(&self.get(|i| i.declaration_notifications(&p))).or_throw(&env)
+    }
+
     /// The first message of the incident channel.
     #[napi(strict, catch_unwind)]
     pub fn channel_intro(&self, policy: Option<&Policy>) -> String {

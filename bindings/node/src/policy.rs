@@ -137,6 +137,15 @@ impl Policy {
         Ok(self.inner.pages_at_declaration(sev, declared_at))
     }
 
+    /// The contact directory's entry for `role` (`incident_commander`, `aws_support`, ...; the wire JSON of
+    /// `policy.contacts[]`), or `null`. Throws `invalid_input` for an unknown role.
+    #[napi(catch_unwind, ts_args_type = "role: string", ts_return_type = "import('../lib/wire').ContactJson | null")]
+    pub fn contact(&self, env: Env, role: String) -> napi::Result<Value> {
+        let contact = crate::error::from_json::<incident_core::policy::Role>("role", Value::String(role))
+            .and_then(|role| self.inner.contact(role).map_or(Ok(Value::Null), crate::error::to_json));
+        contact.or_throw(&env)
+    }
+
     /// The stage budget of `procedure`'s `stage` in seconds, if the policy sets one; throws `invalid_input`
     /// for a blank procedure or stage.
     #[napi(strict, catch_unwind)]
