@@ -1201,11 +1201,13 @@ export declare function parseProcedure(text: string): Procedure
 export type PolicyFormat = 'toml' | 'yaml' | 'json'
 
 /**
- * A library procedure built from scenario-style string parameters (`context`, `namespace`, `deployment`,
- * ...; see the CLI's `incident plan --param`). Throws `not_found` for an unknown procedure and
- * `invalid_input` naming an unknown or malformed parameter.
+ * A library procedure by name (or deprecated alias) with parameters over its runbook defaults (`context`,
+ * `namespace`, `deployment`, `replicas`, ...; the CLI's `incident plan --param k=v`, see the typed
+ * `trafficManagement`, `applicationRollback`, ... for each procedure's). Values are strings as the CLI
+ * takes them, or numbers, `Date`s and arrays of names; keys snake_case or camelCase. Throws `not_found`
+ * for an unknown procedure and `invalid_input` naming an unknown or malformed parameter.
  */
-export declare function procedure(name: string, params?: Record<string, string> | undefined | null, policy?: Policy | undefined | null): Procedure
+export declare function procedure(name: string, params?: Record<string, string | number | Date | string[] | null | undefined> | null, policy?: Policy | undefined | null): Procedure
 
 /** Names of the library procedures. */
 export declare function procedureNames(): Array<string>

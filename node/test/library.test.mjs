@@ -89,3 +89,13 @@ test('a typed procedure plans on the simulator', async () => {
   assert.equal(plan.procedureName, 'application-rollback')
   assert.ok(plan.stepIds().length >= 3)
 })
+
+test('procedure(name, params) takes the same typed values and camelCase keys', async () => {
+  same(procedure('traffic-management', { replicas: 12, degradedPod: 'api-7f9c' }), trafficManagement({ replicas: 12, degradedPod: 'api-7f9c' }))
+  same(procedure('traffic-management', { replicas: '12', degraded_pod: 'api-7f9c' }), trafficManagement({ replicas: 12, degradedPod: 'api-7f9c' }))
+  const at = new Date('2024-05-03T13:55:00Z')
+  same(procedure('database-corruption', { deployment: ['a', 'b'], restoreTime: at }), databaseCorruption({ deployment: 'a,b', restoreTime: at }))
+  same(procedure('regional-failover', { replicas: 30 }), regionFailure({ replicas: 30 }), 'a deprecated name means the current one')
+  await rejects(assert, () => procedure('traffic-management', { replicas: 2.5 }), 'invalid_input', /param `replicas`/)
+  await rejects(assert, () => procedure('make-coffee', { replicas: 1 }), 'not_found', /make-coffee/)
+})

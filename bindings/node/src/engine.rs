@@ -1,10 +1,7 @@
 //! The engine: the simulated platform, procedures (library, scenario spec, files), plans, approval, and
 //! durable runs (run / resume / approve a gate) against a journal store.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
-use incident_core::drill_run as drill;
 use incident_core::engine::{
     Approval, ApprovedPlan as CoreApprovedPlan, Executor, Plan as CorePlan, Procedure as CoreProcedure,
     RunReport as CoreRunReport,
@@ -12,7 +9,7 @@ use incident_core::engine::{
 use incident_core::sim::{Scenario, SimPlatform as CoreSimPlatform};
 use incident_core::{Error as CoreError, Policy as CorePolicy, Result as CoreResult};
 use napi::Env;
-use napi::bindgen_prelude::{AsyncTask, Either};
+use napi::bindgen_prelude::{AsyncTask, Either, Object};
 use napi_derive::napi;
 use serde_json::Value;
 
@@ -215,18 +212,22 @@ pub struct Procedure {
     pub(crate) inner: CoreProcedure,
 }
 
-/// A library procedure built from scenario-style string parameters (`context`, `namespace`, `deployment`,
-/// ...; see the CLI's `incident plan --param`). Throws `not_found` for an unknown procedure and
-/// `invalid_input` naming an unknown or malformed parameter.
-#[napi(strict, catch_unwind)]
+/// A library procedure by name (or deprecated alias) with parameters over its runbook defaults (`context`,
+/// `namespace`, `deployment`, `replicas`, ...; the CLI's `incident plan --param k=v`, see the typed
+/// `trafficManagement`, `applicationRollback`, ... for each procedure's). Values are strings as the CLI
+/// takes them, or numbers, `Date`s and arrays of names; keys snake_case or camelCase. Throws `not_found`
+/// for an unknown procedure and `invalid_input` naming an unknown or malformed parameter.
+#[napi(
+    catch_unwind,
+    ts_args_type = "name: string, params?: Record<string, string | number | Date | string[] | null | undefined> | null, policy?: Policy | undefined | null"
+)]
 pub fn procedure(
     env: Env,
     name: String,
-    params: Option<std::collections::HashMap<String, String>>,
+    params: Option<Object<'_>>,
     policy: Option<&Policy>,
 ) -> napi::Result<Procedure> {
-    let params: BTreeMap<String, String> = params.unwrap_or_default().into_iter().collect();
-    Ok(Procedure { inner: drill::procedure_from_spec(&name, &params, &or_default(policy)).or_throw(&env)? })
+    crate::library::build(&env, &name, params, policy)
 }
 
 /// Parse a procedure document (JSON or YAML), validating the DAG.

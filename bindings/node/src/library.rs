@@ -53,7 +53,12 @@ fn string_params(procedure: &str, params: Option<Object<'_>>) -> CoreResult<BTre
     Ok(out)
 }
 
-fn build(env: &Env, name: &str, params: Option<Object<'_>>, policy: Option<&Policy>) -> napi::Result<Procedure> {
+pub(crate) fn build(
+    env: &Env,
+    name: &str,
+    params: Option<Object<'_>>,
+    policy: Option<&Policy>,
+) -> napi::Result<Procedure> {
     let built = string_params(name, params)
         .and_then(|params| drill::procedure_from_spec(name, &params, &or_default(policy)))
         .or_throw(env)?;
