@@ -36,17 +36,31 @@ test('the surface and the parity file are well formed', () => {
   }
 })
 
+/** Surface lines neither mapped nor excluded. */
+const unmapped = (lines, m, x) => lines.filter((p) => !(p in m) && !Object.keys(x).some((k) => matches(k, p)))
+/** Map and exclude keys that match no surface line. */
+const staleKeys = (lines, m, x) => [
+  ...Object.keys(m).filter((k) => !lines.includes(k)).map((k) => `map ${k}`),
+  ...Object.keys(x).filter((k) => !lines.some((p) => matches(k, p))).map((k) => `exclude ${k}`),
+]
+
 test('every Rust entry point is mapped or excluded', () => {
-  const missing = surface.filter((p) => !(p in map) && !Object.keys(exclude).some((k) => matches(k, p)))
-  assert.deepEqual(missing, [], 'add these to node/api-parity.json: bind them ("map") or say why not ("exclude")')
+  assert.deepEqual(unmapped(surface, map, exclude), [], 'add these to node/api-parity.json: bind them ("map") or say why not ("exclude")')
 })
 
 test('no stale keys: each map and exclude key matches a surface line', () => {
-  const stale = [
-    ...Object.keys(map).filter((k) => !surface.includes(k)).map((k) => `map ${k}`),
-    ...Object.keys(exclude).filter((k) => !surface.some((p) => matches(k, p))).map((k) => `exclude ${k}`),
-  ]
-  assert.deepEqual(stale, [], 'these keys name no entry point of bindings/api-surface.txt')
+  assert.deepEqual(staleKeys(surface, map, exclude), [], 'these keys name no entry point of bindings/api-surface.txt')
+})
+
+test('the checks fail on a synthetic surface with a gap and stale keys', () => {
+  const lines = ['a::f', 'a::g', 'b::C::m', 'b::C::n']
+  const m = { 'a::f': 'f', 'a::gone': 'gone' }
+  const x = { 'b::C::*': 'internal to C, reached through f', 'z::*': 'matches nothing' }
+  assert.deepEqual(unmapped(lines, m, x), ['a::g'])
+  assert.deepEqual(staleKeys(lines, m, x), ['map a::gone', 'exclude z::*'])
+  assert.deepEqual(unmapped(lines, { ...m, 'a::g': 'g' }, x), [])
+  assert.equal(matches('b::C::*', 'b::Cx::m'), false, 'a glob is a prefix up to its `*`, no more')
+  assert.equal(matches('b::C*', 'b::Cx::m'), true)
 })
 
 /** `name` (`parseGrafana`, `Incidents.list`, `Incident.timeline`) on the installed package, or why not. */
