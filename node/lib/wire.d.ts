@@ -1097,6 +1097,30 @@ export interface IntegrityCheckJson {
   sql: string
 }
 
+/** A stored, hash-chained journal entry of a run. */
+export interface JournalEntryJson {
+  /** When. */
+  at: string
+  /** Attempt number (1-based). */
+  attempt: number
+  /** Free-form detail (outcome, error, reconciled, compensated, ...). */
+  detail: unknown
+  /** SHA-256 over this entry and `prev_hash`. */
+  hash: string
+  /** Executor identity that wrote it. */
+  owner: string
+  /** `intent` (written before any backend call) or `outcome` (after). */
+  phase: JournalPhaseJson
+  /** Hash of the previous entry (64 zeros for the first). */
+  prev_hash: string
+  /** Run id. */
+  run_id: string
+  /** Position in the run's journal, from 0. */
+  seq: number
+  /** Step id. */
+  step_id: string
+}
+
 /** The newest entry of a run's journal. */
 export interface JournalHeadJson {
   /** Number of entries (the newest one's `seq` plus 1: entries are numbered from 0). */
@@ -1106,6 +1130,9 @@ export interface JournalHeadJson {
   /** The run. */
   run_id: string
 }
+
+/** Write-ahead phase of a journal entry. */
+export type JournalPhaseJson = "intent" | "outcome"
 
 /** One escalation level. */
 export interface LevelStatusJson {
@@ -1723,6 +1750,26 @@ export interface RolloutJson {
 
 /** One bullet of the runbook's severity classification. */
 export type RuleIdJson = "complete_outage" | "data_loss_or_corruption" | "security_breach" | "revenue_impact" | "partial_outage" | "performance_degradation_over50" | "key_feature_unavailable" | "customer_facing_errors" | "minor_feature_issues" | "performance_degradation_under50" | "non_customer_facing_errors" | "cosmetic" | "documentation" | "improvement"
+
+/** A procedure run as stored. */
+export interface RunRecordJson {
+  /** The approval, once approved. */
+  approval?: ApprovalJson | null
+  /** Created. */
+  created_at: string
+  /** Incident the run belongs to, if any. */
+  incident_id?: string | null
+  /** The plan. */
+  plan: PlanJson
+  /** Procedure name. */
+  procedure: string
+  /** Run id. */
+  run_id: string
+  /** Status. */
+  status: RunStatusJson
+  /** Last update. */
+  updated_at: string
+}
 
 /** The result of a run. */
 export interface RunReportJson {

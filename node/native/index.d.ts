@@ -75,6 +75,8 @@ export declare class Detector {
   observeAll(observations: Array<Observation>): Array<Declaration>
   /** Counters. */
   stats(): DetectorStats
+  /** Number of services the detector holds state for. */
+  get serviceCount(): number
   /** Whether `rule` has fired for `service` in its current episode. */
   isDeclared(service: string, rule: DeclarationRule): boolean
   /** When `rule`'s current window for `service` started, if it is open. */
@@ -166,8 +168,12 @@ export declare class Incident {
   get resolution(): string | null
   /** The commander acknowledges (sets MTTA). */
   acknowledge(actor: string, at?: Date | undefined | null): void
-  /** Move to status `to` (the runbook's order; `resolved` needs root cause and resolution). */
-  transition(to: IncidentStatus, actor: string, at?: Date): void
+  /**
+   * Move to status `to` (the runbook's order; `resolved` needs root cause and resolution), with what
+   * the responder said when `message` is given (kept in the `status_changed` event; a blank message
+   * throws `invalid_input`).
+   */
+  transition(to: IncidentStatus, actor: string, at?: Date | null, message?: string | null): void
   /** Record that impact is mitigated (sets MTTM). */
   markMitigated(actor: string, at?: Date | undefined | null): void
   /** Resolve (sets MTTR). */
@@ -189,6 +195,18 @@ export declare class Incident {
   ticket(): string
   /** Who to notify under `policy`, with contacts. */
   stakeholders(policy?: Policy | undefined | null): Array<Stakeholder>
+  /**
+   * The emergency contacts to call rather than page for this incident (the policy's
+   * `emergency_contacts` whose conditions hold: severity, customer impact, words of the title or
+   * components), each role once.
+   */
+  emergencyContacts(policy?: Policy | undefined | null): Array<Stakeholder>
+  /**
+   * The notifications declaring it sends under `policy` (wire JSON: `to`, `kind`, `text`), as the
+   * receiver sends them; the escalation roles of a business-hours severity declared out of hours are
+   * left to the escalation driver.
+   */
+  declarationNotifications(policy?: Policy | undefined | null): Array<import('../lib/wire').NotificationJson>
   /** The first message of the incident channel. */
   channelIntro(policy?: Policy | undefined | null): string
   /** MTTD/MTTA/MTTM/MTTR so far. */
@@ -228,6 +246,27 @@ export declare class Incidents {
   list(filter?: { open?: boolean; severity?: Severity; since?: string }): Promise<Array<import('../lib/wire').IncidentJson>>
   /** The incident and its verified timeline, as an `Incident`. */
   load(id: string): Promise<Incident>
+  /**
+   * The incident's timeline, verified (its hash chain and the head the store recorded): the
+   * timeline of `load`, without the incident. Rejects `not_found` for an unknown incident,
+   * `integrity` for a tampered timeline.
+   */
+  timeline(id: string): Promise<Timeline>
+  /**
+   * The procedure runs of the store as stored (wire JSON: `run_id`, `incident_id`, `procedure`, the
+   * `plan`, the `approval`, `status`, `created_at`, `updated_at`), newest first; with `{ incidentId }`
+   * only that incident's runs (those `show` lists).
+   */
+  runs(filter?: RunsFilter | undefined | null): Promise<Array<import('../lib/wire').RunRecordJson>>
+  /** One run as stored (wire JSON, as `runs`). Rejects `not_found` for an unknown run. */
+  run(runId: string): Promise<import('../lib/wire').RunRecordJson>
+  /**
+   * The journal of run `runId`, verified by the store as it reads it (hash chain and recorded head):
+   * every step's intent and outcome, oldest first (wire JSON: `seq`, `run_id`, `step_id`, `phase`,
+   * `attempt`, `owner`, `at`, `detail`, `prev_hash`, `hash`). Rejects `not_found` for an unknown run,
+   * `integrity` for a tampered journal.
+   */
+  journal(runId: string): Promise<Array<import('../lib/wire').JournalEntryJson>>
   /**
    * Everything `incident show` prints: summary, roles, stakeholders, cadence due/overdue, escalation,
    * metrics, runs and the timeline.
@@ -329,6 +368,18 @@ export declare class Plan {
   toString(): string
   /** Wire JSON (steps with `before`/`after`/`inverse`, findings). */
   toJSON(): import('../lib/wire').PlanJson
+  /**
+   * Sign the plan's digest with the Ed25519 private key in the file `signingKey` (PKCS#8 PEM or DER,
+   * from `incident keygen`), as `incident plan --signing-key`: a machine whose policy trusts the key
+   * runs it. Throws `invalid_input` for an unreadable or non-Ed25519 key (never showing it).
+   */
+  sign(signingKey: string): void
+  /**
+   * Check the plan as `incident run` does before anything else: its content matches its digest, and it
+   * is signed by a trusted key when the policy's `signing.trusted_keys` (or the key file
+   * `signingKey`'s public half) names any. Throws `precondition_failed` otherwise.
+   */
+  verify(policy?: Policy | undefined | null, signingKey?: string | undefined | null): void
   /** Approve the plan. Throws `refused` when a guard rail refuses it or production is not confirmed. */
   approve(options: ApproveOptions): ApprovedPlan
 }
@@ -362,6 +413,27 @@ export declare class Policy {
   static jsonSchema(): Record<string, unknown>
   /** The response-time target of `severity`, in seconds. */
   responseTimeSeconds(severity: Severity): number
+  /**
+   * SHA-256 (lower-case hex) of the policy's canonical JSON: what every plan records as the policy it
+   * was planned under.
+   */
+  digest(): string
+  /**
+   * The escalation levels of `severity`: level 1 is its `escalation` roles (paged at once), then one
+   * level per `escalation_chain` entry (role names such as `incident_commander`).
+   */
+  escalationLevels(severity: Severity): Array<Array<string>>
+  /**
+   * Whether declaring a `severity` incident at `declaredAt` pages its level-1 roles at once (always for
+   * `immediate` / `any_time` windows; inside business hours for `business_hours`, else the escalation
+   * driver pages at the next business instant).
+   */
+  pagesAtDeclaration(severity: Severity, declaredAt: Date): boolean
+  /**
+   * The contact directory's entry for `role` (`incident_commander`, `aws_support`, ...; the wire JSON of
+   * `policy.contacts[]`), or `null`. Throws `invalid_input` for an unknown role.
+   */
+  contact(role: string): import('../lib/wire').ContactJson | null
   /**
    * The stage budget of `procedure`'s `stage` in seconds, if the policy sets one; throws `invalid_input`
    * for a blank procedure or stage.
@@ -473,6 +545,24 @@ export declare class SimPlatform {
   regionGoesDark(region: string): void
   /** Bring a dark region back. */
   regionRecovers(region: string): void
+  /** Virtual seconds since the start. */
+  get elapsedSeconds(): number
+  /**
+   * Roll out `image` to a deployment's single container, as a CI deploy would (logged with origin
+   * `scenario`, so it is not an `apiOperations()` change). Returns the new revision number. Throws
+   * `not_found` for an unknown context or deployment.
+   */
+  deployImage(context: string, namespace: string, deployment: string, image: string, changeCause?: string | undefined | null): number
+  /** The active faults, in the scenario file's shape (snake_case; `latency_spike` as text such as `2s`). */
+  faults(): { error_rate: number; throttle_rate: number; timeout_rate: number; latency_spike_rate: number; latency_spike: string; seed: number; dark_regions: string[] }
+  /**
+   * Replace the active faults (dark regions included) with `faults`, in the scenario file's shape
+   * (camelCase or snake_case keys; absent fields take core's defaults: no faults). Throws
+   * `invalid_input` naming an unknown field or a rate outside 0..=1.
+   */
+  setFaults(faults: { errorRate?: number; throttleRate?: number; timeoutRate?: number; latencySpikeRate?: number; latencySpike?: string | number; seed?: number; darkRegions?: string[] }): void
+  /** The mutations made through the backends only (origin `api`: what procedures changed), wire JSON. */
+  apiOperations(): Array<import('../lib/wire').SimOpJson>
   /** Resolve a DNS name as the simulated Route53 answers it (in-sync changes only). */
   resolve(name: string): string | null
   /**
@@ -589,6 +679,32 @@ export interface AlertBatch {
   truncatedAlerts: number
   /** The alerts. */
   alerts: Array<IngestedAlert>
+}
+
+/**
+ * Runbook "Rollback Procedures" with typed parameters (as `procedure('application-rollback', params)`).
+ * Throws `invalid_input` naming a malformed parameter.
+ */
+export declare function applicationRollback(params?: ApplicationRollbackParams | undefined | null, policy?: Policy | undefined | null): Procedure
+
+/** Parameters of `applicationRollback` (runbook "Rollback Procedures"). */
+export interface ApplicationRollbackParams {
+  /** Kubeconfig context. */
+  context?: string
+  /** Namespace. */
+  namespace?: string
+  /** Deployment to roll back (its pods, `app=<deployment>`, are checked afterwards). */
+  deployment?: string
+  /** Revision to return to (the previous one when absent): an integer >= 0. */
+  toRevision?: number
+  /** Fewest healthy pods accepted afterwards (default 1). */
+  minReady?: number
+  /** `curl -f` health URL. */
+  healthUrl?: string
+  /** Most log lines matching "error" tolerated after the rollback (default 0). */
+  maxErrors?: number
+  /** How long to wait for the rollout, a duration such as `'10m'` (the default) or `'1h30m'`. */
+  rolloutTimeout?: string
 }
 
 /** Approve approval-gate `stepId` of a paused run (then `resumeRun`). */
@@ -722,6 +838,61 @@ export declare function classificationRules(): Array<Reason>
  * is given). Throws `invalid_input` for out-of-range facts (e.g. a negative degradation).
  */
 export declare function classify(facts: ImpactFacts, policy?: Policy | undefined | null): Classification
+
+/**
+ * Runbook "Database Corruption" with typed parameters (as `procedure('database-corruption', params)`).
+ * Throws `invalid_input` naming a malformed parameter.
+ */
+export declare function databaseCorruption(params?: DatabaseCorruptionParams | undefined | null, policy?: Policy | undefined | null): Procedure
+
+/** Parameters of `databaseCorruption` (runbook "Database Corruption"). */
+export interface DatabaseCorruptionParams {
+  /** Kubeconfig context. */
+  context?: string
+  /** Namespace. */
+  namespace?: string
+  /** The write services stopped during the restore: names, or one comma-separated string. */
+  deployment?: string | Array<string>
+  /** The config map switched to the restored instance. */
+  configMap?: string
+  /** AWS region. */
+  region?: string
+  /** The corrupted instance restored from. */
+  sourceInstance?: string
+  /** The new instance. */
+  targetInstance?: string
+  /** The last known good instant restored to: a `Date` or RFC 3339. */
+  restoreTime?: Date | string
+  /** Datastore probe that must report healthy afterwards. */
+  probe?: string
+}
+
+/**
+ * Runbook "Database Recovery" with typed parameters (as `procedure('database-recovery', params)`).
+ * Throws `invalid_input` naming a malformed parameter.
+ */
+export declare function databaseRecovery(params?: DatabaseRecoveryParams | undefined | null, policy?: Policy | undefined | null): Procedure
+
+/** Parameters of `databaseRecovery` (runbook "Database Recovery"). */
+export interface DatabaseRecoveryParams {
+  /**
+   * `point-in-time` (default: restore `sourceInstance` to `targetInstance`) or `promote-read-replica`
+   * (promote `replicaInstance`).
+   */
+  mode?: 'point-in-time' | 'promote-read-replica'
+  /** AWS region (`us-west-2`). */
+  region?: string
+  /** Point in time: the instance restored from. */
+  sourceInstance?: string
+  /** Point in time: the new instance. */
+  targetInstance?: string
+  /** Point in time: the instant restored to (latest restorable when absent): a `Date` or RFC 3339. */
+  restoreTime?: Date | string
+  /** Promotion: the read replica promoted. */
+  replicaInstance?: string
+  /** How long to wait for the instance to be available, a duration such as `'60m'` (the default). */
+  availableTimeout?: string
+}
 
 /** A rule held long enough: declare an incident. */
 export interface Declaration {
@@ -994,6 +1165,32 @@ export declare function parseAlertmanager(payload: string | Buffer | Record<stri
  */
 export declare function parseAlerts(source: 'alertmanager' | 'pagerduty' | 'grafana' | 'cloudwatch' | 'datadog', payload: string | Buffer | Record<string, unknown> | Array<Record<string, unknown>>, policy?: Policy): AlertBatch
 
+/**
+ * `parseAlerts('cloudwatch', ...)`: parse an Amazon SNS notification whose `Message` is a CloudWatch alarm
+ * (`incident_core::ingest::cloudwatch::parse`; the SNS signature is not checked here, as in core). Throws
+ * `invalid_input` naming the field: `sns message: ...` for the envelope, `cloudwatch alarm: ...` for the
+ * alarm, and for a message that carries no alarm (a subscription confirmation).
+ */
+export declare function parseCloudwatch(payload: string | Buffer | Record<string, unknown>, policy?: Policy): AlertBatch
+
+/**
+ * Parse a bare CloudWatch alarm document (the SNS `Message`, without the envelope;
+ * `incident_core::ingest::cloudwatch::parse_alarm`). Throws `invalid_input` naming the field.
+ */
+export declare function parseCloudwatchAlarm(payload: string | Buffer | Record<string, unknown>, policy?: Policy): AlertBatch
+
+/**
+ * `parseAlerts('datadog', ...)`: parse a Datadog webhook body (JSON string, Buffer, or the parsed object;
+ * `incident_core::ingest::datadog::parse`). Throws `invalid_input` naming the field.
+ */
+export declare function parseDatadog(payload: string | Buffer | Record<string, unknown>, policy?: Policy): AlertBatch
+
+/**
+ * `parseAlerts('grafana', ...)`: parse a Grafana alerting webhook body (JSON string, Buffer, or the parsed
+ * object; `incident_core::ingest::grafana::parse`). Throws `invalid_input` naming the field.
+ */
+export declare function parseGrafana(payload: string | Buffer | Record<string, unknown>, policy?: Policy): AlertBatch
+
 /** `parseAlerts('pagerduty', ...)`: parse a PagerDuty Events API v2 body (one event or an array; JSON string, Buffer, or parsed). */
 export declare function parsePagerduty(payload: string | Buffer | Record<string, unknown> | Array<Record<string, unknown>>, policy?: Policy): AlertBatch
 
@@ -1004,11 +1201,13 @@ export declare function parseProcedure(text: string): Procedure
 export type PolicyFormat = 'toml' | 'yaml' | 'json'
 
 /**
- * A library procedure built from scenario-style string parameters (`context`, `namespace`, `deployment`,
- * ...; see the CLI's `incident plan --param`). Throws `not_found` for an unknown procedure and
- * `invalid_input` naming an unknown or malformed parameter.
+ * A library procedure by name (or deprecated alias) with parameters over its runbook defaults (`context`,
+ * `namespace`, `deployment`, `replicas`, ...; the CLI's `incident plan --param k=v`, see the typed
+ * `trafficManagement`, `applicationRollback`, ... for each procedure's). Values are strings as the CLI
+ * takes them, or numbers, `Date`s and arrays of names; keys snake_case or camelCase. Throws `not_found`
+ * for an unknown procedure and `invalid_input` naming an unknown or malformed parameter.
  */
-export declare function procedure(name: string, params?: Record<string, string> | undefined | null, policy?: Policy | undefined | null): Procedure
+export declare function procedure(name: string, params?: Record<string, string | number | Date | string[] | null | undefined> | null, policy?: Policy | undefined | null): Procedure
 
 /** Names of the library procedures. */
 export declare function procedureNames(): Array<string>
@@ -1021,6 +1220,46 @@ export interface Reason {
   severity: Severity
   /** The runbook's bullet text. */
   text: string
+}
+
+/**
+ * Runbook "Complete Region Failure" with typed parameters (as `procedure('region-failure', params)`).
+ * Throws `invalid_input` naming a malformed parameter.
+ */
+export declare function regionFailure(params?: RegionFailureParams | undefined | null, policy?: Policy | undefined | null): Procedure
+
+/** Parameters of `regionFailure` (runbook "Complete Region Failure"). */
+export interface RegionFailureParams {
+  /** The failed region (informational). */
+  primaryRegion?: string
+  /** The failed side's kube context (informational). */
+  primaryContext?: string
+  /** The region failed over to. */
+  secondaryRegion?: string
+  /** The kube context of the secondary region. */
+  secondaryContext?: string
+  /** Namespace. */
+  namespace?: string
+  /** Deployment scaled up in the secondary region. */
+  deployment?: string
+  /** Replicas in the secondary region (runbook `--replicas=20`): an integer >= 0. */
+  replicas?: number
+  /** The read replica promoted. */
+  replicaInstance?: string
+  /** Restore this snapshot too (with `restoreTarget`). */
+  snapshot?: string
+  /** The instance the snapshot is restored to. */
+  restoreTarget?: string
+  /** The instance whose snapshot is restored. */
+  snapshotInstance?: string
+  /** Route53 hosted zone (`Z123456789`). */
+  zoneId?: string
+  /** The DNS record switched. */
+  recordName?: string
+  /** The DNS record's new value. */
+  target?: string
+  /** `curl -f` health URL. */
+  healthUrl?: string
 }
 
 /** The resolved message from explicit fields. */
@@ -1074,6 +1313,12 @@ export interface RunOptions {
   owner?: string
   /** Resume only: the executor that left steps in flight is dead; take over its claims. */
   takeOver?: boolean
+  /**
+   * An Ed25519 private key file (PKCS#8 PEM or DER) whose public half is trusted besides the policy's
+   * `signing.trusted_keys`, as `incident run --signing-key`: with any trusted key, only plans signed by
+   * one run (`precondition_failed` otherwise).
+   */
+  signingKey?: string
 }
 
 /**
@@ -1081,6 +1326,12 @@ export interface RunOptions {
  * of every step. Resolves with the report (a failed or compensated run is a report, not a rejection).
  */
 export declare function runPlan(approved: ApprovedPlan, platform: SimPlatform | Backends, options?: RunOptions | undefined | null, policy?: Policy | undefined | null): Promise<RunReport>
+
+/** What `Incidents.runs` takes. */
+export interface RunsFilter {
+  /** Only the runs of this incident. */
+  incidentId?: string
+}
 
 /** Names of the built-in simulator scenarios (`bad-deploy`, ...). */
 export declare function scenarioNames(): Array<string>
@@ -1181,26 +1432,88 @@ export interface TimelineEvent {
   hash: string
 }
 
+/**
+ * Runbook "Traffic Management" with typed parameters (as `procedure('traffic-management', params)`).
+ * Throws `invalid_input` naming a malformed parameter.
+ */
+export declare function trafficManagement(params?: TrafficManagementParams | undefined | null, policy?: Policy | undefined | null): Procedure
+
+/** Parameters of `trafficManagement` (runbook "Traffic Management"); every field defaults to the runbook. */
+export interface TrafficManagementParams {
+  /** Kubeconfig context (`ml-platform-primary`). */
+  context?: string
+  /** Namespace (`ml-platform`). */
+  namespace?: string
+  /** Deployment to scale (`ml-inference-api`). */
+  deployment?: string
+  /** Replicas to scale to (runbook `--replicas=10`): an integer >= 0. */
+  replicas?: number
+  /** Service whose endpoints must be ready. */
+  service?: string
+  /** A degraded pod to delete, if any. */
+  degradedPod?: string
+}
+
 /** Whether the runbook allows moving from status `from` to `to`. */
 export declare function transitionAllowed(from: IncidentStatus, to: IncidentStatus): boolean
 
 /**
  * Triage `platform`'s cluster: a `SimPlatform`, or `Backends` (real PostgreSQL / Redis probes replace the
  * simulator's). Never rejects for a partly unavailable cluster or an unreachable datastore: those are in
- * the report; rejects `not_found` for an unknown context, `invalid_input` for a bad option.
+ * the report; rejects `not_found` for an unknown context, `invalid_input` for a bad option (naming it).
  */
-export declare function triage(platform: SimPlatform | Backends, options?: TriageOptions | undefined | null): Promise<TriageReport>
+export declare function triage(platform: SimPlatform | Backends, options?: TriageOptions | undefined | null, policy?: Policy | undefined | null): Promise<TriageReport>
 
-/** What to triage. */
+/**
+ * What to triage: every field of `incident_core::triage::TriageOptions` (camelCase), filled as the
+ * CLI's `incident triage` fills it. Absent fields keep core's defaults.
+ */
 export interface TriageOptions {
-  /** Namespace of the critical services (default `ml-platform`). */
+  /** Namespace of the critical services (default `ml-platform`; `-n`). */
   namespace?: string
-  /** Kube context (default: the platform's default). */
+  /** Kube context (default: the platform's default; `--context`). */
   context?: string
-  /** Log lines read per pod (default 100): an integer in 0..=4294967295. */
+  /** Log lines read per pod (default 100; `--tail`): an integer in 0..=4294967295. */
   logTail?: number
-  /** Deployments whose logs are scanned (all of the namespace when absent). */
+  /**
+   * Deployments whose logs are scanned, each `NAME` (in `namespace`) or `NAMESPACE/NAME` (all of the
+   * namespace when neither this nor `logSelectors` is given; `--logs-deployment`).
+   */
   logDeployments?: Array<string>
+  /**
+   * Pods whose logs are scanned, by label selector: `app=api[,tier=web]` (in `namespace`) or
+   * `NAMESPACE/app=api` (`--logs-selector`).
+   */
+  logSelectors?: Array<string>
+  /**
+   * Case-insensitive substrings counted as errors in the logs (default `['error']`;
+   * `--error-pattern`). An empty array keeps the default, as the CLI does.
+   */
+  errorPatterns?: Array<string>
+  /**
+   * Report recent changes (rollouts, warning events, commits of `gitRepo`) since this instant: a
+   * `Date`, or a duration before the platform's now such as `'2h'` (`--since 2h`).
+   */
+  since?: Date | string
+  /**
+   * A local git repository whose commits since `since` are listed (`--git-repo`; core reads it only
+   * with `since`).
+   */
+  gitRepo?: string
+  /** How many recent events to keep (default 20): an integer >= 0. */
+  recentEvents?: number
+  /** How many top pods and nodes by memory to keep (default 10): an integer >= 0. */
+  top?: number
+  /**
+   * Deadline of each backend call: a duration such as `'10s'` (`--call-deadline`), or a number of
+   * seconds (default 10 s).
+   */
+  callDeadline?: string | number
+  /**
+   * Pods whose logs are read concurrently at most (default: the policy's `limits.max_concurrency`, as
+   * the CLI): an integer >= 0 (core reads 0 as 1).
+   */
+  maxConcurrency?: number
 }
 
 /** One checklist line with its outcome. */

@@ -294,6 +294,12 @@ impl Detector {
         }
     }
 
+    /// Number of services the detector holds state for.
+    #[napi(getter, catch_unwind)]
+    pub fn service_count(&self) -> u32 {
+        u32::try_from(self.with(|d| d.service_count())).unwrap_or(u32::MAX)
+    }
+
     /// Whether `rule` has fired for `service` in its current episode.
     #[napi(strict, catch_unwind, ts_args_type = "service: string, rule: DeclarationRule")]
     pub fn is_declared(&self, env: Env, service: String, rule_name: String) -> napi::Result<bool> {

@@ -1,10 +1,7 @@
 //! The engine: the simulated platform, procedures (library, scenario spec, files), plans, approval, and
 //! durable runs (run / resume / approve a gate) against a journal store.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
-use incident_core::drill_run as drill;
 use incident_core::engine::{
     Approval, ApprovedPlan as CoreApprovedPlan, Executor, Plan as CorePlan, Procedure as CoreProcedure,
     RunReport as CoreRunReport,
@@ -12,7 +9,7 @@ use incident_core::engine::{
 use incident_core::sim::{Scenario, SimPlatform as CoreSimPlatform};
 use incident_core::{Error as CoreError, Policy as CorePolicy, Result as CoreResult};
 use napi::Env;
-use napi::bindgen_prelude::{AsyncTask, Either};
+use napi::bindgen_prelude::{AsyncTask, Either, Object};
 use napi_derive::napi;
 use serde_json::Value;
 
@@ -120,6 +117,63 @@ impl SimPlatform {
         self.inner.region_recovers(&region).or_throw(&env)
     }
 
+    /// Virtual seconds since the start.
+    #[napi(getter, catch_unwind)]
+    pub fn elapsed_seconds(&self) -> f64 {
+        #[allow(clippy::cast_precision_loss)] // milliseconds of a simulation fit an f64 exactly
+        let ms = self.inner.elapsed().num_milliseconds() as f64;
+        ms / 1000.0
+    }
+
+    /// Roll out `image` to a deployment's single container, as a CI deploy would (logged with origin
+    /// `scenario`, so it is not an `apiOperations()` change). Returns the new revision number. Throws
+    /// `not_found` for an unknown context or deployment.
+    #[napi(strict, catch_unwind)]
+    pub fn deploy_image(
+        &self,
+        env: Env,
+        context: String,
+        namespace: String,
+        deployment: String,
+        image: String,
+        change_cause: Option<String>,
+    ) -> napi::Result<f64> {
+        let rev = self
+            .inner
+            .deploy_image(&context, &namespace, &deployment, &image, change_cause.as_deref())
+            .or_throw(&env)?;
+        #[allow(clippy::cast_precision_loss)] // revision numbers are small
+        Ok(rev as f64)
+    }
+
+    /// The active faults, in the scenario file's shape (snake_case; `latency_spike` as text such as `2s`).
+    #[napi(
+        strict,
+        catch_unwind,
+        ts_return_type = "{ error_rate: number; throttle_rate: number; timeout_rate: number; latency_spike_rate: number; latency_spike: string; seed: number; dark_regions: string[] }"
+    )]
+    pub fn faults(&self, env: Env) -> napi::Result<Value> {
+        to_json(&self.inner.faults()).or_throw(&env)
+    }
+
+    /// Replace the active faults (dark regions included) with `faults`, in the scenario file's shape
+    /// (camelCase or snake_case keys; absent fields take core's defaults: no faults). Throws
+    /// `invalid_input` naming an unknown field or a rate outside 0..=1.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "faults: { errorRate?: number; throttleRate?: number; timeoutRate?: number; latencySpikeRate?: number; latencySpike?: string | number; seed?: number; darkRegions?: string[] }"
+    )]
+    pub fn set_faults(&self, env: Env, faults: Value) -> napi::Result<()> {
+        let faults = from_json("faults", crate::error::rename_keys(faults, crate::error::snake)).or_throw(&env)?;
+        self.inner.set_faults(faults).or_throw(&env)
+    }
+
+    /// The mutations made through the backends only (origin `api`: what procedures changed), wire JSON.
+    #[napi(strict, catch_unwind, ts_return_type = "Array<import('../lib/wire').SimOpJson>")]
+    pub fn api_operations(&self, env: Env) -> napi::Result<Value> {
+        to_json(&self.inner.api_operations()).or_throw(&env)
+    }
+
     /// Resolve a DNS name as the simulated Route53 answers it (in-sync changes only).
     #[napi(strict, catch_unwind)]
     pub fn resolve(&self, name: String) -> Option<String> {
@@ -158,18 +212,22 @@ pub struct Procedure {
     pub(crate) inner: CoreProcedure,
 }
 
-/// A library procedure built from scenario-style string parameters (`context`, `namespace`, `deployment`,
-/// ...; see the CLI's `incident plan --param`). Throws `not_found` for an unknown procedure and
-/// `invalid_input` naming an unknown or malformed parameter.
-#[napi(strict, catch_unwind)]
+/// A library procedure by name (or deprecated alias) with parameters over its runbook defaults (`context`,
+/// `namespace`, `deployment`, `replicas`, ...; the CLI's `incident plan --param k=v`, see the typed
+/// `trafficManagement`, `applicationRollback`, ... for each procedure's). Values are strings as the CLI
+/// takes them, or numbers, `Date`s and arrays of names; keys snake_case or camelCase. Throws `not_found`
+/// for an unknown procedure and `invalid_input` naming an unknown or malformed parameter.
+#[napi(
+    catch_unwind,
+    ts_args_type = "name: string, params?: Record<string, string | number | Date | string[] | null | undefined> | null, policy?: Policy | undefined | null"
+)]
 pub fn procedure(
     env: Env,
     name: String,
-    params: Option<std::collections::HashMap<String, String>>,
+    params: Option<Object<'_>>,
     policy: Option<&Policy>,
 ) -> napi::Result<Procedure> {
-    let params: BTreeMap<String, String> = params.unwrap_or_default().into_iter().collect();
-    Ok(Procedure { inner: drill::procedure_from_spec(&name, &params, &or_default(policy)).or_throw(&env)? })
+    crate::library::build(&env, &name, params, policy)
 }
 
 /// Parse a procedure document (JSON or YAML), validating the DAG.
@@ -334,6 +392,27 @@ impl Plan {
         to_json(&self.inner).or_throw(&env)
     }
 
+    /// Sign the plan's digest with the Ed25519 private key in the file `signingKey` (PKCS#8 PEM or DER,
+    /// from `incident keygen`), as `incident plan --signing-key`: a machine whose policy trusts the key
+    /// runs it. Throws `invalid_input` for an unreadable or non-Ed25519 key (never showing it).
+    #[napi(strict, catch_unwind)]
+    pub fn sign(&mut self, env: Env, signing_key: String) -> napi::Result<()> {
+        let key = crate::incidents::read_signing_key(Some(signing_key)).or_throw(&env)?;
+        if let Some(key) = key {
+            self.inner.sign(&key);
+        }
+        Ok(())
+    }
+
+    /// Check the plan as `incident run` does before anything else: its content matches its digest, and it
+    /// is signed by a trusted key when the policy's `signing.trusted_keys` (or the key file
+    /// `signingKey`'s public half) names any. Throws `precondition_failed` otherwise.
+    #[napi(strict, catch_unwind)]
+    pub fn verify(&self, env: Env, policy: Option<&Policy>, signing_key: Option<String>) -> napi::Result<()> {
+        let key = crate::incidents::read_signing_key(signing_key).or_throw(&env)?;
+        self.inner.verify(&or_default(policy).signing.trust(key.as_ref())).or_throw(&env)
+    }
+
     /// Approve the plan. Throws `refused` when a guard rail refuses it or production is not confirmed.
     #[napi(strict, catch_unwind)]
     pub fn approve(&self, env: Env, options: ApproveOptions) -> napi::Result<ApprovedPlan> {
@@ -385,13 +464,21 @@ pub struct RunOptions {
     pub owner: Option<String>,
     /// Resume only: the executor that left steps in flight is dead; take over its claims.
     pub take_over: Option<bool>,
+    /// An Ed25519 private key file (PKCS#8 PEM or DER) whose public half is trusted besides the policy's
+    /// `signing.trusted_keys`, as `incident run --signing-key`: with any trusted key, only plans signed by
+    /// one run (`precondition_failed` otherwise).
+    pub signing_key: Option<String>,
 }
 
 impl RunOptions {
-    fn executor(&self, set: &incident_backends::BackendSet, policy: CorePolicy) -> Executor {
+    /// The executor of `incident run` / `incident resume`: the owner, and plans checked against the
+    /// policy's trusted keys (and `signingKey`'s).
+    fn executor(&self, set: &incident_backends::BackendSet, policy: CorePolicy) -> CoreResult<Executor> {
+        let key = crate::incidents::read_signing_key(self.signing_key.clone())?;
+        let trust = policy.signing.trust(key.as_ref());
         let owner = self.owner.clone().unwrap_or_else(|| format!("node:{}", std::process::id()));
-        let exec = set.executor(policy, owner);
-        if self.take_over.unwrap_or(false) { exec.taking_over() } else { exec }
+        let exec = set.executor(policy, owner).trusting(trust);
+        Ok(if self.take_over.unwrap_or(false) { exec.taking_over() } else { exec })
     }
 }
 
@@ -408,7 +495,7 @@ pub fn run_plan(
     let target = Target::of(&platform, o.store.as_deref());
     spawn(move |rt| {
         let set = target?.open(o.store.as_deref(), &policy, rt)?;
-        let exec = o.executor(&set, policy);
+        let exec = o.executor(&set, policy)?;
         Ok(RunReport { inner: rt.block_on(exec.run(approved, o.incident_id.clone()))? })
     })
 }
@@ -426,7 +513,7 @@ pub fn resume_run(
     let target = Target::of(&platform, o.store.as_deref());
     spawn(move |rt| {
         let set = target?.open(o.store.as_deref(), &policy, rt)?;
-        let exec = o.executor(&set, policy);
+        let exec = o.executor(&set, policy)?;
         Ok(RunReport { inner: rt.block_on(exec.resume(&run_id))? })
     })
 }
@@ -445,7 +532,7 @@ pub fn approve_gate(
     spawn(move |rt| {
         let policy = CorePolicy::default();
         let set = target?.open(o.store.as_deref(), &policy, rt)?;
-        rt.block_on(o.executor(&set, policy).approve_gate(&run_id, &step_id, &by))
+        rt.block_on(o.executor(&set, policy)?.approve_gate(&run_id, &step_id, &by))
     })
 }
 

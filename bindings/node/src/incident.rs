@@ -286,11 +286,24 @@ impl Incident {
         self.change(&env, |i, t| i.acknowledge(now_or(at), &actor, t))
     }
 
-    /// Move to status `to` (the runbook's order; `resolved` needs root cause and resolution).
-    #[napi(strict, catch_unwind, ts_args_type = "to: IncidentStatus, actor: string, at?: Date")]
-    pub fn transition(&self, env: Env, to: String, actor: String, at: Option<Date>) -> napi::Result<()> {
+    /// Move to status `to` (the runbook's order; `resolved` needs root cause and resolution), with what
+    /// the responder said when `message` is given (kept in the `status_changed` event; a blank message
+    /// throws `invalid_input`).
+    #[napi(
+        strict,
+        catch_unwind,
+        ts_args_type = "to: IncidentStatus, actor: string, at?: Date | null, message?: string | null"
+    )]
+    pub fn transition(
+        &self,
+        env: Env,
+        to: String,
+        actor: String,
+        at: Option<Date>,
+        message: Option<String>,
+    ) -> napi::Result<()> {
         let to = status(&to).or_throw(&env)?;
-        self.change(&env, |i, t| i.transition(to, now_or(at), &actor, t))
+        self.change(&env, |i, t| i.transition_with_message(to, message.as_deref(), now_or(at), &actor, t))
     }
 
     /// Record that impact is mitigated (sets MTTM).
@@ -361,6 +374,24 @@ impl Incident {
     pub fn stakeholders(&self, policy: Option<&Policy>) -> Vec<Stakeholder> {
         let p = or_default(policy);
         self.get(|i| i.stakeholders(&p)).iter().map(stakeholder).collect()
+    }
+
+    /// The emergency contacts to call rather than page for this incident (the policy's
+    /// `emergency_contacts` whose conditions hold: severity, customer impact, words of the title or
+    /// components), each role once.
+    #[napi(strict, catch_unwind)]
+    pub fn emergency_contacts(&self, policy: Option<&Policy>) -> Vec<Stakeholder> {
+        let p = or_default(policy);
+        self.get(|i| i.emergency_contacts(&p)).iter().map(stakeholder).collect()
+    }
+
+    /// The notifications declaring it sends under `policy` (wire JSON: `to`, `kind`, `text`), as the
+    /// receiver sends them; the escalation roles of a business-hours severity declared out of hours are
+    /// left to the escalation driver.
+    #[napi(catch_unwind, ts_return_type = "Array<import('../lib/wire').NotificationJson>")]
+    pub fn declaration_notifications(&self, env: Env, policy: Option<&Policy>) -> napi::Result<serde_json::Value> {
+        let p = or_default(policy);
+        crate::error::to_json(&self.get(|i| i.declaration_notifications(&p))).or_throw(&env)
     }
 
     /// The first message of the incident channel.

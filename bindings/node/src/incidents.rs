@@ -36,6 +36,7 @@ use crate::incident::Incident;
 use crate::policy::{Policy, or_default};
 use crate::postmortem::PostMortem;
 use crate::task::{SimTask, spawn};
+use crate::timeline::Timeline;
 
 /// The open lifecycle, the runtime its store lives on, and the notifiers it sends through.
 struct Open {
@@ -102,6 +103,14 @@ pub struct EvidenceDraftInput {
     pub content: Either<String, Buffer>,
 }
 
+/// What `Incidents.runs` takes.
+#[napi(object)]
+#[derive(Debug, Clone, Default)]
+pub struct RunsFilter {
+    /// Only the runs of this incident.
+    pub incident_id: Option<String>,
+}
+
 /// A wire JSON object a Promise resolves to (`serde_json::Value` is not a napi `TypeName`; its objects
 /// are ordered by key already, as this map is).
 type JsonObject = std::collections::BTreeMap<String, Value>;
@@ -114,7 +123,7 @@ fn object<T: serde::Serialize>(v: &T) -> CoreResult<JsonObject> {
 }
 
 /// `--signing-key FILE`'s reading: an Ed25519 private key (PKCS#8 PEM or DER); never printed.
-fn read_signing_key(path: Option<String>) -> CoreResult<Option<SigningKey>> {
+pub(crate) fn read_signing_key(path: Option<String>) -> CoreResult<Option<SigningKey>> {
     path.map(|p| {
         let bytes =
             std::fs::read(&p).map_err(|e| CoreError::invalid_input(format!("cannot read the signing key {p}: {e}")))?;
@@ -231,6 +240,58 @@ impl Incidents {
         spawn(move |_| {
             let (incident, timeline) = inner.run(async |i| i.load(&id).await)?;
             Ok(Incident::wrap(incident, timeline))
+        })
+    }
+
+    /// The incident's timeline, verified (its hash chain and the head the store recorded): the
+    /// timeline of `load`, without the incident. Rejects `not_found` for an unknown incident,
+    /// `integrity` for a tampered timeline.
+    #[napi(catch_unwind, ts_return_type = "Promise<Timeline>")]
+    pub fn timeline(&self, id: String) -> AsyncTask<SimTask<Timeline>> {
+        let inner = Arc::clone(&self.inner);
+        spawn(move |_| Ok(Timeline { inner: inner.run(async |i| i.load(&id).await)?.1 }))
+    }
+
+    /// The procedure runs of the store as stored (wire JSON: `run_id`, `incident_id`, `procedure`, the
+    /// `plan`, the `approval`, `status`, `created_at`, `updated_at`), newest first; with `{ incidentId }`
+    /// only that incident's runs (those `show` lists).
+    #[napi(catch_unwind, ts_return_type = "Promise<Array<import('../lib/wire').RunRecordJson>>")]
+    pub fn runs(&self, filter: Option<RunsFilter>) -> AsyncTask<SimTask<Vec<JsonObject>>> {
+        let inner = Arc::clone(&self.inner);
+        let incident = filter.and_then(|f| f.incident_id);
+        spawn(move |_| {
+            let mut runs = inner.run(async |i| i.store().runs().await)?;
+            if let Some(id) = incident {
+                runs.retain(|r| r.incident_id.as_deref() == Some(id.as_str()));
+            }
+            runs.iter().map(object).collect()
+        })
+    }
+
+    /// One run as stored (wire JSON, as `runs`). Rejects `not_found` for an unknown run.
+    #[napi(catch_unwind, ts_return_type = "Promise<import('../lib/wire').RunRecordJson>")]
+    pub fn run(&self, run_id: String) -> AsyncTask<SimTask<JsonObject>> {
+        let inner = Arc::clone(&self.inner);
+        spawn(move |_| {
+            let run = inner.run(async |i| i.store().run(&run_id).await)?;
+            object(&run.ok_or_else(|| incident_core::store::run_not_found(&run_id))?)
+        })
+    }
+
+    /// The journal of run `runId`, verified by the store as it reads it (hash chain and recorded head):
+    /// every step's intent and outcome, oldest first (wire JSON: `seq`, `run_id`, `step_id`, `phase`,
+    /// `attempt`, `owner`, `at`, `detail`, `prev_hash`, `hash`). Rejects `not_found` for an unknown run,
+    /// `integrity` for a tampered journal.
+    #[napi(catch_unwind, ts_return_type = "Promise<Array<import('../lib/wire').JournalEntryJson>>")]
+    pub fn journal(&self, run_id: String) -> AsyncTask<SimTask<Vec<JsonObject>>> {
+        let inner = Arc::clone(&self.inner);
+        spawn(move |_| {
+            let entries = inner.run(async |i| {
+                let store = i.store();
+                store.run(&run_id).await?.ok_or_else(|| incident_core::store::run_not_found(&run_id))?;
+                store.journal(&run_id).await
+            })?;
+            entries.iter().map(object).collect()
         })
     }
 

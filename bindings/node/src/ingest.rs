@@ -1,4 +1,5 @@
-//! `parseAlerts(source, ...)` (and its aliases `parseAlertmanager` / `parsePagerduty`): webhook payloads → alerts
+//! `parseAlerts(source, ...)` (and one function per source: `parseAlertmanager`, `parsePagerduty`,
+//! `parseGrafana`, `parseCloudwatch` (SNS) / `parseCloudwatchAlarm`, `parseDatadog`): webhook payloads → alerts
 //! with observations and facts.
 
 use std::collections::HashMap;
@@ -176,4 +177,50 @@ pub fn parse_pagerduty(
     policy: Option<&Policy>,
 ) -> napi::Result<AlertBatch> {
     parse(&env, payload, policy, |body, policy| core::AlertSource::Pagerduty.parse(body, policy))
+}
+
+/// `parseAlerts('grafana', ...)`: parse a Grafana alerting webhook body (JSON string, Buffer, or the parsed
+/// object; `incident_core::ingest::grafana::parse`). Throws `invalid_input` naming the field.
+#[napi(strict, catch_unwind, ts_args_type = "payload: string | Buffer | Record<string, unknown>, policy?: Policy")]
+pub fn parse_grafana(
+    env: Env,
+    payload: Either3<String, Buffer, Object<'_>>,
+    policy: Option<&Policy>,
+) -> napi::Result<AlertBatch> {
+    parse(&env, payload, policy, core::grafana::parse)
+}
+
+/// `parseAlerts('cloudwatch', ...)`: parse an Amazon SNS notification whose `Message` is a CloudWatch alarm
+/// (`incident_core::ingest::cloudwatch::parse`; the SNS signature is not checked here, as in core). Throws
+/// `invalid_input` naming the field: `sns message: ...` for the envelope, `cloudwatch alarm: ...` for the
+/// alarm, and for a message that carries no alarm (a subscription confirmation).
+#[napi(strict, catch_unwind, ts_args_type = "payload: string | Buffer | Record<string, unknown>, policy?: Policy")]
+pub fn parse_cloudwatch(
+    env: Env,
+    payload: Either3<String, Buffer, Object<'_>>,
+    policy: Option<&Policy>,
+) -> napi::Result<AlertBatch> {
+    parse(&env, payload, policy, core::cloudwatch::parse)
+}
+
+/// Parse a bare CloudWatch alarm document (the SNS `Message`, without the envelope;
+/// `incident_core::ingest::cloudwatch::parse_alarm`). Throws `invalid_input` naming the field.
+#[napi(strict, catch_unwind, ts_args_type = "payload: string | Buffer | Record<string, unknown>, policy?: Policy")]
+pub fn parse_cloudwatch_alarm(
+    env: Env,
+    payload: Either3<String, Buffer, Object<'_>>,
+    policy: Option<&Policy>,
+) -> napi::Result<AlertBatch> {
+    parse(&env, payload, policy, core::cloudwatch::parse_alarm)
+}
+
+/// `parseAlerts('datadog', ...)`: parse a Datadog webhook body (JSON string, Buffer, or the parsed object;
+/// `incident_core::ingest::datadog::parse`). Throws `invalid_input` naming the field.
+#[napi(strict, catch_unwind, ts_args_type = "payload: string | Buffer | Record<string, unknown>, policy?: Policy")]
+pub fn parse_datadog(
+    env: Env,
+    payload: Either3<String, Buffer, Object<'_>>,
+    policy: Option<&Policy>,
+) -> napi::Result<AlertBatch> {
+    parse(&env, payload, policy, core::datadog::parse)
 }

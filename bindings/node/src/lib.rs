@@ -17,6 +17,7 @@ pub mod evidence;
 pub mod incident;
 pub mod incidents;
 pub mod ingest;
+pub mod library;
 pub mod policy;
 pub mod postmortem;
 pub mod task;

@@ -108,6 +108,44 @@ impl Policy {
         Ok(u32::try_from(self.inner.response_time(sev).as_secs()).unwrap_or(u32::MAX))
     }
 
+    /// SHA-256 (lower-case hex) of the policy's canonical JSON: what every plan records as the policy it
+    /// was planned under.
+    #[napi(strict, catch_unwind)]
+    pub fn digest(&self) -> String {
+        self.inner.digest()
+    }
+
+    /// The escalation levels of `severity`: level 1 is its `escalation` roles (paged at once), then one
+    /// level per `escalation_chain` entry (role names such as `incident_commander`).
+    #[napi(strict, catch_unwind, ts_args_type = "severity: Severity")]
+    pub fn escalation_levels(&self, env: Env, severity: String) -> napi::Result<Vec<Vec<String>>> {
+        let sev = crate::classify::severity(&severity).or_throw(&env)?;
+        Ok(self.inner.escalation_levels(sev).iter().map(|l| l.iter().map(crate::error::enum_str).collect()).collect())
+    }
+
+    /// Whether declaring a `severity` incident at `declaredAt` pages its level-1 roles at once (always for
+    /// `immediate` / `any_time` windows; inside business hours for `business_hours`, else the escalation
+    /// driver pages at the next business instant).
+    #[napi(strict, catch_unwind, ts_args_type = "severity: Severity, declaredAt: Date")]
+    pub fn pages_at_declaration(
+        &self,
+        env: Env,
+        severity: String,
+        declared_at: chrono::DateTime<chrono::Utc>,
+    ) -> napi::Result<bool> {
+        let sev = crate::classify::severity(&severity).or_throw(&env)?;
+        Ok(self.inner.pages_at_declaration(sev, declared_at))
+    }
+
+    /// The contact directory's entry for `role` (`incident_commander`, `aws_support`, ...; the wire JSON of
+    /// `policy.contacts[]`), or `null`. Throws `invalid_input` for an unknown role.
+    #[napi(catch_unwind, ts_args_type = "role: string", ts_return_type = "import('../lib/wire').ContactJson | null")]
+    pub fn contact(&self, env: Env, role: String) -> napi::Result<Value> {
+        let contact = crate::error::from_json::<incident_core::policy::Role>("role", Value::String(role))
+            .and_then(|role| self.inner.contact(role).map_or(Ok(Value::Null), crate::error::to_json));
+        contact.or_throw(&env)
+    }
+
     /// The stage budget of `procedure`'s `stage` in seconds, if the policy sets one; throws `invalid_input`
     /// for a blank procedure or stage.
     #[napi(strict, catch_unwind)]
