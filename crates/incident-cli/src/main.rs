@@ -29,7 +29,8 @@ use crate::output::{Ctx, Format};
 
 /// The ML platform's incident-response runbook, executable.
 #[derive(Debug, Parser)]
-#[command(name = "incident", version, about, propagate_version = true)]
+// `--version` prints `incident 0.1.0 (<commit>[-dirty] <commit date>)`; see build.rs.
+#[command(name = "incident", version = env!("INCIDENT_LONG_VERSION"), about, propagate_version = true)]
 struct Cli {
     /// Policy overrides (TOML, YAML or JSON); the runbook's defaults otherwise.
     #[arg(long, global = true, env = "INCIDENT_POLICY", value_name = "FILE")]
@@ -60,7 +61,8 @@ fn exit_code(kind: ErrorKind) -> u8 {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = load_policy(cli.policy.as_ref()).and_then(|policy| {
+    let policy = if cli.command.needs_policy() { cli.policy.as_ref() } else { None };
+    let result = load_policy(policy).and_then(|policy| {
         let ctx = Ctx { policy, format: cli.output };
         cli.command.run(&ctx)
     });

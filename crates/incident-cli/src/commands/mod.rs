@@ -11,6 +11,7 @@ mod ack;
 mod assign;
 mod classify;
 mod comms;
+mod completions;
 mod declare;
 mod drill;
 mod drills;
@@ -19,6 +20,7 @@ mod evidence;
 mod ingest;
 mod keygen;
 mod list;
+mod man;
 mod mitigated;
 mod note;
 mod plan;
@@ -96,9 +98,19 @@ pub(crate) enum Command {
     Mitigated(mitigated::MitigatedArgs),
     /// Resolve an incident with its root cause and send the final RESOLVED message.
     Resolve(resolve::ResolveArgs),
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell.
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page (roff), or write one page per command with `--out DIR`.
+    Man(man::ManArgs),
 }
 
 impl Command {
+    /// Whether the command describes the CLI itself (completions, manual page) and so needs no policy:
+    /// a bad `INCIDENT_POLICY` in the environment must not stop a shell from loading its completions.
+    pub(crate) fn needs_policy(&self) -> bool {
+        !matches!(self, Self::Completions(_) | Self::Man(_))
+    }
+
     /// Run the command.
     pub(crate) fn run(&self, ctx: &Ctx) -> Result<()> {
         match self {
@@ -129,6 +141,8 @@ impl Command {
             Self::Note(a) => note::run(ctx, a),
             Self::Mitigated(a) => mitigated::run(ctx, a),
             Self::Resolve(a) => resolve::run(ctx, a),
+            Self::Completions(a) => completions::run(a),
+            Self::Man(a) => man::run(a),
         }
     }
 }
