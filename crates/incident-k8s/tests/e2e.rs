@@ -222,6 +222,17 @@ async fn crash_looping_rollout_is_triaged_and_rolled_back_by_the_procedure() {
     assert_eq!(api.revision, 3, "kubectl rollout undo makes the old ReplicaSet the newest revision");
     let st = e.sa.rollout_status(&e.ns, "api").await.expect("status");
     assert!(st.complete, "{st:?}");
+    // The rollback patch carries our field manager: the apiserver records who changed the template
+    // (a patch without one is recorded as `unknown`).
+    let deps: Api<Deployment> = Api::namespaced(e.admin.clone(), &e.ns);
+    let managed = deps.get("api").await.expect("read").metadata.managed_fields.unwrap_or_default();
+    let ours: Vec<_> = managed.iter().filter(|m| m.manager.as_deref() == Some("incident-core")).collect();
+    assert!(
+        ours.iter().any(|m| m.operation.as_deref() == Some("Update")
+            && m.fields_v1.as_ref().is_some_and(|f| f.0.pointer("/f:spec/f:template").is_some())),
+        "{managed:#?}"
+    );
+    assert!(managed.iter().all(|m| m.manager.as_deref() != Some("unknown")), "{managed:#?}");
     cleanup(&e).await;
 }
 
