@@ -44,10 +44,12 @@ fn record(target: &str) -> ResourceRecordSet {
         .expect("record set")
 }
 
-/// Mocked Route53: the zone's CNAME follows the submitted change; `get_change` is the given rule.
-fn route53(get_change: &Rule) -> (aws_sdk_route53::Client, Rule) {
+/// Mocked Route53: the zone's CNAME (returned too) follows the submitted changes; `get_change` is the
+/// given rule.
+fn route53(get_change: &Rule) -> (aws_sdk_route53::Client, Rule, Arc<Mutex<String>>) {
     let target = Arc::new(Mutex::new(PRIMARY_ELB.to_owned()));
     let read = Arc::clone(&target);
+    let zone = Arc::clone(&target);
     let list = mock!(aws_sdk_route53::Client::list_resource_record_sets).then_compute_output(move |_| {
         let now = read.lock().expect("lock").clone();
         ListResourceRecordSetsOutput::builder()
@@ -80,7 +82,7 @@ fn route53(get_change: &Rule) -> (aws_sdk_route53::Client, Rule) {
         .http_client(aws_smithy_mocks::create_mock_http_client())
         .interceptor(interceptor)
         .build();
-    (aws_sdk_route53::Client::from_conf(conf), change)
+    (aws_sdk_route53::Client::from_conf(conf), change, zone)
 }
 
 /// The region failover's `dns-failover` step alone (its deadline is the step's), run on the simulator's
@@ -129,8 +131,9 @@ async fn the_dns_step_ends_when_get_change_says_insync() {
         .times(3)
         .output(|| GetChangeOutput::builder().change_info(change_info(ChangeStatus::Insync)).build())
         .build();
-    let (client, change) = route53(&get);
+    let (client, change, zone) = route53(&get);
     let (report, _p) = run_dns_step(client, HumanDuration::from_mins(15)).await;
+    assert_eq!(*zone.lock().expect("lock"), SECONDARY_ELB);
     assert_eq!(report.status, RunStatus::Succeeded, "{report:#?}");
     let step = report.step("dns-failover").expect("step");
     assert_eq!(step.status, StepStatus::Succeeded);
@@ -150,18 +153,26 @@ async fn the_dns_step_ends_when_get_change_says_insync() {
 async fn a_change_still_pending_at_the_step_deadline_fails_the_step_with_a_timeout() {
     let get = mock!(aws_sdk_route53::Client::get_change)
         .then_output(|| GetChangeOutput::builder().change_info(change_info(ChangeStatus::Pending)).build());
-    let (client, change) = route53(&get);
+    let (client, change, zone) = route53(&get);
     let (report, _p) = run_dns_step(client, HumanDuration::from_secs(30)).await;
-    assert_eq!(report.status, RunStatus::Failed, "{report:#?}");
+    // The failed step is reported and the run compensated: the inverse change restores the primary.
+    assert_eq!(report.status, RunStatus::Compensated, "{report:#?}");
     let step = report.step("dns-failover").expect("step");
     assert_eq!(step.status, StepStatus::Failed);
     let error = step.error.as_deref().expect("error");
-    assert!(error.contains("route53 change /change/C0FAILOVER not INSYNC by the step deadline (PENDING after 11 GetChange call(s), 30000 ms)"), "{error}");
-    // The change was submitted once and not repeated; the step reports that it changed live state.
-    assert_eq!(change.num_calls(), 1);
+    assert!(
+        error.starts_with(
+            "route53 change /change/C0FAILOVER not INSYNC by the step deadline (PENDING after 11 GetChange call(s), 30000 ms)"
+        ),
+        "{error}"
+    );
+    assert!(error.ends_with("(gave up: the step deadline of 30s passed)"), "a retryable Timeout, not retried: {error}");
+    assert_eq!(step.attempts, 1, "{step:?}");
     assert_eq!(get.num_calls(), 11, "pauses 0.25, 0.5, 1, 2, 4, then 5 s to the 30 s deadline");
     assert!(step.changed, "{step:?}");
     assert!(step.detail.contains(SECONDARY_ELB), "live state after failure is reported: {}", step.detail);
     let took = step.finished_at.expect("finished") - step.started_at.expect("started");
     assert_eq!(took.num_seconds(), 30, "{step:?}");
+    assert_eq!(change.num_calls(), 2, "the failover, then its inverse");
+    assert_eq!(*zone.lock().expect("lock"), PRIMARY_ELB);
 }
