@@ -302,8 +302,8 @@ pub trait Cluster: Send + Sync {
     async fn rollout_status(&self, namespace: &str, name: &str) -> Result<RolloutStatus>;
     /// `kubectl rollout status --timeout`: follow the deployment (a watch on that one object) until its
     /// rollout completes or fails, or `timeout` passes, and return the status it ended on. `Ok(None)`
-    /// when this cluster cannot follow objects (the default: the simulator, whose virtual time only
-    /// moves when something sleeps on its clock); the caller then polls [`Cluster::rollout_status`].
+    /// when this cluster cannot follow objects (the default); the caller then polls
+    /// [`Cluster::rollout_status`] with backoff.
     async fn follow_rollout(&self, namespace: &str, name: &str, timeout: Duration) -> Result<Option<RolloutStatus>> {
         let _ = (namespace, name, timeout);
         Ok(None)
