@@ -141,7 +141,9 @@ async fn the_dns_step_ends_when_get_change_says_insync() {
     // PENDING, PENDING, PENDING, INSYNC after pauses of 250 + 500 + 1000 ms of virtual time.
     assert_eq!((change.num_calls(), get.num_calls()), (1, 4));
     assert!(
-        step.detail.contains("change /change/C0FAILOVER PENDING; change /change/C0FAILOVER INSYNC after 4 GetChange call(s), 1750 ms"),
+        step.detail.contains(
+            "change /change/C0FAILOVER PENDING; change /change/C0FAILOVER INSYNC after 4 GetChange call(s), 1750 ms"
+        ),
         "{}",
         step.detail
     );

@@ -144,7 +144,10 @@ mod tests {
         let (b, _clock) = MockSet { dns: Some(dns), ..Default::default() }.backends();
         let e = dns_insync(&b, "/change/C1", t0() + chrono::TimeDelta::seconds(2)).await.expect_err("pending");
         assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
-        assert!(e.to_string().contains("not INSYNC by the step deadline (PENDING after 5 GetChange call(s), 2000 ms)"), "{e}");
+        assert!(
+            e.to_string().contains("not INSYNC by the step deadline (PENDING after 5 GetChange call(s), 2000 ms)"),
+            "{e}"
+        );
         assert_eq!(b.clock.now(), t0() + chrono::TimeDelta::seconds(2), "never sleeps past the deadline");
     }
 

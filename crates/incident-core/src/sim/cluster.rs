@@ -335,7 +335,7 @@ impl Cluster for SimCluster {
         const TICK: std::time::Duration = std::time::Duration::from_secs(1);
         let mut st = self.rollout_status(namespace, name).await?;
         let mut left = timeout;
-        while !(st.complete || st.failed) && !left.is_zero() {
+        while !(st.complete || st.failed || left.is_zero()) {
             let step = left.min(TICK);
             self.inner.sleep(step).await;
             left -= step;
