@@ -2150,7 +2150,7 @@ export type StepKindJson = {
 } | {
   /** The check. */
   check: CheckJson
-  /** Poll interval. */
+  /** Longest pause between two polls (the first pause is 250 ms, each next one doubles). */
   interval: HumanDurationJson
   /** Give up after this long. */
   timeout: HumanDurationJson

@@ -75,6 +75,7 @@ struct Inner {
     secondary: Option<String>,
     endpoint_url: Option<String>,
     health: Option<aws_sdk_health::Client>,
+    route53: Option<aws_sdk_route53::Client>,
     redactor: Redactor,
 }
 
@@ -156,6 +157,7 @@ impl AwsBackends {
                 secondary: config.secondary_region,
                 endpoint_url: config.endpoint_url,
                 health: None,
+                route53: None,
                 redactor: error::redactor(&secrets),
             }),
         })
@@ -173,6 +175,26 @@ impl AwsBackends {
                 secondary: inner.secondary.clone(),
                 endpoint_url: inner.endpoint_url.clone(),
                 health: Some(client),
+                route53: inner.route53.clone(),
+                redactor: inner.redactor.clone(),
+            }),
+        }
+    }
+
+    /// Use `client` for Route53 instead of one built from the configuration (tests with
+    /// `aws-smithy-mocks`: moto answers `INSYNC` to every `GetChange`, so a change that stays `PENDING`
+    /// can only be shown with a mock).
+    #[must_use]
+    pub fn with_route53_client(self, client: aws_sdk_route53::Client) -> Self {
+        let inner = &self.inner;
+        Self {
+            inner: Arc::new(Inner {
+                sdk: inner.sdk.clone(),
+                primary: inner.primary.clone(),
+                secondary: inner.secondary.clone(),
+                endpoint_url: inner.endpoint_url.clone(),
+                health: inner.health.clone(),
+                route53: Some(client),
                 redactor: inner.redactor.clone(),
             }),
         }
@@ -218,9 +240,13 @@ impl AwsBackends {
         Ok(aws_sdk_rds::Client::from_conf(conf))
     }
 
-    /// The Route53 client (a global service, signed for the primary region).
+    /// The Route53 client: the injected one, or one from the configuration (a global service, signed for
+    /// the primary region).
     #[must_use]
     pub fn route53_client(&self) -> aws_sdk_route53::Client {
+        if let Some(c) = &self.inner.route53 {
+            return c.clone();
+        }
         aws_sdk_route53::Client::new(&self.inner.sdk)
     }
 

@@ -108,6 +108,10 @@ impl Cluster for NetCluster {
         let (ns, n) = (own(namespace), own(name));
         self.call(|c| async move { c.rollout_status(&ns, &n).await }).await
     }
+    async fn follow_rollout(&self, namespace: &str, name: &str, timeout: Duration) -> Result<Option<RolloutStatus>> {
+        let (ns, n) = (own(namespace), own(name));
+        self.call(move |c| async move { c.follow_rollout(&ns, &n, timeout).await }).await
+    }
     async fn pods<'a>(&self, namespace: Option<&'a str>, selector: &BTreeMap<String, String>) -> Result<Vec<Pod>> {
         let (ns, sel) = (namespace.map(own), selector.clone());
         self.call(|c| async move { c.pods(ns.as_deref(), &sel).await }).await

@@ -300,6 +300,14 @@ pub trait Cluster: Send + Sync {
     async fn rollback(&self, namespace: &str, name: &str, to_revision: Option<u64>) -> Result<Revision>;
     /// One reading of rollout status.
     async fn rollout_status(&self, namespace: &str, name: &str) -> Result<RolloutStatus>;
+    /// `kubectl rollout status --timeout`: follow the deployment (a watch on that one object) until its
+    /// rollout completes or fails, or `timeout` passes, and return the status it ended on. `Ok(None)`
+    /// when this cluster cannot follow objects (the default); the caller then polls
+    /// [`Cluster::rollout_status`] with backoff.
+    async fn follow_rollout(&self, namespace: &str, name: &str, timeout: Duration) -> Result<Option<RolloutStatus>> {
+        let _ = (namespace, name, timeout);
+        Ok(None)
+    }
     /// Pods in `namespace` (all namespaces when `None`) matching `selector` (all when empty).
     async fn pods<'a>(&self, namespace: Option<&'a str>, selector: &BTreeMap<String, String>) -> Result<Vec<Pod>>;
     /// Nodes.

@@ -75,6 +75,12 @@ impl KubeCluster {
         &self.client
     }
 
+    /// Patches carry the field manager (`incident-core`), so `managedFields` names who changed what; the
+    /// apiserver records `unknown` for a patch without one.
+    fn patch_params(&self) -> PatchParams {
+        PatchParams { field_manager: Some(self.opts.field_manager.clone()), ..PatchParams::default() }
+    }
+
     fn api<K>(&self, namespace: Option<&str>) -> Api<K>
     where
         K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
@@ -203,7 +209,7 @@ impl KubeCluster {
     where
         K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
     {
-        api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.map_err(|e| map(what, e))?;
+        api.patch(name, &self.patch_params(), &Patch::Merge(&patch)).await.map_err(|e| map(what, e))?;
         Ok(())
     }
 
@@ -377,7 +383,7 @@ impl Cluster for KubeCluster {
 
     async fn scale(&self, namespace: &str, name: &str, replicas: u32) -> Result<()> {
         let api = self.api::<KDeployment>(Some(namespace));
-        api.patch_scale(name, &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": replicas}})))
+        api.patch_scale(name, &self.patch_params(), &Patch::Merge(json!({"spec": {"replicas": replicas}})))
             .await
             .map_err(|e| map(&format!("scale deployment {}", ns_name(namespace, name)), e))?;
         Ok(())
@@ -397,7 +403,7 @@ impl Cluster for KubeCluster {
             let patch: json_patch::Patch = serde_json::from_value(patch)
                 .map_err(|e| Error::internal(format!("rollback patch of {}: {e}", ns_name(namespace, name))))?;
             self.api::<KDeployment>(Some(namespace))
-                .patch(name, &PatchParams::default(), &Patch::<()>::Json(patch))
+                .patch(name, &self.patch_params(), &Patch::<()>::Json(patch))
                 .await
                 .map_err(|e| {
                     map(
@@ -415,6 +421,21 @@ impl Cluster for KubeCluster {
 
     async fn rollout_status(&self, namespace: &str, name: &str) -> Result<RolloutStatus> {
         Ok(crate::rollout::status(&self.get_deployment(namespace, name).await?))
+    }
+
+    async fn follow_rollout(
+        &self,
+        namespace: &str,
+        name: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Option<RolloutStatus>> {
+        match self.wait_rollout(namespace, name, timeout).await {
+            Ok(st) => Ok(Some(st)),
+            Err(e) if e.kind() == ErrorKind::Timeout => {
+                Ok(Some(RolloutStatus { complete: false, failed: false, message: e.to_string() }))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn pods<'a>(&self, namespace: Option<&'a str>, selector: &BTreeMap<String, String>) -> Result<Vec<Pod>> {

@@ -136,6 +136,14 @@ async fn crash_looping_rollout_is_triaged_and_rolled_back_by_the_procedure() {
     assert_eq!(history.iter().map(|r| r.revision).collect::<Vec<_>>(), vec![1, 2]);
     assert_eq!(history[0].change_cause.as_deref(), Some("deploy registry.example/api:1"));
     assert_eq!(history[1].images, vec!["api=registry.example/api:2"]);
+    // Following the stalled rollout (a watch on the one deployment) ends at its timeout with the status
+    // it saw, not an error, so a wait step can report its last reading.
+    let followed = Cluster::follow_rollout(&*e.sa, &e.ns, "api", Duration::from_millis(500))
+        .await
+        .expect("follow")
+        .expect("the kube cluster follows rollouts");
+    assert!(!followed.complete && !followed.failed, "{followed:?}");
+    assert!(followed.message.contains("not complete within"), "{followed:?}");
     assert!(report.api_server.as_ref().is_some_and(|h| h.live && h.ready && h.version.is_some()), "{report:?}");
     assert!(!report.metrics_available, "the test cluster has no metrics-server");
     assert!(report.render().contains("metrics unavailable"));
@@ -222,6 +230,17 @@ async fn crash_looping_rollout_is_triaged_and_rolled_back_by_the_procedure() {
     assert_eq!(api.revision, 3, "kubectl rollout undo makes the old ReplicaSet the newest revision");
     let st = e.sa.rollout_status(&e.ns, "api").await.expect("status");
     assert!(st.complete, "{st:?}");
+    // The rollback patch carries our field manager: the apiserver records who changed the template
+    // (a patch without one is recorded as `unknown`).
+    let deps: Api<Deployment> = Api::namespaced(e.admin.clone(), &e.ns);
+    let managed = deps.get("api").await.expect("read").metadata.managed_fields.unwrap_or_default();
+    let ours: Vec<_> = managed.iter().filter(|m| m.manager.as_deref() == Some("incident-core")).collect();
+    assert!(
+        ours.iter().any(|m| m.operation.as_deref() == Some("Update")
+            && m.fields_v1.as_ref().is_some_and(|f| f.0.pointer("/f:spec/f:template").is_some())),
+        "{managed:#?}"
+    );
+    assert!(managed.iter().all(|m| m.manager.as_deref() != Some("unknown")), "{managed:#?}");
     cleanup(&e).await;
 }
 

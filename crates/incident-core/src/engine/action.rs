@@ -851,6 +851,17 @@ impl Action {
         }
     }
 
+    /// [`Action::execute`] for the executor: also returns the id of a Route53 change still `PENDING`, which
+    /// the step then follows until it is `INSYNC`.
+    pub(crate) async fn submit(&self, b: &Backends) -> Result<(String, Option<String>)> {
+        if let Self::Route53Change { zone_id, changes } = self {
+            let info = b.dns.change(zone_id, changes, "incident-core").await?;
+            let pending = (info.status != crate::backend::ChangeStatus::Insync).then(|| info.id.clone());
+            return Ok((format!("change {} {}", info.id, info.status), pending));
+        }
+        Ok((self.execute(b).await?, None))
+    }
+
     /// Whether live state already shows `after` (the intended result of a plan of this action).
     ///
     /// # Errors

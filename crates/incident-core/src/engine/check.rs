@@ -233,6 +233,26 @@ impl Check {
         }
     }
 
+    /// Follow the object the check reads until the check passes, the object reaches a final state, or
+    /// `timeout` passes, and return the outcome it ended on: a rollout is watched as `kubectl rollout
+    /// status` watches it. `Ok(None)` when the check or the backend cannot follow (the caller polls
+    /// [`Check::evaluate`] with backoff instead).
+    ///
+    /// # Errors
+    /// Backend errors.
+    pub async fn follow(&self, b: &Backends, timeout: Duration) -> Result<Option<CheckOutcome>> {
+        match self {
+            Self::RolloutComplete { context, namespace, name } => {
+                let cluster = b.clusters.cluster(context).await?;
+                Ok(cluster
+                    .follow_rollout(namespace, name, timeout)
+                    .await?
+                    .map(|s| CheckOutcome::new(s.complete && !s.failed, s.message)))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// Evaluate against live state. `Ok` with `passed: false` is a failed check; `Err` is a failure to read
     /// (retryable when the backend was unavailable).
     ///

@@ -1326,7 +1326,11 @@ async fn attempt_once(
                 )));
             }
             *called = true;
-            let detail = action.execute(b).await?;
+            let (mut detail, pending_dns) = action.submit(b).await?;
+            if let Some(id) = pending_dns {
+                // The change is applied when Route53 has it on every authoritative server.
+                detail = format!("{detail}; {}", super::wait::dns_insync(b, &id, deadline_at).await?);
+            }
             let verified = matches!(action.verify(b, &step.after).await, Ok(true));
             let detail = if verified { detail } else { format!("{detail} (not yet visible in live state)") };
             Ok(Attempted { status: StepStatus::Succeeded, detail, changed: true })
@@ -1353,30 +1357,8 @@ async fn attempt_once(
             }
         }
         StepKind::WaitUntil { check, timeout, interval } => {
-            let until = (ctx.now() + timeout.as_delta()).min(deadline_at);
-            let mut polls = 0u32;
-            loop {
-                polls += 1;
-                let last = match check.evaluate(b, &ctx.policy).await {
-                    Ok(o) if o.passed => {
-                        return Ok(Attempted {
-                            status: StepStatus::Succeeded,
-                            detail: format!("{} (after {polls} poll(s))", o.detail),
-                            changed: false,
-                        });
-                    }
-                    Ok(o) => o.detail,
-                    Err(e) if e.is_retryable() => e.to_string(),
-                    Err(e) => return Err(e),
-                };
-                if ctx.now() + interval.as_delta() > until {
-                    return Err(Error::timeout(format!(
-                        "waited {timeout} for {}: still not satisfied ({last})",
-                        check.describe()
-                    )));
-                }
-                b.clock.sleep(interval.as_std()).await;
-            }
+            let detail = super::wait::wait_until(b, &ctx.policy, check, *timeout, *interval, deadline_at).await?;
+            Ok(Attempted { status: StepStatus::Succeeded, detail, changed: false })
         }
         StepKind::Approval { .. } => Ok(Attempted {
             status: StepStatus::Succeeded,

@@ -10,7 +10,8 @@
 //!
 //! * [`Action`]: every mitigation and disaster-recovery command of the runbook; each plans against live
 //!   state, executes, verifies and captures its inverse.
-//! * [`Check`]: the runbook's verification commands; [`StepKind::WaitUntil`] polls one.
+//! * [`Check`]: the runbook's verification commands; [`StepKind::WaitUntil`] follows one until it passes
+//!   (a watch where the backend has one, else polls from [`FIRST_POLL`] with backoff).
 //! * [`library`]: the runbook's procedures as builders.
 //! * [`Executor`]: guard rails, concurrency, deadlines, retries with full-jitter backoff, write-ahead
 //!   journal, crash resume with reconciliation, compensation, stage scores.
@@ -24,6 +25,7 @@ mod guard;
 pub mod library;
 mod plan;
 mod procedure;
+mod wait;
 
 pub use action::{Action, ExpectedInverse, FIELD_MANAGER, ObjectRef, StepPlan};
 pub use check::{Check, CheckOutcome, ChecklistBinding, ItemResult};
@@ -34,6 +36,7 @@ pub use failpoint::{FAILPOINT_ENV, FailpointMode, FailpointPoint, Failpoints};
 pub use guard::{FindingLevel, GuardFinding};
 pub use plan::{Approval, ApprovedPlan, Plan, PlannedStep};
 pub use procedure::{Procedure, Step, StepKind};
+pub use wait::{DNS_POLL_CAP, FIRST_POLL, poll_pause};
 
 #[cfg(test)]
 mod tests;

@@ -26,13 +26,15 @@ pub enum StepKind {
         #[serde(default)]
         advisory: bool,
     },
-    /// Poll a check until it passes.
+    /// Wait until a check passes: follow the object it reads where the backend can (a rollout is
+    /// watched, as `kubectl rollout status` does), else poll with backoff from 250 ms; the step ends the
+    /// moment the check passes.
     WaitUntil {
         /// The check.
         check: Check,
         /// Give up after this long.
         timeout: HumanDuration,
-        /// Poll interval.
+        /// Longest pause between two polls (the first pause is 250 ms, each next one doubles).
         interval: HumanDuration,
     },
     /// A human gate: the run pauses here until the gate is approved (up front in the plan's approval, or
@@ -64,7 +66,7 @@ impl StepKind {
             Self::Check { check, advisory: false } => format!("check: {}", check.describe()),
             Self::Check { check, advisory: true } => format!("check (advisory): {}", check.describe()),
             Self::WaitUntil { check, timeout, interval } => {
-                format!("wait up to {timeout} (every {interval}) until: {}", check.describe())
+                format!("wait up to {timeout} (polls 250ms..{interval}) until: {}", check.describe())
             }
             Self::Approval { reason } => format!("approval gate: {reason}"),
         }

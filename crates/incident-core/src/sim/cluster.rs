@@ -324,6 +324,29 @@ impl Cluster for SimCluster {
             .await
     }
 
+    /// A watch in virtual time: one request (its latency and faults), then the deployment as the clock
+    /// moves, seen at one-second resolution, until the rollout completes or fails or `timeout` passes.
+    async fn follow_rollout(
+        &self,
+        namespace: &str,
+        name: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Option<RolloutStatus>> {
+        const TICK: std::time::Duration = std::time::Duration::from_secs(1);
+        let mut st = self.rollout_status(namespace, name).await?;
+        let mut left = timeout;
+        while !(st.complete || st.failed || left.is_zero()) {
+            let step = left.min(TICK);
+            self.inner.sleep(step).await;
+            left -= step;
+            st = {
+                let w = self.inner.lock();
+                w.rollout_status(&self.context, get_dep(&w, &self.context, namespace, name)?)
+            };
+        }
+        Ok(Some(st))
+    }
+
     async fn pods<'a>(&self, namespace: Option<&'a str>, selector: &BTreeMap<String, String>) -> Result<Vec<Pod>> {
         let ctx = self.context.clone();
         self.inner
