@@ -98,14 +98,15 @@ impl Keeper {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         config: &LeaseConfig,
-    ) -> (Arc<LeaseState>, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    ) -> (Arc<LeaseState>, oneshot::Sender<()>, tokio::task::JoinSet<()>) {
         let state = Arc::new(LeaseState { held: Mutex::new(None), holder: config.holder.clone() });
         let (tx, mut stop) = oneshot::channel();
         let (st, holder) = (Arc::clone(&state), config.holder.clone());
         let ttl = TimeDelta::from_std(config.ttl).unwrap_or(TimeDelta::MAX);
         let margin = TimeDelta::from_std(config.margin).unwrap_or(TimeDelta::zero());
         let every = config.ttl / 3;
-        let handle = tokio::spawn(async move {
+        let mut set = tokio::task::JoinSet::new();
+        set.spawn(async move {
             let mut had: Option<u64> = None;
             loop {
                 let now = clock.now();
@@ -141,7 +142,7 @@ impl Keeper {
                 }
             }
         });
-        (state, tx, handle)
+        (state, tx, set)
     }
 }
 

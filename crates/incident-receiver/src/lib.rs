@@ -37,7 +37,7 @@ pub struct Receiver {
     /// Stops each running driver.
     drivers: Vec<oneshot::Sender<()>>,
     /// The drivers' lease keeper (when a driver runs): stopped after the drivers, then it releases.
-    keeper: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<()>)>,
+    keeper: Option<(oneshot::Sender<()>, JoinSet<()>)>,
     open_groups: usize,
     drain: std::time::Duration,
 }
@@ -290,9 +290,9 @@ impl Receiver {
             }
         }
         // The drivers are stopped: release the lease so another replica takes it at its next renewal.
-        if let Some((stop, handle)) = self.keeper.take() {
+        if let Some((stop, mut keeper)) = self.keeper.take() {
             let _ = stop.send(());
-            let _ = handle.await;
+            while keeper.join_next().await.is_some() {}
         }
         failed.map_or(Ok(()), |e| Err(Error::internal("receiver writer task failed").with_source(e)))
     }

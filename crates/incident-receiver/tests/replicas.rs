@@ -124,3 +124,66 @@ async fn two_replicas_racing_on_every_group_yield_one_incident_per_group() {
     }
     client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await.expect("drop schema");
 }
+
+/// A delivery that always succeeds (the drivers need a notifier).
+struct Deliver;
+
+#[async_trait::async_trait]
+impl incident_core::backend::Notifier for Deliver {
+    async fn notify(
+        &self,
+        _: &incident_core::backend::Notification,
+    ) -> incident_core::Result<incident_core::backend::Delivery> {
+        Ok(incident_core::backend::Delivery::Delivered { reference: None })
+    }
+}
+
+async fn get(router: &axum::Router, path: &str) -> (StatusCode, Value) {
+    let req = Request::builder().uri(path).body(Body::empty()).expect("request");
+    let resp = router.clone().oneshot(req).await.expect("infallible");
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.expect("body");
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// `/readyz`: ready with the store answering; on one process (memory store) the drivers' lease is held at
+/// once (token 0); after shutdown it is not ready (the lease released) while `/healthz` says the writer
+/// stopped.
+#[tokio::test]
+async fn readyz_reports_the_store_the_lease_and_shutdown() {
+    let store: Arc<dyn Store> = Arc::new(incident_core::store::MemoryStore::new());
+    let config = ReceiverConfig::new(store)
+        .notifier(Arc::new(Deliver))
+        .escalation(incident_core::escalation::EscalationOptions::default(), std::time::Duration::from_secs(1))
+        .lease(incident_receiver::LeaseConfig {
+            holder: "replica-a".into(),
+            ttl: std::time::Duration::from_secs(3),
+            margin: std::time::Duration::from_millis(600),
+        });
+    let receiver = Receiver::start(config).await.expect("start");
+    let router = receiver.router();
+    let mut waited = 0;
+    while !receiver.holds_lease() && waited < 100 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        waited += 1;
+    }
+    let (status, body) = get(&router, "/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["lease"], json!({"drivers": true, "held": true, "holder": "replica-a", "token": 0}));
+    receiver.shutdown().await.expect("shutdown");
+    let (status, body) = get(&router, "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body["reasons"].to_string().contains("shutting down"), "{body}");
+    assert_eq!(body["lease"]["held"], false, "{body}");
+
+    // A lease whose margin leaves no time to renew is refused.
+    let bad =
+        ReceiverConfig::new(Arc::new(incident_core::store::MemoryStore::new())).lease(incident_receiver::LeaseConfig {
+            holder: "x".into(),
+            ttl: std::time::Duration::from_secs(3),
+            margin: std::time::Duration::from_secs(2),
+        });
+    let err = Receiver::start(bad).await.expect_err("margin too large");
+    assert_eq!(err.kind(), incident_core::ErrorKind::InvalidInput, "{err}");
+}

@@ -2,6 +2,7 @@
 //! open incident per alert group (a unique index, raced by two handles at once), the drivers' lease
 //! (expiry, fencing token, one winner among racing takers) and fenced notification keys.
 #![cfg(feature = "postgres")]
+#![allow(clippy::disallowed_methods)] // the test races two writers in spawned tasks
 
 mod common;
 
