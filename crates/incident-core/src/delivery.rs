@@ -59,7 +59,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::backend::{Clock, Delivery, Destination, Notification, Notifier};
-use crate::store::Store;
+use crate::store::{Store, notification_key};
 use crate::timeline::{Event, EventKind, Outcome};
 use crate::{Error, Result};
 
@@ -135,9 +135,17 @@ pub fn outcome_of(result: &Result<Delivery>) -> (Outcome, String, Option<String>
 /// # Errors
 /// * [`ErrorKind::NotFound`] when the incident is not in the store (checked before sending, so nothing
 ///   goes out that could not be recorded);
-/// * the store's error when recording fails after delivery; its message names the delivery outcome.
+/// * the store's error when recording fails after delivery; its message names the delivery outcome;
+/// * the store's error from [`Store::record_notification_key`] (nothing was sent).
 ///
 /// A failed delivery is **not** an error here: see [`DeliveryRecord`].
+///
+/// Before sending, the notification's idempotency key ([`notification_key`]: incident, kind, channel and
+/// how many such messages the timeline already records) is recorded with
+/// [`Store::record_notification_key`]. When the key was already recorded (another receiver replica, or a
+/// run interrupted after sending and before recording), nothing is sent and the event records
+/// `succeeded` with a detail saying so: at most once, never a second page. Stores of one process (memory,
+/// SQLite) record no keys.
 pub async fn deliver_and_record<S, N, C>(
     store: &S,
     notifier: &N,
@@ -156,9 +164,27 @@ where
             notification.incident_id, notification.kind
         )));
     }
-    let result = notifier.notify(&notification).await;
-    let (outcome, detail, reference) = outcome_of(&result);
     let channel = destination_label(&notification.to);
+    // The idempotency key, recorded before sending: a replica that takes over the drivers, or a run
+    // interrupted between sending and recording, never sends the same notification twice.
+    let timeline = store.timeline(&notification.incident_id).await?;
+    let earlier = timeline
+        .events()
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::MessageSent { channel: c, kind: k, .. } if *c == channel && *k == notification.kind))
+        .count();
+    let key = notification_key(&notification.incident_id, &notification.kind, &channel, earlier + 1);
+    let (result, outcome, detail, reference) = if store.record_notification_key(&key, clock.now(), None).await? {
+        let result = notifier.notify(&notification).await;
+        let (outcome, detail, reference) = outcome_of(&result);
+        (result, outcome, detail, reference)
+    } else {
+        let detail = format!(
+            "not sent again: idempotency key {key} was recorded before an earlier send (another replica, or an \
+             interrupted run) whose outcome was not recorded"
+        );
+        (Ok(Delivery::Delivered { reference: None }), Outcome::Succeeded, detail, None)
+    };
     let kind = EventKind::MessageSent {
         channel: channel.clone(),
         kind: notification.kind.clone(),

@@ -2,10 +2,10 @@
 //! (bounded in count and time), and the check that every acknowledged alert is in the store.
 //!
 //! ```text
-//! loadgen send   --url http://127.0.0.1:PORT/webhook/alertmanager --token-file F --rate 5000 --seconds 10
+//! loadgen send   --url http://127.0.0.1:PORT/webhook/alertmanager[,URL2,...] --token-file F --rate 5000 --seconds 10
 //!                [--groups 100] [--connections 128] [--alerts-per-request 1] [--run RUN] [--acked FILE]
 //!                [--deadline-seconds 60]
-//! loadgen verify --store FILE --run RUN --acked FILE
+//! loadgen verify --store FILE|postgres://... --run RUN --acked FILE
 //! loadgen serve  --listen 127.0.0.1:PORT --store FILE [--token-file F]
 //! ```
 //!
@@ -20,8 +20,10 @@
 //! until it is acknowledged or the deadline passes; the ids of acknowledged alerts go to `--acked`.
 //! Latency figures are reported for first-try successes and for all requests.
 //!
-//! `verify` reads every timeline of the SQLite store (verifying its hash chain) and counts, for the
-//! run, alerts sent, acknowledged and stored; exit status 1 if an acknowledged alert is missing.
+//! `verify` reads every timeline of the SQLite or PostgreSQL store (verifying its hash chain) and counts,
+//! for the run, alerts sent, acknowledged and stored; exit status 1 if an acknowledged alert is missing
+//! or an alert group has two incidents. With several `--url`s (replicas), connection `k` sends to the
+//! `k mod n`th.
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
@@ -218,7 +220,9 @@ async fn send(args: &[String]) -> Res<()> {
         Some(f) => Some(std::fs::read_to_string(f)?.lines().next().unwrap_or_default().trim().to_owned()),
         None => None,
     };
-    let t = Arc::new(target(&url, token)?);
+    // Several replicas: `--url A,B,C`, connection k sends to target k mod n.
+    let targets: Vec<Arc<Target>> =
+        url.split(',').map(|u| target(u.trim(), token.clone()).map(Arc::new)).collect::<Res<_>>()?;
     let rate: f64 = num(args, "--rate", 5000.0)?;
     let seconds: f64 = num(args, "--seconds", 10.0)?;
     let groups: u64 = num(args, "--groups", 100)?;
@@ -243,7 +247,7 @@ async fn send(args: &[String]) -> Res<()> {
             interval,
             start,
             deadline,
-            Arc::clone(&t),
+            Arc::clone(&targets[usize::try_from(k).unwrap_or(0) % targets.len()]),
             Arc::clone(&run),
             per,
             groups,
@@ -310,11 +314,18 @@ async fn verify(args: &[String]) -> Res<()> {
         Some(f) => std::fs::read_to_string(f)?.lines().map(str::to_owned).collect(),
         None => BTreeSet::new(),
     };
-    let store = SqliteStore::open(&path)?;
+    let store: Box<dyn Store> = if path.starts_with("postgres://") || path.starts_with("postgresql://") {
+        let url = incident_datastores::ConnectionString::parse(&path)?;
+        Box::new(incident_store::PgStore::connect(&url).await?)
+    } else {
+        Box::new(SqliteStore::open(&path)?)
+    };
+    let path = if path.contains('@') { "postgres://...".to_owned() } else { path };
     let prefix = format!("{run}-");
     let mut stored = BTreeSet::new();
     let mut records = 0u64;
     let mut incidents = 0u64;
+    let mut per_group = std::collections::BTreeMap::new();
     for i in store.incidents().await? {
         let tl = store.timeline(&i.id).await?; // verifies the hash chain
         let mut mine = false;
@@ -328,7 +339,11 @@ async fn verify(args: &[String]) -> Res<()> {
             }
         }
         incidents += u64::from(mine);
+        if mine && let Some(state) = incident_core::ingest::group::GroupState::replay(&tl) {
+            *per_group.entry(state.key).or_insert(0u64) += 1;
+        }
     }
+    let doubled = per_group.values().filter(|n| **n > 1).count();
     let missing: Vec<&String> = acked.difference(&stored).collect();
     println!(
         "store {path}: {incidents} incidents, {} distinct alerts of run {run} stored ({records} records, {} recorded twice); acknowledged {}; acknowledged but missing {}",
@@ -339,6 +354,9 @@ async fn verify(args: &[String]) -> Res<()> {
     );
     if !missing.is_empty() {
         return Err(format!("lost {} acknowledged alerts, e.g. {:?}", missing.len(), missing.first()).into());
+    }
+    if doubled > 0 {
+        return Err(format!("{doubled} alert groups have two incidents").into());
     }
     Ok(())
 }

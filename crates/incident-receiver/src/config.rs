@@ -167,6 +167,15 @@ pub struct ReceiverConfig {
     pub evidence: Option<(Arc<dyn incident_core::backend::Cluster>, EvidenceOptions)>,
     /// How often the evidence driver looks for declarations and status changes without evidence.
     pub evidence_poll: Duration,
+    /// The drivers' lease (see the crate README, "Replicas"); `None`: a 15 s lease held by this process.
+    /// Only a store shared by several processes (PostgreSQL) can refuse it.
+    pub lease: Option<crate::lease::LeaseConfig>,
+    /// On shutdown, requests in progress get this long to finish (default 20 s); then their connections
+    /// are closed.
+    pub drain_timeout: Duration,
+    /// Extra checks of `GET /readyz` (a cache that must be synced before serving, ...); the store's
+    /// reachability is always checked.
+    pub ready_checks: Vec<Arc<dyn crate::ReadyCheck>>,
 }
 
 impl fmt::Debug for ReceiverConfig {
@@ -182,6 +191,8 @@ impl fmt::Debug for ReceiverConfig {
             .field("escalation", &self.escalation)
             .field("post_incident", &self.post_incident)
             .field("evidence", &self.evidence.as_ref().map(|(c, o)| (c.context().to_owned(), o)))
+            .field("lease", &self.lease)
+            .field("drain_timeout", &self.drain_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -208,7 +219,17 @@ impl ReceiverConfig {
             post_incident_poll: Duration::from_secs(60),
             evidence: None,
             evidence_poll: Duration::from_secs(15),
+            lease: None,
+            drain_timeout: Duration::from_secs(20),
+            ready_checks: Vec::new(),
         }
+    }
+
+    /// Run the drivers under `lease` (its holder, ttl and margin).
+    #[must_use]
+    pub fn lease(mut self, lease: crate::lease::LeaseConfig) -> Self {
+        self.lease = Some(lease);
+        self
     }
 
     /// Send declaration notifications through `notifier`.
@@ -308,6 +329,9 @@ impl ReceiverConfig {
                     name.replace('-', "_")
                 )));
             }
+        }
+        if let Some(lease) = &self.lease {
+            lease.validate()?;
         }
         if self.evidence.is_some() && self.evidence_poll < Duration::from_secs(1) {
             return Err(Error::invalid_input("receiver: evidence_poll must be at least 1s"));

@@ -33,6 +33,20 @@ pub(crate) struct AppState {
     pub(crate) jobs: mpsc::Sender<Job>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) sns: SnsVerifier,
+    /// Checked by `GET /readyz`.
+    pub(crate) store: Arc<dyn incident_core::store::Store>,
+    pub(crate) ready_checks: Vec<Arc<dyn crate::ReadyCheck>>,
+    /// The drivers' lease, when a driver runs.
+    pub(crate) lease: Option<Arc<crate::lease::LeaseState>>,
+    pub(crate) clock: Arc<dyn incident_core::clock::Clock>,
+    /// Set when shutdown begins: `/readyz` answers 503.
+    pub(crate) draining: std::sync::atomic::AtomicBool,
+}
+
+impl AppState {
+    pub(crate) fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
 }
 
 type Shared = Arc<AppState>;
@@ -106,6 +120,7 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/webhook/datadog", webhook(AlertSource::Datadog))
         .route("/webhook/cloudwatch", post(cloudwatch_webhook))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -123,6 +138,7 @@ async fn observe(State(st): State<Shared>, req: Request, next: Next) -> Response
         Some("/webhook/datadog") => "/webhook/datadog",
         Some("/webhook/cloudwatch") => "/webhook/cloudwatch",
         Some("/healthz") => "/healthz",
+        Some("/readyz") => "/readyz",
         Some("/metrics") => "/metrics",
         _ => "other",
     };
@@ -153,6 +169,42 @@ async fn healthz(State(st): State<Shared>) -> Response {
             .into_response();
     }
     axum::Json(json!({"status": "ok"})).into_response()
+}
+
+/// Ready for traffic: not shutting down, the writer running, the store reachable (its migrations ran
+/// when it was opened: a store that cannot migrate never starts), every [`crate::ReadyCheck`] passing.
+/// The body says whether this replica holds the drivers' lease.
+async fn readyz(State(st): State<Shared>) -> Response {
+    let mut failed: Vec<String> = Vec::new();
+    if st.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        failed.push("shutting down".into());
+    }
+    if st.jobs.is_closed() {
+        failed.push("writer stopped".into());
+    }
+    let probe = tokio::time::timeout(std::time::Duration::from_secs(2), st.store.incident("readyz-probe")).await;
+    match probe {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => failed.push(format!("store: {}", e.message())),
+        Err(_) => failed.push("store: no answer within 2s".into()),
+    }
+    for c in &st.ready_checks {
+        if let Err(e) = c.check().await {
+            failed.push(format!("{}: {}", c.name(), e.message()));
+        }
+    }
+    let lease = st.lease.as_ref().map(|l| l.fence(st.clock_now()));
+    let lease = match lease {
+        None => json!({"drivers": false}),
+        Some(None) => json!({"drivers": true, "held": false}),
+        Some(Some(f)) => json!({"drivers": true, "held": true, "holder": f.holder, "token": f.token}),
+    };
+    if failed.is_empty() {
+        axum::Json(json!({"status": "ready", "lease": lease})).into_response()
+    } else {
+        let body = json!({"status": "not_ready", "reasons": failed, "lease": lease});
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+    }
 }
 
 async fn metrics(State(st): State<Shared>) -> Response {

@@ -8,6 +8,7 @@
 
 mod config;
 mod http;
+mod lease;
 mod metrics;
 mod server;
 mod sns;
@@ -22,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 pub use config::{Auth, ReceiverConfig, Secret, SnsConfig};
+pub use lease::LeaseConfig;
 pub use metrics::Metrics;
 pub use writer::GroupResult;
 
@@ -34,7 +36,23 @@ pub struct Receiver {
     stop: Option<oneshot::Sender<()>>,
     /// Stops each running driver.
     drivers: Vec<oneshot::Sender<()>>,
+    /// The drivers' lease keeper (when a driver runs): stopped after the drivers, then it releases.
+    keeper: Option<(oneshot::Sender<()>, JoinSet<()>)>,
     open_groups: usize,
+    drain: std::time::Duration,
+}
+
+/// A condition `GET /readyz` checks on top of the store's reachability (a cache that must be synced
+/// before serving, ...).
+#[async_trait::async_trait]
+pub trait ReadyCheck: Send + Sync {
+    /// What is checked (`cache`).
+    fn name(&self) -> &str;
+    /// `Err` with the reason while not ready.
+    ///
+    /// # Errors
+    /// Why the receiver should not get traffic yet.
+    async fn check(&self) -> Result<()>;
 }
 
 impl std::fmt::Debug for Receiver {
@@ -67,8 +85,32 @@ impl Receiver {
         let mut set = JoinSet::new();
         set.spawn(writer.run(rx, config.max_batch, stop_rx));
         let mut drivers = Vec::new();
+        let any_driver = config.evidence.is_some()
+            || (config.notifier.is_some()
+                && (config.cadence.is_some() || config.escalation.is_some() || config.post_incident.is_some()));
+        let lease_config = config
+            .lease
+            .clone()
+            .unwrap_or_else(|| LeaseConfig::new(std::time::Duration::from_secs(15), &*config.clock));
+        let (lease, keeper) = if any_driver {
+            let (lease, stop, handle) =
+                lease::Keeper::spawn(Arc::clone(&config.store), Arc::clone(&config.clock), &lease_config);
+            (Some(lease), Some((stop, handle)))
+        } else {
+            (None, None)
+        };
+        // The drivers write through the fenced store: no notification key (no send) without the lease.
+        let fenced: Arc<dyn incident_core::store::Store> = match &lease {
+            Some(l) => Arc::new(lease::FencedStore {
+                inner: Arc::clone(&config.store),
+                lease: Arc::clone(l),
+                clock: Arc::clone(&config.clock),
+            }),
+            None => Arc::clone(&config.store),
+        };
+        let gate = lease.clone();
         if let Some(notifier) = &config.notifier {
-            let (store, clock, policy) = (&config.store, &config.clock, &config.policy);
+            let (store, clock, policy) = (&fenced, &config.clock, &config.policy);
             if let Some(options) = &config.cadence {
                 let driver = incident_core::cadence::CadenceDriver::new(
                     Arc::clone(store),
@@ -78,10 +120,16 @@ impl Receiver {
                 )
                 .with_options(options.clone());
                 let driver = Arc::new(driver);
-                drivers.push(spawn_driver(&mut set, Arc::clone(clock), config.cadence_poll, move |now| {
-                    let driver = Arc::clone(&driver);
-                    async move { log_cadence(driver.tick(now).await) }
-                }));
+                drivers.push(spawn_driver(
+                    &mut set,
+                    gate.clone(),
+                    Arc::clone(clock),
+                    config.cadence_poll,
+                    move |now| {
+                        let driver = Arc::clone(&driver);
+                        async move { log_cadence(driver.tick(now).await) }
+                    },
+                ));
             }
             if let Some(options) = &config.escalation {
                 let driver = incident_core::escalation::EscalationDriver::new(
@@ -92,10 +140,16 @@ impl Receiver {
                 )
                 .with_options(options.clone());
                 let driver = Arc::new(driver);
-                drivers.push(spawn_driver(&mut set, Arc::clone(clock), config.escalation_poll, move |now| {
-                    let driver = Arc::clone(&driver);
-                    async move { log_escalation(driver.tick(now).await) }
-                }));
+                drivers.push(spawn_driver(
+                    &mut set,
+                    gate.clone(),
+                    Arc::clone(clock),
+                    config.escalation_poll,
+                    move |now| {
+                        let driver = Arc::clone(&driver);
+                        async move { log_escalation(driver.tick(now).await) }
+                    },
+                ));
             }
             if let Some(options) = &config.post_incident {
                 let driver = incident_core::postincident::PostIncidentDriver::new(
@@ -106,25 +160,37 @@ impl Receiver {
                 )
                 .with_options(options.clone());
                 let driver = Arc::new(driver);
-                drivers.push(spawn_driver(&mut set, Arc::clone(clock), config.post_incident_poll, move |now| {
-                    let driver = Arc::clone(&driver);
-                    async move { log_post_incident(driver.tick(now).await) }
-                }));
+                drivers.push(spawn_driver(
+                    &mut set,
+                    gate.clone(),
+                    Arc::clone(clock),
+                    config.post_incident_poll,
+                    move |now| {
+                        let driver = Arc::clone(&driver);
+                        async move { log_post_incident(driver.tick(now).await) }
+                    },
+                ));
             }
         }
         if let Some((cluster, options)) = &config.evidence {
             let driver = incident_core::evidence::EvidenceDriver::new(
-                Arc::clone(&config.store),
+                Arc::clone(&fenced),
                 Arc::clone(cluster),
                 Arc::clone(&config.clock),
                 config.policy.clone(),
             )
             .with_options(options.clone());
             let driver = Arc::new(driver);
-            drivers.push(spawn_driver(&mut set, Arc::clone(&config.clock), config.evidence_poll, move |now| {
-                let driver = Arc::clone(&driver);
-                async move { log_evidence(driver.tick(now).await) }
-            }));
+            drivers.push(spawn_driver(
+                &mut set,
+                gate.clone(),
+                Arc::clone(&config.clock),
+                config.evidence_poll,
+                move |now| {
+                    let driver = Arc::clone(&driver);
+                    async move { log_evidence(driver.tick(now).await) }
+                },
+            ));
         }
         let max_body = usize::try_from(config.policy.limits.max_payload_bytes).unwrap_or(usize::MAX);
         let body_timeout = config.policy.receiver.body_timeout.as_std();
@@ -136,8 +202,13 @@ impl Receiver {
             body_timeout,
             jobs,
             metrics,
+            store: Arc::clone(&config.store),
+            clock: Arc::clone(&config.clock),
+            ready_checks: config.ready_checks,
+            lease,
+            draining: std::sync::atomic::AtomicBool::new(false),
         });
-        Ok(Self { state, writer: set, stop: Some(stop), drivers, open_groups })
+        Ok(Self { state, writer: set, stop: Some(stop), drivers, keeper, open_groups, drain: config.drain_timeout })
     }
 
     /// The routes: `POST /webhook/{alertmanager,pagerduty,grafana,cloudwatch,datadog}`, `GET /healthz`,
@@ -178,6 +249,7 @@ impl Receiver {
             header_timeout: r.header_timeout.as_std(),
             idle_timeout: r.idle_timeout.as_std(),
             max_connections: server::connection_cap(usize::try_from(r.max_connections).unwrap_or(usize::MAX), nofile),
+            drain: self.drain,
         };
         tracing::info!(
             max_connections = limits.max_connections,
@@ -188,6 +260,13 @@ impl Receiver {
             sns_topics = self.state.sns.topics().len(),
             "receiver: connection limits and SNS allow-list"
         );
+        let state = Arc::clone(&self.state);
+        let shutdown = async move {
+            shutdown.await;
+            // Not ready from now on: a load balancer still probing stops sending here.
+            state.draining.store(true, std::sync::atomic::Ordering::SeqCst);
+            tracing::info!("receiver: shutting down: no new connections, draining requests in progress");
+        };
         server::serve(listener, self.router(), limits, Arc::clone(&self.state.metrics), shutdown).await;
         self.shutdown().await
     }
@@ -197,23 +276,40 @@ impl Receiver {
     /// # Errors
     /// `Internal` when the writer task panicked.
     pub async fn shutdown(mut self) -> Result<()> {
+        self.state.draining.store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         for stop in self.drivers.drain(..) {
             let _ = stop.send(());
         }
+        let mut failed = None;
         while let Some(r) = self.writer.join_next().await {
-            r.map_err(|e| Error::internal("receiver writer task failed").with_source(e))?;
+            if let Err(e) = r {
+                failed.get_or_insert(e);
+            }
         }
-        Ok(())
+        // The drivers are stopped: release the lease so another replica takes it at its next renewal.
+        if let Some((stop, mut keeper)) = self.keeper.take() {
+            let _ = stop.send(());
+            while keeper.join_next().await.is_some() {}
+        }
+        failed.map_or(Ok(()), |e| Err(Error::internal("receiver writer task failed").with_source(e)))
+    }
+
+    /// Whether this replica holds the drivers' lease now (always `false` when no driver runs).
+    #[must_use]
+    pub fn holds_lease(&self) -> bool {
+        self.state.lease.as_ref().is_some_and(|l| l.fence(self.state.clock_now()).is_some())
     }
 }
 
 /// Start a driver's loop in `set`: one `tick` at the clock's now (never interrupted, so what it sends is
-/// recorded), then wait `poll` or until stopped. Returns what stops it.
+/// recorded) while this replica holds the drivers' lease, then wait `poll` or until stopped. Returns
+/// what stops it.
 fn spawn_driver<F, Fut>(
     set: &mut JoinSet<()>,
+    lease: Option<Arc<lease::LeaseState>>,
     clock: Arc<dyn incident_core::clock::Clock>,
     poll: std::time::Duration,
     tick: F,
@@ -225,7 +321,11 @@ where
     let (tx, mut stop) = oneshot::channel();
     set.spawn(async move {
         loop {
-            tick(clock.now()).await;
+            let now = clock.now();
+            // Only on the lease holder, and only while its grant runs (it ends before the row expires).
+            if lease.as_ref().is_none_or(|l| l.fence(now).is_some()) {
+                tick(now).await;
+            }
             tokio::select! {
                 () = tokio::time::sleep(poll) => {}
                 _ = &mut stop => return,

@@ -36,6 +36,8 @@ pub(crate) struct Limits {
     pub(crate) header_timeout: Duration,
     pub(crate) idle_timeout: Duration,
     pub(crate) max_connections: usize,
+    /// Requests in progress at shutdown get this long to finish.
+    pub(crate) drain: Duration,
 }
 
 /// One open connection, as the accept loop sees it.
@@ -204,7 +206,12 @@ pub(crate) async fn serve(
     }
     drop(listener);
     let _ = stop_tx.send(true);
-    while tasks.join_next().await.is_some() {}
+    let drained = tokio::time::timeout(limits.drain, async { while tasks.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!(left = tasks.len(), drain = ?limits.drain, "receiver: requests still in progress after the drain timeout; closing them");
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+    }
 }
 
 async fn connection(

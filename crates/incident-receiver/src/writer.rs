@@ -8,7 +8,9 @@
 //! caused is durable; a failed commit answers every job of the batch `503` and forgets what the batch
 //! changed in memory (reloaded from the store when next needed), so a retry starts from the durable state.
 //! A commit that conflicts with another writer of a timeline (nothing was written) is decided again from
-//! the store, up to [`COMMIT_ATTEMPTS`] times, before the batch is answered `503`. Once a declaration is
+//! the store, up to [`COMMIT_ATTEMPTS`] times, before the batch is answered `503`. So is a declaration
+//! that lost to another replica (the PostgreSQL store keeps one open incident per alert group, a unique
+//! index): the writer re-reads [`Store::open_groups`] and appends the alerts to the winner. Once a declaration is
 //! committed, its notifications go out in the background (see [`Writer::announce`]).
 
 use std::collections::HashMap;
@@ -233,6 +235,23 @@ impl Writer {
         }
     }
 
+    /// Re-read the group → open incident map from the store (after a conflicting commit): a group whose
+    /// open incident this writer does not know, or knows as another incident, points to the stored one
+    /// (loaded when next needed).
+    async fn refresh_groups(&mut self) -> Result<()> {
+        for (key, id) in self.store.open_groups().await? {
+            let known = match self.groups.get(&key) {
+                Some(Entry::Loaded(s)) => s.incident.id == id,
+                Some(Entry::Unloaded(known)) => *known == id,
+                None => false,
+            };
+            if !known {
+                self.groups.insert(key, Entry::Unloaded(id));
+            }
+        }
+        Ok(())
+    }
+
     /// Make sure the entry of `key`, if any, is loaded.
     async fn ensure_loaded(&mut self, key: &str) -> Result<()> {
         if let Some(Entry::Unloaded(id)) = self.groups.get(key) {
@@ -322,7 +341,11 @@ impl Writer {
                         };
                     }
                     if e.kind() == ErrorKind::Conflict && attempt < COMMIT_ATTEMPTS {
-                        tracing::info!(error = %e, attempt, "receiver: a timeline changed under the writer; deciding the batch again");
+                        tracing::info!(error = %e, attempt, "receiver: a timeline or alert group changed under the writer; deciding the batch again");
+                        // Another replica may have declared one of these groups first: learn the winners.
+                        if let Err(e) = self.refresh_groups().await {
+                            tracing::warn!(error = %e, "receiver: cannot re-read the open alert groups");
+                        }
                         attempt += 1;
                         continue;
                     }

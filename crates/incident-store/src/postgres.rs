@@ -152,7 +152,14 @@ CREATE TABLE evidence (
 );
 "#,
     },
+    Migration {
+        version: 4,
+        name: "replicas: one open incident per alert group, the drivers' lease, notification keys",
+        sql: ha::MIGRATION_4,
+    },
 ];
+
+mod ha;
 
 /// Advisory lock key serializing migrations ("incident" in ASCII).
 const MIGRATION_LOCK: i64 = 0x696e_6369_6465_6e74;
@@ -261,7 +268,7 @@ fn col<'a, T: tokio_postgres::types::FromSql<'a>>(ctx: &Ctx<'_>, row: &'a Row, i
 
 impl PgStore {
     /// The schema version this build writes (the highest migration).
-    pub const SCHEMA_VERSION: u32 = 3;
+    pub const SCHEMA_VERSION: u32 = 4;
 
     /// Connect with default [`PgStoreOptions`] and run pending migrations.
     ///
@@ -527,8 +534,10 @@ async fn recorded_head<C: GenericClient>(client: &C, ctx: &Ctx<'_>, chain: &str,
 async fn upsert_incident<C: GenericClient>(client: &C, ctx: &Ctx<'_>, row: &IncidentRow) -> Result<()> {
     client
         .execute(
-            "INSERT INTO incidents (id, json, declared_at) VALUES ($1, $2::text::json, $3) \
-             ON CONFLICT (id) DO UPDATE SET json = excluded.json, declared_at = excluded.declared_at",
+            "INSERT INTO incidents (id, json, declared_at, open) \
+             VALUES ($1, $2::text::json, $3, ($2::text::json->>'status') IS DISTINCT FROM 'resolved') \
+             ON CONFLICT (id) DO UPDATE SET json = excluded.json, declared_at = excluded.declared_at, \
+             open = excluded.open",
             &[&row.id, &row.json, &row.declared_at],
         )
         .await
@@ -578,7 +587,7 @@ async fn append_events_in(
     if let Some(last) = events.last() {
         record_head(&**tx, ctx, TIMELINE_CHAIN, incident_id, last.seq, &last.hash).await?;
     }
-    Ok(())
+    ha::claim_group(tx, ctx, incident_id, events).await
 }
 
 impl PgStore {
@@ -773,6 +782,33 @@ impl Store for PgStore {
         upsert_incident(&*tx, &ctx, &IncidentRow::new(&incident)?).await?;
         tx.commit().await.map_err(|e| ctx.db(e))?;
         Ok(Some(IncidentUpdated { incident, events, attempts: 1 }))
+    }
+
+    async fn open_groups(&self) -> Result<Vec<(String, String)>> {
+        self.ha_open_groups().await
+    }
+
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<u64>> {
+        self.ha_acquire_lease(name, holder, now, until).await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        self.ha_release_lease(name, holder).await
+    }
+
+    async fn record_notification_key(
+        &self,
+        key: &str,
+        at: DateTime<Utc>,
+        fence: Option<&incident_core::store::LeaseFence>,
+    ) -> Result<bool> {
+        self.ha_record_notification_key(key, at, fence).await
     }
 
     async fn timeline(&self, incident_id: &str) -> Result<Timeline> {

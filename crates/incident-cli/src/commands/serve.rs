@@ -104,6 +104,17 @@ pub(crate) struct ServeArgs {
     /// How often the evidence driver looks for declarations and status changes without evidence.
     #[arg(long, value_name = "DURATION", default_value = "15s")]
     evidence_every: incident_core::HumanDuration,
+    /// The drivers' lease on a shared (PostgreSQL) store: replicas run the cadence, escalation,
+    /// post-incident and evidence drivers one at a time; a grant lasts this long, renewed every third
+    /// of it, and the drivers stop a fifth of it before it expires.
+    #[arg(long, value_name = "DURATION", default_value = "15s")]
+    lease_ttl: incident_core::HumanDuration,
+    /// This replica's name in the lease (default: $HOSTNAME, the process id and a nonce).
+    #[arg(long, value_name = "NAME")]
+    replica_id: Option<String>,
+    /// On SIGTERM, requests in progress get this long to finish.
+    #[arg(long, value_name = "DURATION", default_value = "20s")]
+    drain_timeout: incident_core::HumanDuration,
 }
 
 /// `--cadence`: what the cadence driver does with due updates.
@@ -201,6 +212,12 @@ pub(crate) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
             test_hosts: a.sns_test_host.clone(),
         });
         config.on_call.clone_from(&a.on_call);
+        let mut lease = incident_receiver::LeaseConfig::new(a.lease_ttl.as_std(), &*config.clock);
+        if let Some(id) = &a.replica_id {
+            lease.holder.clone_from(id);
+        }
+        config = config.lease(lease);
+        config.drain_timeout = a.drain_timeout.as_std();
         let router = incident_notify::Router::for_store(
             &incident_notify::ConfigSource::from(a.notify_config.as_deref()),
             |k| std::env::var(k).ok(),

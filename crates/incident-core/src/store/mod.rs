@@ -63,6 +63,7 @@ use crate::{Error, Result};
 mod archive;
 pub mod conformance;
 mod evidence;
+mod ha;
 mod memory;
 
 pub use archive::{ArchiveStore, AuditedIncident, AuditedRun, StoreAudit};
@@ -70,6 +71,7 @@ pub use evidence::{
     EvidenceInfo, EvidenceItem, MAX_NAME_BYTES, check_evidence_add, check_evidence_name, check_evidence_recorded,
     evidence_exists, evidence_unsupported, sha256_hex, verify_evidence_content,
 };
+pub use ha::{DRIVERS_LEASE, LeaseFence, notification_key, open_groups_by_replay};
 pub use memory::MemoryStore;
 
 /// Domain-separation tag and format version of the journal hash preimage.
@@ -358,6 +360,58 @@ pub trait Store: Send + Sync {
     async fn evidence_item(&self, incident_id: &str, name: &str) -> Result<Option<EvidenceItem>> {
         let _ = (incident_id, name);
         Ok(None)
+    }
+
+    /// Open incidents declared from alerts, as `(group key, incident id)`: what a receiver rebuilds its
+    /// deduplication map from (at start and after losing a declaration race). The default replays every
+    /// open incident's timeline ([`open_groups_by_replay`]); the PostgreSQL store reads the column its
+    /// unique index (one open incident per group) is on.
+    ///
+    /// # Errors
+    /// The store's.
+    async fn open_groups(&self) -> Result<Vec<(String, String)>> {
+        open_groups_by_replay(self).await
+    }
+
+    /// Take lease `name` for `holder` until `until` (at `now`, the caller's clock), or renew it: returns
+    /// the fencing token while `holder` holds it, `None` while another holder's lease runs
+    /// (`until > now`). The token grows by one at every change of holder. The default (one process, no
+    /// other holder possible) always grants token 0.
+    ///
+    /// # Errors
+    /// The store's.
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<u64>> {
+        let _ = (name, holder, now, until);
+        Ok(Some(0))
+    }
+
+    /// Give up lease `name` if `holder` holds it (it expires at once; the token stays, so the next holder
+    /// gets a greater one). The default does nothing.
+    ///
+    /// # Errors
+    /// The store's.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        let _ = (name, holder);
+        Ok(())
+    }
+
+    /// Record notification idempotency key `key` (see [`notification_key`]) **before** sending it: `true`
+    /// when recorded now (send it), `false` when it was already recorded (someone sent it, or was
+    /// sending it when interrupted: do not send again). With `fence`, the key is recorded only while the
+    /// fence's holder still holds its lease with that token. The default (one process) records nothing
+    /// and returns `true`.
+    ///
+    /// # Errors
+    /// `PreconditionFailed` when `fence` no longer holds the lease; the store's.
+    async fn record_notification_key(&self, key: &str, at: DateTime<Utc>, fence: Option<&LeaseFence>) -> Result<bool> {
+        let _ = (key, at, fence);
+        Ok(true)
     }
 
     /// Read incident `incident_id` and its verified timeline, run `update` on copies, and write the
