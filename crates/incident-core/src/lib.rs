@@ -18,6 +18,8 @@
 //! * [`delivery`], [`cadence`]: notifications recorded on the timeline, and the driver that keeps
 //!   updates on the runbook's cadence (providers live in `incident-notify`).
 //! * [`engine`]: typed actions, procedures, plans, the executor and its durable journal.
+//! * [`matching`]: which runbook procedure fits an incident (rules in `policy.matching`), with its
+//!   parameters and an explanation; "no rule matched" is an answer.
 //! * [`redact`]: the one set of rules that keep secrets out of messages (every crate and both bindings).
 //! * [`signing`]: Ed25519 signatures for plans and evidence manifests.
 //! * [`preserve`]: evidence items into the store (redacted, bounded, hashed into the timeline).
@@ -92,6 +94,7 @@ pub mod impact;
 pub mod incident;
 pub mod ingest;
 pub mod lifecycle;
+pub mod matching;
 pub mod policy;
 pub mod postincident;
 pub mod postmortem;
