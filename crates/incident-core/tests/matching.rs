@@ -388,7 +388,7 @@ mod sim {
             },
         )
         .expect("match");
-        let chosen = m.matched.as_ref().expect(&m.render());
+        let chosen = m.matched.as_ref().unwrap_or_else(|| panic!("{}", m.render()));
         assert_eq!(
             (chosen.rule.as_str(), chosen.procedure.as_str()),
             ("rollback-recent-rollout", "application-rollback")
@@ -416,7 +416,7 @@ mod sim {
             &MatchInput { at: Some(p.now()), findings, context, ..MatchInput::default() },
         )
         .expect("match");
-        let chosen = m.matched.as_ref().expect(&m.render());
+        let chosen = m.matched.as_ref().unwrap_or_else(|| panic!("{}", m.render()));
         assert_eq!(chosen.procedure, "region-failure");
         assert_eq!(m.params().get("primary_region").map(String::as_str), Some("us-west-2"));
         assert!(m.procedure(&Policy::default()).expect("builds").is_some());

@@ -339,7 +339,7 @@ impl Eval<'_> {
         let alert = alert.or_else(|| self.firing().next().map(|(i, _)| i)).map(|i| &self.input.alerts[i]);
         let mut params = Vec::new();
         for (name, sources) in &rule.params {
-            let found = sources.iter().find_map(|s| self.source(s, &bindings, alert).map(|(v, from)| (v, from)));
+            let found = sources.iter().find_map(|s| self.source(s, &bindings, alert));
             match found {
                 Some((value, source)) => params.push(MatchedParam { name: name.clone(), value, source }),
                 None => reasons.push(format!(

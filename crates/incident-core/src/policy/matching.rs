@@ -289,7 +289,7 @@ impl MatchingPolicy {
     #[must_use]
     pub fn ordered(&self) -> Vec<&MatchRule> {
         let mut rules: Vec<&MatchRule> = self.rules.iter().collect();
-        rules.sort_by(|a, b| b.priority.cmp(&a.priority));
+        rules.sort_by_key(|r| std::cmp::Reverse(r.priority));
         rules
     }
 
