@@ -451,6 +451,45 @@ export interface CommitJson {
   subject: string
 }
 
+/** A condition over the match input. */
+export type ConditionJson = {
+  /** Accepted values; empty = any value. */
+  any_of?: Array<string>
+  /** Label name (`alertname`). */
+  key: string
+  kind: "alert_label"
+} | {
+  /** Accepted values; empty = any value. */
+  any_of?: Array<string>
+  /** Annotation name. */
+  key: string
+  kind: "alert_annotation"
+} | {
+  /** Smallest number accepted (`performance_degradation_pct`). */
+  at_least?: number | null
+  /** Required value (`complete`, `partial`, `true`, a service name). */
+  equals?: string | null
+  /** One of [`FACT_NAMES`]. */
+  fact: string
+  kind: "fact"
+} | {
+  kind: "recent_rollout"
+  /** Longest time between the rollout and the alert. */
+  within: HumanDurationJson
+} | {
+  kind: "crash_loop_after_config_change"
+  /** Longest time between the configuration change and the alert. */
+  within: HumanDurationJson
+} | {
+  kind: "aws_health_event"
+  /** Services that count (`EC2`, `RDS`, `EKS`); empty = any. */
+  services?: Array<string>
+} | {
+  kind: "region_unreachable"
+} | {
+  kind: "integrity_check_failed"
+}
+
 /** How to reach a role. */
 export interface ContactJson {
   /** E-mail address. */
@@ -1190,6 +1229,36 @@ export interface ManifestJson {
   namespace?: string | null
 }
 
+/** One rule: when its conditions hold, propose `procedure` with `params`. */
+export interface MatchRuleJson {
+  /** Conditions that must all hold. */
+  all?: Array<ConditionJson>
+  /** Conditions of which at least one must hold (ignored when empty). */
+  any?: Array<ConditionJson>
+  /** What the rule stands for, in the runbook's words. */
+  description?: string
+  /** Stable identifier shown in explanations (`rollback-recent-rollout`). */
+  id: string
+  /**
+   * Procedure parameters (the names `procedure_from_spec` takes) → where the value comes from: the
+   * sources are tried in order and the first with a value wins; none → the rule does not match.
+   */
+  params?: Record<string, Array<ParamSourceJson>>
+  /** Higher is tried first; equal priorities keep list order. */
+  priority?: number
+  /** The procedure proposed (one of [`MATCHABLE_PROCEDURES`]). */
+  procedure: string
+}
+
+/** The procedure-matching rules (`policy.matching`). */
+export interface MatchingPolicyJson {
+  /**
+   * Rules, tried by descending `priority`, then in list order; the first that matches wins and every
+   * other is still reported with why it did or did not match.
+   */
+  rules?: Array<MatchRuleJson>
+}
+
 /** Response metrics of one incident (definitions in the [module docs](self)). */
 export interface MetricsJson {
   /** Time to acknowledge: acknowledged − detected. */
@@ -1289,6 +1358,30 @@ export interface OverdueJson {
   kind: UpdateKindJson
   /** How late it is at the time asked (whole seconds, at least 1 s). */
   late_by: HumanDurationJson
+}
+
+/**
+ * Where a parameter's value comes from: `{ from = "finding", key = "rollout.name" }`,
+ * `{ from = "value", key = "ml-platform-primary" }`.
+ */
+export type ParamSourceJson = {
+  from: "value"
+  key: string
+} | {
+  from: "finding"
+  key: string
+} | {
+  from: "label"
+  key: string
+} | {
+  from: "annotation"
+  key: string
+} | {
+  from: "fact"
+  key: string
+} | {
+  from: "context"
+  key: string
 }
 
 /** Values kept per severity (`P0` … `P3` keys in files). */
@@ -1445,6 +1538,8 @@ export interface PolicyJson {
   integrity_checks?: Array<IntegrityCheckJson>
   /** Resource bounds on inputs and stored data. */
   limits?: LimitsJson
+  /** Which runbook procedure fits an incident, and with which parameters (see [`crate::matching`]). */
+  matching?: MatchingPolicyJson
   /**
    * The runbook's "Post-Incident Activities": their deadline after resolution and the post-mortem
    * meeting slot (see [`crate::postincident`]).

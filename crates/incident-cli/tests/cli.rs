@@ -210,3 +210,52 @@ fn enumerated_flags_accept_any_case_and_the_runbook_labels() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("\nStatus: monitoring\n"), "{}", stdout(&o));
 }
+
+#[test]
+fn match_reads_a_triage_report_and_proposes_the_rollback_of_that_deployment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state.json");
+    let report = dir.path().join("triage.json");
+    let state = state.to_str().expect("utf-8 path");
+    let o = incident(
+        &["triage", "--sim", state, "--scenario", "bad-deploy", "--at", "5m", "--since", "30m", "-o", "json"],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::write(&report, &o.stdout).expect("write the report");
+    let at =
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).expect("json")["at"].as_str().expect("at").to_owned();
+    let alert = r#"{"alerts":[{"labels":{"alertname":"HighErrorRate","service":"ml-inference-api"}}]}"#;
+    let report = report.to_str().expect("utf-8 path");
+    let o = incident(&["match", "--triage", report, "--at", &at, "-o", "json"], Some(alert));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["matched"]["rule"], "rollback-recent-rollout");
+    assert_eq!(v["matched"]["procedure"], "application-rollback");
+    let params: Vec<(String, String)> = v["matched"]["params"]
+        .as_array()
+        .expect("params")
+        .iter()
+        .map(|p| {
+            (p["name"].as_str().unwrap_or_default().to_owned(), p["value"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect();
+    assert!(params.contains(&("deployment".into(), "ml-inference-api".into())), "{params:?}");
+    // Without the report nothing points at a procedure: an explicit answer, exit 0.
+    let o = incident(&["match", "--at", &at], Some(alert));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("No rule matched: no procedure is proposed (5 rules considered)."),
+        "{}",
+        stdout(&o)
+    );
+    // A bad rule in a policy file names its field.
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[matching.rules]]\nid = \"x\"\nprocedure = \"reboot\"\nany = [{ kind = \"region_unreachable\" }]\n",
+    )
+    .expect("write policy");
+    let o = incident(&["--policy", policy.to_str().expect("utf-8 path"), "match"], Some("{}"));
+    assert_one_line_error(&o, 2, "matching.rules[0].procedure");
+}

@@ -249,6 +249,21 @@ fn classify_text() {
 }
 
 #[test]
+fn match_text() {
+    let bad_deploy = r#"{"alerts":[{"labels":{"alertname":"HighErrorRate","service":"ml-inference-api"},"starts_at":"2026-11-06T15:04:00Z"}],
+        "findings":{"rollouts":[{"namespace":"ml-platform","name":"ml-inference-api","revision":3,"previous_revision":2,
+        "at":"2026-11-06T15:00:00Z","change_cause":"deploy ml-inference-api v2.1.0","commit":"9f3c2ab"}]}}"#;
+    check(
+        "match",
+        &[
+            run_stdin(&["match"], bad_deploy),
+            run_stdin(&["match", "--at", "2026-11-06T15:04:00Z"], r#"{"facts":{"performance_degradation_pct":20}}"#),
+            run_stdin(&["match"], r#"{"facts":{"performance_degradation_pct":-3}}"#),
+        ],
+    );
+}
+
+#[test]
 fn declare_text() {
     let errors = samples(8, |_| r#"{"error_rate":0.2}"#.to_owned());
     check(

@@ -18,6 +18,8 @@
 //! * [`delivery`], [`cadence`]: notifications recorded on the timeline, and the driver that keeps
 //!   updates on the runbook's cadence (providers live in `incident-notify`).
 //! * [`engine`]: typed actions, procedures, plans, the executor and its durable journal.
+//! * [`matching`]: which runbook procedure fits an incident (rules in `policy.matching`), with its
+//!   parameters and an explanation; "no rule matched" is an answer.
 //! * [`redact`]: the one set of rules that keep secrets out of messages (every crate and both bindings).
 //! * [`signing`]: Ed25519 signatures for plans and evidence manifests.
 //! * [`preserve`]: evidence items into the store (redacted, bounded, hashed into the timeline).
@@ -40,7 +42,7 @@
 //! | Incident Severity Classification | [`classify`] (the P0–P3 criteria), [`Severity`], `policy.severities` (response time, escalation); the Escalation and Response Time lines enforced: [`escalation`] (paging, deadlines, the escalation chain; business hours in [`policy::calendar`]) | `incident classify`, `incident escalation`, `incident serve` |
 //! | 1. Incident Detection and Alerting | [`ingest`] (Alertmanager, PagerDuty, Grafana, CloudWatch via SNS, Datadog), [`alert`]; "Initial Assessment": [`triage`] | `incident ingest`, `incident serve`, `incident triage` |
 //! | 2. Incident Declaration | [`detector`] (when to declare), [`declare`] (the one declaration path: detector, alert group, report or drill → severity decided once → incident), [`incident`] (channel, stakeholders, ticket) | `incident declare`, `incident serve`, `incident drill` |
-//! | 3. Incident Response | [`triage`] (investigation); [`engine`] and its [`library`](engine::library): `traffic-management`, `application-rollback`, `database-recovery`; [`lifecycle`] (working the stored incident: acknowledge, roles, severity, status, notes) | `incident triage`, `incident procedure`, `incident plan`, `incident run`, `incident resume`, `incident list`, `incident show`, `incident ack`, `incident assign`, `incident severity`, `incident status`, `incident note` |
+//! | 3. Incident Response | [`triage`] (investigation); [`engine`] and its [`library`](engine::library): `traffic-management`, `application-rollback`, `database-recovery`; [`lifecycle`] (working the stored incident: acknowledge, roles, severity, status, notes); which procedure fits: [`matching`] (`policy.matching`) | `incident triage`, `incident match`, `incident procedure`, `incident plan`, `incident run`, `incident resume`, `incident list`, `incident show`, `incident ack`, `incident assign`, `incident severity`, `incident status`, `incident note` |
 //! | 4. Communication During Incident | [`comms`] (templates, cadence), [`cadence`], [`delivery`] | `incident comms render initial\|update`, `incident comms cadence`, `incident update` |
 //! | 5. Resolution and Recovery | [`incident`] (resolve), [`lifecycle`] (mitigated, resolve and the final message), [`comms::resolved_message`], verification [`engine::Check`]s | `incident comms render resolved`, `incident mitigated`, `incident resolve` |
 //! | 6. Post-Incident Activities | [`postincident`] (the ticket, the post-mortem invite, tasks due within 24 h), [`postmortem`] (from the store: [`lifecycle::Incidents::postmortem`]), [`timeline`], [`evidence`], [`preserve`] | `incident postmortem ID\|DIR [--record]`, `incident evidence capture\|collect\|verify` |
@@ -62,7 +64,7 @@
 //! The modules form a directed acyclic graph (`tests/layering.rs` fails on any cycle), so the crate reads
 //! bottom-up: `severity`, `duration`, `clock`, `error` → [`impact`] (the facts) and [`alert`] (alerts as
 //! recorded) → [`policy`] → [`classify`] → [`detector`] → [`timeline`] → [`incident`] → [`declare`] → [`comms`],
-//! [`ingest`], [`cadence`], [`escalation`] → [`engine`], [`drill_run`], [`evidence`]. [`drills`] (schedule and checklist data)
+//! [`ingest`], [`cadence`], [`escalation`] → [`engine`] → [`matching`], [`drill_run`], [`evidence`]. [`drills`] (schedule and checklist data)
 //! sits just below [`policy`], which holds and re-exports its types. Types that two layers share live in the
 //! lower one and are re-exported where readers expect them (`classify::ImpactFacts`,
 //! `detector::DeclarationRule`, `ingest::AlertStatus`, `comms::format_utc`).
@@ -92,6 +94,7 @@ pub mod impact;
 pub mod incident;
 pub mod ingest;
 pub mod lifecycle;
+pub mod matching;
 pub mod policy;
 pub mod postincident;
 pub mod postmortem;

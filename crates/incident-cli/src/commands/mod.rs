@@ -21,6 +21,7 @@ mod ingest;
 mod keygen;
 mod list;
 mod man;
+mod match_;
 mod mitigated;
 mod note;
 mod plan;
@@ -60,6 +61,9 @@ pub(crate) enum Command {
     Drill(drill::DrillArgs),
     /// The runbook's procedures as values: list, show (JSON/YAML to compose your own), validate.
     Procedure(procedure::ProcedureArgs),
+    /// Which runbook procedure fits an incident (policy `matching`: facts, alert labels, triage findings),
+    /// with its parameters and why; "no rule matched" is an answer too.
+    Match(match_::MatchArgs),
     /// Plan a procedure against live state (dry run: nothing changes).
     Plan(plan::PlanArgs),
     /// Make an Ed25519 signing key for plans and evidence manifests; prints its public key.
@@ -123,6 +127,7 @@ impl Command {
             Self::Policy(a) => policy::run(ctx, a),
             Self::Drill(a) => drill::run(ctx, a),
             Self::Procedure(a) => procedure::run(ctx, a),
+            Self::Match(a) => match_::run(ctx, a),
             Self::Plan(a) => plan::run(ctx, a),
             Self::Keygen(a) => keygen::run(ctx, a),
             Self::Run(a) => run::run(ctx, a),

@@ -62,7 +62,7 @@ impl std::str::FromStr for PolicyFormat {
     }
 }
 
-fn field_err(path: &str, why: impl std::fmt::Display) -> Error {
+pub(super) fn field_err(path: &str, why: impl std::fmt::Display) -> Error {
     // Keys come from the file: escape line breaks so the message stays one line.
     let path: String = path
         .chars()
@@ -288,6 +288,7 @@ impl Policy {
         self.ingest.validate()?;
         self.validate_integrity_checks()?;
         self.validate_receiver()?;
+        self.matching.validate()?;
         Ok(())
     }
 

@@ -14,6 +14,7 @@ mod evidence;
 pub mod guard;
 pub mod ingest;
 pub mod load;
+pub mod matching;
 mod post_incident;
 pub mod receiver;
 
@@ -23,6 +24,7 @@ pub use evidence::EvidencePolicy;
 pub use guard::GuardRails;
 pub use ingest::IngestPolicy;
 pub use load::PolicyFormat;
+pub use matching::MatchingPolicy;
 pub use post_incident::PostIncidentPolicy;
 pub use receiver::{ReceiverPolicy, ReceiverSnsPolicy};
 
@@ -133,6 +135,8 @@ pub struct Policy {
     pub post_incident: PostIncidentPolicy,
     /// Bounds of the evidence captured for real incidents (see [`crate::evidence`]).
     pub evidence: EvidencePolicy,
+    /// Which runbook procedure fits an incident, and with which parameters (see [`crate::matching`]).
+    pub matching: MatchingPolicy,
 }
 
 /// Signatures required on plans before they run and on evidence manifests before they verify.
@@ -868,6 +872,7 @@ impl Default for Policy {
             receiver: ReceiverPolicy::default(),
             post_incident: PostIncidentPolicy::default(),
             evidence: EvidencePolicy::default(),
+            matching: MatchingPolicy::default(),
         }
     }
 }
