@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::Store;
 use crate::Result;
 use crate::Status;
-use crate::ingest::group::GroupState;
+use crate::timeline::{EventKind, Timeline};
 
 /// The lease a receiver's drivers run under, as a writer of a notification key proves it still holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,13 +37,24 @@ pub async fn open_groups_by_replay<S: Store + ?Sized>(store: &S) -> Result<Vec<(
             continue;
         }
         let timeline = store.timeline(&incident.id).await?;
-        if let Some(state) = GroupState::replay(&timeline)
-            && !out.iter().any(|(k, _)| *k == state.key)
+        if let Some(key) = group_key(&timeline)
+            && !out.iter().any(|(k, _)| k == key)
         {
-            out.push((state.key, incident.id));
+            out.push((key.to_owned(), incident.id));
         }
     }
     Ok(out)
+}
+
+/// The alert group a receiver-declared incident owns: the group of its first
+/// [`EventKind::AlertsReceived`] event (the key `GroupState::replay` in `ingest::group` rebuilds), `None`
+/// when the incident was not declared from alerts. Read here rather than through `ingest`, which depends
+/// on the store's declaration path (`tests/layering.rs` keeps the modules acyclic).
+fn group_key(timeline: &Timeline) -> Option<&str> {
+    timeline.events().iter().find_map(|ev| match &ev.kind {
+        EventKind::AlertsReceived { group_key, .. } => Some(group_key.as_str()),
+        _ => None,
+    })
 }
 
 /// The idempotency key of the `n`th (from 1) notification of `kind` to `channel` for `incident_id`:
