@@ -559,6 +559,14 @@ fn evidence_from_row(ctx: &Ctx<'_>, incident_id: &str, r: &Row) -> Result<Eviden
     .into_item(incident_id)
 }
 
+/// The incident a batched write touches (the order [`PgStore::write_batch`] locks them in).
+fn write_incident(w: &StoreWrite) -> &str {
+    match w {
+        StoreWrite::SaveIncident(incident) => &incident.id,
+        StoreWrite::AppendEvents { incident_id, .. } => incident_id,
+    }
+}
+
 /// Append `events` inside the caller's transaction (see [`check_event_append`]): the incident's row is
 /// locked first, so appenders of one incident queue behind each other and the head read is the head
 /// extended.
@@ -648,11 +656,17 @@ impl Store for PgStore {
     /// locks its incident's row first, so a batch that appends and then saves an incident (a lifecycle
     /// operation, the receiver) can never leave the saved incident behind the timeline it was decided
     /// from, and a conflicting append rolls back every write before it.
+    ///
+    /// The writes run grouped by incident id (a stable sort: one incident's writes keep their order), so
+    /// every batch takes its row locks in the same order: two replicas' batches touching the same
+    /// incidents queue instead of deadlocking (which PostgreSQL breaks only after `deadlock_timeout`, as
+    /// a failure nobody can re-decide); the loser then finds its head moved (`Conflict`).
     async fn write_batch(&self, writes: &[StoreWrite]) -> Result<()> {
-        let writes: Vec<&StoreWrite> = writes
+        let mut writes: Vec<&StoreWrite> = writes
             .iter()
             .filter(|w| !matches!(w, StoreWrite::AppendEvents { events, .. } if events.is_empty()))
             .collect();
+        writes.sort_by(|a, b| write_incident(a).cmp(write_incident(b)));
         if writes.is_empty() {
             return Ok(());
         }
