@@ -426,7 +426,12 @@ pub(crate) fn triage_summary(r: &TriageReport) -> String {
     }
     parts.push(format!("{} warning event(s)", r.warning_events.len()));
     if let Some(c) = &r.changes {
-        parts.push(format!("{} rollout(s) and {} commit(s) since {}", c.rollouts.len(), c.commits.len(), c.since));
+        parts.push(format!(
+            "{} rollout(s) and {} commit(s) since {}",
+            c.rollouts.len(),
+            c.commits.len(),
+            incident_core::clock::format_utc(c.since)
+        ));
     }
     if !r.missing.is_empty() {
         let missing: Vec<&str> = r.missing.iter().map(|m| m.section.as_str()).collect();

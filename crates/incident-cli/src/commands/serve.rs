@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
+use incident_backends::{BackendSpec, SimSpec};
 use incident_core::{Error, Result};
-use incident_receiver::{Auth, Receiver, ReceiverConfig, Secret, SnsConfig};
+use incident_receiver::{Auth, FirstResponse, Receiver, ReceiverConfig, Secret, SnsConfig};
 
 use crate::output::Ctx;
 
@@ -98,6 +99,28 @@ pub(crate) struct ServeArgs {
     /// lines of the incident's components); without, evidence is off.
     #[command(flatten)]
     cluster: crate::backends::ClusterArgs,
+    /// Simulated platform state file (created from --scenario when missing; see `incident drill`,
+    /// `incident triage --sim`): the first response triages and plans against it instead of a cluster.
+    /// Read while serving; run nothing else on it meanwhile but the approved plan.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["kube", "kubeconfig", "kube_context", "eks"])]
+    sim: Option<PathBuf>,
+    /// Scenario the --sim state file is created from.
+    #[arg(long, default_value = "bad-deploy", requires = "sim")]
+    scenario: String,
+    /// Do not run the first response (by default, with --sim or a cluster, each incident this receiver
+    /// declares is triaged, matched to a runbook procedure, planned as a dry run, and the plan posted to
+    /// its channel with the command that approves it).
+    #[arg(long)]
+    no_first_response: bool,
+    /// Triage, match and plan of the first response must finish within this.
+    #[arg(long, value_name = "DURATION", default_value = "20s")]
+    first_response_deadline: incident_core::HumanDuration,
+    /// Namespace of the critical services, for the first response's triage.
+    #[arg(long, value_name = "NAMESPACE", default_value = "ml-platform")]
+    triage_namespace: String,
+    /// A local git repository whose commits name the suspected change (`git log --since`).
+    #[arg(long, value_name = "DIR")]
+    git_repo: Option<PathBuf>,
     /// Namespace of components named without one, for the evidence capture.
     #[arg(long = "evidence-namespace", value_name = "NAMESPACE", default_value = "ml-platform")]
     evidence_namespace: String,
@@ -245,6 +268,33 @@ pub(crate) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
             options.capture.namespace.clone_from(&a.evidence_namespace);
             config = config.evidence(Arc::clone(cluster), options, a.evidence_every.as_std());
         }
+        let sim = match &a.sim {
+            Some(path) => {
+                let spec = BackendSpec::new().with_sim(SimSpec::file(path, &a.scenario));
+                let set = spec.open(&config.policy).await?;
+                // A real-time runtime: the simulator's sleeps jump its clock instead of waiting.
+                if let Some(p) = set.sim() {
+                    p.set_time_mode(incident_core::sim::TimeMode::Jump);
+                }
+                Some(set)
+            }
+            None => None,
+        };
+        let source =
+            sim.as_ref().map(|s| (s, sim_flags(a))).or_else(|| cluster.as_ref().map(|(s, _)| (s, a.cluster.flags())));
+        let first_response = match source {
+            Some((set, flags)) if !a.no_first_response => {
+                let mut first = FirstResponse::new(set.backends().clone())
+                    .deadline(a.first_response_deadline.as_std())
+                    .cli_flags(format!("{}{}{flags}", store_flag(&a.store), if flags.is_empty() { "" } else { " " }));
+                first.triage.namespace.clone_from(&a.triage_namespace);
+                first.triage.git_repo.clone_from(&a.git_repo);
+                first.triage.max_concurrency = config.policy.limits.max_concurrency as usize;
+                config = config.first_response(first);
+                if sim.is_some() { "on (sim)" } else { "on" }
+            }
+            _ => "off",
+        };
         let receiver = Receiver::start(config).await?;
         let listener = tokio::net::TcpListener::bind(a.listen)
             .await
@@ -252,7 +302,7 @@ pub(crate) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
         let local = listener.local_addr().map_err(|e| Error::unavailable(format!("listener: {e}")))?;
         eprintln!(
             "incident serve: listening on http://{local} ({desc}; {} open alert group(s); auth {}; notify {}; \
-             cadence {}; escalation {}; post-incident {}; evidence {}; {sns})",
+             cadence {}; escalation {}; post-incident {}; evidence {}; first response {first_response}; {sns})",
             receiver.open_groups_at_start(),
             if a.token_file.is_empty() && a.hmac_key_file.is_none() { "off" } else { "on" },
             if providers.is_empty() { "none configured".to_owned() } else { providers.join(", ") },
@@ -263,7 +313,23 @@ pub(crate) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
         );
         receiver.serve(listener, incident_receiver::shutdown_signal()).await?;
         drop(cluster);
+        drop(sim);
         eprintln!("incident serve: stopped");
         Ok(())
     })
+}
+
+/// `--store X` as the approve command gives it: a SQLite path as is; a PostgreSQL URL never (it may hold
+/// a password), the command reads `$INCIDENT_STORE` instead.
+fn store_flag(store: &str) -> String {
+    if store.starts_with("postgres://") || store.starts_with("postgresql://") {
+        "--store \"$INCIDENT_STORE\"".to_owned()
+    } else {
+        format!("--store {store}")
+    }
+}
+
+/// `--sim FILE` as `incident run` takes it.
+fn sim_flags(a: &ServeArgs) -> String {
+    a.sim.as_ref().map(|p| format!("--sim {}", p.display())).unwrap_or_default()
 }
