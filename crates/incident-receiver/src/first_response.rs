@@ -4,7 +4,7 @@
 //!
 //! It runs in the background on the replica that declared (declaration is unique: the PostgreSQL store
 //! keeps one open incident per alert group), after the declaration is committed, so a webhook is
-//! acknowledged without waiting for it. The whole response is bounded by [`FirstResponse::deadline`];
+//! acknowledged without waiting for it. The whole response is bounded by `FirstResponse::deadline`;
 //! a failure (a cluster that does not answer, a deadline passed, a plan the guard rails refuse) is
 //! recorded on the timeline and posted, never propagated.
 //!
