@@ -5,11 +5,11 @@
 //! webhooks' authentication. Without a rollout to blame, "no rule matched" is recorded and posted.
 
 use std::io::{Read as _, Write as _};
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use incident_core::sim::{Scenario, SimPlatform};
+use incident_core::store::Store as _;
 use serde_json::{Value, json};
 
 mod common;
@@ -51,13 +51,13 @@ struct Setup {
 }
 
 impl Setup {
-    /// Stop `incident serve` (SIGTERM) and return its log, checked for secrets.
-    fn stop(self) -> String {
+    /// Stop `incident serve` (SIGTERM) and return its log, checked for secrets, and the directory.
+    fn stop(self) -> (String, tempfile::TempDir) {
         drop(self.serve);
         let log = self.log.join().expect("log");
         assert!(!log.contains(SLACK_TOKEN) && !log.contains(TOKEN), "a secret in the log:\n{log}");
         assert!(log.contains("incident serve: stopped"), "{log}");
-        log
+        (log, self._dir)
     }
 }
 
@@ -271,9 +271,39 @@ fn the_bad_deploy_alert_gets_a_proposed_rollback_that_is_stored_posted_and_not_e
     assert_eq!(status, 404, "{body}");
     let e: Value = serde_json::from_str(&body).expect("json error");
     assert_eq!(e["error"], json!({"kind": "not_found", "message": "no incident INC-nope in the store"}));
-    assert!(Path::new(&s.store).exists());
-    let log = s.stop();
+    let (store, state) = (s.store.clone(), s.state.clone());
+    let (log, dir) = s.stop();
     assert!(log.contains("receiver: first response") && log.contains("procedure=\"application-rollback\""), "{log}");
+
+    // The approve commands of the message run as posted (a person's name for YOUR_NAME): the plan the
+    // receiver stored is the one executed, and the incident's timeline records the approval of that digest.
+    let commands: Vec<&str> = message.lines().filter_map(|l| l.trim().strip_prefix("incident ")).collect();
+    assert_eq!(commands.len(), 2, "{message}");
+    for c in commands {
+        let args: Vec<&str> = c.split_whitespace().map(|w| if w == "YOUR_NAME" { "alice" } else { w }).collect();
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_incident")).args(&args).current_dir(dir.path()).output().expect("run");
+        assert!(out.status.success(), "incident {c}: {}{}", common::stdout(&out), common::stderr(&out));
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let timeline =
+        rt.block_on(incident_store::SqliteStore::open(&store).expect("store").timeline(&id)).expect("timeline");
+    let approved = timeline.events().iter().find_map(|e| match &e.kind {
+        incident_core::timeline::EventKind::ApprovalGranted { by, plan_digest, .. } => {
+            Some((by.clone(), plan_digest.clone()))
+        }
+        _ => None,
+    });
+    assert_eq!(approved, Some(("alice".to_owned(), Some(digest.clone()))));
+    let d = rt
+        .block_on(async {
+            let p = SimPlatform::open(&state)?;
+            let c = p.backends().clusters.cluster("ml-platform-primary").await?;
+            c.deployment("ml-platform", "ml-inference-api").await
+        })
+        .expect("deployment")
+        .expect("exists");
+    assert_eq!(d.revision, 4, "rolled back by the approved plan (revision 2 becomes 4)");
 }
 
 /// At the scenario's start nothing has rolled out yet: no rule matches, and that is recorded and posted.
@@ -298,5 +328,5 @@ fn without_a_rollout_to_blame_no_rule_matches_and_that_is_recorded_and_posted() 
     let message = texts.iter().find(|t| t.starts_with(&format!("First response for {id}"))).expect("posted");
     assert!(message.contains("no runbook procedure matched; no plan proposed"), "{message}");
     assert!(!message.contains("incident run"), "{message}");
-    s.stop();
+    let _ = s.stop();
 }
