@@ -461,7 +461,7 @@ pub(crate) fn render_message(incident: &Incident, out: &Outcome, cli_flags: &str
         let _ = writeln!(s, "Triage ({}): {}", t.context, triage_summary(t));
     }
     if let Some(why) = &out.failure {
-        let _ = writeln!(s, "Failed: {why}. Triage by hand: incident triage {cli_flags}");
+        let _ = writeln!(s, "Failed: {why}. Triage by hand: incident triage{}", without_store(cli_flags));
     }
     let Some(m) = &out.matched else { return s };
     let chosen = m.matched.as_ref();
@@ -513,6 +513,21 @@ pub(crate) fn render_message(incident: &Incident, out: &Outcome, cli_flags: &str
         );
     }
     s
+}
+
+/// `flags` without `--store X` (`incident triage` reads no store), with a leading space when not empty.
+fn without_store(flags: &str) -> String {
+    let mut out = String::new();
+    let mut words = flags.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == "--store" {
+            words.next();
+            continue;
+        }
+        out.push(' ');
+        out.push_str(w);
+    }
+    out
 }
 
 /// The `--store X` part of `flags` (for `incident evidence collect`), with its leading space.
@@ -638,6 +653,7 @@ mod tests {
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].kind, MESSAGE_KIND);
         assert!(sent[0].text.contains("no plan proposed") && sent[0].text.contains("connection refused"));
+        assert!(sent[0].text.contains("Triage by hand: incident triage --sim state.json\n"), "{}", sent[0].text);
         assert!(
             tl.events().iter().any(|e| matches!(&e.kind, EventKind::MessageSent { kind, .. } if kind == MESSAGE_KIND))
         );
@@ -651,6 +667,52 @@ mod tests {
         assert!(why.contains("did not finish within the deadline (200ms)"), "{why}");
         assert!(notes(&tl).iter().any(|n| n.contains("did not finish within the deadline")), "{:?}", notes(&tl));
         assert_eq!(sent.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_plan_that_fails_is_recorded_with_the_match_and_posted() {
+        let platform = SimPlatform::from_scenario(&Scenario::builtin("bad-deploy").expect("scenario")).expect("sim");
+        platform.set_time_mode(TimeMode::Jump);
+        let policy = Policy::from_toml_str(
+            "[[matching.rules]]\nid = \"roll-back-a-ghost\"\nprocedure = \"application-rollback\"\n\
+             all = [{ kind = \"fact\", fact = \"customer_facing_errors\" }]\n\
+             params.deployment = [{ from = \"value\", key = \"no-such-deployment\" }]\n",
+        )
+        .expect("policy");
+        let store = Arc::new(MemoryStore::new());
+        let clock = Arc::new(ManualClock::new(platform.now()));
+        let notifier = Arc::new(Keep::default());
+        let mut d = declared(&store, &clock).await;
+        d.facts.customer_facing_errors = true;
+        let deps = Deps {
+            store: Arc::clone(&store) as Arc<dyn Store>,
+            notifier: Some(Arc::clone(&notifier) as Arc<dyn Notifier>),
+            clock,
+            policy: Arc::new(policy),
+        };
+        let out = respond(&FirstResponse::new(platform.backends()), &deps, d, ready()).await;
+        let why = out.failure.expect("failure");
+        assert!(why.starts_with("planning failed after "), "{why}");
+        assert!(out.plan.is_none() && out.matched.is_some() && out.triage.is_some());
+        let tl = store.timeline("INC-FR").await.expect("timeline");
+        let notes = notes(&tl);
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.starts_with("First response: matched application-rollback (rule roll-back-a-ghost)")),
+            "{notes:?}"
+        );
+        assert!(notes.iter().any(|n| n.starts_with("First response failed: planning failed after ")), "{notes:?}");
+        // What was found is kept; no plan.
+        let evidence: Vec<String> =
+            store.evidence("INC-FR").await.expect("evidence").into_iter().map(|i| i.name).collect();
+        assert_eq!(evidence, [MATCH_ITEM, TRIAGE_ITEM]);
+        let sent = notifier.0.lock().expect("lock").clone();
+        assert!(
+            sent[0].text.contains("no plan proposed") && sent[0].text.contains("planning failed"),
+            "{}",
+            sent[0].text
+        );
     }
 
     #[tokio::test]
