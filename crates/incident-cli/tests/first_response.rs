@@ -271,6 +271,10 @@ fn the_bad_deploy_alert_gets_a_proposed_rollback_that_is_stored_posted_and_not_e
     assert_eq!(status, 404, "{body}");
     let e: Value = serde_json::from_str(&body).expect("json error");
     assert_eq!(e["error"], json!({"kind": "not_found", "message": "no incident INC-nope in the store"}));
+    let (status, metrics) = get(&s.addr, "/metrics", None);
+    assert_eq!(status, 200);
+    assert!(metrics.contains("incident_receiver_first_responses_total{outcome=\"proposed\"} 1\n"), "{metrics}");
+    assert!(metrics.contains("incident_receiver_first_response_duration_seconds_count 1\n"), "{metrics}");
     let (store, state) = (s.store.clone(), s.state.clone());
     let (log, dir) = s.stop();
     assert!(log.contains("receiver: first response") && log.contains("procedure=\"application-rollback\""), "{log}");
@@ -328,5 +332,7 @@ fn without_a_rollout_to_blame_no_rule_matches_and_that_is_recorded_and_posted() 
     let message = texts.iter().find(|t| t.starts_with(&format!("First response for {id}"))).expect("posted");
     assert!(message.contains("no runbook procedure matched; no plan proposed"), "{message}");
     assert!(!message.contains("incident run"), "{message}");
+    let (_, metrics) = get(&s.addr, "/metrics", None);
+    assert!(metrics.contains("incident_receiver_first_responses_total{outcome=\"no_match\"} 1\n"), "{metrics}");
     let _ = s.stop();
 }

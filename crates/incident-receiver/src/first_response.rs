@@ -149,6 +149,7 @@ pub(crate) struct Deps {
     pub(crate) notifier: Option<Arc<dyn Notifier>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) policy: Arc<Policy>,
+    pub(crate) metrics: Option<Arc<crate::Metrics>>,
 }
 
 /// Run the first response to `declared`, recording every step; never fails (failures are recorded and
@@ -163,15 +164,6 @@ pub(crate) async fn respond(
     let started = Instant::now();
     let deadline = started + config.deadline;
     let mut out = Outcome { triage: None, matched: None, plan: None, failure: None };
-    let record = |text: String| {
-        let (store, clock, id) = (Arc::clone(&deps.store), Arc::clone(&deps.clock), id.clone());
-        async move {
-            if let Err(e) = append(&*store, &*clock, &id, vec![EventKind::Note { text }]).await {
-                tracing::warn!(incident = %id, error = %e, "receiver: first response: note not recorded");
-            }
-        }
-    };
-
     // Triage.
     let context = config.context.clone().unwrap_or_else(|| config.backends.clusters.default_context());
     let t0 = Instant::now();
@@ -179,17 +171,21 @@ pub(crate) async fn respond(
     let took = t0.elapsed();
     let report = match triaged {
         Ok(Ok(report)) => {
-            record(format!("First response: triage of {context} in {} ms: {}", ms(took), triage_summary(&report)))
-                .await;
+            note(
+                deps,
+                &id,
+                format!("First response: triage of {context} in {} ms: {}", ms(took), triage_summary(&report)),
+            )
+            .await;
             report
         }
         Ok(Err(e)) => {
             let why = format!("triage of {context} failed after {} ms: {}: {}", ms(took), e.kind(), e.message());
-            return fail(config, deps, &declared, out, why, record, ready).await;
+            return fail(config, deps, &declared, out, why, ready, started).await;
         }
         Err(_) => {
             let why = format!("triage of {context} did not finish within the deadline ({:?})", config.deadline);
-            return fail(config, deps, &declared, out, why, record, ready).await;
+            return fail(config, deps, &declared, out, why, ready, started).await;
         }
     };
 
@@ -212,27 +208,35 @@ pub(crate) async fn respond(
         Ok(m) => m,
         Err(e) => {
             let why = format!("matching failed: {}: {}", e.kind(), e.message());
-            return fail(config, deps, &declared, out, why, record, ready).await;
+            return fail(config, deps, &declared, out, why, ready, started).await;
         }
     };
     let took = t0.elapsed();
     match &matched.matched {
         Some(m) => {
-            record(format!(
-                "First response: matched {} (rule {}) in {} ms: {}",
-                m.procedure,
-                m.rule,
-                ms(took),
-                m.facts.join("; ")
-            ))
+            note(
+                deps,
+                &id,
+                format!(
+                    "First response: matched {} (rule {}) in {} ms: {}",
+                    m.procedure,
+                    m.rule,
+                    ms(took),
+                    m.facts.join("; ")
+                ),
+            )
             .await;
         }
         None => {
-            record(format!(
-                "First response: no rule matched in {} ms ({} rule(s) considered): no procedure proposed",
-                ms(took),
-                matched.rules.len()
-            ))
+            note(
+                deps,
+                &id,
+                format!(
+                    "First response: no rule matched in {} ms ({} rule(s) considered): no procedure proposed",
+                    ms(took),
+                    matched.rules.len()
+                ),
+            )
             .await;
         }
     }
@@ -245,7 +249,7 @@ pub(crate) async fn respond(
         Ok(None) => None,
         Err(e) => {
             let why = format!("the matched procedure cannot be built: {}: {}", e.kind(), e.message());
-            return fail(config, deps, &declared, out, why, record, ready).await;
+            return fail(config, deps, &declared, out, why, ready, started).await;
         }
     };
     if let Some(procedure) = procedure {
@@ -281,16 +285,16 @@ pub(crate) async fn respond(
             }
             Ok(Err(e)) => {
                 let why = format!("planning failed after {} ms: {}: {}", ms(took), e.kind(), e.message());
-                return fail(config, deps, &declared, out, why, record, ready).await;
+                return fail(config, deps, &declared, out, why, ready, started).await;
             }
             Err(_) => {
                 let why = format!("planning did not finish within the deadline ({:?})", config.deadline);
-                return fail(config, deps, &declared, out, why, record, ready).await;
+                return fail(config, deps, &declared, out, why, ready, started).await;
             }
         }
     }
     store_items(deps, &id, &out).await;
-    post(config, deps, &declared, &out, record, ready).await;
+    post(config, deps, &declared, &out, ready, started).await;
     tracing::info!(
         incident = %id,
         procedure = out.plan.as_ref().map_or("none", |p| p.procedure.name.as_str()),
@@ -311,26 +315,29 @@ async fn triage(config: &FirstResponse, context: &str) -> Result<TriageReport> {
 }
 
 /// Record `why`, store what was found so far, post the failure; the outcome says why.
-async fn fail<F, Fut>(
+async fn fail(
     config: &FirstResponse,
     deps: &Deps,
     declared: &Declared,
     mut out: Outcome,
     why: String,
-    record: F,
     ready: tokio::sync::oneshot::Receiver<()>,
-) -> Outcome
-where
-    F: Fn(String) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
+    started: Instant,
+) -> Outcome {
     let id = &declared.incident.id;
     tracing::warn!(incident = %id, reason = %why, "receiver: first response failed");
-    record(format!("First response failed: {why}; no plan proposed")).await;
+    note(deps, id, format!("First response failed: {why}; no plan proposed")).await;
     out.failure = Some(why);
     store_items(deps, id, &out).await;
-    post(config, deps, declared, &out, record, ready).await;
+    post(config, deps, declared, &out, ready, started).await;
     out
+}
+
+/// Record `text` as a note on the timeline of `id` (a failure is logged).
+async fn note(deps: &Deps, id: &str, text: String) {
+    if let Err(e) = append(&*deps.store, &*deps.clock, id, vec![EventKind::Note { text }]).await {
+        tracing::warn!(incident = %id, error = %e, "receiver: first response: note not recorded");
+    }
 }
 
 /// Append `kinds` to the stored timeline of `id` in one write.
@@ -373,34 +380,52 @@ async fn store_items(deps: &Deps, id: &str, out: &Outcome) {
 }
 
 /// Post the proposal (or the failure) to the incident channel, recorded as every notification is.
-async fn post<F, Fut>(
+async fn post(
     config: &FirstResponse,
     deps: &Deps,
     declared: &Declared,
     out: &Outcome,
-    record: F,
     ready: tokio::sync::oneshot::Receiver<()>,
-) where
-    F: Fn(String) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let Some(notifier) = &deps.notifier else { return };
+    started: Instant,
+) {
+    // Counted before the last note, so a reader who saw that note sees the count too.
+    let count = || {
+        if let Some(m) = &deps.metrics {
+            let outcome = match (&out.plan, &out.failure) {
+                (_, Some(_)) => "failed",
+                (Some(_), None) => "proposed",
+                (None, None) => "no_match",
+            };
+            m.first_response(outcome, started.elapsed());
+        }
+    };
+    let Some(notifier) = &deps.notifier else {
+        count();
+        return;
+    };
     // Sent or dropped: either way the declaration's messages are done.
     let _ = ready.await;
     let incident = &declared.incident;
     let text = render_message(incident, out, &config.cli_flags);
-    let note = Notification {
+    let message = Notification {
         incident_id: incident.id.clone(),
         to: Destination::Channel { name: incident.channel.clone() },
         kind: MESSAGE_KIND.to_owned(),
         text,
     };
     let t0 = Instant::now();
-    match deliver_and_record(&*deps.store, &**notifier, &*deps.clock, ACTOR, note).await {
+    match deliver_and_record(&*deps.store, &**notifier, &*deps.clock, ACTOR, message).await {
         Ok(r) => {
-            record(format!("First response: posted to {} in {} ms ({})", r.channel, ms(t0.elapsed()), r.outcome)).await;
+            count();
+            note(
+                deps,
+                &incident.id,
+                format!("First response: posted to {} in {} ms ({})", r.channel, ms(t0.elapsed()), r.outcome),
+            )
+            .await;
         }
         Err(e) => {
+            count();
             tracing::warn!(incident = %incident.id, error = %e, "receiver: first response: message not recorded");
         }
     }
@@ -633,6 +658,7 @@ mod tests {
             notifier: Some(Arc::clone(&notifier) as Arc<dyn Notifier>),
             clock,
             policy: Arc::new(Policy::default()),
+            metrics: None,
         };
         let out = respond(&config, &deps, d, ready()).await;
         let tl = store.timeline("INC-FR").await.expect("timeline");
@@ -689,6 +715,7 @@ mod tests {
             notifier: Some(Arc::clone(&notifier) as Arc<dyn Notifier>),
             clock,
             policy: Arc::new(policy),
+            metrics: None,
         };
         let out = respond(&FirstResponse::new(platform.backends()), &deps, d, ready()).await;
         let why = out.failure.expect("failure");
@@ -740,6 +767,7 @@ mod tests {
             notifier: Some(Arc::clone(&notifier) as Arc<dyn Notifier>),
             clock,
             policy: Arc::new(Policy::default()),
+            metrics: None,
         };
         let out = respond(&config, &deps, d, ready()).await;
         assert!(out.failure.is_none(), "{:?}", out.failure);

@@ -171,6 +171,7 @@ impl Writer {
             notifier: notifier.clone(),
             clock: Arc::clone(&clock),
             policy: Arc::clone(&policy),
+            metrics: Some(Arc::clone(&metrics)),
         });
         Ok(Self {
             store,
