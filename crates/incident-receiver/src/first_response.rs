@@ -49,11 +49,15 @@ pub(crate) const TRIAGE_ITEM: &str = "first-response/triage.json";
 pub(crate) const MATCH_ITEM: &str = "first-response/match.json";
 pub(crate) const PLAN_ITEM: &str = "first-response/plan.json";
 
+/// Where each first response gets the platform it triages and plans against: called once per
+/// declaration (a real cluster's backends as they are; a fresh copy of a simulator's state).
+pub type BackendsSource = dyn Fn() -> Result<Backends> + Send + Sync;
+
 /// What the first response reads and how long it may take.
 #[derive(Clone)]
 pub struct FirstResponse {
     /// The platform triaged and planned against (a real cluster, or the simulator's backends).
-    pub backends: Backends,
+    pub backends: Arc<BackendsSource>,
     /// The kube context triaged (default: the backends' default context).
     pub context: Option<String>,
     /// Triage options (namespace, log tail, per-call deadline, git repository); `since` is set at each run
@@ -86,8 +90,15 @@ impl FirstResponse {
     /// changes, a 20 s deadline.
     #[must_use]
     pub fn new(backends: Backends) -> Self {
+        Self::from_source(Arc::new(move || Ok(backends.clone())))
+    }
+
+    /// A first response on the backends `source` gives for each declaration (as [`FirstResponse::new`]
+    /// otherwise).
+    #[must_use]
+    pub fn from_source(source: Arc<BackendsSource>) -> Self {
         Self {
-            backends,
+            backends: source,
             context: None,
             triage: TriageOptions::default(),
             lookback: Duration::from_secs(3600),
@@ -164,10 +175,18 @@ pub(crate) async fn respond(
     let started = Instant::now();
     let deadline = started + config.deadline;
     let mut out = Outcome { triage: None, matched: None, plan: None, failure: None };
+
     // Triage.
-    let context = config.context.clone().unwrap_or_else(|| config.backends.clusters.default_context());
+    let backends = match (config.backends)() {
+        Ok(b) => b,
+        Err(e) => {
+            let why = format!("the platform cannot be read: {}: {}", e.kind(), e.message());
+            return fail(config, deps, &declared, out, why, ready, started).await;
+        }
+    };
+    let context = config.context.clone().unwrap_or_else(|| backends.clusters.default_context());
     let t0 = Instant::now();
-    let triaged = tokio::time::timeout_at(deadline, triage(config, &context)).await;
+    let triaged = tokio::time::timeout_at(deadline, triage(config, &backends, &context)).await;
     let took = t0.elapsed();
     let report = match triaged {
         Ok(Ok(report)) => {
@@ -201,7 +220,7 @@ pub(crate) async fn respond(
     let firing_start =
         input.alerts.iter().any(|a| a.starts_at.is_some() && a.status == incident_core::alert::AlertStatus::Firing);
     if !firing_start {
-        input.at = Some(config.backends.clock.now());
+        input.at = Some(backends.clock.now());
     }
     out.triage = Some(report);
     let matched = match match_procedure(&deps.policy, &input) {
@@ -254,7 +273,7 @@ pub(crate) async fn respond(
     };
     if let Some(procedure) = procedure {
         let t0 = Instant::now();
-        let planned = tokio::time::timeout_at(deadline, procedure.plan(&config.backends, &deps.policy)).await;
+        let planned = tokio::time::timeout_at(deadline, procedure.plan(&backends, &deps.policy)).await;
         let took = t0.elapsed();
         match planned {
             Ok(Ok(plan)) => {
@@ -305,12 +324,12 @@ pub(crate) async fn respond(
     out
 }
 
-async fn triage(config: &FirstResponse, context: &str) -> Result<TriageReport> {
-    let cluster = config.backends.clusters.cluster(context).await?;
-    let now = config.backends.clock.now();
+async fn triage(config: &FirstResponse, backends: &Backends, context: &str) -> Result<TriageReport> {
+    let cluster = backends.clusters.cluster(context).await?;
+    let now = backends.clock.now();
     let mut opts = config.triage.clone();
     opts.since = Some(now - chrono::TimeDelta::from_std(config.lookback).unwrap_or(chrono::TimeDelta::hours(1)));
-    let probes: Vec<_> = config.backends.probes.values().cloned().collect();
+    let probes: Vec<_> = backends.probes.values().cloned().collect();
     Ok(incident_core::triage::triage(&*cluster, &probes, &opts, now).await)
 }
 

@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 pub use config::{Auth, ReceiverConfig, Secret, SnsConfig};
-pub use first_response::FirstResponse;
+pub use first_response::{BackendsSource, FirstResponse};
 pub use lease::LeaseConfig;
 pub use metrics::Metrics;
 pub use writer::GroupResult;

@@ -101,7 +101,7 @@ pub(crate) struct ServeArgs {
     cluster: crate::backends::ClusterArgs,
     /// Simulated platform state file (created from --scenario when missing; see `incident drill`,
     /// `incident triage --sim`): the first response triages and plans against it instead of a cluster.
-    /// Read while serving; run nothing else on it meanwhile but the approved plan.
+    /// Each response reads a fresh copy (it sees what an approved plan changed) and never writes it.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["kube", "kubeconfig", "kube_context", "eks"])]
     sim: Option<PathBuf>,
     /// Scenario the --sim state file is created from.
@@ -268,32 +268,27 @@ pub(crate) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
             options.capture.namespace.clone_from(&a.evidence_namespace);
             config = config.evidence(Arc::clone(cluster), options, a.evidence_every.as_std());
         }
+        // The simulator: each first response reads a fresh copy of the state file (so it sees what an
+        // approved plan changed meanwhile) and never writes the file itself (reads move its clock).
         let sim = match &a.sim {
-            Some(path) => {
-                let spec = BackendSpec::new().with_sim(SimSpec::file(path, &a.scenario));
-                let set = spec.open(&config.policy).await?;
-                // A real-time runtime: the simulator's sleeps jump its clock instead of waiting.
-                if let Some(p) = set.sim() {
-                    p.set_time_mode(incident_core::sim::TimeMode::Jump);
-                }
-                Some(set)
-            }
+            Some(path) => Some(SimCopies::new(path, &a.scenario, &config.policy).await?),
             None => None,
         };
-        let source =
-            sim.as_ref().map(|s| (s, sim_flags(a))).or_else(|| cluster.as_ref().map(|(s, _)| (s, a.cluster.flags())));
-        let first_response = match source {
-            Some((set, flags)) if !a.no_first_response => {
-                let mut first = FirstResponse::new(set.backends().clone())
-                    .deadline(a.first_response_deadline.as_std())
-                    .cli_flags(format!("{}{}{flags}", store_flag(&a.store), if flags.is_empty() { "" } else { " " }));
-                first.triage.namespace.clone_from(&a.triage_namespace);
-                first.triage.git_repo.clone_from(&a.git_repo);
-                first.triage.max_concurrency = config.policy.limits.max_concurrency as usize;
-                config = config.first_response(first);
-                if sim.is_some() { "on (sim)" } else { "on" }
-            }
-            _ => "off",
+        let first_response = if a.no_first_response {
+            "off"
+        } else if let Some(copies) = &sim {
+            let copies = Arc::clone(copies);
+            let first = FirstResponse::from_source(Arc::new(move || copies.backends()));
+            let first = first_response(a, first, &sim_flags(a), &config.policy);
+            config = config.first_response(first);
+            "on (sim)"
+        } else if let Some((set, _)) = &cluster {
+            let first = FirstResponse::new(set.backends().clone());
+            let first = first_response(a, first, &a.cluster.flags(), &config.policy);
+            config = config.first_response(first);
+            "on"
+        } else {
+            "off"
         };
         let receiver = Receiver::start(config).await?;
         let listener = tokio::net::TcpListener::bind(a.listen)
@@ -313,7 +308,9 @@ pub(crate) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
         );
         receiver.serve(listener, incident_receiver::shutdown_signal()).await?;
         drop(cluster);
-        drop(sim);
+        if let Some(copies) = sim {
+            copies.remove();
+        }
         eprintln!("incident serve: stopped");
         Ok(())
     })
@@ -332,4 +329,64 @@ fn store_flag(store: &str) -> String {
 /// `--sim FILE` as `incident run` takes it.
 fn sim_flags(a: &ServeArgs) -> String {
     a.sim.as_ref().map(|p| format!("--sim {}", p.display())).unwrap_or_default()
+}
+
+/// `first` with the flags' triage options, deadline and approve-command flags.
+fn first_response(
+    a: &ServeArgs,
+    mut first: FirstResponse,
+    flags: &str,
+    policy: &incident_core::Policy,
+) -> FirstResponse {
+    first = first.deadline(a.first_response_deadline.as_std()).cli_flags(format!(
+        "{}{}{flags}",
+        store_flag(&a.store),
+        if flags.is_empty() { "" } else { " " }
+    ));
+    first.triage.namespace.clone_from(&a.triage_namespace);
+    first.triage.git_repo.clone_from(&a.git_repo);
+    first.triage.max_concurrency = policy.limits.max_concurrency as usize;
+    first
+}
+
+/// Copies of the `--sim` state file, one per first response, in a directory of this process (the newest
+/// few are kept; removed at exit).
+struct SimCopies {
+    state: PathBuf,
+    dir: PathBuf,
+    next: std::sync::atomic::AtomicU64,
+}
+
+/// Copies kept at once (a response still reading an older one recreates it when it persists).
+const SIM_COPIES: u64 = 8;
+
+impl SimCopies {
+    /// Create the state file from `scenario` when missing (as `incident triage --sim` does), and the
+    /// directory of the copies.
+    async fn new(state: &std::path::Path, scenario: &str, policy: &incident_core::Policy) -> Result<Arc<Self>> {
+        drop(BackendSpec::new().with_sim(SimSpec::file(state, scenario)).open(policy).await?);
+        let dir = std::env::temp_dir().join(format!("incident-serve-sim-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        Ok(Arc::new(Self { state: state.to_path_buf(), dir, next: std::sync::atomic::AtomicU64::new(0) }))
+    }
+
+    /// The backends of a fresh copy of the state, on a clock that jumps (a real-time runtime).
+    fn backends(&self) -> Result<incident_core::backend::Backends> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(old) = n.checked_sub(SIM_COPIES) {
+            let _ = std::fs::remove_file(self.dir.join(format!("{old}.json")));
+        }
+        let copy = self.dir.join(format!("{n}.json"));
+        std::fs::copy(&self.state, &copy).map_err(|e| {
+            Error::unavailable(format!("cannot copy the sim state {} to {}: {e}", self.state.display(), copy.display()))
+        })?;
+        let platform = incident_core::sim::SimPlatform::open(&copy)?;
+        platform.set_time_mode(incident_core::sim::TimeMode::Jump);
+        Ok(platform.backends())
+    }
+
+    fn remove(&self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
