@@ -555,6 +555,13 @@ pub(crate) fn render_message(incident: &Incident, out: &Outcome, cli_flags: &str
             "  incident run {dir}/evidence/{PLAN_ITEM} --expect-digest {} --approve-by YOUR_NAME --incident {id}{production}{flags}",
             p.digest
         );
+        let params: String = m.params().iter().map(|(k, v)| format!(" --param {k}={v}")).collect();
+        let _ = writeln!(
+            s,
+            "Older than guard_rails.max_plan_age? Re-plan: incident plan {}{params}{} --out plan.json",
+            p.procedure.name,
+            without_store(cli_flags)
+        );
     }
     s
 }
@@ -802,6 +809,13 @@ mod tests {
         let sent = notifier.0.lock().expect("lock").clone();
         let text = &sent[0].text;
         assert!(text.contains(&plan.digest), "{text}");
+        assert!(
+            text.contains(
+                "Re-plan: incident plan application-rollback --param context=ml-platform-primary --param \
+                 deployment=ml-inference-api --param namespace=ml-platform --sim state.json --out plan.json\n"
+            ),
+            "{text}"
+        );
         assert!(text.contains("Suspected change: ml-platform/ml-inference-api revision 3 (previous 2)"), "{text}");
         assert!(
             text.contains("incident evidence collect INC-FR --out first-response-INC-FR --store s.sqlite"),
