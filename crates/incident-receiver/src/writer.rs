@@ -11,7 +11,7 @@
 //! the store, up to [`COMMIT_ATTEMPTS`] times, before the batch is answered `503`. So is a declaration
 //! that lost to another replica (the PostgreSQL store keeps one open incident per alert group, a unique
 //! index): the writer re-reads [`Store::open_groups`] and appends the alerts to the winner. Once a declaration is
-//! committed, its notifications go out in the background (see [`Writer::announce`]).
+//! committed, its notifications and its first response go out in the background (see [`Writer::announce`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -378,7 +378,9 @@ impl Writer {
     }
 
     /// Send the declaration notifications of newly declared (and committed) incidents in the
-    /// background; each outcome comes back as a [`Recorded`] event for this writer to write.
+    /// background; each outcome comes back as a [`Recorded`] event for this writer to write. With a
+    /// first response configured, start it beside them (it writes through the store itself: see
+    /// [`crate::first_response`]).
     fn announce(&mut self, declared: Vec<(String, crate::first_response::Declared)>) {
         while self.tasks.try_join_next().is_some() {}
         for (key, declared) in declared {
