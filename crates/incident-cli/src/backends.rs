@@ -143,6 +143,36 @@ pub(crate) struct ClusterArgs {
 }
 
 impl ClusterArgs {
+    /// These flags as `incident run` takes them (for the approve command `incident serve` posts).
+    pub(crate) fn flags(&self) -> String {
+        let mut out = Vec::new();
+        if self.kube {
+            out.push("--kube".to_owned());
+        }
+        if let Some(k) = &self.kubeconfig {
+            out.push(format!("--kubeconfig {}", k.display()));
+        }
+        if let Some(c) = &self.kube_context {
+            out.push(format!("--kube-context {c}"));
+        }
+        if self.aws {
+            out.push("--aws".to_owned());
+        }
+        if let Some(r) = &self.aws_region {
+            out.push(format!("--aws-region {r}"));
+        }
+        if let Some(p) = &self.aws_profile {
+            out.push(format!("--aws-profile {p}"));
+        }
+        if let Some(u) = &self.aws_endpoint_url {
+            out.push(format!("--aws-endpoint-url {u}"));
+        }
+        for e in &self.eks {
+            out.push(format!("--eks {e}"));
+        }
+        out.join(" ")
+    }
+
     /// Whether a cluster was given.
     pub(crate) fn given(&self) -> bool {
         self.kube || self.kubeconfig.is_some() || self.kube_context.is_some() || !self.eks.is_empty()

@@ -176,6 +176,9 @@ pub struct ReceiverConfig {
     /// Extra checks of `GET /readyz` (a cache that must be synced before serving, ...); the store's
     /// reachability is always checked.
     pub ready_checks: Vec<Arc<dyn crate::ReadyCheck>>,
+    /// The first response to each declaration (triage, match, dry-run plan, channel message; see
+    /// [`FirstResponse`](crate::FirstResponse)); `None`: off.
+    pub first_response: Option<crate::FirstResponse>,
 }
 
 impl fmt::Debug for ReceiverConfig {
@@ -193,6 +196,7 @@ impl fmt::Debug for ReceiverConfig {
             .field("evidence", &self.evidence.as_ref().map(|(c, o)| (c.context().to_owned(), o)))
             .field("lease", &self.lease)
             .field("drain_timeout", &self.drain_timeout)
+            .field("first_response", &self.first_response)
             .finish_non_exhaustive()
     }
 }
@@ -222,7 +226,16 @@ impl ReceiverConfig {
             lease: None,
             drain_timeout: Duration::from_secs(20),
             ready_checks: Vec::new(),
+            first_response: None,
         }
+    }
+
+    /// Triage, match and plan (dry run) every incident this receiver declares, and post the proposal to
+    /// its channel (see [`FirstResponse`](crate::FirstResponse)).
+    #[must_use]
+    pub fn first_response(mut self, first_response: crate::FirstResponse) -> Self {
+        self.first_response = Some(first_response);
+        self
     }
 
     /// Run the drivers under `lease` (its holder, ttl and margin).
@@ -312,6 +325,9 @@ impl ReceiverConfig {
     /// HMAC header or an SNS topic that is not an ARN.
     pub fn validate(&self) -> Result<()> {
         self.policy.validate()?;
+        if let Some(f) = &self.first_response {
+            f.validate()?;
+        }
         if self.on_call.trim().is_empty() {
             return Err(Error::invalid_input("receiver: on_call must not be empty"));
         }

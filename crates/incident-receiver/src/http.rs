@@ -49,7 +49,7 @@ impl AppState {
     }
 }
 
-type Shared = Arc<AppState>;
+pub(crate) type Shared = Arc<AppState>;
 
 /// A JSON error response: `{"error": {"kind": "...", "message": "..."}}`.
 pub(crate) struct ApiError {
@@ -60,11 +60,16 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, kind: &'static str, reason: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        status: StatusCode,
+        kind: &'static str,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         Self { status, kind, message: message.into(), reason }
     }
 
-    fn from_core(e: &Error) -> Self {
+    pub(crate) fn from_core(e: &Error) -> Self {
         let (status, reason) = match e.kind() {
             ErrorKind::InvalidInput | ErrorKind::Policy => (StatusCode::BAD_REQUEST, "invalid_payload"),
             ErrorKind::PermissionDenied => (StatusCode::FORBIDDEN, "signature"),
@@ -122,6 +127,8 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/api/incidents", get(crate::api::list))
+        .route("/api/incidents/{id}", get(crate::api::show))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(Arc::clone(&state), observe))
@@ -140,6 +147,8 @@ async fn observe(State(st): State<Shared>, req: Request, next: Next) -> Response
         Some("/healthz") => "/healthz",
         Some("/readyz") => "/readyz",
         Some("/metrics") => "/metrics",
+        Some("/api/incidents") => "/api/incidents",
+        Some("/api/incidents/{id}") => "/api/incidents/{id}",
         _ => "other",
     };
     let resp = next.run(req).await;
@@ -155,7 +164,7 @@ async fn not_found() -> ApiError {
         StatusCode::NOT_FOUND,
         "not_found",
         "not_found",
-        "no such route (see GET /healthz, /metrics, POST /webhook/<source>)",
+        "no such route (see GET /healthz, /metrics, /api/incidents, POST /webhook/<source>)",
     )
 }
 
@@ -260,7 +269,7 @@ fn sha256(b: &[u8]) -> [u8; 32] {
 }
 
 /// `Ok` when any configured method accepts the request (see [`Auth`]).
-fn authenticate(auth: &Auth, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
+pub(crate) fn authenticate(auth: &Auth, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
     if !auth.is_enabled() {
         return Ok(());
     }

@@ -6,7 +6,9 @@
 //! * [`Receiver`]: the running receiver (router + writer); [`serve`] runs it on a TCP listener.
 //! * [`Metrics`]: the Prometheus exposition of `GET /metrics`.
 
+mod api;
 mod config;
+mod first_response;
 mod http;
 mod lease;
 mod metrics;
@@ -23,6 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 pub use config::{Auth, ReceiverConfig, Secret, SnsConfig};
+pub use first_response::{BackendsSource, FirstResponse};
 pub use lease::LeaseConfig;
 pub use metrics::Metrics;
 pub use writer::GroupResult;
@@ -77,6 +80,7 @@ impl Receiver {
             config.on_call.clone(),
             Arc::clone(&metrics),
             config.notifier.clone(),
+            config.first_response.clone(),
         )
         .await?;
         let open_groups = writer.open_groups();

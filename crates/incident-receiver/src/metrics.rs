@@ -15,6 +15,8 @@
 //! | `incident_receiver_open_connections` | gauge | |
 //! | `incident_receiver_connections_shed_total` | counter | (longest-idle connections closed at the connection cap, and new ones refused when none was idle) |
 //! | `incident_receiver_timeouts_total` | counter | `kind` (`header`, `body`, `idle`) |
+//! | `incident_receiver_first_responses_total` | counter | `outcome` (`proposed`, `no_match`, `failed`) |
+//! | `incident_receiver_first_response_duration_seconds` | histogram | (commit of the declaration → channel message recorded) |
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -66,6 +68,8 @@ struct Inner {
     groups: BTreeMap<(&'static str, &'static str), u64>,
     rejected: BTreeMap<(&'static str, &'static str), u64>,
     commits: Histogram,
+    first_responses: BTreeMap<&'static str, u64>,
+    first_response: Histogram,
 }
 
 /// The receiver's counters. Cheap to update from many tasks (one short mutex section per request).
@@ -138,6 +142,14 @@ impl Metrics {
         self.with(|m| m.commits.observe(elapsed.as_secs_f64()));
     }
 
+    /// A first response ended (`proposed`, `no_match`, `failed`) after `elapsed`.
+    pub(crate) fn first_response(&self, outcome: &'static str, elapsed: Duration) {
+        self.with(|m| {
+            *m.first_responses.entry(outcome).or_default() += 1;
+            m.first_response.observe(elapsed.as_secs_f64());
+        });
+    }
+
     pub(crate) fn set_open_groups(&self, n: usize) {
         self.open_groups.store(n as u64, Ordering::Relaxed);
     }
@@ -192,9 +204,10 @@ impl Metrics {
                 m.groups.clone(),
                 m.rejected.clone(),
                 m.commits.clone(),
+                (m.first_responses.clone(), m.first_response.clone()),
             )
         });
-        let (requests, durations, alerts, groups, rejected, commits) = m;
+        let (requests, durations, alerts, groups, rejected, commits, (first_responses, first_response)) = m;
         let mut out = String::with_capacity(4096);
         let header = |out: &mut String, name: &str, kind: &str, help: &str| {
             let _ = writeln!(out, "# HELP {name} {help}");
@@ -265,6 +278,22 @@ impl Metrics {
                 self.timeouts(k.as_str())
             );
         }
+        header(
+            &mut out,
+            "incident_receiver_first_responses_total",
+            "counter",
+            "First responses to declarations (triage, match, dry-run plan, message), by outcome.",
+        );
+        for (outcome, n) in &first_responses {
+            let _ = writeln!(out, "incident_receiver_first_responses_total{{outcome=\"{outcome}\"}} {n}");
+        }
+        header(
+            &mut out,
+            "incident_receiver_first_response_duration_seconds",
+            "histogram",
+            "From the declaration's commit to the first response's channel message recorded.",
+        );
+        first_response.write(&mut out, "incident_receiver_first_response_duration_seconds", "");
         out
     }
 }
@@ -283,7 +312,10 @@ mod tests {
         m.group(AlertSource::Alertmanager, Outcome::Duplicate);
         m.rejected("/webhook/alertmanager", "unauthorized");
         m.commit(Duration::from_millis(4));
+        m.first_response("proposed", Duration::from_millis(160));
         let text = m.render();
+        assert!(text.contains("incident_receiver_first_responses_total{outcome=\"proposed\"} 1\n"));
+        assert!(text.contains("incident_receiver_first_response_duration_seconds_bucket{le=\"0.25\"} 1\n"));
         assert!(text.contains("incident_receiver_requests_total{route=\"/webhook/alertmanager\",status=\"401\"} 1\n"));
         assert!(text.contains(
             "incident_receiver_request_duration_seconds_bucket{route=\"/webhook/alertmanager\",le=\"0.005\"} 2\n"

@@ -11,7 +11,7 @@
 //! the store, up to [`COMMIT_ATTEMPTS`] times, before the batch is answered `503`. So is a declaration
 //! that lost to another replica (the PostgreSQL store keeps one open incident per alert group, a unique
 //! index): the writer re-reads [`Store::open_groups`] and appends the alerts to the winner. Once a declaration is
-//! committed, its notifications go out in the background (see [`Writer::announce`]).
+//! committed, its notifications and its first response go out in the background (see [`Writer::announce`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,6 +20,7 @@ use incident_core::backend::Notifier;
 use incident_core::delivery::{append_event, destination_label, outcome_of};
 use incident_core::incident::Incident;
 use incident_core::ingest::group::{self, AlertGroup, Decision, GroupState, Outcome};
+use incident_core::matching::MatchAlert;
 use incident_core::store::{Store, StoreWrite};
 use incident_core::timeline::{Event, EventKind, Timeline};
 use incident_core::{Error, ErrorKind, Policy, Result, Status};
@@ -121,6 +122,10 @@ pub(crate) struct Writer {
     /// the only writer of the timelines it holds (no conflicts, no second user of the store connection).
     records_tx: mpsc::UnboundedSender<Recorded>,
     records_rx: mpsc::UnboundedReceiver<Recorded>,
+    /// The first response to each declaration, when configured.
+    first_response: Option<Arc<crate::FirstResponse>>,
+    /// What it writes through and posts with.
+    deps: Arc<crate::first_response::Deps>,
 }
 
 /// A `message_sent` event for the timeline of the incident of group `key`.
@@ -140,6 +145,7 @@ impl Writer {
         on_call: String,
         metrics: Arc<Metrics>,
         notifier: Option<Arc<dyn Notifier>>,
+        first_response: Option<crate::FirstResponse>,
     ) -> Result<Self> {
         let mut groups = HashMap::new();
         // Newest first: if a key somehow has two open incidents, the newest keeps it.
@@ -159,9 +165,17 @@ impl Writer {
         }
         metrics.set_open_groups(groups.len());
         let (records_tx, records_rx) = mpsc::unbounded_channel();
+        let policy = Arc::new(policy);
+        let deps = Arc::new(crate::first_response::Deps {
+            store: Arc::clone(&store),
+            notifier: notifier.clone(),
+            clock: Arc::clone(&clock),
+            policy: Arc::clone(&policy),
+            metrics: Some(Arc::clone(&metrics)),
+        });
         Ok(Self {
             store,
-            policy: Arc::new(policy),
+            policy,
             clock,
             on_call: on_call.into(),
             groups,
@@ -170,6 +184,8 @@ impl Writer {
             tasks: tokio::task::JoinSet::new(),
             records_tx,
             records_rx,
+            first_response: first_response.map(Arc::new),
+            deps,
         })
     }
 
@@ -291,7 +307,7 @@ impl Writer {
             let mut pending = Pending::default();
             // Keys changed by this batch and the incident they had before it (to forget on failure).
             let mut touched: Vec<(String, Option<String>)> = Vec::new();
-            let mut declared: Vec<(String, Incident)> = Vec::new();
+            let mut declared: Vec<(String, crate::first_response::Declared)> = Vec::new();
             // Records whose incident this writer does not hold (any more): appended through the store.
             let mut elsewhere: Vec<&Recorded> = Vec::new();
             for r in &records {
@@ -362,24 +378,48 @@ impl Writer {
     }
 
     /// Send the declaration notifications of newly declared (and committed) incidents in the
-    /// background; each outcome comes back as a [`Recorded`] event for this writer to write.
-    fn announce(&mut self, declared: Vec<(String, Incident)>) {
+    /// background; each outcome comes back as a [`Recorded`] event for this writer to write. With a
+    /// first response configured, start it beside them (it writes through the store itself: see
+    /// [`crate::first_response`]).
+    fn announce(&mut self, declared: Vec<(String, crate::first_response::Declared)>) {
         while self.tasks.try_join_next().is_some() {}
-        let Some(notifier) = &self.notifier else { return };
-        for (key, incident) in declared {
-            let (notifier, clock, tx) = (Arc::clone(notifier), Arc::clone(&self.clock), self.records_tx.clone());
-            let notes = incident.declaration_notifications(&self.policy);
-            self.tasks.spawn(async move {
-                for n in notes {
-                    let (outcome, detail, _) = outcome_of(&notifier.notify(&n).await);
-                    let channel = destination_label(&n.to);
-                    tracing::info!(incident = %n.incident_id, kind = %n.kind, channel = %channel, outcome = %outcome, "receiver: declaration notification");
-                    let kind = EventKind::MessageSent { channel, kind: n.kind, outcome, detail };
-                    let record = Recorded { key: key.clone(), incident_id: n.incident_id, at: clock.now(), kind };
-                    let _ = tx.send(record);
-                }
-            });
+        for (key, declared) in declared {
+            // The first response runs beside the declaration's messages and posts after them.
+            let (done, ready) = oneshot::channel();
+            if let Some(notifier) = &self.notifier {
+                self.spawn_notifications(key, &declared.incident, Arc::clone(notifier), done);
+            }
+            if let Some(first) = &self.first_response {
+                let (first, deps) = (Arc::clone(first), Arc::clone(&self.deps));
+                self.tasks.spawn(async move {
+                    let _ = crate::first_response::respond(&first, &deps, declared, ready).await;
+                });
+            }
         }
+    }
+
+    /// Send `incident`'s declaration notifications in the background, each outcome back as a [`Recorded`];
+    /// `done` fires after the last.
+    fn spawn_notifications(
+        &mut self,
+        key: String,
+        incident: &Incident,
+        notifier: Arc<dyn Notifier>,
+        done: oneshot::Sender<()>,
+    ) {
+        let (clock, tx) = (Arc::clone(&self.clock), self.records_tx.clone());
+        let notes = incident.declaration_notifications(&self.policy);
+        self.tasks.spawn(async move {
+            for n in notes {
+                let (outcome, detail, _) = outcome_of(&notifier.notify(&n).await);
+                let channel = destination_label(&n.to);
+                tracing::info!(incident = %n.incident_id, kind = %n.kind, channel = %channel, outcome = %outcome, "receiver: declaration notification");
+                let kind = EventKind::MessageSent { channel, kind: n.kind, outcome, detail };
+                let record = Recorded { key: key.clone(), incident_id: n.incident_id, at: clock.now(), kind };
+                let _ = tx.send(record);
+            }
+            let _ = done.send(());
+        });
     }
 
     /// Add `r` to the timeline of its group's incident in this batch; `false` when this writer does not
@@ -422,7 +462,7 @@ impl Writer {
         now: chrono::DateTime<chrono::Utc>,
         pending: &mut Pending,
         touched: &mut Vec<(String, Option<String>)>,
-        declared: &mut Vec<(String, Incident)>,
+        declared: &mut Vec<(String, crate::first_response::Declared)>,
     ) -> Result<GroupResult> {
         let policy = Arc::clone(&self.policy);
         let before = match self.groups.get(&g.key) {
@@ -453,7 +493,14 @@ impl Writer {
                 p.1 = Some(incident.clone());
                 p.2.extend(timeline.events().iter().cloned());
                 result.incident = Some(incident.id.clone());
-                declared.push((g.key.clone(), incident.clone()));
+                declared.push((
+                    g.key.clone(),
+                    crate::first_response::Declared {
+                        incident: incident.clone(),
+                        alerts: g.alerts.iter().map(MatchAlert::from).collect(),
+                        facts: assessment.facts.clone(),
+                    },
+                ));
                 touched.push((g.key.clone(), before));
                 self.groups.insert(g.key.clone(), Entry::Loaded(Box::new(Slot { incident, timeline, state })));
             }

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
+use incident_backends::{BackendSpec, SimSpec};
 use incident_core::{Error, Result};
-use incident_receiver::{Auth, Receiver, ReceiverConfig, Secret, SnsConfig};
+use incident_receiver::{Auth, FirstResponse, Receiver, ReceiverConfig, Secret, SnsConfig};
 
 use crate::output::Ctx;
 
@@ -98,6 +99,28 @@ pub(crate) struct ServeArgs {
     /// lines of the incident's components); without, evidence is off.
     #[command(flatten)]
     cluster: crate::backends::ClusterArgs,
+    /// Simulated platform state file (created from --scenario when missing; see `incident drill`,
+    /// `incident triage --sim`): the first response triages and plans against it instead of a cluster.
+    /// Each response reads a fresh copy (it sees what an approved plan changed) and never writes it.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["kube", "kubeconfig", "kube_context", "eks"])]
+    sim: Option<PathBuf>,
+    /// Scenario the --sim state file is created from.
+    #[arg(long, default_value = "bad-deploy", requires = "sim")]
+    scenario: String,
+    /// Do not run the first response (by default, with --sim or a cluster, each incident this receiver
+    /// declares is triaged, matched to a runbook procedure, planned as a dry run, and the plan posted to
+    /// its channel with the command that approves it).
+    #[arg(long)]
+    no_first_response: bool,
+    /// Triage, match and plan of the first response must finish within this.
+    #[arg(long, value_name = "DURATION", default_value = "20s")]
+    first_response_deadline: incident_core::HumanDuration,
+    /// Namespace of the critical services, for the first response's triage.
+    #[arg(long, value_name = "NAMESPACE", default_value = "ml-platform")]
+    triage_namespace: String,
+    /// A local git repository whose commits name the suspected change (`git log --since`).
+    #[arg(long, value_name = "DIR")]
+    git_repo: Option<PathBuf>,
     /// Namespace of components named without one, for the evidence capture.
     #[arg(long = "evidence-namespace", value_name = "NAMESPACE", default_value = "ml-platform")]
     evidence_namespace: String,
@@ -245,6 +268,28 @@ pub(crate) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
             options.capture.namespace.clone_from(&a.evidence_namespace);
             config = config.evidence(Arc::clone(cluster), options, a.evidence_every.as_std());
         }
+        // The simulator: each first response reads a fresh copy of the state file (so it sees what an
+        // approved plan changed meanwhile) and never writes the file itself (reads move its clock).
+        let sim = match &a.sim {
+            Some(path) => Some(SimCopies::new(path, &a.scenario, &config.policy).await?),
+            None => None,
+        };
+        let first_response = if a.no_first_response {
+            "off"
+        } else if let Some(copies) = &sim {
+            let copies = Arc::clone(copies);
+            let first = FirstResponse::from_source(Arc::new(move || copies.backends()));
+            let first = first_response(a, first, &sim_flags(a), &config.policy);
+            config = config.first_response(first);
+            "on (sim)"
+        } else if let Some((set, _)) = &cluster {
+            let first = FirstResponse::new(set.backends().clone());
+            let first = first_response(a, first, &a.cluster.flags(), &config.policy);
+            config = config.first_response(first);
+            "on"
+        } else {
+            "off"
+        };
         let receiver = Receiver::start(config).await?;
         let listener = tokio::net::TcpListener::bind(a.listen)
             .await
@@ -252,7 +297,7 @@ pub(crate) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
         let local = listener.local_addr().map_err(|e| Error::unavailable(format!("listener: {e}")))?;
         eprintln!(
             "incident serve: listening on http://{local} ({desc}; {} open alert group(s); auth {}; notify {}; \
-             cadence {}; escalation {}; post-incident {}; evidence {}; {sns})",
+             cadence {}; escalation {}; post-incident {}; evidence {}; first response {first_response}; {sns})",
             receiver.open_groups_at_start(),
             if a.token_file.is_empty() && a.hmac_key_file.is_none() { "off" } else { "on" },
             if providers.is_empty() { "none configured".to_owned() } else { providers.join(", ") },
@@ -263,7 +308,85 @@ pub(crate) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
         );
         receiver.serve(listener, incident_receiver::shutdown_signal()).await?;
         drop(cluster);
+        if let Some(copies) = sim {
+            copies.remove();
+        }
         eprintln!("incident serve: stopped");
         Ok(())
     })
+}
+
+/// `--store X` as the approve command gives it: a SQLite path as is; a PostgreSQL URL never (it may hold
+/// a password), the command reads `$INCIDENT_STORE` instead.
+fn store_flag(store: &str) -> String {
+    if store.starts_with("postgres://") || store.starts_with("postgresql://") {
+        "--store \"$INCIDENT_STORE\"".to_owned()
+    } else {
+        format!("--store {store}")
+    }
+}
+
+/// `--sim FILE` as `incident run` takes it.
+fn sim_flags(a: &ServeArgs) -> String {
+    a.sim.as_ref().map(|p| format!("--sim {}", p.display())).unwrap_or_default()
+}
+
+/// `first` with the flags' triage options, deadline and approve-command flags.
+fn first_response(
+    a: &ServeArgs,
+    mut first: FirstResponse,
+    flags: &str,
+    policy: &incident_core::Policy,
+) -> FirstResponse {
+    first = first.deadline(a.first_response_deadline.as_std()).cli_flags(format!(
+        "{}{}{flags}",
+        store_flag(&a.store),
+        if flags.is_empty() { "" } else { " " }
+    ));
+    first.triage.namespace.clone_from(&a.triage_namespace);
+    first.triage.git_repo.clone_from(&a.git_repo);
+    first.triage.max_concurrency = policy.limits.max_concurrency as usize;
+    first
+}
+
+/// Copies of the `--sim` state file, one per first response, in a directory of this process (the newest
+/// few are kept; removed at exit).
+struct SimCopies {
+    state: PathBuf,
+    dir: PathBuf,
+    next: std::sync::atomic::AtomicU64,
+}
+
+/// Copies kept at once (a response still reading an older one recreates it when it persists).
+const SIM_COPIES: u64 = 8;
+
+impl SimCopies {
+    /// Create the state file from `scenario` when missing (as `incident triage --sim` does), and the
+    /// directory of the copies.
+    async fn new(state: &std::path::Path, scenario: &str, policy: &incident_core::Policy) -> Result<Arc<Self>> {
+        drop(BackendSpec::new().with_sim(SimSpec::file(state, scenario)).open(policy).await?);
+        let dir = std::env::temp_dir().join(format!("incident-serve-sim-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        Ok(Arc::new(Self { state: state.to_path_buf(), dir, next: std::sync::atomic::AtomicU64::new(0) }))
+    }
+
+    /// The backends of a fresh copy of the state, on a clock that jumps (a real-time runtime).
+    fn backends(&self) -> Result<incident_core::backend::Backends> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(old) = n.checked_sub(SIM_COPIES) {
+            let _ = std::fs::remove_file(self.dir.join(format!("{old}.json")));
+        }
+        let copy = self.dir.join(format!("{n}.json"));
+        std::fs::copy(&self.state, &copy).map_err(|e| {
+            Error::unavailable(format!("cannot copy the sim state {} to {}: {e}", self.state.display(), copy.display()))
+        })?;
+        let platform = incident_core::sim::SimPlatform::open(&copy)?;
+        platform.set_time_mode(incident_core::sim::TimeMode::Jump);
+        Ok(platform.backends())
+    }
+
+    fn remove(&self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

@@ -304,7 +304,10 @@ impl RunCtx {
                 }
             }
             let Some(t) = guard.as_mut() else { return };
-            let event = match t.append(self.now(), actor, kind.clone()) {
+            // Never before the newest event (as `delivery::append_event`): a run on the simulator's clock
+            // for an incident declared on the wall clock (`incident serve --sim`) is still recorded.
+            let at = t.last().map_or_else(|| self.now(), |last| self.now().max(last.at));
+            let event = match t.append(at, actor, kind.clone()) {
                 Ok(ev) => ev.clone(),
                 // The error already names the timeline (`timeline of INC-1: ...`).
                 Err(e) => {
