@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use incident_core::backend::{
     Applied, ChangeInfo, Cloud, Cluster, ClusterEvent, Clusters, ConfigMap, Databases, DbInstance, DbSnapshot,
-    Delivery, Deployment, Dns, Endpoints, HealthEvent, HttpProbe, HttpProbeResult, Manifest, Node, Notification,
-    Notifier, Pod, RecordChange, RecordSet, Revision, RolloutStatus, ServerHealth, Service, Usage,
+    Delivery, Deployment, Dns, Endpoints, Freshness, HealthEvent, HttpProbe, HttpProbeResult, Manifest, Node,
+    Notification, Notifier, Pod, RecordChange, RecordSet, Revision, RolloutStatus, ServerHealth, Service, Usage,
 };
 use incident_core::{Error, Result};
 use incident_k8s::KubeClusters;
@@ -77,6 +77,9 @@ fn own(s: &str) -> String {
 impl Cluster for NetCluster {
     fn context(&self) -> &str {
         &self.context
+    }
+    fn freshness(&self) -> Freshness {
+        self.inner.freshness()
     }
     async fn server_health(&self) -> Result<ServerHealth> {
         self.call(|c| async move { c.server_health().await }).await
