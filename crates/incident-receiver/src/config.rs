@@ -176,6 +176,9 @@ pub struct ReceiverConfig {
     /// Extra checks of `GET /readyz` (a cache that must be synced before serving, ...); the store's
     /// reachability is always checked.
     pub ready_checks: Vec<Arc<dyn crate::ReadyCheck>>,
+    /// Parts whose figures `GET /metrics` and whose state `GET /healthz` add to the receiver's own (a
+    /// cluster's watch cache, ...).
+    pub components: Vec<Arc<dyn crate::Component>>,
 }
 
 impl fmt::Debug for ReceiverConfig {
@@ -222,6 +225,7 @@ impl ReceiverConfig {
             lease: None,
             drain_timeout: Duration::from_secs(20),
             ready_checks: Vec::new(),
+            components: Vec::new(),
         }
     }
 
