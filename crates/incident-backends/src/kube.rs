@@ -41,6 +41,24 @@ impl Clusters for NetClusters {
     }
 }
 
+/// Clusters where one context reads through a watch cache ([`crate::BackendSet::with_watch_cache`]).
+pub(crate) struct CachedClusters {
+    pub(crate) inner: Arc<dyn Clusters>,
+    pub(crate) context: String,
+    pub(crate) cached: Arc<dyn Cluster>,
+}
+
+#[async_trait::async_trait]
+impl Clusters for CachedClusters {
+    async fn cluster(&self, context: &str) -> Result<Arc<dyn Cluster>> {
+        if context == self.context { Ok(Arc::clone(&self.cached)) } else { self.inner.cluster(context).await }
+    }
+
+    fn default_context(&self) -> String {
+        self.inner.default_context()
+    }
+}
+
 /// One cluster whose calls run on the network runtime.
 pub(crate) struct NetCluster {
     context: String,

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use http::{Request, Response};
 use incident_core::backend::{Cluster, Clusters, DataSource};
+use incident_core::clock::{Clock as _, SystemClock};
 use incident_core::triage::{TriageOptions, TriageReport, triage};
 use incident_k8s::{CachedCluster, KubeCluster, KubeClusters, KubeconfigSpec, WatchCache, WatchCacheOptions};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -118,7 +119,7 @@ fn comparable(mut r: TriageReport, ns: &str) -> TriageReport {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cache_follows_the_cluster_and_triage_from_it_equals_triage_by_list() {
     let Some(e) = env("wcache").await else { return };
-    let started = chrono::Utc::now();
+    let started = SystemClock.now();
     deploy(&e, "api", "registry.example/api:1", false).await;
     e.sa.wait_rollout(&e.ns, "api", Duration::from_secs(90)).await.expect("revision 1 rolls out");
     deploy(&e, "api", "registry.example/api:2", true).await; // crash-loops: a stalled rollout, 2 revisions
@@ -188,10 +189,10 @@ async fn the_cache_follows_the_cluster_and_triage_from_it_equals_triage_by_list(
     };
     let (from_cache, by_list) = eventually("triage from the cache equal to triage by LIST", 30, async || {
         let t = tokio::time::Instant::now();
-        let c = triage(&cached, &[], &opts, chrono::Utc::now()).await;
+        let c = triage(&cached, &[], &opts, SystemClock.now()).await;
         let cache_took = t.elapsed();
         let t = tokio::time::Instant::now();
-        let l = triage(live, &[], &opts, chrono::Utc::now()).await;
+        let l = triage(live, &[], &opts, SystemClock.now()).await;
         let list_took = t.elapsed();
         (comparable(c.clone(), &e.ns) == comparable(l.clone(), &e.ns)).then_some(((c, cache_took), (l, list_took)))
     })
@@ -222,7 +223,7 @@ async fn an_unsynced_cache_reads_by_list() {
     let err = cache.wait_synced(Duration::from_millis(300)).await.expect_err("never synced");
     assert!(err.to_string().contains("not synced: pods, nodes, events"), "{err}");
     let opts = TriageOptions { namespace: e.ns.clone(), ..TriageOptions::default() };
-    let report = triage(&cached, &[], &opts, chrono::Utc::now()).await;
+    let report = triage(&cached, &[], &opts, SystemClock.now()).await;
     assert_eq!((report.data_source, report.data_age_ms), (DataSource::List, None));
     assert!(report.render().contains("events (listed)"), "{}", report.render());
     let dep = cached.deployments(&e.ns).await.expect("deployments by LIST");
