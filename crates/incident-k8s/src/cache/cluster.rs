@@ -14,8 +14,9 @@ use super::WatchCache;
 
 /// A cluster whose list reads — pods, nodes, events, deployments, services, endpoints and rollout history
 /// (ReplicaSets) — come from a [`WatchCache`] once every kind of it is synced, and from `live` (LISTs)
-/// until then: all from one source, never a mix, so [`Cluster::freshness`] names the source of every
-/// read. Single-object reads (a deployment, a service, rollout status, config maps, objects), metrics,
+/// until then, all from one source: [`Cluster::freshness`] names it. (A cache never becomes unsynced
+/// again, so only a triage running across the moment of the first sync can mix the two; it reports the
+/// cache.) Single-object reads (a deployment, a service, rollout status, config maps, objects), metrics,
 /// logs and every mutation always go to `live`: a mutation's guard rails re-read live state, not a cache.
 #[derive(Clone)]
 pub struct CachedCluster {
