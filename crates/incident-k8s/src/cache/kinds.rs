@@ -253,3 +253,59 @@ impl Kind for EndpointSlices {
         Ok((key, rv, convert::slice(&s)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(name: &str, at: DateTime<Utc>) -> (Key, ClusterEvent) {
+        let e = ClusterEvent {
+            namespace: "ml".into(),
+            kind: "Warning".into(),
+            reason: "BackOff".into(),
+            object: format!("Pod/{name}"),
+            message: String::new(),
+            last_timestamp: at,
+            count: 1,
+        };
+        (("ml".into(), name.into()), e)
+    }
+
+    #[test]
+    fn events_are_bounded_by_age_then_by_count_oldest_first() {
+        let now = DateTime::from_timestamp(1_764_165_600, 0).unwrap_or_default();
+        let limits = Limits { max_events: 10, max_event_age: chrono::TimeDelta::hours(1) };
+        let mut items: BTreeMap<Key, ClusterEvent> = (0..12)
+            .map(|i| event(&format!("e{i:02}"), now - chrono::TimeDelta::minutes(i)))
+            .chain([event("stale", now - chrono::TimeDelta::minutes(61))])
+            .collect();
+        // 13 events: the one older than an hour goes, then the 12 left are over the cap of 10, so the
+        // oldest go down to 9 (90 % of the cap: trimming is not redone at every new event).
+        assert_eq!(Events::trim(&mut items, &limits, now), 4);
+        let left: Vec<&str> = items.keys().map(|(_, n)| n.as_str()).collect();
+        assert_eq!(left, ["e00", "e01", "e02", "e03", "e04", "e05", "e06", "e07", "e08"]);
+        assert_eq!(Events::trim(&mut items, &limits, now), 0, "within the limits: nothing to do");
+    }
+
+    #[test]
+    fn a_pod_decodes_lean_with_its_key_and_resource_version() {
+        let o: Lean<Pods> = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "api-1", "namespace": "ml", "resourceVersion": "42", "uid": "u",
+                "managedFields": [{"manager": "kubelet", "fieldsV1": {"f:status": {}}}]},
+            "spec": {"nodeName": "n1", "containers": [{"name": "api", "image": "api:2"}]},
+            "status": {"phase": "Running"}
+        }))
+        .expect("pod");
+        assert_eq!(o.key(), ("ml".to_owned(), "api-1".to_owned()));
+        assert_eq!(o.meta().resource_version.as_deref(), Some("42"));
+        assert_eq!(
+            (o.value.node.as_deref(), o.value.images.as_slice()),
+            (Some("n1"), ["api=api:2".to_owned()].as_slice())
+        );
+        let n: Lean<Nodes> =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "n1", "resourceVersion": "7"}}))
+                .expect("node");
+        assert_eq!(n.key(), (String::new(), "n1".to_owned()));
+        assert_eq!(n.meta().namespace, None, "cluster-scoped");
+    }
+}
