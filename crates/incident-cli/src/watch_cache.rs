@@ -11,8 +11,13 @@ use incident_k8s::{CacheHealth, WatchCache, WatchCacheOptions};
 use incident_receiver::{Component, ReadyCheck, ReceiverConfig};
 use serde_json::{Value, json};
 
-/// The cache as the receiver sees it.
-struct Health(Arc<WatchCache>);
+/// How long `/readyz` waits for the cache's sync. Past it the receiver takes traffic anyway and triage
+/// LISTs: alerts must not wait on a cache that cannot sync (a role without `watch` on a kind, say); the
+/// cache keeps trying, and `/healthz` and `/metrics` show which kind is not synced and why.
+const SYNC_GRACE: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The cache as the receiver sees it, and when it started.
+struct Health(Arc<WatchCache>, tokio::time::Instant);
 
 fn ms(d: Option<std::time::Duration>) -> Value {
     d.map_or(Value::Null, |d| json!(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)))
@@ -57,7 +62,11 @@ impl ReadyCheck for Health {
     async fn check(&self) -> incident_core::Result<()> {
         match self.0.health().not_ready() {
             None => Ok(()),
-            Some(why) => Err(incident_core::Error::unavailable(why)),
+            Some(_) if self.1.elapsed() >= SYNC_GRACE => Ok(()),
+            Some(why) => Err(incident_core::Error::unavailable(format!(
+                "{why} (ready without it, reading by LIST, {}s after the start)",
+                SYNC_GRACE.as_secs()
+            ))),
         }
     }
 }
@@ -75,13 +84,15 @@ pub(crate) async fn attach(
     }
     match set.with_watch_cache(Some(live.context()), WatchCacheOptions::default()).await {
         Ok((cached, cache)) => {
-            let health = Arc::new(Health(Arc::clone(&cache)));
+            let health = Arc::new(Health(Arc::clone(&cache), tokio::time::Instant::now()));
             config.components.push(Arc::clone(&health) as Arc<dyn Component>);
             config.ready_checks.push(health);
             eprintln!(
                 "incident serve: watch cache of context {}: pods, nodes, events, deployments, ReplicaSets, \
-                 services, EndpointSlices (GET /readyz waits for its sync; --no-watch-cache to read by LIST)",
-                cache.context()
+                 services, EndpointSlices (GET /readyz waits for its sync, {}s at most; --no-watch-cache to \
+                 read by LIST)",
+                cache.context(),
+                SYNC_GRACE.as_secs()
             );
             match cached.backends().clusters.cluster(live.context()).await {
                 Ok(c) => Some((cached, c)),

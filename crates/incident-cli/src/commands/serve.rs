@@ -100,7 +100,8 @@ pub(crate) struct ServeArgs {
     cluster: crate::backends::ClusterArgs,
     /// Read the cluster by LIST at each use. By default serve follows it with a watch cache (pods, nodes,
     /// events, deployments, ReplicaSets, services, EndpointSlices), so triage reads memory; its health is in
-    /// /metrics and /healthz, and /readyz waits for its sync. EKS contexts are always read by LIST.
+    /// /metrics and /healthz, and /readyz waits for its sync (2 minutes at most: then triage LISTs until it
+    /// syncs). EKS contexts are always read by LIST.
     #[arg(long)]
     no_watch_cache: bool,
     /// Namespace of components named without one, for the evidence capture.
