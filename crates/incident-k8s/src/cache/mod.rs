@@ -196,7 +196,7 @@ async fn follow<K: Kind>(
 /// chunks of one long response).
 struct Heard<B> {
     body: B,
-    stamp: Arc<Stamp>,
+    stamp: Option<Arc<Stamp>>,
     epoch: Instant,
 }
 
@@ -212,8 +212,8 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<std::result::Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
         let polled = Pin::new(&mut self.body).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(_))) = &polled {
-            self.stamp.touch(self.epoch);
+        if let (Poll::Ready(Some(Ok(_))), Some(stamp)) = (&polled, &self.stamp) {
+            stamp.touch(self.epoch);
         }
         polled
     }
@@ -234,9 +234,11 @@ fn heard_client(base: &Client, stamp: Arc<Stamp>, epoch: Instant) -> Client {
         let (client, stamp) = (inner.clone(), Arc::clone(&stamp));
         async move {
             let resp = client.send(req).await?;
-            if resp.status().is_success() {
+            // An error's body (a 403, a 500) says nothing about the data: only successes stamp.
+            let stamp = resp.status().is_success().then(|| {
                 stamp.touch(epoch);
-            }
+                stamp
+            });
             Ok::<_, kube::Error>(resp.map(|body| Heard { body, stamp, epoch }))
         }
     });
