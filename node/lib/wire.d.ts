@@ -506,6 +506,12 @@ export interface ContactJson {
   via?: string | null
 }
 
+/**
+ * Where a cluster's reads (pods, nodes, events, deployments, services, endpoints, rollout history) come
+ * from.
+ */
+export type DataSourceJson = "list" | "cache"
+
 /** A fired declaration rule: "declare an incident". */
 export interface DeclarationJson {
   /** The sample time at which the rule fired. */
@@ -2363,6 +2369,10 @@ export interface TriageReportJson {
   changes?: RecentChangesJson | null
   /** Context triaged. */
   context: string
+  /** For `cache`: milliseconds since the apiserver last confirmed the cache current (its stalest kind). */
+  data_age_ms?: number | null
+  /** Where the cluster was read: `list` (the apiserver, at triage time) or `cache` (the watch cache). */
+  data_source?: DataSourceJson
   /** Datastore health. */
   datastores: Array<ProbeReportJson>
   /** Deployments of the namespace with unavailable replicas or a stalled rollout, with rollout history. */

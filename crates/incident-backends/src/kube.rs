@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use incident_core::backend::{
     Applied, ChangeInfo, Cloud, Cluster, ClusterEvent, Clusters, ConfigMap, Databases, DbInstance, DbSnapshot,
-    Delivery, Deployment, Dns, Endpoints, HealthEvent, HttpProbe, HttpProbeResult, Manifest, Node, Notification,
-    Notifier, Pod, RecordChange, RecordSet, Revision, RolloutStatus, ServerHealth, Service, Usage,
+    Delivery, Deployment, Dns, Endpoints, Freshness, HealthEvent, HttpProbe, HttpProbeResult, Manifest, Node,
+    Notification, Notifier, Pod, RecordChange, RecordSet, Revision, RolloutStatus, ServerHealth, Service, Usage,
 };
 use incident_core::{Error, Result};
 use incident_k8s::KubeClusters;
@@ -34,6 +34,24 @@ impl Clusters for NetClusters {
             net: Arc::clone(&self.net),
             label: None,
         }))
+    }
+
+    fn default_context(&self) -> String {
+        self.inner.default_context()
+    }
+}
+
+/// Clusters where one context reads through a watch cache ([`crate::BackendSet::with_watch_cache`]).
+pub(crate) struct CachedClusters {
+    pub(crate) inner: Arc<dyn Clusters>,
+    pub(crate) context: String,
+    pub(crate) cached: Arc<dyn Cluster>,
+}
+
+#[async_trait::async_trait]
+impl Clusters for CachedClusters {
+    async fn cluster(&self, context: &str) -> Result<Arc<dyn Cluster>> {
+        if context == self.context { Ok(Arc::clone(&self.cached)) } else { self.inner.cluster(context).await }
     }
 
     fn default_context(&self) -> String {
@@ -77,6 +95,9 @@ fn own(s: &str) -> String {
 impl Cluster for NetCluster {
     fn context(&self) -> &str {
         &self.context
+    }
+    fn freshness(&self) -> Freshness {
+        self.inner.freshness()
     }
     async fn server_health(&self) -> Result<ServerHealth> {
         self.call(|c| async move { c.server_health().await }).await

@@ -38,6 +38,8 @@ struct Parts {
     aws: Option<(String, Option<String>)>,
     store: String,
     real_probes: Vec<String>,
+    /// The kubeconfig contexts, for [`BackendSet::with_watch_cache`].
+    kube: Option<Arc<incident_k8s::KubeClusters>>,
     _net: Option<Arc<NetRuntime>>,
 }
 
@@ -72,6 +74,7 @@ impl BackendSpec {
             }
             None => None,
         };
+        let mut kube_clusters = None;
         let (mut backends, platform) = match (self.sim, self.kube) {
             (Some(sim), _) => {
                 let platform = open_sim(sim)?;
@@ -81,8 +84,9 @@ impl BackendSpec {
                 let rt = net.get()?;
                 let mut clusters: Option<Arc<dyn Clusters>> = match kube {
                     Some(kube) => {
-                        let k = rt.run(async move { incident_k8s::KubeClusters::load(&kube) }).await?;
-                        Some(Arc::new(crate::kube::NetClusters { inner: Arc::new(k), net: Arc::clone(&rt) }))
+                        let k = Arc::new(rt.run(async move { incident_k8s::KubeClusters::load(&kube) }).await?);
+                        kube_clusters = Some(Arc::clone(&k));
+                        Some(Arc::new(crate::kube::NetClusters { inner: k, net: Arc::clone(&rt) }))
                     }
                     None => None,
                 };
@@ -148,7 +152,7 @@ impl BackendSpec {
             backends,
             sim: platform,
             store,
-            parts: Arc::new(Parts { aws: aws_desc, store: store_desc, real_probes, _net: net.0 }),
+            parts: Arc::new(Parts { aws: aws_desc, store: store_desc, real_probes, kube: kube_clusters, _net: net.0 }),
         })
     }
 }
@@ -277,6 +281,48 @@ impl BackendSet {
         Executor::new(self.backends.clone(), Arc::clone(&self.store), policy)
             .with_owner(owner)
             .with_failpoints(Failpoints::from_env())
+    }
+
+    /// This set with the reads of kubeconfig context `context` (the default context when `None`) going
+    /// through a watch cache ([`incident_k8s::WatchCache`], started on the network runtime, following the
+    /// cluster until the last clone of the returned set and the cache are dropped): `backends().clusters`
+    /// then hands out an [`incident_k8s::CachedCluster`] for that context, which LISTs until the cache is
+    /// synced; every other context is unchanged. Returns the set and the cache (its health, for
+    /// `/metrics` and `/readyz`).
+    ///
+    /// # Errors
+    /// `InvalidInput` when the set has no kubeconfig clusters (a simulator, or EKS contexts only: their
+    /// tokens expire, and a watch would not follow the refresh); `NotFound` for an unknown context.
+    pub async fn with_watch_cache(
+        &self,
+        context: Option<&str>,
+        opts: incident_k8s::WatchCacheOptions,
+    ) -> Result<(BackendSet, Arc<incident_k8s::WatchCache>)> {
+        let context = context.map_or_else(|| self.backends.clusters.default_context(), str::to_owned);
+        let (Some(kube), Some(net)) = (&self.parts.kube, &self.parts._net) else {
+            return Err(incident_core::Error::invalid_input(format!(
+                "a watch cache follows kubeconfig contexts (--kube/--kubeconfig); context {context:?} is not one"
+            )));
+        };
+        if !kube.contexts().contains(&context) {
+            return Err(incident_core::Error::invalid_input(format!(
+                "a watch cache follows kubeconfig contexts; {context:?} is not one (EKS contexts are read by LIST)"
+            )));
+        }
+        let live = self.backends.clusters.cluster(&context).await?;
+        let (kube, ctx) = (Arc::clone(kube), context.clone());
+        let cache = net
+            .run(async move {
+                let cluster = kube.connect(&ctx).await?;
+                Ok(incident_k8s::WatchCache::start(cluster.client(), ctx, &opts))
+            })
+            .await?;
+        let cached: Arc<dyn incident_core::backend::Cluster> =
+            Arc::new(incident_k8s::CachedCluster::new(Arc::clone(&cache), live));
+        let mut set = self.clone();
+        set.backends.clusters =
+            Arc::new(crate::kube::CachedClusters { inner: Arc::clone(&self.backends.clusters), context, cached });
+        Ok((set, cache))
     }
 
     /// The runbook's first-five-minutes triage of cluster `context` (the backends' default context when

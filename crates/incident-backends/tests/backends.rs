@@ -389,3 +389,33 @@ fn eks_contexts_need_aws_and_are_served_beside_the_kubeconfig() {
         assert!(!text.contains(SECRET), "{text}");
     }
 }
+
+/// A kubeconfig context read through a watch cache: the set's clusters hand out the cached cluster for
+/// it (triage says `cache` once synced); a simulated set has no cluster to watch.
+#[test]
+fn a_watch_cache_serves_the_reads_of_a_kubeconfig_context() {
+    use incident_backends::KubeconfigSpec;
+    use incident_core::backend::DataSource;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+    let sim = open(&rt, BackendSpec::new().with_sim(SimSpec::scenario("bad-deploy"))).expect("sim");
+    let e = rt.block_on(sim.with_watch_cache(None, incident_k8s::WatchCacheOptions::default())).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(e.message().contains("a watch cache follows kubeconfig contexts"), "{e}");
+
+    let Some(kubeconfig) = env_or_skip("INCIDENT_TEST_KUBECONFIG_SA") else { return };
+    let spec = BackendSpec::new().with_kube(KubeconfigSpec { path: Some(kubeconfig.into()), context: None });
+    let set = rt.block_on(spec.open(&Policy::default())).expect("open");
+    let e = rt.block_on(set.with_watch_cache(Some("no-such-context"), Default::default())).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    let (cached, cache) = rt.block_on(set.with_watch_cache(None, Default::default())).expect("watch cache");
+    rt.block_on(cache.wait_synced(Duration::from_secs(60))).expect("synced");
+    let opts = TriageOptions { namespace: "kube-system".into(), ..TriageOptions::default() };
+    let report = rt.block_on(cached.triage(&opts, None)).expect("triage");
+    assert_eq!(report.data_source, DataSource::Cache, "{}", report.render());
+    assert!(report.scanned.nodes > 0, "{}", report.render());
+    // The set it came from still LISTs.
+    let listed = rt.block_on(set.triage(&opts, None)).expect("triage");
+    assert_eq!((listed.data_source, listed.data_age_ms), (DataSource::List, None));
+    drop((cached, cache, set));
+    rt.shutdown_timeout(Duration::from_secs(5));
+}

@@ -17,6 +17,7 @@ mod input;
 mod keys;
 mod output;
 mod params;
+mod watch_cache;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

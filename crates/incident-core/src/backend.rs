@@ -276,12 +276,40 @@ pub struct Usage {
     pub pods: Vec<PodUsage>,
 }
 
+/// Where a cluster's reads (pods, nodes, events, deployments, services, endpoints, rollout history) come
+/// from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DataSource {
+    /// Read from the backend at the time of the call (a LIST on a real cluster).
+    #[default]
+    List,
+    /// Read from a watch cache the apiserver's watch streams keep current.
+    Cache,
+}
+
+/// Where a cluster's reads come from right now and, for a cache, how long ago the apiserver last confirmed
+/// it current ([`Cluster::freshness`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Freshness {
+    /// The source of reads.
+    pub source: DataSource,
+    /// For [`DataSource::Cache`]: the time since the apiserver last sent the cache anything (an object, a
+    /// bookmark, a LIST page) for the kind heard from least recently; `None` for reads made at call time.
+    pub age: Option<Duration>,
+}
+
 /// A Kubernetes cluster (one kubeconfig context).
 #[cfg_attr(test, mockall::automock)]
 #[async_trait::async_trait]
 pub trait Cluster: Send + Sync {
     /// The context name this client talks to.
     fn context(&self) -> &str;
+    /// Where reads come from right now: at call time ([`DataSource::List`], the default) or a watch cache
+    /// and how fresh it is. Triage reports it.
+    fn freshness(&self) -> Freshness {
+        Freshness::default()
+    }
     /// API server health (`/livez`, `/readyz`, `/version`).
     async fn server_health(&self) -> Result<ServerHealth>;
     /// Resource usage from the metrics API (`kubectl top`); `ErrorKind::Unavailable` with a clear message

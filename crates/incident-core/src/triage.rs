@@ -15,7 +15,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{
-    Cluster, ClusterEvent, DatastoreProbe, Deployment, Node, Pod, ProbeReport, Revision, ServerHealth, Usage,
+    Cluster, ClusterEvent, DataSource, DatastoreProbe, Deployment, Node, Pod, ProbeReport, Revision, ServerHealth,
+    Usage,
 };
 use crate::{Error, Result};
 
@@ -174,6 +175,12 @@ pub struct TriageReport {
     /// How many pods, nodes and events were read.
     #[serde(default)]
     pub scanned: Scanned,
+    /// Where the cluster was read: `list` (the apiserver, at triage time) or `cache` (the watch cache).
+    #[serde(default)]
+    pub data_source: DataSource,
+    /// For `cache`: milliseconds since the apiserver last confirmed the cache current (its stalest kind).
+    #[serde(default)]
+    pub data_age_ms: Option<u64>,
     /// Pods not Running/ready, all namespaces (`kubectl get pods -A | grep -v Running`).
     pub unhealthy_pods: Vec<Pod>,
     /// Nodes not Ready (`kubectl get nodes | grep -v Ready`).
@@ -245,9 +252,14 @@ impl TriageReport {
                 }
             );
         }
+        let source = match (self.data_source, self.data_age_ms) {
+            (DataSource::List, _) => "listed".to_owned(),
+            (DataSource::Cache, Some(ms)) => format!("from the watch cache, {} old", age(ms)),
+            (DataSource::Cache, None) => "from the watch cache".to_owned(),
+        };
         let _ = writeln!(
             s,
-            "\nRead {} pods, {} nodes, {} events",
+            "\nRead {} pods, {} nodes, {} events ({source})",
             self.scanned.pods, self.scanned.nodes, self.scanned.events
         );
         let _ = writeln!(s, "\nPods not running ({}):", self.unhealthy_pods.len());
@@ -369,6 +381,15 @@ impl TriageReport {
             }
         }
         s
+    }
+}
+
+/// A data age for people: `850ms`, `12s`, `3m05s`.
+fn age(ms: u64) -> String {
+    match ms {
+        0..1_000 => format!("{ms}ms"),
+        1_000..60_000 => format!("{}s", ms / 1000),
+        _ => format!("{}m{:02}s", ms / 60_000, ms / 1000 % 60),
     }
 }
 
@@ -659,11 +680,15 @@ pub async fn triage(
         }
     }
 
+    // Asked after the reads: a cache that was synced for them says so, with its age now.
+    let freshness = cluster.freshness();
     TriageReport {
         context: cluster.context().to_owned(),
         at: now,
         api_server,
         scanned,
+        data_source: freshness.source,
+        data_age_ms: freshness.age.map(|a| u64::try_from(a.as_millis()).unwrap_or(u64::MAX)),
         unhealthy_pods,
         not_ready_nodes,
         top_nodes,
@@ -738,4 +763,56 @@ async fn bounded<T, F: std::future::Future<Output = T>>(limit: usize, futs: impl
     // rust-lang/rust#102211).
     let futs: Vec<F> = futs.into_iter().collect();
     futures::stream::iter(futs).buffered(limit.max(1)).collect().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> TriageReport {
+        TriageReport {
+            context: "prod".into(),
+            at: DateTime::from_timestamp(1_764_165_600, 0).unwrap_or_default(),
+            api_server: None,
+            scanned: Scanned { pods: 3, nodes: 2, events: 1 },
+            data_source: DataSource::List,
+            data_age_ms: None,
+            unhealthy_pods: vec![],
+            not_ready_nodes: vec![],
+            top_nodes: vec![],
+            top_pods: vec![],
+            metrics_available: false,
+            degraded_deployments: vec![],
+            services_without_endpoints: vec![],
+            recent_events: vec![],
+            warning_events: vec![],
+            logs: vec![],
+            changes: None,
+            datastores: vec![],
+            missing: vec![],
+        }
+    }
+
+    #[test]
+    fn reports_written_before_the_data_source_read_as_listed() {
+        let mut old = serde_json::to_value(report()).expect("json");
+        let fields = old.as_object_mut().expect("object");
+        assert_eq!(fields.remove("data_source"), Some(serde_json::json!("list")));
+        assert_eq!(fields.remove("data_age_ms"), Some(serde_json::Value::Null));
+        let back: TriageReport = serde_json::from_value(old).expect("an old report parses");
+        assert_eq!(back, report());
+    }
+
+    #[test]
+    fn the_text_says_where_the_cluster_was_read_and_how_old_the_cache_was() {
+        let mut r = report();
+        assert!(r.render().contains("Read 3 pods, 2 nodes, 1 events (listed)"), "{}", r.render());
+        r.data_source = DataSource::Cache;
+        for (ms, text) in [(Some(850), "850ms old"), (Some(12_400), "12s old"), (Some(185_000), "3m05s old")] {
+            r.data_age_ms = ms;
+            assert!(r.render().contains(&format!("(from the watch cache, {text})")), "{}", r.render());
+        }
+        let json = serde_json::to_value(&r).expect("json");
+        assert_eq!((json["data_source"].as_str(), json["data_age_ms"].as_u64()), (Some("cache"), Some(185_000)));
+    }
 }

@@ -194,29 +194,56 @@ pub(crate) fn service(s: &KService) -> Service {
     }
 }
 
-/// EndpointSlices grouped by service (`kubernetes.io/service-name`), ready and not-ready addresses apart.
-pub(crate) fn endpoints(slices: &[EndpointSlice]) -> Vec<Endpoints> {
+/// One EndpointSlice, as much as triage reads: its namespace, its service (`kubernetes.io/service-name`)
+/// and its addresses, ready and not ready (a nil `ready` means ready, as the EndpointSlice API says).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Slice {
+    pub namespace: String,
+    pub service: Option<String>,
+    pub ready: Vec<String>,
+    pub not_ready: Vec<String>,
+}
+
+pub(crate) fn slice(s: &EndpointSlice) -> Slice {
+    let mut out = Slice {
+        namespace: namespace(&s.metadata),
+        service: s.metadata.labels.as_ref().and_then(|l| l.get("kubernetes.io/service-name")).cloned(),
+        ready: Vec::new(),
+        not_ready: Vec::new(),
+    };
+    for ep in &s.endpoints {
+        let ready = ep.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
+        if ready {
+            out.ready.extend(ep.addresses.iter().cloned())
+        } else {
+            out.not_ready.extend(ep.addresses.iter().cloned())
+        }
+    }
+    out
+}
+
+/// Slices grouped by service (in the order given: a LIST's, or the watch cache's by name), ready and
+/// not-ready addresses apart; slices of no service are skipped.
+pub(crate) fn group<'a>(slices: impl IntoIterator<Item = &'a Slice>) -> Vec<Endpoints> {
     let mut by: BTreeMap<(String, String), Endpoints> = BTreeMap::new();
     for s in slices {
-        let Some(svc) = s.metadata.labels.as_ref().and_then(|l| l.get("kubernetes.io/service-name")) else {
-            continue;
-        };
-        let ns = namespace(&s.metadata);
-        let e = by.entry((ns.clone(), svc.clone())).or_insert_with(|| Endpoints {
-            namespace: ns,
+        let Some(svc) = &s.service else { continue };
+        let e = by.entry((s.namespace.clone(), svc.clone())).or_insert_with(|| Endpoints {
+            namespace: s.namespace.clone(),
             name: svc.clone(),
             ready: Vec::new(),
             not_ready: Vec::new(),
         });
-        for ep in &s.endpoints {
-            // A nil `ready` means ready (EndpointSlice API).
-            let ready = ep.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
-            for a in &ep.addresses {
-                if ready { e.ready.push(a.clone()) } else { e.not_ready.push(a.clone()) }
-            }
-        }
+        e.ready.extend(s.ready.iter().cloned());
+        e.not_ready.extend(s.not_ready.iter().cloned());
     }
     by.into_values().collect()
+}
+
+/// EndpointSlices grouped by service (`kubernetes.io/service-name`), ready and not-ready addresses apart.
+pub(crate) fn endpoints(slices: &[EndpointSlice]) -> Vec<Endpoints> {
+    let slices: Vec<Slice> = slices.iter().map(slice).collect();
+    group(&slices)
 }
 
 pub(crate) fn config_map(c: &KConfigMap) -> ConfigMap {

@@ -49,6 +49,8 @@ pub(crate) struct ObjectMeta {
     pub labels: BTreeMap<String, String>,
     pub deletion_timestamp: Option<DateTime<Utc>>,
     pub creation_timestamp: Option<DateTime<Utc>>,
+    /// Read by the watch cache (a watch resumes from the last one seen); LISTs ignore it.
+    pub resource_version: Option<String>,
 }
 
 /// Any object, by name (namespaces).

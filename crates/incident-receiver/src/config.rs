@@ -179,6 +179,9 @@ pub struct ReceiverConfig {
     /// The first response to each declaration (triage, match, dry-run plan, channel message; see
     /// [`FirstResponse`](crate::FirstResponse)); `None`: off.
     pub first_response: Option<crate::FirstResponse>,
+    /// Parts whose figures `GET /metrics` and whose state `GET /healthz` add to the receiver's own (a
+    /// cluster's watch cache, ...).
+    pub components: Vec<Arc<dyn crate::Component>>,
 }
 
 impl fmt::Debug for ReceiverConfig {
@@ -227,6 +230,7 @@ impl ReceiverConfig {
             drain_timeout: Duration::from_secs(20),
             ready_checks: Vec::new(),
             first_response: None,
+            components: Vec::new(),
         }
     }
 

@@ -36,6 +36,8 @@ pub(crate) struct AppState {
     /// Checked by `GET /readyz`.
     pub(crate) store: Arc<dyn incident_core::store::Store>,
     pub(crate) ready_checks: Vec<Arc<dyn crate::ReadyCheck>>,
+    /// Added to `GET /metrics` and `GET /healthz`.
+    pub(crate) components: Vec<Arc<dyn crate::Component>>,
     /// The drivers' lease, when a driver runs.
     pub(crate) lease: Option<Arc<crate::lease::LeaseState>>,
     pub(crate) clock: Arc<dyn incident_core::clock::Clock>,
@@ -177,7 +179,12 @@ async fn healthz(State(st): State<Shared>) -> Response {
         return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "unavailable", "writer stopped")
             .into_response();
     }
-    axum::Json(json!({"status": "ok"})).into_response()
+    if st.components.is_empty() {
+        return axum::Json(json!({"status": "ok"})).into_response();
+    }
+    let components: serde_json::Map<String, serde_json::Value> =
+        st.components.iter().map(|c| (c.name().to_owned(), c.health())).collect();
+    axum::Json(json!({"status": "ok", "components": components})).into_response()
 }
 
 /// Ready for traffic: not shutting down, the writer running, the store reachable (its migrations ran
@@ -217,7 +224,11 @@ async fn readyz(State(st): State<Shared>) -> Response {
 }
 
 async fn metrics(State(st): State<Shared>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], st.metrics.render()).into_response()
+    let mut text = st.metrics.render();
+    for c in &st.components {
+        text.push_str(&c.metrics());
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
 /// Read the body within `st.body_timeout` (`408` and the connection closed after it), up to

@@ -58,6 +58,19 @@ pub trait ReadyCheck: Send + Sync {
     async fn check(&self) -> Result<()>;
 }
 
+/// A part of the process whose health the receiver reports beside its own (a cluster's watch cache):
+/// its figures are appended to `GET /metrics` and its state is shown under `components` in `GET /healthz`
+/// (information only: `/healthz` is the receiver's liveness; a component that must be ready before
+/// traffic is also a [`ReadyCheck`]).
+pub trait Component: Send + Sync {
+    /// Its key under `components` in `/healthz` (`watch_cache`).
+    fn name(&self) -> &str;
+    /// Lines appended to `/metrics`: the Prometheus text exposition (0.0.4), `# HELP` and `# TYPE` included.
+    fn metrics(&self) -> String;
+    /// Its state, as JSON.
+    fn health(&self) -> serde_json::Value;
+}
+
 impl std::fmt::Debug for Receiver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Receiver").field("open_groups", &self.open_groups).finish_non_exhaustive()
@@ -209,6 +222,7 @@ impl Receiver {
             store: Arc::clone(&config.store),
             clock: Arc::clone(&config.clock),
             ready_checks: config.ready_checks,
+            components: config.components,
             lease,
             draining: std::sync::atomic::AtomicBool::new(false),
         });

@@ -121,6 +121,12 @@ pub(crate) struct ServeArgs {
     /// A local git repository whose commits name the suspected change (`git log --since`).
     #[arg(long, value_name = "DIR")]
     git_repo: Option<PathBuf>,
+    /// Read the cluster by LIST at each use. By default serve follows it with a watch cache (pods, nodes,
+    /// events, deployments, ReplicaSets, services, EndpointSlices), so triage reads memory; its health is in
+    /// /metrics and /healthz, and /readyz waits for its sync (2 minutes at most: then triage LISTs until it
+    /// syncs). EKS contexts are always read by LIST.
+    #[arg(long)]
+    no_watch_cache: bool,
     /// Namespace of components named without one, for the evidence capture.
     #[arg(long = "evidence-namespace", value_name = "NAMESPACE", default_value = "ml-platform")]
     evidence_namespace: String,
@@ -262,6 +268,7 @@ pub(crate) fn run(ctx: &Ctx, a: &ServeArgs) -> Result<()> {
         }
         // Kept alive while serving: it owns the network runtime of the cluster client.
         let cluster = a.cluster.open(&config.policy).await?;
+        let cluster = crate::watch_cache::attach(cluster, a.no_watch_cache, &mut config).await;
         let evidence = cluster.is_some();
         if let Some((_, cluster)) = &cluster {
             let mut options = incident_core::evidence::EvidenceOptions::from_policy(&config.policy);
