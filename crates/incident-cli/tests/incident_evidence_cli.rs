@@ -4,37 +4,12 @@
 //! the CLI (startup line `evidence on`), `incident postmortem ID --record`, then `incident evidence
 //! collect` + `verify`, which fails after tampering, naming the file.
 
-use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
 mod common;
-use common::{stderr, stdout};
-
-fn env_or_skip(name: &str) -> Option<String> {
-    match std::env::var(name) {
-        Ok(v) => Some(v),
-        Err(_) if std::env::var("INCIDENT_SKIP_SERVICES").as_deref() == Ok("1") => None,
-        Err(_) => panic!(
-            "{name} is not set: run `scripts/services start` and `. ~/.cache/incident-core/services/env` \
-             (or set INCIDENT_SKIP_SERVICES=1 to skip)"
-        ),
-    }
-}
-
-fn kubectl(admin: &str, args: &[&str], stdin: Option<&str>) {
-    let mut cmd = Command::new(std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into()));
-    cmd.arg("--kubeconfig").arg(admin).args(args);
-    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().expect("kubectl");
-    if let Some(text) = stdin {
-        child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write");
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().expect("kubectl");
-    assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
+use common::{env_or_skip, kubectl, stderr, stdout};
 
 /// `incident ARGS` on `store`, as `alice`.
 fn incident(store: &Path, args: &[&str]) -> Output {

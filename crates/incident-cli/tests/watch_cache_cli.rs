@@ -7,6 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 mod common;
+use common::env_or_skip;
 
 struct Killed(std::process::Child);
 
@@ -14,14 +15,6 @@ impl Drop for Killed {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-fn env_or_skip(name: &str) -> Option<String> {
-    match std::env::var(name) {
-        Ok(v) => Some(v),
-        Err(_) if std::env::var("INCIDENT_SKIP_SERVICES").as_deref() == Ok("1") => None,
-        Err(_) => panic!("{name} is not set: run `scripts/services start` and `. ~/.cache/incident-core/services/env`"),
     }
 }
 

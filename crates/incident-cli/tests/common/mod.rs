@@ -177,3 +177,32 @@ pub(crate) fn fake_server(
     });
     (addr, seen)
 }
+
+/// The value of `name` (a service's address from `scripts/services`' env file), `None` to skip the test
+/// when `INCIDENT_SKIP_SERVICES=1`; otherwise a missing variable fails the test, saying how to start them.
+pub(crate) fn env_or_skip(name: &str) -> Option<String> {
+    match std::env::var(name) {
+        Ok(v) => Some(v),
+        Err(_) if std::env::var("INCIDENT_SKIP_SERVICES").as_deref() == Ok("1") => None,
+        Err(_) => panic!(
+            "{name} is not set: run `scripts/services start` and `. ~/.cache/incident-core/services/env` \
+             (or set INCIDENT_SKIP_SERVICES=1 to skip)"
+        ),
+    }
+}
+
+/// `kubectl --kubeconfig ADMIN ARGS` (`KUBECTL` overrides the binary) with `stdin`; its stdout, the test
+/// failing with its stderr when it fails.
+pub(crate) fn kubectl(admin: &str, args: &[&str], stdin: Option<&str>) -> String {
+    let mut cmd = Command::new(std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into()));
+    cmd.arg("--kubeconfig").arg(admin).args(args);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("kubectl");
+    if let Some(text) = stdin {
+        child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write");
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().expect("kubectl");
+    assert!(out.status.success(), "kubectl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
