@@ -150,7 +150,7 @@ impl ClusterArgs {
             out.push("--kube".to_owned());
         }
         if let Some(k) = &self.kubeconfig {
-            out.push(format!("--kubeconfig {}", k.display()));
+            out.push(format!("--kubeconfig {}", crate::output::shell_word(&k.display().to_string())));
         }
         if let Some(c) = &self.kube_context {
             out.push(format!("--kube-context {c}"));

@@ -63,3 +63,30 @@ pub(crate) fn emit_run_report(ctx: &Ctx, report: &RunReport) -> Result<()> {
         other => Err(Error::precondition(format!("run {} ended {other}", report.run_id))),
     }
 }
+
+/// `word` as one POSIX shell word, for commands people copy from a message: as it is when it needs no
+/// quoting, else in single quotes (`'` written as `'\''`).
+pub(crate) fn shell_word(word: &str) -> String {
+    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c)) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+
+    #[test]
+    fn shell_words_reach_a_shell_as_they_were() {
+        assert_eq!(shell_word("/var/lib/incident.sqlite"), "/var/lib/incident.sqlite");
+        for word in ["/tmp/my state.json", "it's", "$HOME", "a;rm -rf /", ""] {
+            let quoted = shell_word(word);
+            assert_ne!(quoted, word, "{word:?} must be quoted");
+            let out =
+                std::process::Command::new("sh").args(["-c", &format!("printf %s {quoted}")]).output().expect("sh");
+            assert_eq!(String::from_utf8_lossy(&out.stdout), word, "{quoted}");
+        }
+    }
+}

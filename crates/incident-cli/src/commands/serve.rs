@@ -329,13 +329,13 @@ fn store_flag(store: &str) -> String {
     if store.starts_with("postgres://") || store.starts_with("postgresql://") {
         "--store \"$INCIDENT_STORE\"".to_owned()
     } else {
-        format!("--store {store}")
+        format!("--store {}", crate::output::shell_word(store))
     }
 }
 
 /// `--sim FILE` as `incident run` takes it.
 fn sim_flags(a: &ServeArgs) -> String {
-    a.sim.as_ref().map(|p| format!("--sim {}", p.display())).unwrap_or_default()
+    a.sim.as_ref().map(|p| format!("--sim {}", crate::output::shell_word(&p.display().to_string()))).unwrap_or_default()
 }
 
 /// `first` with the flags' triage options, deadline and approve-command flags.
