@@ -233,8 +233,11 @@ async fn an_unsynced_cache_reads_by_list() {
 
 /// The real apiserver answers a watch from an expired `resourceVersion` with the event
 /// `tests/watch_cache_relist.rs` plays to the cache (`ERROR`, 410, `Expired`): the relist tested there is
-/// the one a compaction causes here.
+/// the one a compaction causes here. Only once etcd has been compacted (the apiserver compacts every 5
+/// minutes): a younger control plane replays from revision 1 instead, so CI, which starts a fresh one,
+/// cannot run it; run it by hand with `--ignored` on a control plane older than that.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a control plane whose etcd was compacted (5 minutes after its start)"]
 async fn an_expired_resource_version_is_a_410_gone_watch_event() {
     use futures::StreamExt as _;
     let Some(sa_cfg) = env_or_skip("INCIDENT_TEST_KUBECONFIG_SA") else { return };
