@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod common;
+use common::{Env, cleanup, deploy, env};
+
 use incident_core::backend::{Backends, Cluster, Clusters};
 use incident_core::engine::{Action, Approval, Check, Executor, Procedure, Step, StepKind, StepStatus};
 use incident_core::sim::{Scenario, SimPlatform};
@@ -17,72 +20,8 @@ use incident_core::triage::{TriageOptions, triage};
 use incident_core::{ErrorKind, HumanDuration, Policy};
 use incident_k8s::{KubeCluster, KubeClusters, KubeOptions, KubeconfigSpec, manifests_from_dir};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Service};
-use kube::api::{Api, Patch, PatchParams, PostParams};
-
-fn env_or_skip(name: &str) -> Option<String> {
-    match std::env::var(name) {
-        Ok(v) => Some(v),
-        Err(_) if std::env::var("INCIDENT_SKIP_SERVICES").as_deref() == Ok("1") => None,
-        Err(_) => panic!(
-            "{name} is not set: run `scripts/services start` and `. ~/.cache/incident-core/services/env` \
-             (or set INCIDENT_SKIP_SERVICES=1 to skip)"
-        ),
-    }
-}
-
-struct Env {
-    admin: kube::Client,
-    sa: Arc<KubeCluster>,
-    clusters: Arc<KubeClusters>,
-    ns: String,
-}
-
-async fn env(test: &str) -> Option<Env> {
-    let admin_cfg = env_or_skip("INCIDENT_TEST_KUBECONFIG")?;
-    let sa_cfg = env_or_skip("INCIDENT_TEST_KUBECONFIG_SA")?;
-    let admin = KubeClusters::load(&KubeconfigSpec { path: Some(admin_cfg.into()), context: None }).expect("admin");
-    let admin = admin.connect(&admin.default_context()).await.expect("admin client").client().clone();
-    let clusters =
-        Arc::new(KubeClusters::load(&KubeconfigSpec { path: Some(sa_cfg.into()), context: None }).expect("sa"));
-    let sa = clusters.connect(&clusters.default_context()).await.expect("sa client");
-    let ns = format!("e2e-{test}-{}", std::process::id());
-    let nss: Api<Namespace> = Api::all(admin.clone());
-    nss.create(
-        &PostParams::default(),
-        &serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).expect("ns"),
-    )
-    .await
-    .expect("create namespace");
-    // One fake node (idempotent) for the scheduler to place pods on.
-    let nodes: Api<Node> = Api::all(admin.clone());
-    let node = serde_json::json!({"apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": "kwok-e2e-0", "annotations": {"kwok.x-k8s.io/node": "fake"}, "labels": {"type": "kwok"}},
-        "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
-                   "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"}}});
-    nodes.patch("kwok-e2e-0", &PatchParams::apply("e2e").force(), &Patch::Apply(node)).await.expect("node");
-    Some(Env { admin, sa, clusters, ns })
-}
-
-fn deployment_json(ns: &str, name: &str, image: &str, crash: bool, cause: &str) -> serde_json::Value {
-    let mut annotations = serde_json::Map::new();
-    if crash {
-        annotations.insert("incident-core.dev/kwok-crash".into(), "true".into());
-    }
-    serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": name, "namespace": ns, "annotations": {"kubernetes.io/change-cause": cause}},
-        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
-            "strategy": {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "template": {"metadata": {"labels": {"app": name}, "annotations": annotations},
-                "spec": {"containers": [{"name": name, "image": image}],
-                    "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}]}}}})
-}
-
-async fn deploy(e: &Env, name: &str, image: &str, crash: bool) {
-    let api: Api<Deployment> = Api::namespaced(e.admin.clone(), &e.ns);
-    let body = deployment_json(&e.ns, name, image, crash, &format!("deploy {image}"));
-    api.patch(name, &PatchParams::apply("e2e").force(), &Patch::Apply(body)).await.expect("apply deployment");
-}
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service};
+use kube::api::{Api, PostParams};
 
 async fn eventually<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
@@ -101,11 +40,6 @@ fn backends(e: &Env) -> Backends {
     b.clusters = Arc::clone(&e.clusters) as Arc<dyn Clusters>;
     b.clock = Arc::new(incident_core::clock::SystemClock);
     b
-}
-
-async fn cleanup(e: &Env) {
-    let nss: Api<Namespace> = Api::all(e.admin.clone());
-    let _ = nss.delete(&e.ns, &Default::default()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

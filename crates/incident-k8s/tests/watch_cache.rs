@@ -8,78 +8,18 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod common;
+use common::{Env, cleanup, deploy, env, env_or_skip};
+
 use http::{Request, Response};
 use incident_core::backend::{Cluster, Clusters, DataSource};
 use incident_core::clock::{Clock as _, SystemClock};
 use incident_core::triage::{TriageOptions, TriageReport, triage};
-use incident_k8s::{CachedCluster, KubeCluster, KubeClusters, KubeconfigSpec, WatchCache, WatchCacheOptions};
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
+use incident_k8s::{CachedCluster, KubeClusters, KubeconfigSpec, WatchCache, WatchCacheOptions};
+use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 
-fn env_or_skip(name: &str) -> Option<String> {
-    match std::env::var(name) {
-        Ok(v) => Some(v),
-        Err(_) if std::env::var("INCIDENT_SKIP_SERVICES").as_deref() == Ok("1") => None,
-        Err(_) => panic!(
-            "{name} is not set: run `scripts/services start` and `. ~/.cache/incident-core/services/env` \
-             (or set INCIDENT_SKIP_SERVICES=1 to skip)"
-        ),
-    }
-}
-
-struct Env {
-    admin: kube::Client,
-    sa: Arc<KubeCluster>,
-    ns: String,
-}
-
-async fn env(test: &str) -> Option<Env> {
-    let admin_cfg = env_or_skip("INCIDENT_TEST_KUBECONFIG")?;
-    let sa_cfg = env_or_skip("INCIDENT_TEST_KUBECONFIG_SA")?;
-    let admin = KubeClusters::load(&KubeconfigSpec { path: Some(admin_cfg.into()), context: None }).expect("admin");
-    let admin = admin.connect(&admin.default_context()).await.expect("admin client").client().clone();
-    let clusters = KubeClusters::load(&KubeconfigSpec { path: Some(sa_cfg.into()), context: None }).expect("sa");
-    let sa = clusters.connect(&clusters.default_context()).await.expect("sa client");
-    let ns = format!("e2e-{test}-{}", std::process::id());
-    let nss: Api<Namespace> = Api::all(admin.clone());
-    nss.create(
-        &PostParams::default(),
-        &serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).expect("ns"),
-    )
-    .await
-    .expect("create namespace");
-    let nodes: Api<Node> = Api::all(admin.clone());
-    let node = serde_json::json!({"apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": "kwok-e2e-0", "annotations": {"kwok.x-k8s.io/node": "fake"}, "labels": {"type": "kwok"}},
-        "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
-                   "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"}}});
-    nodes.patch("kwok-e2e-0", &PatchParams::apply("e2e").force(), &Patch::Apply(node)).await.expect("node");
-    Some(Env { admin, sa, ns })
-}
-
-async fn cleanup(e: &Env) {
-    let nss: Api<Namespace> = Api::all(e.admin.clone());
-    let _ = nss.delete(&e.ns, &DeleteParams::default()).await;
-}
-
 const TOLERATION: &str = r#"[{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}]"#;
-
-async fn deploy(e: &Env, name: &str, image: &str, crash: bool) {
-    let mut annotations = serde_json::Map::new();
-    if crash {
-        annotations.insert("incident-core.dev/kwok-crash".into(), "true".into());
-    }
-    let tolerations: serde_json::Value = serde_json::from_str(TOLERATION).expect("tolerations");
-    let body = serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": name, "namespace": e.ns, "annotations": {"kubernetes.io/change-cause": format!("deploy {image}")}},
-        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
-            "strategy": {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "template": {"metadata": {"labels": {"app": name}, "annotations": annotations},
-                "spec": {"containers": [{"name": name, "image": image}], "tolerations": tolerations}}}});
-    let api: Api<Deployment> = Api::namespaced(e.admin.clone(), &e.ns);
-    api.patch(name, &PatchParams::apply("e2e").force(), &Patch::Apply(body)).await.expect("apply deployment");
-}
 
 async fn service(e: &Env, name: &str, app: &str) {
     let body = serde_json::json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": e.ns},
