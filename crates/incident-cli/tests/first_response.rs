@@ -4,7 +4,7 @@
 //! with the approve command to the channel (a Slack fake); `GET /api/incidents[/{id}]` shows it, with the
 //! webhooks' authentication. Without a rollout to blame, "no rule matched" is recorded and posted.
 
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::process::Command;
 use std::time::Duration;
 
@@ -13,22 +13,10 @@ use incident_core::store::Store as _;
 use serde_json::{Value, json};
 
 mod common;
+use common::get;
 
 const TOKEN: &str = "fr-t0ken";
 const SLACK_TOKEN: &str = "xoxb-fr-secret";
-
-/// `GET path` with the bearer token (when given): status and body.
-fn get(addr: &str, path: &str, token: Option<&str>) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n");
-    s.write_all(head.as_bytes()).expect("write");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned())
-}
 
 /// Kills `incident serve` if the test fails before stopping it.
 struct Serve(std::process::Child);

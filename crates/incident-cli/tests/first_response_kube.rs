@@ -4,14 +4,14 @@
 //! receiver proposes the rollback of exactly that deployment to the previous revision: the plan stored on
 //! the incident with its digest, the channel message at a Slack fake, nothing executed.
 
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 mod common;
-use common::{env_or_skip, kubectl};
+use common::{env_or_skip, get, kubectl};
 
 const TOKEN: &str = "frk-t0ken";
 
@@ -24,19 +24,6 @@ fn deployment(ns: &str, image: &str, crash: bool) -> String {
         "template":{{"metadata":{{"labels":{{"app":"checkout"}},"annotations":{{"incident-core.dev/kwok-crash":"{crash}"}}}},
         "spec":{{"containers":[{{"name":"app","image":"{image}"}}]}}}}}}}}"#
     )
-}
-
-/// `GET path` with the bearer token: status and body.
-fn get(addr: &str, path: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-    let head =
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n");
-    s.write_all(head.as_bytes()).expect("write");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned())
 }
 
 /// Stops `incident serve` and deletes the namespace, also when the test fails.
@@ -137,7 +124,7 @@ fn a_crash_looping_rollout_gets_its_rollback_proposed_stored_and_posted() {
         log
     });
     for polls in 0.. {
-        let (status, body) = get(&addr, "/readyz");
+        let (status, body) = get(&addr, "/readyz", Some(TOKEN));
         if status == 200 {
             break;
         }
@@ -171,7 +158,7 @@ fn a_crash_looping_rollout_gets_its_rollback_proposed_stored_and_posted() {
     // The first response: posted within 30 s.
     let v: Value = (0..300)
         .find_map(|_| {
-            let (status, body) = get(&addr, &format!("/api/incidents/{id}"));
+            let (status, body) = get(&addr, &format!("/api/incidents/{id}"), Some(TOKEN));
             assert_eq!(status, 200, "{body}");
             let v: Value = serde_json::from_str(&body).expect("json");
             let done = v["timeline"].as_array().expect("timeline").iter().any(|e| {

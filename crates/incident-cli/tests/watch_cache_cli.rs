@@ -2,12 +2,12 @@
 //! watch cache's sync holds `/readyz`, its health is in `/healthz` and `/metrics`; `--no-watch-cache`
 //! reads by LIST and shows no cache.
 
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::process::Command;
 use std::time::Duration;
 
 mod common;
-use common::env_or_skip;
+use common::{env_or_skip, get};
 
 struct Killed(std::process::Child);
 
@@ -16,18 +16,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// `GET path`: the status and the body.
-fn get(addr: &str, path: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").expect("write");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    (status, body)
 }
 
 fn serve(
@@ -58,7 +46,7 @@ fn serve_keeps_a_watch_cache_whose_sync_readyz_waits_for() {
     let (server, _line, addr, _rest) = serve(&sa, &dir.path().join("serve.sqlite"), &[]);
     let mut polls = 0;
     let ready = loop {
-        let (status, body) = get(&addr, "/readyz");
+        let (status, body) = get(&addr, "/readyz", None);
         if status == 200 {
             break body;
         }
@@ -68,7 +56,7 @@ fn serve_keeps_a_watch_cache_whose_sync_readyz_waits_for() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!(ready.contains("\"ready\""), "{ready}");
-    let (status, health) = get(&addr, "/healthz");
+    let (status, health) = get(&addr, "/healthz", None);
     assert_eq!(status, 200, "{health}");
     let health: serde_json::Value = serde_json::from_str(&health).expect("json");
     let cache = &health["components"]["watch_cache"];
@@ -77,7 +65,7 @@ fn serve_keeps_a_watch_cache_whose_sync_readyz_waits_for() {
         assert_eq!(cache["kinds"][kind]["synced"], true, "{kind}: {health:#}");
     }
     assert!(cache["kinds"]["nodes"]["objects"].as_u64().is_some_and(|n| n > 0), "{health:#}");
-    let (_, metrics) = get(&addr, "/metrics");
+    let (_, metrics) = get(&addr, "/metrics", None);
     let context = cache["context"].as_str().expect("context");
     for line in [
         format!("incident_watch_cache_synced{{context=\"{context}\",kind=\"pods\"}} 1"),
@@ -90,9 +78,9 @@ fn serve_keeps_a_watch_cache_whose_sync_readyz_waits_for() {
     drop(server);
 
     let (server, _line, addr, _rest) = serve(&sa, &dir.path().join("list.sqlite"), &["--no-watch-cache"]);
-    let (status, health) = get(&addr, "/healthz");
+    let (status, health) = get(&addr, "/healthz", None);
     assert_eq!((status, health.as_str()), (200, r#"{"status":"ok"}"#));
-    let (_, metrics) = get(&addr, "/metrics");
+    let (_, metrics) = get(&addr, "/metrics", None);
     assert!(!metrics.contains("incident_watch_cache"), "{metrics}");
     drop(server);
 }

@@ -62,21 +62,36 @@ pub(crate) fn serve_announced(
 /// `POST path` with a JSON body (and a bearer token when given) over a fresh connection: the status and
 /// the response body.
 pub(crate) fn post(addr: &str, path: &str, token: Option<&str>, body: &[u8]) -> (u16, String) {
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\n{}Content-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n",
+        bearer(token),
+        body.len()
+    );
+    exchange(addr, &head, body)
+}
+
+/// `GET path` (with a bearer token when given) over a fresh connection: the status and the response body.
+pub(crate) fn get(addr: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{}Connection: close\r\n\r\n", bearer(token));
+    exchange(addr, &head, b"")
+}
+
+fn bearer(token: Option<&str>) -> String {
+    token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default()
+}
+
+/// Send `head` and `body`, read the whole response (30 s at most): its status and body.
+fn exchange(addr: &str, head: &str, body: &[u8]) -> (u16, String) {
     use std::io::Read as _;
     let mut s = std::net::TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(std::time::Duration::from_secs(30))).expect("timeout");
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n",
-        body.len()
-    );
     s.write_all(head.as_bytes()).expect("write");
     s.write_all(body).expect("write body");
     let mut out = String::new();
     s.read_to_string(&mut out).expect("read");
     let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, out.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned())
+    (status, out.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
 }
 
 /// One request a fake server received.
