@@ -632,6 +632,25 @@ mod tests {
         }
     }
 
+    /// A memory store, a manual clock at `now`, a notifier that keeps what it is given, and the
+    /// [`Deps`] of a first response over them with `policy`.
+    fn fixture(
+        now: chrono::DateTime<chrono::Utc>,
+        policy: Policy,
+    ) -> (Arc<MemoryStore>, Arc<ManualClock>, Arc<Keep>, Deps) {
+        let store = Arc::new(MemoryStore::new());
+        let clock = Arc::new(ManualClock::new(now));
+        let notifier = Arc::new(Keep::default());
+        let deps = Deps {
+            store: Arc::clone(&store) as Arc<dyn Store>,
+            notifier: Some(Arc::clone(&notifier) as Arc<dyn Notifier>),
+            clock: Arc::clone(&clock) as Arc<dyn Clock>,
+            policy: Arc::new(policy),
+            metrics: None,
+        };
+        (store, clock, notifier, deps)
+    }
+
     async fn declared(store: &MemoryStore, clock: &ManualClock) -> Declared {
         let req = DeclareRequest {
             id: "INC-FR".into(),
@@ -674,18 +693,9 @@ mod tests {
         platform.set_time_mode(TimeMode::Jump);
         let mut backends = platform.backends();
         backends.clusters = Arc::new(clusters);
-        let store = Arc::new(MemoryStore::new());
-        let clock = Arc::new(ManualClock::new(platform.now()));
-        let notifier = Arc::new(Keep::default());
+        let (store, clock, notifier, deps) = fixture(platform.now(), Policy::default());
         let d = declared(&store, &clock).await;
         let config = FirstResponse::new(backends).deadline(deadline).cli_flags("--store s.sqlite --sim state.json");
-        let deps = Deps {
-            store: Arc::clone(&store) as Arc<dyn Store>,
-            notifier: Some(Arc::clone(&notifier) as Arc<dyn Notifier>),
-            clock,
-            policy: Arc::new(Policy::default()),
-            metrics: None,
-        };
         let out = respond(&config, &deps, d, ready()).await;
         let tl = store.timeline("INC-FR").await.expect("timeline");
         let sent = notifier.0.lock().expect("lock").clone();
@@ -731,18 +741,9 @@ mod tests {
              params.deployment = [{ from = \"value\", key = \"no-such-deployment\" }]\n",
         )
         .expect("policy");
-        let store = Arc::new(MemoryStore::new());
-        let clock = Arc::new(ManualClock::new(platform.now()));
-        let notifier = Arc::new(Keep::default());
+        let (store, clock, notifier, deps) = fixture(platform.now(), policy);
         let mut d = declared(&store, &clock).await;
         d.facts.customer_facing_errors = true;
-        let deps = Deps {
-            store: Arc::clone(&store) as Arc<dyn Store>,
-            notifier: Some(Arc::clone(&notifier) as Arc<dyn Notifier>),
-            clock,
-            policy: Arc::new(policy),
-            metrics: None,
-        };
         let out = respond(&FirstResponse::new(platform.backends()), &deps, d, ready()).await;
         let why = out.failure.expect("failure");
         assert!(why.starts_with("planning failed after "), "{why}");
@@ -774,9 +775,7 @@ mod tests {
         platform.set_time_mode(TimeMode::Jump);
         platform.advance(Duration::from_secs(300)).expect("advance");
         let ops = platform.operation_log().len();
-        let store = Arc::new(MemoryStore::new());
-        let clock = Arc::new(ManualClock::new(platform.now()));
-        let notifier = Arc::new(Keep::default());
+        let (store, clock, notifier, deps) = fixture(platform.now(), Policy::default());
         let mut d = declared(&store, &clock).await;
         d.alerts = vec![MatchAlert {
             status: incident_core::alert::AlertStatus::Firing,
@@ -788,13 +787,6 @@ mod tests {
             annotations: BTreeMap::new(),
         }];
         let config = FirstResponse::new(platform.backends()).cli_flags("--store s.sqlite --sim state.json");
-        let deps = Deps {
-            store: Arc::clone(&store) as Arc<dyn Store>,
-            notifier: Some(Arc::clone(&notifier) as Arc<dyn Notifier>),
-            clock,
-            policy: Arc::new(Policy::default()),
-            metrics: None,
-        };
         let out = respond(&config, &deps, d, ready()).await;
         assert!(out.failure.is_none(), "{:?}", out.failure);
         let plan = out.plan.expect("plan");
