@@ -195,12 +195,16 @@ async fn an_interrupted_run_resumes_without_repeating_or_skipping_a_mutation() {
     };
     assert!(reference.len() >= 3, "{reference:?}");
     for step in ["scale-secondary", "dns-failover", "promote-replica", "wait-replica-available"] {
+        let submit = (step == "dns-failover").then_some(FailpointPoint::AfterSubmit);
         for point in [
             FailpointPoint::BeforeIntent,
             FailpointPoint::AfterIntent,
             FailpointPoint::AfterExecute,
             FailpointPoint::AfterOutcome,
-        ] {
+        ]
+        .into_iter()
+        .chain(submit)
+        {
             let p = platform("regional-failover");
             let store = Arc::new(MemoryStore::new());
             let approved = plan_on(&p, "region-failure", &policy, 0).await;
@@ -215,6 +219,13 @@ async fn an_interrupted_run_resumes_without_repeating_or_skipping_a_mutation() {
             let mut m = mutations(&p);
             m.sort();
             assert_eq!(m, reference, "{label}: every mutation exactly once");
+            if point == FailpointPoint::AfterSubmit {
+                // Resumed before the change was INSYNC: the records are not written again, but the
+                // step still ends only once Route53 has the change everywhere.
+                let s = report.step(step).expect("the step");
+                assert_eq!(s.status, StepStatus::Reconciled, "{label}: {s:?}");
+                assert!(s.detail.contains("INSYNC after"), "{label}: {s:?}");
+            }
             if point == FailpointPoint::AfterExecute && step != "wait-replica-available" {
                 assert_eq!(
                     report.step(step).map(|s| s.status),

@@ -10,11 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod common;
-use common::{Env, cleanup, deploy, env};
+use common::{backends, cleanup, deploy, env};
 
-use incident_core::backend::{Backends, Cluster, Clusters};
+use incident_core::backend::{Cluster, Clusters as _};
 use incident_core::engine::{Action, Approval, Check, Executor, Procedure, Step, StepKind, StepStatus};
-use incident_core::sim::{Scenario, SimPlatform};
 use incident_core::store::{MemoryStore, Store};
 use incident_core::triage::{TriageOptions, triage};
 use incident_core::{ErrorKind, HumanDuration, Policy};
@@ -32,14 +31,6 @@ async fn eventually<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-}
-
-fn backends(e: &Env) -> Backends {
-    let sim = SimPlatform::from_scenario(&Scenario::builtin("bad-deploy").expect("scenario")).expect("sim");
-    let mut b = sim.backends();
-    b.clusters = Arc::clone(&e.clusters) as Arc<dyn Clusters>;
-    b.clock = Arc::new(incident_core::clock::SystemClock);
-    b
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

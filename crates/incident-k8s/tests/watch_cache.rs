@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod common;
-use common::{Env, cleanup, deploy, env, env_or_skip};
+use common::{Env, cleanup, deploy, env};
 
 use http::{Request, Response};
-use incident_core::backend::{Cluster, Clusters, DataSource};
+use incident_core::backend::{Cluster, DataSource};
 use incident_core::clock::{Clock as _, SystemClock};
 use incident_core::triage::{TriageOptions, TriageReport, triage};
-use incident_k8s::{CachedCluster, KubeClusters, KubeconfigSpec, WatchCache, WatchCacheOptions};
+use incident_k8s::{CachedCluster, WatchCache, WatchCacheOptions};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 
@@ -169,28 +169,4 @@ async fn an_unsynced_cache_reads_by_list() {
     let dep = cached.deployments(&e.ns).await.expect("deployments by LIST");
     assert_eq!(dep.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["api"]);
     cleanup(&e).await;
-}
-
-/// The real apiserver answers a watch from an expired `resourceVersion` with the event
-/// `tests/watch_cache_relist.rs` plays to the cache (`ERROR`, 410, `Expired`): the relist tested there is
-/// the one a compaction causes here. Only once etcd has been compacted (the apiserver compacts every 5
-/// minutes): a younger control plane replays from revision 1 instead, so CI, which starts a fresh one,
-/// cannot run it; run it by hand with `--ignored` on a control plane older than that.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs a control plane whose etcd was compacted (5 minutes after its start)"]
-async fn an_expired_resource_version_is_a_410_gone_watch_event() {
-    use futures::StreamExt as _;
-    let Some(sa_cfg) = env_or_skip("INCIDENT_TEST_KUBECONFIG_SA") else { return };
-    let clusters = KubeClusters::load(&KubeconfigSpec { path: Some(sa_cfg.into()), context: None }).expect("sa");
-    let sa = clusters.connect(&clusters.default_context()).await.expect("sa client");
-    let pods: Api<Pod> = Api::all(sa.client().clone());
-    let wp = kube::api::WatchParams::default().timeout(5);
-    let mut stream = pods.watch(&wp, "1").await.expect("the watch starts").boxed();
-    match stream.next().await {
-        Some(Ok(kube::api::WatchEvent::Error(s))) => {
-            assert_eq!((s.code, s.reason.as_str()), (410, "Expired"), "{s:?}");
-            assert!(s.message.starts_with("too old resource version: 1 ("), "{s:?}");
-        }
-        other => panic!("expected a 410 Gone event, got {other:?}"),
-    }
 }

@@ -1,5 +1,6 @@
-//! The watch cache after `410 Gone`, on a `tower-test` mock apiserver: the real one answers a watch from an
-//! expired `resourceVersion` with exactly this event, but cannot be made to expire one on demand.
+//! The watch cache after `410 Gone`, on a `tower-test` mock apiserver, step by step: the real one answers a
+//! watch from an expired `resourceVersion` with exactly this event (`tests/watch_cache_disruption.rs`
+//! makes it do so by compacting etcd, and checks the cache end to end there).
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -235,11 +235,22 @@ impl StepPlan {
     }
 
     /// Run the inverse: plan it against live state and execute it unless live state already shows it.
-    /// Returns a one-line description of what was done.
+    /// A Route53 inverse is followed until the change is `INSYNC` (for at most
+    /// [`StepPlan::COMPENSATION_SYNC_BUDGET`]), as the forward change was. Returns a one-line description
+    /// of what was done.
     ///
     /// # Errors
-    /// The inverse's planning or execution error.
+    /// The inverse's planning or execution error; `Timeout` when a DNS change is not `INSYNC` in time.
     pub async fn compensate(&self, backends: &Backends) -> Result<String> {
+        let budget = chrono::TimeDelta::from_std(Self::COMPENSATION_SYNC_BUDGET).unwrap_or(chrono::TimeDelta::MAX);
+        self.compensate_by(backends, backends.clock.now() + budget).await
+    }
+
+    /// How long [`StepPlan::compensate`] follows a Route53 change (Route53 propagates within 60 s).
+    pub const COMPENSATION_SYNC_BUDGET: std::time::Duration = std::time::Duration::from_secs(300);
+
+    /// [`StepPlan::compensate`] with the wait for a DNS change ending at `deadline_at`.
+    pub(crate) async fn compensate_by(&self, backends: &Backends, deadline_at: DateTime<Utc>) -> Result<String> {
         let Some(inverse) = &self.inverse else {
             return Ok("nothing to undo".into());
         };
@@ -247,8 +258,11 @@ impl StepPlan {
         if plan.is_noop() {
             return Ok(format!("already undone: {}", plan.summary));
         }
-        plan.action.execute(backends).await?;
-        Ok(plan.summary)
+        let (_, pending_dns) = plan.action.submit(backends).await?;
+        match pending_dns {
+            Some(id) => Ok(format!("{}; {}", plan.summary, super::wait::dns_insync(backends, &id, deadline_at).await?)),
+            None => Ok(plan.summary),
+        }
     }
 }
 

@@ -34,6 +34,9 @@ pub const DEFAULT_OWNER: &str = "incident-core-executor";
 
 /// Suffix of the journal step id of a step's compensation.
 const COMPENSATE_SUFFIX: &str = "#compensate";
+/// Journal id under which a step records the Route53 change it submitted (`{"dns_change": id}`), so a
+/// run resumed before the change is `INSYNC` still waits for it.
+const SUBMITTED_SUFFIX: &str = "#submitted";
 
 /// Journal step id of a run's approval (approver, time, plan digest).
 pub const APPROVAL_STEP: &str = "#approval";
@@ -346,6 +349,8 @@ struct StepState {
     /// Highest attempt of this step's compensation journaled so far (a resumed compensation continues
     /// after it instead of re-journaling the same attempt).
     compensation_attempt: u32,
+    /// The Route53 change an earlier life submitted for this step (its `#submitted` journal entry).
+    dns_change: Option<String>,
 }
 
 impl Executor {
@@ -753,7 +758,9 @@ impl Executor {
                     let prior = states[i].report.attempts;
                     let mode = if states[i].in_flight { Mode::Reconcile } else { Mode::Fresh };
                     let started = states[i].report.started_at;
-                    let handle = set.spawn(async move { run_step(task_ctx, step, prior, mode, started).await });
+                    let dns_change = states[i].dns_change.clone();
+                    let handle =
+                        set.spawn(async move { run_step(task_ctx, step, prior, mode, started, dns_change).await });
                     running.insert(handle.id(), i);
                 }
             }
@@ -874,7 +881,7 @@ impl Executor {
                     inverse: Some(inverse.clone()),
                     action: inverse.clone(),
                 };
-                result = match sp.compensate(&ctx.backends).await {
+                result = match sp.compensate_by(&ctx.backends, ctx.now() + step.deadline.as_delta()).await {
                     Ok(d) if sent && d.starts_with("already undone") => Ok(format!(
                         "undone by an earlier attempt (verified against live state): {}",
                         inverse.describe()
@@ -991,6 +998,7 @@ fn fresh_state(s: &PlannedStep) -> StepState {
         compensated: false,
         compensation_error: None,
         compensation_attempt: 0,
+        dns_change: None,
     }
 }
 
@@ -1004,8 +1012,13 @@ fn states_from_journal(plan: &Plan, journal: &[JournalEntry]) -> Vec<StepState> 
         .map(|s| {
             let mut st = fresh_state(s);
             let comp = format!("{}{COMPENSATE_SUFFIX}", s.id);
+            let submitted = format!("{}{SUBMITTED_SUFFIX}", s.id);
             for e in journal {
                 let d = &e.draft;
+                if d.step_id == submitted {
+                    st.dns_change = d.detail.get("dns_change").and_then(Value::as_str).map(str::to_owned);
+                    continue;
+                }
                 if d.step_id == s.id {
                     st.report.attempts = st.report.attempts.max(d.attempt);
                     match d.phase {
@@ -1130,6 +1143,16 @@ async fn close_in_flight(ctx: &RunCtx, step: &PlannedStep, st: &mut StepState) -
     Ok(())
 }
 
+/// What the attempts of one step in one life of the executor share.
+struct Life {
+    /// An attempt reached the backend's mutating call.
+    called: bool,
+    /// The Route53 change submitted for the step (by this life or, journaled, an earlier one).
+    dns_change: Option<String>,
+    /// A fatal problem inside an attempt (journal unavailable, failpoint): the run stops with it.
+    fatal: Option<Error>,
+}
+
 /// Run one step with claim, write-ahead journal, deadline and retries. `Err` only for fatal problems
 /// (journal unavailable, claim conflict, failpoint); step failures are in the report.
 async fn run_step(
@@ -1138,6 +1161,7 @@ async fn run_step(
     prior_attempts: u32,
     mode: Mode,
     started_before: Option<DateTime<Utc>>,
+    dns_change: Option<String>,
 ) -> Result<(StepReport, Option<u64>)> {
     let started = started_before.unwrap_or_else(|| ctx.now());
     let mut report = StepReport {
@@ -1166,8 +1190,7 @@ async fn run_step(
     let max_attempts = ctx.policy.retry.max_attempts.max(1);
     let mut attempt = prior_attempts;
     let mut this_life = 0u32;
-    // Whether an attempt of this life reached the backend's mutating call.
-    let mut called = false;
+    let mut life = Life { called: false, dns_change, fatal: None };
     let result = loop {
         attempt += 1;
         this_life += 1;
@@ -1175,10 +1198,13 @@ async fn run_step(
         ctx.failpoints.hit(&step.id, FailpointPoint::AfterIntent).await?;
         let m = match (mode, this_life) {
             (Mode::Fresh, 1) => Mode::Fresh,
-            (Mode::Reconcile, _) if !called => Mode::Reconcile,
+            (Mode::Reconcile, _) if !life.called => Mode::Reconcile,
             _ => Mode::Retry,
         };
-        let r = attempt_once(&ctx, &step, m, deadline_at, &mut called).await;
+        let r = attempt_once(&ctx, &step, (m, attempt), deadline_at, &mut life).await;
+        if let Some(fatal) = life.fatal.take() {
+            return Err(fatal);
+        }
         let retry = match &r {
             Err(e) => {
                 e.is_retryable()
@@ -1215,7 +1241,7 @@ async fn run_step(
             };
             report.error = Some(format!("{e}{budget}"));
             if let StepKind::Action(action) = &step.kind {
-                if step.mutating && (called || mode == Mode::Reconcile) {
+                if step.mutating && (life.called || mode == Mode::Reconcile) {
                     // Did the failed step leave anything behind (a timeout after sending)?
                     match action.observe(&ctx.backends).await {
                         Ok(live) if live == step.before => {}
@@ -1289,9 +1315,9 @@ async fn record_event(ctx: &RunCtx, step: &PlannedStep, report: &StepReport) {
 async fn attempt_once(
     ctx: &RunCtx,
     step: &PlannedStep,
-    mode: Mode,
+    (mode, attempt): (Mode, u32),
     deadline_at: DateTime<Utc>,
-    called: &mut bool,
+    life: &mut Life,
 ) -> Result<Attempted> {
     let b = &ctx.backends;
     match &step.kind {
@@ -1302,7 +1328,14 @@ async fn attempt_once(
         StepKind::Action(action) => {
             let live = action.observe(b).await?;
             if live == step.after {
-                return Ok(match mode {
+                // Applied by an earlier attempt or life: its Route53 change may still be propagating.
+                let synced = match life.dns_change.as_deref() {
+                    Some(id) if mode != Mode::Fresh => {
+                        format!("; {}", super::wait::dns_insync(b, id, deadline_at).await?)
+                    }
+                    _ => String::new(),
+                };
+                let mut done = match mode {
                     Mode::Fresh => Attempted {
                         status: StepStatus::Succeeded,
                         detail: "no-op: live state already as intended".into(),
@@ -1318,7 +1351,9 @@ async fn attempt_once(
                         detail: "reconciled: live state already as intended; not executed again".into(),
                         changed: true,
                     },
-                });
+                };
+                done.detail.push_str(&synced);
+                return Ok(done);
             }
             if mode == Mode::Fresh && step.fingerprint.as_deref() != Some(canon::fingerprint(&live).as_str()) {
                 return Err(Error::precondition(format!(
@@ -1328,9 +1363,22 @@ async fn attempt_once(
                     canon::canonical(&live)
                 )));
             }
-            *called = true;
+            life.called = true;
             let (mut detail, pending_dns) = action.submit(b).await?;
             if let Some(id) = pending_dns {
+                // Journaled first, so a run resumed after a crash during the wait still waits for it. A
+                // journal that cannot be written (or a failpoint) stops the run, as before the call.
+                let jid = format!("{}{SUBMITTED_SUFFIX}", step.id);
+                let recorded = async {
+                    ctx.journal(&jid, JournalPhase::Intent, attempt, json!({ "dns_change": id })).await?;
+                    ctx.failpoints.hit(&step.id, FailpointPoint::AfterSubmit).await
+                };
+                if let Err(fatal) = recorded.await {
+                    let stopped = Error::internal(format!("step {}: stopped: {fatal}", step.id));
+                    life.fatal = Some(fatal);
+                    return Err(stopped);
+                }
+                life.dns_change = Some(id.clone());
                 // The change is applied when Route53 has it on every authoritative server.
                 detail = format!("{detail}; {}", super::wait::dns_insync(b, &id, deadline_at).await?);
             }

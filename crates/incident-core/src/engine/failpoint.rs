@@ -1,8 +1,9 @@
 //! Failpoints for crash tests: stop the executor at a precise point of a step's write-ahead protocol.
 //!
 //! `INCIDENT_FAILPOINT=<step_id>:<point>` with `<point>` one of `before-intent`, `after-intent` (intent
-//! written, backend not called), `after-execute` (backend mutated, outcome not yet written) and
-//! `after-outcome`. In [`FailpointMode::Block`] (what [`Failpoints::from_env`] gives) the executor writes
+//! written, backend not called), `after-submit` (a Route53 change submitted and journaled, not yet
+//! `INSYNC`; only steps that change DNS reach it), `after-execute` (backend mutated, outcome not yet
+//! written) and `after-outcome`. In [`FailpointMode::Block`] (what [`Failpoints::from_env`] gives) the executor writes
 //! `FAILPOINT <step_id>:<point>` and a newline to stderr, flushes, and waits forever so a parent process
 //! can SIGKILL it. In [`FailpointMode::Error`] (in-process tests) the run stops at once with an
 //! `Internal` error and writes nothing more, as if the process had died.
@@ -21,6 +22,8 @@ pub enum FailpointPoint {
     BeforeIntent,
     /// Intent written, backend not called.
     AfterIntent,
+    /// A Route53 change submitted and its id journaled, not yet `INSYNC` (DNS steps only).
+    AfterSubmit,
     /// Backend call returned, outcome not written.
     AfterExecute,
     /// Outcome written.
@@ -34,6 +37,7 @@ impl FailpointPoint {
         match self {
             Self::BeforeIntent => "before-intent",
             Self::AfterIntent => "after-intent",
+            Self::AfterSubmit => "after-submit",
             Self::AfterExecute => "after-execute",
             Self::AfterOutcome => "after-outcome",
         }
@@ -47,10 +51,11 @@ impl FailpointPoint {
         match s {
             "before-intent" => Ok(Self::BeforeIntent),
             "after-intent" => Ok(Self::AfterIntent),
+            "after-submit" => Ok(Self::AfterSubmit),
             "after-execute" => Ok(Self::AfterExecute),
             "after-outcome" => Ok(Self::AfterOutcome),
             other => Err(Error::invalid_input(format!(
-                "unknown failpoint {other:?} (use before-intent, after-intent, after-execute or after-outcome)"
+                "unknown failpoint {other:?} (use before-intent, after-intent, after-submit, after-execute or after-outcome)"
             ))),
         }
     }

@@ -125,8 +125,8 @@ impl<K: Kind> Shelf<K> {
         let mut trimmed = 0;
         match event {
             Event::Init => {
+                // kube-rs says Init before each LIST *attempt*; one that fails is a restart, not a list.
                 t.next = Some(BTreeMap::new());
-                self.stats.lists.fetch_add(1, Ordering::Relaxed);
             }
             Event::InitApply(o) => {
                 let next = t.next.get_or_insert_with(BTreeMap::new);
@@ -139,6 +139,7 @@ impl<K: Kind> Shelf<K> {
                 let mut next = t.next.take().unwrap_or_default();
                 trimmed = K::trim(&mut next, limits, clock.now());
                 t.items = next;
+                self.stats.lists.fetch_add(1, Ordering::Relaxed);
                 self.stats.synced.store(true, Ordering::Relaxed);
                 self.stats.last_event.touch(epoch);
             }
@@ -258,7 +259,8 @@ pub struct KindHealth {
     pub last_event_age: Option<Duration>,
     /// Time since the apiserver last sent anything for this kind (an object, a bookmark, a LIST page).
     pub last_heard_age: Option<Duration>,
-    /// LISTs after the first (a relist after `410 Gone`, or after a watch that could not be resumed).
+    /// Completed LISTs after the first (a relist after `410 Gone`, or after a watch that could not be
+    /// resumed); an attempt that fails counts in `restarts` only.
     pub relists: u64,
     /// Watch errors (disconnects, expired versions, denials); the watch restarts after each.
     pub restarts: u64,

@@ -84,3 +84,14 @@ pub(crate) async fn cleanup(e: &Env) {
     let nss: Api<Namespace> = Api::all(e.admin.clone());
     let _ = nss.delete(&e.ns, &Default::default()).await;
 }
+
+/// The bad-deploy simulator's backends with the clusters of `e` (the service account) and the system
+/// clock: what a procedure's actions run against in these tests.
+pub(crate) fn backends(e: &Env) -> incident_core::backend::Backends {
+    use incident_core::sim::{Scenario, SimPlatform};
+    let sim = SimPlatform::from_scenario(&Scenario::builtin("bad-deploy").expect("scenario")).expect("sim");
+    let mut b = sim.backends();
+    b.clusters = Arc::clone(&e.clusters) as Arc<dyn incident_core::backend::Clusters>;
+    b.clock = Arc::new(incident_core::clock::SystemClock);
+    b
+}

@@ -418,6 +418,15 @@ async fn route53_change_plans_inverse_and_refuses_leaving_a_name_without_target(
             submitted_at: t0(),
         })
     });
+    // The compensation's change is PENDING at first, then INSYNC: compensation follows it as the
+    // forward step does.
+    let polls = Arc::new(Mutex::new(0u32));
+    dns.expect_change_status().returning(move |id| {
+        let mut n = polls.lock().expect("lock");
+        *n += 1;
+        let status = if *n < 2 { crate::backend::ChangeStatus::Pending } else { crate::backend::ChangeStatus::Insync };
+        Ok(crate::backend::ChangeInfo { id: id.into(), status, submitted_at: t0() })
+    });
     let (b, _) = MockSet { dns: Some(dns), ..Default::default() }.backends();
     let a = Action::Route53Change {
         zone_id: "Z1".into(),
@@ -435,7 +444,8 @@ async fn route53_change_plans_inverse_and_refuses_leaving_a_name_without_target(
     );
     p.action.execute(&b).await.expect("execute");
     assert!(a.verify(&b, &p.after).await.expect("verify"));
-    p.compensate(&b).await.expect("compensate");
+    let undone = p.compensate(&b).await.expect("compensate");
+    assert!(undone.ends_with("; change C1 INSYNC after 2 GetChange call(s), 250 ms"), "{undone}");
     assert_eq!(records.lock().expect("lock").clone(), vec![cname("api.example.com.", "primary.elb")]);
 
     let orphan = Action::Route53Change {
