@@ -170,7 +170,9 @@ async fn a_change_still_pending_at_the_step_deadline_fails_the_step_with_a_timeo
     );
     assert!(error.ends_with("(gave up: the step deadline of 30s passed)"), "a retryable Timeout, not retried: {error}");
     assert_eq!(step.attempts, 1, "{step:?}");
-    assert_eq!(get.num_calls(), 11, "pauses 0.25, 0.5, 1, 2, 4, then 5 s to the 30 s deadline");
+    // The change: pauses of 0.25, 0.5, 1, 2, 4, then 5 s to the 30 s deadline (11 calls); its inverse is
+    // followed the same way up to its own deadline (11 more).
+    assert_eq!(get.num_calls(), 22, "the change, then its inverse, each followed to the deadline");
     assert!(step.changed, "{step:?}");
     assert!(step.detail.contains(SECONDARY_ELB), "live state after failure is reported: {}", step.detail);
     let took = step.finished_at.expect("finished") - step.started_at.expect("started");
