@@ -9,24 +9,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod common;
-use common::{Env, cleanup, deploy, env};
+use common::{cleanup, deploy, env, service};
 
 use http::{Request, Response};
 use incident_core::backend::{Cluster, DataSource};
 use incident_core::clock::{Clock as _, SystemClock};
 use incident_core::triage::{TriageOptions, TriageReport, triage};
 use incident_k8s::{CachedCluster, WatchCache, WatchCacheOptions};
-use k8s_openapi::api::core::v1::{Pod, Service};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, PostParams};
 
 const TOLERATION: &str = r#"[{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}]"#;
-
-async fn service(e: &Env, name: &str, app: &str) {
-    let body = serde_json::json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": e.ns},
-        "spec": {"selector": {"app": app}, "ports": [{"port": 80}]}});
-    let api: Api<Service> = Api::namespaced(e.admin.clone(), &e.ns);
-    api.patch(name, &PatchParams::apply("e2e").force(), &Patch::Apply(body)).await.expect("apply service");
-}
 
 async fn eventually<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 mod common;
-use common::{Env, cleanup, deploy, env, env_or_skip};
+use common::{Env, cleanup, deploy, env, env_or_skip, service};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -32,8 +32,8 @@ use futures::StreamExt as _;
 use incident_core::backend::Cluster;
 use incident_k8s::{CacheHealth, CachedCluster, WatchCache, WatchCacheOptions};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Pod, Service};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, WatchEvent, WatchParams};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, WatchEvent, WatchParams};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
@@ -157,13 +157,6 @@ async fn caught_up(what: &str, cached: &CachedCluster, live: &dyn Cluster, ns: &
     }
 }
 
-async fn service(e: &Env, name: &str, port: u16) {
-    let body = serde_json::json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": e.ns},
-        "spec": {"selector": {"app": name}, "ports": [{"port": port}]}});
-    let api: Api<Service> = Api::namespaced(e.admin.clone(), &e.ns);
-    api.patch(name, &PatchParams::apply("e2e").force(), &Patch::Apply(body)).await.expect("apply service");
-}
-
 async fn delete_deployment(e: &Env, name: &str) {
     let api: Api<Deployment> = Api::namespaced(e.admin.clone(), &e.ns);
     api.delete(name, &DeleteParams::default()).await.expect("delete deployment");
@@ -191,7 +184,7 @@ async fn the_cache_loses_nothing_across_an_apiserver_restart_and_a_410_gone() {
 
     deploy(&e, "steady", "registry.example/steady:1", false).await;
     deploy(&e, "doomed", "registry.example/doomed:1", false).await;
-    service(&e, "steady", 80).await;
+    service(&e, "steady", "steady").await;
     cache.wait_synced(Duration::from_secs(60)).await.expect("the cache syncs");
     assert_eq!(caught_up("synced", &cached, live, &e.ns).await, ["doomed", "steady"]);
 
@@ -215,7 +208,7 @@ async fn the_cache_loses_nothing_across_an_apiserver_restart_and_a_410_gone() {
     relay.cut();
     deploy(&e, "unseen", "registry.example/unseen:1", false).await;
     deploy(&e, "reborn", "registry.example/reborn:2", false).await;
-    service(&e, "unseen", 8080).await;
+    service(&e, "unseen", "unseen").await;
     delete_deployment(&e, "steady").await;
     let compacted = compact(&etcd_url);
     restart_apiserver();

@@ -3,9 +3,9 @@
 //! `INCIDENT_FAILPOINT=<step_id>:<point>` with `<point>` one of `before-intent`, `after-intent` (intent
 //! written, backend not called), `after-submit` (a Route53 change submitted and journaled, not yet
 //! `INSYNC`; only steps that change DNS reach it), `after-execute` (backend mutated, outcome not yet
-//! written) and `after-outcome`. In [`FailpointMode::Block`] (what [`Failpoints::from_env`] gives) the executor writes
-//! `FAILPOINT <step_id>:<point>` and a newline to stderr, flushes, and waits forever so a parent process
-//! can SIGKILL it. In [`FailpointMode::Error`] (in-process tests) the run stops at once with an
+//! written) and `after-outcome`. In [`FailpointMode::Block`] (what [`Failpoints::from_env`] gives) the
+//! executor writes `FAILPOINT <step_id>:<point>` and a newline to stderr, flushes, and waits forever so
+//! a parent process can SIGKILL it. In [`FailpointMode::Error`] (in-process tests) the run stops at once with an
 //! `Internal` error and writes nothing more, as if the process had died.
 
 use std::io::Write as _;

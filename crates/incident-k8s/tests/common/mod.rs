@@ -8,7 +8,7 @@ use std::sync::Arc;
 use incident_core::backend::Clusters as _;
 use incident_k8s::{KubeCluster, KubeClusters, KubeconfigSpec};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Node};
+use k8s_openapi::api::core::v1::{Namespace, Node, Service};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 
 pub(crate) fn env_or_skip(name: &str) -> Option<String> {
@@ -94,4 +94,12 @@ pub(crate) fn backends(e: &Env) -> incident_core::backend::Backends {
     b.clusters = Arc::clone(&e.clusters) as Arc<dyn incident_core::backend::Clusters>;
     b.clock = Arc::new(incident_core::clock::SystemClock);
     b
+}
+
+/// A Service `name` on port 80 selecting `app=APP`, applied as admin.
+pub(crate) async fn service(e: &Env, name: &str, app: &str) {
+    let body = serde_json::json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": e.ns},
+        "spec": {"selector": {"app": app}, "ports": [{"port": 80}]}});
+    let api: Api<Service> = Api::namespaced(e.admin.clone(), &e.ns);
+    api.patch(name, &PatchParams::apply("e2e").force(), &Patch::Apply(body)).await.expect("apply service");
 }
