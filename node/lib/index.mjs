@@ -68,6 +68,7 @@ export const {
   resumeRun,
   runDrill,
   runPlan,
+  runValidationChecklist,
   scenarioNames,
   stakeholdersFor,
   statusUpdate,

@@ -209,6 +209,31 @@ export interface AttemptJson {
   outcome: OutcomeJson
 }
 
+/** [`ChecklistTargets::authentication`]: who the tool is, to each system it acts on. */
+export interface AuthTargetsJson {
+  /** Ask STS `GetCallerIdentity` in this region. */
+  aws_region?: string | null
+  /** Ask the cluster who we are (`SelfSubjectReview`, `kubectl auth whoami`). */
+  kubernetes?: boolean
+  /** Authentication endpoints that must answer below 400. */
+  urls?: Array<string>
+}
+
+/** A database of [`ChecklistTargets::backups`]. */
+export interface BackupTargetJson {
+  /** RDS instance. */
+  instance: string
+  /**
+   * Largest acceptable gap between now and the instance's latest restorable time (point-in-time
+   * recovery is running); not checked when absent.
+   */
+  max_restore_lag?: HumanDurationJson | null
+  /** Oldest acceptable available snapshot. */
+  max_snapshot_age: HumanDurationJson
+  /** Region. */
+  region: string
+}
+
 /**
  * The business calendar (`business_hours` in policy files): an IANA time zone, the working weekdays,
  * the local working hours and the holidays. Defaults: UTC, Monday to Friday, 09:00–18:00, no holidays.
@@ -366,6 +391,18 @@ export type CheckJson = {
   /** Region. */
   region: string
 } | {
+  check: "restore_window"
+  /** Instance identifier. */
+  instance: string
+  /** Largest acceptable gap between now and the latest restorable time. */
+  max_lag: HumanDurationJson
+  /** Region. */
+  region: string
+} | {
+  check: "kube_access"
+  /** Kubeconfig context. */
+  context: string
+} | {
   check: "logs_collected"
   /** Kubeconfig context. */
   context: string
@@ -409,6 +446,39 @@ export interface ChecklistItemJson {
   description: string
   /** Stable id. */
   id: ChecklistIdJson
+}
+
+/**
+ * Where the checks that prove the checklist look (`policy.checklist_targets`): the platform's critical
+ * services, datastores, authentication, key workflows, monitoring and backups. The default names the
+ * runbook's ML platform; [`engine::library::validation_checklist`](crate::engine::library::validation_checklist)
+ * turns it into concrete checks. An item whose targets are empty is reported as not automated, and a
+ * checklist with an unchecked item has not passed.
+ */
+export interface ChecklistTargetsJson {
+  /** "Authentication working". */
+  authentication?: AuthTargetsJson
+  /** "Backups running successfully". */
+  backups?: Array<BackupTargetJson>
+  /** Kubeconfig context of the cluster checks; empty: the backend's default context. */
+  context?: string
+  /**
+   * "Database connections healthy": datastore probes by name (`postgres`, `redis`), each must report
+   * healthy.
+   */
+  datastores?: Array<string>
+  /**
+   * "Monitoring and alerting operational": URLs that must answer below 400 (Prometheus and
+   * Alertmanager `/-/ready`).
+   */
+  monitoring?: Array<string>
+  /**
+   * "All critical services responding": each service's health URL answers below 400 and its
+   * Service has ready endpoints; "logs being collected": each service's deployment logged recently.
+   */
+  services?: Array<ServiceTargetJson>
+  /** "Key user workflows functional": URLs that must answer below 400 within their latency budget. */
+  workflows?: Array<WorkflowTargetJson>
 }
 
 /** The outcome of classifying impact facts. */
@@ -1520,6 +1590,11 @@ export interface PolicyJson {
   business_hours?: BusinessHoursJson
   /** Internal update cadence and the status-page deadline. */
   cadence?: CadencePolicyJson
+  /**
+   * Where the checks that prove the validation checklist look (services, datastores, authentication,
+   * workflows, monitoring, backups): `incident drills checklist --run`.
+   */
+  checklist_targets?: ChecklistTargetsJson
   /** Role → how to reach them (runbook "Emergency Contacts"). */
   contacts?: Array<ContactJson>
   /** When to declare an incident (runbook "When to Declare an Incident"). */
@@ -1948,6 +2023,16 @@ export interface ServerHealthJson {
   ready: boolean
   /** `gitVersion` from `/version`, when it answered. */
   version?: string | null
+}
+
+/** A critical service of [`ChecklistTargets::services`]. */
+export interface ServiceTargetJson {
+  /** Health URL (`curl -f`); the endpoints are checked without one. */
+  health_url?: string | null
+  /** Service name, and the name of the deployment behind it. */
+  name: string
+  /** Namespace. */
+  namespace: string
 }
 
 /**
@@ -2430,6 +2515,11 @@ export type UpdateKindJson = "internal" | "status_page"
 export interface ValidationItemJson {
   /** The runbook's wording. */
   description: string
+  /**
+   * What proved it: one line per check run (`ok: ...` or `FAILED: ...`, with the command), empty
+   * for an outcome recorded by hand.
+   */
+  evidence?: Array<string>
   /** Item id. */
   id: ChecklistIdJson
   /** Its outcome. */
@@ -2479,3 +2569,11 @@ export interface VerificationJson {
 
 /** A day of the week, as policy files write it (`monday` … `sunday`). */
 export type WeekdayJson = "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday" | "sunday"
+
+/** A key user workflow of [`ChecklistTargets::workflows`]. */
+export interface WorkflowTargetJson {
+  /** Slowest acceptable response, ms. */
+  max_ms: number
+  /** URL to GET. */
+  url: string
+}

@@ -1333,6 +1333,15 @@ export interface RunsFilter {
   incidentId?: string
 }
 
+/**
+ * Check every item of the validation checklist on `platform` (a `SimPlatform` or `Backends`), where
+ * `policy.checklist_targets` says to look (`policy`: the runbook's defaults when absent). Resolves to the
+ * checklist with each item passed, failed or not checked (no targets), its evidence in
+ * `toJSON().items[i].evidence`; `allPassed` is what `incident drills checklist --run` exits on. An
+ * unreachable system fails the items that need it; it does not reject.
+ */
+export declare function runValidationChecklist(platform: SimPlatform | Backends, policy?: Policy | undefined | null): Promise<ValidationChecklist>
+
 /** Names of the built-in simulator scenarios (`bad-deploy`, ...). */
 export declare function scenarioNames(): Array<string>
 

@@ -895,6 +895,7 @@ module.exports.resolvedMessageFor = nativeBinding.resolvedMessageFor
 module.exports.resumeRun = nativeBinding.resumeRun
 module.exports.runDrill = nativeBinding.runDrill
 module.exports.runPlan = nativeBinding.runPlan
+module.exports.runValidationChecklist = nativeBinding.runValidationChecklist
 module.exports.scenarioNames = nativeBinding.scenarioNames
 module.exports.Severity = nativeBinding.Severity
 module.exports.SeverityName = nativeBinding.SeverityName

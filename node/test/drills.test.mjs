@@ -41,3 +41,20 @@ test('drills: bad input', async () => {
   }
   assert.equal(nextDrills(from, 0).length, 0)
 })
+
+test('runValidationChecklist: every item checked on the simulator, with evidence', async () => {
+  const { runValidationChecklist, SimPlatform, Policy } = await import('incident-core')
+  const c = await runValidationChecklist(SimPlatform.fromScenario('bad-deploy'))
+  assert.ok(c instanceof ValidationChecklist)
+  // The runbook's targets name no monitoring endpoint: not checked, so not all passed; nothing failed.
+  const report = c.toJSON()
+  assert.deepEqual(report.failed, [])
+  assert.deepEqual(report.unchecked, ['monitoring_and_alerting_operational'])
+  assert.equal(c.allPassed, false)
+  const services = report.items.find((i) => i.id === 'critical_services_responding')
+  assert.match(services.evidence[0], /^ok: https:\/\/api\.ml-platform\.com\/health: HTTP 200/)
+  // With a monitoring target the simulator answers, every item passes.
+  const policy = Policy.parse('[checklist_targets]\nmonitoring = ["https://api.ml-platform.com/"]\n', 'toml')
+  const all = await runValidationChecklist(SimPlatform.fromScenario('bad-deploy'), policy)
+  assert.equal(all.allPassed, true, all.toText())
+})

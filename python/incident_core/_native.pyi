@@ -811,6 +811,10 @@ def triage_async(
     max_concurrency: int | None = None,
     policy: Policy | None = None,
 ) -> Awaitable[TriageReport]: ...
+def run_validation_checklist(platform: Platform, *, policy: Policy | None = None) -> ValidationChecklist: ...
+def run_validation_checklist_async(
+    platform: Platform, *, policy: Policy | None = None
+) -> Awaitable[ValidationChecklist]: ...
 
 @final
 class Procedure:

@@ -179,3 +179,18 @@ def test_drills_schedule_and_checklist() -> None:
     assert ic.ValidationChecklist.from_json(cl.to_json()) == cl
     with pytest.raises(ic.InvalidInputError, match="checklist item"):
         cl.record("coffee_machine_working", True)
+
+
+def test_run_validation_checklist_on_the_simulator() -> None:
+    cl = ic.run_validation_checklist(ic.SimPlatform.from_scenario("bad-deploy"))
+    assert isinstance(cl, ic.ValidationChecklist)
+    # The runbook's targets name no monitoring endpoint: not checked, so not all passed; nothing failed.
+    report = cl.report()
+    assert report["failed"] == []
+    assert report["unchecked"] == ["monitoring_and_alerting_operational"]
+    assert not cl.all_passed
+    services = next(i for i in report["items"] if i["id"] == "critical_services_responding")
+    assert services["evidence"][0].startswith("ok: https://api.ml-platform.com/health: HTTP 200")
+    # With a monitoring target the simulator answers, every item passes.
+    policy = ic.Policy.parse('[checklist_targets]\nmonitoring = ["https://api.ml-platform.com/"]\n', "toml")
+    assert ic.run_validation_checklist(ic.SimPlatform.from_scenario("bad-deploy"), policy=policy).all_passed

@@ -6,11 +6,15 @@ use chrono::{DateTime, NaiveDate, Utc};
 use incident_core::drills::{self as core, CheckOutcome, ValidationChecklist as CoreValidationChecklist};
 use incident_core::policy::ChecklistId;
 use napi::Env;
+use napi::bindgen_prelude::{AsyncTask, Either};
 use napi_derive::napi;
 use serde_json::Value;
 
+use crate::backends::{Backends, Target};
+use crate::engine::SimPlatform;
 use crate::error::{OrThrow, enum_str, parse_enum, to_json};
 use crate::policy::{Policy, or_default};
+use crate::task::{SimTask, spawn};
 
 type Date = DateTime<Utc>;
 
@@ -133,4 +137,22 @@ impl ValidationChecklist {
     pub fn to_json(&self, env: Env) -> napi::Result<Value> {
         to_json(&self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner).report()).or_throw(&env)
     }
+}
+
+/// Check every item of the validation checklist on `platform` (a `SimPlatform` or `Backends`), where
+/// `policy.checklist_targets` says to look (`policy`: the runbook's defaults when absent). Resolves to the
+/// checklist with each item passed, failed or not checked (no targets), its evidence in
+/// `toJSON().items[i].evidence`; `allPassed` is what `incident drills checklist --run` exits on. An
+/// unreachable system fails the items that need it; it does not reject.
+#[napi(strict, ts_return_type = "Promise<ValidationChecklist>")]
+pub fn run_validation_checklist(
+    platform: Either<&SimPlatform, &Backends>,
+    policy: Option<&Policy>,
+) -> AsyncTask<SimTask<ValidationChecklist>> {
+    let (target, policy) = (Target::of(&platform, None), or_default(policy));
+    spawn(move |rt| {
+        let set = target?.open(None, &policy, rt)?;
+        let list = rt.block_on(incident_core::engine::library::run_validation_checklist(set.backends(), &policy));
+        Ok(ValidationChecklist { inner: Mutex::new(list) })
+    })
 }

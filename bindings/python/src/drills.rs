@@ -7,9 +7,14 @@ use pyo3::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 
+use incident_core::Result as CoreResult;
+use tokio::runtime::Runtime;
+
+use crate::backends::Target;
 use crate::convert::{StrEnum, Wrap};
 use crate::error::{OrRaise, from_json_str, guard, invalid, to_json_string, to_py_obj};
 use crate::policy::{PyPolicy, or_default};
+use crate::runtime::{awaitable, block};
 
 /// The wire string of a unit enum variant (`Status::Identified` → `"identified"`).
 pub(crate) fn enum_str<T: Serialize>(v: &T) -> String {
@@ -164,4 +169,39 @@ impl PyValidationChecklist {
             self.inner.items().len()
         )
     }
+}
+
+fn run_work(platform: Target, policy: incident_core::Policy) -> impl FnOnce(&Runtime) -> CoreResult<PyValidationChecklist> {
+    move |rt: &Runtime| {
+        let set = platform.open(None, &policy, rt)?;
+        let inner = rt.block_on(incident_core::engine::library::run_validation_checklist(set.backends(), &policy));
+        Ok(PyValidationChecklist { inner })
+    }
+}
+
+/// Check every item of the validation checklist on `platform` (a `SimPlatform` or `Backends`; GIL
+/// released), where `policy.checklist_targets` says to look (`policy`: the runbook's defaults when
+/// `None`). The checklist that comes back has each item passed, failed or not checked (no targets), with
+/// its evidence in `report()["items"][i]["evidence"]`; `all_passed` is what `incident drills checklist
+/// --run` exits on. An unreachable system fails the items that need it; it does not raise.
+#[pyfunction]
+#[pyo3(signature = (platform, *, policy = None))]
+pub(crate) fn run_validation_checklist(
+    py: Python<'_>,
+    platform: Target,
+    policy: Option<&PyPolicy>,
+) -> PyResult<PyValidationChecklist> {
+    guard(|| block(py, run_work(platform, or_default(policy))))
+}
+
+/// `await run_validation_checklist_async(platform, policy=...)`: `run_validation_checklist` on a worker
+/// thread.
+#[pyfunction]
+#[pyo3(signature = (platform, *, policy = None))]
+pub(crate) fn run_validation_checklist_async<'py>(
+    py: Python<'py>,
+    platform: Target,
+    policy: Option<&PyPolicy>,
+) -> PyResult<Bound<'py, PyAny>> {
+    guard(|| awaitable(py, run_work(platform, or_default(policy))))
 }

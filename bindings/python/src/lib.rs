@@ -122,6 +122,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<triage::PyTriageReport>()?;
     m.add_function(wrap_pyfunction!(triage::triage, m)?)?;
     m.add_function(wrap_pyfunction!(triage::triage_async, m)?)?;
+    m.add_function(wrap_pyfunction!(drills::run_validation_checklist, m)?)?;
+    m.add_function(wrap_pyfunction!(drills::run_validation_checklist_async, m)?)?;
     m.add_class::<engine::PySimPlatform>()?;
     m.add_class::<backends::PyAwsConfig>()?;
     m.add_class::<backends::PyBackends>()?;

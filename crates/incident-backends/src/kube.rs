@@ -102,6 +102,9 @@ impl Cluster for NetCluster {
     async fn server_health(&self) -> Result<ServerHealth> {
         self.call(|c| async move { c.server_health().await }).await
     }
+    async fn whoami(&self) -> Result<String> {
+        self.call(|c| async move { c.whoami().await }).await
+    }
     async fn usage(&self) -> Result<Usage> {
         self.call(|c| async move { c.usage().await }).await
     }

@@ -14,7 +14,9 @@ use crate::output::Ctx;
 pub(crate) struct BackendArgs {
     /// Simulated platform state file (created from --scenario when missing): the Kubernetes side, and the
     /// databases, DNS and region checks unless --aws is given. Give this, --kube or --eks.
-    #[arg(long, value_name = "FILE", required_unless_present_any = ["kube", "kubeconfig", "eks"], conflicts_with_all = ["kube", "kubeconfig", "eks"])]
+    // Required unless a cluster flag is given: checked by `spec` (clap's `required_unless_present_any`
+    // would also require it of `incident drills checklist`, which takes these flags only with --run).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["kube", "kubeconfig", "eks"])]
     sim: Option<PathBuf>,
     /// Scenario used to create the --sim state file.
     #[arg(long, default_value = "bad-deploy")]
@@ -58,6 +60,11 @@ pub(crate) struct BackendArgs {
 impl BackendArgs {
     /// The backends these flags select (the rule itself lives in `incident-backends`).
     pub(crate) fn spec(&self, store: Option<&str>) -> Result<BackendSpec> {
+        if !self.given() {
+            return Err(Error::invalid_input(
+                "which platform? give --sim FILE, --kube, --kubeconfig FILE, --kube-context CONTEXT or --eks",
+            ));
+        }
         let sim = self.sim.as_ref().map(|path| SimSpec::file(path, &self.scenario));
         let mut spec = BackendSpec::new().with_sim_at(sim, self.at.map(|a| a.as_std()), "--at")?.with_kube_flags(
             self.kube,
@@ -80,6 +87,15 @@ impl BackendArgs {
         Ok(spec)
     }
 
+    /// Whether a platform was named (--sim, or a cluster flag).
+    pub(crate) fn given(&self) -> bool {
+        self.sim.is_some()
+            || self.kube
+            || self.kubeconfig.is_some()
+            || self.kube_context.is_some()
+            || !self.eks.is_empty()
+    }
+
     /// The runtime commands run on: the simulator's paused-clock runtime for a simulated platform, an
     /// ordinary one (real time, for real waits) for a real cluster.
     pub(crate) fn runtime(&self) -> Result<tokio::runtime::Runtime> {
@@ -97,6 +113,30 @@ impl BackendArgs {
     /// Connect the backends on `rt` (from [`BackendArgs::runtime`]).
     pub(crate) fn open(&self, ctx: &Ctx, store: Option<&str>, rt: &tokio::runtime::Runtime) -> Result<BackendSet> {
         rt.block_on(self.spec(store)?.open(&ctx.policy))
+    }
+}
+
+/// The datastore probes of `incident triage` and `incident drills checklist --run`.
+#[derive(Debug, Args)]
+pub(crate) struct ProbeArgs {
+    /// Probe this PostgreSQL too (`postgres://user:password@host:port/db`; the password is never printed).
+    #[arg(long, env = "INCIDENT_POSTGRES_URL", hide_env_values = true)]
+    postgres: Option<String>,
+    /// Probe this Redis too (`redis://:password@host:port`).
+    #[arg(long, env = "INCIDENT_REDIS_URL", hide_env_values = true)]
+    redis: Option<String>,
+}
+
+impl ProbeArgs {
+    /// `spec` with these probes (named `postgres` and `redis`).
+    pub(crate) fn add_to(&self, mut spec: BackendSpec) -> Result<BackendSpec> {
+        if let Some(url) = &self.postgres {
+            spec = spec.with_postgres(incident_backends::ConnectionString::parse(url)?);
+        }
+        if let Some(url) = &self.redis {
+            spec = spec.with_redis(incident_backends::RedisUrl::parse(url)?);
+        }
+        Ok(spec)
     }
 }
 

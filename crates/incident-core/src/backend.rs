@@ -312,6 +312,15 @@ pub trait Cluster: Send + Sync {
     }
     /// API server health (`/livez`, `/readyz`, `/version`).
     async fn server_health(&self) -> Result<ServerHealth>;
+    /// Who this client is to the cluster (`kubectl auth whoami`: a `SelfSubjectReview`): the user name
+    /// the apiserver authenticated. `PermissionDenied` when it refuses the
+    /// credentials; the default is `Unavailable` (a backend that cannot tell).
+    async fn whoami(&self) -> Result<String> {
+        Err(crate::Error::unavailable(format!(
+            "context {}: this cluster backend cannot tell who it is",
+            self.context()
+        )))
+    }
     /// Resource usage from the metrics API (`kubectl top`); `ErrorKind::Unavailable` with a clear message
     /// when the cluster serves no metrics API (no metrics-server).
     async fn usage(&self) -> Result<Usage>;

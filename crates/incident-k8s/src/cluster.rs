@@ -9,11 +9,12 @@ use incident_core::backend::{
 };
 use incident_core::{Error, ErrorKind, Result};
 use k8s_openapi::api::apps::v1::{Deployment as KDeployment, ReplicaSet};
+use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use k8s_openapi::api::core::v1::{
     ConfigMap as KConfigMap, Event as KEvent, Namespace as KNamespace, Node as KNode, Pod as KPod, Service as KService,
 };
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::api::{Api, ListParams, LogParams, Patch, PatchParams, WatchEvent, WatchParams};
+use kube::api::{Api, ListParams, LogParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -334,6 +335,20 @@ impl Cluster for KubeCluster {
         failed.sort();
         failed.dedup();
         Ok(ServerHealth { live, ready, version: version.ok().map(|v| v.git_version), failed_checks: failed })
+    }
+
+    async fn whoami(&self) -> Result<String> {
+        let api: Api<SelfSubjectReview> = Api::all(self.client.clone());
+        let review = api
+            .create(&PostParams::default(), &SelfSubjectReview::default())
+            .await
+            .map_err(|e| map("create selfsubjectreview (kubectl auth whoami)", e))?;
+        review
+            .status
+            .and_then(|s| s.user_info)
+            .and_then(|u| u.username)
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| Error::unavailable(format!("context {}: the SelfSubjectReview named no user", self.context)))
     }
 
     async fn usage(&self) -> Result<Usage> {

@@ -6,7 +6,7 @@ use clap::Args;
 use incident_core::Result;
 use incident_core::triage::TriageOptions;
 
-use crate::backends::BackendArgs;
+use crate::backends::{BackendArgs, ProbeArgs};
 use crate::output::Ctx;
 
 /// `incident triage`.
@@ -42,24 +42,14 @@ pub(crate) struct TriageArgs {
     /// Deadline of each API call.
     #[arg(long, default_value = "10s")]
     call_deadline: incident_core::HumanDuration,
-    /// Probe this PostgreSQL too (`postgres://user:password@host:port/db`; the password is never printed).
-    #[arg(long, env = "INCIDENT_POSTGRES_URL", hide_env_values = true)]
-    postgres: Option<String>,
-    /// Probe this Redis too (`redis://:password@host:port`).
-    #[arg(long, env = "INCIDENT_REDIS_URL", hide_env_values = true)]
-    redis: Option<String>,
+    #[command(flatten)]
+    probes: ProbeArgs,
     #[command(flatten)]
     backend: BackendArgs,
 }
 
 pub(crate) fn run(ctx: &Ctx, a: &TriageArgs) -> Result<()> {
-    let mut spec = a.backend.spec(None)?;
-    if let Some(url) = &a.postgres {
-        spec = spec.with_postgres(incident_backends::ConnectionString::parse(url)?);
-    }
-    if let Some(url) = &a.redis {
-        spec = spec.with_redis(incident_backends::RedisUrl::parse(url)?);
-    }
+    let spec = a.probes.add_to(a.backend.spec(None)?)?;
     let rt = a.backend.runtime()?;
     let set = rt.block_on(spec.open(&ctx.policy))?;
     let mut opts = TriageOptions {

@@ -11,7 +11,7 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::{Error, HumanDuration, Result};
 
 /// Identifier of a validation-checklist item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
@@ -123,6 +123,154 @@ pub fn runbook_items() -> Vec<ChecklistItem> {
     ChecklistId::ALL.iter().map(|&id| ChecklistItem { id, description: id.wording().to_owned() }).collect()
 }
 
+/// Where the checks that prove the checklist look (`policy.checklist_targets`): the platform's critical
+/// services, datastores, authentication, key workflows, monitoring and backups. The default names the
+/// runbook's ML platform; [`engine::library::validation_checklist`](crate::engine::library::validation_checklist)
+/// turns it into concrete checks. An item whose targets are empty is reported as not automated, and a
+/// checklist with an unchecked item has not passed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChecklistTargets {
+    /// Kubeconfig context of the cluster checks; empty: the backend's default context.
+    pub context: String,
+    /// "All critical services responding": each service's health URL answers below 400 and its
+    /// Service has ready endpoints; "logs being collected": each service's deployment logged recently.
+    pub services: Vec<ServiceTarget>,
+    /// "Database connections healthy": datastore probes by name (`postgres`, `redis`), each must report
+    /// healthy.
+    pub datastores: Vec<String>,
+    /// "Authentication working".
+    pub authentication: AuthTargets,
+    /// "Key user workflows functional": URLs that must answer below 400 within their latency budget.
+    pub workflows: Vec<WorkflowTarget>,
+    /// "Monitoring and alerting operational": URLs that must answer below 400 (Prometheus and
+    /// Alertmanager `/-/ready`).
+    pub monitoring: Vec<String>,
+    /// "Backups running successfully".
+    pub backups: Vec<BackupTarget>,
+}
+
+/// A critical service of [`ChecklistTargets::services`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceTarget {
+    /// Namespace.
+    pub namespace: String,
+    /// Service name, and the name of the deployment behind it.
+    pub name: String,
+    /// Health URL (`curl -f`); the endpoints are checked without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_url: Option<String>,
+}
+
+/// [`ChecklistTargets::authentication`]: who the tool is, to each system it acts on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthTargets {
+    /// Ask STS `GetCallerIdentity` in this region.
+    pub aws_region: Option<String>,
+    /// Ask the cluster who we are (`SelfSubjectReview`, `kubectl auth whoami`).
+    pub kubernetes: bool,
+    /// Authentication endpoints that must answer below 400.
+    pub urls: Vec<String>,
+}
+
+impl Default for AuthTargets {
+    fn default() -> Self {
+        Self { aws_region: Some("us-west-2".into()), kubernetes: true, urls: Vec::new() }
+    }
+}
+
+/// A key user workflow of [`ChecklistTargets::workflows`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowTarget {
+    /// URL to GET.
+    pub url: String,
+    /// Slowest acceptable response, ms.
+    pub max_ms: u64,
+}
+
+/// A database of [`ChecklistTargets::backups`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackupTarget {
+    /// Region.
+    pub region: String,
+    /// RDS instance.
+    pub instance: String,
+    /// Oldest acceptable available snapshot.
+    pub max_snapshot_age: HumanDuration,
+    /// Largest acceptable gap between now and the instance's latest restorable time (point-in-time
+    /// recovery is running); not checked when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_restore_lag: Option<HumanDuration>,
+}
+
+impl Default for ChecklistTargets {
+    /// The runbook's platform: `ml-platform/ml-inference-api` behind `https://api.ml-platform.com`,
+    /// PostgreSQL and Redis, STS in us-west-2 and the cluster, the models listing within 2 s, and
+    /// `ml-platform-prod`'s snapshots (24 h) and point-in-time window (15 min). Monitoring has no
+    /// default: the runbook names Prometheus's console, not an endpoint to probe.
+    fn default() -> Self {
+        Self {
+            context: "ml-platform-primary".into(),
+            services: vec![ServiceTarget {
+                namespace: "ml-platform".into(),
+                name: "ml-inference-api".into(),
+                health_url: Some("https://api.ml-platform.com/health".into()),
+            }],
+            datastores: vec!["postgres".into(), "redis".into()],
+            authentication: AuthTargets::default(),
+            workflows: vec![WorkflowTarget { url: "https://api.ml-platform.com/models".into(), max_ms: 2000 }],
+            monitoring: Vec::new(),
+            backups: vec![BackupTarget {
+                region: "us-west-2".into(),
+                instance: "ml-platform-prod".into(),
+                max_snapshot_age: HumanDuration::from_hours(24),
+                max_restore_lag: Some(HumanDuration::from_mins(15)),
+            }],
+        }
+    }
+}
+
+impl ChecklistTargets {
+    /// The first invalid target as (field path below `checklist_targets`, why).
+    pub(crate) fn invalid(&self) -> Option<(String, String)> {
+        let blank = |v: &str| v.trim().is_empty();
+        for (i, s) in self.services.iter().enumerate() {
+            if blank(&s.namespace) || blank(&s.name) {
+                return Some((format!("services[{i}]"), "namespace and name must not be empty".into()));
+            }
+        }
+        if let Some(i) = self.datastores.iter().position(|d| blank(d)) {
+            return Some((format!("datastores[{i}]"), "must not be empty".into()));
+        }
+        for (i, b) in self.backups.iter().enumerate() {
+            if blank(&b.region) || blank(&b.instance) {
+                return Some((format!("backups[{i}]"), "region and instance must not be empty".into()));
+            }
+        }
+        if let Some(i) = self.workflows.iter().position(|w| w.max_ms == 0) {
+            return Some((format!("workflows[{i}].max_ms"), "must be at least 1".into()));
+        }
+        let urls = self
+            .services
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.health_url.as_ref().map(|u| (format!("services[{i}].health_url"), u)))
+            .chain(self.authentication.urls.iter().enumerate().map(|(i, u)| (format!("authentication.urls[{i}]"), u)))
+            .chain(self.workflows.iter().enumerate().map(|(i, w)| (format!("workflows[{i}].url"), &w.url)))
+            .chain(self.monitoring.iter().enumerate().map(|(i, u)| (format!("monitoring[{i}]"), u)));
+        for (path, url) in urls {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Some((path, format!("{url:?} is not an http(s) URL")));
+            }
+        }
+        None
+    }
+}
+
 /// The first invalid item as (field path, why): `Policy::validate` reports it as a policy field error.
 pub(crate) fn invalid_item(items: &[ChecklistItem]) -> Option<(String, String)> {
     for (i, item) in items.iter().enumerate() {
@@ -180,6 +328,10 @@ pub struct ValidationItem {
     pub description: String,
     /// Its outcome.
     pub outcome: CheckOutcome,
+    /// What proved it: one line per check run (`ok: ...` or `FAILED: ...`, with the command), empty
+    /// for an outcome recorded by hand.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
 }
 
 impl fmt::Display for ValidationItem {
@@ -215,6 +367,7 @@ impl ValidationChecklist {
                     id: i.id,
                     description: i.description.clone(),
                     outcome: CheckOutcome::NotChecked,
+                    evidence: Vec::new(),
                 })
                 .collect(),
         }
@@ -231,6 +384,16 @@ impl ValidationChecklist {
             found = true;
         }
         if found { Ok(()) } else { Err(Error::not_found(format!("validation checklist has no item {id:?}"))) }
+    }
+
+    /// Record the outcome of item `id` with the evidence that decided it (what
+    /// [`run_validation_checklist`](crate::engine::library::run_validation_checklist) records); an `id`
+    /// the checklist does not have is ignored.
+    pub fn record_with_evidence(&mut self, id: ChecklistId, outcome: CheckOutcome, evidence: Vec<String>) {
+        for item in self.items.iter_mut().filter(|i| i.id == id) {
+            item.outcome = outcome.clone();
+            item.evidence.clone_from(&evidence);
+        }
     }
 
     /// The items and their outcomes.
@@ -278,10 +441,14 @@ impl ValidationReport {
 }
 
 impl fmt::Display for ValidationReport {
-    /// One `- [x]`/`- [ ]` line per item, a blank line, then `N of M passed; F failed; U not checked.`
+    /// One `- [x]`/`- [ ]` line per item (its evidence lines indented under it), a blank line, then
+    /// `N of M passed; F failed; U not checked.`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for item in &self.items {
             writeln!(f, "{item}")?;
+            for line in &item.evidence {
+                writeln!(f, "  - {line}")?;
+            }
         }
         let passed = self.items.iter().filter(|i| i.outcome == CheckOutcome::Pass).count();
         writeln!(f)?;

@@ -11,7 +11,8 @@ pub mod checklist;
 pub mod schedule;
 
 pub use checklist::{
-    CheckOutcome, ChecklistId, ChecklistItem, ValidationChecklist, ValidationItem, ValidationReport, runbook_items,
+    AuthTargets, BackupTarget, CheckOutcome, ChecklistId, ChecklistItem, ChecklistTargets, ServiceTarget,
+    ValidationChecklist, ValidationItem, ValidationReport, WorkflowTarget, runbook_items,
 };
 pub use schedule::{
     DrillKind, DrillPolicy, DrillSchedule, DrillSlot, MAX_DRILLS, ScheduledDrill, drill_on, next_drills, nth_friday,

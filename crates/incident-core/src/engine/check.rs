@@ -34,6 +34,49 @@ pub struct ChecklistBinding {
     pub checks: Vec<Check>,
 }
 
+/// How an evidence line of a failed check begins (`FAILED: <detail> (<command>)`); a passed one begins
+/// with `ok: `.
+pub(crate) const FAILED: &str = "FAILED: ";
+
+/// What evaluating one [`ChecklistBinding`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingOutcome {
+    /// `Some(true)` when every check passed, `Some(false)` when one failed or could not read what it
+    /// checks, `None` when the item has no checks (not automated).
+    pub passed: Option<bool>,
+    /// One line per check, in order: its command and what it found (or the error that stopped it).
+    pub evidence: Vec<String>,
+}
+
+impl ChecklistBinding {
+    /// Run every check of this item at once. A check that cannot read what it checks (a backend error)
+    /// fails the item with the error as its evidence: a checklist reports every item, it does not stop
+    /// at the first unreachable system.
+    pub async fn evaluate(&self, b: &Backends, policy: &Policy) -> BindingOutcome {
+        if self.checks.is_empty() {
+            return BindingOutcome { passed: None, evidence: vec!["not automated: no targets".to_owned()] };
+        }
+        let outcomes = futures::future::join_all(self.checks.iter().map(|c| Box::pin(c.evaluate(b, policy)))).await;
+        let mut passed = true;
+        let evidence = self
+            .checks
+            .iter()
+            .zip(outcomes)
+            .map(|(c, o)| match o {
+                Ok(o) => {
+                    passed &= o.passed;
+                    format!("{}{} ({})", if o.passed { "ok: " } else { FAILED }, o.detail, c.describe())
+                }
+                Err(e) => {
+                    passed = false;
+                    format!("{FAILED}{e} ({})", c.describe())
+                }
+            })
+            .collect();
+        BindingOutcome { passed: Some(passed), evidence }
+    }
+}
+
 /// A typed read-only check. Serialized with a `check` tag in snake case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "check", rename_all = "snake_case", deny_unknown_fields)]
@@ -134,6 +177,22 @@ pub enum Check {
         /// Oldest acceptable snapshot age.
         max_age: HumanDuration,
     },
+    /// The instance's latest restorable time is at most `max_lag` old: point-in-time recovery keeps up
+    /// ("backups running").
+    RestoreWindow {
+        /// Region.
+        region: String,
+        /// Instance identifier.
+        instance: String,
+        /// Largest acceptable gap between now and the latest restorable time.
+        max_lag: HumanDuration,
+    },
+    /// The cluster accepts our credentials and says who we are (`kubectl auth whoami`, a
+    /// `SelfSubjectReview`).
+    KubeAccess {
+        /// Kubeconfig context.
+        context: String,
+    },
     /// Pods of a deployment return log lines ("logs being collected").
     LogsCollected {
         /// Kubeconfig context.
@@ -224,6 +283,11 @@ impl Check {
             Self::RecentSnapshot { region, instance, max_age } => format!(
                 "aws rds describe-db-snapshots --region {region} --db-instance-identifier {instance} (newest < {max_age})"
             ),
+            Self::RestoreWindow { region, instance, max_lag } => format!(
+                "aws rds describe-db-instances --region {region} --db-instance-identifier {instance} \
+                 (LatestRestorableTime within {max_lag})"
+            ),
+            Self::KubeAccess { context } => format!("kubectl --context {context} auth whoami"),
             Self::LogsCollected { context, namespace, deployment } => {
                 format!("kubectl --context {context} logs -n {namespace} deployment/{deployment} --tail=1")
             }
@@ -391,6 +455,38 @@ impl Check {
                     None => CheckOutcome::new(false, format!("no available snapshot of {instance}")),
                 })
             }
+            Self::RestoreWindow { region, instance, max_lag } => {
+                Ok(match b.databases.instance(region, instance).await? {
+                    None => CheckOutcome::new(false, format!("{instance}: not found in {region}")),
+                    Some(i) => match i.latest_restorable_time {
+                        None => CheckOutcome::new(
+                            false,
+                            format!("{instance}: no latest restorable time (automated backups off?)"),
+                        ),
+                        Some(t) => {
+                            let lag = b.clock.now() - t;
+                            CheckOutcome::new(
+                                lag <= max_lag.as_delta(),
+                                format!(
+                                    "{instance}: latest restorable time {} is {}s old (max {max_lag})",
+                                    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                                    lag.num_seconds().max(0)
+                                ),
+                            )
+                        }
+                    },
+                })
+            }
+            Self::KubeAccess { context } => {
+                let cluster = b.clusters.cluster(context).await?;
+                match cluster.whoami().await {
+                    Ok(user) => Ok(CheckOutcome::new(true, format!("{context}: authenticated as {user}"))),
+                    Err(e) if e.kind() == crate::ErrorKind::PermissionDenied => {
+                        Ok(CheckOutcome::new(false, format!("{context}: {e}")))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
             Self::LogsCollected { context, namespace, deployment } => {
                 let cluster = b.clusters.cluster(context).await?;
                 let d = cluster
@@ -405,20 +501,16 @@ impl Check {
                 Ok(CheckOutcome::new(lines > 0, format!("{lines} recent line(s) from {} pod(s)", pods.len())))
             }
             Self::ValidationChecklist { items } => {
-                let mut results = Vec::with_capacity(items.len());
-                for item in items {
-                    let mut passed = !item.checks.is_empty();
-                    let mut details = Vec::new();
-                    if item.checks.is_empty() {
-                        details.push("not automated".to_owned());
-                    }
-                    for c in &item.checks {
-                        let o = Box::pin(c.evaluate(b, policy)).await?;
-                        passed &= o.passed;
-                        details.push(o.detail);
-                    }
-                    results.push(ItemResult { name: item.description.clone(), passed, detail: details.join("; ") });
-                }
+                let outcomes = futures::future::join_all(items.iter().map(|i| i.evaluate(b, policy))).await;
+                let results: Vec<ItemResult> = items
+                    .iter()
+                    .zip(outcomes)
+                    .map(|(item, o)| ItemResult {
+                        name: item.description.clone(),
+                        passed: o.passed == Some(true),
+                        detail: o.evidence.join("; "),
+                    })
+                    .collect();
                 let ok = results.iter().filter(|r| r.passed).count();
                 let failed: Vec<&str> = results.iter().filter(|r| !r.passed).map(|r| r.name.as_str()).collect();
                 let mut detail = format!("{ok}/{} checklist items passed", results.len());

@@ -532,6 +532,9 @@ impl Policy {
         if let Some((path, why)) = crate::drills::checklist::invalid_item(&self.validation_checklist) {
             return Err(field_err(&path, why));
         }
+        if let Some((path, why)) = self.checklist_targets.invalid() {
+            return Err(field_err(&format!("checklist_targets.{path}"), why));
+        }
         Ok(())
     }
 }

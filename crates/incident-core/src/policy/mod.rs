@@ -30,7 +30,7 @@ pub use receiver::{ReceiverPolicy, ReceiverSnsPolicy};
 
 /// The drill schedule and checklist types live with the rest of runbook "Testing and Validation" in
 /// [`crate::drills`]; the policy holds them and re-exports them here.
-pub use crate::drills::{ChecklistId, ChecklistItem, DrillKind, DrillPolicy, DrillSlot};
+pub use crate::drills::{ChecklistId, ChecklistItem, ChecklistTargets, DrillKind, DrillPolicy, DrillSlot};
 
 /// Deprecated procedure names still accepted on input (CLI, scenario files, policy `stage_budgets` keys and
 /// `guard_rails.scale_to_zero_procedures` entries), and the name each now stands for.
@@ -113,6 +113,9 @@ pub struct Policy {
     pub drills: DrillPolicy,
     /// The validation checklist (runbook "Validation Checklist").
     pub validation_checklist: Vec<ChecklistItem>,
+    /// Where the checks that prove the validation checklist look (services, datastores, authentication,
+    /// workflows, monitoring, backups): `incident drills checklist --run`.
+    pub checklist_targets: ChecklistTargets,
     /// How alert payloads map onto observations and impact facts.
     pub ingest: IngestPolicy,
     /// Guard rails the executor enforces.
@@ -855,6 +858,7 @@ impl Default for Policy {
             resources,
             drills: DrillPolicy::default(),
             validation_checklist,
+            checklist_targets: ChecklistTargets::default(),
             ingest: IngestPolicy::default(),
             guard_rails: GuardRails::default(),
             stage_budgets,

@@ -201,6 +201,16 @@ impl Cluster for SimCluster {
         &self.context
     }
 
+    async fn whoami(&self) -> Result<String> {
+        let ctx = self.context.clone();
+        self.inner
+            .read(Scope::Context(ctx.clone()), "create selfsubjectreview", |w| {
+                w.cluster(&ctx)?;
+                Ok("system:serviceaccount:incident-core:incident-core".to_owned())
+            })
+            .await
+    }
+
     async fn server_health(&self) -> Result<ServerHealth> {
         let ctx = self.context.clone();
         self.inner

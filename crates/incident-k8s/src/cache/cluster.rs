@@ -66,6 +66,10 @@ impl Cluster for CachedCluster {
         self.live.server_health().await
     }
 
+    async fn whoami(&self) -> Result<String> {
+        self.live.whoami().await
+    }
+
     async fn usage(&self) -> Result<Usage> {
         self.live.usage().await
     }

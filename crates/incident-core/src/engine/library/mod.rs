@@ -35,12 +35,13 @@ mod region_failure;
 mod traffic_management;
 mod validation_checklist;
 
+pub use crate::drills::ChecklistTargets;
 pub use application_rollback::ApplicationRollback;
 pub use database_corruption::DatabaseCorruption;
 pub use database_recovery::{DatabaseRecovery, RecoveryMode};
 pub use region_failure::{RegionFailure, SnapshotRestore};
 pub use traffic_management::TrafficManagement;
-pub use validation_checklist::{ChecklistTargets, validation_checklist};
+pub use validation_checklist::{run_validation_checklist, validation_checklist};
 
 /// Procedure names of the library.
 pub const NAMES: [&str; 5] =
@@ -53,7 +54,6 @@ pub use crate::policy::{DEPRECATED_PROCEDURE_NAMES as DEPRECATED_NAMES, canonica
 const NS: &str = "ml-platform";
 const API: &str = "ml-inference-api";
 const HEALTH_URL: &str = "https://api.ml-platform.com/health";
-const MODELS_URL: &str = "https://api.ml-platform.com/models";
 
 fn s(v: &str) -> String {
     v.to_owned()
