@@ -240,7 +240,8 @@ impl StepPlan {
     /// of what was done.
     ///
     /// # Errors
-    /// The inverse's planning or execution error; `Timeout` when a DNS change is not `INSYNC` in time.
+    /// The inverse's planning or execution error. A DNS change still not `INSYNC` when the wait ends is
+    /// not an error: the records are restored, and the description says propagation is unconfirmed.
     pub async fn compensate(&self, backends: &Backends) -> Result<String> {
         let budget = chrono::TimeDelta::from_std(Self::COMPENSATION_SYNC_BUDGET).unwrap_or(chrono::TimeDelta::MAX);
         self.compensate_by(backends, backends.clock.now() + budget).await
@@ -259,9 +260,16 @@ impl StepPlan {
             return Ok(format!("already undone: {}", plan.summary));
         }
         let (_, pending_dns) = plan.action.submit(backends).await?;
-        match pending_dns {
-            Some(id) => Ok(format!("{}; {}", plan.summary, super::wait::dns_insync(backends, &id, deadline_at).await?)),
-            None => Ok(plan.summary),
+        let Some(id) = pending_dns else { return Ok(plan.summary) };
+        match super::wait::dns_insync(backends, &id, deadline_at).await {
+            Ok(synced) => Ok(format!("{}; {synced}", plan.summary)),
+            // Route53 accepted the change and the records are restored; only propagation is unconfirmed.
+            // Said so, rather than retried (a retry would find the records restored and report "already
+            // undone", hiding that nobody saw the change reach every name server).
+            Err(e) if e.kind() == crate::ErrorKind::Timeout => {
+                Ok(format!("{}; records restored, propagation unconfirmed: {e}", plan.summary))
+            }
+            Err(e) => Err(e),
         }
     }
 }

@@ -404,7 +404,7 @@ async fn route53_change_plans_inverse_and_refuses_leaving_a_name_without_target(
         Ok(r1.lock().expect("lock").iter().filter(|r| Some(r.name.as_str()) == name).cloned().collect())
     });
     let r2 = Arc::clone(&records);
-    dns.expect_change().times(2).returning(move |_, changes, _| {
+    dns.expect_change().times(4).returning(move |_, changes, _| {
         let mut r = r2.lock().expect("lock");
         for c in changes {
             r.retain(|x| record_key(x) != record_key(&c.record));
@@ -421,6 +421,7 @@ async fn route53_change_plans_inverse_and_refuses_leaving_a_name_without_target(
     // The compensation's change is PENDING at first, then INSYNC: compensation follows it as the
     // forward step does.
     let polls = Arc::new(Mutex::new(0u32));
+    let polls_again = Arc::clone(&polls);
     dns.expect_change_status().returning(move |id| {
         let mut n = polls.lock().expect("lock");
         *n += 1;
@@ -446,6 +447,19 @@ async fn route53_change_plans_inverse_and_refuses_leaving_a_name_without_target(
     assert!(a.verify(&b, &p.after).await.expect("verify"));
     let undone = p.compensate(&b).await.expect("compensate");
     assert!(undone.ends_with("; change C1 INSYNC after 2 GetChange call(s), 250 ms"), "{undone}");
+    assert_eq!(records.lock().expect("lock").clone(), vec![cname("api.example.com.", "primary.elb")]);
+    // Done again with the wait already over and the change PENDING (the mock answers INSYNC only on its
+    // second call, and there is no time for one): the records are restored and the description says
+    // propagation is unconfirmed, rather than an error a retry would turn into "already undone".
+    *polls_again.lock().expect("lock") = 0;
+    p.action.execute(&b).await.expect("execute again");
+    let undone = p.compensate_by(&b, b.clock.now()).await.expect("compensate by now");
+    assert!(
+        undone.contains(
+            "; records restored, propagation unconfirmed: route53 change C1 not INSYNC by the step deadline (PENDING after 1 GetChange call(s)"
+        ),
+        "{undone}"
+    );
     assert_eq!(records.lock().expect("lock").clone(), vec![cname("api.example.com.", "primary.elb")]);
 
     let orphan = Action::Route53Change {
