@@ -171,7 +171,10 @@ impl PyValidationChecklist {
     }
 }
 
-fn run_work(platform: Target, policy: incident_core::Policy) -> impl FnOnce(&Runtime) -> CoreResult<PyValidationChecklist> {
+fn run_work(
+    platform: Target,
+    policy: incident_core::Policy,
+) -> impl FnOnce(&Runtime) -> CoreResult<PyValidationChecklist> {
     move |rt: &Runtime| {
         let set = platform.open(None, &policy, rt)?;
         let inner = rt.block_on(incident_core::engine::library::run_validation_checklist(set.backends(), &policy));
