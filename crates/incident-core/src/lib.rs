@@ -50,7 +50,7 @@
 //! | Database Corruption | [`engine::library::DatabaseCorruption`] (`engine/library/database_corruption.rs`), procedure and scenario `database-corruption` | `incident procedure show database-corruption`, `incident plan database-corruption`, `incident drill database-corruption` |
 //! | Emergency Contacts | [`policy`] (`contacts`, [`policy::Role`]), used by [`incident`] for who is told | `incident policy show` |
 //! | Monthly Drills | [`drills::schedule`]; each drill kind is a [`sim`] scenario run by [`drill_run`] | `incident drills next`, `incident drill <kind>` |
-//! | Validation Checklist | [`drills::checklist`] (ids and wording); the checks that prove each item: [`engine::library::validation_checklist`] | `incident drills checklist` |
+//! | Validation Checklist | [`drills::checklist`] (ids, wording, where to look: `policy.checklist_targets`); the checks that prove each item: [`engine::library::validation_checklist`], run on a platform by [`engine::library::run_validation_checklist`] | `incident drills checklist [--run]` |
 //!
 //! Deprecated names are still accepted on input (CLI arguments, scenario files, policy files) and mean
 //! the current one, with nothing new printed: procedure `regional-failover` is `region-failure`
