@@ -99,6 +99,9 @@ async fn copy_into<S: ArchiveStore>(
     Ok(())
 }
 
+/// How many times [`collect`] reads the incident before giving up on a consistent snapshot.
+const COLLECT_ATTEMPTS: u32 = 8;
+
 /// Write the evidence bundle of incident `id` to `dir` (see the [module docs](super) for the format):
 /// `report.json` is an incident report (`"kind": "incident"`, the chain heads, the evidence items), the
 /// incident and its verified timeline, the newest captured triage (`null` / empty when none), the newest
@@ -110,7 +113,8 @@ async fn copy_into<S: ArchiveStore>(
 ///
 /// # Errors
 /// `NotFound` for an unknown incident; `InvalidInput` when `dir` holds files that are not a bundle's;
-/// `Unavailable` when a file cannot be written; the store's (`Integrity` for a tampered timeline);
+/// `Unavailable` when a file cannot be written or the incident kept changing while it was read; the
+/// store's (`Integrity` for a tampered timeline);
 /// `Internal` when the bundle written does not verify.
 pub async fn collect<S: ArchiveStore>(
     incidents: &Incidents,
@@ -119,16 +123,33 @@ pub async fn collect<S: ArchiveStore>(
     key: Option<&SigningKey>,
 ) -> Result<Verification> {
     let dir = dir.as_ref();
-    let (incident, timeline) = incidents.load(id).await?;
     let store = incidents.store();
-    let mut items = Vec::new();
-    for info in store.evidence(&incident.id).await? {
-        let item = store
-            .evidence_item(&incident.id, &info.name)
-            .await?
-            .ok_or_else(|| Error::internal(format!("evidence {} of {} vanished while collecting", info.name, id)))?;
-        items.push(item);
-    }
+    // The incident is live (`incident serve` may be adding evidence, e.g. the post-incident driver's
+    // `timeline-metrics.json`): the timeline and the items must be one snapshot, or an item added between
+    // the two reads has no `evidence_added` event in the bundle's timeline. Read the timeline, the items,
+    // then the timeline again; a timeline that grew in between is read again.
+    let mut attempt = 0;
+    let (incident, timeline, items) = loop {
+        attempt += 1;
+        let (incident, timeline) = incidents.load(id).await?;
+        let mut items = Vec::new();
+        let mut vanished = None;
+        for info in store.evidence(&incident.id).await? {
+            match store.evidence_item(&incident.id, &info.name).await? {
+                Some(item) => items.push(item),
+                None => vanished = Some(info.name),
+            }
+        }
+        let (_, after) = incidents.load(id).await?;
+        if vanished.is_none() && after.events().len() == timeline.events().len() {
+            break (incident, timeline, items);
+        }
+        if attempt >= COLLECT_ATTEMPTS {
+            return Err(Error::unavailable(format!(
+                "incident {id} kept changing while its evidence was collected ({attempt} attempts): try again"
+            )));
+        }
+    };
     let mut runs = Vec::new();
     for run in store.runs().await?.into_iter().filter(|r| r.incident_id.as_deref() == Some(incident.id.as_str())) {
         let journal = store.journal(&run.run_id).await?;
