@@ -4,30 +4,15 @@
 //! item passes with evidence; then a missing backup and a stopped monitoring endpoint fail the checklist
 //! naming those two items (exit 4), and the rest still pass.
 
-use std::io::{Read as _, Write as _};
 use std::process::{Command, Output};
 
 use incident_aws::{AwsBackends, AwsConfig, StaticCredentials};
 
 mod common;
-use common::{env_or_skip, kubectl};
+use common::{capture_server, env_or_skip, kubectl};
 
 const KEY_ID: &str = "AKIACHECKLIST0000001";
 const SECRET: &str = "checklistFAKEsecret/never-printed+7";
-
-/// A loopback HTTP server answering 200 to every request; its base URL.
-fn ok_server() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        for mut s in listener.incoming().flatten() {
-            let mut buf = [0u8; 2048];
-            let _ = s.read(&mut buf);
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
-        }
-    });
-    format!("http://{addr}")
-}
 
 /// A loopback URL nothing listens on (a stopped Alertmanager).
 fn closed_url() -> String {
@@ -158,7 +143,8 @@ fn the_validation_checklist_on_real_systems() {
             .expect("create snapshot");
     });
 
-    let web = ok_server();
+    // Answers 200 to every request: the service, its workflow and the monitoring stack.
+    let web = format!("http://{}", capture_server().0);
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("policy.toml");
 
